@@ -1,0 +1,39 @@
+"""deltaprop: feed-forward neural networks trained by error backpropagation.
+
+>>> import numpy as np
+>>> import deltaprop as dp
+>>> net = dp.Network([dp.Dense(2, 2, "sigmoid"), dp.Dense(2, 1, "sigmoid")], random_state=0)
+>>> X = np.array([[0.0, 1.0]]); y = np.array([1.0])
+>>> loss, grads = net.loss_and_gradients(X, y)
+>>> [g[0].shape for g in grads]
+[(2, 2), (2, 1)]
+"""
+
+from .activations import ACTIVATIONS, Activation, get_activation
+from .gradcheck import check_gradients
+from .layers import Dense
+from .losses import LOSSES, Loss, get_loss
+from .network import Network
+from .optimizers import SGD, Adam, Optimizer
+from .training import DivergenceWarning, History, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "SGD",
+    "Activation",
+    "Adam",
+    "Dense",
+    "DivergenceWarning",
+    "History",
+    "Loss",
+    "Network",
+    "Optimizer",
+    "__version__",
+    "check_gradients",
+    "get_activation",
+    "get_loss",
+    "train",
+]

@@ -1,0 +1,80 @@
+"""Checking backpropagation against central finite differences.
+
+For every parameter ``p`` the central difference ``(L(p + h) - L(p - h)) / (2 h)``
+approximates ``dL/dp`` with an error of order ``h^2``; in float64 with ``h = 1e-6``
+the two agree to about 1e-9 relative when the backward pass is right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._xp import to_numpy
+from .network import Network
+
+__all__ = ["check_gradients"]
+
+
+def check_gradients(
+    net: Network, X: Any, y: Any, sample_weight: Any = None, *, epsilon: float = 1e-6
+) -> float:
+    """Largest relative difference between backprop and finite-difference gradients.
+
+    Everything is computed in float64 NumPy on copies of the network's parameters
+    (the network is left unchanged). For each parameter array ``g`` (backprop) and
+    ``n`` (numerical), the relative difference is ``||g - n|| / max(||g||, ||n||)``
+    (0 when both vanish); the largest over all arrays is returned.
+
+    Parameters
+    ----------
+    net : Network
+    X : array of shape (n_samples, n_inputs)
+    y : array of shape (n_samples, n_outputs) or (n_samples,)
+    sample_weight : array of shape (n_samples,), optional
+    epsilon : float, default 1e-6
+        Step of the central differences.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deltaprop as dp
+    >>> rng = np.random.default_rng(0)
+    >>> net = dp.Network([dp.Dense(3, 4, "tanh"), dp.Dense(4, 1)], random_state=0)
+    >>> X, y = rng.normal(size=(5, 3)), rng.uniform(size=5)
+    >>> dp.check_gradients(net, X, y) < 1e-6
+    True
+    """
+    X64 = np.asarray(to_numpy(X) if not isinstance(X, list) else X, dtype=np.float64)
+    y64 = np.asarray(to_numpy(y) if not isinstance(y, list) else y, dtype=np.float64)
+    w64 = None
+    if sample_weight is not None:
+        w64 = np.asarray(to_numpy(sample_weight), dtype=np.float64)
+    X64, y64, w64, total_weight, _ = net._check_data(X64, y64, w64)
+    params = [np.array(to_numpy(p), dtype=np.float64) for p in net.parameters]
+
+    def objective(ps):
+        return net._loss_and_gradients(ps, X64, y64, w64, total_weight, xp=np)
+
+    _, grads = objective(params)
+    worst = 0.0
+    for p, g in zip(params, grads, strict=True):
+        numeric = np.empty_like(p)
+        flat, flat_numeric = p.reshape(-1), numeric.reshape(-1)
+        for k in range(flat.size):
+            original = flat[k]
+            flat[k] = original + epsilon
+            loss_plus, _ = objective(params)
+            flat[k] = original - epsilon
+            loss_minus, _ = objective(params)
+            flat[k] = original
+            flat_numeric[k] = (loss_plus - loss_minus) / (2.0 * epsilon)
+        scale = max(float(np.linalg.norm(g)), float(np.linalg.norm(numeric)))
+        if scale > 0.0:
+            worst = max(worst, float(np.linalg.norm(g - numeric)) / scale)
+    return worst
