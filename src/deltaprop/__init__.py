@@ -9,18 +9,20 @@
 [(2, 2), (2, 1)]
 """
 
+from . import schedules
 from .activations import ACTIVATIONS, Activation, get_activation
 from .gradcheck import check_gradients
 from .layers import Dense
 from .losses import LOSSES, Loss, get_loss
 from .network import Network
-from .optimizers import SGD, Adam, Optimizer
+from .optimizers import LBFGS, SGD, Adam, Optimizer
 from .training import DivergenceWarning, History, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "LBFGS",
     "LOSSES",
     "SGD",
     "Activation",
@@ -35,5 +37,6 @@ __all__ = [
     "check_gradients",
     "get_activation",
     "get_loss",
+    "schedules",
     "train",
 ]
