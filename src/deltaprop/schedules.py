@@ -18,7 +18,7 @@ training ends the optimizer's learning rate is put back to ``lr_0`` (the rates u
   cos(pi (t - 1) / t_max)) / 2`` up to ``t = t_max + 1``, then ``lr_min``.
 - ``ReduceOnPlateau(factor, patience, threshold, min_learning_rate, monitor)``: ``lr_0``,
   multiplied by ``factor`` whenever the monitored loss stops improving; training stops
-  when a reduction is due below the floor (scikit-learn's ``"adaptive"``, see the class).
+  when a reduction is due at or below the floor (scikit-learn's ``"adaptive"``, see the class).
 
 Schedules are not used with :class:`deltaprop.LBFGS`, which has no learning rate.
 """
