@@ -19,7 +19,7 @@ Examples
 >>> z = np.array([[0.0, 2.0]])
 >>> a = sigmoid.forward(z, xp=np)
 >>> np.round(sigmoid.derivative(z, a, xp=np), 4)
-array([[0.25  , 0.105 ]])
+array([[0.25 , 0.105]])
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._validation import check_number
-from ._xp import device, from_numpy
+from ._xp import device, from_numpy, quiet_float_errors
 from .initializers import make_rng
 from .network import Network
 from .optimizers import SGD, Optimizer
@@ -137,39 +137,40 @@ def train(
     history = History()
     last_finite = params
     best_loss, no_improvement = math.inf, 0
-    for iteration in range(1, max_iter + 1):
-        if full_batch:
-            loss, grads = net._loss_and_gradients(params, X, y, w, total_weight, xp=xp)
-            if not math.isfinite(loss):
-                params = last_finite
-                _diverged(history, iteration, optimizer)
-                break
-            history.loss.append(loss)
-            if target_loss is not None and loss <= target_loss:
-                history.stop_reason = "target_loss"
-                break
-            last_finite = params
-            params = optimizer.step(params, grads, xp=xp)
+    with quiet_float_errors(xp):
+        for iteration in range(1, max_iter + 1):
+            if full_batch:
+                loss, grads = net._loss_and_gradients(params, X, y, w, total_weight, xp=xp)
+                if not math.isfinite(loss):
+                    params = last_finite
+                    _diverged(history, iteration, optimizer)
+                    break
+                history.loss.append(loss)
+                if target_loss is not None and loss <= target_loss:
+                    history.stop_reason = "target_loss"
+                    break
+                last_finite = params
+                params = optimizer.step(params, grads, xp=xp)
+            else:
+                params, last_finite, loss = _epoch(
+                    net, params, last_finite, X, y, w, batch_size, rng, optimizer, xp=xp
+                )
+                if loss is None:
+                    params = last_finite
+                    _diverged(history, iteration, optimizer)
+                    break
+                history.loss.append(loss)
+                if target_loss is not None and loss <= target_loss:
+                    history.stop_reason = "target_loss"
+                    break
+            if tol is not None:
+                no_improvement = no_improvement + 1 if loss > best_loss - tol else 0
+                best_loss = min(best_loss, loss)
+                if no_improvement >= n_iter_no_change:
+                    history.stop_reason = "no_improvement"
+                    break
         else:
-            params, last_finite, loss = _epoch(
-                net, params, last_finite, X, y, w, batch_size, rng, optimizer, xp=xp
-            )
-            if loss is None:
-                params = last_finite
-                _diverged(history, iteration, optimizer)
-                break
-            history.loss.append(loss)
-            if target_loss is not None and loss <= target_loss:
-                history.stop_reason = "target_loss"
-                break
-        if tol is not None:
-            no_improvement = no_improvement + 1 if loss > best_loss - tol else 0
-            best_loss = min(best_loss, loss)
-            if no_improvement >= n_iter_no_change:
-                history.stop_reason = "no_improvement"
-                break
-    else:
-        history.stop_reason = "max_iter"
+            history.stop_reason = "max_iter"
     net._set_parameters(params)
     return history
 
