@@ -10,6 +10,7 @@
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation
+from .explain import Trace, explain
 from .gradcheck import check_gradients
 from .layers import Dense
 from .losses import LOSSES, Loss, get_loss
@@ -31,8 +32,10 @@ __all__ = [
     "Loss",
     "Network",
     "Optimizer",
+    "Trace",
     "__version__",
     "check_gradients",
+    "explain",
     "get_activation",
     "get_loss",
     "train",
