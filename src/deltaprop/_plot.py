@@ -1,8 +1,9 @@
 """The network diagram of :meth:`deltaprop.explain.Trace.to_png` (needs matplotlib).
 
 Units are circles in one column per layer, labelled with their activation ``a`` and
-delta; each connection carries its weight ``w`` and gradient ``dL/dw``; each unit's bias
-and its gradient stand under it. matplotlib is imported here only, and only when a
+delta; each connection carries its weight ``w`` and gradient ``dL/dw`` (in layers of at
+most 8 connections; denser ones would be unreadable); each unit's bias and its gradient
+stand under it. matplotlib is imported here only, and only when a
 diagram is drawn: the figure is built without pyplot, so no backend is changed.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 #: Units per layer beyond which the diagram is refused (it would be unreadable).
 MAX_UNITS = 8
 #: Connections per layer beyond which edge labels are left out.
-MAX_LABELLED_EDGES = 16
+MAX_LABELLED_EDGES = 8
 
 _SYMBOLS = {
     "sigmoid": "σ",  # noqa: RUF001
@@ -71,8 +72,10 @@ def draw_trace(trace: Any, path: Any, *, sample: int = 0, dpi: int = 150) -> Non
                 ax.plot([x0, x1], [y0, y1], color="0.6", lw=1.0, zorder=1)
                 if not labelled:
                     continue
-                # Labels near the source, where the fan of edges is still spread out.
-                t = 0.3 if lt.n_out > 1 else 0.45
+                # Staggered along the edge by target unit: edges into one unit keep their
+                # heights apart, edges out of one unit their distances, and no label sits
+                # on the crossing in the middle of a 2 x 2 layer.
+                t = 0.2 + 0.6 * (j + 0.5) / lt.n_out
                 angle = math.degrees(math.atan2(y1 - y0, x1 - x0))
                 ax.text(
                     x0 + t * (x1 - x0),
@@ -124,11 +127,16 @@ def draw_trace(trace: Any, path: Any, *, sample: int = 0, dpi: int = 150) -> Non
     for c, name in enumerate(names):
         ax.text(c * x_step, top, name, ha="center", va="bottom", fontsize=9, weight="bold")
     sample_note = f"sample {sample} of {n_samples}" if n_samples > 1 else "one sample"
-    ax.set_title(
+    title = (
         f"{trace.loss_name}, loss {trace.loss:.6g}; a and δ = dL/dz for {sample_note}; "
-        f"w, b and their gradients ∂L/∂w, ∂L/∂b over the batch",
-        fontsize=8.5,
+        f"w, b and their gradients ∂L/∂w, ∂L/∂b over the batch"
     )
+    if any(lt.n_in * lt.n_out > MAX_LABELLED_EDGES for lt in trace.layers):
+        title += (
+            f"\n(connections of layers with more than {MAX_LABELLED_EDGES} are left "
+            "unlabelled: see to_text or to_json)"
+        )
+    ax.set_title(title, fontsize=8.5)
     bottom = -(height - 1) / 2 * y_step - radius - 0.9
     ax.set_xlim(-1.0, (len(sizes) - 1) * x_step + 1.4)
     ax.set_ylim(bottom, top + 0.6)

@@ -744,12 +744,20 @@ def _hints(trace: Trace) -> list[str]:
             causes.append(f"{lt.dead:.0%} of its ReLU units are dead (z <= 0 on every sample)")
         ratio = largest / lt.grad_norm if lt.grad_norm > 0.0 else math.inf
         if ratio >= _VANISHING_RATIO:
-            why = f" {'; '.join(causes).capitalize()}." if causes else ""
+            if causes:
+                why = (
+                    f" {'; '.join(causes).capitalize()}. Standardised inputs or smaller "
+                    "initial weights usually help."
+                )
+            else:
+                why = (
+                    " The deltas shrink on their way back through the layers above (a "
+                    "sigmoid's slope is at most 0.25); fewer layers or tanh/relu hidden "
+                    "units usually help."
+                )
             hints.append(
                 f"Layer {l}: vanishing gradient. |dW| = {lt.grad_norm:.3g} is "
-                f"{ratio:.3g} times smaller than layer {k}'s, so its weights barely move.{why} "
-                "Standardised inputs, smaller initial weights, or tanh/relu hidden units "
-                "usually help."
+                f"{ratio:.3g} times smaller than layer {k}'s, so its weights barely move.{why}"
             )
         elif not (is_output and trace.canonical) and (
             (lt.saturated or 0.0) > 0.5 or (lt.dead or 0.0) > 0.5
