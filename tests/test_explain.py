@@ -344,10 +344,10 @@ def test_tutorial_is_up_to_date():
     assert (ROOT / "docs" / "images" / "worked_example.png").is_file()
 
 
-def test_readme_explain_example_runs():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Explain mode", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
-    assert blocks
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+def test_to_png_without_matplotlib_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    net, X, y, _ = worked_example()
+    with pytest.raises(ImportError, match=r"deltaprop\[plot\]"):
+        dp.explain(net, X, y).to_png(tmp_path / "x.png")
