@@ -11,6 +11,7 @@
 
 from . import schedules
 from .activations import ACTIVATIONS, Activation, get_activation
+from .explain import Trace, explain
 from .gradcheck import check_gradients
 from .layers import Dense
 from .losses import LOSSES, Loss, get_loss
@@ -33,8 +34,10 @@ __all__ = [
     "Loss",
     "Network",
     "Optimizer",
+    "Trace",
     "__version__",
     "check_gradients",
+    "explain",
     "get_activation",
     "get_loss",
     "schedules",

@@ -8,6 +8,7 @@ to the caller's library, dtype and device with :func:`from_numpy`.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,13 @@ def from_numpy(a: np.ndarray, *, xp: Any, dtype: Any = None, device: Any = None)
     if device is None:
         return xp.asarray(a, dtype=dtype)
     return xp.asarray(a, dtype=dtype, device=device)
+
+
+def quiet_float_errors(xp: Any) -> contextlib.AbstractContextManager:
+    """Silence NumPy's overflow/invalid warnings (training reports divergence itself)."""
+    if is_numpy(xp):
+        return np.errstate(over="ignore", invalid="ignore")
+    return contextlib.nullcontext()
 
 
 def is_floating(xp: Any, dtype: Any) -> bool:

@@ -8,6 +8,7 @@ traceback), 1 anything unexpected.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -85,6 +86,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Print every number of one backpropagation step of the classic worked example."""
+    if args.model_and_data or args.row is not None or args.target is not None:
+        raise UsageError(
+            "explaining a saved model (MODEL DATA --row N) needs the 'train' command, which "
+            "is not yet available; run 'deltaprop explain' alone for the worked example"
+        )
+    from .explain import explain, worked_example
+
+    net, X, y, learning_rate = worked_example()
+    if args.learning_rate is not None:
+        learning_rate = args.learning_rate
+    trace = explain(net, X, y, learning_rate=learning_rate, steps=args.steps)
+    if args.png is not None:
+        try:
+            trace.to_png(args.png)
+        except ImportError as exc:
+            print(f"deltaprop: error: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            raise UsageError(f"cannot write --png {args.png}: {exc.strerror or exc}") from None
+        print(f"deltaprop: wrote {args.png}", file=sys.stderr)
+    if args.format == "json":
+        print(trace.to_json())
+    elif args.format == "markdown":
+        print(trace.to_markdown(), end="")
+    else:
+        print(trace.to_text(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``deltaprop`` command."""
     parser = _Parser(
@@ -116,6 +148,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(func=cmd_demo)
+
+    explain = commands.add_parser(
+        "explain",
+        help="show every number of one backpropagation step",
+        description=(
+            "Explain one full-batch gradient-descent step of the classic worked example "
+            "(2 inputs, 2 sigmoid hidden units, 1 sigmoid output, one sample; the numbers "
+            "of Matt Mazur's step-by-step example, squared error, learning rate 0.5): the "
+            "forward pass, the error, the output and hidden deltas, the gradients and the "
+            "update, with diagnostics."
+        ),
+        epilog="Example: deltaprop explain --steps 20 --png worked_example.png",
+    )
+    # MODEL DATA --row N [--target COLUMN] needs saved models (the train command); the
+    # arguments are accepted only to answer with a clear message.
+    explain.add_argument("model_and_data", nargs="*", help=argparse.SUPPRESS)
+    explain.add_argument("--row", type=int, help=argparse.SUPPRESS)
+    explain.add_argument("--target", help=argparse.SUPPRESS)
+    explain.add_argument(
+        "--format",
+        choices=["text", "markdown", "json"],
+        default="text",
+        help="output format (default text)",
+    )
+    explain.add_argument("--png", metavar="FILE", help="also draw the network to FILE (PNG)")
+    explain.add_argument(
+        "--steps",
+        type=int,
+        metavar="K",
+        help="also show the loss over K steps of gradient descent",
+    )
+    explain.add_argument(
+        "--learning-rate",
+        type=float,
+        help="step size of the update (default 0.5, the worked example's)",
+    )
+    explain.set_defaults(func=cmd_explain)
     return parser
 
 
@@ -134,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("deltaprop: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (e.g. `deltaprop explain | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_number
-from ._xp import array_namespace, device, from_numpy, to_numpy
+from ._xp import array_namespace, device, from_numpy, quiet_float_errors, to_numpy
 from .initializers import make_rng
 from .network import Network, forward_pass
 from .optimizers import LBFGS, SGD, Optimizer
@@ -272,20 +272,21 @@ def train(
         xp=xp,
     )
     data = (X, y, w, total_weight)
-    if isinstance(optimizer, LBFGS):
-        params = _train_lbfgs(net, optimizer, params, data, max_iter=max_iter, tracker=tracker)
-    else:
-        optimizer._match_state(params, xp=xp)
-        params = _train_first_order(
-            net,
-            optimizer,
-            params,
-            data,
-            batch_size=batch_size,
-            max_iter=max_iter,
-            rng=rng,
-            tracker=tracker,
-        )
+    with quiet_float_errors(xp):  # a diverging run is reported by _diverged instead
+        if isinstance(optimizer, LBFGS):
+            params = _train_lbfgs(net, optimizer, params, data, max_iter=max_iter, tracker=tracker)
+        else:
+            optimizer._match_state(params, xp=xp)
+            params = _train_first_order(
+                net,
+                optimizer,
+                params,
+                data,
+                batch_size=batch_size,
+                max_iter=max_iter,
+                rng=rng,
+                tracker=tracker,
+            )
     if early_stopping and tracker.best_params is not None:
         params = tracker.best_params
     net._set_parameters(params)

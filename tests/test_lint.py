@@ -1,0 +1,27 @@
+"""The code passes the project's ruff configuration (skipped where ruff is absent)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]])
+def test_ruff(command):
+    ruff = shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    folders = [d for d in ("src", "tests", "benchmarks", "docs") if (ROOT / d).is_dir()]
+    result = subprocess.run(
+        [ruff, *command, *folders],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
