@@ -25,12 +25,13 @@ multiplies ``dL/da`` by the same mask before the activation's derivative.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ._validation import check_number, check_sample_weight, check_targets, check_X
-from ._xp import array_namespace, device, from_numpy, to_numpy
+from ._xp import array_namespace, device, from_numpy, quiet_float_errors, to_numpy
 from .initializers import initial_parameters, make_rng
 from .layers import Dense
 from .losses import Loss, get_loss
@@ -181,6 +182,13 @@ def penalty(params: Sequence[Any], alpha: float, total_weight: float, *, xp: Any
     return value, [scale * w for w in weights]
 
 
+def _overflow_message(what: str, dtype: Any) -> str:
+    return (
+        f"{what} overflowed to inf or NaN in {dtype}: the inputs or weights are too large "
+        "for this dtype (standardise X, use float64, or lower the learning rate)"
+    )
+
+
 class Network:
     """A feed-forward network trained by backpropagation.
 
@@ -299,7 +307,10 @@ class Network:
         """
         X, xp = check_X(X, self.n_inputs)
         params = self._parameters_as(xp, X.dtype, device(X))
-        _, activations = forward_pass(self.layers, params, X, xp=xp)
+        with quiet_float_errors(xp):
+            _, activations = forward_pass(self.layers, params, X, xp=xp)
+        if not bool(xp.all(xp.isfinite(activations[-1]))):
+            raise ValueError(_overflow_message("the network's output", X.dtype))
         return activations[-1]
 
     def _check_data(self, X: Any, y: Any, sample_weight: Any):
@@ -362,7 +373,10 @@ class Network:
         """
         X, y, w, total_weight, xp = self._check_data(X, y, sample_weight)
         params = self._parameters_as(xp, X.dtype, device(X))
-        loss, grads = self._loss_and_gradients(params, X, y, w, total_weight, xp=xp)
+        with quiet_float_errors(xp):
+            loss, grads = self._loss_and_gradients(params, X, y, w, total_weight, xp=xp)
+        if not math.isfinite(loss) or not all(bool(xp.all(xp.isfinite(g))) for g in grads):
+            raise ValueError(_overflow_message("the loss or its gradients", X.dtype))
         return loss, _pairs(grads)
 
     def __repr__(self) -> str:

@@ -331,8 +331,12 @@ def _train_first_order(net, optimizer, params, data, *, batch_size, max_iter, rn
             reason = tracker.end_iteration(iteration, loss, params)
             if reason is not None:
                 history.stop_reason = reason
-                return params
-        history.stop_reason = "max_iter"
+                break
+        else:
+            history.stop_reason = "max_iter"
+        if not _all_finite(params, xp=xp):  # the very last update overflowed
+            _diverged(history, iteration, None, math.nan, optimizer)
+            return last_finite
         return params
     finally:
         optimizer.learning_rate = initial_rate
@@ -642,6 +646,10 @@ def _weighted(w, y, weights_by_class, name, *, xp, like):
     factors = np.array([weights_by_class.get(int(c), 1.0) for c in range(int(labels.max()) + 1)])
     per_row = from_numpy(factors[labels], xp=xp, dtype=like.dtype, device=device(like))
     return per_row if w is None else w * per_row
+
+
+def _all_finite(params: Sequence[Any], *, xp: Any) -> bool:
+    return all(bool(xp.all(xp.isfinite(p))) for p in params)
 
 
 def _diverged(history, iteration, batch, loss, optimizer) -> None:
