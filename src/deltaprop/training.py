@@ -28,6 +28,10 @@ A loss that stops being finite stops training at once (``"diverged"``): the last
 with a finite loss are restored and a :class:`DivergenceWarning` names the iteration and
 the learning rate.
 
+Ctrl-C (SIGINT, in the main thread) stops training after the current batch with
+``"interrupted"``; with validation data the weights with the lowest validation loss are
+kept. A second Ctrl-C interrupts at once (``KeyboardInterrupt``).
+
 Randomness (the validation split, the mini-batch order, the dropout masks) comes from
 one generator seeded by ``random_state`` (or ``net.random_state``), drawn in that order,
 so the same seed gives bit-identical results.
@@ -37,6 +41,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import signal
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,7 +87,8 @@ class History:
         validation loss; with ``early_stopping=True`` the network ends with its weights.
     stop_reason : str or None
         ``"max_iter"``, ``"target_loss"``, ``"no_improvement"``, ``"early_stopping"``,
-        ``"min_learning_rate"``, ``"callback"``, ``"diverged"``, or for L-BFGS also
+        ``"min_learning_rate"``, ``"callback"``, ``"diverged"``, ``"interrupted"``, or for
+        L-BFGS also
         ``"converged"``, ``"max_fun"`` and ``"line_search_failed"``.
     """
 
@@ -272,7 +279,9 @@ def train(
         xp=xp,
     )
     data = (X, y, w, total_weight)
-    with quiet_float_errors(xp):  # a diverging run is reported by _diverged instead
+    with _InterruptGuard() as interrupt, quiet_float_errors(xp):
+        # a diverging run is reported by _diverged; Ctrl-C stops after the current batch
+        tracker.interrupt = interrupt
         if isinstance(optimizer, LBFGS):
             params = _train_lbfgs(net, optimizer, params, data, max_iter=max_iter, tracker=tracker)
         else:
@@ -287,7 +296,8 @@ def train(
                 rng=rng,
                 tracker=tracker,
             )
-    if early_stopping and tracker.best_params is not None:
+    keep_best = early_stopping or history.stop_reason == "interrupted"
+    if keep_best and tracker.best_params is not None:
         params = tracker.best_params
     net._set_parameters(params)
     return history
@@ -323,7 +333,15 @@ def _train_first_order(net, optimizer, params, data, *, batch_size, max_iter, rn
                     params = optimizer.step(params, grads, xp=xp)
             else:
                 params, last_finite, loss, bad_batch = _epoch(
-                    net, optimizer, params, last_finite, data, batch_size, rng, draw_masks
+                    net,
+                    optimizer,
+                    params,
+                    last_finite,
+                    data,
+                    batch_size,
+                    rng,
+                    draw_masks,
+                    tracker.interrupt,
                 )
                 if bad_batch is not None:
                     _diverged(history, iteration, bad_batch, loss, optimizer)
@@ -342,7 +360,7 @@ def _train_first_order(net, optimizer, params, data, *, batch_size, max_iter, rn
         optimizer.learning_rate = initial_rate
 
 
-def _epoch(net, optimizer, params, last_finite, data, batch_size, rng, draw_masks):
+def _epoch(net, optimizer, params, last_finite, data, batch_size, rng, draw_masks, interrupt=None):
     """One pass over shuffled mini-batches of ``data = (X, y, w, total_weight)``.
 
     Returns the new parameters, the last parameters whose batch loss was finite, the
@@ -371,6 +389,8 @@ def _epoch(net, optimizer, params, last_finite, data, batch_size, rng, draw_mask
         weight_sum += batch_weight
         last_finite = params
         params = optimizer.step(params, grads, xp=xp)
+        if interrupt is not None and interrupt.requested:
+            break  # Ctrl-C: the epoch's loss covers the batches done so far
     return params, last_finite, loss_sum / weight_sum, None
 
 
@@ -442,6 +462,32 @@ def _train_lbfgs(net, optimizer, params, data, *, max_iter, tracker):
     return unflatten(result.x)
 
 
+class _InterruptGuard:
+    """Turn Ctrl-C (SIGINT) into a request to stop after the current batch.
+
+    Only the main thread can own signal handlers; elsewhere Ctrl-C keeps its default
+    behaviour. A second Ctrl-C while a stop is pending interrupts at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def _handler(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _InterruptGuard:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
 class _Stop(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -470,6 +516,7 @@ class _Tracker:
         self.early_stopping, self.schedule, self.callbacks = early_stopping, schedule, callbacks
         self.best_loss, self.no_improvement = math.inf, 0
         self.best_val_loss, self.best_params = math.inf, None
+        self.interrupt: _InterruptGuard | None = None
 
     def end_iteration(self, iteration: int, loss: float, params: list[Any]) -> str | None:
         """Record an iteration (``params``: the weights at its end); return a stop reason."""
@@ -498,6 +545,8 @@ class _Tracker:
             for callback in self.callbacks:
                 if callback(iteration, history, self.net) is True:
                     reasons.append("callback")
+        if self.interrupt is not None and self.interrupt.requested:
+            reasons.insert(0, "interrupted")
         return reasons[0] if reasons else None
 
 
