@@ -413,11 +413,15 @@ class OnnxGraph:
 
 
 # -- activations ----------------------------------------------------------------------
+def _exp_minus_abs(g: OnnxGraph, z: str, w: int | None) -> str:
+    # exp(-|z|) <= 1 never overflows: the stable form of sigmoid and softplus.
+    minus_abs = g.node("Neg", [g.node("Abs", [z], "abs", width=w)], "minus_abs", width=w)
+    return g.node("Exp", [minus_abs], "e", width=w)
+
+
 def _stable_sigmoid(g: OnnxGraph, z: str, w: int | None) -> str:
-    # deltaprop's sigmoid: e = exp(-|z|) never overflows; the branches are one function.
-    e = g.node(
-        "Exp", [g.node("Neg", [g.node("Abs", [z], "abs", width=w)], "neg", width=w)], "e", width=w
-    )
+    # deltaprop's sigmoid; the two branches are one function rearranged.
+    e = _exp_minus_abs(g, z, w)
     one_plus_e = g.node("Add", [g.scalar(1.0), e], "one_plus_e", width=w)
     positive = g.node("Div", [g.scalar(1.0), one_plus_e], "sig_pos", width=w)
     negative = g.node("Div", [e, one_plus_e], "sig_neg", width=w)
@@ -429,9 +433,8 @@ def _log1p(g: OnnxGraph, u: str, w: int | None) -> str:
     # Goldberg: log1p(u) = log(1 + u) * u / ((1 + u) - 1), exact to a few ulp for u >= 0;
     # where 1 + u rounds to 1, log1p(u) = u to working precision.
     one_plus_u = g.node("Add", [g.scalar(1.0), u], "one_plus_u", width=w)
-    ratio = g.node(
-        "Div", [u, g.node("Sub", [one_plus_u, g.scalar(1.0)], "u_rounded", width=w)], "r"
-    )
+    u_rounded = g.node("Sub", [one_plus_u, g.scalar(1.0)], "u_rounded", width=w)
+    ratio = g.node("Div", [u, u_rounded], "ratio", width=w)
     formula = g.node("Mul", [g.node("Log", [one_plus_u], "log", width=w), ratio], "log1p", width=w)
     rounds_to_one = g.node("Greater", [one_plus_u, g.scalar(1.0)], "gt_one", width=w)
     return g.node("Where", [rounds_to_one, formula, u], "log1p", width=w)
@@ -486,9 +489,7 @@ def _elu(g, z, w, activation):
 
 def _softplus(g, z, w, activation):
     # onnxruntime has no float64 Softplus kernel; this is deltaprop's stable form.
-    e = g.node(
-        "Exp", [g.node("Neg", [g.node("Abs", [z], "abs", width=w)], "neg", width=w)], "e", width=w
-    )
+    e = _exp_minus_abs(g, z, w)
     relu = g.node("Relu", [z], "relu", width=w)
     return g.node("Add", [relu, _log1p(g, e, w)], "softplus", width=w)
 
