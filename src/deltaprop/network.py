@@ -382,3 +382,41 @@ class Network:
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
         return f"Network([{layers}], loss={self.loss.name!r}, alpha={self.alpha!r})"
+
+    def to_onnx(
+        self,
+        path: Any,
+        *,
+        opset: int | None = None,
+        dtype: Any = None,
+        input_name: str = "X",
+        output_name: str = "output",
+    ) -> Any:
+        """Write the network to an ONNX file: ``output = self.forward(X)`` in any runtime.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        opset : int, optional
+            Default-domain opset; default the lowest that expresses every layer.
+        dtype : {"float32", "float64"}, optional
+            Default: float32 when every parameter is float32, else float64.
+        input_name, output_name : str
+            Names of the input, shape (N, n_inputs), and the output, shape
+            (N, n_outputs); ``N`` is a symbolic batch dimension.
+
+        Returns
+        -------
+        onnx.ModelProto
+            The model written (see :mod:`deltaprop.onnx_export` and ``docs/onnx.md``).
+
+        Raises
+        ------
+        ImportError
+            Without the ``onnx`` package: ``pip install "deltaprop[onnx]"``.
+        """
+        from .onnx_export import to_onnx
+
+        return to_onnx(
+            self, path, opset=opset, dtype=dtype, input_name=input_name, output_name=output_name
+        )
