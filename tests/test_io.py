@@ -93,6 +93,15 @@ def test_network_round_trip_is_exact(tmp_path, dtype):
     assert np.array_equal(again.forward(X), net.forward(X))
 
 
+def test_arrays_read_in_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(dpio, "_READ_CHUNK", 7)  # chunks that split the numbers
+    net = _network()
+    dp.save(net, tmp_path / "net.deltaprop")
+    again = dp.load(tmp_path / "net.deltaprop")
+    for p, q in zip(net.parameters, again.parameters, strict=True):
+        assert q.tobytes() == p.tobytes()
+
+
 def test_network_round_trip_from_other_array_library(tmp_path, xp):
     net = _network()
     expected = [np.array(p) for p in net.parameters]
@@ -487,6 +496,22 @@ def test_bad_array_members(saved, tmp_path, array, match):
     _, members = saved
     bad = _tamper(saved, tmp_path, members={**members, "arrays/layers.0.weights.npy": _npy(array)})
     _expect_error(bad, match)
+
+
+def test_fortran_ordered_member_is_read_correctly(saved, tmp_path):
+    _, members = saved
+    weights = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    bad = _tamper(
+        saved, tmp_path, members={**members, "arrays/layers.0.weights.npy": _npy(weights)}
+    )
+    assert np.array_equal(dp.load(bad).layers[0].weights, np.arange(12.0).reshape(3, 4))
+
+
+def test_huge_integer_in_header(saved, tmp_path):
+    _, members = saved
+    text = members["header.json"].replace(b'"alpha": 0.125', b'"alpha": 1' + b"0" * 400)
+    bad = _tamper(saved, tmp_path, members={**members, "header.json": text})
+    _expect_error(bad, "config.alpha must be a finite number")
 
 
 def test_array_member_with_trailing_bytes(saved, tmp_path):

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import ArrayStore, ModelFileError, check_keys, get_field, register_kind
+from .io import ArrayStore, ModelFileError, check_keys, get_field, get_number, register_kind
 
 __all__ = ["DataWarning", "Preprocessor", "infer_task", "read_table"]
 
@@ -903,9 +903,7 @@ def _preprocessor_from_state(config: dict, arrays: ArrayStore) -> Preprocessor:
             value = fill_values[column["name"]]
             where = f"config.fill_values[{column['name']!r}]"
             if column["kind"] == "numeric":
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise ModelFileError(f"{where} must be a number, got {value!r:.40}")
-                numeric_fill.append(float(value))
+                numeric_fill.append(get_number(fill_values, column["name"], "config.fill_values"))
             elif not isinstance(value, str):
                 raise ModelFileError(f"{where} must be a string, got {value!r:.40}")
     else:
@@ -923,8 +921,8 @@ def _preprocessor_from_state(config: dict, arrays: ArrayStore) -> Preprocessor:
     elif config["classes"] is not None:
         raise ModelFileError("config.classes must be null unless the task is classification")
     if task == "regression":
-        pre.target_mean_ = float(get_field(config, "target_mean", (int, float), "config"))
-        pre.target_scale_ = float(get_field(config, "target_scale", (int, float), "config"))
+        pre.target_mean_ = get_number(config, "target_mean", "config")
+        pre.target_scale_ = get_number(config, "target_scale", "config")
         if not pre.target_scale_ > 0:
             raise ModelFileError("config.target_scale must be > 0")
     elif config["target_mean"] is not None or config["target_scale"] is not None:

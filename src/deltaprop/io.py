@@ -66,7 +66,10 @@ __all__ = [
     "FORMAT_VERSION",
     "ArrayStore",
     "ModelFileError",
+    "check_keys",
     "dump_nested",
+    "get_field",
+    "get_number",
     "load",
     "load_nested",
     "register_kind",
@@ -90,6 +93,7 @@ _MAX_HEADER_BYTES = 64 * 2**20
 _MAX_NPY_HEADER_BYTES = 10_000
 _MAX_MEMBERS = 100_000
 _MAX_NDIM = 32
+_READ_CHUNK = 16 * 2**20
 _ZIP_MAGIC = b"PK\x03\x04"
 _TOP_KEYS = ("format", "format_version", "library_version", "kind", "config", "arrays")
 # A fixed timestamp makes the same object always produce the same bytes.
@@ -252,6 +256,18 @@ def get_field(config: Mapping, key: str, types: type | tuple[type, ...], where: 
     return value
 
 
+def get_number(config: Mapping, key: str, where: str) -> float:
+    """``config[key]`` as a finite Python float (JSON ints too large for a float fail)."""
+    value = get_field(config, key, (int, float), where)
+    try:
+        value = float(value)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise ModelFileError(f"{where}.{key} must be a finite number, got {config[key]!r:.40}")
+    return value
+
+
 def check_keys(config: Mapping, keys: set[str] | tuple[str, ...], where: str) -> None:
     """Exactly ``keys``: a missing or unexpected key is a ``ModelFileError``."""
     if not isinstance(config, Mapping):
@@ -348,7 +364,7 @@ def _network_from_state(config: dict, arrays: ArrayStore) -> Network:
         layer.bias = arrays.take(f"layers.{i}.bias", (n_out,))
         layers.append(layer)
     loss = _component_from_state(config["loss"], LOSSES, "loss", "config.loss")
-    alpha = get_field(config, "alpha", (int, float), where)
+    alpha = get_number(config, "alpha", where)
     random_state = config["random_state"]
     if random_state is not None and (
         isinstance(random_state, bool) or not isinstance(random_state, int) or random_state < 0
@@ -579,7 +595,9 @@ def _read_header(archive: zipfile.ZipFile, members: dict, where: str) -> dict:
         raise ModelFileError(f"{where}: library_version must be a string")
     if not isinstance(header["kind"], str) or header["kind"] not in _KINDS:
         raise ModelFileError(
-            f"{where}: unknown kind {header['kind']!r}; this deltaprop knows {sorted(_KINDS)}"
+            f"{where}: unknown kind {header['kind']!r:.80}; this deltaprop knows "
+            f"{sorted(_KINDS)} (the file was written by deltaprop "
+            f"{header['library_version']!r:.40}: upgrade deltaprop if that is newer)"
         )
     if not isinstance(header["config"], dict):
         raise ModelFileError(f"{where}: config must be a JSON object")
@@ -651,11 +669,18 @@ def _read_array(
                 f"{info.file_size - member.tell()}"
             )
         value = np.empty(shape, dtype=np.dtype(descr).newbyteorder("="))
-        view = memoryview(value.reshape(-1).view(np.uint8)) if n_bytes else memoryview(b"")
+        flat = value.reshape(-1).view(np.uint8)
         try:
-            got = member.readinto(view) if n_bytes else 0
-            if got != n_bytes or member.read(1):
-                raise ModelFileError(f"{where}: array {name!r} is truncated")
+            # In chunks: reading the whole member at once would hold it twice in memory.
+            for start in range(0, n_bytes, _READ_CHUNK):
+                chunk = member.read(min(_READ_CHUNK, n_bytes - start))
+                if not chunk:
+                    raise ModelFileError(f"{where}: array {name!r} is truncated")
+                flat[start : start + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+                if len(chunk) < min(_READ_CHUNK, n_bytes - start):
+                    raise ModelFileError(f"{where}: array {name!r} is truncated")
+            if member.read(1):
+                raise ModelFileError(f"{where}: array {name!r} has bytes after its data")
         except (zipfile.BadZipFile, EOFError) as exc:
             raise ModelFileError(f"{where}: array {name!r} is damaged: {exc}") from None
     if np.dtype(descr) != value.dtype:  # big-endian host: bytes were little-endian
@@ -738,7 +763,7 @@ def load(path: str | os.PathLike) -> Any:
         )
     except ModelFileError as exc:
         raise ModelFileError(f"{where}: {exc}") from None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise ModelFileError(f"{where}: invalid {header['kind']}: {exc}") from None
     unused = store.unused()
     if unused:
