@@ -176,6 +176,7 @@ def model_kind():
 
 
 def test_nested_kinds_round_trip(tmp_path, model_kind):
+    pytest.importorskip("pandas")
     table = {"x": [1.0, 2.0, 4.0], "colour": ["red", "blue", "red"], "y": ["a", "b", "a"]}
     pre = Preprocessor(target="y").fit(table)
     net = dp.Network([dp.Dense(pre.n_features_out_, 1)], random_state=0)

@@ -366,7 +366,9 @@ def infer_task(y: Any, *, name: str = "target") -> str:
     series = _as_series(y, name, pd)
     present = series.dropna().reset_index(drop=True)
     if pd.api.types.is_bool_dtype(series) or (
-        len(present) and all(isinstance(v, bool | np.bool_) for v in present)
+        series.dtype == object
+        and len(present)
+        and all(isinstance(v, bool | np.bool_) for v in present)
     ):
         return "classification"
     if not _is_numeric_dtype(series, pd):
