@@ -21,7 +21,9 @@ from .conftest import to_xp
 def _network(dtype=np.float64):
     layers = [
         dp.Dense(3, 4, "tanh"),
-        dp.Dense(4, 5, dp.activations.LeakyReLU(negative_slope=0.2), init="he_normal"),
+        dp.Dense(
+            4, 5, dp.activations.LeakyReLU(negative_slope=0.2), init="he_normal", dropout=0.25
+        ),
         dp.Dense(5, 3, "softmax"),
     ]
     net = dp.Network(layers, loss="cross_entropy", alpha=0.125, random_state=7)
@@ -81,6 +83,7 @@ def test_network_round_trip_is_exact(tmp_path, dtype):
     assert [layer.activation.name for layer in again.layers] == ["tanh", "leaky_relu", "softmax"]
     assert again.layers[1].activation.negative_slope == 0.2
     assert [layer.init for layer in again.layers] == ["auto", "he_normal", "auto"]
+    assert [layer.dropout for layer in again.layers] == [0.0, 0.25, 0.0]
     assert again.loss.name == "cross_entropy"
     assert again.alpha == 0.125
     assert again.random_state == 7
@@ -133,10 +136,20 @@ def test_header_fields_and_layout(saved):
         "n_out": 5,
         "activation": {"name": "leaky_relu", "params": {"negative_slope": 0.2}},
         "init": "he_normal",
+        "dropout": 0.25,
     }
     assert header["arrays"]["layers.1.weights"] == {"dtype": "float64", "shape": [4, 5]}
     with zipfile.ZipFile(path) as archive:
         assert all(i.compress_type == zipfile.ZIP_STORED for i in archive.infolist())
+
+
+def test_every_attribute_is_saved():
+    # A new attribute of Dense or Network must be added to the "network" kind (and to
+    # docs/model-format.md); this test fails until it is.
+    net = _network()
+    assert set(vars(net)) == {"layers", "loss", "alpha", "random_state"}
+    saved = {"n_in", "n_out", "activation", "init", "dropout", "_weights", "_bias"}
+    assert all(set(vars(layer)) == saved for layer in net.layers)
 
 
 def test_same_object_gives_identical_bytes(tmp_path):
@@ -418,7 +431,10 @@ def test_newer_format_version(saved, tmp_path):
         ),
         (lambda h: h["config"]["loss"].update(name="os.system"), "unknown loss"),
         (lambda h: h["config"].update(alpha=-1.0), "alpha must be >= 0"),
-        (lambda h: h["config"]["layers"].pop(), r"unexpected array\(s\) \['layers\.2\.bias'"),
+        (
+            lambda h: (h["config"]["layers"].pop(), h["config"]["layers"][1].update(dropout=0.0)),
+            r"unexpected array\(s\) \['layers\.2\.bias'",
+        ),
         (lambda h: h["arrays"].pop("layers.2.bias"), r"unexpected member\(s\)"),
         (
             lambda h: h["arrays"].update({"../../etc/passwd": {"dtype": "float64", "shape": [1]}}),

@@ -326,6 +326,7 @@ def _network_to_state(net: Network) -> tuple[dict, dict[str, np.ndarray]]:
                 "n_out": layer.n_out,
                 "activation": _component_state(layer.activation, ACTIVATIONS, "activation"),
                 "init": layer.init,
+                "dropout": float(layer.dropout),
             }
         )
         arrays[f"layers.{i}.weights"] = to_numpy(layer.weights)
@@ -351,7 +352,7 @@ def _network_from_state(config: dict, arrays: ArrayStore) -> Network:
     layers = []
     for i, state in enumerate(layer_states):
         at = f"config.layers[{i}]"
-        check_keys(state, ("n_in", "n_out", "activation", "init"), at)
+        check_keys(state, ("n_in", "n_out", "activation", "init", "dropout"), at)
         n_in = get_field(state, "n_in", int, at)
         n_out = get_field(state, "n_out", int, at)
         if n_in < 1 or n_out < 1:
@@ -359,7 +360,13 @@ def _network_from_state(config: dict, arrays: ArrayStore) -> Network:
         activation = _component_from_state(
             state["activation"], ACTIVATIONS, "activation", f"{at}.activation"
         )
-        layer = Dense(n_in, n_out, activation, init=get_field(state, "init", str, at))
+        layer = Dense(
+            n_in,
+            n_out,
+            activation,
+            init=get_field(state, "init", str, at),
+            dropout=get_number(state, "dropout", at),
+        )
         layer.weights = arrays.take(f"layers.{i}.weights", (n_in, n_out))
         layer.bias = arrays.take(f"layers.{i}.bias", (n_out,))
         layers.append(layer)
