@@ -9,10 +9,12 @@
 [(2, 2), (2, 1)]
 """
 
+from . import data as data  # registers the "preprocessor" kind of model files
 from . import schedules
 from .activations import ACTIVATIONS, Activation, get_activation
 from .explain import Trace, explain
 from .gradcheck import check_gradients
+from .io import load, save
 from .layers import Dense
 from .losses import LOSSES, Loss, get_loss
 from .network import Network
@@ -40,6 +42,8 @@ __all__ = [
     "explain",
     "get_activation",
     "get_loss",
+    "load",
+    "save",
     "schedules",
     "train",
 ]
