@@ -9,19 +9,21 @@
 [(2, 2), (2, 1)]
 """
 
+from . import schedules
 from .activations import ACTIVATIONS, Activation, get_activation
 from .explain import Trace, explain
 from .gradcheck import check_gradients
 from .layers import Dense
 from .losses import LOSSES, Loss, get_loss
 from .network import Network
-from .optimizers import SGD, Adam, Optimizer
+from .optimizers import LBFGS, SGD, Adam, Optimizer
 from .training import DivergenceWarning, History, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "LBFGS",
     "LOSSES",
     "SGD",
     "Activation",
@@ -38,5 +40,6 @@ __all__ = [
     "explain",
     "get_activation",
     "get_loss",
+    "schedules",
     "train",
 ]

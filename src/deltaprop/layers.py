@@ -12,7 +12,13 @@ Backward, given this layer's error term ``delta = dL/dz`` (n_samples, n_out)::
     d_a_prev  = delta @ weights.T      (n_samples, n_in)
 
 ``d_a_prev`` is ``dL/da`` for the layer below, which turns it into its own delta with
-its activation's derivative (the chain rule). The layer keeps its parameters, never the
+its activation's derivative (the chain rule).
+
+Dropout (``dropout=p``) is applied by the network during training only: the layer's
+output becomes ``a * mask`` with ``mask = keep / (1 - p)`` and ``keep`` a 0/1 draw that
+is 1 with probability ``1 - p`` (inverted dropout: the expected output is unchanged, so
+prediction uses ``a`` as is), and the backward pass multiplies ``dL/da`` by the same
+mask. The layer keeps its parameters, never the
 last batch: data flows through arguments and return values.
 """
 
@@ -22,6 +28,7 @@ from typing import Any
 
 import numpy as _np  # only to accept plain lists and NumPy arrays in the setters
 
+from ._validation import check_number
 from ._xp import array_namespace, is_array
 from .activations import Activation, get_activation
 from .initializers import INITIALIZERS
@@ -49,6 +56,9 @@ class Dense:
     init : str, default "auto"
         Weight initialisation (one of ``deltaprop.initializers.INITIALIZERS``), used
         when the layer joins a :class:`~deltaprop.Network` without weights of its own.
+    dropout : float in [0, 1), default 0.0
+        Probability of dropping each of the layer's output activations during
+        training (never at prediction). Not allowed on a network's output layer.
 
     Attributes
     ----------
@@ -74,6 +84,7 @@ class Dense:
         activation: str | Activation = "sigmoid",
         *,
         init: str = "auto",
+        dropout: float = 0.0,
     ) -> None:
         self.n_in = _check_int("n_in", n_in)
         self.n_out = _check_int("n_out", n_out)
@@ -81,6 +92,9 @@ class Dense:
         if init not in INITIALIZERS:
             raise ValueError(f"init must be one of {list(INITIALIZERS)}, got {init!r}")
         self.init = init
+        self.dropout = check_number("dropout", dropout, low=0.0)
+        if self.dropout >= 1.0:
+            raise ValueError(f"dropout must be < 1, got {dropout!r}")
         self._weights: Any = None
         self._bias: Any = None
 
@@ -174,4 +188,5 @@ class Dense:
         return d_weights, d_bias, d_a_prev
 
     def __repr__(self) -> str:
-        return f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r})"
+        extra = f", dropout={self.dropout!r}" if self.dropout else ""
+        return f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r}{extra})"

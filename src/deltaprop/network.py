@@ -18,6 +18,9 @@ weight's gradient is the activation feeding it times the delta it feeds:
 parameters as arguments and divide by a ``total_weight`` supplied by the caller, so the
 same functions serve a full batch, a mini-batch, a block of rows whose gradients are
 summed later (the blocks' results add up to the full gradient) and the explain mode.
+Both take optional dropout ``masks`` (one per layer, None where a layer has no dropout):
+the forward pass multiplies each layer's output by its mask, and the backward pass
+multiplies ``dL/da`` by the same mask before the activation's derivative.
 """
 
 from __future__ import annotations
@@ -40,7 +43,12 @@ def _pairs(params: Sequence[Any]) -> list[tuple[Any, Any]]:
 
 
 def forward_pass(
-    layers: Sequence[Dense], params: Sequence[Any], X: Any, *, xp: Any
+    layers: Sequence[Dense],
+    params: Sequence[Any],
+    X: Any,
+    *,
+    xp: Any,
+    masks: Sequence[Any] | None = None,
 ) -> tuple[list[Any], list[Any]]:
     """Run the network forward, keeping what the backward pass needs.
 
@@ -50,17 +58,23 @@ def forward_pass(
     params : list of arrays
         ``[W_0, b_0, W_1, b_1, ...]``.
     X : array, shape (n_samples, n_features)
+    masks : list of arrays or None, optional
+        Dropout masks: ``masks[l]`` of shape (n_samples, layers[l].n_out) multiplies
+        layer ``l``'s output, or is None. No dropout when ``masks`` is None.
 
     Returns
     -------
     zs : list of arrays
         ``zs[l]`` is layer ``l``'s pre-activation, shape (n_samples, layers[l].n_out).
     activations : list of arrays
-        ``activations[0]`` is ``X``; ``activations[l + 1]`` is layer ``l``'s output.
+        ``activations[0]`` is ``X``; ``activations[l + 1]`` is layer ``l``'s output
+        (after its dropout mask, when there is one).
     """
     zs, activations = [], [X]
-    for layer, (weights, bias) in zip(layers, _pairs(params), strict=True):
+    for l, (layer, (weights, bias)) in enumerate(zip(layers, _pairs(params), strict=True)):
         z, a = layer.forward(activations[-1], weights, bias, xp=xp)
+        if masks is not None and masks[l] is not None:
+            a = a * masks[l]
         zs.append(z)
         activations.append(a)
     return zs, activations
@@ -102,6 +116,7 @@ def backward_pass(
     total_weight: float,
     *,
     xp: Any,
+    masks: Sequence[Any] | None = None,
 ) -> BackwardResult:
     """Backpropagate the error of one forward pass.
 
@@ -115,6 +130,8 @@ def backward_pass(
     y : array, shape (n_samples, n_outputs)
     sample_weight : array of shape (n_samples,) or None
     total_weight : float
+    masks : list of arrays or None, optional
+        The dropout masks the forward pass used (the output layer's must be None).
     """
     losses, delta, canonical = loss.output(y, zs[-1], activations[-1], layers[-1].activation, xp=xp)
     if sample_weight is None:
@@ -136,8 +153,14 @@ def backward_pass(
         )
         grads[2 * l], grads[2 * l + 1] = d_weights, d_bias
         if l > 0:
+            a_below = activations[l]
+            if masks is not None and masks[l - 1] is not None:
+                # activations[l] is f(z) * mask: dL/df(z) = dL/da * mask, and the
+                # derivative needs f(z) itself, recomputed rather than divided out.
+                d_a_prev = d_a_prev * masks[l - 1]
+                a_below = layers[l - 1].activation.forward(zs[l - 1], xp=xp)
             # chain rule: dL/dz_{l-1} = (delta_l @ W_l.T) * f'_{l-1}(z_{l-1})
-            delta = layers[l - 1].activation.backward(zs[l - 1], activations[l], d_a_prev, xp=xp)
+            delta = layers[l - 1].activation.backward(zs[l - 1], a_below, d_a_prev, xp=xp)
     return BackwardResult(losses, data_loss, deltas, grads, canonical)
 
 
@@ -203,6 +226,10 @@ class Network:
                     f"layers[{i}] has {layers[i].n_out} outputs but layers[{i + 1}] "
                     f"expects {layers[i + 1].n_in} inputs"
                 )
+        if layers[-1].dropout:
+            raise ValueError(
+                f"the output layer cannot have dropout (got dropout={layers[-1].dropout!r})"
+            )
         self.layers: list[Dense] = layers
         self.loss: Loss = get_loss(loss)
         self.alpha: float = check_number("alpha", alpha, low=0.0)
@@ -284,12 +311,20 @@ class Network:
         return X, y, w, total_weight, xp
 
     def _loss_and_gradients(
-        self, params: Sequence[Any], X: Any, y: Any, w: Any, total_weight: float, *, xp: Any
+        self,
+        params: Sequence[Any],
+        X: Any,
+        y: Any,
+        w: Any,
+        total_weight: float,
+        *,
+        xp: Any,
+        masks: Sequence[Any] | None = None,
     ) -> tuple[float, list[Any]]:
         """Objective and flat gradients for validated data (no checks: the hot path)."""
-        zs, activations = forward_pass(self.layers, params, X, xp=xp)
+        zs, activations = forward_pass(self.layers, params, X, xp=xp, masks=masks)
         result = backward_pass(
-            self.layers, self.loss, params, zs, activations, y, w, total_weight, xp=xp
+            self.layers, self.loss, params, zs, activations, y, w, total_weight, xp=xp, masks=masks
         )
         loss = float(result.loss)
         grads = result.grads

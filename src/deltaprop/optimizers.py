@@ -7,6 +7,15 @@ that schedules can change it between steps.
 
 Parameters and gradients travel as flat lists ``[W_0, b_0, W_1, b_1, ...]``; ``step``
 returns the updated list and never modifies its inputs.
+
+The state survives across calls to :func:`deltaprop.train`: passing the same optimizer
+object again continues with its velocities or moments (a warm start);
+:meth:`Optimizer.reset` forgets them. :meth:`Optimizer.state_dict` and
+:meth:`Optimizer.load_state_dict` copy the hyper-parameters and the state out and in
+(arrays as NumPy copies) for checkpoints.
+
+:class:`LBFGS` is different: a full-batch quasi-Newton method run by SciPy, which
+:func:`deltaprop.train` drives as a whole rather than step by step.
 """
 
 from __future__ import annotations
@@ -15,14 +24,23 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._validation import check_number
+from ._xp import array_namespace, device, from_numpy, to_numpy
 
-__all__ = ["SGD", "Adam", "Optimizer"]
+__all__ = ["LBFGS", "SGD", "Adam", "Optimizer"]
 
 
 class Optimizer:
-    """Base class for first-order optimizers."""
+    """Base class for first-order optimizers.
+
+    Subclasses list their hyper-parameters in ``_hyper_parameters``, their scalar state
+    in ``_scalar_state`` and their per-parameter array state (lists of arrays shaped like
+    the parameters, or None before the first step) in ``_array_state``.
+    """
 
     learning_rate: float
+    _hyper_parameters: tuple[str, ...] = ("learning_rate",)
+    _scalar_state: tuple[str, ...] = ()
+    _array_state: tuple[str, ...] = ()
 
     def step(self, params: Sequence[Any], grads: Sequence[Any], *, xp: Any) -> list[Any]:
         """Return updated parameters from the current ones and their gradients."""
@@ -30,6 +48,71 @@ class Optimizer:
 
     def reset(self) -> None:
         """Forget the state (velocities, moments, step count)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Hyper-parameters and state, with arrays copied to NumPy.
+
+        Returns
+        -------
+        dict
+            ``"name"`` (the class name), each hyper-parameter, each scalar state and each
+            array state (a list of NumPy arrays, or None before the first step).
+        """
+        out: dict[str, Any] = {"name": type(self).__name__}
+        for key in self._hyper_parameters + self._scalar_state:
+            out[key] = getattr(self, key)
+        for key in self._array_state:
+            arrays = getattr(self, key)
+            out[key] = None if arrays is None else [to_numpy(a).copy() for a in arrays]
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (hyper-parameters are re-validated).
+
+        Raises
+        ------
+        ValueError
+            When ``state`` belongs to another optimizer class or lacks a key.
+        """
+        name = state.get("name")
+        if name != type(self).__name__:
+            raise ValueError(f"state belongs to optimizer {name!r}, not {type(self).__name__!r}")
+        keys = self._hyper_parameters + self._scalar_state + self._array_state
+        missing = [key for key in keys if key not in state]
+        if missing:
+            raise ValueError(f"state is missing {missing}")
+        self.__init__(**{key: state[key] for key in self._hyper_parameters})
+        for key in self._scalar_state:
+            setattr(self, key, state[key])
+        for key in self._array_state:
+            arrays = state[key]
+            setattr(self, key, None if arrays is None else [to_numpy(a).copy() for a in arrays])
+
+    def _match_state(self, params: Sequence[Any], *, xp: Any) -> None:
+        """Move array state to the parameters' library, dtype and device; check shapes.
+
+        Called by :func:`deltaprop.train` before the first step of each call, so a state
+        loaded as NumPy arrays (or kept from a run in another dtype) keeps working.
+        """
+        for key in self._array_state:
+            arrays = getattr(self, key)
+            if arrays is None:
+                continue
+            shapes = [tuple(p.shape) for p in params]
+            if [tuple(a.shape) for a in arrays] != shapes:
+                raise ValueError(
+                    f"the optimizer's {key} do not match the network's parameters "
+                    f"(shapes {[tuple(a.shape) for a in arrays]} vs {shapes}); call "
+                    "optimizer.reset() to use it on another network"
+                )
+            moved = []
+            for a, p in zip(arrays, params, strict=True):
+                if array_namespace(a) is not xp or device(a) != device(p):
+                    a = from_numpy(to_numpy(a), xp=xp, dtype=p.dtype, device=device(p))
+                elif a.dtype != p.dtype:
+                    a = xp.astype(a, p.dtype)
+                moved.append(a)
+            setattr(self, key, moved)
 
 
 class SGD(Optimizer):
@@ -53,6 +136,9 @@ class SGD(Optimizer):
     >>> SGD(learning_rate=0.5).step([np.array([1.0])], [np.array([0.2])], xp=np)
     [array([0.9])]
     """
+
+    _hyper_parameters = ("learning_rate", "momentum", "nesterov")
+    _array_state = ("velocities",)
 
     def __init__(
         self, learning_rate: float = 0.1, momentum: float = 0.0, nesterov: bool = False
@@ -111,7 +197,20 @@ class Adam(Optimizer):
     beta_1, beta_2 : float in [0, 1), defaults 0.9 and 0.999
     epsilon : float > 0, default 1e-8
     weight_decay : float >= 0, default 0.0
+
+    Examples
+    --------
+    The first step moves every parameter by about ``learning_rate`` against the sign
+    of its gradient (``m_hat / sqrt(v_hat) = g / |g|``):
+
+    >>> import numpy as np
+    >>> Adam(learning_rate=0.1).step([np.array([1.0, 1.0])], [np.array([0.5, -2.0])], xp=np)
+    [array([0.9, 1.1])]
     """
+
+    _hyper_parameters = ("learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay")
+    _scalar_state = ("t",)
+    _array_state = ("first_moments", "second_moments")
 
     def __init__(
         self,
@@ -165,3 +264,107 @@ class Adam(Optimizer):
             f"beta_2={self.beta_2!r}, epsilon={self.epsilon!r}, "
             f"weight_decay={self.weight_decay!r})"
         )
+
+
+class LBFGS:
+    """Full-batch L-BFGS through ``scipy.optimize.minimize(method="L-BFGS-B")``.
+
+    :func:`deltaprop.train` hands the whole run to SciPy: the objective is the network's
+    loss on all training rows as a function of the flattened parameters
+    ``[W_0.ravel(), b_0, W_1.ravel(), b_1, ...]`` (in float64), with backpropagation's
+    gradient. ``History.loss`` gets one entry per L-BFGS iteration: the loss at the
+    iterate that iteration accepted. The stop reason is ``"converged"`` (SciPy's
+    gradient or relative-reduction test passed), ``"max_iter"``, ``"max_fun"``,
+    ``"line_search_failed"`` (SciPy's abnormal termination, usually at the limit of
+    floating-point precision near a minimum), or one of :func:`deltaprop.train`'s own
+    per-iteration rules (``"target_loss"``, ``"no_improvement"``, ``"early_stopping"``,
+    ``"callback"``). L-BFGS keeps no state between calls.
+
+    Parameters
+    ----------
+    max_iter : int or None, default None
+        Maximum number of iterations; None uses ``train``'s ``max_iter``.
+    tol : float > 0, default 1e-4
+        Stop when the largest absolute gradient component is ``<= tol`` (SciPy's
+        ``gtol``; scikit-learn's MLP passes its ``tol`` here too).
+    max_fun : int, default 15000
+        Maximum number of loss-and-gradient evaluations (SciPy's ``maxfun``).
+    memory : int, default 10
+        Number of correction pairs kept (SciPy's ``maxcor``).
+
+    Raises
+    ------
+    ImportError
+        When SciPy is not installed (``pip install "deltaprop[scipy]"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deltaprop as dp
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([1.0, 3.0, 5.0, 7.0])
+    >>> net = dp.Network([dp.Dense(1, 1, "identity")], loss="squared_error", random_state=0)
+    >>> history = dp.train(net, X, y, optimizer=dp.LBFGS(tol=1e-10))
+    >>> history.stop_reason, np.round(net.layers[0].weights, 6), np.round(net.layers[0].bias, 6)
+    ('converged', array([[2.]]), array([1.]))
+    """
+
+    def __init__(
+        self,
+        max_iter: int | None = None,
+        tol: float = 1e-4,
+        max_fun: int = 15000,
+        memory: int = 10,
+    ) -> None:
+        _import_scipy_optimize()
+        self.max_iter = check_number("max_iter", max_iter, low=1, integer=True, allow_none=True)
+        self.tol = check_number("tol", tol, low=0.0, low_open=True)
+        self.max_fun = check_number("max_fun", max_fun, low=1, integer=True)
+        self.memory = check_number("memory", memory, low=1, integer=True)
+
+    def minimize(self, fun, x0, *, max_iter: int, callback=None):
+        """Run SciPy's L-BFGS-B.
+
+        Parameters
+        ----------
+        fun : callable
+            ``fun(x) -> (loss, gradient)`` for a float64 NumPy vector ``x``.
+        x0 : ndarray of shape (n_parameters,)
+        max_iter : int
+            Used when ``self.max_iter`` is None.
+        callback : callable, optional
+            ``callback(x)`` after each iteration.
+
+        Returns
+        -------
+        scipy.optimize.OptimizeResult
+        """
+        optimize = _import_scipy_optimize()
+        return optimize.minimize(
+            fun,
+            x0,
+            method="L-BFGS-B",
+            jac=True,
+            callback=callback,
+            options={
+                "maxiter": self.max_iter if self.max_iter is not None else max_iter,
+                "maxfun": self.max_fun,
+                "gtol": self.tol,
+                "maxcor": self.memory,
+            },
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"LBFGS(max_iter={self.max_iter!r}, tol={self.tol!r}, max_fun={self.max_fun!r}, "
+            f"memory={self.memory!r})"
+        )
+
+
+def _import_scipy_optimize():
+    try:
+        import scipy.optimize
+    except ImportError:
+        raise ImportError(
+            'LBFGS needs SciPy, an optional dependency: pip install "deltaprop[scipy]"'
+        ) from None
+    return scipy.optimize

@@ -3,32 +3,57 @@
 ``batch_size=None`` is the textbook's full-batch gradient descent: each iteration uses
 every sample. With ``batch_size=B`` the rows are shuffled every epoch by a seeded
 generator and the parameters are updated after each batch of ``B`` rows; one iteration
-is then one epoch. Training stops
+is then one epoch, and its loss is the sample-weighted mean of the batch losses. With
+:class:`~deltaprop.LBFGS` SciPy runs the whole optimisation on all rows and one iteration
+is one L-BFGS iteration.
 
-- after ``max_iter`` iterations (``stop_reason == "max_iter"``);
-- at the first iteration whose loss is ``<= target_loss`` (``"target_loss"``; in
-  full-batch mode that iteration's update is not applied, so the network keeps the
-  weights that reached the target);
-- when ``tol`` is given and the loss has not improved by at least ``tol`` for
-  ``n_iter_no_change`` iterations (``"no_improvement"``);
-- when the loss stops being finite (``"diverged"``): the last finite weights are
-  restored and a :class:`DivergenceWarning` says so.
+After each iteration ``train`` records the loss (and the validation loss, when there is
+validation data), then checks its stop rules in this order; the first that holds names
+``History.stop_reason``:
+
+- ``"target_loss"``: the iteration's loss is ``<= target_loss`` (in full-batch mode that
+  iteration's update is not applied, so the network keeps the weights that reached it);
+- ``"early_stopping"`` (``early_stopping=True``): the validation loss has not improved by
+  at least ``tol`` (0 when None) for ``n_iter_no_change`` iterations; the weights with
+  the lowest validation loss are restored at the end;
+- ``"no_improvement"`` (only when ``tol`` is given and ``early_stopping`` is False): the
+  training loss has not improved by at least ``tol`` for ``n_iter_no_change`` iterations;
+- ``"min_learning_rate"``: the schedule (:class:`~deltaprop.schedules.ReduceOnPlateau`)
+  asked to stop;
+- ``"callback"``: a callback returned True;
+- ``"max_iter"`` after ``max_iter`` iterations (L-BFGS adds ``"converged"``,
+  ``"max_fun"`` and ``"line_search_failed"``, see :class:`~deltaprop.LBFGS`).
+
+A loss that stops being finite stops training at once (``"diverged"``): the last weights
+with a finite loss are restored and a :class:`DivergenceWarning` names the iteration and
+the learning rate.
+
+Randomness (the validation split, the mini-batch order, the dropout masks) comes from
+one generator seeded by ``random_state`` (or ``net.random_state``), drawn in that order,
+so the same seed gives bit-identical results.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ._validation import check_number
-from ._xp import device, from_numpy, quiet_float_errors
+from ._xp import array_namespace, device, from_numpy, quiet_float_errors, to_numpy
 from .initializers import make_rng
-from .network import Network
-from .optimizers import SGD, Optimizer
+from .network import Network, forward_pass
+from .optimizers import LBFGS, SGD, Optimizer
+from .schedules import Schedule
 
 __all__ = ["DivergenceWarning", "History", "train"]
+
+Callback = Callable[[int, "History", Network], Any]
 
 
 class DivergenceWarning(UserWarning):
@@ -44,13 +69,27 @@ class History:
     loss : list of float
         One entry per iteration (epoch): the training loss computed in that iteration,
         before its update. With mini-batches, the sample-weighted mean of the batch
-        losses.
+        losses. With L-BFGS, the loss at the iterate each iteration accepted.
+    val_loss : list of float
+        One entry per iteration when there is validation data (else empty): the
+        weighted mean loss on the validation rows, without the L2 penalty and without
+        dropout, of the weights at the end of the iteration.
+    learning_rate : list of float
+        The learning rate used in each iteration (empty for L-BFGS).
+    best_iteration : int or None
+        With validation data, the iteration (counted from 1) with the lowest
+        validation loss; with ``early_stopping=True`` the network ends with its weights.
     stop_reason : str or None
-        ``"max_iter"``, ``"target_loss"``, ``"no_improvement"`` or ``"diverged"``.
+        ``"max_iter"``, ``"target_loss"``, ``"no_improvement"``, ``"early_stopping"``,
+        ``"min_learning_rate"``, ``"callback"``, ``"diverged"``, or for L-BFGS also
+        ``"converged"``, ``"max_fun"`` and ``"line_search_failed"``.
     """
 
     loss: list[float] = field(default_factory=list)
     stop_reason: str | None = None
+    val_loss: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    best_iteration: int | None = None
 
     @property
     def n_iter(self) -> int:
@@ -64,13 +103,19 @@ def train(
     y: Any,
     *,
     sample_weight: Any = None,
-    optimizer: Optimizer | None = None,
+    optimizer: Optimizer | LBFGS | None = None,
     batch_size: int | None = None,
     max_iter: int = 200,
     target_loss: float | None = None,
     tol: float | None = None,
     n_iter_no_change: int = 10,
     random_state: Any = None,
+    schedule: Schedule | None = None,
+    validation_data: tuple[Any, ...] | None = None,
+    validation_fraction: float | None = None,
+    early_stopping: bool = False,
+    callbacks: Callback | Sequence[Callback] | None = None,
+    class_weight: str | Mapping[int, float] | None = None,
 ) -> History:
     """Train ``net`` in place by backpropagation.
 
@@ -80,19 +125,45 @@ def train(
     X : array of shape (n_samples, n_inputs)
     y : array of shape (n_samples, n_outputs), or (n_samples,) for one output
     sample_weight : array of shape (n_samples,), optional
-    optimizer : Optimizer, default ``SGD(learning_rate=0.1)``
+    optimizer : Optimizer or LBFGS, default ``SGD(learning_rate=0.1)``
+        The same object may be passed to several calls: its state (velocities,
+        moments, step count) carries over, a warm start.
     batch_size : int or None, default None
-        None for full-batch gradient descent.
+        None for full-batch gradient descent (required with LBFGS).
     max_iter : int, default 200
         Maximum number of iterations (epochs with mini-batches).
     target_loss : float, optional
         Stop once an iteration's loss is at or below this value.
     tol : float, optional
-        Minimum improvement; only when given, stop after ``n_iter_no_change``
-        iterations without it.
+        Minimum improvement; only when given (or with ``early_stopping``), stop after
+        ``n_iter_no_change`` iterations without it.
     n_iter_no_change : int, default 10
     random_state : int, numpy Generator or None
-        Seeds the shuffling of mini-batches; None uses ``net.random_state``.
+        Seeds the validation split, the mini-batch order and the dropout masks; None
+        uses ``net.random_state``.
+    schedule : Schedule, optional
+        A learning-rate schedule from :mod:`deltaprop.schedules`, applied per epoch.
+    validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, w_val)``, optional
+        Rows to compute ``History.val_loss`` on.
+    validation_fraction : float in (0, 1), optional
+        Instead of ``validation_data``: hold out this fraction of the training rows,
+        drawn by the seeded generator, stratified by class when ``y`` holds class labels
+        (one 0/1 column, or one-hot rows).
+    early_stopping : bool, default False
+        Stop when the validation loss has not improved by ``tol`` (0 when None) for
+        ``n_iter_no_change`` iterations, and restore the weights with the lowest
+        validation loss. Needs ``validation_data`` or ``validation_fraction``.
+    callbacks : callable or list of callables, optional
+        Each is called after every iteration as ``callback(iteration, history, net)``,
+        with ``net`` holding the current weights; returning True stops training
+        (``stop_reason == "callback"``).
+    class_weight : "balanced" or mapping, optional
+        Per-class weights multiplied into the sample weights of the training and the
+        validation rows. Classes are the column index of a one-hot ``y`` (several
+        columns, each row a single 1), or the value 0/1 of a single 0/1 column.
+        ``"balanced"`` gives class ``c`` the weight ``n / (n_classes * n_c)`` counted
+        on the training rows (as scikit-learn); a mapping gives weights by class, 1 for
+        classes it leaves out.
 
     Returns
     -------
@@ -102,6 +173,11 @@ def train(
     ------
     ValueError, TypeError
         For bad data (see :meth:`Network.loss_and_gradients`) or hyper-parameters.
+
+    Warns
+    -----
+    DivergenceWarning
+        When the loss stops being finite.
 
     Examples
     --------
@@ -118,95 +194,465 @@ def train(
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
     if optimizer is None:
         optimizer = SGD(learning_rate=0.1)
-    elif not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
+    elif not isinstance(optimizer, Optimizer | LBFGS):
+        raise TypeError(f"optimizer must be an Optimizer or LBFGS, got {type(optimizer).__name__}")
     max_iter = check_number("max_iter", max_iter, low=1, integer=True)
     batch_size = check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
     target_loss = check_number("target_loss", target_loss, allow_none=True)
     tol = check_number("tol", tol, low=0.0, allow_none=True)
     n_iter_no_change = check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True)
+    if schedule is not None and not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    if validation_fraction is not None:
+        validation_fraction = check_number(
+            "validation_fraction", validation_fraction, low=0.0, low_open=True, high=1.0
+        )
+        if validation_fraction >= 1.0:
+            raise ValueError(f"validation_fraction must be < 1, got {validation_fraction!r}")
+        if validation_data is not None:
+            raise ValueError("give validation_data or validation_fraction, not both")
+    if not isinstance(early_stopping, bool):
+        raise TypeError(f"early_stopping must be a bool, got {early_stopping!r}")
+    has_validation = validation_data is not None or validation_fraction is not None
+    if early_stopping and not has_validation:
+        raise ValueError("early_stopping=True needs validation_data or validation_fraction")
+    if schedule is not None and schedule.monitor == "val_loss" and not has_validation:
+        raise ValueError(
+            "a schedule with monitor='val_loss' needs validation_data or validation_fraction"
+        )
+    callbacks = _check_callbacks(callbacks)
+    if isinstance(optimizer, LBFGS):
+        if batch_size is not None:
+            raise ValueError(f"LBFGS is full-batch: batch_size must be None, got {batch_size!r}")
+        if schedule is not None:
+            raise ValueError("LBFGS has no learning rate: schedule must be None")
+        if any(layer.dropout for layer in net.layers):
+            raise ValueError("LBFGS needs a deterministic loss: remove the layers' dropout")
 
     X, y, w, total_weight, xp = net._check_data(X, y, sample_weight)
+    seed = net.random_state if random_state is None else random_state
+    rng = make_rng(seed)
+
+    validation = None
+    if validation_fraction is not None:
+        train_idx, val_idx = _split(_class_labels(y), X.shape[0], validation_fraction, rng)
+        validation = tuple(_take(a, val_idx, xp=xp, like=X) for a in (X, y, w))
+        X, y, w = (_take(a, train_idx, xp=xp, like=X) for a in (X, y, w))
+    elif validation_data is not None:
+        validation = _check_validation_data(net, validation_data, X, xp=xp)
+    if class_weight is not None:
+        weights_by_class = _class_weights(class_weight, y)
+        w = _weighted(w, y, weights_by_class, "y", xp=xp, like=X)
+        if validation is not None:
+            X_v, y_v, w_v = validation
+            validation = (X_v, y_v, _weighted(w_v, y_v, weights_by_class, "y_val", xp=xp, like=X))
+    total_weight = float(X.shape[0]) if w is None else float(xp.sum(w))
+    if total_weight <= 0.0:
+        raise ValueError("the training rows' weights (after class_weight) are all zero")
+    if validation is not None:
+        X_v, y_v, w_v = validation
+        total_v = float(X_v.shape[0]) if w_v is None else float(xp.sum(w_v))
+        if total_v <= 0.0:
+            raise ValueError("the validation rows' weights (after class_weight) are all zero")
+        validation = (X_v, y_v, w_v, total_v)
+
     params = net._parameters_as(xp, X.dtype, device(X))
     net._set_parameters(params)
-    n_samples = X.shape[0]
-    full_batch = batch_size is None or batch_size >= n_samples
-    seed = net.random_state if random_state is None else random_state
-    rng = None if full_batch else make_rng(seed)
-
     history = History()
-    last_finite = params
-    best_loss, no_improvement = math.inf, 0
-    with quiet_float_errors(xp):
-        for iteration in range(1, max_iter + 1):
-            if full_batch:
-                loss, grads = net._loss_and_gradients(params, X, y, w, total_weight, xp=xp)
-                if not math.isfinite(loss):
-                    params = last_finite
-                    _diverged(history, iteration, optimizer)
-                    break
-                history.loss.append(loss)
-                if target_loss is not None and loss <= target_loss:
-                    history.stop_reason = "target_loss"
-                    break
-                last_finite = params
-                params = optimizer.step(params, grads, xp=xp)
-            else:
-                params, last_finite, loss = _epoch(
-                    net, params, last_finite, X, y, w, batch_size, rng, optimizer, xp=xp
-                )
-                if loss is None:
-                    params = last_finite
-                    _diverged(history, iteration, optimizer)
-                    break
-                history.loss.append(loss)
-                if target_loss is not None and loss <= target_loss:
-                    history.stop_reason = "target_loss"
-                    break
-            if tol is not None:
-                no_improvement = no_improvement + 1 if loss > best_loss - tol else 0
-                best_loss = min(best_loss, loss)
-                if no_improvement >= n_iter_no_change:
-                    history.stop_reason = "no_improvement"
-                    break
+    tracker = _Tracker(
+        net,
+        history,
+        validation,
+        target_loss=target_loss,
+        tol=tol,
+        n_iter_no_change=n_iter_no_change,
+        early_stopping=early_stopping,
+        schedule=schedule,
+        callbacks=callbacks,
+        xp=xp,
+    )
+    data = (X, y, w, total_weight)
+    with quiet_float_errors(xp):  # a diverging run is reported by _diverged instead
+        if isinstance(optimizer, LBFGS):
+            params = _train_lbfgs(net, optimizer, params, data, max_iter=max_iter, tracker=tracker)
         else:
-            history.stop_reason = "max_iter"
+            optimizer._match_state(params, xp=xp)
+            params = _train_first_order(
+                net,
+                optimizer,
+                params,
+                data,
+                batch_size=batch_size,
+                max_iter=max_iter,
+                rng=rng,
+                tracker=tracker,
+            )
+    if early_stopping and tracker.best_params is not None:
+        params = tracker.best_params
     net._set_parameters(params)
     return history
 
 
-def _epoch(net, params, last_finite, X, y, w, batch_size, rng, optimizer, *, xp):
-    """One pass over shuffled mini-batches.
+def _train_first_order(net, optimizer, params, data, *, batch_size, max_iter, rng, tracker):
+    """Steps of a first-order optimizer; ``data`` is ``(X, y, w, total_weight)``."""
+    X, y, w, total_weight = data
+    xp = tracker.xp
+    history, schedule = tracker.history, tracker.schedule
+    n_samples = X.shape[0]
+    full_batch = batch_size is None or batch_size >= n_samples
+    draw_masks = _mask_drawer(net, rng, X)
+    initial_rate = optimizer.learning_rate
+    if schedule is not None:
+        schedule.reset(initial_rate)
+    last_finite = params
+    try:
+        for iteration in range(1, max_iter + 1):
+            if schedule is not None:
+                optimizer.learning_rate = schedule.learning_rate(iteration)
+            history.learning_rate.append(optimizer.learning_rate)
+            if full_batch:
+                masks = draw_masks(n_samples)
+                loss, grads = net._loss_and_gradients(
+                    params, X, y, w, total_weight, xp=xp, masks=masks
+                )
+                if not math.isfinite(loss):
+                    _diverged(history, iteration, None, loss, optimizer)
+                    return last_finite
+                last_finite = params
+                if tracker.target_loss is None or loss > tracker.target_loss:
+                    params = optimizer.step(params, grads, xp=xp)
+            else:
+                params, last_finite, loss, bad_batch = _epoch(
+                    net, optimizer, params, last_finite, data, batch_size, rng, draw_masks
+                )
+                if bad_batch is not None:
+                    _diverged(history, iteration, bad_batch, loss, optimizer)
+                    return last_finite
+            reason = tracker.end_iteration(iteration, loss, params)
+            if reason is not None:
+                history.stop_reason = reason
+                return params
+        history.stop_reason = "max_iter"
+        return params
+    finally:
+        optimizer.learning_rate = initial_rate
 
-    Returns the new parameters, the last parameters whose batch loss was finite, and
-    the epoch's weighted mean loss (``None`` when a batch loss was not finite).
+
+def _epoch(net, optimizer, params, last_finite, data, batch_size, rng, draw_masks):
+    """One pass over shuffled mini-batches of ``data = (X, y, w, total_weight)``.
+
+    Returns the new parameters, the last parameters whose batch loss was finite, the
+    epoch's weighted mean loss, and None, or, when a batch loss is not finite, that loss
+    and the batch's number (from 1) as the last two items.
     """
+    X, y, w, _ = data
+    xp = array_namespace(X)
     n_samples = X.shape[0]
     order = from_numpy(rng.permutation(n_samples), xp=xp, device=device(X))
     loss_sum, weight_sum = 0.0, 0.0
-    for start in range(0, n_samples, batch_size):
+    for batch, start in enumerate(range(0, n_samples, batch_size), start=1):
         idx = order[start : min(start + batch_size, n_samples)]
         X_b, y_b = xp.take(X, idx, axis=0), xp.take(y, idx, axis=0)
         w_b = None if w is None else xp.take(w, idx, axis=0)
         batch_weight = float(idx.shape[0]) if w_b is None else float(xp.sum(w_b))
+        masks = draw_masks(idx.shape[0])
         if batch_weight == 0.0:  # every row of this batch has weight 0: nothing to learn
             continue
-        loss, grads = net._loss_and_gradients(params, X_b, y_b, w_b, batch_weight, xp=xp)
+        loss, grads = net._loss_and_gradients(
+            params, X_b, y_b, w_b, batch_weight, xp=xp, masks=masks
+        )
         if not math.isfinite(loss):
-            return params, last_finite, None
+            return params, last_finite, loss, batch
         loss_sum += loss * batch_weight
         weight_sum += batch_weight
         last_finite = params
         params = optimizer.step(params, grads, xp=xp)
-    return params, last_finite, loss_sum / weight_sum
+    return params, last_finite, loss_sum / weight_sum, None
 
 
-def _diverged(history: History, iteration: int, optimizer: Optimizer) -> None:
+def _train_lbfgs(net, optimizer, params, data, *, max_iter, tracker):
+    """Hand the optimisation to SciPy; the tracker's rules run in its callback."""
+    X, y, w, total_weight = data
+    xp = tracker.xp
+    shapes = [tuple(p.shape) for p in params]
+    sizes = [math.prod(s) for s in shapes]
+    dtype, dev = X.dtype, device(X)
+
+    def unflatten(x: np.ndarray) -> list[Any]:
+        out, start = [], 0
+        for shape, size in zip(shapes, sizes, strict=True):
+            piece = np.reshape(x[start : start + size], shape)
+            out.append(from_numpy(piece, xp=xp, dtype=dtype, device=dev))
+            start += size
+        return out
+
+    def flatten(arrays: Sequence[Any]) -> np.ndarray:
+        return np.concatenate([np.reshape(to_numpy(a), -1) for a in arrays]).astype(np.float64)
+
+    last = {"x": None, "loss": math.nan}
+
+    def fun(x):
+        loss, grads = net._loss_and_gradients(unflatten(x), X, y, w, total_weight, xp=xp)
+        last["x"], last["loss"] = x.copy(), loss
+        return loss, flatten(grads)
+
+    state = {"iteration": 0, "params": params}
+
+    def callback(x):
+        state["iteration"] += 1
+        current = unflatten(x)
+        if last["x"] is not None and np.array_equal(x, last["x"]):
+            loss = last["loss"]
+        else:  # not expected: L-BFGS-B's last evaluation is the accepted point
+            loss, _ = net._loss_and_gradients(current, X, y, w, total_weight, xp=xp)
+        if not math.isfinite(loss):
+            raise _Stop("diverged")
+        state["params"] = current
+        reason = tracker.end_iteration(state["iteration"], loss, current)
+        if reason is not None:
+            raise _Stop(reason)
+
+    history = tracker.history
+    first_loss, _ = net._loss_and_gradients(params, X, y, w, total_weight, xp=xp)
+    if not math.isfinite(first_loss):
+        _diverged(history, 1, None, first_loss, optimizer)
+        return params
+    try:
+        result = optimizer.minimize(fun, flatten(params), max_iter=max_iter, callback=callback)
+    except _Stop as stop:
+        if stop.reason == "diverged":
+            _diverged(history, state["iteration"], None, math.nan, optimizer)
+        else:
+            history.stop_reason = stop.reason
+        return state["params"]
+    limit = optimizer.max_iter if optimizer.max_iter is not None else max_iter
+    if not math.isfinite(float(result.fun)):
+        _diverged(history, state["iteration"], None, float(result.fun), optimizer)
+        return state["params"]
+    if result.status == 0:
+        history.stop_reason = "converged"
+    elif result.status == 1:
+        history.stop_reason = "max_iter" if result.nit >= limit else "max_fun"
+    else:
+        history.stop_reason = "line_search_failed"
+    return unflatten(result.x)
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class _Tracker:
+    """Per-iteration bookkeeping shared by every optimizer: History and stop rules."""
+
+    def __init__(
+        self,
+        net,
+        history,
+        validation,
+        *,
+        target_loss,
+        tol,
+        n_iter_no_change,
+        early_stopping,
+        schedule,
+        callbacks,
+        xp,
+    ):
+        self.net, self.history, self.validation, self.xp = net, history, validation, xp
+        self.target_loss, self.tol, self.n_iter_no_change = target_loss, tol, n_iter_no_change
+        self.early_stopping, self.schedule, self.callbacks = early_stopping, schedule, callbacks
+        self.best_loss, self.no_improvement = math.inf, 0
+        self.best_val_loss, self.best_params = math.inf, None
+
+    def end_iteration(self, iteration: int, loss: float, params: list[Any]) -> str | None:
+        """Record an iteration (``params``: the weights at its end); return a stop reason."""
+        history, reasons = self.history, []
+        history.loss.append(loss)
+        if self.target_loss is not None and loss <= self.target_loss:
+            reasons.append("target_loss")
+        val_loss = None
+        if self.validation is not None:
+            val_loss = _validation_loss(self.net, params, *self.validation, xp=self.xp)
+            history.val_loss.append(val_loss)
+            if val_loss < self.best_val_loss:
+                self.best_val_loss, self.best_params = val_loss, params
+                history.best_iteration = iteration
+        if self.early_stopping or self.tol is not None:
+            monitored = val_loss if self.early_stopping else loss
+            tol = self.tol or 0.0
+            self.no_improvement = self.no_improvement + 1 if monitored > self.best_loss - tol else 0
+            self.best_loss = min(self.best_loss, monitored)
+            if self.no_improvement >= self.n_iter_no_change:
+                reasons.append("early_stopping" if self.early_stopping else "no_improvement")
+        if self.schedule is not None and self.schedule.end_epoch(iteration, loss, val_loss):
+            reasons.append("min_learning_rate")
+        if self.callbacks:
+            self.net._set_parameters(params)
+            for callback in self.callbacks:
+                if callback(iteration, history, self.net) is True:
+                    reasons.append("callback")
+        return reasons[0] if reasons else None
+
+
+def _validation_loss(net, params, X, y, w, total_weight, *, xp) -> float:
+    zs, activations = forward_pass(net.layers, params, X, xp=xp)
+    losses, _, _ = net.loss.output(y, zs[-1], activations[-1], net.layers[-1].activation, xp=xp)
+    if w is not None:
+        losses = losses * w
+    return float(xp.sum(losses)) / total_weight
+
+
+def _mask_drawer(net, rng, X):
+    """A function ``n_rows -> masks`` (None when no layer has dropout)."""
+    rates = [layer.dropout for layer in net.layers]
+    if not any(rates):
+        return lambda n_rows: None
+    xp, dtype, dev = array_namespace(X), X.dtype, device(X)
+
+    def draw(n_rows):
+        masks = []
+        for layer, p in zip(net.layers, rates, strict=True):
+            if not p:
+                masks.append(None)
+                continue
+            keep = rng.random((n_rows, layer.n_out)) >= p
+            masks.append(from_numpy(keep / (1.0 - p), xp=xp, dtype=dtype, device=dev))
+        return masks
+
+    return draw
+
+
+def _check_callbacks(callbacks) -> list[Callback]:
+    if callbacks is None:
+        return []
+    if callable(callbacks):
+        return [callbacks]
+    if isinstance(callbacks, str) or not isinstance(callbacks, Sequence):
+        raise TypeError(f"callbacks must be a callable or a list of callables, got {callbacks!r}")
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}] must be callable, got {callback!r}")
+    return list(callbacks)
+
+
+def _check_validation_data(net, validation_data, X, *, xp):
+    if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+        raise TypeError(
+            "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, w_val), "
+            f"got {type(validation_data).__name__}"
+        )
+    X_v, y_v, w_v = (*validation_data, None)[:3]
+    try:
+        X_v, y_v, w_v, _, xp_v = net._check_data(X_v, y_v, w_v)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"validation_data: {exc}") from None
+    out = []
+    for a in (X_v, y_v, w_v):
+        if a is not None and (xp_v is not xp or a.dtype != X.dtype):
+            a = from_numpy(to_numpy(a), xp=xp, dtype=X.dtype, device=device(X))
+        out.append(a)
+    return tuple(out)
+
+
+def _class_labels(y) -> np.ndarray | None:
+    """Integer class labels of ``y`` (n_samples, n_outputs), or None when it has none.
+
+    One column of 0/1 values: the values. Several columns with a single 1 per row
+    (one-hot): the column index of the 1.
+    """
+    y = to_numpy(y)
+    if not bool(np.all((y == 0.0) | (y == 1.0))):
+        return None
+    if y.shape[1] == 1:
+        return y[:, 0].astype(np.intp)
+    if bool(np.all(y.sum(axis=1) == 1.0)):
+        return np.argmax(y, axis=1)
+    return None
+
+
+def _split(labels, n_samples, fraction, rng):
+    """Indices ``(train, validation)``, sorted; stratified when ``labels`` is not None."""
+    if labels is None:
+        groups = [np.arange(n_samples)]
+    else:
+        groups = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    train_idx, val_idx = [], []
+    for group in groups:
+        group = rng.permutation(group)
+        n_val = round(fraction * group.size)
+        val_idx.append(group[:n_val])
+        train_idx.append(group[n_val:])
+    train_idx, val_idx = np.sort(np.concatenate(train_idx)), np.sort(np.concatenate(val_idx))
+    if val_idx.size == 0 or train_idx.size == 0:
+        raise ValueError(
+            f"validation_fraction={fraction!r} of {n_samples} samples leaves "
+            f"{val_idx.size} validation and {train_idx.size} training rows; both need >= 1"
+        )
+    return train_idx, val_idx
+
+
+def _take(a, idx, *, xp, like):
+    if a is None:
+        return None
+    return xp.take(a, from_numpy(idx, xp=xp, device=device(like)), axis=0)
+
+
+def _class_weights(class_weight, y) -> dict[int, float]:
+    labels = _class_labels(y)
+    if labels is None:
+        raise ValueError(
+            "class_weight needs class labels: y must be a single column of 0/1 values or "
+            "one-hot rows (a single 1 per row)"
+        )
+    n_classes = 2 if y.shape[1] == 1 else y.shape[1]
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"class_weight must be 'balanced' or a mapping, got {class_weight!r}")
+        present, counts = np.unique(labels, return_counts=True)
+        return {
+            int(c): labels.size / (present.size * int(n))
+            for c, n in zip(present, counts, strict=True)
+        }
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(
+            f"class_weight must be 'balanced' or a mapping, got {type(class_weight).__name__}"
+        )
+    out = {}
+    for key, value in class_weight.items():
+        if isinstance(key, bool) or not isinstance(key, numbers.Integral):
+            raise TypeError(f"class_weight keys must be class indices (int), got {key!r}")
+        if not 0 <= key < n_classes:
+            raise ValueError(
+                f"class_weight has class {key!r}, but y has classes 0..{n_classes - 1}"
+            )
+        out[int(key)] = check_number(f"class_weight[{key!r}]", value, low=0.0)
+    return out
+
+
+def _weighted(w, y, weights_by_class, name, *, xp, like):
+    labels = _class_labels(y)
+    if labels is None:
+        raise ValueError(
+            f"class_weight needs class labels: {name} must be a single column of 0/1 "
+            "values or one-hot rows"
+        )
+    factors = np.array([weights_by_class.get(int(c), 1.0) for c in range(int(labels.max()) + 1)])
+    per_row = from_numpy(factors[labels], xp=xp, dtype=like.dtype, device=device(like))
+    return per_row if w is None else w * per_row
+
+
+def _diverged(history, iteration, batch, loss, optimizer) -> None:
     history.stop_reason = "diverged"
+    where = f"iteration {iteration}" + (f", batch {batch}" if batch is not None else "")
+    rate = getattr(optimizer, "learning_rate", None)
+    with_rate = f" with learning_rate={rate!r}" if rate is not None else f" with {optimizer!r}"
     warnings.warn(
-        f"training diverged at iteration {iteration}: the loss became NaN or infinite "
-        f"with learning_rate={optimizer.learning_rate!r}; the last finite weights were "
-        "kept. Try a smaller learning rate or standardise the inputs.",
+        f"training diverged at {where}: the loss became {loss!r}{with_rate}; the last "
+        "weights with a finite loss were kept. Try a smaller learning rate or "
+        "standardise the inputs.",
         DivergenceWarning,
-        stacklevel=3,
+        stacklevel=4,
     )
