@@ -20,7 +20,7 @@ CHUNKS = (30, 11, 40, 20)  # unequal row blocks, 101 rows
 def client():
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as c,
     ):
@@ -137,14 +137,12 @@ def _scipy_lbfgs(net, X, y, w, k):
     def callback(intermediate_result):
         losses.append(float(intermediate_result.fun))
 
+    # the options of deltaprop.LBFGS()'s defaults
+    options = {"maxiter": k, "gtol": 1e-4, "maxcor": 10, "maxfun": 15000}
     result = minimize(
-        fun,
-        flatten(net.parameters),
-        jac=True,
-        method="L-BFGS-B",
-        callback=callback,
-        options={"maxiter": k},
-    )
+        fun, flatten(net.parameters), jac=True, method="L-BFGS-B", callback=callback,
+        options=options,
+    )  # fmt: skip
     net._set_parameters([p.copy() for p in unflatten(result.x, shapes)])
     return losses
 
@@ -153,7 +151,7 @@ def test_lbfgs_matches_scipy_in_process(client, data):
     pytest.importorskip("scipy")
     X, y, w = data
     k = 10
-    reference, net = _seed_net(alpha=0.1), _seed_net(alpha=0.1)
+    reference, net, core = _seed_net(alpha=0.1), _seed_net(alpha=0.1), _seed_net(alpha=0.1)
     expected = _scipy_lbfgs(reference, X, y, w, k)
     Xd, yd, wd = _dask(X, y, w)
     history = parallel_train(
@@ -163,6 +161,25 @@ def test_lbfgs_matches_scipy_in_process(client, data):
     np.testing.assert_allclose(history.loss, expected, rtol=1e-10, atol=0)
     assert history.loss[-1] < history.loss[0]
     _assert_same_parameters(net, reference)
+    # and the same run as deltaprop.train with an LBFGS optimizer
+    core_history = dp.train(core, X, y, sample_weight=w, optimizer=dp.LBFGS(), max_iter=k)
+    np.testing.assert_allclose(history.loss, core_history.loss, rtol=1e-10, atol=0)
+    _assert_same_parameters(net, core)
+
+
+def test_lbfgs_converges_and_stops_on_target(client, data):
+    pytest.importorskip("scipy")
+    X, y, w = data
+    Xd, yd, wd = _dask(X, y, w)
+    net = _seed_net(alpha=0.1)
+    history = parallel_train(net, Xd, yd, sample_weight=wd, optimizer=dp.LBFGS(tol=1e-3),
+                             max_iter=500, client=client)  # fmt: skip
+    assert history.stop_reason == "converged"
+    _, grads = net.loss_and_gradients(X, y, w)
+    assert max(float(np.max(np.abs(g))) for pair in grads for g in pair) <= 1e-3
+    history = parallel_train(_seed_net(), Xd, yd, optimizer=dp.LBFGS(), target_loss=0.5,
+                             client=client)  # fmt: skip
+    assert history.stop_reason == "target_loss" and history.loss[-1] <= 0.5 < history.loss[-2]
 
 
 def test_dataframe_input_and_the_current_client(client, data):
@@ -367,9 +384,13 @@ def test_is_dask_collection(data):
     ("kwargs", "error", "match"),
     [
         ({"solver": "adam"}, ValueError, "solver must be one of"),
-        ({"solver": "lbfgs", "learning_rate": 0.1}, ValueError, "neither optimizer"),
+        ({"solver": "lbfgs", "learning_rate": 0.1}, ValueError, "an LBFGS optimizer and no"),
+        ({"solver": "lbfgs", "optimizer": dp.SGD()}, ValueError, "an LBFGS optimizer and no"),
+        ({"solver": "gd", "optimizer": dp.LBFGS()}, ValueError, "needs solver='lbfgs'"),
+        ({"solver": "gd", "batch_size": 10}, ValueError, "solver='gd' is full-batch"),
+        ({"optimizer": dp.LBFGS(), "batch_size": 10}, ValueError, "L-BFGS is full-batch"),
         ({"optimizer": dp.SGD(), "learning_rate": 0.1}, ValueError, "not both"),
-        ({"optimizer": "sgd"}, TypeError, "optimizer must be an Optimizer"),
+        ({"optimizer": "sgd"}, TypeError, "optimizer must be an Optimizer or LBFGS"),
         ({"max_iter": 0}, ValueError, "max_iter must be >= 1"),
         ({"local_steps": 0}, ValueError, "local_steps must be >= 1"),
     ],
@@ -378,6 +399,19 @@ def test_bad_hyper_parameters(client, data, kwargs, error, match):
     Xd, yd, _ = _dask(*data)
     with pytest.raises(error, match=match):
         parallel_train(_seed_net(), Xd, yd, client=client, **kwargs)
+
+
+def test_solver_follows_optimizer_and_batch_size(client, data):
+    Xd, yd, _ = _dask(*data)
+    history = parallel_train(_seed_net(), Xd, yd, batch_size=16, local_steps=1, max_iter=2,
+                             learning_rate=0.2, client=client)  # fmt: skip
+    # local SGD: one step per replica on a batch, not the full-batch loss
+    gd = parallel_train(_seed_net(), Xd, yd, learning_rate=0.2, max_iter=2, client=client)
+    assert history.loss[0] != pytest.approx(gd.loss[0], rel=1e-6)
+    assert history.learning_rate == gd.learning_rate == [0.2, 0.2]
+    with pytest.raises(ValueError, match="dropout"):
+        net = dp.Network([dp.Dense(3, 4, dropout=0.5), dp.Dense(4, 1)])
+        parallel_train(net, Xd, yd, client=client)
 
 
 def test_bad_data(client, data):
@@ -413,7 +447,7 @@ def test_without_a_client_a_local_cluster_is_started(monkeypatch, data):
     def small_cluster(**kwargs):
         started.append(True)
         return local_cluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
         )
 
     monkeypatch.setattr(distributed, "get_client", no_client)

@@ -253,26 +253,22 @@ def local_sgd_block(
     return flatten(params, dtype=part.X.dtype), optimizer, loss_sum, weight_sum
 
 
-def _is_array_list(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(hasattr(v, "shape") for v in value)
-
-
 def average_states(optimizers: Sequence[Optimizer], weights: Sequence[float]) -> Optimizer:
-    """Weighted average of the replicas' optimizer states (velocities, moments, ...).
+    """Weighted average of the replicas' optimizer states.
 
-    Every attribute that is a list of arrays is averaged with ``weights``; every other
-    attribute (hyper-parameters, Adam's step count) is taken from the first replica.
-    Every replica must have taken at least one step (so that its state exists).
+    Each array state (``optimizer._array_state``: velocities, moments) is averaged with
+    ``weights``; scalar state (Adam's step count ``t``) is taken from the first replica.
+    Every replica must have taken at least one step, so that its state exists.
     """
     total = float(sum(weights))
     out = copy.deepcopy(optimizers[0])
-    for name, value in vars(optimizers[0]).items():
-        if not _is_array_list(value):
+    for key in out._array_state:
+        values = [getattr(opt, key) for opt in optimizers]
+        if any(v is None for v in values):  # a state this optimizer does not use
             continue
-        values = [vars(opt)[name] for opt in optimizers]
         averaged = [
             add(*[(weight / total) * v[i] for v, weight in zip(values, weights, strict=True)])
-            for i in range(len(value))
+            for i in range(len(values[0]))
         ]
-        setattr(out, name, averaged)
+        setattr(out, key, averaged)
     return out

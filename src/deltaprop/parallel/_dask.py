@@ -24,7 +24,7 @@ from .._xp import to_numpy
 from ..initializers import make_rng
 from ..layers import Dense
 from ..network import Network, penalty
-from ..optimizers import SGD, Optimizer
+from ..optimizers import LBFGS, SGD, Optimizer
 from ..training import DivergenceWarning, History
 from ._blocks import (
     Model,
@@ -232,15 +232,15 @@ def train(
     y: Any,
     *,
     sample_weight: Any = None,
-    solver: str = "gd",
+    solver: str | None = None,
     client: Any = None,
-    optimizer: Optimizer | None = None,
+    optimizer: Optimizer | LBFGS | None = None,
     learning_rate: float | None = None,
     max_iter: int = 200,
     target_loss: float | None = None,
     tol: float | None = None,
     n_iter_no_change: int = 10,
-    batch_size: int = 200,
+    batch_size: int | None = None,
     local_steps: int = 10,
     random_state: Any = None,
 ) -> History:
@@ -254,31 +254,36 @@ def train(
     y : dask.array of shape (n_samples, n_outputs) or (n_samples,), dask DataFrame/Series
         Row chunks are aligned to ``X``'s (a NumPy array is cut like ``X``).
     sample_weight : dask.array or dask Series of shape (n_samples,), optional
-    solver : {"gd", "lbfgs", "local_sgd"}, default "gd"
-        ``"gd"``: full-batch gradient descent with ``optimizer`` (exactly the
+    solver : {"gd", "lbfgs", "local_sgd"}, optional
+        ``"gd"``: full-batch steps of a first-order ``optimizer`` (exactly the
         single-process full-batch iterates). ``"lbfgs"``: SciPy's L-BFGS-B on the client
-        with the distributed objective. ``"local_sgd"``: every row block trains its own
-        replica with ``optimizer`` for ``local_steps`` mini-batches of ``batch_size``
-        rows, then parameters and optimizer state are averaged, weighted by the
-        blocks' total sample weight. Local SGD is *not* step-for-step identical to
-        single-machine mini-batch SGD.
+        (``optimizer``: a :class:`~deltaprop.LBFGS`, default ``LBFGS()``) with the
+        distributed objective. ``"local_sgd"``: every row block trains its own replica
+        with ``optimizer`` for ``local_steps`` mini-batches of ``batch_size`` rows, then
+        parameters and optimizer state are averaged, weighted by the blocks' total
+        sample weight; this is *not* step-for-step identical to single-machine
+        mini-batch SGD. Default: ``"lbfgs"`` for an LBFGS optimizer, else
+        ``"local_sgd"`` when ``batch_size`` is given, else ``"gd"``.
     client : distributed.Client, optional
         Default: the current client; when there is none, a ``LocalCluster`` is started
         for this call and closed at its end.
-    optimizer : Optimizer, optional
-        For ``"gd"`` and ``"local_sgd"``; default ``SGD(learning_rate)``.
+    optimizer : Optimizer or LBFGS, optional
+        Default ``SGD(learning_rate)`` (``LBFGS()`` for ``solver="lbfgs"``). Its state
+        carries over between calls, as with :func:`deltaprop.train`.
     learning_rate : float, optional
-        Learning rate of the default optimizer (0.1 when not given).
+        Learning rate of the default SGD (0.1 when not given).
     max_iter : int, default 200
         Iterations (``"gd"``, ``"lbfgs"``) or averaging rounds (``"local_sgd"``).
     target_loss : float, optional
         Stop once an iteration's loss is at or below this value.
     tol : float, optional
-        ``"gd"``/``"local_sgd"``: stop after ``n_iter_no_change`` iterations without an
-        improvement of ``tol``. ``"lbfgs"``: SciPy's ``tol`` (its ``ftol`` and ``gtol``).
+        Only when given, stop after ``n_iter_no_change`` iterations whose loss did not
+        improve by ``tol`` (L-BFGS's own gradient tolerance is ``LBFGS(tol=...)``).
     n_iter_no_change : int, default 10
-    batch_size, local_steps : int, defaults 200 and 10
-        ``"local_sgd"`` only.
+    batch_size : int, optional
+        ``"local_sgd"``: rows per local step (200 when not given).
+    local_steps : int, default 10
+        ``"local_sgd"``: mini-batch steps each replica takes between averagings.
     random_state : int, numpy Generator or None
         Seeds local SGD's shuffling; None uses ``net.random_state``.
 
@@ -286,10 +291,11 @@ def train(
     -------
     History
         ``loss[k]``: for ``"gd"``, the loss at the start of iteration ``k`` (before its
-        update); for ``"lbfgs"``, the loss after iteration ``k``; for ``"local_sgd"``,
-        the weighted mean of round ``k``'s batch losses. ``stop_reason`` is one of
-        ``"max_iter"``, ``"target_loss"``, ``"no_improvement"``, ``"diverged"`` or (L-BFGS)
-        ``"converged"``.
+        update); for ``"lbfgs"``, the loss at the iterate iteration ``k`` accepted; for
+        ``"local_sgd"``, the weighted mean of round ``k``'s batch losses. ``stop_reason``
+        as for :func:`deltaprop.train`: ``"max_iter"``, ``"target_loss"``,
+        ``"no_improvement"``, ``"diverged"`` and, for L-BFGS, ``"converged"``,
+        ``"max_fun"`` or ``"line_search_failed"``.
 
     Raises
     ------
@@ -301,21 +307,41 @@ def train(
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
+    if optimizer is not None and not isinstance(optimizer, Optimizer | LBFGS):
+        raise TypeError(f"optimizer must be an Optimizer or LBFGS, got {type(optimizer).__name__}")
+    batch_size = check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
+    if solver is None:
+        if isinstance(optimizer, LBFGS):
+            solver = "lbfgs"
+        else:
+            solver = "gd" if batch_size is None else "local_sgd"
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {list(SOLVERS)}, got {solver!r}")
-    if optimizer is not None and not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
-    if solver == "lbfgs" and (optimizer is not None or learning_rate is not None):
-        raise ValueError("solver='lbfgs' takes neither optimizer nor learning_rate")
     if optimizer is not None and learning_rate is not None:
         raise ValueError("give either optimizer or learning_rate, not both")
-    if optimizer is None and solver != "lbfgs":
-        optimizer = SGD(learning_rate=0.1 if learning_rate is None else learning_rate)
+    if solver == "lbfgs":
+        if learning_rate is not None or not isinstance(optimizer, LBFGS | None):
+            raise ValueError("solver='lbfgs' takes an LBFGS optimizer and no learning_rate")
+        if batch_size is not None:
+            raise ValueError(f"L-BFGS is full-batch: batch_size must be None, got {batch_size}")
+        optimizer = LBFGS() if optimizer is None else optimizer
+    else:
+        if isinstance(optimizer, LBFGS):
+            raise ValueError(f"an LBFGS optimizer needs solver='lbfgs', got {solver!r}")
+        if optimizer is None:
+            optimizer = SGD(learning_rate=0.1 if learning_rate is None else learning_rate)
+        if solver == "gd" and batch_size is not None:
+            raise ValueError(
+                f"solver='gd' is full-batch: batch_size must be None, got {batch_size}"
+            )
+    if any(getattr(layer, "dropout", 0.0) for layer in net.layers):
+        raise ValueError("dropout layers are not supported on Dask yet (set dropout=0)")
     max_iter = check_number("max_iter", max_iter, low=1, integer=True)
-    target_loss = check_number("target_loss", target_loss, allow_none=True)
-    tol = check_number("tol", tol, low=0.0, allow_none=True)
-    n_iter_no_change = check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True)
-    batch_size = check_number("batch_size", batch_size, low=1, integer=True)
+    stops = _Stops(
+        check_number("target_loss", target_loss, allow_none=True),
+        check_number("tol", tol, low=0.0, allow_none=True),
+        check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True),
+    )
     local_steps = check_number("local_steps", local_steps, low=1, integer=True)
     seed_source = net.random_state if random_state is None else random_state
     seed = int(make_rng(seed_source).integers(2**63 - 1)) if solver == "local_sgd" else 0
@@ -332,36 +358,43 @@ def train(
         objective = _Objective(cl, parts, model_future, model, total_weight)
         theta = flatten([to_numpy(p) for p in net.parameters], dtype=dtype)
         history = History()
-        if solver == "gd":
-            theta = _gradient_descent(
-                objective, theta, optimizer, history, max_iter, target_loss, tol, n_iter_no_change
-            )
-        elif solver == "lbfgs":
-            theta = _lbfgs(objective, theta, history, max_iter, target_loss, tol)
+        if solver == "lbfgs":
+            theta = _lbfgs(objective, theta, optimizer, history, max_iter, stops)
         else:
-            theta = _local_sgd(
-                cl,
-                parts,
-                weights,
-                model_future,
-                model,
-                theta,
-                optimizer,
-                history,
-                (max_iter, target_loss, tol, n_iter_no_change, batch_size, local_steps, seed),
-            )
+            optimizer._match_state(unflatten(theta, model.shapes), xp=np)
+            if solver == "gd":
+                theta = _gradient_descent(objective, theta, optimizer, history, max_iter, stops)
+            else:
+                blocks = (cl, parts, weights, model_future)
+                steps = (batch_size or 200, local_steps, seed)
+                theta = _local_sgd(blocks, theta, optimizer, history, max_iter, stops, steps)
     net._set_parameters([p.copy() for p in unflatten(theta, model.shapes)])
     return history
 
 
 # -- the solvers ------------------------------------------------------------------------
-def _no_improvement(state: list[float], loss: float, tol: float | None, patience: int) -> bool:
-    """Update ``state = [best_loss, count]``; True once ``count`` reaches ``patience``."""
-    if tol is None:
-        return False
-    state[1] = state[1] + 1 if loss > state[0] - tol else 0
-    state[0] = min(state[0], loss)
-    return state[1] >= patience
+class _Stops:
+    """The per-iteration stop rules of :func:`deltaprop.train` (target loss, no improvement)."""
+
+    def __init__(self, target_loss: float | None, tol: float | None, n_iter_no_change: int):
+        self.target_loss, self.tol, self.n_iter_no_change = target_loss, tol, n_iter_no_change
+        self.best_loss, self.no_improvement = math.inf, 0
+
+    def reached_target(self, loss: float) -> bool:
+        return self.target_loss is not None and loss <= self.target_loss
+
+    def end_iteration(self, history: History, loss: float) -> str | None:
+        """Record ``loss``; return the stop reason, if any."""
+        history.loss.append(loss)
+        if self.reached_target(loss):
+            return "target_loss"
+        if self.tol is not None:
+            worse = loss > self.best_loss - self.tol
+            self.no_improvement = self.no_improvement + 1 if worse else 0
+            self.best_loss = min(self.best_loss, loss)
+            if self.no_improvement >= self.n_iter_no_change:
+                return "no_improvement"
+        return None
 
 
 def _diverged(history: History, iteration: int, what: str) -> None:
@@ -375,72 +408,87 @@ def _diverged(history: History, iteration: int, what: str) -> None:
     )
 
 
-def _gradient_descent(objective, theta, optimizer, history, max_iter, target_loss, tol, patience):
+def _gradient_descent(objective, theta, optimizer, history, max_iter, stops):
     shapes = objective.model.shapes
-    state = [math.inf, 0]
     last_finite = theta
     for iteration in range(1, max_iter + 1):
+        history.learning_rate.append(optimizer.learning_rate)
         loss, grads = objective(theta)
         if not math.isfinite(loss):
             _diverged(history, iteration, f"learning_rate={optimizer.learning_rate!r}")
             return last_finite
         last_finite = theta
-        history.loss.append(loss)
-        if target_loss is not None and loss <= target_loss:
-            history.stop_reason = "target_loss"
-            return theta
-        params = optimizer.step(unflatten(theta, shapes), grads, xp=np)
-        theta = flatten(params, dtype=theta.dtype)
-        if _no_improvement(state, loss, tol, patience):
-            history.stop_reason = "no_improvement"
+        if not stops.reached_target(loss):  # the weights that reached the target stay
+            params = optimizer.step(unflatten(theta, shapes), grads, xp=np)
+            theta = flatten(params, dtype=theta.dtype)
+        reason = stops.end_iteration(history, loss)
+        if reason is not None:
+            history.stop_reason = reason
             return theta
     history.stop_reason = "max_iter"
     return theta
 
 
-def _lbfgs(objective, theta, history, max_iter, target_loss, tol):
-    try:
-        from scipy.optimize import minimize
-    except ImportError as exc:
-        raise ImportError('solver="lbfgs" needs SciPy: pip install "deltaprop[scipy]"') from exc
-    dtype = theta.dtype
+class _StopLBFGS(Exception):
+    def __init__(self, reason: str, theta: np.ndarray):
+        super().__init__(reason)
+        self.reason, self.theta = reason, theta
 
-    def fun(theta64):
-        loss, grads = objective(theta64.astype(dtype))
+
+def _lbfgs(objective, theta, optimizer, history, max_iter, stops):
+    dtype = theta.dtype
+    last: dict[str, Any] = {"x": None, "loss": math.nan}
+    accepted = {"theta": theta}
+
+    def fun(x):
+        loss, grads = objective(x.astype(dtype))
+        last["x"], last["loss"] = x.copy(), loss
         return loss, flatten(grads, dtype=np.float64)
 
-    def callback(intermediate_result):
-        history.loss.append(float(intermediate_result.fun))
-        if target_loss is not None and intermediate_result.fun <= target_loss:
-            raise StopIteration
+    def callback(x):
+        if last["x"] is not None and np.array_equal(x, last["x"]):
+            loss = last["loss"]
+        else:  # not expected: L-BFGS-B's last evaluation is the accepted point
+            loss, _ = objective(x.astype(dtype))
+        if not math.isfinite(loss):
+            raise _StopLBFGS("diverged", x)
+        accepted["theta"] = x.astype(dtype)
+        reason = stops.end_iteration(history, loss)
+        if reason is not None:
+            raise _StopLBFGS(reason, x)
 
-    result = minimize(
-        fun,
-        theta.astype(np.float64),
-        jac=True,
-        method="L-BFGS-B",
-        tol=tol,
-        callback=callback,
-        options={"maxiter": max_iter},
-    )
-    if not math.isfinite(result.fun):
-        _diverged(history, result.nit, "L-BFGS")
+    first_loss, _ = objective(theta)
+    if not math.isfinite(first_loss):
+        _diverged(history, 1, "L-BFGS")
         return theta
-    if target_loss is not None and history.loss and history.loss[-1] <= target_loss:
-        history.stop_reason = "target_loss"
-    elif result.nit >= max_iter:
-        history.stop_reason = "max_iter"
-    elif result.success:
+    try:
+        result = optimizer.minimize(
+            fun, theta.astype(np.float64), max_iter=max_iter, callback=callback
+        )
+    except _StopLBFGS as stop:
+        if stop.reason == "diverged":
+            _diverged(history, history.n_iter + 1, "L-BFGS")
+            return accepted["theta"]
+        history.stop_reason = stop.reason
+        return stop.theta.astype(dtype)
+    limit = optimizer.max_iter if optimizer.max_iter is not None else max_iter
+    if not math.isfinite(float(result.fun)):
+        _diverged(history, history.n_iter + 1, "L-BFGS")
+        return accepted["theta"]
+    if result.status == 0:
         history.stop_reason = "converged"
-    else:  # too many function evaluations or a failed line search
-        history.stop_reason = "no_improvement"
+    elif result.status == 1:
+        history.stop_reason = "max_iter" if result.nit >= limit else "max_fun"
+    else:
+        history.stop_reason = "line_search_failed"
     return result.x.astype(dtype)
 
 
-def _local_sgd(client, parts, weights, model_future, model, theta, optimizer, history, settings):
-    max_iter, target_loss, tol, patience, batch_size, local_steps, seed = settings
-    state = [math.inf, 0]
+def _local_sgd(blocks, theta, optimizer, history, max_iter, stops, steps):
+    client, parts, weights, model_future = blocks
+    batch_size, local_steps, seed = steps
     for round_ in range(1, max_iter + 1):
+        history.learning_rate.append(optimizer.learning_rate)
         theta_future = client.scatter(theta, broadcast=True, hash=False)
         optimizer_future = client.scatter(optimizer, broadcast=True, hash=False)
         futures = [
@@ -461,20 +509,20 @@ def _local_sgd(client, parts, weights, model_future, model, theta, optimizer, hi
         if any(not math.isfinite(loss_sum) for _, _, loss_sum, _ in results):
             _diverged(history, round_, f"learning_rate={optimizer.learning_rate!r}")
             return theta
+        # replicas whose batches all had weight 0 took no step: they have no say
         stepped = [(r, w) for r, w in zip(results, weights, strict=True) if r[3] > 0.0]
-        if not stepped:  # every batch of the round had weight 0
+        if not stepped:
+            history.learning_rate.pop()
             continue
         total = math.fsum(w for _, w in stepped)
         theta = add(*[(w / total) * r[0] for r, w in stepped])
         averaged = average_states([r[1] for r, _ in stepped], [w for _, w in stepped])
-        vars(optimizer).update(vars(averaged))
+        for key in (*optimizer._scalar_state, *optimizer._array_state):
+            setattr(optimizer, key, getattr(averaged, key))
         loss = math.fsum(r[2] for r, _ in stepped) / math.fsum(r[3] for r, _ in stepped)
-        history.loss.append(loss)
-        if target_loss is not None and loss <= target_loss:
-            history.stop_reason = "target_loss"
-            return theta
-        if _no_improvement(state, loss, tol, patience):
-            history.stop_reason = "no_improvement"
+        reason = stops.end_iteration(history, loss)
+        if reason is not None:
+            history.stop_reason = reason
             return theta
     history.stop_reason = "max_iter"
     return theta
