@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,6 +15,8 @@ da = pytest.importorskip("dask.array")
 
 from deltaprop.parallel import flatten, is_dask_collection, unflatten  # noqa: E402
 from deltaprop.parallel import train as parallel_train  # noqa: E402
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "scale.md"
 
 CHUNKS = (30, 11, 40, 20)  # unequal row blocks, 101 rows
 
@@ -300,6 +305,19 @@ def test_local_sgd_one_round_closed_form(client, data):
     assert history.loss == [pytest.approx(expected_loss, rel=1e-12)]
 
 
+def test_local_sgd_with_one_full_block_step_is_gradient_descent(client, data):
+    X, y, w = data
+    reference, net = _seed_net(), _seed_net()
+    expected = dp.train(reference, X, y, sample_weight=w, optimizer=dp.SGD(0.5), max_iter=5)
+    Xd, yd, wd = _dask(X, y, w)
+    history = parallel_train(net, Xd, yd, sample_weight=wd, solver="local_sgd",
+                             learning_rate=0.5, batch_size=100, local_steps=1, max_iter=5,
+                             client=client)  # fmt: skip
+    # average of (theta - lr g_b) weighted by w_b is theta - lr * (full-batch gradient)
+    np.testing.assert_allclose(history.loss, expected.loss, rtol=1e-10)
+    _assert_same_parameters(net, reference)
+
+
 def test_local_sgd_averages_adam_state(client, data):
     X, y, w = data
     Xd, yd, wd, blocks = _two_blocks(data)
@@ -460,3 +478,11 @@ def test_without_a_client_a_local_cluster_is_started(monkeypatch, data):
     assert started == [True]
     np.testing.assert_allclose(history.loss, expected.loss, rtol=1e-10)
     assert history.stop_reason == "max_iter"
+
+
+def test_docs_scale_example_runs(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.DOTALL)
+    assert len(blocks) == 1
+    exec(compile(blocks[0], "docs/scale.md python block", "exec"), {})
+    printed = capsys.readouterr().out.split("\n")
+    assert printed[:4] == ["max_iter 30", "True", "True", "[[1.]]"]
