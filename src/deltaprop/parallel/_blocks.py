@@ -1,0 +1,274 @@
+"""The per-block math that runs on the workers (NumPy only; no Dask import).
+
+A *part* is one block of rows, ``X``, ``y`` and the sample weights kept together on a
+worker. Because the objective is a weighted sum over samples divided by the total
+weight, the full-batch loss and gradient are the sums of the parts' results when each
+part divides by the *global* total weight (:func:`block_loss_and_gradient`). The same
+core functions as single-process training do the work: :func:`deltaprop.network.forward_pass`
+and :func:`deltaprop.network.backward_pass`.
+
+Parameters travel as one flat float vector (:func:`flatten` / :func:`unflatten`, row-major
+``[W_0, b_0, W_1, b_1, ...]``): one array to broadcast to the workers per iteration and
+the vector SciPy's L-BFGS works on.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_targets, check_X
+from ..layers import Dense
+from ..losses import Loss
+from ..network import backward_pass, forward_pass, penalty
+from ..optimizers import Optimizer
+
+__all__ = [
+    "Model",
+    "Part",
+    "add",
+    "average_states",
+    "block_loss_and_gradient",
+    "flatten",
+    "local_sgd_block",
+    "make_part",
+    "part_stats",
+    "unflatten",
+]
+
+
+# -- flat parameter vectors -------------------------------------------------------------
+def shapes_of(layers: Sequence[Dense]) -> list[tuple[int, ...]]:
+    """Shapes of ``[W_0, b_0, W_1, b_1, ...]``."""
+    out: list[tuple[int, ...]] = []
+    for layer in layers:
+        out += [(layer.n_in, layer.n_out), (layer.n_out,)]
+    return out
+
+
+def flatten(arrays: Sequence[Any], dtype: Any = None) -> np.ndarray:
+    """Concatenate arrays (row-major) into one 1-D NumPy vector."""
+    return np.concatenate([np.asarray(a, dtype=dtype).reshape(-1) for a in arrays])
+
+
+def unflatten(theta: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+    """Split a flat vector back into arrays of ``shapes`` (views, no copy)."""
+    out, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        out.append(theta[start : start + size].reshape(shape))
+        start += size
+    if start != theta.shape[0]:
+        raise ValueError(f"theta has {theta.shape[0]} entries, the shapes need {start}")
+    return out
+
+
+# -- what the workers hold ----------------------------------------------------------------
+@dataclass(frozen=True)
+class Model:
+    """The network's structure without its parameters: sent to the workers once.
+
+    Attributes
+    ----------
+    layers : list of Dense
+        Weightless copies of the network's layers.
+    loss : Loss
+    alpha : float
+        L2 penalty strength.
+    """
+
+    layers: list[Dense]
+    loss: Loss
+    alpha: float
+
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        return shapes_of(self.layers)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One validated block of rows: ``X`` (n, n_features), ``y`` (n, n_outputs), ``w`` (n,)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    w: np.ndarray | None
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def weight(self) -> float:
+        return float(self.n_rows) if self.w is None else float(np.sum(self.w))
+
+
+def make_part(X: Any, y: Any, w: Any, index: int, model: Model, dtype: Any) -> Part:
+    """Validate one block of rows and keep ``X``, ``y`` and ``w`` together in ``dtype``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Naming the block, for misaligned blocks, NaN/inf, bad targets or weights.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 2 and X.shape[0] == 0:
+        n_outputs = model.layers[-1].n_out
+        return Part(X.astype(dtype), np.zeros((0, n_outputs), dtype=dtype), None)
+    try:
+        X, _ = check_X(X.astype(dtype, copy=False), model.layers[0].n_in)
+        if y.shape[:1] != X.shape[:1]:
+            raise ValueError(
+                f"y has {y.shape[0]} rows but X has {X.shape[0]}; give X, y and "
+                "sample_weight the same row chunks (partitions)"
+            )
+        y = check_targets(y, X, model.layers[-1].n_out, xp=np)
+        model.loss.check_targets(y, xp=np)
+        if w is not None:
+            w = np.asarray(w, dtype=dtype)
+            if w.shape != (X.shape[0],):
+                raise ValueError(f"sample_weight has shape {w.shape}, expected ({X.shape[0]},)")
+            if not bool(np.all(np.isfinite(w))):
+                raise ValueError("sample_weight contains NaN or infinity")
+            if not bool(np.all(w >= 0.0)):
+                raise ValueError("sample_weight must be >= 0 (found a negative weight)")
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"row block {index}: {exc}") from None
+    return Part(X, y, w)
+
+
+def part_stats(part: Part) -> tuple[int, float]:
+    """``(n_rows, sum of weights)`` of a part."""
+    return part.n_rows, part.weight
+
+
+# -- full-batch gradient ------------------------------------------------------------------
+def block_loss_and_gradient(
+    part: Part, theta: np.ndarray, model: Model, total_weight: float
+) -> np.ndarray:
+    """One block's share of the data term: ``sum_i w_i l_i / total_weight`` and its gradient.
+
+    Parameters
+    ----------
+    part : Part
+    theta : array of shape (n_parameters,)
+        The flat parameters.
+    model : Model
+    total_weight : float
+        The sum of the weights of *all* rows, so that the blocks' results add up.
+
+    Returns
+    -------
+    array of shape (1 + n_parameters,)
+        The loss share followed by the flat gradient share (one array, so that a
+        reduction adds one array), both without the L2 penalty, which the client adds once.
+    """
+    params = unflatten(theta, model.shapes)
+    with np.errstate(over="ignore", invalid="ignore"):
+        zs, activations = forward_pass(model.layers, params, part.X, xp=np)
+        result = backward_pass(
+            model.layers, model.loss, params, zs, activations, part.y, part.w, total_weight, xp=np
+        )
+    return np.concatenate([np.reshape(result.loss, (1,)), flatten(result.grads)])
+
+
+def add(*arrays: np.ndarray) -> np.ndarray:
+    """Sum of arrays, left to right (a fixed order, so results are reproducible)."""
+    total = arrays[0]
+    for a in arrays[1:]:
+        total = total + a
+    return total
+
+
+# -- local SGD --------------------------------------------------------------------------
+def _objective(model: Model, params, X, y, w, total_weight):
+    zs, activations = forward_pass(model.layers, params, X, xp=np)
+    result = backward_pass(
+        model.layers, model.loss, params, zs, activations, y, w, total_weight, xp=np
+    )
+    loss = float(result.loss)
+    grads = result.grads
+    reg, d_reg = penalty(params, model.alpha, total_weight, xp=np)
+    if d_reg is not None:
+        loss += reg
+        for l, d_w in enumerate(d_reg):
+            grads[2 * l] = grads[2 * l] + d_w
+    return loss, grads
+
+
+def local_sgd_block(
+    part: Part,
+    theta: np.ndarray,
+    optimizer: Optimizer,
+    model: Model,
+    batch_size: int,
+    local_steps: int,
+    seed: Sequence[int],
+) -> tuple[np.ndarray, Optimizer, float, float]:
+    """Run ``local_steps`` mini-batch steps of ``optimizer`` on one part.
+
+    The rows are visited in a shuffled order drawn from ``numpy.random.default_rng(seed)``,
+    reshuffled whenever a pass over the part is complete. Each batch's objective is its
+    weighted mean loss plus the L2 term over the batch weight, as in :func:`deltaprop.train`.
+
+    Returns
+    -------
+    theta : array of shape (n_parameters,)
+        The part's parameters after its local steps.
+    optimizer : Optimizer
+        A copy of ``optimizer`` holding the part's state after the steps.
+    loss_sum : float
+        Sum over the batches of ``batch loss * batch weight`` (NaN if a loss was not finite).
+    weight_sum : float
+        Sum of the batch weights.
+    """
+    optimizer = copy.deepcopy(optimizer)
+    params = [p.copy() for p in unflatten(theta, model.shapes)]
+    rng = np.random.default_rng(list(seed))
+    n_rows = part.n_rows
+    order, position = rng.permutation(n_rows), 0
+    loss_sum, weight_sum = 0.0, 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(local_steps):
+            if position >= n_rows:
+                order, position = rng.permutation(n_rows), 0
+            idx = order[position : position + batch_size]
+            position += batch_size
+            X_b, y_b = part.X[idx], part.y[idx]
+            w_b = None if part.w is None else part.w[idx]
+            batch_weight = float(idx.shape[0]) if w_b is None else float(np.sum(w_b))
+            if batch_weight == 0.0:  # nothing to learn from rows of weight 0
+                continue
+            loss, grads = _objective(model, params, X_b, y_b, w_b, batch_weight)
+            if not math.isfinite(loss):
+                return flatten(params), optimizer, math.nan, weight_sum
+            loss_sum += loss * batch_weight
+            weight_sum += batch_weight
+            params = optimizer.step(params, grads, xp=np)
+    return flatten(params, dtype=part.X.dtype), optimizer, loss_sum, weight_sum
+
+
+def average_states(optimizers: Sequence[Optimizer], weights: Sequence[float]) -> Optimizer:
+    """Weighted average of the replicas' optimizer states.
+
+    Each array state (``optimizer._array_state``: velocities, moments) is averaged with
+    ``weights``; scalar state (Adam's step count ``t``) is taken from the first replica.
+    Every replica must have taken at least one step, so that its state exists.
+    """
+    total = float(sum(weights))
+    out = copy.deepcopy(optimizers[0])
+    for key in out._array_state:
+        values = [getattr(opt, key) for opt in optimizers]
+        if any(v is None for v in values):  # a state this optimizer does not use
+            continue
+        averaged = [
+            add(*[(weight / total) * v[i] for v, weight in zip(values, weights, strict=True)])
+            for i in range(len(values[0]))
+        ]
+        setattr(out, key, averaged)
+    return out

@@ -1,0 +1,528 @@
+"""Data-parallel training on a ``dask.distributed`` cluster.
+
+The rows of ``X``, ``y`` and the sample weights are cut into aligned blocks, validated
+and persisted together on the workers once; the data never comes back to the client.
+Each iteration the client broadcasts the flat parameter vector under a fresh key, every
+block computes its share of the loss and gradient with the core's
+:func:`~deltaprop.network.forward_pass` / :func:`~deltaprop.network.backward_pass`, a
+tree of additions on the workers reduces the shares, and the client (which holds only
+parameters and gradients) takes the step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_number
+from .._xp import to_numpy
+from ..initializers import make_rng
+from ..layers import Dense
+from ..network import Network, penalty
+from ..optimizers import LBFGS, SGD, Optimizer
+from ..training import DivergenceWarning, History
+from ._blocks import (
+    Model,
+    add,
+    average_states,
+    block_loss_and_gradient,
+    flatten,
+    local_sgd_block,
+    make_part,
+    part_stats,
+    unflatten,
+)
+
+__all__ = ["SOLVERS", "is_dask_collection", "train"]
+
+SOLVERS = ("gd", "lbfgs", "local_sgd")
+_FAN_IN = 8  # additions per reduction task
+
+
+def is_dask_collection(*values: Any) -> bool:
+    """True when any of ``values`` is a Dask collection (array, DataFrame, Series).
+
+    Does not import Dask, so :func:`deltaprop.train` can call it on every input cheaply.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_dask_collection(np.zeros(3), None)
+    False
+    """
+    for value in values:
+        module = type(value).__module__
+        if (module == "dask" or module.startswith("dask.")) and hasattr(value, "__dask_graph__"):
+            return True
+    return False
+
+
+def _import_distributed():
+    try:
+        import dask
+        import dask.array as da
+        import distributed
+    except ImportError as exc:
+        raise ImportError(
+            'training on Dask collections needs dask.distributed: pip install "deltaprop[dask]"'
+        ) from exc
+    return dask, da, distributed
+
+
+@contextlib.contextmanager
+def _client_for(client: Any) -> Iterator[Any]:
+    """``client``, else the current client, else a LocalCluster closed on exit."""
+    _, _, distributed = _import_distributed()
+    if client is not None:
+        if not isinstance(client, distributed.Client):
+            raise TypeError(f"client must be a distributed.Client, got {type(client).__name__}")
+        yield client
+        return
+    try:
+        current = distributed.get_client()
+    except ValueError:  # no client running: start a local cluster for this call
+        current = None
+    if current is not None:
+        yield current
+        return
+    with (
+        distributed.LocalCluster() as cluster,
+        distributed.Client(cluster, set_as_default=False) as local,
+    ):
+        yield local
+
+
+# -- data ------------------------------------------------------------------------------
+def _as_dask_array(value: Any, name: str, *, rows: Any, da: Any) -> Any:
+    """``value`` as a dask array whose row chunks match ``rows`` (X's row chunks)."""
+    if value is None:
+        return None
+    if isinstance(value, da.Array):
+        arr = value
+    elif is_dask_collection(value) and hasattr(value, "to_dask_array"):
+        arr = value.to_dask_array()  # DataFrame / Series: one block per partition
+    elif rows is None or any(math.isnan(c) for c in rows):
+        raise TypeError(
+            f"{name} must be a dask array or dask DataFrame/Series like X, "
+            f"got {type(value).__name__}"
+        )
+    else:  # an in-memory array next to a dask X: cut it like X
+        arr = np.asarray(to_numpy(value))
+        arr = da.from_array(arr, chunks=(rows, *((s,) for s in arr.shape[1:])))
+    if arr.ndim == 2 and arr.numblocks[1] != 1:
+        arr = arr.rechunk({1: -1})
+    if rows is None:
+        return arr
+    known = not any(math.isnan(c) for c in arr.chunks[0] + rows)
+    if known and arr.chunks[0] != rows:
+        if sum(arr.chunks[0]) != sum(rows):
+            raise ValueError(f"{name} has {sum(arr.chunks[0])} rows, but X has {sum(rows)}")
+        arr = arr.rechunk({0: rows})
+    if arr.numblocks[0] != len(rows):
+        raise ValueError(
+            f"{name} has {arr.numblocks[0]} row blocks but X has {len(rows)}; "
+            "give X, y and sample_weight the same row chunks (partitions)"
+        )
+    return arr
+
+
+def _persist_parts(client, X, y, sample_weight, model: Model):
+    """Validate and persist aligned ``(X, y, w)`` blocks on the workers.
+
+    Returns
+    -------
+    parts : list of Future
+        One per non-empty row block, each holding a :class:`~._blocks.Part`.
+    weights : list of float
+        Each part's total sample weight.
+    dtype : numpy dtype
+        float32 when X is float32, else float64.
+    """
+    dask, da, _ = _import_distributed()
+    if not is_dask_collection(X):
+        raise TypeError(
+            f"X must be a dask array or dask DataFrame, got {type(X).__name__} "
+            "(use deltaprop.train for in-memory arrays)"
+        )
+    X = _as_dask_array(X, "X", rows=None, da=da)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim}-D")
+    if X.shape[1] != model.layers[0].n_in:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but the network expects {model.layers[0].n_in}"
+        )
+    dtype = np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
+    rows = X.chunks[0]
+    y = _as_dask_array(y, "y", rows=rows, da=da)
+    w = _as_dask_array(sample_weight, "sample_weight", rows=rows, da=da)
+    x_blocks = X.to_delayed().ravel()
+    y_blocks = y.to_delayed().ravel()
+    w_blocks = [None] * len(x_blocks) if w is None else w.to_delayed().ravel()
+    make = dask.delayed(make_part, pure=False)
+    parts = client.compute(
+        [
+            make(xb, yb, wb, i, model, dtype)
+            for i, (xb, yb, wb) in enumerate(zip(x_blocks, y_blocks, w_blocks, strict=True))
+        ]
+    )
+    stats = client.gather(client.map(part_stats, parts, pure=False))
+    kept = [(p, weight) for p, (n_rows, weight) in zip(parts, stats, strict=True) if n_rows > 0]
+    if not kept:
+        raise ValueError("X is empty: it has 0 samples")
+    if not math.fsum(weight for _, weight in kept) > 0.0:
+        raise ValueError("sample_weight must not be all zero")
+    return [p for p, _ in kept], [weight for _, weight in kept], dtype
+
+
+def _tree_sum(client, futures: Sequence[Any]) -> Any:
+    """Sum futures of arrays on the workers, ``_FAN_IN`` at a time (a reduction tree)."""
+    futures = list(futures)
+    while len(futures) > 1:
+        futures = [
+            client.submit(add, *futures[i : i + _FAN_IN], pure=False)
+            for i in range(0, len(futures), _FAN_IN)
+        ]
+    return futures[0]
+
+
+class _Objective:
+    """The distributed full-batch objective ``theta -> (loss, gradient)``."""
+
+    def __init__(self, client, parts, model_future, model: Model, total_weight: float):
+        self.client, self.parts = client, parts
+        self.model_future, self.model = model_future, model
+        self.total_weight = total_weight
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, list[np.ndarray]]:
+        client = self.client
+        # a fresh key every call (hash=False): no block can see an older theta
+        theta_future = client.scatter(theta, broadcast=True, hash=False)
+        shares = [
+            client.submit(
+                block_loss_and_gradient,
+                part,
+                theta_future,
+                self.model_future,
+                self.total_weight,
+                pure=False,
+            )
+            for part in self.parts
+        ]
+        total = _tree_sum(client, shares).result()
+        params = unflatten(theta, self.model.shapes)
+        grads = [g.copy() for g in unflatten(total[1:], self.model.shapes)]
+        loss = float(total[0])
+        reg, d_reg = penalty(params, self.model.alpha, self.total_weight, xp=np)
+        if d_reg is not None:
+            loss += reg
+            for l, d_w in enumerate(d_reg):
+                grads[2 * l] = grads[2 * l] + d_w
+        return loss, grads
+
+
+# -- the public entry ------------------------------------------------------------------
+def train(
+    net: Network,
+    X: Any,
+    y: Any,
+    *,
+    sample_weight: Any = None,
+    solver: str | None = None,
+    client: Any = None,
+    optimizer: Optimizer | LBFGS | None = None,
+    learning_rate: float | None = None,
+    max_iter: int = 200,
+    target_loss: float | None = None,
+    tol: float | None = None,
+    n_iter_no_change: int = 10,
+    batch_size: int | None = None,
+    local_steps: int = 10,
+    random_state: Any = None,
+) -> History:
+    """Train ``net`` in place on a Dask cluster, data-parallel over blocks of rows.
+
+    Parameters
+    ----------
+    net : Network
+    X : dask.array of shape (n_samples, n_inputs), or dask DataFrame
+        Chunked along the rows (chunks may differ in size); column chunks are merged.
+    y : dask.array of shape (n_samples, n_outputs) or (n_samples,), dask DataFrame/Series
+        Row chunks are aligned to ``X``'s (a NumPy array is cut like ``X``).
+    sample_weight : dask.array or dask Series of shape (n_samples,), optional
+    solver : {"gd", "lbfgs", "local_sgd"}, optional
+        ``"gd"``: full-batch steps of a first-order ``optimizer`` (exactly the
+        single-process full-batch iterates). ``"lbfgs"``: SciPy's L-BFGS-B on the client
+        (``optimizer``: a :class:`~deltaprop.LBFGS`, default ``LBFGS()``) with the
+        distributed objective. ``"local_sgd"``: every row block trains its own replica
+        with ``optimizer`` for ``local_steps`` mini-batches of ``batch_size`` rows, then
+        parameters and optimizer state are averaged, weighted by the blocks' total
+        sample weight; this is *not* step-for-step identical to single-machine
+        mini-batch SGD. Default: ``"lbfgs"`` for an LBFGS optimizer, else
+        ``"local_sgd"`` when ``batch_size`` is given, else ``"gd"``.
+    client : distributed.Client, optional
+        Default: the current client; when there is none, a ``LocalCluster`` is started
+        for this call and closed at its end.
+    optimizer : Optimizer or LBFGS, optional
+        Default ``SGD(learning_rate)`` (``LBFGS()`` for ``solver="lbfgs"``). Its state
+        carries over between calls, as with :func:`deltaprop.train`.
+    learning_rate : float, optional
+        Learning rate of the default SGD (0.1 when not given).
+    max_iter : int, default 200
+        Iterations (``"gd"``, ``"lbfgs"``) or averaging rounds (``"local_sgd"``).
+    target_loss : float, optional
+        Stop once an iteration's loss is at or below this value.
+    tol : float, optional
+        Only when given, stop after ``n_iter_no_change`` iterations whose loss did not
+        improve by ``tol`` (L-BFGS's own gradient tolerance is ``LBFGS(tol=...)``).
+    n_iter_no_change : int, default 10
+    batch_size : int, optional
+        ``"local_sgd"``: rows per local step (200 when not given).
+    local_steps : int, default 10
+        ``"local_sgd"``: mini-batch steps each replica takes between averagings.
+    random_state : int, numpy Generator or None
+        Seeds local SGD's shuffling; None uses ``net.random_state``.
+
+    Returns
+    -------
+    History
+        ``loss[k]``: for ``"gd"``, the loss at the start of iteration ``k`` (before its
+        update); for ``"lbfgs"``, the loss at the iterate iteration ``k`` accepted; for
+        ``"local_sgd"``, the weighted mean of round ``k``'s batch losses. ``stop_reason``
+        as for :func:`deltaprop.train`: ``"max_iter"``, ``"target_loss"``,
+        ``"no_improvement"``, ``"diverged"`` and, for L-BFGS, ``"converged"``,
+        ``"max_fun"`` or ``"line_search_failed"``.
+
+    Raises
+    ------
+    ImportError
+        Without ``dask.distributed`` (``pip install "deltaprop[dask]"``).
+    ValueError, TypeError
+        For bad data (raised from the worker that found it, naming the row block) or
+        hyper-parameters.
+    """
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a Network, got {type(net).__name__}")
+    if optimizer is not None and not isinstance(optimizer, Optimizer | LBFGS):
+        raise TypeError(f"optimizer must be an Optimizer or LBFGS, got {type(optimizer).__name__}")
+    batch_size = check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
+    if solver is None:
+        if isinstance(optimizer, LBFGS):
+            solver = "lbfgs"
+        else:
+            solver = "gd" if batch_size is None else "local_sgd"
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {list(SOLVERS)}, got {solver!r}")
+    if optimizer is not None and learning_rate is not None:
+        raise ValueError("give either optimizer or learning_rate, not both")
+    if solver == "lbfgs":
+        if learning_rate is not None or not isinstance(optimizer, LBFGS | None):
+            raise ValueError("solver='lbfgs' takes an LBFGS optimizer and no learning_rate")
+        if batch_size is not None:
+            raise ValueError(f"L-BFGS is full-batch: batch_size must be None, got {batch_size}")
+        optimizer = LBFGS() if optimizer is None else optimizer
+    else:
+        if isinstance(optimizer, LBFGS):
+            raise ValueError(f"an LBFGS optimizer needs solver='lbfgs', got {solver!r}")
+        if optimizer is None:
+            optimizer = SGD(learning_rate=0.1 if learning_rate is None else learning_rate)
+        if solver == "gd" and batch_size is not None:
+            raise ValueError(
+                f"solver='gd' is full-batch: batch_size must be None, got {batch_size}"
+            )
+    if any(getattr(layer, "dropout", 0.0) for layer in net.layers):
+        raise ValueError("dropout layers are not supported on Dask yet (set dropout=0)")
+    max_iter = check_number("max_iter", max_iter, low=1, integer=True)
+    stops = _Stops(
+        check_number("target_loss", target_loss, allow_none=True),
+        check_number("tol", tol, low=0.0, allow_none=True),
+        check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True),
+    )
+    local_steps = check_number("local_steps", local_steps, low=1, integer=True)
+    seed_source = net.random_state if random_state is None else random_state
+    seed = int(make_rng(seed_source).integers(2**63 - 1)) if solver == "local_sgd" else 0
+
+    model = Model(
+        [Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init) for layer in net.layers],
+        net.loss,
+        net.alpha,
+    )
+    with _client_for(client) as cl, np.errstate(over="ignore", invalid="ignore"):
+        parts, weights, dtype = _persist_parts(cl, X, y, sample_weight, model)
+        total_weight = math.fsum(weights)
+        model_future = cl.scatter(model, broadcast=True, hash=False)
+        objective = _Objective(cl, parts, model_future, model, total_weight)
+        theta = flatten([to_numpy(p) for p in net.parameters], dtype=dtype)
+        history = History()
+        if solver == "lbfgs":
+            theta = _lbfgs(objective, theta, optimizer, history, max_iter, stops)
+        else:
+            optimizer._match_state(unflatten(theta, model.shapes), xp=np)
+            if solver == "gd":
+                theta = _gradient_descent(objective, theta, optimizer, history, max_iter, stops)
+            else:
+                blocks = (cl, parts, weights, model_future)
+                steps = (batch_size or 200, local_steps, seed)
+                theta = _local_sgd(blocks, theta, optimizer, history, max_iter, stops, steps)
+    net._set_parameters([p.copy() for p in unflatten(theta, model.shapes)])
+    return history
+
+
+# -- the solvers ------------------------------------------------------------------------
+class _Stops:
+    """The per-iteration stop rules of :func:`deltaprop.train` (target loss, no improvement)."""
+
+    def __init__(self, target_loss: float | None, tol: float | None, n_iter_no_change: int):
+        self.target_loss, self.tol, self.n_iter_no_change = target_loss, tol, n_iter_no_change
+        self.best_loss, self.no_improvement = math.inf, 0
+
+    def reached_target(self, loss: float) -> bool:
+        return self.target_loss is not None and loss <= self.target_loss
+
+    def end_iteration(self, history: History, loss: float) -> str | None:
+        """Record ``loss``; return the stop reason, if any."""
+        history.loss.append(loss)
+        if self.reached_target(loss):
+            return "target_loss"
+        if self.tol is not None:
+            worse = loss > self.best_loss - self.tol
+            self.no_improvement = self.no_improvement + 1 if worse else 0
+            self.best_loss = min(self.best_loss, loss)
+            if self.no_improvement >= self.n_iter_no_change:
+                return "no_improvement"
+        return None
+
+
+def _diverged(history: History, iteration: int, what: str) -> None:
+    history.stop_reason = "diverged"
+    warnings.warn(
+        f"training diverged at iteration {iteration}: the loss became NaN or infinite "
+        f"with {what}; the last finite weights were kept. Try a smaller learning rate "
+        "or standardise the inputs.",
+        DivergenceWarning,
+        stacklevel=4,
+    )
+
+
+def _gradient_descent(objective, theta, optimizer, history, max_iter, stops):
+    shapes = objective.model.shapes
+    last_finite = theta
+    for iteration in range(1, max_iter + 1):
+        history.learning_rate.append(optimizer.learning_rate)
+        loss, grads = objective(theta)
+        if not math.isfinite(loss):
+            _diverged(history, iteration, f"learning_rate={optimizer.learning_rate!r}")
+            return last_finite
+        last_finite = theta
+        if not stops.reached_target(loss):  # the weights that reached the target stay
+            params = optimizer.step(unflatten(theta, shapes), grads, xp=np)
+            theta = flatten(params, dtype=theta.dtype)
+        reason = stops.end_iteration(history, loss)
+        if reason is not None:
+            history.stop_reason = reason
+            return theta
+    history.stop_reason = "max_iter"
+    return theta
+
+
+class _StopLBFGS(Exception):
+    def __init__(self, reason: str, theta: np.ndarray):
+        super().__init__(reason)
+        self.reason, self.theta = reason, theta
+
+
+def _lbfgs(objective, theta, optimizer, history, max_iter, stops):
+    dtype = theta.dtype
+    last: dict[str, Any] = {"x": None, "loss": math.nan}
+    accepted = {"theta": theta}
+
+    def fun(x):
+        loss, grads = objective(x.astype(dtype))
+        last["x"], last["loss"] = x.copy(), loss
+        return loss, flatten(grads, dtype=np.float64)
+
+    def callback(x):
+        if last["x"] is not None and np.array_equal(x, last["x"]):
+            loss = last["loss"]
+        else:  # not expected: L-BFGS-B's last evaluation is the accepted point
+            loss, _ = objective(x.astype(dtype))
+        if not math.isfinite(loss):
+            raise _StopLBFGS("diverged", x)
+        accepted["theta"] = x.astype(dtype)
+        reason = stops.end_iteration(history, loss)
+        if reason is not None:
+            raise _StopLBFGS(reason, x)
+
+    first_loss, _ = objective(theta)
+    if not math.isfinite(first_loss):
+        _diverged(history, 1, "L-BFGS")
+        return theta
+    try:
+        result = optimizer.minimize(
+            fun, theta.astype(np.float64), max_iter=max_iter, callback=callback
+        )
+    except _StopLBFGS as stop:
+        if stop.reason == "diverged":
+            _diverged(history, history.n_iter + 1, "L-BFGS")
+            return accepted["theta"]
+        history.stop_reason = stop.reason
+        return stop.theta.astype(dtype)
+    limit = optimizer.max_iter if optimizer.max_iter is not None else max_iter
+    if not math.isfinite(float(result.fun)):
+        _diverged(history, history.n_iter + 1, "L-BFGS")
+        return accepted["theta"]
+    if result.status == 0:
+        history.stop_reason = "converged"
+    elif result.status == 1:
+        history.stop_reason = "max_iter" if result.nit >= limit else "max_fun"
+    else:
+        history.stop_reason = "line_search_failed"
+    return result.x.astype(dtype)
+
+
+def _local_sgd(blocks, theta, optimizer, history, max_iter, stops, steps):
+    client, parts, weights, model_future = blocks
+    batch_size, local_steps, seed = steps
+    for round_ in range(1, max_iter + 1):
+        history.learning_rate.append(optimizer.learning_rate)
+        theta_future = client.scatter(theta, broadcast=True, hash=False)
+        optimizer_future = client.scatter(optimizer, broadcast=True, hash=False)
+        futures = [
+            client.submit(
+                local_sgd_block,
+                part,
+                theta_future,
+                optimizer_future,
+                model_future,
+                batch_size,
+                local_steps,
+                (seed, round_, index),
+                pure=False,
+            )
+            for index, part in enumerate(parts)
+        ]
+        results = client.gather(futures)
+        if any(not math.isfinite(loss_sum) for _, _, loss_sum, _ in results):
+            _diverged(history, round_, f"learning_rate={optimizer.learning_rate!r}")
+            return theta
+        # replicas whose batches all had weight 0 took no step: they have no say
+        stepped = [(r, w) for r, w in zip(results, weights, strict=True) if r[3] > 0.0]
+        if not stepped:
+            history.learning_rate.pop()
+            continue
+        total = math.fsum(w for _, w in stepped)
+        theta = add(*[(w / total) * r[0] for r, w in stepped])
+        averaged = average_states([r[1] for r, _ in stepped], [w for _, w in stepped])
+        for key in (*optimizer._scalar_state, *optimizer._array_state):
+            setattr(optimizer, key, getattr(averaged, key))
+        loss = math.fsum(r[2] for r, _ in stepped) / math.fsum(r[3] for r, _ in stepped)
+        reason = stops.end_iteration(history, loss)
+        if reason is not None:
+            history.stop_reason = reason
+            return theta
+    history.stop_reason = "max_iter"
+    return theta
