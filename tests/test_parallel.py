@@ -486,3 +486,35 @@ def test_docs_scale_example_runs(capsys):
     exec(compile(blocks[0], "docs/scale.md python block", "exec"), {})
     printed = capsys.readouterr().out.split("\n")
     assert printed[:4] == ["max_iter 30", "True", "True", "[[1.]]"]
+
+
+def test_deltaprop_train_dispatches_dask_inputs(client, rng):
+    """dp.train on dask arrays runs the distributed path and matches in-process training."""
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(float)
+    w = rng.uniform(0.5, 2.0, size=60)
+    local = dp.Network([dp.Dense(3, 4), dp.Dense(4, 1)], random_state=0)
+    remote = dp.Network([dp.Dense(3, 4), dp.Dense(4, 1)], random_state=0)
+    h_local = dp.train(local, X, y, sample_weight=w, optimizer=dp.SGD(0.5), max_iter=4)
+    h_remote = dp.train(
+        remote,
+        da.from_array(X, chunks=25),
+        da.from_array(y, chunks=25),
+        sample_weight=da.from_array(w, chunks=25),
+        optimizer=dp.SGD(0.5),
+        max_iter=4,
+        client=client,
+    )
+    np.testing.assert_allclose(h_remote.loss, h_local.loss, rtol=1e-12)
+    for a, b in zip(remote.parameters, local.parameters, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    with pytest.raises(ValueError, match="early_stopping is not supported with dask"):
+        dp.train(
+            remote,
+            da.from_array(X, chunks=25),
+            da.from_array(y, chunks=25),
+            early_stopping=True,
+            client=client,
+        )
+    with pytest.raises(ValueError, match="client is only used with dask inputs"):
+        dp.train(remote, X, y, client=client)

@@ -123,6 +123,7 @@ def train(
     early_stopping: bool = False,
     callbacks: Callback | Sequence[Callback] | None = None,
     class_weight: str | Mapping[int, float] | None = None,
+    client: Any = None,
 ) -> History:
     """Train ``net`` in place by backpropagation.
 
@@ -171,6 +172,12 @@ def train(
         ``"balanced"`` gives class ``c`` the weight ``n / (n_classes * n_c)`` counted
         on the training rows (as scikit-learn); a mapping gives weights by class, 1 for
         classes it leaves out.
+    client : dask.distributed.Client, optional
+        Only for ``dask`` inputs: ``X``, ``y`` (and ``sample_weight``) as dask arrays or
+        DataFrames train on a Dask cluster through :func:`deltaprop.parallel.train`
+        (this client, else the current one, else a local cluster): full-batch gradient
+        descent, L-BFGS with an :class:`LBFGS` optimizer, or local SGD with
+        ``batch_size``. See ``docs/scale.md``.
 
     Returns
     -------
@@ -199,6 +206,33 @@ def train(
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
+    from .parallel import is_dask_collection  # imports no dask; parallel imports training
+
+    if is_dask_collection(X, y, sample_weight):
+        return _train_on_dask(
+            net,
+            X,
+            y,
+            sample_weight=sample_weight,
+            optimizer=optimizer,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            target_loss=target_loss,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            random_state=random_state,
+            client=client,
+            unsupported={
+                "schedule": schedule is not None,
+                "validation_data": validation_data is not None,
+                "validation_fraction": validation_fraction is not None,
+                "early_stopping": bool(early_stopping),
+                "callbacks": bool(callbacks),
+                "class_weight": class_weight is not None,
+            },
+        )
+    if client is not None:
+        raise ValueError("client is only used with dask inputs; X is not a dask collection")
     if optimizer is None:
         optimizer = SGD(learning_rate=0.1)
     elif not isinstance(optimizer, Optimizer | LBFGS):
@@ -695,6 +729,18 @@ def _weighted(w, y, weights_by_class, name, *, xp, like):
     factors = np.array([weights_by_class.get(int(c), 1.0) for c in range(int(labels.max()) + 1)])
     per_row = from_numpy(factors[labels], xp=xp, dtype=like.dtype, device=device(like))
     return per_row if w is None else w * per_row
+
+
+def _train_on_dask(net, X, y, *, unsupported, **kwargs) -> History:
+    used = [name for name, given in unsupported.items() if given]
+    if used:
+        raise ValueError(
+            f"{', '.join(used)} {'is' if len(used) == 1 else 'are'} not supported with dask "
+            "inputs yet; train on NumPy arrays or drop these arguments"
+        )
+    from .parallel import train as parallel_train
+
+    return parallel_train(net, X, y, **kwargs)
 
 
 def _all_finite(params: Sequence[Any], *, xp: Any) -> bool:
