@@ -120,6 +120,7 @@ class _ValidationScore:
         self.best_score = -np.inf
         self.best_params: list[Any] | None = None
         self.no_improvement = 0
+        self.stopped = False
 
     def __call__(self, iteration, history, net):
         out = net.forward(self.X_val)
@@ -136,7 +137,8 @@ class _ValidationScore:
         self.no_improvement = self.no_improvement + 1 if score < self.best_score + self.tol else 0
         if score > self.best_score:
             self.best_score, self.best_params = score, list(net.parameters)
-        return self.stop and self.no_improvement > self.patience
+        self.stopped = self.stop and self.no_improvement > self.patience
+        return self.stopped
 
 
 def _poisson_constant(Y: np.ndarray, w: np.ndarray | None) -> float:
@@ -436,7 +438,7 @@ class _BaseMLP(BaseEstimator):
             if score.best_params is not None:
                 net._set_parameters(score.best_params)
         self._store(net, optimizer, history, n_train, offset, validation, score, early_stopping)
-        if self.verbose and history.stop_reason in ("no_improvement", "early_stopping"):
+        if self.verbose and self.stop_reason_ in ("no_improvement", "early_stopping"):
             what = "Validation score" if early_stopping else "Training loss"
             print(
                 f"{what} did not improve more than tol={self.tol:f} for "
@@ -469,7 +471,8 @@ class _BaseMLP(BaseEstimator):
         self.loss_curve_ = [*getattr(self, "loss_curve_", []), *curve]
         self.n_iter_ = history.n_iter
         self.t_ = int(self.t_) + history.n_iter * n_train
-        self.stop_reason_ = history.stop_reason
+        stopped_by_score = score is not None and score.stopped
+        self.stop_reason_ = "early_stopping" if stopped_by_score else history.stop_reason
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
         if early_stopping:
             val_offset = self._loss_offset(validation[1], validation[2])
@@ -902,7 +905,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> import numpy as np
     >>> from deltaprop import MLPRegressor
     >>> X = np.linspace(-1.0, 1.0, 20).reshape(-1, 1)
-    >>> reg = MLPRegressor((), solver="lbfgs", random_state=0).fit(X, 3.0 * X[:, 0] + 1.0)
+    >>> reg = MLPRegressor(hidden_layer_sizes=(), solver="lbfgs", random_state=0)
+    >>> reg = reg.fit(X, 3.0 * X[:, 0] + 1.0)
     >>> np.round(reg.predict([[0.0], [0.5]]), 3)
     array([1. , 2.5])
     """
