@@ -70,6 +70,30 @@ def test_batches_follow_the_seeded_permutation(rng):
         np.testing.assert_allclose(p, q, rtol=1e-14, atol=1e-15)
 
 
+def test_shuffle_false_takes_the_batches_in_row_order(rng):
+    X, y = _binary_data(7, rng)
+    net = _small_net()
+    history = dp.train(
+        net, X, y, optimizer=dp.SGD(learning_rate=0.5), batch_size=3, shuffle=False, max_iter=2
+    )
+    replay = _small_net()
+    epoch_losses = []
+    for _ in range(2):
+        losses, sizes = [], []
+        for start in range(0, 7, 3):
+            idx = np.arange(start, min(start + 3, 7))
+            loss, grads = replay.loss_and_gradients(X[idx], y[idx])
+            losses.append(loss)
+            sizes.append(idx.size)
+            for layer, (d_weights, d_bias) in zip(replay.layers, grads, strict=True):
+                layer.weights = layer.weights - 0.5 * d_weights
+                layer.bias = layer.bias - 0.5 * d_bias
+        epoch_losses.append(np.average(losses, weights=sizes))
+    assert history.loss == pytest.approx(epoch_losses, rel=1e-14)
+    for p, q in zip(net.parameters, replay.parameters, strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-14, atol=1e-15)
+
+
 # -- determinism -----------------------------------------------------------------------
 
 

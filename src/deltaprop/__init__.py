@@ -34,6 +34,8 @@ __all__ = [
     "DivergenceWarning",
     "History",
     "Loss",
+    "MLPClassifier",
+    "MLPRegressor",
     "Network",
     "Optimizer",
     "Trace",
@@ -47,3 +49,17 @@ __all__ = [
     "schedules",
     "train",
 ]
+
+
+def __getattr__(name: str):
+    # The scikit-learn estimators load scikit-learn, an optional dependency: only on use.
+    if name in ("MLPClassifier", "MLPRegressor"):
+        try:
+            from . import estimator
+        except ImportError as exc:
+            raise ImportError(
+                f"deltaprop.{name} needs scikit-learn, an optional dependency: "
+                'pip install "deltaprop[sklearn]"'
+            ) from exc
+        return getattr(estimator, name)
+    raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")

@@ -112,6 +112,7 @@ def train(
     sample_weight: Any = None,
     optimizer: Optimizer | LBFGS | None = None,
     batch_size: int | None = None,
+    shuffle: bool = True,
     max_iter: int = 200,
     target_loss: float | None = None,
     tol: float | None = None,
@@ -138,6 +139,9 @@ def train(
         moments, step count) carries over, a warm start.
     batch_size : int or None, default None
         None for full-batch gradient descent (required with LBFGS).
+    shuffle : bool, default True
+        With mini-batches, draw a new order of the rows every epoch; False takes the
+        batches in the rows' order (as scikit-learn's ``shuffle=False``).
     max_iter : int, default 200
         Maximum number of iterations (epochs with mini-batches).
     target_loss : float, optional
@@ -254,6 +258,8 @@ def train(
             raise ValueError("give validation_data or validation_fraction, not both")
     if not isinstance(early_stopping, bool):
         raise TypeError(f"early_stopping must be a bool, got {early_stopping!r}")
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
     has_validation = validation_data is not None or validation_fraction is not None
     if early_stopping and not has_validation:
         raise ValueError("early_stopping=True needs validation_data or validation_fraction")
@@ -326,6 +332,7 @@ def train(
                 params,
                 data,
                 batch_size=batch_size,
+                shuffle=shuffle,
                 max_iter=max_iter,
                 rng=rng,
                 tracker=tracker,
@@ -337,7 +344,9 @@ def train(
     return history
 
 
-def _train_first_order(net, optimizer, params, data, *, batch_size, max_iter, rng, tracker):
+def _train_first_order(
+    net, optimizer, params, data, *, batch_size, shuffle, max_iter, rng, tracker
+):
     """Steps of a first-order optimizer; ``data`` is ``(X, y, w, total_weight)``."""
     X, y, w, total_weight = data
     xp = tracker.xp
@@ -373,6 +382,7 @@ def _train_first_order(net, optimizer, params, data, *, batch_size, max_iter, rn
                     last_finite,
                     data,
                     batch_size,
+                    shuffle,
                     rng,
                     draw_masks,
                     tracker.interrupt,
@@ -394,8 +404,10 @@ def _train_first_order(net, optimizer, params, data, *, batch_size, max_iter, rn
         optimizer.learning_rate = initial_rate
 
 
-def _epoch(net, optimizer, params, last_finite, data, batch_size, rng, draw_masks, interrupt=None):
-    """One pass over shuffled mini-batches of ``data = (X, y, w, total_weight)``.
+def _epoch(
+    net, optimizer, params, last_finite, data, batch_size, shuffle, rng, draw_masks, interrupt=None
+):
+    """One pass over (shuffled) mini-batches of ``data = (X, y, w, total_weight)``.
 
     Returns the new parameters, the last parameters whose batch loss was finite, the
     epoch's weighted mean loss, and None, or, when a batch loss is not finite, that loss
@@ -404,7 +416,8 @@ def _epoch(net, optimizer, params, last_finite, data, batch_size, rng, draw_mask
     X, y, w, _ = data
     xp = array_namespace(X)
     n_samples = X.shape[0]
-    order = from_numpy(rng.permutation(n_samples), xp=xp, device=device(X))
+    order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+    order = from_numpy(order, xp=xp, device=device(X))
     loss_sum, weight_sum = 0.0, 0.0
     for batch, start in enumerate(range(0, n_samples, batch_size), start=1):
         idx = order[start : min(start + batch_size, n_samples)]
