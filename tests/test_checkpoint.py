@@ -408,6 +408,15 @@ def test_checkpoint_mistakes(tmp_path):
         def derivative(self, z, a, *, xp):
             return xp.ones_like(z)
 
+    class OddSchedule(dp.schedules.Constant):
+        _dynamic_state = ("memory",)
+
+        def __init__(self):
+            self.memory = [1.0, 2.0]
+
+    with pytest.raises(TypeError, match=r"cannot save schedule state memory=\[1\.0, 2\.0\]"):
+        dp.train(_net(), X, y, schedule=OddSchedule(), callbacks=[dp.Checkpoint(tmp_path / "c")])
+
     net = dp.Network([dp.Dense(3, 1, Custom())], loss="squared_error", random_state=0)
     with pytest.raises(TypeError, match="custom activation"):
         dp.train(net, X, y, max_iter=2, callbacks=[dp.Checkpoint(tmp_path / "c")])
@@ -461,6 +470,34 @@ def _set(*keys_and_value):
         (
             _set("schedule", {"name": "StepDecay", "params": {}, "initial": 1.0, "state": {}}),
             "step_size",
+        ),
+        (
+            _set("schedule", {"name": "Constant", "params": {}, "initial": 1.0, "state": {"a": 1}}),
+            r"must have the keys \[\] for a Constant",
+        ),
+        (
+            _set(
+                "schedule",
+                {
+                    "name": "ReduceOnPlateau",
+                    "params": {},
+                    "initial": 1.0,
+                    "state": {"current": "x", "best": "inf", "bad_epochs": 0},
+                },
+            ),
+            r"current must be a number, 'inf'",
+        ),
+        (
+            _set(
+                "schedule",
+                {
+                    "name": "ReduceOnPlateau",
+                    "params": {},
+                    "initial": 1.0,
+                    "state": {"current": 0.1, "best": "inf", "bad_epochs": -2},
+                },
+            ),
+            "bad_epochs must be >= 0",
         ),
     ],
 )

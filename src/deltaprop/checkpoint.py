@@ -42,6 +42,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import re
@@ -261,7 +262,17 @@ class Checkpoint:
             raise ValueError(
                 f"Checkpoint path {str(self.path)!r}: folder {str(folder)!r} does not exist"
             )
-        _network_node(tracker.net)  # a network that cannot be saved fails now, not later
+        # what cannot be saved (a custom activation, a schedule's odd parameters) fails
+        # now rather than after hours of training
+        state = _snapshot(tracker, 0, tracker.net)
+        if state is not None:
+            config, _ = _state_to_config(state)
+            try:
+                json.dumps(config, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    f"cannot save the state of this run in a checkpoint: {exc}"
+                ) from None
         self._tracker = tracker
 
     def __repr__(self) -> str:
@@ -553,11 +564,12 @@ def _state_to_config(state: TrainingState) -> tuple[dict, dict[str, Any]]:
             "name": name,
             "params": params,
             "initial": initial,
-            "state": {
-                key: _encode(value) if isinstance(value, float) else value
-                for key, value in saved.items()
-            },
+            "state": {},
         }
+        for key, value in saved.items():
+            if isinstance(value, bool) or not isinstance(value, int | float | type(None)):
+                raise TypeError(f"cannot save schedule state {key}={value!r}: not a number")
+            schedule["state"][key] = _encode(value) if isinstance(value, float) else value
     for name, values in (("best", state.best_params), ("last_finite", state.last_finite)):
         for i, value in enumerate(values or []):
             arrays[f"{name}.{i}"] = value
@@ -681,6 +693,9 @@ def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
                 raise ModelFileError(f"{at}.state.{key} must be a number or null")
             schedule[key] = value
         if name in SCHEDULES:  # check that it can be rebuilt
+            expected = sorted(SCHEDULES[name]._dynamic_state)
+            if sorted(dynamic) != expected:
+                raise ModelFileError(f"{at}.state must have the keys {expected} for a {name}")
             SCHEDULES[name](**params).load_state_dict(schedule)
 
     at = "config.rng"
