@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import importlib
 import importlib.util
+import pickle
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -44,3 +49,33 @@ def xor():
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([0.0, 1.0, 1.0, 0.0])
     return X, y
+
+
+@contextlib.contextmanager
+def no_code_execution():
+    """Fail if the code inside unpickles, evaluates, executes or imports by name.
+
+    Used around ``deltaprop.load`` of hostile files: loading must reject them by
+    parsing alone (these are the ways a file format can run foreign code). ``compile``
+    is allowed: ``ast.literal_eval``, which reads ``.npy`` headers, parses with it but
+    evaluates nothing but literals.
+    """
+
+    def trap(name):
+        def trapped(*args, **kwargs):
+            raise AssertionError(f"{name} was called while loading a model file")
+
+        return trapped
+
+    traps = {
+        (pickle, "load"): "pickle.load",
+        (pickle, "loads"): "pickle.loads",
+        (pickle, "Unpickler"): "pickle.Unpickler",
+        (builtins, "eval"): "eval",
+        (builtins, "exec"): "exec",
+        (importlib, "import_module"): "importlib.import_module",
+    }
+    with contextlib.ExitStack() as stack:
+        for (module, attribute), name in traps.items():
+            stack.enter_context(mock.patch.object(module, attribute, trap(name)))
+        yield

@@ -15,7 +15,7 @@ import deltaprop as dp
 from deltaprop import io as dpio
 from deltaprop.data import Preprocessor
 
-from .conftest import to_xp
+from .conftest import no_code_execution, to_xp
 
 
 def _network(dtype=np.float64):
@@ -298,7 +298,7 @@ def test_saved_file_has_umask_permissions(tmp_path):
 
 # -- malformed files ---------------------------------------------------------------------
 def _expect_error(path, match):
-    with pytest.raises(ValueError, match=match) as info:
+    with pytest.raises(ValueError, match=match) as info, no_code_execution():
         dp.load(path)
     assert isinstance(info.value, dpio.ModelFileError)
     assert str(path) in str(info.value)
@@ -560,3 +560,60 @@ def test_nan_in_json_header_is_refused(saved, tmp_path):
     _expect_error(
         _tamper(saved, tmp_path, members={**members, "header.json": text}), "NaN is not allowed"
     )
+
+
+def test_unknown_kind_from_a_newer_deltaprop_says_to_upgrade(saved, tmp_path):
+    def newer(h):
+        h["kind"] = "gradient_boosted_network"
+        h["library_version"] = "3.1.0"
+
+    _expect_error(
+        _tamper(saved, tmp_path, newer),
+        r"unknown kind 'gradient_boosted_network'.*written by deltaprop '3\.1\.0': upgrade",
+    )
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [[10**6, 10**6], [2**62, 2**62], [2**40] * 32, [10**400], [3, 4, 10**15]],
+    ids=["8TB", "2^124", "32-dims", "10^400", "3-dims"],
+)
+def test_absurd_declared_shapes_allocate_nothing(saved, tmp_path, shape):
+    import tracemalloc
+
+    def absurd(h):
+        h["arrays"]["layers.0.weights"]["shape"] = shape
+
+    bad = _tamper(saved, tmp_path, absurd)
+    tracemalloc.start()
+    try:
+        _expect_error(bad, "declares shape")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # NumPy reports its allocations to tracemalloc
+
+
+def test_more_than_32_dimensions_is_refused(saved, tmp_path):
+    def deep(h):
+        h["arrays"]["layers.0.weights"]["shape"] = [1] * 33
+
+    _expect_error(_tamper(saved, tmp_path, deep), "expected a list of ints >= 0")
+
+
+def test_temporary_files_of_saves_are_never_loaded(saved, tmp_path):
+    path, _ = saved
+    # what a save killed just before its rename leaves: a complete file, under a
+    # temporary name that load refuses (a partial one would look the same)
+    temporary = tmp_path / f".{path.name}.0123456789ab.tmp"
+    temporary.write_bytes(path.read_bytes())
+    other = tmp_path / ".other.deltaprop.0123456789ab.tmp"
+    other.write_bytes(b"")
+    _expect_error(temporary, "temporary file of an unfinished save")
+    assert dpio.temporary_files(path) == [temporary]
+    assert dpio.temporary_files(tmp_path / "missing" / "x") == []
+    with pytest.raises(ValueError, match="reserved for the temporary files"):
+        dp.save(_network(), temporary)
+    # names that merely resemble the pattern are ordinary files
+    dp.save(_network(), tmp_path / ".net.deltaprop.tmp")
+    dp.load(tmp_path / ".net.deltaprop.tmp")

@@ -170,3 +170,44 @@ def test_schedule_must_be_a_schedule(xor):
     net = dp.Network([dp.Dense(2, 1)], random_state=0)
     with pytest.raises(TypeError, match="schedule must be a Schedule"):
         dp.train(net, X, y, schedule="constant")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        Constant,
+        lambda: InverseScaling(power_t=0.7, scale=3.0),
+        lambda: StepDecay(step_size=3, gamma=0.5),
+        lambda: ExponentialDecay(gamma=0.9),
+        lambda: CosineAnnealing(t_max=7, min_learning_rate=0.01),
+        lambda: ReduceOnPlateau(factor=0.5, patience=1, threshold=0.0),
+    ],
+)
+def test_a_restored_schedule_continues_with_the_same_rates(make):
+    losses = [5.0, 4.0, 4.0, 4.0, 3.0, 3.0, 3.0, 3.0, 2.0, 2.0, 2.0, 2.0]
+    straight, first = make(), make()
+    straight.reset(0.8)
+    first.reset(0.8)
+    rates = []
+    for t, loss in enumerate(losses, start=1):
+        rates.append(straight.learning_rate(t))
+        straight.end_epoch(t, loss)
+        if t <= 5:
+            first.learning_rate(t)
+            first.end_epoch(t, loss)
+    resumed = make()
+    resumed.reset(123.0)  # train resets before loading: the saved state wins
+    resumed.load_state_dict(first.state_dict())
+    again = []
+    for t, loss in enumerate(losses[5:], start=6):
+        again.append(resumed.learning_rate(t))
+        resumed.end_epoch(t, loss)
+    assert again == rates[5:]
+
+
+def test_load_state_dict_refuses_another_schedule():
+    state = StepDecay(2).state_dict()
+    with pytest.raises(ValueError, match="belongs to schedule 'StepDecay', not 'Constant'"):
+        Constant().load_state_dict(state)
+    with pytest.raises(ValueError, match=r"missing \['current', 'best', 'bad_epochs'\]"):
+        ReduceOnPlateau().load_state_dict({"name": "ReduceOnPlateau", "initial": 0.1})

@@ -12,6 +12,7 @@
 from . import data as data  # registers the "preprocessor" kind of model files
 from . import schedules
 from .activations import ACTIVATIONS, Activation, get_activation
+from .checkpoint import Checkpoint
 from .explain import Trace, explain
 from .gradcheck import check_gradients
 from .io import load, save
@@ -30,6 +31,7 @@ __all__ = [
     "SGD",
     "Activation",
     "Adam",
+    "Checkpoint",
     "Dense",
     "DivergenceWarning",
     "History",

@@ -18,7 +18,10 @@ real length before memory is allocated. The format is documented field by field 
 Saving is atomic: the archive is written to a temporary file in the destination folder,
 flushed and fsynced, then renamed over the destination with :func:`os.replace`. If
 anything fails on the way, the temporary file is removed and a previous file at the
-destination is left untouched.
+destination is left untouched. A process killed during a save (SIGKILL, power loss)
+cannot clean up: it may leave a temporary file named ``.<name>.<12 hex digits>.tmp``
+next to the destination ``<name>``. :func:`load` refuses such names (the file may be
+incomplete) and :func:`temporary_files` lists them so they can be deleted.
 
 Each savable class is a *kind* in a registry: ``to_state(obj) -> (config, arrays)`` and
 ``from_state(config, arrays) -> obj``. A kind that contains other objects (a model made
@@ -74,6 +77,7 @@ __all__ = [
     "load_nested",
     "register_kind",
     "save",
+    "temporary_files",
 ]
 
 FORMAT_NAME = "deltaprop"
@@ -95,6 +99,8 @@ _MAX_MEMBERS = 100_000
 _MAX_NDIM = 32
 _READ_CHUNK = 16 * 2**20
 _ZIP_MAGIC = b"PK\x03\x04"
+#: Names of temporary files written by :func:`save`: ``.<destination name>.<hex>.tmp``.
+_TEMPORARY_RE = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 _TOP_KEYS = ("format", "format_version", "library_version", "kind", "config", "arrays")
 # A fixed timestamp makes the same object always produce the same bytes.
 _DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -440,8 +446,9 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     TypeError
         For an object that cannot be saved (an unregistered class, a custom activation).
     ValueError
-        For a destination that is a folder or in a missing folder, or parameters with NaN
-        or infinity.
+        For a destination that is a folder, in a missing folder or named like a
+        temporary file (``.<name>.<12 hex digits>.tmp``), or parameters with NaN or
+        infinity.
 
     Examples
     --------
@@ -470,6 +477,11 @@ def save(obj: Any, path: str | os.PathLike) -> None:
         raise ValueError(f"cannot save to {str(path)!r}: folder {str(folder)!r} does not exist")
     if path.is_dir():
         raise ValueError(f"cannot save to {str(path)!r}: it is a folder")
+    if _TEMPORARY_RE.fullmatch(path.name):
+        raise ValueError(
+            f"cannot save to {str(path)!r}: names like .<name>.<12 hex digits>.tmp are "
+            "reserved for the temporary files of saves"
+        )
 
     tmp = _create_temporary(folder, path.name)
     try:
@@ -495,6 +507,46 @@ def _create_temporary(folder: Path, name: str) -> Path:
         except FileExistsError:
             continue
         return tmp
+
+
+def temporary_files(path: str | os.PathLike) -> list[Path]:
+    """Temporary files that saves to ``path`` left behind, sorted by name.
+
+    :func:`save` writes ``.<name>.<12 hex digits>.tmp`` next to ``path`` and renames it
+    over ``path`` at the end; a process killed in between (SIGKILL, power loss) leaves
+    it there. They are never loaded (:func:`load` refuses these names) and can be
+    deleted, unless another process is saving to ``path`` at this moment.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The destination of the saves.
+
+    Returns
+    -------
+    list of pathlib.Path
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import deltaprop as dp
+    >>> from deltaprop.io import temporary_files
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.deltaprop")
+    >>> dp.save(dp.Network([dp.Dense(2, 1)], random_state=0), path)
+    >>> temporary_files(path)
+    []
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    if not path.parent.is_dir():
+        return []
+    return sorted(
+        entry
+        for entry in path.parent.iterdir()
+        if entry.name.startswith(prefix)
+        and _TEMPORARY_RE.fullmatch(entry.name)
+        and len(entry.name) == len(prefix) + 16
+    )
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -718,7 +770,8 @@ def load(path: str | os.PathLike) -> Any:
     ------
     ModelFileError
         A :class:`ValueError` naming the file and the problem: missing or empty file, not
-        a deltaprop file, truncated or damaged, newer format version, unknown kind,
+        a deltaprop file, a temporary file of a save (``.<name>.<hex>.tmp``),
+        truncated or damaged, newer format version, unknown kind,
         unexpected members, declared shapes that do not match the arrays, non-float
         dtypes, NaN or infinity.
 
@@ -733,6 +786,12 @@ def load(path: str | os.PathLike) -> Any:
     """  # noqa: E501
     path = Path(path)
     where = repr(str(path))
+    if _TEMPORARY_RE.fullmatch(path.name):
+        raise ModelFileError(
+            f"{where} is a temporary file of an unfinished save (named .<name>.<hex>.tmp); "
+            "it may be incomplete and is never loaded: load the destination instead, and "
+            "delete the temporary file if no save is running"
+        )
     if not path.exists():
         raise ModelFileError(f"{where}: no such file")
     if not path.is_file():

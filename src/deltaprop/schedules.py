@@ -21,6 +21,13 @@ training ends the optimizer's learning rate is put back to ``lr_0`` (the rates u
   when a reduction is due at or below the floor (scikit-learn's ``"adaptive"``, see the class).
 
 Schedules are not used with :class:`deltaprop.LBFGS`, which has no learning rate.
+
+Schedules are resumable: :meth:`Schedule.state_dict` returns the parameters and what the
+schedule has learnt so far (``initial``, and :class:`ReduceOnPlateau`'s current rate and
+counters) and :meth:`Schedule.load_state_dict` puts it back, so that a schedule restored
+after epoch ``k`` gives the same rates from epoch ``k + 1`` as one that never stopped
+(checkpoints, :class:`deltaprop.Checkpoint`). The rate of every other schedule is a
+function of the epoch number alone, which ``train`` keeps counting on resume.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import math
 from ._validation import check_number
 
 __all__ = [
+    "SCHEDULES",
     "Constant",
     "CosineAnnealing",
     "ExponentialDecay",
@@ -80,6 +88,62 @@ class Schedule:
 
     def _params(self) -> dict[str, object]:
         return {}
+
+    #: Attributes that change during training (besides ``initial``), saved by
+    #: :meth:`state_dict`. A subclass with more state lists it here.
+    _dynamic_state: tuple[str, ...] = ()
+
+    def state_dict(self) -> dict[str, object]:
+        """The schedule's parameters and its state, as plain Python values.
+
+        Returns
+        -------
+        dict
+            ``"name"`` (the class name), ``"params"`` (the constructor arguments),
+            ``"initial"`` (None before :meth:`reset`) and each attribute of
+            ``_dynamic_state``.
+
+        Examples
+        --------
+        >>> schedule = ReduceOnPlateau(patience=0)
+        >>> schedule.reset(0.1)
+        >>> schedule.end_epoch(1, 2.0), schedule.end_epoch(2, 3.0)
+        (False, False)
+        >>> state = schedule.state_dict()
+        >>> state["current"], state["best"], state["bad_epochs"]
+        (0.020000000000000004, 2.0, 0)
+        >>> again = ReduceOnPlateau(patience=0)
+        >>> again.load_state_dict(state)
+        >>> again.learning_rate(3)
+        0.020000000000000004
+        """
+        state: dict[str, object] = {
+            "name": type(self).__name__,
+            "params": dict(self._params()),
+            "initial": self.initial,
+        }
+        for key in self._dynamic_state:
+            state[key] = getattr(self, key)
+        return state
+
+    def load_state_dict(self, state: dict[str, object]) -> None:
+        """Restore the state saved by :meth:`state_dict` (the parameters are kept).
+
+        Raises
+        ------
+        ValueError
+            When ``state`` belongs to another schedule class or lacks a key.
+        """
+        name = state.get("name")
+        if name != type(self).__name__:
+            raise ValueError(f"state belongs to schedule {name!r}, not {type(self).__name__!r}")
+        missing = [key for key in ("initial", *self._dynamic_state) if key not in state]
+        if missing:
+            raise ValueError(f"state is missing {missing}")
+        initial = state["initial"]
+        self.initial = None if initial is None else check_number("initial", initial, low=0.0)
+        for key in self._dynamic_state:
+            setattr(self, key, state[key])
 
 
 class Constant(Schedule):
@@ -222,6 +286,8 @@ class ReduceOnPlateau(Schedule):
     [0.1, 0.1, 0.1, 0.1, 0.05, 0.05]
     """
 
+    _dynamic_state = ("current", "best", "bad_epochs")
+
     def __init__(
         self,
         factor: float = 0.2,
@@ -252,6 +318,16 @@ class ReduceOnPlateau(Schedule):
     def _rate(self, epoch):
         return self.current
 
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        current = state["current"]
+        self.current = None if current is None else check_number("current", current, low=0.0)
+        best = state["best"]
+        if isinstance(best, bool) or not isinstance(best, int | float) or best != best:
+            raise TypeError(f"best must be a number (inf allowed), got {best!r}")
+        self.best = float(best)
+        self.bad_epochs = check_number("bad_epochs", state["bad_epochs"], low=0, integer=True)
+
     def end_epoch(self, epoch, loss, val_loss=None):
         if self.current is None:
             raise RuntimeError("call reset(learning_rate) before end_epoch()")
@@ -275,3 +351,17 @@ class ReduceOnPlateau(Schedule):
             "min_learning_rate": self.min_learning_rate,
             "monitor": self.monitor,
         }
+
+
+#: The built-in schedules by class name (used to rebuild one from a checkpoint).
+SCHEDULES: dict[str, type[Schedule]] = {
+    cls.__name__: cls
+    for cls in (
+        Constant,
+        InverseScaling,
+        StepDecay,
+        ExponentialDecay,
+        CosineAnnealing,
+        ReduceOnPlateau,
+    )
+}

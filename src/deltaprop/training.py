@@ -32,6 +32,10 @@ Ctrl-C (SIGINT, in the main thread) stops training after the current batch with
 ``"interrupted"``; with validation data the weights with the lowest validation loss are
 kept. A second Ctrl-C interrupts at once (``KeyboardInterrupt``).
 
+:class:`~deltaprop.Checkpoint` (a callback) saves the state of training every few
+iterations and ``resume=`` continues from it, giving bit-identical results to a run
+that never stopped (:mod:`deltaprop.checkpoint`).
+
 Randomness (the validation split, the mini-batch order, the dropout masks) comes from
 one generator seeded by ``random_state`` (or ``net.random_state``), drawn in that order,
 so the same seed gives bit-identical results.
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import signal
 import threading
 import warnings
@@ -50,6 +55,7 @@ from typing import Any
 
 import numpy as np
 
+from . import checkpoint as _checkpoint
 from ._validation import check_number
 from ._xp import array_namespace, device, from_numpy, quiet_float_errors, to_numpy
 from .initializers import make_rng
@@ -125,6 +131,7 @@ def train(
     callbacks: Callback | Sequence[Callback] | None = None,
     class_weight: str | Mapping[int, float] | None = None,
     client: Any = None,
+    resume: str | os.PathLike | _checkpoint.TrainingState | None = None,
 ) -> History:
     """Train ``net`` in place by backpropagation.
 
@@ -182,6 +189,16 @@ def train(
         (this client, else the current one, else a local cluster): full-batch gradient
         descent, L-BFGS with an :class:`LBFGS` optimizer, or local SGD with
         ``batch_size``. See ``docs/scale.md``.
+    resume : path or TrainingState, optional
+        Continue the run saved by a :class:`~deltaprop.Checkpoint` (a checkpoint file,
+        or a :class:`~deltaprop.checkpoint.TrainingState` read with
+        :func:`deltaprop.load`) from the iteration after it. ``net``'s weights, the
+        optimizer's state, the schedule's state, the random generator, the History and
+        the stop rules' counters are taken from the checkpoint; ``max_iter`` counts
+        the iterations before it too. ``optimizer=None`` and ``schedule=None`` rebuild
+        the checkpoint's; given ones must be of the same class (their own
+        hyper-parameters are used). With the same data, architecture, seed and settings
+        the result is bit-identical to a run that never stopped. Not with LBFGS.
 
     Returns
     -------
@@ -233,10 +250,19 @@ def train(
                 "early_stopping": bool(early_stopping),
                 "callbacks": bool(callbacks),
                 "class_weight": class_weight is not None,
+                "resume": resume is not None,
+                "shuffle=False": not shuffle,
             },
         )
     if client is not None:
         raise ValueError("client is only used with dask inputs; X is not a dask collection")
+    resumed = None
+    if resume is not None:
+        resumed = _checkpoint.read_resume(resume)
+        if optimizer is None:
+            optimizer = resumed.make_optimizer()
+        if schedule is None:
+            schedule = resumed.make_schedule()
     if optimizer is None:
         optimizer = SGD(learning_rate=0.1)
     elif not isinstance(optimizer, Optimizer | LBFGS):
@@ -268,6 +294,9 @@ def train(
             "a schedule with monitor='val_loss' needs validation_data or validation_fraction"
         )
     callbacks = _check_callbacks(callbacks)
+    checkpoints = [c for c in callbacks if isinstance(c, _checkpoint.Checkpoint)]
+    if isinstance(optimizer, LBFGS) and (checkpoints or resumed is not None):
+        raise ValueError("checkpoints and resume need a first-order optimizer, not LBFGS")
     if isinstance(optimizer, LBFGS):
         if batch_size is not None:
             raise ValueError(f"LBFGS is full-batch: batch_size must be None, got {batch_size!r}")
@@ -279,6 +308,7 @@ def train(
     X, y, w, total_weight, xp = net._check_data(X, y, sample_weight)
     seed = net.random_state if random_state is None else random_state
     rng = make_rng(seed)
+    initial_rng_state = rng.bit_generator.state
 
     validation = None
     if validation_fraction is not None:
@@ -318,8 +348,32 @@ def train(
         callbacks=callbacks,
         xp=xp,
     )
+    tracker.optimizer, tracker.rng, tracker.initial_rng_state = optimizer, rng, initial_rng_state
+    tracker.data_info = {
+        "n_samples": X.shape[0],
+        "n_features": X.shape[1],
+        "n_outputs": y.shape[1],
+        "batch_size": batch_size,
+    }
+    if resumed is not None:
+        params = _checkpoint.restore(
+            resumed,
+            net=net,
+            params=params,
+            optimizer=optimizer,
+            schedule=schedule,
+            tracker=tracker,
+            max_iter=max_iter,
+            check_initial_rng=validation_fraction is not None,
+            xp=xp,
+        )
+        net._set_parameters(params)
     data = (X, y, w, total_weight)
-    with _InterruptGuard() as interrupt, quiet_float_errors(xp):
+    with (
+        _InterruptGuard() as interrupt,
+        quiet_float_errors(xp),
+        _checkpoint.attached(checkpoints, tracker),
+    ):
         # a diverging run is reported by _diverged; Ctrl-C stops after the current batch
         tracker.interrupt = interrupt
         if isinstance(optimizer, LBFGS):
@@ -357,9 +411,11 @@ def _train_first_order(
     initial_rate = optimizer.learning_rate
     if schedule is not None:
         schedule.reset(initial_rate)
-    last_finite = params
+        if tracker.schedule_state is not None:  # resuming
+            schedule.load_state_dict(tracker.schedule_state)
+    last_finite = params if tracker.last_finite is None else tracker.last_finite
     try:
-        for iteration in range(1, max_iter + 1):
+        for iteration in range(tracker.first_iteration, max_iter + 1):
             if schedule is not None:
                 optimizer.learning_rate = schedule.learning_rate(iteration)
             history.learning_rate.append(optimizer.learning_rate)
@@ -369,7 +425,7 @@ def _train_first_order(
                     params, X, y, w, total_weight, xp=xp, masks=masks
                 )
                 if not math.isfinite(loss):
-                    _diverged(history, iteration, None, loss, optimizer)
+                    _diverged(history, iteration, None, loss, optimizer, X)
                     return last_finite
                 last_finite = params
                 if tracker.target_loss is None or loss > tracker.target_loss:
@@ -388,8 +444,9 @@ def _train_first_order(
                     tracker.interrupt,
                 )
                 if bad_batch is not None:
-                    _diverged(history, iteration, bad_batch, loss, optimizer)
+                    _diverged(history, iteration, bad_batch, loss, optimizer, X)
                     return last_finite
+            tracker.last_finite = last_finite
             reason = tracker.end_iteration(iteration, loss, params)
             if reason is not None:
                 history.stop_reason = reason
@@ -397,7 +454,7 @@ def _train_first_order(
         else:
             history.stop_reason = "max_iter"
         if not _all_finite(params, xp=xp):  # the very last update overflowed
-            _diverged(history, iteration, None, math.nan, optimizer)
+            _diverged(history, iteration, None, math.nan, optimizer, X)
             return last_finite
         return params
     finally:
@@ -437,6 +494,7 @@ def _epoch(
         last_finite = params
         params = optimizer.step(params, grads, xp=xp)
         if interrupt is not None and interrupt.requested:
+            interrupt.cut_short = start + batch_size < n_samples
             break  # Ctrl-C: the epoch's loss covers the batches done so far
     return params, last_finite, loss_sum / weight_sum, None
 
@@ -486,19 +544,19 @@ def _train_lbfgs(net, optimizer, params, data, *, max_iter, tracker):
     history = tracker.history
     first_loss, _ = net._loss_and_gradients(params, X, y, w, total_weight, xp=xp)
     if not math.isfinite(first_loss):
-        _diverged(history, 1, None, first_loss, optimizer)
+        _diverged(history, 1, None, first_loss, optimizer, X)
         return params
     try:
         result = optimizer.minimize(fun, flatten(params), max_iter=max_iter, callback=callback)
     except _Stop as stop:
         if stop.reason == "diverged":
-            _diverged(history, state["iteration"], None, math.nan, optimizer)
+            _diverged(history, state["iteration"], None, math.nan, optimizer, X)
         else:
             history.stop_reason = stop.reason
         return state["params"]
     limit = optimizer.max_iter if optimizer.max_iter is not None else max_iter
     if not math.isfinite(float(result.fun)):
-        _diverged(history, state["iteration"], None, float(result.fun), optimizer)
+        _diverged(history, state["iteration"], None, float(result.fun), optimizer, X)
         return state["params"]
     if result.status == 0:
         history.stop_reason = "converged"
@@ -518,6 +576,7 @@ class _InterruptGuard:
 
     def __init__(self) -> None:
         self.requested = False
+        self.cut_short = False  # True when an epoch stopped before its last batch
         self._previous = None
 
     def _handler(self, signum, frame) -> None:
@@ -564,6 +623,10 @@ class _Tracker:
         self.best_loss, self.no_improvement = math.inf, 0
         self.best_val_loss, self.best_params = math.inf, None
         self.interrupt: _InterruptGuard | None = None
+        # the run's state that checkpoints save and resume restores
+        self.optimizer = self.rng = self.initial_rng_state = self.data_info = None
+        self.last_finite = self.schedule_state = None
+        self.first_iteration = 1
 
     def end_iteration(self, iteration: int, loss: float, params: list[Any]) -> str | None:
         """Record an iteration (``params``: the weights at its end); return a stop reason."""
@@ -760,15 +823,28 @@ def _all_finite(params: Sequence[Any], *, xp: Any) -> bool:
     return all(bool(xp.all(xp.isfinite(p))) for p in params)
 
 
-def _diverged(history, iteration, batch, loss, optimizer) -> None:
+def _diverged(history, iteration, batch, loss, optimizer, X) -> None:
+    from .data import check_feature_scales
+
     history.stop_reason = "diverged"
     where = f"iteration {iteration}" + (f", batch {batch}" if batch is not None else "")
     rate = getattr(optimizer, "learning_rate", None)
     with_rate = f" with learning_rate={rate!r}" if rate is not None else f" with {optimizer!r}"
+    scales = check_feature_scales(X)
+    if scales is not None:
+        cause = f"Likely cause: unscaled inputs. {scales[0].upper()}{scales[1:]}."
+        if rate is not None:
+            cause += " Then, if it still diverges, try a smaller learning rate."
+    elif rate is not None:
+        cause = (
+            f"Likely cause: the learning rate is too high (the inputs look scaled); try "
+            f"learning_rate={rate / 10:.3g} or smaller."
+        )
+    else:
+        cause = "Check the data and the loss for extreme values."
     warnings.warn(
         f"training diverged at {where}: the loss became {loss!r}{with_rate}; the last "
-        "weights with a finite loss were kept. Try a smaller learning rate or "
-        "standardise the inputs.",
+        f"weights with a finite loss were kept. {cause}",
         DivergenceWarning,
         stacklevel=4,
     )
