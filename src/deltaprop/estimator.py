@@ -509,6 +509,23 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def to_onnx(
+        self, path: Any, *, opset: int | None = None, dtype: Any = None, input_name: str = "X"
+    ) -> Any:
+        """Write the fitted estimator to an ONNX file (needs ``deltaprop[onnx]``).
+
+        A classifier's model has the outputs ``label`` and ``probabilities`` (as
+        ``predict`` and ``predict_proba``), a regressor's ``predictions``; the input is
+        ``input_name``, shape (N, n_features_in_). See ``docs/onnx.md``.
+
+        Returns
+        -------
+        onnx.ModelProto
+        """
+        from .onnx_export import estimator_to_onnx
+
+        return estimator_to_onnx(self, path, opset=opset, dtype=dtype, input_name=input_name)
+
 
 def _validate_X_y(estimator, X, y, reset, **kwargs):
     X, y = validate_data(

@@ -98,6 +98,7 @@ _OP_OPSET = {
     "Greater": 7,
     "Identity": 1,
     "Less": 7,
+    "MatMul": 1,
     "Log": 6,
     "Min": 8,
     "Mul": 7,
@@ -893,3 +894,80 @@ def add_classifier_outputs(
     graph.add_output(label_name, label, dtype=labels.dtype)
     graph.add_output(proba_name, proba)
     return label_name, proba_name
+
+
+# -- scikit-learn estimators ------------------------------------------------------------
+def _normalized_rows(graph: OnnxGraph, scores: str, width: int) -> str:
+    """``scores / scores.sum(axis=1)`` (a MatMul with ones: the same in every opset)."""
+    ones = graph.constant(np.ones((width, 1)), "ones")
+    total = graph.node("MatMul", [scores, ones], "row_sum", width=1)
+    return graph.node("Div", [scores, total], "normalized", width=width)
+
+
+def estimator_to_model_proto(
+    estimator: Any, *, opset: int | None = None, dtype: Any = None, input_name: str = "X"
+) -> Any:
+    """The ONNX model of a fitted :class:`~deltaprop.MLPClassifier` or ``MLPRegressor``.
+
+    Input ``input_name``, shape (N, n_features_in_). A classifier has two outputs that
+    reproduce ``predict`` and ``predict_proba``: ``label`` (the original labels: strings,
+    integers, booleans; an int64 0/1 matrix for multilabel targets) and
+    ``probabilities`` (shape (N, n_classes) in the order of ``classes_``). A regressor
+    has one output, ``predictions``, shape (N,) for one target, else (N, n_outputs).
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor, fitted
+    opset : int, optional
+    dtype : {"float32", "float64"}, optional
+        Default: the dtype of ``coefs_``.
+    input_name : str
+
+    Returns
+    -------
+    onnx.ModelProto
+    """
+    from sklearn.base import is_classifier
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    if dtype is None:
+        dtype = np.result_type(*estimator.coefs_)
+    graph = OnnxGraph(dtype)
+    net = estimator._network(_float_dtype(dtype))
+    X = graph.add_input(input_name, width=net.n_inputs)
+    scores = add_network(graph, net, X)
+    if not is_classifier(estimator):
+        predictions = graph.ravel(scores, "predictions") if net.n_outputs == 1 else scores
+        graph.add_output("predictions", predictions)
+        return graph.to_model(opset=opset, doc_string=repr(estimator))
+    classes = np.asarray(estimator.classes_)
+    y_type = estimator._label_binarizer.y_type_
+    if y_type.startswith("multilabel"):
+        add_classifier_outputs(graph, scores, kind="multilabel")
+    elif net.n_outputs == 1:
+        add_classifier_outputs(graph, scores, kind="binary", classes=classes)
+    else:
+        if classes.size != net.n_outputs:
+            raise ValueError(
+                f"cannot export a classifier with {classes.size} classes and "
+                f"{net.n_outputs} outputs"
+            )
+        if estimator.out_activation_ != "softmax":  # independent sigmoids: as predict_proba
+            scores = _normalized_rows(graph, scores, net.n_outputs)
+        add_classifier_outputs(graph, scores, kind="multiclass", classes=classes)
+    return graph.to_model(opset=opset, doc_string=repr(estimator))
+
+
+def estimator_to_onnx(
+    estimator: Any,
+    path: str | os.PathLike,
+    *,
+    opset: int | None = None,
+    dtype: Any = None,
+    input_name: str = "X",
+) -> Any:
+    """Write a fitted estimator to an ONNX file; see :func:`estimator_to_model_proto`."""
+    model = estimator_to_model_proto(estimator, opset=opset, dtype=dtype, input_name=input_name)
+    save_model(model, path)
+    return model
