@@ -1,8 +1,11 @@
 """Checking backpropagation against central finite differences.
 
-For every parameter ``p`` the central difference ``(L(p + h) - L(p - h)) / (2 h)``
-approximates ``dL/dp`` with an error of order ``h^2``; in float64 with ``h = 1e-6``
-the two agree to about 1e-9 relative when the backward pass is right.
+For every parameter ``p`` the central difference ``D(h) = (L(p + h) - L(p - h)) / (2 h)``
+approximates ``dL/dp`` with an error of order ``h^2``. Near a pole of the loss (an
+output close to 0 or 1 under a cross-entropy) that error alone can reach 1e-6, so two
+central differences are combined, ``(4 D(h/2) - D(h)) / 3`` (Richardson extrapolation),
+leaving an error of order ``h^4``: in float64 with ``h = 1e-5`` backprop and the
+numbers agree to about 1e-9 relative when the backward pass is right.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ __all__ = ["check_gradients"]
 
 
 def check_gradients(
-    net: Network, X: Any, y: Any, sample_weight: Any = None, *, epsilon: float = 1e-6
+    net: Network, X: Any, y: Any, sample_weight: Any = None, *, epsilon: float = 1e-5
 ) -> float:
     """Largest relative difference between backprop and finite-difference gradients.
 
@@ -33,8 +36,10 @@ def check_gradients(
     X : array of shape (n_samples, n_inputs)
     y : array of shape (n_samples, n_outputs) or (n_samples,)
     sample_weight : array of shape (n_samples,), optional
-    epsilon : float, default 1e-6
-        Step of the central differences.
+    epsilon : float, default 1e-5
+        Step ``h`` of the central differences. Two of them, with steps ``h`` and
+        ``h/2``, are combined by Richardson extrapolation, ``(4 D(h/2) - D(h)) / 3``,
+        which cancels their ``O(h^2)`` errors; what is left is ``O(h^4)`` plus rounding.
 
     Returns
     -------
@@ -67,14 +72,23 @@ def check_gradients(
         numeric = np.empty_like(p)
         flat, flat_numeric = p.reshape(-1), numeric.reshape(-1)
         for k in range(flat.size):
-            original = flat[k]
-            flat[k] = original + epsilon
-            loss_plus, _ = objective(params)
-            flat[k] = original - epsilon
-            loss_minus, _ = objective(params)
-            flat[k] = original
-            flat_numeric[k] = (loss_plus - loss_minus) / (2.0 * epsilon)
+            # Richardson: the h^2 error terms of the two central differences cancel
+            flat_numeric[k] = (
+                4.0 * _central(objective, params, flat, k, epsilon / 2.0)
+                - _central(objective, params, flat, k, epsilon)
+            ) / 3.0
         scale = max(float(np.linalg.norm(g)), float(np.linalg.norm(numeric)))
         if scale > 0.0:
             worst = max(worst, float(np.linalg.norm(g - numeric)) / scale)
     return worst
+
+
+def _central(objective, params, flat, k, h) -> float:
+    """``(L(p + h) - L(p - h)) / (2 h)`` for the entry ``flat[k]`` of one parameter array."""
+    original = flat[k]
+    flat[k] = original + h
+    loss_plus, _ = objective(params)
+    flat[k] = original - h
+    loss_minus, _ = objective(params)
+    flat[k] = original
+    return (loss_plus - loss_minus) / (2.0 * h)
