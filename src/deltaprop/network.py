@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._validation import check_number, check_sample_weight, check_targets, check_X
-from ._xp import array_namespace, device, from_numpy, quiet_float_errors, to_numpy
+from ._xp import array_namespace, device, from_numpy, is_numpy, quiet_float_errors, to_numpy
 from .initializers import initial_parameters, make_rng
 from .layers import Dense
 from .losses import Loss, get_loss
@@ -332,13 +332,35 @@ class Network:
         xp: Any,
         masks: Sequence[Any] | None = None,
     ) -> tuple[float, list[Any]]:
-        """Objective and flat gradients for validated data (no checks: the hot path)."""
-        zs, activations = forward_pass(self.layers, params, X, xp=xp, masks=masks)
-        result = backward_pass(
-            self.layers, self.loss, params, zs, activations, y, w, total_weight, xp=xp, masks=masks
-        )
-        loss = float(result.loss)
-        grads = result.grads
+        """Objective and flat gradients for validated data (no checks: the hot path).
+
+        Without dropout masks, NumPy arrays and batches larger than one block go through
+        :func:`deltaprop.blocked.blocked_loss_and_gradients` (the same numbers within
+        rounding, in bounded memory); everything else through :func:`forward_pass` and
+        :func:`backward_pass` directly.
+        """
+        from .blocked import auto_block_size, blocked_loss_and_gradients
+
+        block_size = auto_block_size(self.layers, getattr(X.dtype, "itemsize", 8))
+        if masks is None and (is_numpy(xp) or X.shape[0] > block_size):
+            loss, grads = blocked_loss_and_gradients(
+                self.layers, self.loss, params, X, y, w, total_weight, xp=xp, block_size=block_size
+            )
+        else:
+            zs, activations = forward_pass(self.layers, params, X, xp=xp, masks=masks)
+            result = backward_pass(
+                self.layers,
+                self.loss,
+                params,
+                zs,
+                activations,
+                y,
+                w,
+                total_weight,
+                xp=xp,
+                masks=masks,
+            )
+            loss, grads = float(result.loss), result.grads
         reg, d_reg = penalty(params, self.alpha, total_weight, xp=xp)
         if d_reg is not None:
             loss += reg

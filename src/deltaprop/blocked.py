@@ -1,0 +1,335 @@
+"""Gradients summed over row blocks: bounded memory, and a fast NumPy kernel.
+
+The objective is a weighted *sum* of per-sample terms divided by the total weight, so
+its gradient is the sum of the gradients of any partition of the rows (each divided by
+the same global ``total_weight``). :func:`blocked_loss_and_gradients` runs the forward
+and backward pass on one block of rows at a time and adds the results up. That
+
+- bounds memory: the activations and deltas of one block live at a time, whatever
+  the number of samples (a full batch of 2 000 000 rows needs a few MB beyond the
+  data, not gigabytes);
+- keeps each block's activations in the CPU cache between the forward pass, the
+  element-wise work and the backward pass, which is where the time goes once the
+  matrix products run at the BLAS peak.
+
+For any Array API library the blocks go through the textbook :func:`forward_pass` and
+:func:`backward_pass`. For NumPy arrays a kernel computes the same numbers (equal
+within rounding) with fewer passes over memory: products written into reused buffers,
+activations' derivatives taken from the activations in place (``a (1 - a)`` for the
+sigmoid, ``1 - a^2`` for tanh, ``sign(a)`` for the ReLU), the output delta fused with
+the sample weights, and an ``n x 1 @ 1 x m`` product (one output unit) replaced by a
+broadcast multiplication.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ._xp import is_numpy
+from .layers import Dense
+from .losses import Loss
+from .network import backward_pass, forward_pass
+
+__all__ = ["auto_block_size", "blocked_loss_and_gradients"]
+
+#: Activations whose derivative the NumPy kernel computes from ``a`` alone, in place.
+_FROM_ACTIVATION = {"identity", "sigmoid", "tanh", "relu"}
+#: Bytes of one block's widest activation: about one core's L2 cache.
+_BLOCK_BYTES = 1 << 20
+
+
+def auto_block_size(layers: Sequence[Dense], itemsize: int) -> int:
+    """Rows per block so that the widest layer's block of activations is about 1 MiB.
+
+    Parameters
+    ----------
+    layers : list of Dense
+    itemsize : int
+        Bytes per number (4 for float32, 8 for float64).
+
+    Returns
+    -------
+    int
+        At least 256.
+
+    Examples
+    --------
+    >>> from deltaprop import Dense
+    >>> auto_block_size([Dense(64, 128), Dense(128, 1)], 4)
+    2048
+    """
+    width = max(max(layer.n_in, layer.n_out) for layer in layers)
+    return max(256, _BLOCK_BYTES // (width * itemsize))
+
+
+def blocked_loss_and_gradients(
+    layers: Sequence[Dense],
+    loss: Loss,
+    params: Sequence[Any],
+    X: Any,
+    y: Any,
+    sample_weight: Any | None,
+    total_weight: float,
+    *,
+    xp: Any,
+    block_size: int | None = None,
+) -> tuple[float, list[Any]]:
+    """The data term of the objective and its gradients, summed over row blocks.
+
+    Equal (within float rounding) to ``backward_pass`` on the whole batch, without
+    the L2 penalty.
+
+    Parameters
+    ----------
+    layers : list of Dense
+    loss : Loss
+    params : list of arrays
+        ``[W_0, b_0, W_1, b_1, ...]`` in the namespace, dtype and device of ``X``.
+    X : array, shape (n_samples, n_features)
+    y : array, shape (n_samples, n_outputs)
+    sample_weight : array of shape (n_samples,) or None
+    total_weight : float
+        The sum of the sample weights (or ``n_samples``) of the whole batch.
+    block_size : int, optional
+        Rows per block; default :func:`auto_block_size`.
+
+    Returns
+    -------
+    loss : float
+        ``sum_i w_i l_i / total_weight``.
+    grads : list of arrays
+        ``[dW_0, db_0, dW_1, db_1, ...]``, shapes and dtype of ``params``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deltaprop as dp
+    >>> from deltaprop.network import backward_pass, forward_pass
+    >>> rng = np.random.default_rng(0)
+    >>> X, y = rng.normal(size=(1000, 3)), rng.uniform(size=(1000, 1))
+    >>> net = dp.Network([dp.Dense(3, 5, "tanh"), dp.Dense(5, 1)], random_state=0)
+    >>> params = net.parameters
+    >>> loss, grads = blocked_loss_and_gradients(
+    ...     net.layers, net.loss, params, X, y, None, 1000.0, xp=np, block_size=256)
+    >>> zs, acts = forward_pass(net.layers, params, X, xp=np)
+    >>> full = backward_pass(net.layers, net.loss, params, zs, acts, y, None, 1000.0, xp=np)
+    >>> bool(np.isclose(loss, full.loss))
+    True
+    >>> all(np.allclose(g, h) for g, h in zip(grads, full.grads))
+    True
+    """
+    n_samples = X.shape[0]
+    if block_size is None:
+        itemsize = getattr(X.dtype, "itemsize", 8)
+        block_size = auto_block_size(layers, itemsize)
+    if is_numpy(xp) and isinstance(X, np.ndarray):
+        return _numpy_blocks(layers, loss, params, X, y, sample_weight, total_weight, block_size)
+
+    data_loss, grads = 0.0, None
+    for start in range(0, n_samples, block_size):
+        stop = min(start + block_size, n_samples)
+        w = None if sample_weight is None else sample_weight[start:stop]
+        zs, activations = forward_pass(layers, params, X[start:stop, ...], xp=xp)
+        result = backward_pass(
+            layers, loss, params, zs, activations, y[start:stop, ...], w, total_weight, xp=xp
+        )
+        data_loss += float(result.loss)
+        grads = (
+            result.grads
+            if grads is None
+            else [g + h for g, h in zip(grads, result.grads, strict=True)]
+        )
+    return data_loss, grads
+
+
+def _numpy_blocks(layers, loss, params, X, y, sample_weight, total_weight, block_size):
+    """The NumPy kernel over the blocks, in two lanes that run on two threads if they can.
+
+    Block ``k`` belongs to lane ``k % 2``; each lane sums its blocks in order and the
+    lanes are added last, so the result does not depend on whether the lanes ran
+    one after the other or at the same time.
+    """
+    n_samples = X.shape[0]
+    starts = list(range(0, n_samples, block_size))
+    n_lanes = min(_N_LANES, len(starts))
+
+    def lane(lane_starts):
+        kernel = _NumpyKernel(layers, loss, params, min(block_size, n_samples), X.dtype)
+        data_loss, grads = 0.0, kernel.zero_grads()
+        for start in lane_starts:
+            stop = min(start + block_size, n_samples)
+            w = None if sample_weight is None else sample_weight[start:stop]
+            data_loss += kernel.add_block(X[start:stop], y[start:stop], w, total_weight, grads)
+        return data_loss, grads
+
+    if n_lanes == 1:
+        return lane(starts)
+    results = _run_lanes(lane, [starts[k::n_lanes] for k in range(n_lanes)])
+    data_loss, grads = results[0]
+    for other_loss, other_grads in results[1:]:
+        data_loss += other_loss
+        for g, h in zip(grads, other_grads, strict=True):
+            g += h
+    return data_loss, grads
+
+
+_N_LANES = 2
+_executor = None
+_blas_controller = None
+
+
+def _run_lanes(function, lanes):
+    """``[function(lane) for lane in lanes]``, on threads when two cores can be used.
+
+    Each thread then calls a single-threaded BLAS, so the element-wise work of one
+    block runs while the other thread multiplies matrices.
+    """
+    global _executor, _blas_controller
+    if (os.cpu_count() or 1) < 2:
+        return [function(lane) for lane in lanes]
+    if _blas_controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _blas_controller = False
+        else:
+            _blas_controller = ThreadpoolController()
+    if _blas_controller is False:
+        return [function(lane) for lane in lanes]
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=len(lanes) - 1, thread_name_prefix="deltaprop")
+    with _blas_controller.limit(limits=1, user_api="blas"):
+        futures = [_executor.submit(function, lane) for lane in lanes[1:]]
+        first = function(lanes[0])
+        return [first] + [f.result() for f in futures]
+
+
+class _NumpyKernel:
+    """Forward and backward pass of one block of rows in reused NumPy buffers."""
+
+    def __init__(self, layers, loss, params, max_rows, dtype):
+        self.layers, self.loss, self.params, self.dtype = layers, loss, params, dtype
+        self.canonical = layers[-1].activation.name == loss.canonical_activation
+        # One buffer per layer output (the activations) and one for d_a_prev.
+        self.a_buffers = [np.empty((max_rows, layer.n_out), dtype) for layer in layers]
+        self.d_buffers = [np.empty((max_rows, layer.n_in), dtype) for layer in layers[1:]]
+
+    def zero_grads(self):
+        return [np.zeros_like(p) for p in self.params]
+
+    def add_block(self, X, y, sample_weight, total_weight, grads):
+        """Add one block's gradient sums to ``grads`` in place; return its loss sum."""
+        layers, params, rows = self.layers, self.params, X.shape[0]
+        n_layers = len(layers)
+        zs: list[Any] = [None] * n_layers
+        activations = [X]
+        with np.errstate(over="ignore"):  # exp(-z) -> inf gives the sigmoid's exact limit 0
+            for l, layer in enumerate(layers):
+                weights, bias = params[2 * l], params[2 * l + 1]
+                buffer = self.a_buffers[l][:rows]
+                z = np.matmul(activations[-1], weights, out=buffer)
+                z += bias
+                name = layer.activation.name
+                last = l == n_layers - 1
+                if last or name not in _FROM_ACTIVATION:
+                    zs[l] = z
+                    a = _activate_copy(layer.activation, z)
+                else:
+                    a = _activate_in_place(name, z)
+                activations.append(a)
+
+        losses, delta = self._output(y, zs[-1], activations[-1])
+        if sample_weight is None:
+            scale = 1.0 / total_weight
+            block_loss = float(np.sum(losses)) * scale
+            delta *= scale
+        else:
+            scale = sample_weight / total_weight
+            block_loss = float(np.dot(losses, scale))
+            delta *= scale[:, None]
+
+        for l in range(n_layers - 1, -1, -1):
+            a_prev = activations[l]
+            d_weights, d_bias = grads[2 * l], grads[2 * l + 1]
+            if delta.shape[1] == 1:
+                # a_prev.T @ delta for one column: a matrix-vector product
+                d_weights += (delta[:, 0] @ a_prev)[:, None]
+            else:
+                d_weights += a_prev.T @ delta
+            d_bias += np.sum(delta, axis=0)
+            if l == 0:
+                break
+            weights = params[2 * l]
+            d_a_prev = self.d_buffers[l - 1][:rows]
+            if delta.shape[1] == 1:
+                # delta @ weights.T is an outer product: broadcasting beats a skinny GEMM
+                np.multiply(delta, weights[:, 0], out=d_a_prev)
+            else:
+                np.matmul(delta, weights.T, out=d_a_prev)
+            delta = _chain(layers[l - 1].activation, zs[l - 1], a_prev, d_a_prev)
+        return block_loss
+
+    def _output(self, y, z, a):
+        """Per-sample losses and the unweighted output delta (a fresh array)."""
+        loss, activation = self.loss, self.layers[-1].activation
+        if self.canonical:
+            losses = loss.per_sample_from_z(y, z, xp=np)
+            if loss.name == "cross_entropy":
+                return losses, loss.canonical_delta(y, a, xp=np)
+            return losses, np.subtract(a, y)
+        d_a = loss.gradient(y, a, xp=np)
+        return loss.per_sample(y, a, xp=np), activation.backward(z, a, d_a, xp=np)
+
+
+def _activate_copy(activation, z):
+    """``f(z)`` in a new array (``z`` is kept for the backward pass or the loss)."""
+    if activation.name == "sigmoid":
+        a = np.negative(z)
+        return _sigmoid_of_negative(a)
+    return activation.forward(z, xp=np)
+
+
+def _activate_in_place(name, z):
+    """``f(z)`` written over ``z``, for activations whose derivative needs only ``a``."""
+    if name == "sigmoid":
+        np.negative(z, out=z)
+        return _sigmoid_of_negative(z)
+    if name == "tanh":
+        return np.tanh(z, out=z)
+    if name == "relu":
+        return np.maximum(z, 0.0, out=z)
+    return z  # identity
+
+
+def _sigmoid_of_negative(t):
+    # 1 / (1 + exp(-z)) with t = -z, in place; exp overflows only where the sigmoid is
+    # below the smallest normal number, and 1 / inf = 0 is then the right answer.
+    np.exp(t, out=t)
+    t += 1.0
+    return np.reciprocal(t, out=t)
+
+
+def _chain(activation, z, a, d_a):
+    """``delta = d_a * f'(z)``, written over ``d_a`` (and ``a``, which is no longer needed)."""
+    name = activation.name
+    if name == "sigmoid":
+        d_a *= a
+        np.subtract(1.0, a, out=a)
+        d_a *= a
+        return d_a
+    if name == "tanh":
+        np.multiply(a, a, out=a)
+        np.subtract(1.0, a, out=a)
+        d_a *= a
+        return d_a
+    if name == "relu":
+        d_a *= np.sign(a, out=a)  # a >= 0, so sign(a) is the step function f'(z)
+        return d_a
+    if name == "identity":
+        return d_a
+    return activation.backward(z, a, d_a, xp=np)
