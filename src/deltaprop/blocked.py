@@ -16,7 +16,7 @@ For any Array API library the blocks go through the textbook :func:`forward_pass
 :func:`backward_pass`. For NumPy arrays a kernel computes the same numbers (equal
 within rounding) with fewer passes over memory: products written into reused buffers,
 activations' derivatives taken from the activations in place (``a (1 - a)`` for the
-sigmoid, ``1 - a^2`` for tanh, ``sign(a)`` for the ReLU), the output delta fused with
+sigmoid, ``1 - a^2`` for tanh, ``a > 0`` for the ReLU), the output delta fused with
 the sample weights, and an ``n x 1 @ 1 x m`` product (one output unit) replaced by a
 broadcast multiplication.
 """
@@ -160,7 +160,7 @@ def _numpy_blocks(layers, loss, params, X, y, sample_weight, total_weight, block
 
     def lane(lane_starts):
         kernel = _NumpyKernel(layers, loss, params, min(block_size, n_samples), X.dtype)
-        data_loss, grads = 0.0, kernel.zero_grads()
+        data_loss, grads = 0.0, [None] * len(params)
         for start in lane_starts:
             stop = min(start + block_size, n_samples)
             w = None if sample_weight is None else sample_weight[start:stop]
@@ -219,11 +219,8 @@ class _NumpyKernel:
         self.a_buffers = [np.empty((max_rows, layer.n_out), dtype) for layer in layers]
         self.d_buffers = [np.empty((max_rows, layer.n_in), dtype) for layer in layers[1:]]
 
-    def zero_grads(self):
-        return [np.zeros_like(p) for p in self.params]
-
     def add_block(self, X, y, sample_weight, total_weight, grads):
-        """Add one block's gradient sums to ``grads`` in place; return its loss sum."""
+        """Add one block's gradient sums to ``grads`` (None entries: set); return its loss."""
         layers, params, rows = self.layers, self.params, X.shape[0]
         n_layers = len(layers)
         zs: list[Any] = [None] * n_layers
@@ -255,13 +252,13 @@ class _NumpyKernel:
 
         for l in range(n_layers - 1, -1, -1):
             a_prev = activations[l]
-            d_weights, d_bias = grads[2 * l], grads[2 * l + 1]
             if delta.shape[1] == 1:
                 # a_prev.T @ delta for one column: a matrix-vector product
-                d_weights += (delta[:, 0] @ a_prev)[:, None]
+                d_weights = (delta[:, 0] @ a_prev)[:, None]
             else:
-                d_weights += a_prev.T @ delta
-            d_bias += np.sum(delta, axis=0)
+                d_weights = a_prev.T @ delta
+            _accumulate(grads, 2 * l, d_weights)
+            _accumulate(grads, 2 * l + 1, np.sum(delta, axis=0))
             if l == 0:
                 break
             weights = params[2 * l]
@@ -284,6 +281,13 @@ class _NumpyKernel:
             return losses, np.subtract(a, y)
         d_a = loss.gradient(y, a, xp=np)
         return loss.per_sample(y, a, xp=np), activation.backward(z, a, d_a, xp=np)
+
+
+def _accumulate(grads, i, value):
+    if grads[i] is None:
+        grads[i] = value
+    else:
+        grads[i] += value
 
 
 def _activate_copy(activation, z):
@@ -328,8 +332,8 @@ def _chain(activation, z, a, d_a):
         d_a *= a
         return d_a
     if name == "relu":
-        d_a *= np.sign(a, out=a)  # a >= 0, so sign(a) is the step function f'(z)
-        return d_a
+        # np.sign would do, but branches on every element; a comparison vectorises
+        return np.multiply(d_a, np.greater(a, 0.0), out=d_a)
     if name == "identity":
         return d_a
     return activation.backward(z, a, d_a, xp=np)

@@ -23,8 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from ._validation import check_number
-from ._xp import array_namespace, device, from_numpy, to_numpy
+from ._xp import array_namespace, device, from_numpy, is_numpy, to_numpy
 
 __all__ = ["LBFGS", "SGD", "Adam", "Optimizer"]
 
@@ -164,7 +166,13 @@ class SGD(Optimizer):
         if self.velocities is None:
             self.velocities = [xp.zeros_like(p) for p in params]
         m = self.momentum
-        self.velocities = [m * v - lr * g for v, g in zip(self.velocities, grads, strict=True)]
+        if is_numpy(xp):
+            # the same operations in place: no new velocity arrays every step
+            for v, g in zip(self.velocities, grads, strict=True):
+                v *= m
+                v -= lr * g
+        else:
+            self.velocities = [m * v - lr * g for v, g in zip(self.velocities, grads, strict=True)]
         if self.nesterov:
             return [
                 p + m * v - lr * g for p, v, g in zip(params, self.velocities, grads, strict=True)
@@ -244,6 +252,8 @@ class Adam(Optimizer):
         b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
         correction_1 = 1.0 - b1**self.t
         correction_2 = 1.0 - b2**self.t
+        if is_numpy(xp):
+            return self._step_numpy(params, grads, correction_1, correction_2)
         self.first_moments = [
             b1 * m + (1.0 - b1) * g for m, g in zip(self.first_moments, grads, strict=True)
         ]
@@ -256,6 +266,30 @@ class Adam(Optimizer):
                 p = p - (lr * self.weight_decay) * p
             step = (m / correction_1) / (xp.sqrt(v / correction_2) + self.epsilon)
             out.append(p - lr * step)
+        return out
+
+    def _step_numpy(self, params, grads, correction_1, correction_2):
+        # The operations of `step` in the same order (so the same bits), written into
+        # the moments and two scratch arrays instead of ten temporaries per parameter.
+        b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
+        out = []
+        for p, g, m, v in zip(params, grads, self.first_moments, self.second_moments, strict=True):
+            scratch = np.multiply(g, 1.0 - b1)
+            m *= b1
+            m += scratch
+            np.multiply(g, g, out=scratch)
+            scratch *= 1.0 - b2
+            v *= b2
+            v += scratch
+            if self.weight_decay > 0.0:
+                p = p - (lr * self.weight_decay) * p
+            np.divide(v, correction_2, out=scratch)
+            np.sqrt(scratch, out=scratch)
+            scratch += self.epsilon
+            step = np.divide(m, correction_1)
+            step /= scratch
+            step *= lr
+            out.append(p - step)
         return out
 
     def __repr__(self) -> str:
