@@ -23,13 +23,12 @@ broadcast multiplication.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from ._threads import run_pieces
 from ._xp import is_numpy
 from .layers import Dense
 from .losses import Loss
@@ -159,7 +158,9 @@ def _numpy_blocks(layers, loss, params, X, y, sample_weight, total_weight, block
     n_lanes = min(_N_LANES, len(starts))
 
     def lane(lane_starts):
-        kernel = _NumpyKernel(layers, loss, params, min(block_size, n_samples), X.dtype)
+        kernel = _NumpyKernel(
+            layers, loss, params, min(block_size, n_samples), X.dtype, len(lane_starts)
+        )
         data_loss, grads = 0.0, [None] * len(params)
         for start in lane_starts:
             stop = min(start + block_size, n_samples)
@@ -179,65 +180,67 @@ def _numpy_blocks(layers, loss, params, X, y, sample_weight, total_weight, block
 
 
 _N_LANES = 2
-_executor = None
-_blas_controller = None
 
 
 def _run_lanes(function, lanes):
-    """``[function(lane) for lane in lanes]``, on threads when two cores can be used.
-
-    Each thread then calls a single-threaded BLAS, so the element-wise work of one
-    block runs while the other thread multiplies matrices.
-    """
-    global _executor, _blas_controller
-    if (os.cpu_count() or 1) < 2:
-        return [function(lane) for lane in lanes]
-    if _blas_controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _blas_controller = False
-        else:
-            _blas_controller = ThreadpoolController()
-    if _blas_controller is False:
-        return [function(lane) for lane in lanes]
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=len(lanes) - 1, thread_name_prefix="deltaprop")
-    with _blas_controller.limit(limits=1, user_api="blas"):
-        futures = [_executor.submit(function, lane) for lane in lanes[1:]]
-        first = function(lanes[0])
-        return [first] + [f.result() for f in futures]
+    # Each thread then calls a single-threaded BLAS, so that the element-wise work of
+    # one block runs while the other thread multiplies matrices.
+    return run_pieces(function, lanes, uses_blas=True)
 
 
 class _NumpyKernel:
-    """Forward and backward pass of one block of rows in reused NumPy buffers."""
+    """Forward and backward pass of one block of rows in reused NumPy buffers.
 
-    def __init__(self, layers, loss, params, max_rows, dtype):
+    Two rewrites of the textbook formulas save passes over the block (both exact in
+    real arithmetic):
+
+    - A hidden sigmoid layer multiplies by ``-W`` and adds ``-b``, so that
+      ``1 / (1 + exp(t))`` needs no negation pass.
+    - Below a layer with one unit, ``delta_{l-1} = f'(z_{l-1}) * delta_l w^T`` (an outer
+      product) is kept as ``m = f'(z_{l-1}) * delta_l`` and the column factor ``w``: it
+      scales the small results (``a^T m``, the bias sums, the weights of the next
+      product) instead of a whole block.
+    """
+
+    def __init__(self, layers, loss, params, max_rows, dtype, n_blocks):
         self.layers, self.loss, self.params, self.dtype = layers, loss, params, dtype
         self.canonical = layers[-1].activation.name == loss.canonical_activation
-        # One buffer per layer output (the activations) and one for d_a_prev.
+        n_layers = len(layers)
+        self.in_place = [
+            l < n_layers - 1 and layer.activation.name in _FROM_ACTIVATION
+            for l, layer in enumerate(layers)
+        ]
+        # Forward weights and biases; a bias repeated over the block's rows makes the
+        # addition a plain one (broadcasting a row costs twice as much), worth it only
+        # when the block is used again.
+        self.forward_params = []
+        for l, layer in enumerate(layers):
+            weights, bias = params[2 * l], params[2 * l + 1]
+            if self.in_place[l] and layer.activation.name == "sigmoid":
+                weights, bias = -weights, -bias
+            if n_blocks > 1:
+                bias = np.repeat(bias[None, :], max_rows, axis=0)
+            self.forward_params.append((weights, bias))
         self.a_buffers = [np.empty((max_rows, layer.n_out), dtype) for layer in layers]
         self.d_buffers = [np.empty((max_rows, layer.n_in), dtype) for layer in layers[1:]]
+        self.ones = np.ones(max_rows, dtype)
 
     def add_block(self, X, y, sample_weight, total_weight, grads):
         """Add one block's gradient sums to ``grads`` (None entries: set); return its loss."""
-        layers, params, rows = self.layers, self.params, X.shape[0]
+        layers, rows = self.layers, X.shape[0]
         n_layers = len(layers)
         zs: list[Any] = [None] * n_layers
         activations = [X]
-        with np.errstate(over="ignore"):  # exp(-z) -> inf gives the sigmoid's exact limit 0
+        with np.errstate(over="ignore"):  # exp(t) -> inf gives the sigmoid's exact limit 0
             for l, layer in enumerate(layers):
-                weights, bias = params[2 * l], params[2 * l + 1]
-                buffer = self.a_buffers[l][:rows]
-                z = np.matmul(activations[-1], weights, out=buffer)
-                z += bias
-                name = layer.activation.name
-                last = l == n_layers - 1
-                if last or name not in _FROM_ACTIVATION:
+                weights, bias = self.forward_params[l]
+                z = np.matmul(activations[-1], weights, out=self.a_buffers[l][:rows])
+                z += bias if bias.ndim == 1 else bias[:rows]
+                if self.in_place[l]:
+                    a = _activate_in_place(layer.activation.name, z)
+                else:
                     zs[l] = z
                     a = _activate_copy(layer.activation, z)
-                else:
-                    a = _activate_in_place(name, z)
                 activations.append(a)
 
         losses, delta = self._output(y, zs[-1], activations[-1])
@@ -250,25 +253,38 @@ class _NumpyKernel:
             block_loss = float(np.dot(losses, scale))
             delta *= scale[:, None]
 
+        column_scale = None  # the true delta is delta * column_scale
         for l in range(n_layers - 1, -1, -1):
             a_prev = activations[l]
             if delta.shape[1] == 1:
-                # a_prev.T @ delta for one column: a matrix-vector product
+                # one column: matrix-vector products and a plain sum
                 d_weights = (delta[:, 0] @ a_prev)[:, None]
+                d_bias = np.sum(delta, axis=0)
             else:
                 d_weights = a_prev.T @ delta
+                d_bias = self.ones[:rows] @ delta  # a matrix-vector product beats sum(axis=0)
+            weights = self.params[2 * l]
+            if column_scale is not None:
+                d_weights *= column_scale
+                d_bias *= column_scale
+                weights = weights * column_scale
             _accumulate(grads, 2 * l, d_weights)
-            _accumulate(grads, 2 * l + 1, np.sum(delta, axis=0))
+            _accumulate(grads, 2 * l + 1, d_bias)
             if l == 0:
                 break
-            weights = params[2 * l]
-            d_a_prev = self.d_buffers[l - 1][:rows]
+            below = layers[l - 1].activation
+            buffer = self.d_buffers[l - 1][:rows]
+            if delta.shape[1] == 1 and below.name in _FROM_ACTIVATION - {"identity"}:
+                delta = _derivative_times(below.name, a_prev, delta, buffer)
+                column_scale = weights[:, 0]
+                continue
             if delta.shape[1] == 1:
                 # delta @ weights.T is an outer product: broadcasting beats a skinny GEMM
-                np.multiply(delta, weights[:, 0], out=d_a_prev)
+                np.multiply(delta, weights[:, 0], out=buffer)
             else:
-                np.matmul(delta, weights.T, out=d_a_prev)
-            delta = _chain(layers[l - 1].activation, zs[l - 1], a_prev, d_a_prev)
+                np.matmul(delta, weights.T, out=buffer)
+            delta = _chain(below, zs[l - 1], a_prev, buffer)
+            column_scale = None
         return block_loss
 
     def _output(self, y, z, a):
@@ -281,6 +297,20 @@ class _NumpyKernel:
             return losses, np.subtract(a, y)
         d_a = loss.gradient(y, a, xp=np)
         return loss.per_sample(y, a, xp=np), activation.backward(z, a, d_a, xp=np)
+
+
+def _derivative_times(name, a, column, out):
+    """``f'(z) * column`` (one value per row) into ``out``, ``f'`` taken from ``a = f(z)``."""
+    if name == "sigmoid":
+        np.subtract(1.0, a, out=out)
+        out *= a
+    elif name == "tanh":
+        np.multiply(a, a, out=out)
+        np.subtract(1.0, out, out=out)
+    else:  # relu
+        np.greater(a, 0.0, out=out)
+    out *= column
+    return out
 
 
 def _accumulate(grads, i, value):
@@ -299,9 +329,11 @@ def _activate_copy(activation, z):
 
 
 def _activate_in_place(name, z):
-    """``f(z)`` written over ``z``, for activations whose derivative needs only ``a``."""
+    """``f(z)`` written over ``z``, for activations whose derivative needs only ``a``.
+
+    For the sigmoid, ``z`` holds ``-z`` already (see :class:`_NumpyKernel`).
+    """
     if name == "sigmoid":
-        np.negative(z, out=z)
         return _sigmoid_of_negative(z)
     if name == "tanh":
         return np.tanh(z, out=z)
@@ -315,7 +347,7 @@ def _sigmoid_of_negative(t):
     # below the smallest normal number, and 1 / inf = 0 is then the right answer.
     np.exp(t, out=t)
     t += 1.0
-    return np.reciprocal(t, out=t)
+    return np.divide(1.0, t, out=t)  # twice as fast as np.reciprocal
 
 
 def _chain(activation, z, a, d_a):

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import run_pieces
 from ._validation import check_number
 from ._xp import array_namespace, device, from_numpy, is_numpy, to_numpy
 
@@ -269,28 +270,41 @@ class Adam(Optimizer):
         return out
 
     def _step_numpy(self, params, grads, correction_1, correction_2):
-        # The operations of `step` in the same order (so the same bits), written into
-        # the moments and two scratch arrays instead of ten temporaries per parameter.
+        # The operations of `step` in the same order (so the same bits), written into the
+        # moments, the result and one scratch array instead of ten temporaries, on pieces
+        # of the flattened parameters that two threads share.
+        outs = [np.empty_like(p) for p in params]
+        arrays = zip(params, grads, self.first_moments, self.second_moments, outs, strict=True)
+        chunks = _chunks([[np.reshape(a, -1) for a in group] for group in arrays])
+
+        def update(piece):
+            for p, g, m, v, out in piece:
+                self._update_numpy(p, g, m, v, out, correction_1, correction_2)
+
+        run_pieces(update, _two_pieces(chunks), uses_blas=False)
+        return outs
+
+    def _update_numpy(self, p, g, m, v, out, correction_1, correction_2):
         b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
-        out = []
-        for p, g, m, v in zip(params, grads, self.first_moments, self.second_moments, strict=True):
-            scratch = np.multiply(g, 1.0 - b1)
-            m *= b1
-            m += scratch
-            np.multiply(g, g, out=scratch)
-            scratch *= 1.0 - b2
-            v *= b2
-            v += scratch
-            if self.weight_decay > 0.0:
-                p = p - (lr * self.weight_decay) * p
-            np.divide(v, correction_2, out=scratch)
-            np.sqrt(scratch, out=scratch)
-            scratch += self.epsilon
-            step = np.divide(m, correction_1)
-            step /= scratch
-            step *= lr
-            out.append(p - step)
-        return out
+        scratch = np.multiply(g, 1.0 - b1)
+        m *= b1
+        m += scratch
+        np.multiply(g, g, out=scratch)
+        scratch *= 1.0 - b2
+        v *= b2
+        v += scratch
+        np.divide(v, correction_2, out=scratch)
+        np.sqrt(scratch, out=scratch)
+        scratch += self.epsilon
+        np.divide(m, correction_1, out=out)
+        out /= scratch
+        out *= lr
+        if self.weight_decay > 0.0:
+            np.multiply(p, lr * self.weight_decay, out=scratch)
+            np.subtract(p, scratch, out=scratch)
+            np.subtract(scratch, out, out=out)
+        else:
+            np.subtract(p, out, out=out)
 
     def __repr__(self) -> str:
         return (
@@ -402,3 +416,33 @@ def _import_scipy_optimize():
             'LBFGS needs SciPy, an optional dependency: pip install "deltaprop[scipy]"'
         ) from None
     return scipy.optimize
+
+
+#: Below this many numbers an element-wise update is not worth a second thread.
+_MIN_PARALLEL = 1 << 16
+
+
+def _chunks(groups):
+    """Split groups of equally shaped flat arrays into halves where they are large."""
+    out = []
+    for group in groups:
+        size = group[0].shape[0]
+        if size >= _MIN_PARALLEL:
+            half = size // 2
+            out += [[a[:half] for a in group], [a[half:] for a in group]]
+        else:
+            out.append(group)
+    return out
+
+
+def _two_pieces(chunks):
+    """Chunks in two lists of about equal size (one list when the total is small)."""
+    total = sum(chunk[0].shape[0] for chunk in chunks)
+    if total < _MIN_PARALLEL:
+        return [chunks]
+    pieces, sizes = [[], []], [0, 0]
+    for chunk in sorted(chunks, key=lambda c: -c[0].shape[0]):
+        lighter = 0 if sizes[0] <= sizes[1] else 1
+        pieces[lighter].append(chunk)
+        sizes[lighter] += chunk[0].shape[0]
+    return pieces
