@@ -43,6 +43,7 @@ import gc
 import json
 import math
 import platform
+import resource
 import statistics
 import subprocess
 import time
@@ -568,6 +569,36 @@ def machine_section():
     return lines
 
 
+def cpu_counters():
+    """(machine busy CPU-seconds incl. steal, this process's and its children's CPU-seconds)."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    busy = sum(fields[:3]) + sum(fields[5:8])
+    tick = os.sysconf("SC_CLK_TCK")
+    own = sum(
+        u.ru_utime + u.ru_stime
+        for u in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+    return busy / tick, own
+
+
+def load_section(start, end, elapsed):
+    machine = elapsed * (os.cpu_count() or 1)
+    others = (end[0] - start[0]) - (end[1] - start[1])
+    return [
+        "## Load from other processes",
+        "",
+        f"During this run the machine's {os.cpu_count()} CPUs offered {machine:.0f} CPU-seconds; "
+        f"this benchmark used {end[1] - start[1]:.0f} and other processes (or the hypervisor) "
+        f"{max(others, 0.0):.0f}, that is {max(others, 0.0) / machine:.0%} of the machine. The "
+        "more they took, the noisier the timings (see the min/max spread).",
+    ]
+
+
 def fmt_ratio(x):
     return f"{x:.2f}x"
 
@@ -638,6 +669,7 @@ def main(argv=None):
     seed_iters = 20 if quick else 200
     mlp_samples = 12_800 if quick else 60_000
     started = time.perf_counter()
+    counters_at_start = cpu_counters()
     sections = []
     summary = {}
 
@@ -804,6 +836,7 @@ def main(argv=None):
         ]
     )
     elapsed = time.perf_counter() - started
+    sections.append(load_section(counters_at_start, cpu_counters(), elapsed))
     write_report(args.output, args, sections, elapsed)
     log(f"wrote {args.output}")
     return 0

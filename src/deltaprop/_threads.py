@@ -33,39 +33,34 @@ def _single_threaded_blas():
     return _blas_controller.limit(limits=1, user_api="blas")
 
 
-def run_pieces(function: Callable[[Any], Any], pieces: list[Any], *, uses_blas: bool) -> list:
+def run_pieces(function: Callable[[Any], Any], pieces: list[Any]) -> list:
     """``[function(piece) for piece in pieces]``, on two threads when two cores are there.
+
+    Each thread calls a single-threaded BLAS (limited through threadpoolctl), so that
+    one thread's element-wise work runs while the other multiplies matrices. Without
+    threadpoolctl, or on one core, the pieces run one after the other on the usual
+    (multi-threaded) BLAS instead.
 
     Parameters
     ----------
     function : callable
-        Applied to each piece; must not touch what another piece touches.
+        Applied to each piece; must not write what another piece reads or writes.
     pieces : list
         At most two.
-    uses_blas : bool
-        True when ``function`` multiplies matrices: BLAS is then limited to one thread
-        per piece (through threadpoolctl), and without threadpoolctl the pieces run one
-        after the other on a multi-threaded BLAS instead.
     """
     global _executor
     if len(pieces) < 2 or (os.cpu_count() or 1) < 2:
         return [function(piece) for piece in pieces]
-    limit = _single_threaded_blas() if uses_blas else None
-    if uses_blas and limit is None:
+    limit = _single_threaded_blas()
+    if limit is None:
         return [function(piece) for piece in pieces]
     if _executor is None:
         _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deltaprop")
-    if limit is None:
-        return _run_two(function, pieces)
-    with limit:
-        return _run_two(function, pieces)
-
-
-def _run_two(function, pieces):
     first, second = pieces
-    future = _executor.submit(function, second)
-    try:
-        result = function(first)
-    finally:
-        other = future.result()
+    with limit:
+        future = _executor.submit(function, second)
+        try:
+            result = function(first)
+        finally:
+            other = future.result()
     return [result, other]

@@ -185,7 +185,7 @@ _N_LANES = 2
 def _run_lanes(function, lanes):
     # Each thread then calls a single-threaded BLAS, so that the element-wise work of
     # one block runs while the other thread multiplies matrices.
-    return run_pieces(function, lanes, uses_blas=True)
+    return run_pieces(function, lanes)
 
 
 class _NumpyKernel:

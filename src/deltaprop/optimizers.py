@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from ._threads import run_pieces
 from ._validation import check_number
 from ._xp import array_namespace, device, from_numpy, is_numpy, to_numpy
 
@@ -271,17 +270,13 @@ class Adam(Optimizer):
 
     def _step_numpy(self, params, grads, correction_1, correction_2):
         # The operations of `step` in the same order (so the same bits), written into the
-        # moments, the result and one scratch array instead of ten temporaries, on pieces
-        # of the flattened parameters that two threads share.
+        # moments, the result and one scratch array instead of ten temporaries. (Splitting
+        # the update over two threads was measured: slower, it fights BLAS's own threads.)
         outs = [np.empty_like(p) for p in params]
-        arrays = zip(params, grads, self.first_moments, self.second_moments, outs, strict=True)
-        chunks = _chunks([[np.reshape(a, -1) for a in group] for group in arrays])
-
-        def update(piece):
-            for p, g, m, v, out in piece:
-                self._update_numpy(p, g, m, v, out, correction_1, correction_2)
-
-        run_pieces(update, _two_pieces(chunks), uses_blas=False)
+        for p, g, m, v, out in zip(
+            params, grads, self.first_moments, self.second_moments, outs, strict=True
+        ):
+            self._update_numpy(p, g, m, v, out, correction_1, correction_2)
         return outs
 
     def _update_numpy(self, p, g, m, v, out, correction_1, correction_2):
@@ -416,33 +411,3 @@ def _import_scipy_optimize():
             'LBFGS needs SciPy, an optional dependency: pip install "deltaprop[scipy]"'
         ) from None
     return scipy.optimize
-
-
-#: Below this many numbers an element-wise update is not worth a second thread.
-_MIN_PARALLEL = 1 << 16
-
-
-def _chunks(groups):
-    """Split groups of equally shaped flat arrays into halves where they are large."""
-    out = []
-    for group in groups:
-        size = group[0].shape[0]
-        if size >= _MIN_PARALLEL:
-            half = size // 2
-            out += [[a[:half] for a in group], [a[half:] for a in group]]
-        else:
-            out.append(group)
-    return out
-
-
-def _two_pieces(chunks):
-    """Chunks in two lists of about equal size (one list when the total is small)."""
-    total = sum(chunk[0].shape[0] for chunk in chunks)
-    if total < _MIN_PARALLEL:
-        return [chunks]
-    pieces, sizes = [[], []], [0, 0]
-    for chunk in sorted(chunks, key=lambda c: -c[0].shape[0]):
-        lighter = 0 if sizes[0] <= sizes[1] else 1
-        pieces[lighter].append(chunk)
-        sizes[lighter] += chunk[0].shape[0]
-    return pieces
