@@ -854,7 +854,7 @@ def lbfgs_case(repeats, max_iter):
                 self.X,
                 self.y,
                 sample_weight=self.w,
-                optimizer=dp.LBFGS(max_iter=max_iter, tol=0.0),
+                optimizer=dp.LBFGS(max_iter=max_iter, tol=1e-12, max_fun=HUGE),
                 max_iter=max_iter,
             ).loss
 

@@ -51,9 +51,11 @@ def test_history_loss_is_the_loss_before_each_update(xor):
             layer.weights = layer.weights - 0.5 * d_weights
             layer.bias = layer.bias - 0.5 * d_bias
     history = dp.train(net, X, y, optimizer=dp.SGD(learning_rate=0.5), max_iter=3)
-    assert history.loss == expected
+    # training runs the blocked NumPy kernel, loss_and_gradients the textbook passes
+    # (the bits explain mode shows): equal within rounding
+    np.testing.assert_allclose(history.loss, expected, rtol=1e-13)
     for a, b in zip(net.parameters, probe.parameters, strict=True):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
 def test_no_improvement_only_with_tol(xor):

@@ -331,18 +331,21 @@ class Network:
         *,
         xp: Any,
         masks: Sequence[Any] | None = None,
+        textbook: bool = False,
     ) -> tuple[float, list[Any]]:
         """Objective and flat gradients for validated data (no checks: the hot path).
 
         Without dropout masks, NumPy arrays and batches larger than one block go through
         :func:`deltaprop.blocked.blocked_loss_and_gradients` (the same numbers within
         rounding, in bounded memory); everything else through :func:`forward_pass` and
-        :func:`backward_pass` directly.
+        :func:`backward_pass` directly. ``textbook=True`` sends a batch of one block
+        through those two as well, for the bits that explain mode shows.
         """
         from .blocked import auto_block_size, blocked_loss_and_gradients
 
         block_size = auto_block_size(self.layers, getattr(X.dtype, "itemsize", 8))
-        if masks is None and (is_numpy(xp) or X.shape[0] > block_size):
+        fast = is_numpy(xp) and not textbook
+        if masks is None and (fast or X.shape[0] > block_size):
             loss, grads = blocked_loss_and_gradients(
                 self.layers, self.loss, params, X, y, w, total_weight, xp=xp, block_size=block_size
             )
@@ -396,7 +399,9 @@ class Network:
         X, y, w, total_weight, xp = self._check_data(X, y, sample_weight)
         params = self._parameters_as(xp, X.dtype, device(X))
         with quiet_float_errors(xp):
-            loss, grads = self._loss_and_gradients(params, X, y, w, total_weight, xp=xp)
+            loss, grads = self._loss_and_gradients(
+                params, X, y, w, total_weight, xp=xp, textbook=True
+            )
         if not math.isfinite(loss) or not all(bool(xp.all(xp.isfinite(g))) for g in grads):
             raise ValueError(_overflow_message("the loss or its gradients", X.dtype))
         return loss, _pairs(grads)
