@@ -141,6 +141,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_text(HTTPStatus.NOT_FOUND, "404 not found\n")
 
     def do_HEAD(self) -> None:
+        if self.path.split("?", 1)[0] == "/events":  # a stream has no head of its own
+            if self._allowed():
+                self._send_text(HTTPStatus.METHOD_NOT_ALLOWED, "405 use GET\n")
+            return
         self.do_GET()
 
     def do_POST(self) -> None:

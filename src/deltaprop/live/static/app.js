@@ -135,7 +135,7 @@
     const nMax = d3.max(sizes);
     const showNames = nMax <= 40;
     const left = showNames ? 104 : 24;
-    const right = showNames ? 96 : 24;
+    const right = showNames ? 124 : 24;
     const top = 34;
     const bottom = 14;
     const usable = height - top - bottom;
