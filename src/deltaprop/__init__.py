@@ -17,6 +17,7 @@ from .explain import Trace, explain
 from .gradcheck import check_gradients
 from .io import load, save
 from .layers import Dense
+from .live import serve
 from .losses import LOSSES, Loss, get_loss
 from .network import Network
 from .optimizers import LBFGS, SGD, Adam, Optimizer
@@ -49,6 +50,7 @@ __all__ = [
     "load",
     "save",
     "schedules",
+    "serve",
     "train",
 ]
 

@@ -117,6 +117,70 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hidden_sizes(text: str) -> list[int]:
+    """``"16,8"`` -> ``[16, 8]``; ``""`` or ``"0"`` -> no hidden layer."""
+    text = text.strip()
+    if text in ("", "0"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(f"--hidden must be sizes like 16,8; got {text!r}") from None
+    if any(size < 1 for size in sizes):
+        raise UsageError(f"--hidden sizes must be >= 1, got {text!r}")
+    return sizes
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Train on a table while a local page shows the network learning."""
+    from .data import read_table
+    from .live import model_from_table, serve
+    from .optimizers import SGD, Adam
+
+    table = read_table(args.data)
+    if args.target not in table.columns:
+        raise UsageError(
+            f"--target {args.target!r} is not a column of {args.data}; "
+            f"columns: {list(table.columns)[:20]}"
+        )
+    model = model_from_table(
+        table,
+        args.target,
+        hidden=_hidden_sizes(args.hidden),
+        activation=args.activation,
+        random_state=args.seed,
+    )
+    if args.optimizer == "adam":
+        optimizer = Adam(learning_rate=args.learning_rate)
+    else:
+        optimizer = SGD(learning_rate=args.learning_rate, momentum=args.momentum)
+    fraction = args.validation_fraction or None
+    try:
+        serve(
+            model.network,
+            model.X,
+            model.y,
+            port=args.port,
+            open_browser=args.open,
+            optimizer=optimizer,
+            batch_size=args.batch_size,
+            max_iter=args.max_iter,
+            target_loss=args.target_loss,
+            validation_fraction=fraction,
+            random_state=args.seed,
+            epochs_per_second=args.epochs_per_second,
+            paused=args.paused,
+            feature_names=model.feature_names,
+            class_names=model.class_names,
+            target_name=args.target,
+            title=os.path.basename(args.data),
+            preprocessor=model.preprocessor,
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot listen on port {args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``deltaprop`` command."""
     parser = _Parser(
@@ -185,6 +249,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="step size of the update (default 0.5, the worked example's)",
     )
     explain.set_defaults(func=cmd_explain)
+
+    serve = commands.add_parser(
+        "serve",
+        help="watch a network learn your data on a local web page",
+        description=(
+            "Read DATA (CSV, Parquet or NPZ), preprocess it (numeric columns standardised, "
+            "text one-hot encoded), build a network whose output fits the target (sigmoid "
+            "and binary cross-entropy for two classes, softmax and cross-entropy for more, "
+            "identity and squared error for numbers) and train it while a page on "
+            "http://127.0.0.1:PORT/ draws it: units, weights and gradients, loss and "
+            "accuracy curves, the decision boundary, and controls. Ctrl-C stops."
+        ),
+        epilog="Example: deltaprop serve data.csv --target label --hidden 8,8 --port 8000",
+    )
+    serve.add_argument("data", metavar="DATA", help="the table: .csv, .parquet or .npz")
+    serve.add_argument("--target", required=True, metavar="COLUMN", help="the column to learn")
+    serve.add_argument(
+        "--hidden", default="16,8", help="hidden-layer sizes, comma separated (default 16,8)"
+    )
+    serve.add_argument(
+        "--activation", default="tanh", help="activation of the hidden layers (default tanh)"
+    )
+    serve.add_argument(
+        "--optimizer", choices=["sgd", "adam"], default="sgd", help="optimizer (default sgd)"
+    )
+    serve.add_argument("--learning-rate", type=float, default=0.1, help="step size (default 0.1)")
+    serve.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    serve.add_argument(
+        "--batch-size", type=int, help="rows per update (default: all rows, full batch)"
+    )
+    serve.add_argument("--max-iter", type=int, default=5000, help="epochs (default 5000)")
+    serve.add_argument("--target-loss", type=float, help="stop once the loss is this low")
+    serve.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.2,
+        help="rows held out for the validation curve (default 0.2; 0 for none)",
+    )
+    serve.add_argument(
+        "--epochs-per-second", type=float, help="slow training down (default: full speed)"
+    )
+    serve.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    serve.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    serve.add_argument("--open", action="store_true", help="open the page in a browser")
+    serve.add_argument("--paused", action="store_true", help="start paused")
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

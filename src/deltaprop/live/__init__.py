@@ -1,0 +1,230 @@
+"""A live page that shows backpropagation training a network on your data.
+
+:func:`serve` trains a network in a background thread with :func:`deltaprop.train` and
+serves a page on ``http://127.0.0.1:PORT/`` that draws it as it learns: the network
+(units coloured by one sample's activation or delta, links by weight or gradient,
+exact values and formulas on hover), the loss and accuracy curves, and the decision
+boundary; with controls to pause, take one step (and read its
+:func:`deltaprop.explain` trace), change the learning rate and batch size, reset with
+a new architecture, and download the model file. Everything the page needs ships in
+this package (see ``static/README.md``); nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import webbrowser
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_number
+from .._xp import to_numpy
+from ..initializers import make_rng
+from ..network import Network
+from ..optimizers import LBFGS, SGD, Optimizer
+from ..training import _class_labels, _split
+from ._server import LiveServer
+from ._session import Settings, TrainingSession
+from ._table import TableModel, model_from_table
+
+__all__ = ["LiveServer", "TableModel", "model_from_table", "serve"]
+
+_HOSTS = ("127.0.0.1", "localhost")
+
+
+def _network_of(model: Any) -> Network:
+    """The network to train: a :class:`Network` itself (estimators are not yet served)."""
+    if isinstance(model, Network):
+        return model
+    raise TypeError(f"network_or_estimator must be a deltaprop Network, got {type(model).__name__}")
+
+
+def _names(names: Sequence[str] | None, n: int, what: str, default: str) -> list[str]:
+    if names is None:
+        return [f"{default}{i}" for i in range(n)]
+    names = [str(v) for v in names]
+    if len(names) != n:
+        raise ValueError(f"{what} must have {n} names, got {len(names)}")
+    return names
+
+
+def serve(
+    network_or_estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    sample_weight: Any = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    open_browser: bool = False,
+    optimizer: Optimizer | None = None,
+    batch_size: int | None = None,
+    max_iter: int = 1000,
+    target_loss: float | None = None,
+    validation_data: tuple[Any, ...] | None = None,
+    validation_fraction: float | None = None,
+    random_state: Any = None,
+    epochs_per_second: float | None = None,
+    paused: bool = False,
+    feature_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    target_name: str | None = None,
+    title: str | None = None,
+    preprocessor: Any = None,
+    block: bool = True,
+) -> LiveServer:
+    """Train a network while a local web page shows it learning.
+
+    Parameters
+    ----------
+    network_or_estimator : Network
+        Trained in place (a reset on the page trains a new one: ``server.network``).
+    X : array of shape (n_samples, n_inputs)
+    y : array of shape (n_samples, n_outputs), or (n_samples,) for one output
+        As :func:`deltaprop.train` takes it: 0/1 for one sigmoid output, one-hot rows
+        for softmax, numbers for regression.
+    sample_weight : array of shape (n_samples,), optional
+    host : {"127.0.0.1", "localhost"}
+        The page is served on the loopback interface only.
+    port : int, default 0
+        0 picks a free port.
+    open_browser : bool, default False
+        Open the page in the default web browser.
+    optimizer : Optimizer, default ``SGD(learning_rate=0.1)``
+        A first-order optimizer (the page changes its ``learning_rate``).
+    batch_size : int or None
+        None for full-batch gradient descent.
+    max_iter : int, default 1000
+        Training stops after this many epochs (the page can raise it).
+    target_loss : float, optional
+        Training stops once an epoch's loss is at or below it.
+    validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, w_val)``, optional
+    validation_fraction : float in (0, 1), optional
+        Instead: hold out this fraction of the rows (seeded, stratified by class).
+    random_state : int, numpy Generator or None
+        Seeds the split, the mini-batch order and a reset's new weights; None uses
+        ``net.random_state``.
+    epochs_per_second : float, optional
+        Slow training down to at most this many epochs per second (the page can
+        change it); None trains at full speed.
+    paused : bool, default False
+        Start paused (press play on the page).
+    feature_names, class_names : list of str, optional
+        Shown on the page.
+    target_name, title : str, optional
+        Shown on the page.
+    preprocessor : object, optional
+        A :class:`deltaprop.data.Preprocessor` (or anything :func:`deltaprop.save` takes)
+        that the page offers for download next to the network.
+    block : bool, default True
+        True: print the URL, serve until Ctrl-C, then stop and return the (closed)
+        server. False: return the running server at once (close it when done).
+
+    Returns
+    -------
+    LiveServer
+
+    Raises
+    ------
+    ValueError, TypeError
+        For bad data or options (as :func:`deltaprop.train`), a host other than the
+        loopback one, or an optimizer without a learning rate (L-BFGS).
+    OSError
+        When the port is taken.
+
+    Examples
+    --------
+    >>> import numpy as np, urllib.request, json
+    >>> import deltaprop as dp
+    >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> y = np.array([0.0, 1.0, 1.0, 0.0])
+    >>> net = dp.Network([dp.Dense(2, 4, "tanh"), dp.Dense(4, 1)], random_state=0)
+    >>> with dp.serve(net, X, y, max_iter=20, block=False) as server:
+    ...     server.url.startswith("http://127.0.0.1:")
+    True
+    """
+    net = _network_of(network_or_estimator)
+    if host not in _HOSTS:
+        raise ValueError(f"host must be one of {list(_HOSTS)} (loopback only), got {host!r}")
+    port = check_number("port", port, low=0, high=65535, integer=True)
+    if optimizer is None:
+        optimizer = SGD(learning_rate=0.1)
+    elif isinstance(optimizer, LBFGS):
+        raise ValueError("serve needs an optimizer with a learning rate (SGD or Adam), not LBFGS")
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
+    settings = Settings(
+        learning_rate=float(optimizer.learning_rate),
+        batch_size=check_number("batch_size", batch_size, low=1, integer=True, allow_none=True),
+        max_iter=check_number("max_iter", max_iter, low=1, integer=True),
+        target_loss=check_number("target_loss", target_loss, allow_none=True),
+        epochs_per_second=check_number(
+            "epochs_per_second", epochs_per_second, low=0.0, low_open=True, allow_none=True
+        ),
+    )
+    for name, flag in (("open_browser", open_browser), ("paused", paused), ("block", block)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {flag!r}")
+
+    X, y, w, _, _ = net._check_data(X, y, sample_weight)
+    X, y = to_numpy(X).astype(np.float64), to_numpy(y).astype(np.float64)
+    w = None if w is None else to_numpy(w).astype(np.float64)
+    seed = net.random_state if random_state is None else random_state
+    validation = None
+    if validation_fraction is not None:
+        if validation_data is not None:
+            raise ValueError("give validation_data or validation_fraction, not both")
+        fraction = check_number(
+            "validation_fraction", validation_fraction, low=0.0, low_open=True, high=1.0
+        )
+        train_idx, val_idx = _split(_class_labels(y), X.shape[0], fraction, make_rng(seed))
+        validation = (X[val_idx], y[val_idx], None if w is None else w[val_idx])
+        X, y, w = X[train_idx], y[train_idx], None if w is None else w[train_idx]
+    elif validation_data is not None:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+            raise TypeError(
+                "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, w_val)"
+            )
+        X_v, y_v, w_v, _, _ = net._check_data(*validation_data)
+        validation = (
+            to_numpy(X_v).astype(np.float64),
+            to_numpy(y_v).astype(np.float64),
+            None if w_v is None else to_numpy(w_v).astype(np.float64),
+        )
+
+    info = {
+        "title": title,
+        "feature_names": _names(feature_names, net.n_inputs, "feature_names", "x"),
+        "class_names": None if class_names is None else [str(c) for c in class_names],
+        "target_name": target_name,
+    }
+    session = TrainingSession(
+        net,
+        X,
+        y,
+        w,
+        validation,
+        optimizer=optimizer,
+        settings=settings,
+        random_state=seed,
+        paused=paused,
+        info=info,
+        preprocessor=preprocessor,
+    )
+    server = LiveServer(session, host, port).start()
+    if open_browser:
+        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
+    if not block:
+        return server
+    # serve() with block=True is the interactive entry point: it must say where the page is
+    print(f"deltaprop: serving {server.url}  (Ctrl-C to stop)", flush=True)
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        print("\ndeltaprop: stopped", file=sys.stderr, flush=True)
+    finally:
+        server.close()
+    return server

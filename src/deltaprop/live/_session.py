@@ -1,0 +1,687 @@
+"""A training session that a live page watches and steers.
+
+Training runs in a background thread through :func:`deltaprop.train` itself, in chunks:
+each chunk is one ``train`` call with the same optimizer object (its state carries
+over) and the same random generator (the mini-batch order continues), so a run that
+is paused and resumed gives bit-identical weights to one that never stopped. The
+callback passed to ``train`` records the curves, publishes a frame when one is due and
+returns True when the page asked for something (pause, one step, new settings, a
+reset): ``train`` then stops after the current epoch, the request is applied, and the
+next chunk starts.
+
+Frames are published at most every 0.1 s, and never more often than every 20 times
+the time one frame takes to compute, so watching costs training at most about 5% of
+its speed; with no page connected, none are computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_number
+from ..activations import ACTIVATIONS
+from ..explain import explain
+from ..initializers import make_rng
+from ..layers import Dense
+from ..network import Network
+from ..optimizers import SGD, Optimizer
+from ..training import train
+from ._frames import Projection, finite_or_none, network_frame, network_task, point_labels
+
+#: The shortest time between two frames (at most 10 frames per second).
+MIN_FRAME_INTERVAL = 0.1
+#: A frame waits at least this many times the time computing the last one took.
+FRAME_COST_FACTOR = 20.0
+#: Limits of an architecture chosen on the page.
+MAX_HIDDEN_LAYERS = 8
+MAX_UNITS = 1024
+
+STATES = ("running", "paused", "done", "diverged", "error", "closed")
+
+
+class FrameHub:
+    """The newest frame, shared by every connected page: a new frame replaces the old.
+
+    Readers wait for a sequence number newer than the one they sent; a slow reader
+    simply skips frames, so it never holds the training thread back.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._item: Any = None
+        self._closed = False
+        self._clients = 0
+
+    @property
+    def n_clients(self) -> int:
+        """How many event streams are open."""
+        return self._clients
+
+    def add_client(self, change: int) -> None:
+        with self._cond:
+            self._clients += change
+
+    def publish(self, item: Any) -> None:
+        with self._cond:
+            self._seq += 1
+            self._item = (self._seq, item)
+            self._cond.notify_all()
+
+    def latest(self) -> tuple[int, Any] | None:
+        return self._item
+
+    def wait(self, after: int, timeout: float) -> tuple[int, Any] | None:
+        """The newest item once its number exceeds ``after``; None after ``timeout`` s.
+
+        Raises ``EOFError`` once the hub is closed.
+        """
+        with self._cond:
+            self._cond.wait_for(lambda: self._closed or self._seq > after, timeout)
+            if self._closed:
+                raise EOFError("the session is closed")
+            return self._item if self._seq > after else None
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when the hub closes (then raise ``EOFError``)."""
+        with self._cond:
+            if self._cond.wait_for(lambda: self._closed, seconds):
+                raise EOFError("the session is closed")
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+@dataclass
+class Settings:
+    """What the page may change without a reset (they apply from the next epoch)."""
+
+    learning_rate: float
+    batch_size: int | None
+    max_iter: int
+    target_loss: float | None
+    epochs_per_second: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "max_iter": self.max_iter,
+            "target_loss": self.target_loss,
+            "epochs_per_second": self.epochs_per_second,
+        }
+
+
+def check_settings(changes: dict[str, Any]) -> dict[str, Any]:
+    """Validated setting changes (keys of :class:`Settings`); raises ValueError/TypeError."""
+    out = {}
+    for key, value in changes.items():
+        if key == "learning_rate":
+            value = check_number(key, value, low=0.0, low_open=True)
+            if not math.isfinite(value):
+                raise ValueError(f"learning_rate must be finite, got {value!r}")
+        elif key == "batch_size":
+            value = check_number(key, value, low=1, integer=True, allow_none=True)
+        elif key == "max_iter":
+            value = check_number(key, value, low=1, integer=True)
+        elif key == "target_loss":
+            value = check_number(key, value, allow_none=True)
+        elif key == "epochs_per_second":
+            value = check_number(key, value, low=0.0, low_open=True, allow_none=True)
+        else:
+            raise ValueError(
+                f"unknown setting {key!r}; expected one of "
+                "['learning_rate', 'batch_size', 'max_iter', 'target_loss', 'epochs_per_second']"
+            )
+        out[key] = value
+    return out
+
+
+def check_architecture(hidden: Any, activation: Any) -> tuple[list[int], str]:
+    """Validated hidden-layer sizes and activation name for a reset."""
+    if isinstance(hidden, str) or not isinstance(hidden, list | tuple):
+        raise TypeError(f"hidden must be a list of layer sizes, got {hidden!r}")
+    if len(hidden) > MAX_HIDDEN_LAYERS:
+        raise ValueError(f"hidden must have at most {MAX_HIDDEN_LAYERS} layers, got {len(hidden)}")
+    sizes = [check_number(f"hidden[{i}]", h, low=1, integer=True) for i, h in enumerate(hidden)]
+    if sum(sizes) > MAX_UNITS:
+        raise ValueError(f"hidden must have at most {MAX_UNITS} units in all, got {sum(sizes)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}")
+    return sizes, activation
+
+
+def rebuild(template: Network, hidden: list[int], activation: str, random_state: Any) -> Network:
+    """A fresh network with ``template``'s inputs, output layer, loss and ``alpha``.
+
+    Examples
+    --------
+    >>> import deltaprop as dp
+    >>> net = dp.Network([dp.Dense(3, 4), dp.Dense(4, 2, "softmax")], loss="cross_entropy")
+    >>> new = rebuild(net, [5, 3], "tanh", 0)
+    >>> [(layer.n_in, layer.n_out, layer.activation.name) for layer in new.layers]
+    [(3, 5, 'tanh'), (5, 3, 'tanh'), (3, 2, 'softmax')]
+    """
+    sizes = [template.n_inputs, *hidden, template.n_outputs]
+    layers = [Dense(sizes[i], sizes[i + 1], activation) for i in range(len(hidden))]
+    output = template.layers[-1]
+    layers.append(Dense(sizes[-2], sizes[-1], output.activation, init=output.init))
+    return Network(layers, loss=template.loss, alpha=template.alpha, random_state=random_state)
+
+
+@dataclass
+class _StepRequest:
+    done: threading.Event = field(default_factory=threading.Event)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class TrainingSession:
+    """Train ``net`` in a background thread while pages watch it.
+
+    Parameters
+    ----------
+    net : Network
+    X, y : ndarray
+        Validated training rows, shapes (n_samples, n_inputs) and (n_samples, n_outputs).
+    sample_weight : ndarray of shape (n_samples,) or None
+    validation : tuple ``(X_val, y_val, w_val)`` or None
+    optimizer : Optimizer
+    settings : Settings
+    random_state : int, Generator or None
+        Seeds training (the mini-batch order) and a reset's new weights.
+    paused : bool
+        Start paused instead of training.
+    info : dict
+        Shown on the page: ``title``, ``feature_names``, ``class_names``,
+        ``target_name``.
+    preprocessor : object or None
+        Offered for download next to the network.
+    """
+
+    def __init__(
+        self,
+        net: Network,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None,
+        validation: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None,
+        *,
+        optimizer: Optimizer,
+        settings: Settings,
+        random_state: Any,
+        paused: bool,
+        info: dict[str, Any],
+        preprocessor: Any = None,
+    ) -> None:
+        self.net = net
+        self.X, self.y, self.sample_weight = X, y, sample_weight
+        self.validation = None
+        if validation is not None:
+            X_v, y_v, w_v = validation
+            total_v = float(X_v.shape[0]) if w_v is None else float(np.sum(w_v))
+            self.validation = (X_v, y_v, w_v, total_v)
+        self.optimizer = optimizer
+        self.settings = settings
+        self.random_state = random_state
+        self.info = info
+        self.preprocessor = preprocessor
+        self.task = network_task(net)
+        self.hub = FrameHub()
+        self.projection = Projection(
+            X, info["feature_names"], np.random.default_rng(0), grid_size=_grid_size(net)
+        )
+        self.point_labels = point_labels(y, self.task, self.projection.shown)
+
+        self._cond = threading.Condition()
+        self.state = "paused" if paused else "running"
+        self.stop_reason: str | None = None
+        self.message: str | None = None
+        self.epoch = 0
+        self.run = 0
+        self.sample_index = 0
+        self.architecture = {
+            "hidden": [layer.n_out for layer in net.layers[:-1]],
+            "activation": net.layers[0].activation.name if len(net.layers) > 1 else "tanh",
+            "seed": random_state if isinstance(random_state, int) else None,
+        }
+        self._rng = make_rng(random_state)
+        self._new_run()
+        self._pending: dict[str, Any] = {}
+        self._reset: dict[str, Any] | None = None
+        self._step: _StepRequest | None = None
+        self._force_frame = True
+        self._interrupt = False
+        self._closed = False
+        self._offset = 0
+        self._frame_due = 0.0
+        self._pace_due = 0.0
+        self._published: tuple[Network, list[Any]] | None = None
+        self._start = time.monotonic()
+        self._thread = threading.Thread(target=self._loop, name="deltaprop-live", daemon=True)
+        self._blas = _blas_controller()
+
+    # -- the page's side ----------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop training (after the current epoch) and end every event stream."""
+        with self._cond:
+            self._closed = True
+            self._interrupt = True
+            self._cond.notify_all()
+        self.hub.close()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def control(self, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Apply a request from the page; returns the status (and a step's trace).
+
+        Actions: ``play``, ``pause``, ``step``, ``set`` (``params``: any of
+        :class:`Settings`' fields), ``reset`` (``hidden``, ``activation``, ``seed``) and
+        ``sample`` (``index``: the row whose passes colour the units).
+
+        Raises
+        ------
+        ValueError, TypeError
+            For an unknown action or bad parameters.
+        """
+        params = {} if params is None else dict(params)
+        if not isinstance(action, str):
+            raise TypeError(f"action must be a string, got {action!r}")
+        if action in ("play", "pause", "step") and params:
+            raise ValueError(f"action {action!r} takes no parameters, got {sorted(params)}")
+        if action == "step":
+            return self._request_step()
+        with self._cond:
+            if self._closed:
+                raise ValueError("the session is closed")
+            if action == "play":
+                self.state, self.stop_reason, self.message = "running", None, None
+            elif action == "pause":
+                if self.state == "running":
+                    self.state = "paused"
+                    self._interrupt = True
+                self._force_frame = True
+            elif action == "set":
+                self._pending.update(check_settings(params))
+                self._interrupt = True
+                self._force_frame = True
+            elif action == "reset":
+                hidden, activation = check_architecture(
+                    params.get("hidden", self.architecture["hidden"]),
+                    params.get("activation", self.architecture["activation"]),
+                )
+                seed = params.get("seed", self.architecture["seed"])
+                if seed is not None:
+                    seed = check_number("seed", seed, low=0, integer=True)
+                self._reset = {"hidden": hidden, "activation": activation, "seed": seed}
+                self._interrupt = True
+            elif action == "sample":
+                index = check_number("index", params.get("index"), low=0, integer=True)
+                if index >= self.X.shape[0]:
+                    raise ValueError(
+                        f"index must be < {self.X.shape[0]} (the training rows), got {index!r}"
+                    )
+                self.sample_index = index
+                self._force_frame = True
+                self._frame_due = 0.0
+            else:
+                raise ValueError(
+                    "action must be one of ['play', 'pause', 'step', 'set', 'reset', 'sample'], "
+                    f"got {action!r}"
+                )
+            self._cond.notify_all()
+            return self.status()
+
+    def status(self) -> dict[str, Any]:
+        """State, epoch, run, settings and architecture."""
+        return {
+            "state": self.state,
+            "stop_reason": self.stop_reason,
+            "message": self.message,
+            "epoch": self.epoch,
+            "run": self.run,
+            "settings": {**self.settings.to_dict(), **self._pending},  # pending: next epoch
+            "architecture": dict(self.architecture),
+        }
+
+    def snapshot(self) -> Network:
+        """A copy of the network with the weights of the newest frame."""
+        with self._cond:
+            published = self._published
+        if published is None:
+            return copy.deepcopy(self.net)
+        net, params = published
+        out = copy.deepcopy(net)
+        out._set_parameters(params)
+        return out
+
+    def init_message(self) -> dict[str, Any]:
+        """What does not change during a run: the data, the architecture, the plane."""
+        net = self.net
+        return {
+            "run": self.run,
+            "title": self.info.get("title"),
+            "task": self.task,
+            "loss_name": net.loss.name,
+            "alpha": net.alpha,
+            "n_samples": int(self.X.shape[0]),
+            "n_validation": 0 if self.validation is None else int(self.validation[0].shape[0]),
+            "feature_names": self.info["feature_names"],
+            "class_names": self.info.get("class_names"),
+            "target_name": self.info.get("target_name"),
+            "layers": [
+                {"n_in": layer.n_in, "n_out": layer.n_out, "activation": layer.activation.name}
+                for layer in net.layers
+            ],
+            "optimizer": repr(self.optimizer),
+            "projection": self.projection.describe(),
+            "points": {
+                "u": self.projection.points[:, 0].tolist(),
+                "v": (
+                    self.projection.points[:, 1].tolist()
+                    if self.projection.points.shape[1] > 1
+                    else None
+                ),
+                "label": self.point_labels,
+                "row": self.projection.shown.tolist(),
+            },
+            "activations": list(ACTIVATIONS),
+            "has_preprocessor": self.preprocessor is not None,
+            "architecture": dict(self.architecture),
+        }
+
+    # -- the training thread ------------------------------------------------------------
+    def _new_run(self) -> None:
+        self.curves: dict[str, list] = {"loss": [], "val_loss": [], "accuracy": []}
+        self.init = self.init_message()
+
+    def _request_step(self) -> dict[str, Any]:
+        request = _StepRequest()
+        with self._cond:
+            if self._closed:
+                raise ValueError("the session is closed")
+            if self.state == "running":
+                self.state = "paused"
+            self._step = request
+            self._interrupt = True
+            self._cond.notify_all()
+        if not request.done.wait(120.0):
+            raise ValueError("the step did not finish within 120 s")
+        if request.error is not None:
+            raise ValueError(request.error)
+        return {**self.status(), **request.result}
+
+    def _has_work(self) -> bool:
+        return bool(
+            self._closed
+            or self._reset is not None
+            or self._pending
+            or self._step is not None
+            or self._force_frame
+            or self.state == "running"
+        )
+
+    def _loop(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    self._cond.wait_for(self._has_work)
+                    if self._closed:
+                        break
+                    reset, self._reset = self._reset, None
+                    pending, self._pending = self._pending, {}
+                    step, self._step = self._step, None
+                    self._interrupt = False
+                    self._force_frame = False
+                    running = self.state == "running"
+                if reset is not None:
+                    self._apply_reset(reset)
+                if pending:
+                    self._apply_settings(pending)
+                if step is not None:
+                    self._run_step(step)
+                elif running:
+                    self._train_chunk()
+                else:
+                    self._publish()
+        except Exception as exc:  # the page shows it; the server keeps answering
+            with self._cond:
+                self.state = "error"
+                self.message = f"training stopped by an error: {type(exc).__name__}: {exc}"
+                if self._step is not None:
+                    self._step.error = self.message
+                    self._step.done.set()
+            self._publish(quiet=True)
+        finally:
+            with self._cond:
+                step, self._step = self._step, None
+            if step is not None:
+                step.error = step.error or "the session is closed"
+                step.done.set()
+
+    def _apply_settings(self, pending: dict[str, Any]) -> None:
+        for key, value in pending.items():
+            setattr(self.settings, key, value)
+        if "learning_rate" in pending:
+            self.optimizer.learning_rate = pending["learning_rate"]
+        with self._cond:
+            if self.state in ("done", "diverged") and (
+                "max_iter" in pending or "target_loss" in pending
+            ):
+                self.state, self.stop_reason, self.message = "paused", None, None
+
+    def _apply_reset(self, reset: dict[str, Any]) -> None:
+        net = rebuild(self.net, reset["hidden"], reset["activation"], reset["seed"])
+        self.optimizer.reset()
+        self.optimizer.learning_rate = self.settings.learning_rate
+        self._rng = make_rng(reset["seed"])
+        with self._cond:
+            self.net = net
+            self.architecture = dict(reset)
+            self.run += 1
+            self.epoch = self._offset = 0
+            self.sample_index = 0
+            self._published = None
+            if self.state != "running":
+                self.state = "paused"
+            self.stop_reason = self.message = None
+            self._new_run()
+
+    def _train(self, max_iter: int):
+        s = self.settings
+        return train(
+            self.net,
+            self.X,
+            self.y,
+            sample_weight=self.sample_weight,
+            optimizer=self.optimizer,
+            batch_size=s.batch_size,
+            max_iter=max_iter,
+            target_loss=s.target_loss,
+            validation_data=None if self.validation is None else self.validation[:3],
+            random_state=self._rng,
+            callbacks=self._callback,
+        )
+
+    def _train_chunk(self) -> None:
+        remaining = self.settings.max_iter - self.epoch
+        if remaining <= 0:
+            self._finish("max_iter")
+            return
+        self._offset = self.epoch
+        self._pace_due = time.monotonic()
+        history = self._train(remaining)
+        reason = history.stop_reason
+        if reason == "callback":
+            with self._cond:
+                if not self._has_work():
+                    self._force_frame = True
+            return
+        self._finish(reason)
+
+    def _finish(self, reason: str) -> None:
+        with self._cond:
+            self.stop_reason = reason
+            if reason == "diverged":
+                self.state = "diverged"
+                self.message = (
+                    f"training diverged in epoch {self.epoch + 1}: the loss became NaN or "
+                    f"infinite with learning_rate={self.settings.learning_rate!r}. The last "
+                    "weights with a finite loss are kept; lower the learning rate, then play, "
+                    "or reset."
+                )
+            else:
+                self.state = "done"
+                self.message = {
+                    "max_iter": f"stopped after {self.epoch} epochs (the epoch limit)",
+                    "target_loss": (
+                        f"stopped in epoch {self.epoch}: the loss reached the target "
+                        f"{self.settings.target_loss!r}"
+                    ),
+                }.get(reason, f"stopped: {reason}")
+        self._publish()
+
+    def _run_step(self, request: _StepRequest) -> None:
+        """One epoch, and the explain trace of a full-batch gradient-descent step."""
+        try:
+            lr = self.settings.learning_rate
+            trace = explain(self.net, self.X, self.y, self.sample_weight, learning_rate=lr)
+            self._offset = self.epoch
+            self._pace_due = time.monotonic()
+            history = self._train(1)
+        except ValueError as exc:
+            request.error = str(exc)
+            request.done.set()
+            return
+        if history.stop_reason == "diverged":
+            self._finish("diverged")
+        else:
+            with self._cond:
+                if self.state != "running":  # a step leaves the run paused, even when done
+                    self.state, self.stop_reason, self.message = "paused", None, None
+            self._publish()
+        exact = (
+            isinstance(self.optimizer, SGD)
+            and self.optimizer.momentum == 0.0
+            and (self.settings.batch_size is None or self.settings.batch_size >= self.X.shape[0])
+            and not any(layer.dropout for layer in self.net.layers)
+        )
+        request.result = {
+            "trace_text": trace.to_text(),
+            "trace_markdown": trace.to_markdown(),
+            "step_loss": finite_or_none(history.loss[0]) if history.loss else None,
+            "trace_is_the_step": exact,
+        }
+        request.done.set()
+
+    def _callback(self, iteration: int, history, net: Network) -> bool:
+        with self._cond:
+            self.epoch = self._offset + iteration
+            self.curves["loss"].append(finite_or_none(history.loss[-1]))
+            if history.val_loss:
+                self.curves["val_loss"].append(finite_or_none(history.val_loss[-1]))
+            stop = self._interrupt or self._closed
+        if stop:
+            return True
+        if self.hub.n_clients > 0 and time.monotonic() >= self._frame_due:
+            self._publish()
+        rate = self.settings.epochs_per_second
+        if rate is not None:
+            self._pace_due = max(self._pace_due + 1.0 / rate, time.monotonic() - 1.0)
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: self._interrupt or self._closed, self._pace_due - time.monotonic()
+                )
+                stop = self._interrupt or self._closed
+        return stop
+
+    def _publish(self, quiet: bool = False) -> None:
+        """Compute a frame at the current weights and hand it to the hub."""
+        started = time.monotonic()
+        with self._cond:
+            net, run, epoch, index = self.net, self.run, self.epoch, self.sample_index
+            curves, init = self.curves, self.init
+        try:
+            with self._blas_limit():
+                numbers = network_frame(
+                    net,
+                    (self.X, self.y, self.sample_weight),
+                    self.validation,
+                    task=self.task,
+                    projection=self.projection,
+                    sample_index=index,
+                )
+        except Exception:
+            if not quiet:
+                raise
+            numbers = {"loss": None, "diverged": True, "layers": []}
+        params = list(net.parameters)
+        with self._cond:
+            if run != self.run:  # a reset came in meanwhile: this frame is stale
+                return
+            accuracy = numbers.get("accuracy")
+            if accuracy is not None and (
+                not curves["accuracy"] or curves["accuracy"][-1][0] < epoch
+            ):
+                curves["accuracy"].append([epoch, accuracy, numbers.get("val_accuracy")])
+            frame = {
+                "run": run,
+                "epoch": epoch,
+                "state": self.state,
+                "stop_reason": self.stop_reason,
+                "message": self.message,
+                **numbers,
+                "diverged": bool(numbers.get("diverged")) or self.state == "diverged",
+                "settings": self.settings.to_dict(),
+                "time": started - self._start,
+            }
+            self._published = (net, params)
+        meta = {
+            "init": init,
+            "curves": curves,
+            "n_loss": epoch,
+            "n_accuracy": len(curves["accuracy"]),
+        }
+        self.hub.publish((frame, meta))
+        cost = time.monotonic() - started
+        self._frame_due = started + max(MIN_FRAME_INTERVAL, FRAME_COST_FACTOR * cost)
+
+    def _blas_limit(self):
+        # Multi-threaded BLAS on a frame's products (the boundary grid) slowed the next
+        # epochs of training by up to 40% on two cores; one thread computes a frame in
+        # a few milliseconds. threadpoolctl (a scikit-learn dependency) is optional.
+        if self._blas is None:
+            return contextlib.nullcontext()
+        return self._blas.limit(limits=1, user_api="blas")
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the session was created (the clock of frames' ``time``)."""
+        return time.monotonic() - self._start
+
+
+def _blas_controller() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+def _grid_size(net: Network) -> int:
+    from ._frames import GRID_SIZE
+
+    return 200 if net.n_inputs == 1 else GRID_SIZE

@@ -1,0 +1,228 @@
+"""The live page in a real browser: Debian's chromium driven by Playwright.
+
+Skipped when the ``playwright`` package or ``/usr/bin/chromium`` is missing (CI installs
+both; never run ``playwright install``, which downloads browsers). The test saves the
+screenshot that ``docs/serve.md`` shows, ``docs/images/serve.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop.live import model_from_table
+
+sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("pandas")
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "serve.png"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.problems = []
+    page.on(
+        "console",
+        lambda m: (
+            page.problems.append(f"console {m.type}: {m.text}")
+            if m.type in ("error", "warning")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+    yield page
+    context.close()
+
+
+def dataset(page) -> dict:
+    return page.evaluate("() => Object.assign({}, document.body.dataset)")
+
+
+def wait_for(page, condition, timeout=20.0) -> dict:
+    """Poll the page's data attributes (the page's CSP forbids Playwright's eval)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = dataset(page)
+        if condition(data):
+            return data
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; the page shows {data}; problems {page.problems}")
+        page.wait_for_timeout(40)
+
+
+def moons(n, rng):
+    """Two interleaved half circles (standardised), labels 0/1."""
+    t = rng.uniform(0.0, np.pi, n)
+    label = rng.integers(0, 2, n)
+    X = np.column_stack(
+        [
+            np.cos(t) + label - 0.5 + rng.normal(0.0, 0.12, n),
+            np.sin(t) * (1 - 2 * label) + 0.4 * label - 0.2 + rng.normal(0.0, 0.12, n),
+        ]
+    )
+    return (X - X.mean(axis=0)) / X.std(axis=0), label.astype(np.float64)
+
+
+def engine_loss(server) -> float:
+    session = server.session
+    loss, _ = session.net.loss_and_gradients(session.X, session.y, session.sample_weight)
+    return loss
+
+
+def test_the_page_shows_the_engines_training(page):
+    X, y = moons(300, np.random.default_rng(0))
+    net = dp.Network(
+        [dp.Dense(2, 8, "tanh"), dp.Dense(8, 6, "tanh"), dp.Dense(6, 1)], random_state=0
+    )
+    server = dp.serve(
+        net,
+        X,
+        y,
+        optimizer=dp.SGD(learning_rate=0.3, momentum=0.9),
+        max_iter=100_000,
+        validation_fraction=0.2,
+        random_state=0,
+        epochs_per_second=400,
+        feature_names=["x1", "x2"],
+        class_names=["blue moon", "orange moon"],
+        title="moons.csv",
+        block=False,
+    )
+    with server:
+        page.goto(server.url)
+        data = wait_for(page, lambda d: d["epoch"] not in ("", "0"))
+        assert data["state"] == "running"
+        # one circle per unit, one line per weight
+        assert page.locator("#network circle.unit").count() == 2 + 8 + 6 + 1
+        assert page.locator("#network line.link").count() == 2 * 8 + 8 * 6 + 6 * 1
+        assert (data["units"], data["links"]) == ("17", "70")
+        assert page.locator("#network circle.unit[data-layer='3']").count() == 1
+        assert page.locator("#boundary-svg circle.point").count() == 240
+
+        wait_for(page, lambda d: int(d["epoch"]) >= 600)
+        page.click("#play")  # pause
+        data = wait_for(page, lambda d: d["state"] == "paused")
+        time.sleep(0.3)  # no frame may follow the pause's
+        data = dataset(page)
+        assert int(data["epoch"]) == server.session.epoch
+        assert float(data["loss"]) == pytest.approx(engine_loss(server), abs=1e-6)
+        shown = float(page.locator("#loss").inner_text())
+        assert shown == pytest.approx(float(data["loss"]), rel=1e-5)
+        page.wait_for_timeout(300)
+        assert dataset(page)["epoch"] == data["epoch"]  # paused means paused
+
+        # hovering a unit shows its exact numbers and formulas
+        page.hover("#network circle.unit[data-layer='1'][data-unit='1']")
+        tip = page.locator("#tooltip")
+        assert tip.is_visible()
+        text = tip.inner_text()
+        assert "hidden layer 1, unit 2" in text and "a = tanh(z)" in text and "δ = ∂l/∂z" in text
+        first = server.session.net.layers[0]  # the value shown is row 0's activation
+        z = server.session.X[0] @ first.weights + first.bias
+        shown_a = float(re.search(r"a = tanh\(z\) = (\S+)", text).group(1))
+        assert shown_a == pytest.approx(np.tanh(z[1]), abs=1e-7)
+        page.screenshot(path=str(SCREENSHOT))
+
+        # units by delta, links by gradient: the drawing changes
+        fill = page.locator("#network circle.unit[data-layer='1'][data-unit='0']")
+        before = fill.get_attribute("fill")
+        page.click("button[data-view-units='delta']")
+        page.click("button[data-view-links='gradient']")
+        assert fill.get_attribute("fill") != before
+        assert page.locator("#network circle.unit.input").first.get_attribute("fill") == (
+            "#d1d5db"  # inputs have no delta
+        )
+
+        # one step: one more epoch, and its explain trace
+        epoch = int(data["epoch"])
+        page.click("#step")
+        page.locator("#trace-panel").wait_for(state="visible")
+        data = wait_for(page, lambda d: int(d["epoch"]) == epoch + 1)
+        assert data["state"] == "paused"
+        assert "1 Forward pass" in page.locator("#trace").inner_text()
+        assert float(data["loss"]) == pytest.approx(engine_loss(server), abs=1e-6)
+        page.click("#trace-close")
+
+        # a new learning rate reaches the engine
+        page.fill("#learning-rate", "0.05")
+        page.press("#learning-rate", "Enter")
+        deadline = time.monotonic() + 10
+        while server.session.status()["settings"]["learning_rate"] != 0.05:
+            assert time.monotonic() < deadline
+            page.wait_for_timeout(40)
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_the_page_draws_csv_data(page, tmp_path, kind):
+    rng = np.random.default_rng(1)
+    n = 60
+    X = rng.normal(size=(n, 3))
+    if kind == "multiclass":
+        target = np.array(["cat", "dog", "bird"])[np.argmax(X @ rng.normal(size=(3, 3)), axis=1)]
+    else:
+        target = (X @ np.array([1.0, -2.0, 0.5]) * 10 + 50).round(2)
+    lines = ["a,b,c,target"] + [f"{r[0]},{r[1]},{r[2]},{t}" for r, t in zip(X, target, strict=True)]
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(lines) + "\n")
+    model = model_from_table(dp.data.read_table(path), "target", hidden=[5, 4], random_state=0)
+    server = dp.serve(
+        model.network,
+        model.X,
+        model.y,
+        max_iter=100_000,
+        epochs_per_second=200,
+        feature_names=model.feature_names,
+        class_names=model.class_names,
+        preprocessor=model.preprocessor,
+        block=False,
+    )
+    n_out = 3 if kind == "multiclass" else 1
+    with server:
+        page.goto(server.url)
+        wait_for(page, lambda d: d["epoch"] not in ("", "0"))
+        page.click("#play")
+        data = wait_for(page, lambda d: d["state"] == "paused")
+        time.sleep(0.3)
+        data = dataset(page)
+        assert float(data["loss"]) == pytest.approx(engine_loss(server), abs=1e-6)
+        assert page.locator("#network circle.unit").count() == 3 + 5 + 4 + n_out
+        assert page.locator("#network line.link").count() == 3 * 5 + 5 * 4 + 4 * n_out
+        assert page.locator("#download-preprocessor").is_visible()
+        assert page.locator("#accuracy-panel").is_visible() == (kind == "multiclass")
+        assert "principal components" in page.locator("#boundary-caption").inner_text()
+        if kind == "multiclass":
+            assert "bird" in page.locator("#network").text_content()
+            assert 0.0 <= float(data["accuracy"]) <= 1.0
+        else:
+            assert data["accuracy"] == ""
+    assert page.problems == []
