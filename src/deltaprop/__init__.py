@@ -18,6 +18,7 @@ from .gradcheck import check_gradients
 from .io import load, save
 from .layers import Dense
 from .losses import LOSSES, Loss, get_loss
+from .model import TabularModel
 from .network import Network
 from .optimizers import LBFGS, SGD, Adam, Optimizer
 from .training import DivergenceWarning, History, train
@@ -40,6 +41,7 @@ __all__ = [
     "MLPRegressor",
     "Network",
     "Optimizer",
+    "TabularModel",
     "Trace",
     "__version__",
     "check_gradients",
