@@ -270,3 +270,24 @@ def test_demo_without_the_cli_extra_uses_numpy_alone(monkeypatch, capsys):
         err.strip()
         == 'deltaprop: error: deltaprop train needs pandas: pip install "deltaprop[cli]"'
     )
+
+
+def test_progress_bar_on_a_terminal(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    data = _write(_table("binary"), tmp_path, "train", "csv")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    argv = ["train", data, "--target", "y", "--max-iter", "4", "--hidden", "2", "--tol", "0"]
+    assert main([*argv, "--early-stopping", "--validation-fraction", "0.25"]) == 0
+    bar = terminal.getvalue()
+    assert "4/4" in bar and "epoch" in bar and "loss=" in bar and "val_loss=" in bar
+    terminal.seek(0)
+    terminal.truncate()
+    capsys.readouterr()
+    assert main([*argv, "--quiet"]) == 0
+    assert terminal.getvalue() == "" and capsys.readouterr().out == ""

@@ -169,3 +169,27 @@ def test_tabular_model_answers_in_the_targets_terms(rng, tmp_path):
         model.predict_proba(table)
     with pytest.raises(ValueError, match="needs a MLPClassifier"):
         dp.TabularModel(dp.MLPRegressor()).fit({**table, "c": ["a", "b"] * 20}, "c")
+
+
+def test_load_imports_the_estimator_kinds_on_demand(rng, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "clf.deltaprop"
+    dp.save(dp.MLPClassifier((2,), max_iter=2, random_state=0).fit(_X(rng), [0, 1] * 20), path)
+    code = (
+        "import sys, deltaprop\n"
+        "assert 'deltaprop.estimator' not in sys.modules\n"
+        f"print(type(deltaprop.load({str(path)!r})).__name__)\n"
+    )
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": src},
+        timeout=120,
+    )
+    assert done.stdout.strip() == "MLPClassifier", done.stderr

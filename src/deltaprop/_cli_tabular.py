@@ -193,7 +193,17 @@ class _Progress:
             except ImportError:  # the bar is a nicety: fall back to lines
                 self.lines = True
             else:
-                self.bar = tqdm(total=max_iter, unit="epoch", file=sys.stderr, leave=False)
+                # a terminal that reports no width (some ptys) would get an empty bar
+                try:
+                    columns = os.get_terminal_size(sys.stderr.fileno()).columns
+                except (OSError, ValueError):
+                    columns = 0
+                self.bar = tqdm(
+                    total=max_iter,
+                    unit="epoch",
+                    file=sys.stderr,
+                    ncols=None if columns > 0 else 80,
+                )
 
     def __call__(self, iteration: int, history: Any, net: Any) -> None:
         loss = history.loss[-1]

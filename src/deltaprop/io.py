@@ -44,7 +44,6 @@ True
 from __future__ import annotations
 
 import contextlib
-import importlib
 import inspect
 import json
 import math
@@ -122,11 +121,18 @@ class _Kind:
 
 _KINDS: dict[str, _Kind] = {}
 _KIND_OF_CLASS: dict[type, str] = {}
+
+
+def _import_estimator_kinds() -> None:
+    from . import _estimator_state  # noqa: F401  (registers the kinds)
+
+
 #: Kinds registered by modules that need optional dependencies, imported when a file
-#: holds one: kind -> (module, what to install). A fixed table: a file never names a module.
-_LAZY_KINDS: dict[str, tuple[str, str]] = {
-    "mlp_classifier": ("deltaprop._estimator_state", "sklearn"),
-    "mlp_regressor": ("deltaprop._estimator_state", "sklearn"),
+#: holds one: kind -> (a function importing the module, the extra to install). A fixed
+#: table of plain import statements: a file never names a module.
+_LAZY_KINDS: dict[str, tuple[Callable[[], None], str]] = {
+    "mlp_classifier": (_import_estimator_kinds, "sklearn"),
+    "mlp_regressor": (_import_estimator_kinds, "sklearn"),
 }
 
 
@@ -141,9 +147,9 @@ def _known_kind(kind: Any) -> bool:
     if not isinstance(kind, str):
         return False
     if kind not in _KINDS and kind in _LAZY_KINDS:
-        module, extra = _LAZY_KINDS[kind]
+        import_kinds, extra = _LAZY_KINDS[kind]
         try:
-            importlib.import_module(module)
+            import_kinds()
         except ImportError as exc:
             raise ImportError(
                 f"this model file holds a {kind!r}, which needs optional dependencies "
