@@ -12,7 +12,8 @@ from deltaprop.cli import main
 def test_demo_reaches_95_percent_test_accuracy(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    losses = [float(v) for v in re.findall(r"loss (\d+\.\d+)", out)]
+    assert "$ deltaprop train train.csv --target diagnosis" in out  # the CLI path
+    losses = [float(v) for v in re.findall(r"iteration +\d+  loss (\d+\.\d+)", out)]
     assert losses[0] > 0.5 and losses[-1] <= 0.05
     assert "stopped: target_loss" in out
     test_accuracy = float(re.search(r"test accuracy: (\d\.\d+)", out).group(1))
@@ -30,8 +31,8 @@ def test_demo_options_change_the_run(capsys):
     ("argv", "message"),
     [
         ([], "the following arguments are required: COMMAND"),
-        (["demo", "--hidden", "0"], "n_out must be >= 1, got 0"),
-        (["demo", "--learning-rate", "-1"], "learning_rate must be > 0"),
+        (["demo", "--hidden", "0"], "argument --hidden: must be >= 1, got 0"),
+        (["demo", "--learning-rate", "-1"], "argument --learning-rate: must be > 0"),
         (["demo", "--hidden", "many"], "invalid int value"),
         (["fly"], "invalid choice"),
     ],
@@ -48,4 +49,22 @@ def test_help_documents_commands(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
-    assert "demo" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for command in ("demo", "train", "predict", "evaluate", "info", "explain"):
+        assert f"    {command} " in out
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "predict", "evaluate", "info", "explain"])
+def test_each_command_help_documents_every_option_with_an_example(command, capsys):
+    from deltaprop.cli import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "xample" in out and f"deltaprop {command}" in out.split("xample", 1)[1]
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    for action in subparsers.choices[command]._actions:
+        assert action.help, (command, action.dest)
+        for flag in action.option_strings:
+            assert flag in out

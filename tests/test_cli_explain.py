@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
 import pytest
 
 from deltaprop.cli import main
@@ -46,15 +47,67 @@ def test_explain_png(tmp_path, capsys):
     assert "cannot write --png" in capsys.readouterr().err
 
 
+@pytest.fixture
+def trained(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.normal(size=30), rng.normal(size=30)
+    frame = pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": x2,
+            "colour": rng.choice(["red", "blue"], 30),
+            "label": np.where(x1 + x2 > 0, "up", "down"),
+        }
+    )
+    data, model = tmp_path / "data.csv", tmp_path / "model.deltaprop"
+    frame.to_csv(data, index=False)
+    argv = ["train", str(data), "--target", "label", "--out", str(model), "--hidden", "3"]
+    assert main([*argv, "--activation", "tanh", "--solver", "lbfgs", "--max-iter", "10", "-q"]) == 0
+    return str(model), str(data), frame
+
+
+def test_explain_a_row_of_real_data_with_a_trained_model(trained, capsys):
+    import deltaprop as dp
+
+    model_path, data, frame = trained
+    assert main(["explain", model_path, data, "--row", "4", "--format", "json"]) == 0
+    trace = json.loads(capsys.readouterr().out)
+    model = dp.load(model_path)
+    # independently: the 4th row through the model's preprocessing, its label as 0/1
+    X = model.preprocessor_.transform(frame)[[3]]
+    y = np.array([[1.0 if frame["label"][3] == "up" else 0.0]])
+    loss, grads = model.estimator_.network_.loss_and_gradients(X, y)
+    assert trace["loss"] == loss
+    for layer, (d_weights, d_bias) in zip(trace["layers"], grads, strict=True):
+        np.testing.assert_array_equal(np.array(layer["d_weights"]), d_weights)
+        np.testing.assert_array_equal(np.array(layer["d_bias"]), d_bias)
+
+    assert main(["explain", model_path, data, "--row", "4", "--steps", "3"]) == 0
+    text = capsys.readouterr().out
+    label = frame["label"][3]
+    assert text.startswith(f"row 4 of {data} with {model_path}: label = {label!r}")
+    assert "network: 4 inputs -> 3 tanh -> 1 sigmoid" in text
+    assert main(["explain", model_path, data, "--row", "1", "--format", "markdown"]) == 0
+    assert "## deltaprop explain" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
-    "argv",
-    [["explain", "model.npz", "data.csv", "--row", "3"], ["explain", "--row", "0"]],
+    ("extra", "message"),
+    [
+        (["--row", "0"], "--row must be >= 1"),
+        (["--row", "31"], "has 30 data rows"),
+        (["--row", "1", "--target", "nothing"], "lacks the target column 'nothing'"),
+        (None, "give MODEL DATA --row N"),
+    ],
 )
-def test_explaining_a_saved_model_is_not_available_yet(argv, capsys):
+def test_explain_model_bad_usage(trained, extra, message, capsys):
+    model_path, data, _ = trained
+    argv = ["explain", model_path, data, *extra] if extra else ["explain", model_path, "--row", "1"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1
-    assert "needs the 'train' command" in err
+    assert len(err.strip().splitlines()) == 1 and message in err
 
 
 def test_explain_bad_options(capsys):

@@ -19,6 +19,7 @@ from .io import load, save
 from .layers import Dense
 from .live import serve
 from .losses import LOSSES, Loss, get_loss
+from .model import TabularModel
 from .network import Network
 from .optimizers import LBFGS, SGD, Adam, Optimizer
 from .training import DivergenceWarning, History, train
@@ -41,6 +42,7 @@ __all__ = [
     "MLPRegressor",
     "Network",
     "Optimizer",
+    "TabularModel",
     "Trace",
     "__version__",
     "check_gradients",

@@ -10,7 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
+import traceback
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +27,7 @@ from .training import train
 __all__ = ["main"]
 
 
-class UsageError(Exception):
+class UsageError(ValueError):
     """Bad usage or bad input: reported in one line with exit code 2."""
 
 
@@ -44,7 +48,80 @@ def _stratified_split(y: np.ndarray, test_fraction: float, rng: np.random.Genera
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Train the seed network on the shipped breast-cancer data and report accuracy."""
+    """Train and evaluate on the shipped breast-cancer data; report the accuracy.
+
+    With the ``cli`` extra installed this runs ``deltaprop train`` and ``deltaprop
+    evaluate`` on CSV files; with NumPy alone it trains the same network in memory.
+    """
+    if args.hidden < 1:
+        raise UsageError(f"argument --hidden: must be >= 1, got {args.hidden}")
+    if not args.learning_rate > 0.0:
+        raise UsageError(f"argument --learning-rate: must be > 0, got {args.learning_rate}")
+    if args.max_iter < 1:
+        raise UsageError(f"argument --max-iter: must be >= 1, got {args.max_iter}")
+    try:
+        import pandas  # noqa: F401
+        import sklearn  # noqa: F401
+    except ImportError:
+        return _demo_core(args)
+    return _demo_cli(args)
+
+
+def _print_losses(losses: list[float]) -> None:
+    step = max(1, len(losses) // 10)
+    for i, loss in enumerate(losses, start=1):
+        if i == 1 or i % step == 0 or i == len(losses):
+            print(f"  iteration {i:5d}  loss {loss:.6f}")
+
+
+def _demo_cli(args: argparse.Namespace) -> int:
+    """The demo through the command line's own train and evaluate commands."""
+    from .data import read_table
+    from .datasets import breast_cancer_path
+    from .io import load
+
+    table = read_table(breast_cancer_path())
+    labels = table["diagnosis"].to_numpy()
+    rng = np.random.default_rng(args.seed)
+    train_idx, test_idx = _stratified_split(labels, 0.25, rng)
+    parser = build_parser()
+    with tempfile.TemporaryDirectory(prefix="deltaprop-demo-") as folder:
+        paths = {name: str(Path(folder) / name) for name in ("train.csv", "test.csv", "model")}
+        table.iloc[train_idx].to_csv(paths["train.csv"], index=False)
+        table.iloc[test_idx].to_csv(paths["test.csv"], index=False)
+        print(
+            f"deltaprop demo: breast-cancer data, {len(train_idx)} training and "
+            f"{len(test_idx)} test rows, {table.shape[1] - 1} features, label 'diagnosis' "
+            "(benign or malignant), written to train.csv and test.csv in a temporary folder"
+        )
+        options = [
+            "--target", "diagnosis", "--hidden", str(args.hidden), "--activation", "sigmoid",
+            "--solver", "gd", "--learning-rate", str(args.learning_rate),
+            "--max-iter", str(args.max_iter), "--target-loss", str(args.target_loss),
+            "--alpha", "0", "--tol", "0", "--seed", str(args.seed),
+        ]  # fmt: skip
+        print(f"$ deltaprop train train.csv {' '.join(options)} --out model.deltaprop")
+        print(
+            f"network: 30 inputs -> {args.hidden} sigmoid -> 1 sigmoid; cross-entropy; "
+            f"full-batch gradient descent, learning_rate={args.learning_rate}"
+        )
+        train_args = parser.parse_args(
+            ["train", paths["train.csv"], *options, "--out", paths["model"], "--quiet"]
+        )
+        train_args.func(train_args)
+        estimator = load(paths["model"]).estimator_
+        _print_losses(estimator.loss_curve_)
+        print(f"stopped: {estimator.stop_reason_} after {len(estimator.loss_curve_)} iterations")
+        model = load(paths["model"])
+        for name in ("train", "test"):
+            print(f"$ deltaprop evaluate model.deltaprop {name}.csv --target diagnosis")
+            scores = model.evaluate(read_table(paths[f"{name}.csv"]), "diagnosis")
+            print(f"{name} accuracy: {scores['accuracy']:.4f}")
+    return 0
+
+
+def _demo_core(args: argparse.Namespace) -> int:
+    """The demo with NumPy alone: the seed network trained in memory."""
     from .datasets import load_breast_cancer
 
     X, y, features, _ = load_breast_cancer()
@@ -75,10 +152,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         max_iter=args.max_iter,
         target_loss=args.target_loss,
     )
-    step = max(1, history.n_iter // 10)
-    for i, loss in enumerate(history.loss, start=1):
-        if i == 1 or i % step == 0 or i == history.n_iter:
-            print(f"  iteration {i:5d}  loss {loss:.6f}")
+    _print_losses(history.loss)
     print(f"stopped: {history.stop_reason} after {history.n_iter} iterations")
     for name, X_part, y_part in (("train", X_train, y_train), ("test", X_test, y_test)):
         accuracy = float(np.mean((net.forward(X_part)[:, 0] >= 0.5) == (y_part == 1.0)))
@@ -89,10 +163,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     """Print every number of one backpropagation step of the classic worked example."""
     if args.model_and_data or args.row is not None or args.target is not None:
-        raise UsageError(
-            "explaining a saved model (MODEL DATA --row N) needs the 'train' command, which "
-            "is not yet available; run 'deltaprop explain' alone for the worked example"
-        )
+        from ._cli_tabular import explain_model
+
+        return explain_model(args)
     from .explain import explain, worked_example
 
     net, X, y, learning_rate = worked_example()
@@ -181,12 +254,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+_EPILOG = """examples:
+  deltaprop demo
+  deltaprop train data.csv --target label --out model.deltaprop
+  deltaprop info model.deltaprop
+  deltaprop evaluate model.deltaprop test.csv --target label --json
+  deltaprop predict model.deltaprop new.csv --proba --out predictions.csv
+  deltaprop explain model.deltaprop test.csv --row 1
+  deltaprop serve data.csv --target label
+
+Each command's --help lists its options; docs/cli.md documents them all.
+Exit codes: 0 success, 1 unexpected error, 2 bad usage or input, 130 Ctrl-C."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``deltaprop`` command."""
     parser = _Parser(
         prog="deltaprop",
         description="Train feed-forward neural networks by error backpropagation.",
-        epilog="Example: deltaprop demo --max-iter 500",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"deltaprop {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -213,23 +300,42 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(func=cmd_demo)
 
+    from ._cli_tabular import add_commands, wrap  # train, predict, evaluate, info
+
+    add_commands(commands)
+
     explain = commands.add_parser(
         "explain",
         help="show every number of one backpropagation step",
-        description=(
-            "Explain one full-batch gradient-descent step of the classic worked example "
-            "(2 inputs, 2 sigmoid hidden units, 1 sigmoid output, one sample; the numbers "
-            "of Matt Mazur's step-by-step example, squared error, learning rate 0.5): the "
-            "forward pass, the error, the output and hidden deltas, the gradients and the "
-            "update, with diagnostics."
+        description=wrap(
+            "Explain one full-batch gradient-descent step: the forward pass, the error, "
+            "the output and hidden deltas, the gradients and the update, with diagnostics. "
+            "Alone, of the classic worked example (2 inputs, 2 sigmoid hidden units, 1 "
+            "sigmoid output, one sample; the numbers of Matt Mazur's step-by-step example, "
+            "squared error, learning rate 0.5). With MODEL DATA --row N, of one row of real "
+            "data with a model written by 'deltaprop train', through the model's own "
+            "preprocessing and network."
         ),
-        epilog="Example: deltaprop explain --steps 20 --png worked_example.png",
+        epilog=(
+            "examples:\n  deltaprop explain --steps 20 --png worked_example.png\n"
+            "  deltaprop explain iris.deltaprop iris.csv --row 3 --format markdown"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    # MODEL DATA --row N [--target COLUMN] needs saved models (the train command); the
-    # arguments are accepted only to answer with a clear message.
-    explain.add_argument("model_and_data", nargs="*", help=argparse.SUPPRESS)
-    explain.add_argument("--row", type=int, help=argparse.SUPPRESS)
-    explain.add_argument("--target", help=argparse.SUPPRESS)
+    explain.add_argument(
+        "model_and_data",
+        nargs="*",
+        metavar="MODEL DATA",
+        help="a model written by 'deltaprop train' and a table holding the row",
+    )
+    explain.add_argument(
+        "--row", type=int, metavar="N", help="the row of DATA to explain (1 is the first)"
+    )
+    explain.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the column holding the row's true value (default: the model's target)",
+    )
     explain.add_argument(
         "--format",
         choices=["text", "markdown", "json"],
@@ -246,7 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--learning-rate",
         type=float,
-        help="step size of the update (default 0.5, the worked example's)",
+        help=(
+            "step size of the update (default: 0.5 for the worked example, the model's "
+            "learning rate for MODEL DATA)"
+        ),
+    )
+    explain.add_argument(
+        "-v", "--verbose", action="count", default=0, help="the traceback of an unexpected error"
     )
     explain.set_defaults(func=cmd_explain)
 
@@ -298,25 +410,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split("\n")) or type(exc).__name__
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"deltaprop: warning: {_one_line(message)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code.
+
+    Exit codes: 0 success; 2 bad usage or bad input (one line ``deltaprop: error: ...``
+    on stderr, no traceback); 1 anything unexpected, a missing optional dependency or a
+    failing disk; 130 when Ctrl-C stopped training (the model is written first).
+    """
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-        return args.func(args)
-    except UsageError as exc:
-        print(f"deltaprop: error: {exc}", file=sys.stderr)
-        return 2
-    except (ValueError, TypeError) as exc:
-        print(f"deltaprop: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("deltaprop: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # the reader went away (e.g. `deltaprop explain | head`): stop quietly, as cat does
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    args = None
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one line each, no source line
+        try:
+            args = parser.parse_args(argv)
+            return args.func(args)
+        except (UsageError, ValueError, TypeError) as exc:
+            print(f"deltaprop: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("deltaprop: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # the reader went away (e.g. `deltaprop explain | head`): stop quietly, as cat does
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        except ImportError as exc:
+            print(f"deltaprop: error: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"deltaprop: error: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        except Exception as exc:
+            if getattr(args, "verbose", 0):
+                traceback.print_exc()
+            hint = "" if getattr(args, "verbose", 0) else " (rerun with -v for the traceback)"
+            print(
+                f"deltaprop: error: unexpected {type(exc).__name__}: {_one_line(exc)}{hint}",
+                file=sys.stderr,
+            )
+            return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -312,7 +312,7 @@ class _BaseMLP(BaseEstimator):
                 optimizer.load_state_dict({**state, **hyper})
         return optimizer
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False, resume=None):
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -366,6 +366,14 @@ class _BaseMLP(BaseEstimator):
                 tol=float(self.tol),
                 patience=patience,
                 verbose=bool(self.verbose),
+            )
+        if resume is not None and score is not None and self.early_stopping_metric == "score":
+            # the validation score's state (best score, patience) is not in checkpoints;
+            # with metric "loss" train() keeps the stop rule's state, and only
+            # validation_scores_ starts afresh after the resumed iteration
+            raise ValueError(
+                "resuming from a checkpoint needs early_stopping_metric='loss' when "
+                "early_stopping=True"
             )
         n_train = X_train.shape[0]
         offset = self._loss_offset(Y_train, w_train)
@@ -433,6 +441,7 @@ class _BaseMLP(BaseEstimator):
             early_stopping=train_early,
             callbacks=callbacks,
             class_weight=self._class_weight_indices(),
+            resume=resume,
         )
         if score is not None and self.early_stopping_metric == "score":
             if score.best_params is not None:
@@ -1061,3 +1070,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+# registers the "mlp_classifier" and "mlp_regressor" kinds of model files
+from . import _estimator_state  # noqa: E402, F401

@@ -123,6 +123,41 @@ _KINDS: dict[str, _Kind] = {}
 _KIND_OF_CLASS: dict[type, str] = {}
 
 
+def _import_estimator_kinds() -> None:
+    from . import _estimator_state  # noqa: F401  (registers the kinds)
+
+
+#: Kinds registered by modules that need optional dependencies, imported when a file
+#: holds one: kind -> (a function importing the module, the extra to install). A fixed
+#: table of plain import statements: a file never names a module.
+_LAZY_KINDS: dict[str, tuple[Callable[[], None], str]] = {
+    "mlp_classifier": (_import_estimator_kinds, "sklearn"),
+    "mlp_regressor": (_import_estimator_kinds, "sklearn"),
+}
+
+
+def _known_kind(kind: Any) -> bool:
+    """Whether ``kind`` is registered, importing the module of a lazy kind first.
+
+    Raises
+    ------
+    ImportError
+        When the module of a lazy kind needs an optional dependency that is missing.
+    """
+    if not isinstance(kind, str):
+        return False
+    if kind not in _KINDS and kind in _LAZY_KINDS:
+        import_kinds, extra = _LAZY_KINDS[kind]
+        try:
+            import_kinds()
+        except ImportError as exc:
+            raise ImportError(
+                f"this model file holds a {kind!r}, which needs optional dependencies "
+                f'({exc}): pip install "deltaprop[{extra}]"'
+            ) from None
+    return kind in _KINDS
+
+
 def register_kind(
     name: str,
     cls: type,
@@ -202,7 +237,7 @@ def load_nested(node: Any, arrays: ArrayStore, prefix: str, *, where: str = "con
 
 def _from_node(node: dict, arrays: ArrayStore, *, where: str) -> Any:
     kind = node["kind"]
-    if not isinstance(kind, str) or kind not in _KINDS:
+    if not _known_kind(kind):
         raise ModelFileError(
             f"{where}: unknown kind {kind!r}; this deltaprop knows {sorted(_KINDS)}"
         )
@@ -652,7 +687,7 @@ def _read_header(archive: zipfile.ZipFile, members: dict, where: str) -> dict:
     check_keys(header, _TOP_KEYS, f"{where}: {_HEADER_NAME}")
     if not isinstance(header["library_version"], str):
         raise ModelFileError(f"{where}: library_version must be a string")
-    if not isinstance(header["kind"], str) or header["kind"] not in _KINDS:
+    if not _known_kind(header["kind"]):
         raise ModelFileError(
             f"{where}: unknown kind {header['kind']!r:.80}; this deltaprop knows "
             f"{sorted(_KINDS)} (the file was written by deltaprop "

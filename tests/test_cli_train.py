@@ -1,0 +1,293 @@
+"""``deltaprop train -> info -> evaluate -> predict`` end to end, in-process through main."""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("sklearn")
+pytest.importorskip("pyarrow")
+
+import deltaprop as dp  # noqa: E402
+from deltaprop.cli import main  # noqa: E402
+
+N_ROWS = 48
+
+
+def _table(task: str, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=N_ROWS), rng.normal(3.0, 2.0, size=N_ROWS)
+    colour = rng.choice(["red", "green", "blue"], N_ROWS)
+    score = x1 + 0.5 * (x2 - 3.0) + (colour == "red")
+    if task == "binary":
+        target = np.where(score > 0.5, "yes", "no")
+    elif task == "multiclass":
+        target = np.where(score > 1.2, "cat", np.where(score > -0.2, "dog", "bird"))
+    else:
+        target = 1000.0 * score + 50_000.0  # a price: far from zero, large spread
+    return pd.DataFrame({"x1": x1, "x2": x2, "colour": colour, "y": target})
+
+
+def _write(frame, folder, name, fmt):
+    path = folder / f"{name}.{fmt}"
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return str(path)
+
+
+def _read_csv(text: str):
+    return pd.read_csv(io.StringIO(text))
+
+
+OPTIONS = ["--hidden", "6", "--solver", "lbfgs", "--max-iter", "30", "--seed", "3"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_train_info_evaluate_predict(task, fmt, tmp_path, capsys):
+    frame = _table(task)
+    data = _write(frame, tmp_path, "train", fmt)
+    model_path = str(tmp_path / "model.deltaprop")
+
+    assert main(["train", data, "--target", "y", "--out", model_path, *OPTIONS]) == 0
+    out = capsys.readouterr().out
+    assert f"wrote {model_path}" in out
+    assert "lbfgs: " in out and "epochs, final loss" in out
+
+    # the in-memory model of the same settings predicts exactly what the file predicts
+    estimator = (dp.MLPRegressor if task == "regression" else dp.MLPClassifier)(
+        hidden_layer_sizes=(6,),
+        solver="lbfgs",
+        max_iter=30,
+        random_state=3,
+        early_stopping_metric="loss",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        in_memory = dp.TabularModel(estimator).fit(frame, "y")
+    loaded = dp.load(model_path)
+    assert isinstance(loaded, dp.TabularModel)
+    np.testing.assert_array_equal(loaded.predict(frame), in_memory.predict(frame))
+
+    assert main(["info", model_path]) == 0
+    info = capsys.readouterr().out
+    assert "network: 5 inputs -> 6 relu -> " in info  # x1, x2, colour=blue/green/red
+    n_out = {"binary": 1, "multiclass": 3, "regression": 1}[task]
+    assert f"parameters: {5 * 6 + 6 + 6 * n_out + n_out}" in info
+    assert "solver lbfgs" in info and f"stop reason {loaded.estimator_.stop_reason_}" in info
+    assert "colour  categorical  3 categories: blue, green, red" in info
+    assert "x1      numeric" in info
+
+    assert main(["predict", model_path, data] + (["--proba"] if task != "regression" else [])) == 0
+    predicted = _read_csv(capsys.readouterr().out)
+    assert len(predicted) == N_ROWS
+    np.testing.assert_array_equal(predicted["y"].to_numpy(), in_memory.predict(frame))
+
+    assert main(["evaluate", model_path, data, "--target", "y", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    y_true, y_pred = frame["y"].to_numpy(), predicted["y"].to_numpy()
+    if task == "regression":
+        from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+        assert set(scores) == {"r2", "mse", "mae"}
+        assert scores["r2"] == pytest.approx(r2_score(y_true, y_pred), rel=1e-9)
+        assert scores["mse"] == pytest.approx(mean_squared_error(y_true, y_pred), rel=1e-9)
+        assert scores["mae"] == pytest.approx(mean_absolute_error(y_true, y_pred), rel=1e-9)
+        assert scores["mae"] > 0.0  # in the target's units: a price error, not a z-score
+        return
+    from sklearn.metrics import log_loss
+
+    classes = sorted(set(y_true))
+    proba = predicted[[f"proba_{c}" for c in classes]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert set(scores) == {"accuracy", "balanced_accuracy", "log_loss", "confusion_matrix"}
+    assert scores["accuracy"] == pytest.approx(np.mean(y_true == y_pred), abs=1e-15)
+    matrix = [[int(np.sum((y_true == a) & (y_pred == b))) for b in classes] for a in classes]
+    assert scores["confusion_matrix"] == matrix
+    recalls = [matrix[i][i] / sum(matrix[i]) for i in range(len(classes))]
+    assert scores["balanced_accuracy"] == pytest.approx(np.mean(recalls), abs=1e-15)
+    assert scores["log_loss"] == pytest.approx(log_loss(y_true, proba, labels=classes), rel=1e-9)
+    assert scores["accuracy"] > 0.8
+
+
+def test_reloaded_model_predicts_exactly_like_the_in_memory_one(tmp_path):
+    frame = _table("multiclass")
+    estimator = dp.MLPClassifier((5,), max_iter=20, learning_rate_init=0.05, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = dp.TabularModel(estimator).fit(frame, "y")
+    path = tmp_path / "m.deltaprop"
+    dp.save(model, path)
+    again = dp.load(path)
+    np.testing.assert_array_equal(again.predict_proba(frame), model.predict_proba(frame))
+    np.testing.assert_array_equal(again.predict(frame), model.predict(frame))
+    assert again.classes_.tolist() == ["bird", "cat", "dog"]
+    assert again.evaluate(frame) == model.evaluate(frame)
+
+
+def test_predict_out_file_columns_by_name_and_extra_columns(tmp_path, capsys):
+    frame = _table("binary")
+    data = _write(frame, tmp_path, "train", "csv")
+    model_path = str(tmp_path / "m.deltaprop")
+    assert main(["train", data, "--target", "y", "--out", model_path, *OPTIONS, "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    shuffled = frame[["colour", "x2", "x1"]].assign(note="extra")  # other order, no target
+    new = _write(shuffled, tmp_path, "new", "csv")
+    out = tmp_path / "pred.csv"
+    assert main(["predict", model_path, new, "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "deltaprop: warning: ignoring column(s) the model was not trained on: ['note']" in (
+        captured.err
+    )
+    predicted = pd.read_csv(out)
+    assert list(predicted.columns) == ["y"]
+    np.testing.assert_array_equal(predicted["y"], dp.load(model_path).predict(frame))
+
+
+def test_evaluate_text_report(tmp_path, capsys):
+    data = _write(_table("binary"), tmp_path, "train", "csv")
+    model_path = str(tmp_path / "m.deltaprop")
+    assert main(["train", data, "--target", "y", "--out", model_path, *OPTIONS]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", model_path, data]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "balanced_accuracy" in out and "log_loss" in out
+    assert "confusion matrix (rows: true class, columns: predicted class):" in out
+
+
+def test_training_options_reach_the_estimator(tmp_path, capsys):
+    frame = _table("multiclass").assign(w=np.arange(N_ROWS) % 3 + 1.0)
+    frame.loc[3, "x1"] = np.nan
+    data = _write(frame, tmp_path, "train", "csv")
+    model_path = str(tmp_path / "m.deltaprop")
+    argv = [
+        "train", data, "--target", "y", "--out", model_path, "--hidden", "4,3",
+        "--activation", "tanh", "--solver", "sgd", "--learning-rate", "0.05",
+        "--batch-size", "8", "--max-iter", "7", "--tol", "0", "--alpha", "0.01",
+        "--early-stopping", "--validation-fraction", "0.25", "--sample-weight", "w",
+        "--class-weight", "balanced", "--impute", "median", "--seed", "5",
+        "--plot", str(tmp_path / "loss.png"),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    model = dp.load(model_path)
+    est = model.estimator_
+    assert est.hidden_layer_sizes == (4, 3) and est.activation == "tanh"
+    assert est.solver == "sgd" and est.learning_rate_init == 0.05 and est.batch_size == 8
+    assert est.alpha == 0.01 and est.class_weight == "balanced" and est.random_state == 5
+    assert est.early_stopping and est.validation_fraction == 0.25
+    assert len(est.loss_curve_) == len(est.validation_loss_curve_) <= 7
+    assert model.sample_weight_ == "w" and "w" not in model.feature_names_in_
+    assert model.preprocessor_.impute == "median"
+    assert model.preprocessor_.fill_values_["x1"] == float(np.median(frame["x1"].dropna()))
+    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"wrote {tmp_path / 'loss.png'}" in capsys.readouterr().out
+
+
+def test_verbose_prints_one_line_per_epoch_off_a_terminal(tmp_path, capsys):
+    data = _write(_table("binary"), tmp_path, "train", "csv")
+    argv = ["train", data, "--target", "y", "--max-iter", "3", "--hidden", "3", "--tol", "0"]
+    assert main([*argv, "--early-stopping", "--validation-fraction", "0.25", "-v"]) == 0
+    err = capsys.readouterr().err
+    assert [line.split("  ")[0] for line in err.splitlines()] == [
+        "epoch 1/3",
+        "epoch 2/3",
+        "epoch 3/3",
+    ]
+    assert "val_loss" in err
+    assert main(argv) == 0
+    assert capsys.readouterr().err == ""  # not a terminal, no -v: no progress
+
+
+def test_regression_in_target_units(tmp_path):
+    frame = _table("regression")
+    data = _write(frame, tmp_path, "train", "csv")
+    model_path = str(tmp_path / "m.deltaprop")
+    assert main(["train", data, "--target", "y", "--out", model_path, *OPTIONS]) == 0
+    model = dp.load(model_path)
+    predicted = model.predict(frame)
+    # trained on the standardised target, answering in its units
+    assert abs(np.mean(predicted) - 50_000.0) < 1_000.0
+    assert model.preprocessor_.target_mean_ == pytest.approx(frame["y"].mean(), rel=1e-12)
+
+
+def test_no_standardize_warns_about_feature_scales(tmp_path, capsys):
+    frame = _table("binary").assign(income=np.linspace(20_000.0, 90_000.0, N_ROWS))
+    data = _write(frame, tmp_path, "train", "csv")
+    argv = ["train", data, "--target", "y", "--max-iter", "2", "--hidden", "2"]
+    assert main([*argv, "--no-standardize"]) == 0
+    err = capsys.readouterr().err
+    assert "deltaprop: warning: feature scales differ by a factor of" in err
+    assert "'income'" in err
+    assert main(argv) == 0
+    assert "feature scales" not in capsys.readouterr().err
+
+
+def test_checkpoint_and_resume_give_the_uninterrupted_model(tmp_path):
+    data = _write(_table("multiclass"), tmp_path, "train", "csv")
+    ckpt = str(tmp_path / "run.ckpt")
+    common = [
+        "train", data, "--target", "y", "--hidden", "5", "--solver", "adam",
+        "--learning-rate", "0.02", "--batch-size", "8", "--tol", "0",
+        "--n-iter-no-change", "50", "--early-stopping", "--validation-fraction", "0.25",
+        "--seed", "7",
+    ]  # fmt: skip
+    first = [*common, "--max-iter", "6", "--checkpoint", ckpt, "--checkpoint-every", "3"]
+    assert main(first) == 0
+    resumed_path, straight_path = str(tmp_path / "resumed"), str(tmp_path / "straight")
+    assert main([*common, "--max-iter", "12", "--resume", ckpt, "--out", resumed_path]) == 0
+    assert main([*common, "--max-iter", "12", "--out", straight_path]) == 0
+    resumed, straight = dp.load(resumed_path).estimator_, dp.load(straight_path).estimator_
+    assert len(straight.loss_curve_) == 12
+    assert resumed.loss_curve_ == straight.loss_curve_
+    assert resumed.validation_loss_curve_ == straight.validation_loss_curve_
+    pairs = zip(
+        resumed.coefs_ + resumed.intercepts_, straight.coefs_ + straight.intercepts_, strict=True
+    )
+    for a, b in pairs:
+        np.testing.assert_array_equal(a, b)
+    assert resumed.optimizer_state_["t"] == straight.optimizer_state_["t"]
+
+
+def test_demo_without_the_cli_extra_uses_numpy_alone(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now fails
+    assert main(["demo", "--max-iter", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "$ deltaprop train" not in out
+    assert "stopped: max_iter after 3 iterations" in out
+    assert main(["train", "x.csv", "--target", "y"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        == 'deltaprop: error: deltaprop train needs pandas: pip install "deltaprop[cli]"'
+    )
+
+
+def test_progress_bar_on_a_terminal(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("tqdm")
+    data = _write(_table("binary"), tmp_path, "train", "csv")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    argv = ["train", data, "--target", "y", "--max-iter", "4", "--hidden", "2", "--tol", "0"]
+    assert main([*argv, "--early-stopping", "--validation-fraction", "0.25"]) == 0
+    bar = terminal.getvalue()
+    assert "4/4" in bar and "epoch" in bar and "loss=" in bar and "val_loss=" in bar
+    terminal.seek(0)
+    terminal.truncate()
+    capsys.readouterr()
+    assert main([*argv, "--quiet"]) == 0
+    assert terminal.getvalue() == "" and capsys.readouterr().out == ""

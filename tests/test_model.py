@@ -1,0 +1,195 @@
+"""Model files of the estimators and of TabularModel: exact round trips, strict loading."""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn")
+pd = pytest.importorskip("pandas")
+
+import deltaprop as dp  # noqa: E402
+from deltaprop.io import ModelFileError  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning of the tiny fits
+        yield
+
+
+def _X(rng, n=40):
+    return rng.normal(size=(n, 3))
+
+
+LABELS = {
+    "str": np.array(["cat", "dog", "emu"]),
+    "object": np.array(["no", "yes"], dtype=object),
+    "int": np.array([3, 7, 11]),
+    "bool": np.array([False, True]),
+}
+
+
+@pytest.mark.parametrize("labels", list(LABELS), ids=list(LABELS))
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_classifier_round_trip_and_warm_start(labels, solver, rng, tmp_path):
+    X = _X(rng)
+    y = LABELS[labels][rng.integers(0, len(LABELS[labels]), len(X))]
+    clf = dp.MLPClassifier((4,), solver=solver, max_iter=4, random_state=0, momentum=0.5)
+    clf.fit(X, y)
+    path = tmp_path / "clf.deltaprop"
+    dp.save(clf, path)
+    again = dp.load(path)
+    assert type(again) is dp.MLPClassifier
+    assert again.get_params() == clf.get_params()
+    assert again.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(again.classes_, clf.classes_)
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(again.predict(X), clf.predict(X))
+    for key in ("loss_curve_", "n_iter_", "t_", "stop_reason_", "best_loss_", "out_activation_"):
+        assert getattr(again, key) == getattr(clf, key), key
+    # a warm start continues exactly as the original would
+    for est in (clf, again):
+        est.set_params(warm_start=True, max_iter=3).fit(X, y)
+    for a, b in zip(again.coefs_ + again.intercepts_, clf.coefs_ + clf.intercepts_, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert again.loss_curve_ == clf.loss_curve_
+
+
+def test_regressor_round_trip_with_early_stopping_and_partial_fit(rng, tmp_path):
+    X = _X(rng)
+    y = X @ np.array([1.0, -2.0, 0.5]) + 3.0
+    reg = dp.MLPRegressor(
+        hidden_layer_sizes=(5, 2),
+        solver="sgd",
+        max_iter=5,
+        early_stopping=True,
+        n_iter_no_change=np.inf,
+        random_state=1,
+    )
+    reg.fit(pd.DataFrame(X, columns=["a", "b", "c"]), y)
+    path = tmp_path / "reg.deltaprop"
+    dp.save(reg, path)
+    again = dp.load(path)
+    assert again.n_iter_no_change == np.inf
+    assert again.feature_names_in_.tolist() == ["a", "b", "c"]
+    assert again.validation_loss_curve_ == reg.validation_loss_curve_
+    assert again.validation_scores_ == reg.validation_scores_
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    np.testing.assert_array_equal(again.predict(frame), reg.predict(frame))
+    for est in (reg, again):
+        est.set_params(early_stopping=False).partial_fit(frame, y)
+    np.testing.assert_array_equal(again.predict(frame), reg.predict(frame))
+
+
+def test_class_weight_dict_round_trips(rng, tmp_path):
+    X, y = _X(rng), np.array(["a", "b"] * 20)
+    clf = dp.MLPClassifier((3,), solver="lbfgs", max_iter=3, class_weight={"b": 2.0, "a": 0.5})
+    clf.fit(X, y)
+    dp.save(clf, tmp_path / "c")
+    assert dp.load(tmp_path / "c").class_weight == {"a": 0.5, "b": 2.0}
+
+
+def test_unsavable_estimators(rng, tmp_path):
+    X, y = _X(rng), np.array([0, 1] * 20)
+    with pytest.raises(ValueError, match="not fitted yet"):
+        dp.save(dp.MLPClassifier(), tmp_path / "m")
+    clf = dp.MLPClassifier((2,), max_iter=2, callbacks=[lambda i, h, n: None]).fit(X, y)
+    with pytest.raises(TypeError, match="callbacks"):
+        dp.save(clf, tmp_path / "m")
+    clf = dp.MLPClassifier((2,), max_iter=2, random_state=np.random.RandomState(0)).fit(X, y)
+    with pytest.raises(TypeError, match="random_state"):
+        dp.save(clf, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def _rewrite_header(path, change):
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = json.loads(members["header.json"])
+    change(header)
+    members["header.json"] = json.dumps(header).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda h: h["config"]["params"].update(solver="newton"), "solver"),
+        (lambda h: h["config"]["params"].update(evil=1), "unexpected keys"),
+        (lambda h: h["config"]["fitted"]["classes_"].update(dtype="|V8"), "dtype"),
+        (lambda h: h["config"]["fitted"]["classes_"].update(values=["b", "a"]), "sorted"),
+        (lambda h: h["config"]["fitted"].update(n_features_in_=5), "does not fit"),
+        (lambda h: h["config"]["optimizer_state"].update(name="os.system"), "name must be"),
+        (lambda h: h["config"]["fitted"].update(y_type_="continuous"), "y_type_"),
+    ],
+)
+def test_tampered_estimator_files_are_refused(change, message, rng, tmp_path):
+    X, y = _X(rng), np.array(["a", "b"] * 20)
+    path = tmp_path / "clf.deltaprop"
+    dp.save(dp.MLPClassifier((2,), max_iter=2, random_state=0).fit(X, y), path)
+    _rewrite_header(path, change)
+    with pytest.raises(ModelFileError, match=message):
+        dp.load(path)
+
+
+def test_tabular_model_answers_in_the_targets_terms(rng, tmp_path):
+    n = 40
+    table = {
+        "size": rng.normal(size=n),
+        "colour": rng.choice(["red", "blue"], n),
+        "price": rng.normal(size=n) * 1000.0 + 250_000.0,
+        "weight": np.arange(n) % 2 + 1.0,
+    }
+    model = dp.TabularModel(
+        dp.MLPRegressor(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=5, random_state=0)
+    )
+    model.fit(table, "price", sample_weight="weight")
+    assert model.feature_names_in_ == ["size", "colour"]
+    X = model.transform(table)
+    expected = model.estimator_.predict(X) * model.preprocessor_.target_scale_
+    np.testing.assert_array_equal(model.predict(table), expected + model.preprocessor_.target_mean_)
+    path = tmp_path / "m.deltaprop"
+    dp.save(model, path)
+    again = dp.load(path)
+    np.testing.assert_array_equal(again.predict(table), model.predict(table))
+    assert again.sample_weight_ == "weight"
+    scores = again.evaluate(table)
+    residual = np.asarray(table["price"]) - model.predict(table)
+    assert scores["mse"] == pytest.approx(np.mean(residual**2), rel=1e-12)
+    assert scores["mae"] == pytest.approx(np.mean(np.abs(residual)), rel=1e-12)
+    with pytest.raises(ValueError, match="classification model"):
+        model.predict_proba(table)
+    with pytest.raises(ValueError, match="needs a MLPClassifier"):
+        dp.TabularModel(dp.MLPRegressor()).fit({**table, "c": ["a", "b"] * 20}, "c")
+
+
+def test_load_imports_the_estimator_kinds_on_demand(rng, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / "clf.deltaprop"
+    dp.save(dp.MLPClassifier((2,), max_iter=2, random_state=0).fit(_X(rng), [0, 1] * 20), path)
+    code = (
+        "import sys, deltaprop\n"
+        "assert 'deltaprop.estimator' not in sys.modules\n"
+        f"print(type(deltaprop.load({str(path)!r})).__name__)\n"
+    )
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": src},
+        timeout=120,
+    )
+    assert done.stdout.strip() == "MLPClassifier", done.stderr
