@@ -381,7 +381,7 @@ def test_bad_arguments(xor_data):
         dp.serve(tanh_net(), X, y, host="0.0.0.0", block=False)
     with pytest.raises(ValueError, match="not LBFGS"):
         dp.serve(tanh_net(), X, y, optimizer=dp.LBFGS(), block=False)
-    with pytest.raises(TypeError, match="must be a deltaprop Network"):
+    with pytest.raises(TypeError, match="must be a deltaprop Network, MLPClassifier"):
         dp.serve(object(), X, y, block=False)
     with pytest.raises(ValueError, match="port must be <= 65535"):
         dp.serve(tanh_net(), X, y, port=70000, block=False)
@@ -565,3 +565,31 @@ def test_serve_blocks_until_interrupted(xor_data, monkeypatch, capsys):
     assert server.session.state == "paused" and repr(server).endswith("closed>")
     with pytest.raises(ConnectionError):
         request(server, "GET", "/")
+
+
+# -- estimators ------------------------------------------------------------------------
+def test_a_fitted_estimator_is_served_from_its_weights(rng):
+    pytest.importorskip("sklearn")
+    from deltaprop import MLPClassifier
+
+    X = rng.normal(size=(45, 2))
+    labels = np.array(["red", "green", "blue"])[np.digitize(X[:, 0], [-0.4, 0.4])]
+    clf = MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20, random_state=0)
+    with pytest.warns(Warning):  # not converged in 20 iterations
+        clf.fit(X, labels)
+    coefs = [c.copy() for c in clf.coefs_]
+    Y = (labels[:, None] == clf.classes_[None, :]).astype(float)  # one-hot, classes_ order
+    with dp.serve(clf, X, labels, max_iter=100_000, block=False) as server:
+        events = Events(server)
+        _, init = events.next()
+        assert init["class_names"] == ["blue", "green", "red"]
+        assert init["loss_name"] == "cross_entropy"
+        frame = events.frame(lambda f: f["epoch"] > 0)
+        events.close()
+        net = server.network
+    loss, _ = with_weights(net, frame).loss_and_gradients(X, Y)
+    assert frame["loss"] == pytest.approx(loss, rel=1e-12)
+    for before, after in zip(coefs, clf.coefs_, strict=True):
+        np.testing.assert_array_equal(before, after)  # the estimator itself is untouched
+    with pytest.raises(ValueError, match="is not fitted: fit it first"):
+        dp.serve(MLPClassifier(), X, labels, block=False)

@@ -24,7 +24,7 @@ from .._validation import check_number
 from .._xp import to_numpy
 from ..initializers import make_rng
 from ..network import Network
-from ..optimizers import LBFGS, SGD, Optimizer
+from ..optimizers import LBFGS, SGD, Adam, Optimizer
 from ..training import _class_labels, _split
 from ._server import LiveServer
 from ._session import Settings, TrainingSession
@@ -36,10 +36,54 @@ _HOSTS = ("127.0.0.1", "localhost")
 
 
 def _network_of(model: Any) -> Network:
-    """The network to train: a :class:`Network` itself (estimators are not yet served)."""
+    """The network to train: a :class:`Network` itself, or a copy of a fitted estimator's."""
     if isinstance(model, Network):
         return model
-    raise TypeError(f"network_or_estimator must be a deltaprop Network, got {type(model).__name__}")
+    if _is_estimator(model):
+        if not hasattr(model, "coefs_"):
+            raise ValueError(
+                f"this {type(model).__name__} is not fitted: fit it first (serve trains its "
+                "network further), or pass a deltaprop Network"
+            )
+        return model._network(np.result_type(*model.coefs_))
+    raise TypeError(
+        "network_or_estimator must be a deltaprop Network, MLPClassifier or MLPRegressor, "
+        f"got {type(model).__name__}"
+    )
+
+
+def _is_estimator(model: Any) -> bool:
+    module = type(model).__module__
+    return module == "deltaprop.estimator" and hasattr(model, "_network")
+
+
+def _estimator_targets(estimator: Any, net: Network, y: Any, validation_data: Any):
+    """Encode an estimator's targets as its network sees them (0/1 or one-hot columns)."""
+
+    def encode(labels):
+        if not hasattr(estimator, "classes_"):  # a regressor: numbers as they are
+            return np.asarray(labels, dtype=np.float64)
+        Y = estimator._label_binarizer.transform(labels).astype(np.float64)
+        if Y.shape[1] == 1 and net.n_outputs == 2:  # binary with a softmax output
+            Y = np.hstack([1.0 - Y, Y])
+        return Y
+
+    if validation_data is not None:
+        validation_data = (validation_data[0], encode(validation_data[1]), *validation_data[2:])
+    return encode(y), validation_data
+
+
+def _estimator_optimizer(estimator: Any) -> Optimizer:
+    if estimator.solver == "adam":
+        return Adam(
+            learning_rate=float(estimator.learning_rate_init),
+            beta_1=float(estimator.beta_1),
+            beta_2=float(estimator.beta_2),
+            epsilon=float(estimator.epsilon),
+        )
+    momentum = float(estimator.momentum) if estimator.solver == "sgd" else 0.0
+    nesterov = bool(estimator.nesterovs_momentum) and momentum > 0.0
+    return SGD(float(estimator.learning_rate_init), momentum=momentum, nesterov=nesterov)
 
 
 def _names(names: Sequence[str] | None, n: int, what: str, default: str) -> list[str]:
@@ -80,8 +124,14 @@ def serve(
 
     Parameters
     ----------
-    network_or_estimator : Network
-        Trained in place (a reset on the page trains a new one: ``server.network``).
+    network_or_estimator : Network, or a fitted MLPClassifier or MLPRegressor
+        A Network is trained in place (a reset on the page trains a new one:
+        ``server.network``). For a fitted estimator the page trains a copy of its
+        network, starting from its ``coefs_``, with ``y`` given as the estimator takes it
+        (labels or numbers) and, unless ``optimizer`` is given, the estimator's solver
+        (adam, or SGD with its momentum; lbfgs becomes plain gradient descent) at
+        ``learning_rate_init``; the estimator itself is left unchanged (download the
+        trained network from the page).
     X : array of shape (n_samples, n_inputs)
     y : array of shape (n_samples, n_outputs), or (n_samples,) for one output
         As :func:`deltaprop.train` takes it: 0/1 for one sigmoid output, one-hot rows
@@ -147,6 +197,13 @@ def serve(
     True
     """
     net = _network_of(network_or_estimator)
+    if _is_estimator(network_or_estimator):
+        estimator = network_or_estimator
+        y, validation_data = _estimator_targets(estimator, net, y, validation_data)
+        if optimizer is None:
+            optimizer = _estimator_optimizer(estimator)
+        if class_names is None and hasattr(estimator, "classes_"):
+            class_names = [str(c) for c in estimator.classes_]
     if host not in _HOSTS:
         raise ValueError(f"host must be one of {list(_HOSTS)} (loopback only), got {host!r}")
     port = check_number("port", port, low=0, high=65535, integer=True)
