@@ -396,6 +396,15 @@ class LBFGS:
             },
         )
 
+    def stop_reason(self, result: Any, max_iter: int) -> str:
+        """``History.stop_reason`` for SciPy's result (``max_iter``: train's limit)."""
+        limit = self.max_iter if self.max_iter is not None else max_iter
+        if result.status == 0:
+            return "converged"
+        if result.status == 1:
+            return "max_iter" if result.nit >= limit else "max_fun"
+        return "line_search_failed"
+
     def __repr__(self) -> str:
         return (
             f"LBFGS(max_iter={self.max_iter!r}, tol={self.tol!r}, max_fun={self.max_fun!r}, "

@@ -554,16 +554,10 @@ def _train_lbfgs(net, optimizer, params, data, *, max_iter, tracker):
         else:
             history.stop_reason = stop.reason
         return state["params"]
-    limit = optimizer.max_iter if optimizer.max_iter is not None else max_iter
     if not math.isfinite(float(result.fun)):
         _diverged(history, state["iteration"], None, float(result.fun), optimizer, X)
         return state["params"]
-    if result.status == 0:
-        history.stop_reason = "converged"
-    elif result.status == 1:
-        history.stop_reason = "max_iter" if result.nit >= limit else "max_fun"
-    else:
-        history.stop_reason = "line_search_failed"
+    history.stop_reason = optimizer.stop_reason(result, max_iter)
     return unflatten(result.x)
 
 

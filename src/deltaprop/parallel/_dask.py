@@ -471,16 +471,10 @@ def _lbfgs(objective, theta, optimizer, history, max_iter, stops):
             return accepted["theta"]
         history.stop_reason = stop.reason
         return stop.theta.astype(dtype)
-    limit = optimizer.max_iter if optimizer.max_iter is not None else max_iter
     if not math.isfinite(float(result.fun)):
         _diverged(history, history.n_iter + 1, "L-BFGS")
         return accepted["theta"]
-    if result.status == 0:
-        history.stop_reason = "converged"
-    elif result.status == 1:
-        history.stop_reason = "max_iter" if result.nit >= limit else "max_fun"
-    else:
-        history.stop_reason = "line_search_failed"
+    history.stop_reason = optimizer.stop_reason(result, max_iter)
     return result.x.astype(dtype)
 
 
