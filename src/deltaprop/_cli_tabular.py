@@ -1,4 +1,4 @@
-"""The ``train``, ``predict``, ``evaluate``, ``info`` and model ``explain`` commands.
+"""The ``train``, ``predict``, ``evaluate``, ``info``, ``export-onnx`` and ``explain`` commands.
 
 Each command is one small function taking the parsed arguments and returning an exit
 code; :func:`add_commands` adds their parsers to ``deltaprop``'s. They work on a
@@ -519,6 +519,27 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- export-onnx ----------------------------------------------------------------------
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    """Write a model file (tabular model, estimator or network) as an ONNX model."""
+    from . import io
+    from .network import Network
+
+    _check_destination(args.out, "OUT.onnx")
+    obj = io.load(args.model)
+    if not isinstance(obj, Network) and not hasattr(obj, "to_onnx"):
+        raise UsageError(f"{args.model!r} holds a {type(obj).__name__}, which has no ONNX export")
+    proto = obj.to_onnx(args.out, opset=args.opset, dtype=args.dtype)
+    inputs = ", ".join(i.name for i in proto.graph.input)
+    outputs = ", ".join(o.name for o in proto.graph.output)
+    _say(
+        args,
+        f"wrote {args.out}: opset {proto.opset_import[0].version}; inputs {inputs}; "
+        f"outputs {outputs}",
+    )
+    return 0
+
+
 # -- explain MODEL DATA --row N -------------------------------------------------------
 def _encoded_target(model: Any, series: Any) -> np.ndarray:
     """The rows' target as the network trained on it: 0/1 or one-hot, or standardised."""
@@ -614,7 +635,7 @@ exits with code 130."""
 
 
 def add_commands(commands: Any) -> None:
-    """Add the parsers of train, predict, evaluate and info to ``commands``."""
+    """Add the parsers of train, predict, evaluate, info and export-onnx to ``commands``."""
     train = commands.add_parser(
         "train",
         help="train a model on a table (CSV, Parquet, NPZ)",
@@ -804,3 +825,33 @@ def add_commands(commands: Any) -> None:
     info.add_argument("model", metavar="MODEL", help="a model file")
     _verbosity(info)
     info.set_defaults(func=cmd_info)
+
+    export = commands.add_parser(
+        "export-onnx",
+        help="write a model as an ONNX file",
+        description=wrap(
+            "Write MODEL as the ONNX model OUT.onnx (needs the onnx package: pip install "
+            "\"deltaprop[onnx]\"). A model written by 'deltaprop train' takes one input per "
+            "feature column, named after it, shape (N, 1): numbers as floats, text as "
+            "strings; the preprocessing runs inside the graph. Its outputs are label and "
+            "probabilities (classification) or predictions (regression, in the target's "
+            "units). A saved estimator or network exports too (input X)."
+        ),
+        epilog="example: deltaprop export-onnx iris.deltaprop iris.onnx --dtype float32",
+    )
+    export.add_argument("model", metavar="MODEL", help="a model file")
+    export.add_argument("out", metavar="OUT.onnx", help="the ONNX file to write")
+    export.add_argument(
+        "--opset",
+        type=_int_at_least(1),
+        metavar="N",
+        help="ONNX opset (default: the lowest that expresses the model)",
+    )
+    export.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        help="float type of the model (default: that of the model's weights)",
+    )
+    export.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _verbosity(export)
+    export.set_defaults(func=cmd_export_onnx)

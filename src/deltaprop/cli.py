@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.set_defaults(func=cmd_demo)
 
-    from ._cli_tabular import add_commands, wrap  # train, predict, evaluate, info
+    from ._cli_tabular import add_commands, wrap  # train, predict, evaluate, info, export-onnx
 
     add_commands(commands)
 

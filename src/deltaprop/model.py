@@ -299,6 +299,37 @@ class TabularModel:
         actual = self.preprocessor_.inverse_transform_target(y_true)
         return _regression_scores(actual, predicted)
 
+    # -- export -----------------------------------------------------------------------
+    def to_onnx(
+        self, path: str | os.PathLike, *, opset: int | None = None, dtype: Any = None
+    ) -> Any:
+        """Write the model to an ONNX file that takes the table's raw columns.
+
+        One input per feature column, named after it, shape (N, 1): numeric columns in
+        the model's float type, text columns as string tensors. The preprocessing runs
+        as graph nodes (standardisation, one-hot; an unseen category is all zeros);
+        the outputs are ``label`` and ``probabilities`` (classification) or
+        ``predictions`` in the target's units (regression). Without ``impute`` a missing
+        value must be filled first (a NaN gives NaN outputs). Needs
+        ``pip install "deltaprop[onnx]"``; see ``docs/onnx.md``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        opset : int, optional
+            Default-domain opset; default the lowest that expresses the model.
+        dtype : {"float32", "float64"}, optional
+            Default: the dtype of the estimator's weights.
+
+        Returns
+        -------
+        onnx.ModelProto
+            The model written.
+        """
+        from ._onnx_tabular import tabular_model_to_onnx
+
+        return tabular_model_to_onnx(self, path, opset=opset, dtype=dtype)
+
     def __repr__(self) -> str:
         return f"TabularModel(estimator={self.estimator!r}, task={self.task!r})"
 

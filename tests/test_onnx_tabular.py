@@ -1,0 +1,181 @@
+"""deltaprop export-onnx / TabularModel.to_onnx: onnxruntime fed the raw columns."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+pd = pytest.importorskip("pandas")
+pytest.importorskip("sklearn")
+
+from deltaprop import Dense, Network, io  # noqa: E402
+from deltaprop.cli import main  # noqa: E402
+from deltaprop.data import DataWarning  # noqa: E402
+
+RTOL = {"float32": 1e-6, "float64": 1e-12}
+TARGETS = {"binary": "answer", "multiclass": "grade", "regression": "price"}
+
+
+def _table(seed: int = 0, n: int = 80) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    size = np.round(rng.normal(5.0, 2.0, n), 3)
+    weight = np.round(rng.normal(size=n), 3)
+    colour = rng.choice(["red", "green", "blue"], n)
+    score = size - 5.0 + weight + (colour == "red")
+    return pd.DataFrame(
+        {
+            "size": size,
+            "colour": colour,
+            "weight": weight,
+            "answer": np.where(score > 0, "yes", "no"),
+            "grade": np.array(["a", "b", "c"])[np.digitize(score, [-1.0, 1.0])],
+            "price": 3.0 * score + 10.0,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One CLI model per task, trained with `deltaprop train` on a CSV with text."""
+    folder = tmp_path_factory.mktemp("tabular")
+    table = _table()
+    models = {}
+    for task, target in TARGETS.items():
+        csv = folder / f"{task}.csv"
+        others = [t for t in TARGETS.values() if t != target]
+        table.drop(columns=others).to_csv(csv, index=False)
+        path = folder / f"{task}.deltaprop"
+        argv = ["train", str(csv), "--target", target, "--out", str(path)]
+        assert main([*argv, "--hidden", "6", "--max-iter", "40", "-q"]) == 0
+        models[task] = (path, csv)
+    return models
+
+
+def _feeds(session, frame, dtype):
+    feeds = {}
+    for node in session.get_inputs():
+        column = frame[node.name]
+        if node.type == "tensor(string)":
+            feeds[node.name] = np.array(column.tolist(), dtype=object).reshape(-1, 1)
+        else:
+            feeds[node.name] = column.to_numpy(dtype=dtype).reshape(-1, 1)
+    return feeds
+
+
+def _run(path, frame, dtype):
+    session = ort.InferenceSession(str(path))
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(None, _feeds(session, frame, dtype)), strict=True))
+
+
+def _close(actual, expected, dtype):
+    assert actual.dtype == np.dtype(dtype)
+    scale = np.max(np.abs(expected))
+    assert np.max(np.abs(actual - expected)) <= RTOL[dtype] * scale
+
+
+@pytest.mark.parametrize("dtype", [None, "float32"])
+@pytest.mark.parametrize("task", list(TARGETS))
+def test_export_predicts_like_the_model(task, dtype, trained, tmp_path, capsys):
+    path, csv = trained[task]
+    out = tmp_path / "model.onnx"
+    argv = ["export-onnx", str(path), str(out)] + ([] if dtype is None else ["--dtype", dtype])
+    assert main(argv) == 0
+    assert "wrote" in capsys.readouterr().out
+    model = io.load(path)
+    frame = pd.read_csv(csv)
+    dtype = dtype or "float64"  # the CLI trains float64 models
+    session = ort.InferenceSession(str(out))
+    assert [i.name for i in session.get_inputs()] == ["size", "colour", "weight"]
+    assert [i.shape[1] for i in session.get_inputs()] == [1, 1, 1]
+    result = _run(out, frame, dtype)
+    if task == "regression":
+        assert list(result) == ["predictions"]
+        assert result["predictions"].shape == (len(frame),)
+        _close(result["predictions"], model.predict(frame), dtype)
+        return
+    assert list(result) == ["label", "probabilities"]
+    np.testing.assert_array_equal(result["label"], model.predict(frame))
+    assert result["label"].dtype == object  # the original string labels
+    _close(result["probabilities"], model.predict_proba(frame), dtype)
+
+
+def test_unseen_category_is_all_zero(trained, tmp_path):
+    path, _ = trained["multiclass"]
+    model = io.load(path)
+    model.to_onnx(tmp_path / "m.onnx")
+    frame = pd.DataFrame({"size": [4.0, 6.5], "colour": ["purple", "red"], "weight": [0.25, -1.0]})
+    with pytest.warns(DataWarning, match="not seen in training"):
+        expected = model.predict_proba(frame)
+        labels = model.predict(frame)
+        X = model.transform(frame)
+    # columns: size, colour=blue, colour=green, colour=red, weight; "purple" is all zeros
+    np.testing.assert_array_equal(X[0, 1:4], [0.0, 0.0, 0.0])
+    result = _run(tmp_path / "m.onnx", frame, "float64")
+    np.testing.assert_array_equal(result["label"], labels)
+    _close(result["probabilities"], expected, "float64")
+
+
+def test_imputed_missing_values(tmp_path):
+    table = _table(seed=1).drop(columns=["grade", "price"])
+    table.loc[3, "size"] = np.nan
+    table.loc[5, "colour"] = None
+    csv = tmp_path / "gaps.csv"
+    table.to_csv(csv, index=False)
+    path = tmp_path / "gaps.deltaprop"
+    argv = ["train", str(csv), "--target", "answer", "--out", str(path), "--impute", "mean"]
+    assert main([*argv, "--hidden", "4", "--max-iter", "20", "-q"]) == 0
+    assert main(["export-onnx", str(path), str(tmp_path / "gaps.onnx"), "-q"]) == 0
+    model = io.load(path)
+    frame = pd.read_csv(csv)
+    raw = frame.assign(colour=frame["colour"].fillna(""))  # a string tensor holds ""
+    result = _run(tmp_path / "gaps.onnx", raw, "float64")
+    np.testing.assert_array_equal(result["label"], model.predict(frame))
+    _close(result["probabilities"], model.predict_proba(frame), "float64")
+
+
+def test_network_file_exports(tmp_path, rng):
+    net = Network([Dense(3, 4, "tanh"), Dense(4, 2, "softmax")], random_state=0)
+    io.save(net, tmp_path / "net.deltaprop")
+    assert main(["export-onnx", str(tmp_path / "net.deltaprop"), str(tmp_path / "n.onnx")]) == 0
+    X = rng.normal(size=(5, 3))
+    (output,) = ort.InferenceSession(str(tmp_path / "n.onnx")).run(None, {"X": X})
+    expected = np.exp(
+        np.tanh(X @ net.layers[0].weights + net.layers[0].bias) @ net.layers[1].weights
+        + net.layers[1].bias
+    )
+    expected /= expected.sum(axis=1, keepdims=True)
+    _close(output, expected, "float64")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{csv}", "{out}"], "not a deltaprop model file"),
+        (["{missing}", "{out}"], "no such file"),
+        (["{model}", "{nodir}"], "does not exist"),
+        (["{model}", "{out}", "--opset", "7"], "opset must be between 19"),
+        (["{model}", "{out}", "--dtype", "float16"], "invalid choice"),
+        (["{model}", "{out}", "--opset", "x"], "must be an integer"),
+    ],
+)
+def test_bad_input_exits_2(args, message, trained, tmp_path, capsys):
+    path, csv = trained["binary"]
+    names = {
+        "csv": csv,
+        "out": tmp_path / "o.onnx",
+        "missing": tmp_path / "none.deltaprop",
+        "model": path,
+        "nodir": tmp_path / "no" / "o.onnx",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code = main(["export-onnx", *[a.format(**names) for a in args]])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not (tmp_path / "o.onnx").exists()
