@@ -1,8 +1,9 @@
 """The live page in a real browser: Debian's chromium driven by Playwright.
 
 Skipped when the ``playwright`` package or ``/usr/bin/chromium`` is missing (CI installs
-both; never run ``playwright install``, which downloads browsers). The test saves the
-screenshot that ``docs/serve.md`` shows, ``docs/images/serve.png``.
+both; never run ``playwright install``, which downloads browsers). The test takes a
+screenshot; with ``DELTAPROP_UPDATE_DOCS=1`` it replaces the one ``docs/serve.md`` shows,
+``docs/images/serve.png`` (otherwise the tracked file is left alone).
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def engine_loss(server) -> float:
     return loss
 
 
-def test_the_page_shows_the_engines_training(page):
+def test_the_page_shows_the_engines_training(page, tmp_path):
     X, y = moons(300, np.random.default_rng(0))
     net = dp.Network(
         [dp.Dense(2, 8, "tanh"), dp.Dense(8, 6, "tanh"), dp.Dense(6, 1)], random_state=0
@@ -150,7 +151,8 @@ def test_the_page_shows_the_engines_training(page):
         z = server.session.X[0] @ first.weights + first.bias
         shown_a = float(re.search(r"a = tanh\(z\) = (\S+)", text).group(1))
         assert shown_a == pytest.approx(np.tanh(z[1]), abs=1e-7)
-        page.screenshot(path=str(SCREENSHOT))
+        shot = SCREENSHOT if os.environ.get("DELTAPROP_UPDATE_DOCS") == "1" else tmp_path / "p.png"
+        assert page.screenshot(path=str(shot))[:4] == b"\x89PNG"
 
         # units by delta, links by gradient: the drawing changes
         fill = page.locator("#network circle.unit[data-layer='1'][data-unit='0']")
