@@ -140,23 +140,11 @@ def _check_destination(path: str | None, option: str) -> None:
 
 
 def _write_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    from .io import _create_temporary, _fsync_folder
+    """Write ``data`` to ``path`` atomically (see :func:`deltaprop.io.write_atomically`)."""
+    from .io import write_atomically
 
-    destination = Path(path)
     _check_destination(path, "output")
-    tmp = _create_temporary(destination.parent, destination.name)
-    try:
-        with open(tmp, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, destination)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_folder(destination.parent)
+    write_atomically(path, lambda file: file.write(data))
 
 
 def _architecture(net: Any) -> str:

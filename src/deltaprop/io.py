@@ -518,10 +518,22 @@ def save(obj: Any, path: str | os.PathLike) -> None:
             "reserved for the temporary files of saves"
         )
 
-    tmp = _create_temporary(folder, path.name)
+    write_atomically(path, lambda file: _write_archive(file, header, arrays))
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[Any], None]) -> None:
+    """Write a file so that ``path`` only ever holds the old or the complete new content.
+
+    ``write(file)`` fills a temporary file (``.<name>.<12 hex digits>.tmp``, beside
+    ``path``, a name :func:`load` refuses), which is flushed, fsynced and renamed over
+    ``path``; the folder is fsynced too. On any exception, Ctrl-C included, the temporary
+    file is removed and whatever was at ``path`` stays untouched.
+    """
+    path = Path(path)
+    tmp = _create_temporary(path.parent, path.name)
     try:
         with open(tmp, "wb") as file:
-            _write_archive(file, header, arrays)
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
@@ -529,7 +541,7 @@ def save(obj: Any, path: str | os.PathLike) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_folder(folder)
+    _fsync_folder(path.parent)
 
 
 def _create_temporary(folder: Path, name: str) -> Path:

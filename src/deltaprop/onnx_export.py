@@ -54,7 +54,6 @@ Examples
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
@@ -646,18 +645,10 @@ def network_to_model_proto(
 
 
 def save_model(model: Any, path: str | os.PathLike) -> None:
-    """Write a ModelProto to ``path`` atomically (a temporary file, then a rename)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".deltaprop-", suffix=".onnx.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write a ModelProto to ``path`` atomically (see :func:`deltaprop.io.write_atomically`)."""
+    from .io import write_atomically
+
+    write_atomically(path, lambda file: file.write(model.SerializeToString()))
 
 
 def to_onnx(
