@@ -197,13 +197,17 @@ class TabularModel:
         else:
             estimator._validate_params()
             estimator._fit(X, y, sample_weight=weights, incremental=False, resume=resume)
+        return self._set_fitted(pre, estimator, target, weight_column)
+
+    def _set_fitted(self, pre: Any, estimator: Any, target: str, weight_column: Any):
+        """Record the fitted parts (after ``fit``, or when a model file is loaded)."""
         self.preprocessor_ = pre
         self.estimator_ = estimator
         self.target_ = target
         self.task_ = pre.task_
         self.sample_weight_ = weight_column
         self.feature_names_in_ = list(pre.feature_names_in_)
-        if classifier:
+        if pre.task_ == "classification":
             self.classes_ = pre.classes_
         return self
 
@@ -405,15 +409,7 @@ def _model_from_state(config: dict, arrays: ArrayStore) -> TabularModel:
         standardize=pre.standardize,
         categorical=pre.categorical,
     )
-    model.preprocessor_ = pre
-    model.estimator_ = estimator
-    model.target_ = target
-    model.task_ = pre.task_
-    model.sample_weight_ = weight
-    model.feature_names_in_ = list(pre.feature_names_in_)
-    if classifier:
-        model.classes_ = pre.classes_
-    return model
+    return model._set_fitted(pre, estimator, target, weight)
 
 
 register_kind("tabular_model", TabularModel, _model_to_state, _model_from_state)
