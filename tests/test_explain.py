@@ -270,6 +270,16 @@ def test_dead_relus_and_exploding_gradients_are_reported(rng):
     assert "exploding gradient" in hints
 
 
+def test_norms_of_huge_weights_do_not_overflow():
+    # 1e160 squared overflows float64; the norms are scaled, so they stay exact
+    layer = dp.Dense(2, 1, "identity")
+    layer.weights, layer.bias = np.array([[1e160], [1e160]]), np.array([0.0])
+    net = dp.Network([layer], loss="squared_error")
+    trace = dp.explain(net, np.array([[1e-170, 0.0]]), np.array([0.0]))
+    assert trace.layers[0].weight_norm == pytest.approx(math.sqrt(2.0) * 1e160, rel=1e-15)
+    assert math.isfinite(trace.layers[0].grad_norm)
+
+
 def test_zero_gradient_hint():
     layer = dp.Dense(1, 1, "identity")
     layer.weights, layer.bias = np.array([[1.0]]), np.array([0.0])

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -38,9 +39,11 @@ class Events:
         assert self.response.status == 200
         assert self.response.getheader("Content-Type").startswith("text/event-stream")
 
-    def next(self):
+    def next(self, deadline=None):
         name, data = None, []
         while True:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError("no event before the deadline (keep-alives only)")
             line = self.response.readline()
             if not line:
                 raise EOFError("the stream ended")
@@ -54,12 +57,27 @@ class Events:
             elif line.startswith("data:"):
                 data.append(line[5:].strip())
 
-    def frame(self, until=lambda f: True, limit=500):
+    def frame(self, until=lambda f: True, limit=500, within=60.0):
+        """The first frame for which ``until`` holds, among the next ``limit`` frames.
+
+        Keep-alive comments hold the connection open, so a time limit (``within``
+        seconds) also ends the wait: a session that stops publishing fails the test.
+        """
+        deadline = time.monotonic() + within
+        last = None
         for _ in range(limit):
-            name, data = self.next()
-            if name == "frame" and until(data):
-                return data
-        raise AssertionError("no such frame")
+            if time.monotonic() > deadline:
+                break
+            try:
+                name, data = self.next(deadline)
+            except TimeoutError:
+                break
+            if name == "frame":
+                last = data
+                if until(data):
+                    return data
+        state = None if last is None else (last["state"], last.get("message"))
+        raise AssertionError(f"no such frame; the last one: {state}")
 
     def close(self):
         self.conn.close()
@@ -369,7 +387,7 @@ def test_divergence_is_flagged():
     net = dp.Network([dp.Dense(2, 4, "relu"), dp.Dense(4, 1, "identity")], loss="squared_error")
     with dp.serve(net, X, y, optimizer=dp.SGD(learning_rate=10.0), block=False) as server:
         events = Events(server)
-        frame = events.frame(lambda f: f["state"] == "diverged")
+        frame = events.frame(lambda f: f["state"] != "running")
         events.close()
     assert frame["diverged"] is True and frame["stop_reason"] == "diverged"
     assert "diverged" in frame["message"] and "learning_rate=10.0" in frame["message"]

@@ -675,7 +675,12 @@ def _host(x: Any) -> np.ndarray:
 
 
 def _norm(x: np.ndarray) -> float:
-    return float(np.sqrt(np.sum(np.asarray(x, dtype=np.float64) ** 2)))
+    """The Euclidean norm, scaled by the largest entry so large values do not overflow."""
+    values = np.abs(np.asarray(x, dtype=np.float64))
+    largest = float(np.max(values)) if values.size else 0.0
+    if largest == 0.0 or not np.isfinite(largest):
+        return largest  # 0, inf, or nan
+    return largest * float(np.sqrt(np.sum((values / largest) ** 2)))
 
 
 def _layer_trace(
