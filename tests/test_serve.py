@@ -32,7 +32,7 @@ pytest.importorskip("pandas")  # the CSV tests read tables with pandas
 class Events:
     """A server-sent event stream read with http.client."""
 
-    def __init__(self, server, timeout=20.0):
+    def __init__(self, server, timeout=60.0):
         self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
         self.conn.request("GET", "/events")
         self.response = self.conn.getresponse()
@@ -84,7 +84,7 @@ class Events:
 
 
 def request(server, method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     headers = dict(headers or {})
     if body is not None and not isinstance(body, bytes):
         body = json.dumps(body).encode()
