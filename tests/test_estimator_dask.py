@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from deltaprop import MLPClassifier, MLPRegressor
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "scale.md"
 CHUNKS = (30, 11, 40, 20)  # unequal row blocks, 101 rows
 
 
@@ -161,3 +164,14 @@ def test_unsupported_parameters_are_refused_by_name(client, data):
         clf.partial_fit(_rows(X), _rows(y), classes=[0, 1])
     with pytest.raises(ValueError, match="multilabel"):
         MLPClassifier((3,), max_iter=2).fit(_rows(X), _rows(np.eye(2)[y]))
+
+
+def test_docs_estimators_on_dask_example_prints_what_it_says(capsys):
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    block = next(b for b in blocks if "MLPClassifier" in b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(block, "docs/scale.md estimators block", "exec"), {})
+    printed = capsys.readouterr().out.split("\n")
+    assert printed[:4] == ["['down' 'up'] ndarray", "True", "['up']", "(5,)"]
