@@ -147,6 +147,8 @@ def _params_to_json(est: Any) -> dict:
 def _params_from_json(cls: type, params: Any) -> Any:
     where = "config.params"
     expected = set(cls().get_params(deep=False))
+    if isinstance(params, dict) and "device" not in params:
+        params = {**params, "device": None}  # written before the estimators had device=
     check_keys(params, expected, where)
     kwargs = {}
     for name, value in params.items():

@@ -32,6 +32,11 @@ How the parameters translate
   same numbers for the same integer ``random_state``; the mini-batch order then comes
   from deltaprop's own seeded generator.
 
+- ``device``: a PyTorch device name; ``fit`` moves the validated training arrays there
+  once and trains on tensors; the fitted attributes come back as NumPy arrays.
+- Dask inputs: ``fit(dask_X, dask_y)`` trains through :func:`deltaprop.parallel.train`
+  (see :mod:`deltaprop._estimator_dask` and ``docs/scale.md``).
+
 See ``docs/estimators.md`` for every parameter and every difference from scikit-learn.
 """
 
@@ -63,11 +68,13 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._xp import to_numpy
 from .activations import _ALIASES as _ACTIVATION_ALIASES
 from .activations import ACTIVATIONS
 from .layers import Dense
 from .network import Network, forward_pass
 from .optimizers import LBFGS, SGD, Adam
+from .parallel import is_dask_collection
 from .schedules import InverseScaling, ReduceOnPlateau
 from .training import train
 
@@ -123,7 +130,7 @@ class _ValidationScore:
         self.stopped = False
 
     def __call__(self, iteration, history, net):
-        out = net.forward(self.X_val)
+        out = to_numpy(net.forward(self.X_val))  # X_val may live on a device (device=)
         if not np.isfinite(out).all():
             score = np.nan
         else:
@@ -139,6 +146,69 @@ class _ValidationScore:
             self.best_score, self.best_params = score, list(net.parameters)
         self.stopped = self.stop and self.no_improvement > self.patience
         return self.stopped
+
+
+def _device_mover(device: str):
+    """A function putting NumPy arrays (None passes) on the PyTorch device ``device``.
+
+    Raises
+    ------
+    ImportError
+        Without PyTorch or array-api-compat.
+    ValueError
+        For a device PyTorch rejects or cannot use here (no CUDA, no MPS, ...).
+    """
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(
+            f"device={device!r} trains on PyTorch tensors and needs PyTorch (torch), "
+            "which is not installed: pip install torch"
+        ) from exc
+    try:
+        import array_api_compat  # noqa: F401  (deltaprop reaches torch through it)
+    except ImportError as exc:
+        raise ImportError(
+            f'device={device!r} needs array-api-compat: pip install "deltaprop[arrayapi]"'
+        ) from exc
+    try:
+        dev = torch.device(device)
+        if dev.type == "meta":
+            raise ValueError("the meta device holds no data")
+        torch.empty(0, device=dev)  # fails for a device this build or machine lacks
+    except (RuntimeError, AssertionError, NotImplementedError, ValueError, TypeError) as exc:
+        reason = str(exc).strip().split(". ")[0] or type(exc).__name__
+        raise ValueError(
+            f"device must name a PyTorch device usable here, got {device!r}: {reason}"
+        ) from None
+
+    def move(a):
+        if a is None:
+            return None
+        try:
+            return torch.asarray(a, device=dev)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"cannot put the training data ({a.dtype}) on device {device!r}: {exc}"
+            ) from None
+
+    return move
+
+
+def _predict_on_dask(estimator, X, method):
+    from ._estimator_dask import predict_on_dask
+
+    return predict_on_dask(estimator, X, method)
+
+
+def _refuse_dask_for(*, incremental: bool, resume: Any) -> None:
+    if incremental:
+        raise TypeError(
+            "partial_fit takes in-memory arrays, not dask collections (it would pull the "
+            "data into this process); fit trains on dask collections"
+        )
+    if resume is not None:
+        raise ValueError("resume is not supported with dask inputs")
 
 
 def _poisson_constant(Y: np.ndarray, w: np.ndarray | None) -> float:
@@ -184,6 +254,7 @@ class _BaseMLP(BaseEstimator):
         "callbacks": [callable, list, tuple, None],
         "early_stopping_metric": [StrOptions({"score", "loss"})],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "device": [str, None],
     }
 
     # -- subclass hooks ---------------------------------------------------------------
@@ -313,6 +384,12 @@ class _BaseMLP(BaseEstimator):
         return optimizer
 
     def _fit(self, X, y, sample_weight=None, incremental=False, resume=None):
+        if is_dask_collection(X, y, sample_weight):
+            _refuse_dask_for(incremental=incremental, resume=resume)
+            from ._estimator_dask import fit_on_dask
+
+            return fit_on_dask(self, X, y, sample_weight)
+        to_device = None if self.device is None else _device_mover(self.device)
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, y = self._validate_input(X, y, incremental, reset=first_pass)
@@ -421,6 +498,12 @@ class _BaseMLP(BaseEstimator):
             user = self.callbacks if isinstance(self.callbacks, list | tuple) else [self.callbacks]
             callbacks.extend(user)
 
+        if to_device is not None:
+            # once, before training: the loop then runs on the device's tensors
+            X_train, Y_train, w_train = (to_device(a) for a in (X_train, Y_train, w_train))
+            if validation is not None:
+                validation = tuple(to_device(a) for a in validation)
+                score.X_val = to_device(score.X_val)
         net = self._network(X.dtype)
         optimizer = self._optimizer(first_pass)
         history = train(
@@ -446,6 +529,8 @@ class _BaseMLP(BaseEstimator):
         if score is not None and self.early_stopping_metric == "score":
             if score.best_params is not None:
                 net._set_parameters(score.best_params)
+        if to_device is not None:  # fitted attributes are NumPy arrays
+            net._set_parameters([np.array(to_numpy(p)) for p in net.parameters])
         self._store(net, optimizer, history, n_train, offset, validation, score, early_stopping)
         if self.verbose and self.stop_reason_ in ("no_improvement", "early_stopping"):
             what = "Validation score" if early_stopping else "Training loss"
@@ -453,7 +538,12 @@ class _BaseMLP(BaseEstimator):
                 f"{what} did not improve more than tol={self.tol:f} for "
                 f"{self.n_iter_no_change} consecutive epochs. Stopping."
             )
-        if not incremental and history.stop_reason in _NOT_CONVERGED:
+        if not incremental:
+            self._warn_if_not_converged(history)
+        return self
+
+    def _warn_if_not_converged(self, history, stacklevel: int = 4) -> None:
+        if history.stop_reason in _NOT_CONVERGED:
             if self.solver == "lbfgs":
                 message = (
                     f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
@@ -464,8 +554,7 @@ class _BaseMLP(BaseEstimator):
                     f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                     "and the optimization hasn't converged yet."
                 )
-            warnings.warn(message, ConvergenceWarning, stacklevel=3)
-        return self
+            warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
 
     def _loss_offset(self, Y, w) -> float:
         return 0.0
@@ -613,6 +702,13 @@ _SHARED_PARAMETERS_DOC = """
         the validation loss (lower is better).
     dropout : float in [0, 1), default=0.0
         Dropout rate of every hidden layer during training (not with lbfgs).
+    device : str or None, default=None
+        None trains on NumPy arrays. A PyTorch device name (``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``, ``"mps"``) trains on PyTorch tensors there (needs ``torch`` and
+        ``array-api-compat``): the validated training arrays move once, before
+        training; the fitted attributes are NumPy arrays and prediction runs on NumPy.
+        With lbfgs, SciPy's L-BFGS-B runs on the host, so the parameters (not the data)
+        cross to the host and back once per function evaluation. Not with dask inputs.
 """
 
 _ATTRIBUTES_DOC = """
@@ -726,6 +822,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         callbacks=None,
         early_stopping_metric="score",
         dropout=0.0,
+        device=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -756,6 +853,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.callbacks = callbacks
         self.early_stopping_metric = early_stopping_metric
         self.dropout = dropout
+        self.device = device
 
     _score_function = staticmethod(accuracy_score)
 
@@ -867,6 +965,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         self
         """
+        if is_dask_collection(X, y, sample_weight):
+            _refuse_dask_for(incremental=True, resume=None)
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -876,16 +976,24 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
-        """Predicted class labels, shape (n_samples,) or (n_samples, n_labels)."""
+        """Predicted class labels, shape (n_samples,) or (n_samples, n_labels).
+
+        For a dask array ``X``, a dask array computed block by block.
+        """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return _predict_on_dask(self, X, "predict")
         return self._decode(self._forward(X))
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), ordered as ``classes_``.
 
         For multilabel targets, each label's probability (rows need not sum to 1).
+        For a dask array ``X``, a dask array computed block by block.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return _predict_on_dask(self, X, "predict_proba")
         out = self._forward(X)
         if self.n_outputs_ == 1:
             p = out.ravel()
@@ -897,6 +1005,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def predict_log_proba(self, X):
         """``log(predict_proba(X))``."""
         proba = self.predict_proba(X)
+        if is_dask_collection(proba):
+            return np.log(proba)
         with np.errstate(divide="ignore"):
             return np.log(proba, out=proba)
 
@@ -975,6 +1085,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         callbacks=None,
         early_stopping_metric="score",
         dropout=0.0,
+        device=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -1005,6 +1116,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.callbacks = callbacks
         self.early_stopping_metric = early_stopping_metric
         self.dropout = dropout
+        self.device = device
 
     _score_function = staticmethod(r2_score)
 
@@ -1059,11 +1171,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self
         """
+        if is_dask_collection(X, y, sample_weight):
+            _refuse_dask_for(incremental=True, resume=None)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
-        """Predictions, shape (n_samples,) or (n_samples, n_outputs)."""
+        """Predictions, shape (n_samples,) or (n_samples, n_outputs).
+
+        For a dask array ``X``, a dask array computed block by block.
+        """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return _predict_on_dask(self, X, "predict")
         return self._decode(self._forward(X))
 
     def __sklearn_tags__(self):
