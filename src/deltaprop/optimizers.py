@@ -51,6 +51,34 @@ class Optimizer:
     def reset(self) -> None:
         """Forget the state (velocities, moments, step count)."""
 
+    # The step split in two, for the static-buffer step of deltaprop.cuda_graph: the
+    # scalars of a step (advancing the step count) as Python floats, and the update as
+    # a function of parameters, gradients, state and those scalars. The scalars may be
+    # 0-D arrays of the parameters' dtype instead (same numbers: a Python float meets a
+    # float32 array as float32).
+    _scalar_names: tuple[str, ...] = ("learning_rate",)
+
+    @property
+    def _state_keys(self) -> tuple[str, ...]:
+        """The array states :meth:`_update` reads and returns."""
+        return self._array_state
+
+    def _start_step(self) -> dict[str, float]:
+        """The scalars of the next step, keyed by ``_scalar_names``; advances the step count."""
+        return {"learning_rate": self.learning_rate}
+
+    def _update(
+        self,
+        params: Sequence[Any],
+        grads: Sequence[Any],
+        state: dict[str, list[Any]],
+        scalars: dict[str, Any],
+        *,
+        xp: Any,
+    ) -> tuple[list[Any], dict[str, list[Any]]]:
+        """New parameters and new state (new arrays; nothing is modified)."""
+        raise NotImplementedError
+
     def state_dict(self) -> dict[str, Any]:
         """Hyper-parameters and state, with arrays copied to NumPy.
 
@@ -159,25 +187,42 @@ class SGD(Optimizer):
     def reset(self) -> None:
         self.velocities = None
 
+    @property
+    def _state_keys(self) -> tuple[str, ...]:
+        return () if self.momentum == 0.0 else ("velocities",)
+
     def step(self, params, grads, *, xp):
-        lr = self.learning_rate
+        scalars = self._start_step()
         if self.momentum == 0.0:
-            return [p - lr * g for p, g in zip(params, grads, strict=True)]
+            return self._update(params, grads, {}, scalars, xp=xp)[0]
         if self.velocities is None:
             self.velocities = [xp.zeros_like(p) for p in params]
+        if not is_numpy(xp):
+            new, state = self._update(
+                params, grads, {"velocities": self.velocities}, scalars, xp=xp
+            )
+            self.velocities = state["velocities"]
+            return new
+        # NumPy: the operations of _update in place, no new velocity arrays every step
+        lr, m = scalars["learning_rate"], self.momentum
+        for v, g in zip(self.velocities, grads, strict=True):
+            v *= m
+            v -= lr * g
+        return self._apply_velocities(params, grads, self.velocities, lr)
+
+    def _update(self, params, grads, state, scalars, *, xp):
+        lr = scalars["learning_rate"]
+        if self.momentum == 0.0:
+            return [p - lr * g for p, g in zip(params, grads, strict=True)], {}
         m = self.momentum
-        if is_numpy(xp):
-            # the same operations in place: no new velocity arrays every step
-            for v, g in zip(self.velocities, grads, strict=True):
-                v *= m
-                v -= lr * g
-        else:
-            self.velocities = [m * v - lr * g for v, g in zip(self.velocities, grads, strict=True)]
+        velocities = [m * v - lr * g for v, g in zip(state["velocities"], grads, strict=True)]
+        return self._apply_velocities(params, grads, velocities, lr), {"velocities": velocities}
+
+    def _apply_velocities(self, params, grads, velocities, lr):
+        m = self.momentum
         if self.nesterov:
-            return [
-                p + m * v - lr * g for p, v, g in zip(params, self.velocities, grads, strict=True)
-            ]
-        return [p + v for p, v in zip(params, self.velocities, strict=True)]
+            return [p + m * v - lr * g for p, v, g in zip(params, velocities, grads, strict=True)]
+        return [p + v for p, v in zip(params, velocities, strict=True)]
 
     def __repr__(self) -> str:
         return (
@@ -244,29 +289,47 @@ class Adam(Optimizer):
         self.t = 0
         self.first_moments = self.second_moments = None
 
+    _scalar_names = ("learning_rate", "decay", "correction_1", "correction_2")
+
+    def _start_step(self):
+        self.t += 1
+        lr = self.learning_rate
+        return {
+            "learning_rate": lr,
+            "decay": lr * self.weight_decay,
+            "correction_1": 1.0 - self.beta_1**self.t,
+            "correction_2": 1.0 - self.beta_2**self.t,
+        }
+
     def step(self, params, grads, *, xp):
         if self.first_moments is None:
             self.first_moments = [xp.zeros_like(p) for p in params]
             self.second_moments = [xp.zeros_like(p) for p in params]
-        self.t += 1
-        b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
-        correction_1 = 1.0 - b1**self.t
-        correction_2 = 1.0 - b2**self.t
+        scalars = self._start_step()
         if is_numpy(xp):
-            return self._step_numpy(params, grads, correction_1, correction_2)
-        self.first_moments = [
-            b1 * m + (1.0 - b1) * g for m, g in zip(self.first_moments, grads, strict=True)
+            return self._step_numpy(params, grads, scalars["correction_1"], scalars["correction_2"])
+        state = {"first_moments": self.first_moments, "second_moments": self.second_moments}
+        out, state = self._update(params, grads, state, scalars, xp=xp)
+        self.first_moments, self.second_moments = state["first_moments"], state["second_moments"]
+        return out
+
+    def _update(self, params, grads, state, scalars, *, xp):
+        b1, b2, lr = self.beta_1, self.beta_2, scalars["learning_rate"]
+        correction_1, correction_2 = scalars["correction_1"], scalars["correction_2"]
+        first = [
+            b1 * m + (1.0 - b1) * g for m, g in zip(state["first_moments"], grads, strict=True)
         ]
-        self.second_moments = [
-            b2 * v + (1.0 - b2) * (g * g) for v, g in zip(self.second_moments, grads, strict=True)
+        second = [
+            b2 * v + (1.0 - b2) * (g * g)
+            for v, g in zip(state["second_moments"], grads, strict=True)
         ]
         out = []
-        for p, m, v in zip(params, self.first_moments, self.second_moments, strict=True):
+        for p, m, v in zip(params, first, second, strict=True):
             if self.weight_decay > 0.0:
-                p = p - (lr * self.weight_decay) * p
+                p = p - scalars["decay"] * p
             step = (m / correction_1) / (xp.sqrt(v / correction_2) + self.epsilon)
             out.append(p - lr * step)
-        return out
+        return out, {"first_moments": first, "second_moments": second}
 
     def _step_numpy(self, params, grads, correction_1, correction_2):
         # The operations of `step` in the same order (so the same bits), written into the

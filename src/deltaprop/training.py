@@ -132,6 +132,7 @@ def train(
     class_weight: str | Mapping[int, float] | None = None,
     client: Any = None,
     resume: str | os.PathLike | _checkpoint.TrainingState | None = None,
+    cuda_graph: bool | None = None,
 ) -> History:
     """Train ``net`` in place by backpropagation.
 
@@ -199,6 +200,16 @@ def train(
         the checkpoint's; given ones must be of the same class (their own
         hyper-parameters are used). With the same data, architecture, seed and settings
         the result is bit-identical to a run that never stopped. Not with LBFGS.
+    cuda_graph : bool or None, default None
+        For PyTorch tensors on a CUDA device, capture each training step (forward,
+        backward, optimizer update) as a CUDA graph and replay it
+        (:mod:`deltaprop.cuda_graph`). None: do so when the arrays are on a CUDA
+        device, the optimizer is :class:`SGD` or :class:`Adam` and no layer has
+        dropout (the environment variable ``DELTAPROP_CUDA_GRAPH=0`` turns this off);
+        True: require it (ValueError otherwise); False: never. The gradients are the
+        same; the updates equal the eager ones within float rounding. During
+        callbacks the network's parameters are the buffers the graph updates in
+        place: copy them to keep them.
 
     Returns
     -------
@@ -252,6 +263,7 @@ def train(
                 "class_weight": class_weight is not None,
                 "resume": resume is not None,
                 "shuffle=False": not shuffle,
+                "cuda_graph=True": cuda_graph is True,
             },
         )
     if client is not None:
@@ -286,6 +298,8 @@ def train(
         raise TypeError(f"early_stopping must be a bool, got {early_stopping!r}")
     if not isinstance(shuffle, bool):
         raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
+    if cuda_graph is not None and not isinstance(cuda_graph, bool):
+        raise TypeError(f"cuda_graph must be a bool or None, got {cuda_graph!r}")
     has_validation = validation_data is not None or validation_fraction is not None
     if early_stopping and not has_validation:
         raise ValueError("early_stopping=True needs validation_data or validation_fraction")
@@ -304,6 +318,8 @@ def train(
             raise ValueError("LBFGS has no learning rate: schedule must be None")
         if any(layer.dropout for layer in net.layers):
             raise ValueError("LBFGS needs a deterministic loss: remove the layers' dropout")
+        if cuda_graph:
+            raise ValueError("cuda_graph=True needs a first-order optimizer, not LBFGS")
 
     X, y, w, total_weight, xp = net._check_data(X, y, sample_weight)
     seed = net.random_state if random_state is None else random_state
@@ -380,7 +396,10 @@ def train(
             params = _train_lbfgs(net, optimizer, params, data, max_iter=max_iter, tracker=tracker)
         else:
             optimizer._match_state(params, xp=xp)
-            params = _train_first_order(
+            from . import cuda_graph as _graph
+
+            static = _graph.choose(cuda_graph, net, optimizer, X)
+            params = (_graph.train_static if static else _train_first_order)(
                 net,
                 optimizer,
                 params,
