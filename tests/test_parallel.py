@@ -482,7 +482,7 @@ def test_without_a_client_a_local_cluster_is_started(monkeypatch, data):
 
 def test_docs_scale_example_runs(capsys):
     blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.DOTALL)
-    assert len(blocks) == 1
+    # the first block: the Python API (the others, the command line, run in test_docs.py)
     exec(compile(blocks[0], "docs/scale.md python block", "exec"), {})
     printed = capsys.readouterr().out.split("\n")
     assert printed[:4] == ["max_iter 30", "True", "True", "[[1.]]"]
