@@ -295,7 +295,6 @@ def _scale_warning(frame: Any, args: argparse.Namespace, task: str) -> str | Non
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a model on a table and write it to ``--out``."""
     _require_extras("train")
-    from . import io
     from .checkpoint import Checkpoint
     from .data import infer_task
     from .model import TabularModel
@@ -307,6 +306,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             import matplotlib  # noqa: F401
         except ImportError:
             raise ImportError(f"--plot needs matplotlib: {INSTALL}") from None
+    if args.dask or args.dask_scheduler is not None:
+        from ._cli_dask import train_on_dask
+
+        return train_on_dask(args)
+    for option in ("dask_workers", "local_steps"):
+        if getattr(args, option) is not None:
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{flag} needs --dask or --dask-scheduler ADDRESS")
     if args.resume is not None and not Path(args.resume).is_file():
         raise UsageError(f"--resume {args.resume}: no such file")
     if args.checkpoint is None and args.checkpoint_every is not None:
@@ -349,9 +356,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             model.fit(frame, args.target, sample_weight=args.sample_weight, resume=args.resume)
         finally:
             progress.close()
-    estimator = model.estimator_
-    estimator.set_params(callbacks=None)  # functions are never stored in model files
+    model.estimator_.set_params(callbacks=None)  # functions are never stored in model files
+    return finish_training(args, model, len(frame))
 
+
+def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: str = "") -> int:
+    """Write the model (``--out``) and the plot (``--plot``), print the summary."""
+    from . import io
+
+    estimator = model.estimator_
     if args.out is not None:
         io.save(model, args.out)
     if args.plot is not None:
@@ -362,7 +375,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     n_columns = len(model.feature_names_in_)
     _say(
         args,
-        f"trained on {len(frame)} rows of {args.data}: {model.task_} of {args.target!r}"
+        f"trained on {n_rows} rows of {args.data}{where}: {model.task_} of {args.target!r}"
         f"{what} from {n_columns} feature column{'s' if n_columns > 1 else ''}",
     )
     _say(args, f"network: {_architecture(estimator.network_)}")
@@ -617,9 +630,11 @@ _TRAIN_EPILOG = """examples:
       --learning-rate 0.01 --batch-size 32 --early-stopping --plot loss.png
   deltaprop train big.csv --target y --out model.deltaprop --checkpoint run.ckpt \\
       --checkpoint-every 10      # later, after a crash: add --resume run.ckpt
+  deltaprop train parquet_folder/ --target y --out model.deltaprop --solver lbfgs \\
+      --dask-scheduler tcp://scheduler:8786     # or --dask for a local cluster
 
 Ctrl-C stops training after the current batch, writes the model (with --out) and
-exits with code 130."""
+exits with code 130 (through Dask it stops at once, writing no model)."""
 
 
 def add_commands(commands: Any) -> None:
@@ -761,6 +776,32 @@ def add_commands(commands: Any) -> None:
     )
     out.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     _verbosity(out)
+    dask = train.add_argument_group(
+        "Dask (a Parquet dataset larger than this machine's memory; docs/scale.md)"
+    )
+    dask.add_argument(
+        "--dask",
+        action="store_true",
+        help="read DATA (a Parquet folder or file) with Dask and train on a local cluster; "
+        "the rows never pass through this process",
+    )
+    dask.add_argument(
+        "--dask-scheduler",
+        metavar="ADDRESS",
+        help="train on the Dask cluster of this scheduler (e.g. tcp://host:8786); implies --dask",
+    )
+    dask.add_argument(
+        "--dask-workers",
+        type=_int_at_least(1),
+        metavar="N",
+        help="worker processes of the local cluster (default: Dask's choice)",
+    )
+    dask.add_argument(
+        "--local-steps",
+        type=_int_at_least(1),
+        metavar="N",
+        help="sgd/adam through Dask: steps per partition between averagings (default 10)",
+    )
     train.set_defaults(func=cmd_train)
 
     predict = commands.add_parser(

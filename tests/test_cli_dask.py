@@ -1,0 +1,223 @@
+"""``deltaprop train FOLDER --dask``: a Parquet folder preprocessed and trained on Dask.
+
+The reference is ``deltaprop train`` on the same rows as one Parquet file, in memory:
+full-batch GD and L-BFGS must give the same preprocessing statistics and the same
+weights (relative 1e-10 in float64), whatever the split of the rows into files.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("sklearn")
+pytest.importorskip("pyarrow")
+distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
+
+import deltaprop as dp  # noqa: E402
+from deltaprop.cli import main  # noqa: E402
+
+SIZES = (23, 9, 0, 41, 17)  # rows per file: unequal, one file empty; 90 rows
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def _table(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    n = sum(SIZES)
+    x1 = rng.normal(5.0, 3.0, n)
+    x2 = rng.integers(0, 4, n)  # numbers: standardised, unless declared categorical
+    colour = rng.choice(["red", "green", "blue"], n)
+    gap = np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n))  # missing values
+    score = (x1 - 5.0) / 3.0 + (colour == "red") - 0.5 * np.nan_to_num(gap)
+    return pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": x2,
+            "colour": colour,
+            "gap": gap,
+            "weight": rng.uniform(0.2, 2.0, n),
+            "label": np.where(score > 0.8, "cat", np.where(score > -0.2, "dog", "bird")),
+            "yes": np.where(score > 0.3, "yes", "no"),
+            "price": 1000.0 * score + 50_000.0,
+        }
+    )
+
+
+def _write(frame, tmp_path):
+    """The rows as a folder of Parquet files (SIZES) and as one Parquet file."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    start = 0
+    for i, size in enumerate(SIZES):
+        frame.iloc[start : start + size].to_parquet(folder / f"part-{i}.parquet", index=False)
+        start += size
+    single = tmp_path / "all.parquet"
+    frame.to_parquet(single, index=False)
+    return str(folder), str(single)
+
+
+def _assert_same_model(a, b, rtol=1e-10):
+    pa, pb = a.preprocessor_, b.preprocessor_
+    assert pa.columns_ == pb.columns_
+    assert pa.task_ == pb.task_
+    np.testing.assert_allclose(pa.mean_, pb.mean_, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(pa.scale_, pb.scale_, rtol=1e-13, atol=0)
+    assert (pa.fill_values_ is None) == (pb.fill_values_ is None)
+    if pa.fill_values_ is not None:
+        assert pa.fill_values_.keys() == pb.fill_values_.keys()
+        for key, value in pa.fill_values_.items():
+            if isinstance(value, str):
+                assert value == pb.fill_values_[key]
+            else:
+                assert value == pytest.approx(pb.fill_values_[key], rel=1e-13)
+    if pa.task_ == "classification":
+        np.testing.assert_array_equal(pa.classes_, pb.classes_)
+    else:
+        assert pa.target_mean_ == pytest.approx(pb.target_mean_, rel=1e-13)
+        assert pa.target_scale_ == pytest.approx(pb.target_scale_, rel=1e-13)
+    ea, eb = a.estimator_, b.estimator_
+    assert ea.stop_reason_ == eb.stop_reason_
+    np.testing.assert_allclose(ea.loss_curve_, eb.loss_curve_, rtol=rtol, atol=0)
+    for wa, wb in zip(ea.coefs_ + ea.intercepts_, eb.coefs_ + eb.intercepts_, strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=rtol, atol=1e-14)
+    assert a.sample_weight_ == b.sample_weight_
+
+
+@pytest.mark.parametrize(
+    ("target", "options"),
+    [
+        ("label", "--solver lbfgs --max-iter 25 --impute mean --sample-weight weight"),
+        (
+            "yes",
+            "--solver gd --learning-rate 0.5 --max-iter 30 --impute most-frequent "
+            "--class-weight balanced --categorical x2",
+        ),
+        (
+            "price",
+            "--solver gd --learning-rate 0.2 --max-iter 30 --impute mean "
+            "--sample-weight weight --target-loss 0.05 --tol 0",
+        ),
+    ],
+    ids=["multiclass-lbfgs-weights", "binary-gd-balanced", "regression-gd"],
+)
+def test_folder_through_dask_matches_one_file_in_memory(scheduler, tmp_path, target, options):
+    folder, single = _write(_table(), tmp_path)
+    common = ["--target", target, "--hidden", "5", "--seed", "2", "--quiet", *options.split()]
+    dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
+    argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
+    assert main(argv) == 0
+    assert main(["train", single, "--out", memory_model, *common]) == 0
+    _assert_same_model(dp.load(dask_model), dp.load(memory_model))
+
+
+def test_the_model_file_works_with_predict_evaluate_info(scheduler, tmp_path, capsys):
+    frame = _table()
+    folder, single = _write(frame, tmp_path)
+    model = str(tmp_path / "m.deltaprop")
+    argv = ["train", folder, "--target", "label", "--out", model, "--hidden", "4"]
+    argv += ["--solver", "lbfgs", "--max-iter", "10", "--impute", "mean"]
+    assert main([*argv, "--dask-scheduler", scheduler]) == 0
+    out = capsys.readouterr().out
+    assert f"trained on 90 rows of {folder} through Dask ({scheduler}, 2 workers)" in out
+    assert main(["info", model]) == 0
+    assert "solver lbfgs, 10 epochs" in capsys.readouterr().out
+    assert main(["predict", model, folder]) == 0  # a folder reads into memory here
+    predicted = capsys.readouterr().out.splitlines()
+    assert predicted[0] == "label" and len(predicted) == 91
+    assert set(predicted[1:]) <= {"bird", "cat", "dog"}
+    assert main(["evaluate", model, single, "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert np.sum(scores["confusion_matrix"]) == 90
+
+
+def test_sgd_and_adam_run_local_sgd(scheduler, tmp_path):
+    folder, _ = _write(_table(), tmp_path)
+    model = str(tmp_path / "m.deltaprop")
+    argv = ["train", folder, "--target", "yes", "--out", model, "--hidden", "4", "--quiet"]
+    argv += ["--solver", "adam", "--learning-rate", "0.05", "--batch-size", "8"]
+    argv += ["--max-iter", "15", "--local-steps", "3", "--impute", "mean", "--tol", "0"]
+    assert main([*argv, "--dask-scheduler", scheduler]) == 0
+    est = dp.load(model).estimator_
+    assert len(est.loss_curve_) == 15 and est.stop_reason_ == "max_iter"
+    assert est.loss_curve_[-1] < 0.8 * est.loss_curve_[0]
+    assert est.optimizer_state_["name"] == "Adam"
+
+
+def test_no_standardize_warns_as_in_memory(scheduler, tmp_path, capsys):
+    frame = _table()
+    folder, single = _write(frame, tmp_path)
+    argv = ["train", "--target", "label", "--no-standardize", "--solver", "lbfgs"]
+    argv += ["--max-iter", "2", "--impute", "mean", "--quiet"]
+    assert main([argv[0], single, *argv[1:]]) == 0
+    expected = capsys.readouterr().err
+    assert "feature scales differ" in expected
+    assert main([argv[0], folder, *argv[1:], "--dask-scheduler", scheduler]) == 0
+    err = capsys.readouterr().err
+    # the smallest scale is a tie (two categories of 28 rows): compare up to its name
+    assert err.count("\n") == 1 and err.split(" and ")[0] == expected.split(" and ")[0]
+
+
+def test_errors_name_the_problem_in_one_line(scheduler, tmp_path, capsys):
+    frame = _table()
+    folder, single = _write(frame, tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    go = ["--dask-scheduler", scheduler]
+    cases = [
+        (["train", str(empty), "--target", "label", *go], "holds no Parquet files"),
+        (["train", folder, "--target", "nope", *go], "target column 'nope' is not in"),
+        # the file with rows 33..73 (1-based) holds the first missing value of 'gap'
+        (["train", folder, "--target", "label", *go], "column 'gap' has missing values in"),
+        (["train", folder, "--target", "label", "--early-stopping", *go], "--early-stopping"),
+        (["train", folder, "--target", "label", "--impute", "median", *go], "--impute median"),
+        (["train", single.replace(".parquet", ".csv"), "--target", "x", *go], "no such file"),
+        (["train", folder, "--target", "label", "--local-steps", "3"], "needs --dask"),
+        (["train", folder, "--target", "label", "--dask-scheduler", "nonsense"], "nonsense"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("deltaprop: error: ") and message in err, (argv, err)
+        assert err.count("\n") == 1 and "Traceback" not in err
+    rows = np.flatnonzero(frame["gap"].isna().to_numpy())[:5] + 1
+    assert main(["train", folder, "--target", "label", *go]) == 2
+    listed = ", ".join(str(r) for r in rows)
+    assert f"(rows {listed}, ...)" in capsys.readouterr().err
+
+
+def test_a_scheduler_that_does_not_answer(tmp_path, capsys):
+    folder, _ = _write(_table(), tmp_path)
+    with dask.config.set({"distributed.comm.timeouts.connect": "0.2s"}):
+        argv = ["train", folder, "--target", "label", "--dask-scheduler", "tcp://127.0.0.1:9"]
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("deltaprop: error: cannot connect to a Dask scheduler at 'tcp://")
+    assert err.count("\n") == 1
+
+
+def test_dask_without_a_scheduler_starts_a_local_cluster(monkeypatch, tmp_path, capsys):
+    started = []
+    local_cluster = distributed.LocalCluster
+
+    def small_cluster(n_workers=None, **kwargs):
+        started.append(n_workers)
+        return local_cluster(n_workers=n_workers, threads_per_worker=1, processes=False, **kwargs)
+
+    monkeypatch.setattr(distributed, "LocalCluster", small_cluster)
+    folder, _ = _write(_table(), tmp_path)
+    argv = ["train", folder, "--target", "yes", "--hidden", "none", "--solver", "lbfgs"]
+    argv += ["--max-iter", "3", "--impute", "mean", "--dask", "--dask-workers", "1"]
+    assert main(argv) == 0
+    assert started == [1]
+    assert "through Dask (a local cluster, 1 worker)" in capsys.readouterr().out
