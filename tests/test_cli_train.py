@@ -163,6 +163,25 @@ def test_evaluate_text_report(tmp_path, capsys):
     assert "confusion matrix (rows: true class, columns: predicted class):" in out
 
 
+def test_evaluate_weighted_by_a_column(tmp_path, capsys):
+    frame = _table("binary").assign(w=np.arange(N_ROWS) % 4 * 0.5)
+    data = _write(frame, tmp_path, "train", "csv")
+    model_path = str(tmp_path / "m.deltaprop")
+    train = ["train", data, "--target", "y", "--out", model_path, "--sample-weight", "w"]
+    assert main([*train, *OPTIONS]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", model_path, data, "--sample-weight", "w", "--json"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    expected = dp.load(model_path).evaluate(frame, sample_weight=frame["w"].to_numpy())
+    assert scores == expected
+    assert sum(map(sum, scores["confusion_matrix"])) == pytest.approx(frame["w"].sum())
+    assert main(["evaluate", model_path, data, "--sample-weight", "w"]) == 0
+    assert "weighted by 'w'" in capsys.readouterr().out
+    assert main(["evaluate", model_path, data, "--sample-weight", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'nope' is not in the table" in err
+
+
 def test_training_options_reach_the_estimator(tmp_path, capsys):
     frame = _table("multiclass").assign(w=np.arange(N_ROWS) % 3 + 1.0)
     frame.loc[3, "x1"] = np.nan

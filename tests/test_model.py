@@ -171,6 +171,69 @@ def test_tabular_model_answers_in_the_targets_terms(rng, tmp_path):
         dp.TabularModel(dp.MLPRegressor()).fit({**table, "c": ["a", "b"] * 20}, "c")
 
 
+def test_weighted_evaluation_matches_scikit_learns_metrics(rng):
+    from sklearn import metrics
+
+    n = 60
+    table = {
+        "a": rng.normal(size=n),
+        "b": rng.normal(size=n),
+        "kind": rng.choice(["x", "y", "z"], n),
+        "w": rng.uniform(0.0, 3.0, size=n),
+    }
+    table["price"] = 3.0 * table["a"] - table["b"] + rng.normal(size=n)
+    clf = dp.TabularModel(dp.MLPClassifier((4,), solver="lbfgs", max_iter=20, random_state=0))
+    clf.fit({k: v for k, v in table.items() if k != "price"}, "kind", sample_weight="w")
+    w = table["w"]
+    scores = clf.evaluate(table, sample_weight="w")
+    y_true, y_pred = table["kind"], clf.predict(table)
+    proba = clf.predict_proba(table)
+    assert scores["accuracy"] == pytest.approx(
+        metrics.accuracy_score(y_true, y_pred, sample_weight=w), rel=1e-12
+    )
+    assert scores["balanced_accuracy"] == pytest.approx(
+        metrics.balanced_accuracy_score(y_true, y_pred, sample_weight=w), rel=1e-12
+    )
+    assert scores["log_loss"] == pytest.approx(
+        metrics.log_loss(y_true, proba, sample_weight=w, labels=clf.classes_), rel=1e-10
+    )
+    np.testing.assert_allclose(
+        scores["confusion_matrix"],
+        metrics.confusion_matrix(y_true, y_pred, sample_weight=w, labels=clf.classes_),
+        rtol=1e-12,
+    )
+    # weights given as an array, and integer weights equal repeated rows
+    assert clf.evaluate(table, sample_weight=w) == scores
+    counts = np.arange(n) % 3
+    repeated = {k: np.repeat(np.asarray(v), counts) for k, v in table.items()}
+    by_weight = clf.evaluate(table, sample_weight=counts.astype(float))
+    by_rows = clf.evaluate(repeated)
+    for key in ("accuracy", "balanced_accuracy", "log_loss"):
+        assert by_weight[key] == pytest.approx(by_rows[key], rel=1e-12)
+    np.testing.assert_allclose(by_weight["confusion_matrix"], by_rows["confusion_matrix"])
+
+    reg = dp.TabularModel(
+        dp.MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=20, random_state=0)
+    )
+    reg.fit(table, "price", sample_weight="w")
+    scores = reg.evaluate(table, sample_weight="w")
+    predicted = reg.predict(table)
+    for key, metric in (
+        ("r2", metrics.r2_score),
+        ("mse", metrics.mean_squared_error),
+        ("mae", metrics.mean_absolute_error),
+    ):
+        expected = metric(table["price"], predicted, sample_weight=w)
+        assert scores[key] == pytest.approx(expected, rel=1e-10), key
+    assert reg.evaluate(table)["mse"] != scores["mse"]  # unweighted by default
+    with pytest.raises(ValueError, match="sum to zero"):
+        reg.evaluate(table, sample_weight=np.zeros(n))
+    with pytest.raises(ValueError, match="not in the table"):
+        reg.evaluate(table, sample_weight="nope")
+    with pytest.raises(ValueError, match=">= 0"):
+        reg.evaluate(table, sample_weight=-w)
+
+
 def test_load_imports_the_estimator_kinds_on_demand(rng, tmp_path):
     import os
     import subprocess

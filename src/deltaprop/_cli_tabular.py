@@ -420,11 +420,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 # -- evaluate -------------------------------------------------------------------------
-def _confusion_lines(matrix: list[list[int]], labels: list[str]) -> list[str]:
-    width = max(6, *(len(label) for label in labels), *(len(str(v)) for r in matrix for v in r))
+def _confusion_lines(matrix: list[list[float]], labels: list[str]) -> list[str]:
+    """The confusion matrix as aligned text: counts, or sums of weights (6 digits)."""
+    cells = [[v if isinstance(v, int) else f"{v:.6g}" for v in row] for row in matrix]
+    width = max(6, *(len(label) for label in labels), *(len(str(v)) for r in cells for v in r))
     lines = ["confusion matrix (rows: true class, columns: predicted class):"]
     lines.append(" " * (width + 2) + " ".join(f"{label:>{width}}" for label in labels))
-    for label, row in zip(labels, matrix, strict=True):
+    for label, row in zip(labels, cells, strict=True):
         lines.append(f"  {label:<{width}}" + " ".join(f"{v:>{width}}" for v in row))
     return lines
 
@@ -435,11 +437,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
     frame = _read(args.data)
     target = args.target or model.target_
-    scores = model.evaluate(frame, target=target)
+    scores = model.evaluate(frame, target=target, sample_weight=args.sample_weight)
     if args.json:
         print(json.dumps(scores))
         return 0
-    print(f"evaluated on {len(frame)} rows of {args.data} (target {target!r}, {model.task_})")
+    weighted = "" if args.sample_weight is None else f", weighted by {args.sample_weight!r}"
+    print(
+        f"evaluated on {len(frame)} rows of {args.data} (target {target!r}, {model.task_}"
+        f"{weighted})"
+    )
     for key, value in scores.items():
         if key != "confusion_matrix":
             print(f"{key:<18} {value:.6g}")
@@ -837,6 +843,11 @@ def add_commands(commands: Any) -> None:
     evaluate.add_argument("data", metavar="DATA", help="labelled rows")
     evaluate.add_argument(
         "--target", metavar="COLUMN", help="the column of true values (default: the model's)"
+    )
+    evaluate.add_argument(
+        "--sample-weight",
+        metavar="COLUMN",
+        help="weight every score by this column (numbers >= 0); default: each row counts once",
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     _verbosity(evaluate)

@@ -129,7 +129,9 @@ def blocked_loss_and_gradients(
     if is_numpy(xp) and isinstance(X, np.ndarray):
         return _numpy_blocks(layers, loss, params, X, y, sample_weight, total_weight, block_size)
 
-    data_loss, grads = 0.0, None
+    # the block losses are added on the array's device, in float64, and read once: a
+    # read per block would wait for the device every block
+    data_loss, grads = None, None
     for start in range(0, n_samples, block_size):
         stop = min(start + block_size, n_samples)
         w = None if sample_weight is None else sample_weight[start:stop]
@@ -137,13 +139,14 @@ def blocked_loss_and_gradients(
         result = backward_pass(
             layers, loss, params, zs, activations, y[start:stop, ...], w, total_weight, xp=xp
         )
-        data_loss += float(result.loss)
+        block_loss = xp.astype(result.loss, xp.float64)
+        data_loss = block_loss if data_loss is None else data_loss + block_loss
         grads = (
             result.grads
             if grads is None
             else [g + h for g, h in zip(grads, result.grads, strict=True)]
         )
-    return data_loss, grads
+    return (0.0 if data_loss is None else float(data_loss)), grads
 
 
 def _numpy_blocks(layers, loss, params, X, y, sample_weight, total_weight, block_size):

@@ -143,37 +143,7 @@ class TabularModel:
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {target!r}")
         frame = _table(table, pd)
-        weights, weight_column = None, None
-        if isinstance(sample_weight, str):
-            weight_column = sample_weight
-            if weight_column == target:
-                raise ValueError(f"sample_weight column {weight_column!r} is the target")
-            if weight_column not in frame.columns:
-                raise ValueError(f"sample_weight column {weight_column!r} is not in the table")
-            column = frame[weight_column]
-            weights = pd.to_numeric(column.astype("object"), errors="coerce").to_numpy(
-                dtype=np.float64, na_value=np.nan
-            )
-            bad = np.flatnonzero(np.isnan(weights) & column.notna().to_numpy())
-            if bad.size:
-                raise ValueError(
-                    f"sample_weight column {weight_column!r} must hold numbers: row "
-                    f"{bad[0] + 1} holds {column.iloc[bad[0]]!r}"
-                )
-            frame = frame.drop(columns=[weight_column])
-        elif sample_weight is not None:
-            weights = np.asarray(sample_weight, dtype=np.float64)
-            if weights.shape != (len(frame),):
-                raise ValueError(
-                    f"sample_weight must have shape ({len(frame)},), got {weights.shape}"
-                )
-        if weights is not None:
-            bad = np.flatnonzero(~(weights >= 0.0))
-            if bad.size:
-                raise ValueError(
-                    f"sample weights must be >= 0 and not missing: row {bad[0] + 1} holds "
-                    f"{weights[bad[0]]!r}"
-                )
+        frame, weights, weight_column = _sample_weights(frame, sample_weight, target, pd)
 
         pre = Preprocessor(
             target,
@@ -262,7 +232,9 @@ class TabularModel:
             raise ValueError("probabilities need a classification model; this is regression")
         return self.estimator_.predict_proba(self.transform(table))
 
-    def evaluate(self, table: Any, target: str | None = None) -> dict[str, Any]:
+    def evaluate(
+        self, table: Any, target: str | None = None, sample_weight: str | Any = None
+    ) -> dict[str, Any]:
         """Scores on a labelled table.
 
         Parameters
@@ -270,6 +242,11 @@ class TabularModel:
         table : pandas.DataFrame or mapping of column name -> 1-D array-like
         target : str, optional
             The column holding the true values (default: the training target's name).
+        sample_weight : str or array-like of shape (n_rows,), optional
+            A column of the table, or the weights themselves (numbers >= 0): every score
+            becomes a weighted mean (weighted sums in the confusion matrix, weighted
+            means in ``r2``'s sums of squares, as scikit-learn's metrics with
+            ``sample_weight``). Default: every row counts once.
 
         Returns
         -------
@@ -278,9 +255,16 @@ class TabularModel:
             the classes present in the table), ``log_loss`` (natural log,
             probabilities clipped to ``[eps, 1 - eps]`` with ``eps`` float64's machine
             epsilon) and ``confusion_matrix`` (a list of rows: true class by predicted
-            class, both in ``classes_`` order). Regression: ``r2`` (1 - SS_res / SS_tot;
-            1.0 or 0.0 for a constant target, as scikit-learn), ``mse`` and ``mae`` in the
-            target's units. Plain Python floats and ints.
+            class, both in ``classes_`` order; sums of weights when weighted).
+            Regression: ``r2`` (1 - SS_res / SS_tot; 1.0 or 0.0 for a constant target, as
+            scikit-learn), ``mse`` and ``mae`` in the target's units. Plain Python floats
+            and ints.
+
+        Raises
+        ------
+        ValueError
+            For a missing target or weight column, weights that are not numbers >= 0,
+            or weights that sum to zero.
         """
         pd = _require_pandas()
         self._check_fitted()
@@ -291,17 +275,20 @@ class TabularModel:
                 f"the table lacks the target column {target!r} (columns: "
                 f"{list(frame.columns)[:20]})"
             )
+        frame, weights, _ = _sample_weights(frame, sample_weight, target, pd)
+        if weights is not None and not np.sum(weights) > 0.0:
+            raise ValueError("the sample weights sum to zero: there is nothing to score")
         y_true = self.preprocessor_.transform_target(frame[target])
         if target != self.target_:
             frame = frame.drop(columns=[target])
         X = self.transform(frame)
         if self.task_ == "classification":
             return _classification_scores(
-                y_true, self.estimator_.predict_proba(X), self.estimator_.predict(X)
+                y_true, self.estimator_.predict_proba(X), self.estimator_.predict(X), weights
             )
         predicted = self.preprocessor_.inverse_transform_target(self.estimator_.predict(X))
         actual = self.preprocessor_.inverse_transform_target(y_true)
-        return _regression_scores(actual, predicted)
+        return _regression_scores(actual, predicted, weights)
 
     # -- export -----------------------------------------------------------------------
     def to_onnx(
@@ -338,31 +325,85 @@ class TabularModel:
         return f"TabularModel(estimator={self.estimator!r}, task={self.task!r})"
 
 
-def _classification_scores(y: np.ndarray, proba: np.ndarray, predicted: np.ndarray) -> dict:
+def _sample_weights(
+    frame: Any, sample_weight: str | Any, target: str, pd: Any
+) -> tuple[Any, np.ndarray | None, str | None]:
+    """The table without the weight column, the weights (or None) and the column's name.
+
+    ``sample_weight`` is a column name, an array of shape (n_rows,) or None; the weights
+    must be numbers >= 0.
+    """
+    weights, weight_column = None, None
+    if isinstance(sample_weight, str):
+        weight_column = sample_weight
+        if weight_column == target:
+            raise ValueError(f"sample_weight column {weight_column!r} is the target")
+        if weight_column not in frame.columns:
+            raise ValueError(f"sample_weight column {weight_column!r} is not in the table")
+        column = frame[weight_column]
+        weights = pd.to_numeric(column.astype("object"), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        bad = np.flatnonzero(np.isnan(weights) & column.notna().to_numpy())
+        if bad.size:
+            raise ValueError(
+                f"sample_weight column {weight_column!r} must hold numbers: row "
+                f"{bad[0] + 1} holds {column.iloc[bad[0]]!r}"
+            )
+        frame = frame.drop(columns=[weight_column])
+    elif sample_weight is not None:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        if weights.shape != (len(frame),):
+            raise ValueError(f"sample_weight must have shape ({len(frame)},), got {weights.shape}")
+    if weights is not None:
+        bad = np.flatnonzero(~(weights >= 0.0))
+        if bad.size:
+            raise ValueError(
+                f"sample weights must be >= 0 and not missing: row {bad[0] + 1} holds "
+                f"{weights[bad[0]]!r}"
+            )
+    return frame, weights, weight_column
+
+
+def _classification_scores(
+    y: np.ndarray, proba: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
+) -> dict:
     n_classes = proba.shape[1]
-    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(matrix, (y, predicted), 1)
+    if weights is None:
+        matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+        np.add.at(matrix, (y, predicted), 1)
+    else:
+        matrix = np.zeros((n_classes, n_classes), dtype=np.float64)
+        np.add.at(matrix, (y, predicted), weights)
     support = matrix.sum(axis=1)
     present = support > 0
     eps = float(np.finfo(np.float64).eps)
     p_true = np.clip(proba[np.arange(len(y)), y].astype(np.float64), eps, 1.0 - eps)
     return {
-        "accuracy": float(np.trace(matrix) / len(y)),
+        "accuracy": float(np.trace(matrix) / np.sum(matrix)),
         "balanced_accuracy": float(np.mean(np.diag(matrix)[present] / support[present])),
-        "log_loss": float(-np.mean(np.log(p_true))),
+        "log_loss": float(-np.average(np.log(p_true), weights=weights)),
         "confusion_matrix": matrix.tolist(),
     }
 
 
-def _regression_scores(y: np.ndarray, predicted: np.ndarray) -> dict:
+def _regression_scores(
+    y: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
+) -> dict:
     residual = y - predicted
-    ss_res = float(np.sum(residual**2))
-    ss_tot = float(np.sum((y - np.mean(y)) ** 2))
+    w = (
+        None
+        if weights is None
+        else np.broadcast_to(weights.reshape(-1, *[1] * (y.ndim - 1)), y.shape)
+    )
+    ss_res = float(np.sum(residual**2 if w is None else w * residual**2))
+    mean = np.average(y, weights=w)
+    ss_tot = float(np.sum((y - mean) ** 2 if w is None else w * (y - mean) ** 2))
     r2 = (1.0 if ss_res == 0.0 else 0.0) if ss_tot == 0.0 else 1.0 - ss_res / ss_tot
     return {
         "r2": float(r2),
-        "mse": float(np.mean(residual**2)),
-        "mae": float(np.mean(np.abs(residual))),
+        "mse": float(np.average(residual**2, weights=w)),
+        "mae": float(np.average(np.abs(residual), weights=w)),
     }
 
 
