@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 
 from . import checkpoint as _checkpoint
+from ._flat import flatten as flatten_numpy
+from ._flat import unflatten as unflatten_numpy
 from ._validation import check_number
 from ._xp import array_namespace, device, from_numpy, quiet_float_errors, to_numpy
 from .initializers import make_rng
@@ -523,19 +525,13 @@ def _train_lbfgs(net, optimizer, params, data, *, max_iter, tracker):
     X, y, w, total_weight = data
     xp = tracker.xp
     shapes = [tuple(p.shape) for p in params]
-    sizes = [math.prod(s) for s in shapes]
     dtype, dev = X.dtype, device(X)
 
     def unflatten(x: np.ndarray) -> list[Any]:
-        out, start = [], 0
-        for shape, size in zip(shapes, sizes, strict=True):
-            piece = np.reshape(x[start : start + size], shape)
-            out.append(from_numpy(piece, xp=xp, dtype=dtype, device=dev))
-            start += size
-        return out
+        return [from_numpy(p, xp=xp, dtype=dtype, device=dev) for p in unflatten_numpy(x, shapes)]
 
     def flatten(arrays: Sequence[Any]) -> np.ndarray:
-        return np.concatenate([np.reshape(to_numpy(a), -1) for a in arrays]).astype(np.float64)
+        return flatten_numpy(arrays, dtype=np.float64)
 
     last = {"x": None, "loss": math.nan}
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .._flat import flatten, unflatten
 from .._validation import check_targets, check_X
 from ..layers import Dense
 from ..losses import Loss
@@ -48,23 +49,6 @@ def shapes_of(layers: Sequence[Dense]) -> list[tuple[int, ...]]:
     out: list[tuple[int, ...]] = []
     for layer in layers:
         out += [(layer.n_in, layer.n_out), (layer.n_out,)]
-    return out
-
-
-def flatten(arrays: Sequence[Any], dtype: Any = None) -> np.ndarray:
-    """Concatenate arrays (row-major) into one 1-D NumPy vector."""
-    return np.concatenate([np.asarray(a, dtype=dtype).reshape(-1) for a in arrays])
-
-
-def unflatten(theta: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
-    """Split a flat vector back into arrays of ``shapes`` (views, no copy)."""
-    out, start = [], 0
-    for shape in shapes:
-        size = math.prod(shape)
-        out.append(theta[start : start + size].reshape(shape))
-        start += size
-    if start != theta.shape[0]:
-        raise ValueError(f"theta has {theta.shape[0]} entries, the shapes need {start}")
     return out
 
 
