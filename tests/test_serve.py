@@ -393,6 +393,36 @@ def test_divergence_is_flagged():
     assert "diverged" in frame["message"] and "learning_rate=10.0" in frame["message"]
 
 
+@pytest.mark.filterwarnings("ignore::deltaprop.DivergenceWarning")
+def test_divergence_is_flagged_even_when_its_frame_cannot_be_computed(monkeypatch):
+    import deltaprop.live._session as session_module
+
+    finishing = {"now": False}
+    original_finish, original_frame = (
+        session_module.TrainingSession._finish,
+        session_module.network_frame,
+    )
+
+    def finish(self, reason):
+        finishing["now"] = True
+        original_finish(self, reason)
+
+    def frame(*args, **kwargs):
+        if finishing["now"]:
+            raise ValueError("overflow in the forward pass")
+        return original_frame(*args, **kwargs)
+
+    monkeypatch.setattr(session_module.TrainingSession, "_finish", finish)
+    monkeypatch.setattr(session_module, "network_frame", frame)
+    X = np.linspace(-3, 3, 40)[:, None] * np.array([[1.0, 100.0]])
+    net = dp.Network([dp.Dense(2, 4, "relu"), dp.Dense(4, 1, "identity")], loss="squared_error")
+    with dp.serve(net, X, X[:, 1] * 10, optimizer=dp.SGD(learning_rate=10.0), block=False) as s:
+        events = Events(s)
+        last = events.frame(lambda f: f["state"] != "running")
+        events.close()
+    assert last["state"] == "diverged" and last["diverged"] is True
+
+
 def test_bad_arguments(xor_data):
     X, y = xor_data
     with pytest.raises(ValueError, match="loopback only"):

@@ -552,7 +552,9 @@ class TrainingSession:
                         f"{self.settings.target_loss!r}"
                     ),
                 }.get(reason, f"stopped: {reason}")
-        self._publish()
+        # a diverged network's numbers may not compute (the page then shows no weights),
+        # but the page must still learn that training diverged
+        self._publish(quiet=reason == "diverged")
 
     def _run_step(self, request: _StepRequest) -> None:
         """One epoch, and the explain trace of a full-batch gradient-descent step."""
