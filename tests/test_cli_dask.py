@@ -108,8 +108,14 @@ def _assert_same_model(a, b, rtol=1e-10):
             "--solver gd --learning-rate 0.2 --max-iter 30 --impute mean "
             "--sample-weight weight --target-loss 0.05 --tol 0",
         ),
+        # one batch per epoch: full-batch Adam steps on Dask, as in memory
+        (
+            "label",
+            "--solver adam --batch-size 90 --learning-rate 0.05 --max-iter 12 --impute mean "
+            "--sample-weight weight --class-weight balanced --tol 0",
+        ),
     ],
-    ids=["multiclass-lbfgs-weights", "binary-gd-balanced", "regression-gd"],
+    ids=["multiclass-lbfgs-weights", "binary-gd-balanced", "regression-gd", "adam-one-batch"],
 )
 def test_folder_through_dask_matches_one_file_in_memory(scheduler, tmp_path, target, options):
     folder, single = _write(_table(), tmp_path)
@@ -152,6 +158,22 @@ def test_sgd_and_adam_run_local_sgd(scheduler, tmp_path):
     assert len(est.loss_curve_) == 15 and est.stop_reason_ == "max_iter"
     assert est.loss_curve_[-1] < 0.8 * est.loss_curve_[0]
     assert est.optimizer_state_["name"] == "Adam"
+
+
+def test_local_steps_default_to_one_pass_over_the_rows_per_round(scheduler, tmp_path):
+    folder, _ = _write(_table(), tmp_path)
+    model = str(tmp_path / "m.deltaprop")
+    argv = ["train", folder, "--target", "yes", "--out", model, "--hidden", "4", "--quiet"]
+    argv += ["--solver", "adam", "--batch-size", "8", "--max-iter", "4", "--impute", "mean"]
+    argv += ["--tol", "0", "--dask-scheduler", scheduler]
+    n_blocks = sum(1 for size in SIZES if size > 0)
+    default_steps = -(-sum(SIZES) // (n_blocks * 8))  # ceil(n / (n_blocks * batch_size))
+    for extra, steps in [([], default_steps), (["--local-steps", "5"], 5)]:
+        assert main([*argv, *extra]) == 0
+        est = dp.load(model).estimator_
+        # every replica takes `steps` Adam steps per round; the averaged step count says so
+        assert est.optimizer_state_["t"] == 4 * steps
+        assert est.t_ == 4 * sum(SIZES)
 
 
 def test_no_standardize_warns_as_in_memory(scheduler, tmp_path, capsys):
