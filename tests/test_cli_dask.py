@@ -127,6 +127,25 @@ def test_folder_through_dask_matches_one_file_in_memory(scheduler, tmp_path, tar
     _assert_same_model(dp.load(dask_model), dp.load(memory_model))
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_poisson_counts_through_dask_match_in_memory(scheduler, tmp_path, solver):
+    frame = _table()
+    rng = np.random.default_rng(3)
+    frame["price"] = rng.poisson(np.exp(0.4 * (frame["x1"] - 5.0) / 3.0)).astype(float)
+    folder, single = _write(frame, tmp_path)
+    common = ["--target", "price", "--loss", "poisson", "--solver", solver, "--hidden", "5"]
+    common += ["--learning-rate", "0.2", "--max-iter", "20", "--impute", "mean", "--tol", "0"]
+    common += ["--sample-weight", "weight", "--seed", "1", "--quiet"]
+    dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
+    argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
+    assert main(argv) == 0
+    assert main(["train", single, "--out", memory_model, *common]) == 0
+    a, b = dp.load(dask_model), dp.load(memory_model)
+    _assert_same_model(a, b)
+    assert (a.preprocessor_.target_mean_, a.preprocessor_.target_scale_) == (0.0, 1.0)
+    assert a.estimator_.loss == "poisson"
+
+
 def test_the_model_file_works_with_predict_evaluate_info(scheduler, tmp_path, capsys):
     frame = _table()
     folder, single = _write(frame, tmp_path)

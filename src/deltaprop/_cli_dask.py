@@ -43,8 +43,6 @@ def _refuse_unsupported(args: argparse.Namespace) -> None:
             "--impute median is not available with --dask (an exact median needs the whole "
             "column in one place); use --impute mean or most-frequent"
         )
-    if args.loss == "poisson":
-        raise UsageError("--loss poisson is not available with --dask")
 
 
 def train_on_dask(args: argparse.Namespace) -> int:
@@ -78,6 +76,8 @@ def train_on_dask(args: argparse.Namespace) -> int:
             impute=_IMPUTE.get(args.impute),
             categorical=args.categorical,
             standardize=not args.no_standardize,
+            # as TabularModel.fit: Poisson counts are not standardised
+            standardize_target=args.loss != "poisson",
             sample_weight=args.sample_weight,
         )
         if args.no_standardize:

@@ -399,6 +399,7 @@ def fit_preprocessor(
     impute: str | None = None,
     categorical: Sequence[str] | None = None,
     standardize: bool = True,
+    standardize_target: bool = True,
     sample_weight: str | None = None,
 ) -> tuple[Preprocessor, Fitted]:
     """Fit a :class:`~deltaprop.data.Preprocessor` on a dask DataFrame, on the workers.
@@ -408,7 +409,7 @@ def fit_preprocessor(
     frame : dask.dataframe.DataFrame
     target : str
     client : distributed.Client
-    task, impute, categorical, standardize
+    task, impute, categorical, standardize, standardize_target
         As for :class:`~deltaprop.data.Preprocessor`; ``impute="median"`` is not
         available (an exact median needs the whole column in one place).
     sample_weight : str, optional
@@ -433,7 +434,12 @@ def fit_preprocessor(
             "whole column in one place); use 'mean' or 'most_frequent'"
         )
     pre = Preprocessor(
-        target, task=task, impute=impute, categorical=categorical, standardize=standardize
+        target,
+        task=task,
+        impute=impute,
+        categorical=categorical,
+        standardize=standardize,
+        standardize_target=standardize_target,
     )
     columns = [str(c) for c in frame.columns]
     if target not in columns:
@@ -597,7 +603,9 @@ def fit_preprocessor(
     pre.n_features_out_ = len(pre.get_feature_names_out())
     pre.task_ = task_
     if task_ == "regression":
-        if low == high:
+        if not standardize_target:
+            pre.target_mean_, pre.target_scale_ = 0.0, 1.0
+        elif low == high:
             pre.target_mean_, pre.target_scale_ = target_mean, 1.0
         else:
             ssd = math.fsum(s["target"] for s in seconds)
