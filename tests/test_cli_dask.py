@@ -108,8 +108,14 @@ def _assert_same_model(a, b, rtol=1e-10):
             "--solver gd --learning-rate 0.2 --max-iter 30 --impute mean "
             "--sample-weight weight --target-loss 0.05 --tol 0",
         ),
+        # one batch per epoch: full-batch Adam steps on Dask, as in memory
+        (
+            "label",
+            "--solver adam --batch-size 90 --learning-rate 0.05 --max-iter 12 --impute mean "
+            "--sample-weight weight --class-weight balanced --tol 0",
+        ),
     ],
-    ids=["multiclass-lbfgs-weights", "binary-gd-balanced", "regression-gd"],
+    ids=["multiclass-lbfgs-weights", "binary-gd-balanced", "regression-gd", "adam-one-batch"],
 )
 def test_folder_through_dask_matches_one_file_in_memory(scheduler, tmp_path, target, options):
     folder, single = _write(_table(), tmp_path)
@@ -119,6 +125,25 @@ def test_folder_through_dask_matches_one_file_in_memory(scheduler, tmp_path, tar
     assert main(argv) == 0
     assert main(["train", single, "--out", memory_model, *common]) == 0
     _assert_same_model(dp.load(dask_model), dp.load(memory_model))
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_poisson_counts_through_dask_match_in_memory(scheduler, tmp_path, solver):
+    frame = _table()
+    rng = np.random.default_rng(3)
+    frame["price"] = rng.poisson(np.exp(0.4 * (frame["x1"] - 5.0) / 3.0)).astype(float)
+    folder, single = _write(frame, tmp_path)
+    common = ["--target", "price", "--loss", "poisson", "--solver", solver, "--hidden", "5"]
+    common += ["--learning-rate", "0.2", "--max-iter", "20", "--impute", "mean", "--tol", "0"]
+    common += ["--sample-weight", "weight", "--seed", "1", "--quiet"]
+    dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
+    argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
+    assert main(argv) == 0
+    assert main(["train", single, "--out", memory_model, *common]) == 0
+    a, b = dp.load(dask_model), dp.load(memory_model)
+    _assert_same_model(a, b)
+    assert (a.preprocessor_.target_mean_, a.preprocessor_.target_scale_) == (0.0, 1.0)
+    assert a.estimator_.loss == "poisson"
 
 
 def test_the_model_file_works_with_predict_evaluate_info(scheduler, tmp_path, capsys):
@@ -152,6 +177,22 @@ def test_sgd_and_adam_run_local_sgd(scheduler, tmp_path):
     assert len(est.loss_curve_) == 15 and est.stop_reason_ == "max_iter"
     assert est.loss_curve_[-1] < 0.8 * est.loss_curve_[0]
     assert est.optimizer_state_["name"] == "Adam"
+
+
+def test_local_steps_default_to_one_pass_over_the_rows_per_round(scheduler, tmp_path):
+    folder, _ = _write(_table(), tmp_path)
+    model = str(tmp_path / "m.deltaprop")
+    argv = ["train", folder, "--target", "yes", "--out", model, "--hidden", "4", "--quiet"]
+    argv += ["--solver", "adam", "--batch-size", "8", "--max-iter", "4", "--impute", "mean"]
+    argv += ["--tol", "0", "--dask-scheduler", scheduler]
+    n_blocks = sum(1 for size in SIZES if size > 0)
+    default_steps = -(-sum(SIZES) // (n_blocks * 8))  # ceil(n / (n_blocks * batch_size))
+    for extra, steps in [([], default_steps), (["--local-steps", "5"], 5)]:
+        assert main([*argv, *extra]) == 0
+        est = dp.load(model).estimator_
+        # every replica takes `steps` Adam steps per round; the averaged step count says so
+        assert est.optimizer_state_["t"] == 4 * steps
+        assert est.t_ == 4 * sum(SIZES)
 
 
 def test_no_standardize_warns_as_in_memory(scheduler, tmp_path, capsys):

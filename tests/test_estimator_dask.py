@@ -118,6 +118,18 @@ def test_multiclass_string_labels_from_dask_dataframes(client, data):
     np.testing.assert_allclose(proba, in_memory.predict_proba(frame), rtol=1e-8)
 
 
+def test_an_empty_row_block_is_allowed(client, data):
+    X, w = data
+    y = np.where(X[:, 0] > 0, "yes", "no")
+    params = {**LBFGS, "class_weight": "balanced"}
+    in_memory = _fit_quietly(MLPClassifier(**params), X, y, sample_weight=w)
+    chunks = (30, 0, 51, 20)  # as a filtered DataFrame's partitions can be
+    on_dask = _fit_quietly(
+        MLPClassifier(**params), _rows(X, chunks), _rows(y, chunks), sample_weight=_rows(w, chunks)
+    )
+    _assert_same_fit(on_dask, in_memory)
+
+
 def test_one_batch_per_epoch_is_exact_full_batch_training(client, data):
     X, w = data
     y = X[:, 0] - 2.0 * X[:, 1]

@@ -171,6 +171,26 @@ def test_tabular_model_answers_in_the_targets_terms(rng, tmp_path):
         dp.TabularModel(dp.MLPRegressor()).fit({**table, "c": ["a", "b"] * 20}, "c")
 
 
+def test_a_poisson_tabular_model_learns_the_counts_themselves(rng, tmp_path):
+    n = 40
+    size = rng.normal(size=n)
+    table = {"size": size, "count": rng.poisson(np.exp(0.5 * size)).astype(float)}
+    params = {"hidden_layer_sizes": (3,), "solver": "lbfgs", "max_iter": 5, "random_state": 0}
+    model = dp.TabularModel(dp.MLPRegressor("poisson", **params)).fit(table, "count")
+    pre = model.preprocessor_
+    assert (pre.target_mean_, pre.target_scale_) == (0.0, 1.0)  # counts stay >= 0
+    np.testing.assert_array_equal(pre.transform_target(table), table["count"])
+    # the estimator is the one fitted on the standardised feature and the raw counts
+    standardised = ((size - size.mean()) / size.std())[:, None]
+    expected = dp.MLPRegressor("poisson", **params).fit(standardised, table["count"])
+    for a, b in zip(model.estimator_.coefs_, expected.coefs_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    predicted = model.predict(table)
+    np.testing.assert_array_equal(predicted, model.estimator_.predict(pre.transform(table)))
+    dp.save(model, tmp_path / "m.deltaprop")
+    np.testing.assert_array_equal(dp.load(tmp_path / "m.deltaprop").predict(table), predicted)
+
+
 def test_weighted_evaluation_matches_scikit_learns_metrics(rng):
     from sklearn import metrics
 

@@ -2,10 +2,12 @@
 
 The rows of DATA stay on the workers: the preprocessing is fitted from per-partition
 summaries and each partition is encoded where it was read (see
-:mod:`deltaprop.parallel._table`); the client holds only statistics, parameters and
-gradients. ``gd`` and ``lbfgs`` give the in-memory model (same weights up to the order
-of floating-point additions), ``sgd`` and ``adam`` run local SGD. The model file is the
-same ``tabular_model`` as ``deltaprop train`` writes without Dask.
+:mod:`deltaprop.parallel._table`), then the estimator fits on the encoded dask arrays
+through its own Dask path (:func:`deltaprop._estimator_dask.fit_on_dask`); the client
+holds only statistics, parameters and gradients. ``gd`` and ``lbfgs`` give the
+in-memory model (same weights up to the order of floating-point additions), ``sgd`` and
+``adam`` run local SGD. The model file is the same ``tabular_model`` as ``deltaprop
+train`` writes without Dask.
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from ._cli_tabular import _IMPUTE, _estimator, _require_extras, finish_training
+from ._cli_tabular import (
+    _IMPUTE,
+    _estimator,
+    _require_extras,
+    finish_training,
+    no_convergence_warnings,
+)
 from .cli import UsageError
 
 __all__ = ["train_on_dask"]
@@ -35,8 +43,6 @@ def _refuse_unsupported(args: argparse.Namespace) -> None:
             "--impute median is not available with --dask (an exact median needs the whole "
             "column in one place); use --impute mean or most-frequent"
         )
-    if args.loss == "poisson":
-        raise UsageError("--loss poisson is not available with --dask")
 
 
 def train_on_dask(args: argparse.Namespace) -> int:
@@ -70,6 +76,8 @@ def train_on_dask(args: argparse.Namespace) -> int:
             impute=_IMPUTE.get(args.impute),
             categorical=args.categorical,
             standardize=not args.no_standardize,
+            # as TabularModel.fit: Poisson counts are not standardised
+            standardize_target=args.loss != "poisson",
             sample_weight=args.sample_weight,
         )
         if args.no_standardize:
@@ -81,15 +89,16 @@ def train_on_dask(args: argparse.Namespace) -> int:
             if message is not None:
                 warnings.warn(message, UserWarning, stacklevel=1)
         estimator = _estimator(args, pre.task_, callbacks=None)
-        fit_estimator(
-            estimator,
-            frame,
-            pre,
-            fitted,
-            client,
-            sample_weight=args.sample_weight,
-            local_steps=args.local_steps or 10,
-        )
+        with no_convergence_warnings():
+            fit_estimator(
+                estimator,
+                frame,
+                pre,
+                fitted,
+                client,
+                sample_weight=args.sample_weight,
+                local_steps=args.local_steps,
+            )
         address = args.dask_scheduler or "a local cluster"
     model = TabularModel(
         estimator,

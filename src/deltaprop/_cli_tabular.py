@@ -346,18 +346,24 @@ def cmd_train(args: argparse.Namespace) -> int:
         standardize=not args.no_standardize,
         categorical=args.categorical,
     )
-    with warnings.catch_warnings():
-        with contextlib.suppress(ImportError):
-            from sklearn.exceptions import ConvergenceWarning
-
-            # the summary below says why training stopped
-            warnings.simplefilter("ignore", ConvergenceWarning)
+    with no_convergence_warnings():
         try:
             model.fit(frame, args.target, sample_weight=args.sample_weight, resume=args.resume)
         finally:
             progress.close()
     model.estimator_.set_params(callbacks=None)  # functions are never stored in model files
     return finish_training(args, model, len(frame))
+
+
+@contextlib.contextmanager
+def no_convergence_warnings():
+    """No ConvergenceWarning: the summary of ``train`` says why training stopped."""
+    with warnings.catch_warnings():
+        with contextlib.suppress(ImportError):
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
 
 
 def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: str = "") -> int:
@@ -806,7 +812,10 @@ def add_commands(commands: Any) -> None:
         "--local-steps",
         type=_int_at_least(1),
         metavar="N",
-        help="sgd/adam through Dask: steps per partition between averagings (default 10)",
+        help=(
+            "sgd/adam through Dask: steps per partition between averagings (default: "
+            "about one pass over the rows per round)"
+        ),
     )
     train.set_defaults(func=cmd_train)
 

@@ -13,8 +13,13 @@ in-memory ``fit`` draws them, and the solver translated:
   optimizer (as in memory, where one batch is the whole data);
 - ``"sgd"``/``"adam"`` otherwise -> local SGD with parameter averaging: one round per
   epoch, each row block's replica taking ``ceil(n_samples / (n_blocks * batch_size))``
-  steps, so a round processes about ``n_samples`` rows. Not step-for-step the
+  steps, so a round processes about ``n_samples`` rows (``local_steps=`` overrides
+  that count: ``deltaprop train --dask --local-steps``). Not step-for-step the
   in-memory fit.
+
+``deltaprop train DATA --dask`` trains through :func:`fit_on_dask` too: it hands over
+the partitions encoded by the fitted preprocessor, as the in-memory command hands the
+encoded table to ``fit`` (see :mod:`deltaprop.parallel._table`).
 
 Predictions on dask arrays are computed block by block (``map_blocks``) and returned as
 dask arrays.
@@ -100,7 +105,9 @@ def _next_to(value: Any, X: Any, name: str, da: Any) -> Any:
 
 
 # -- targets, encoded on the workers ---------------------------------------------------
-def _binarize_block(y_block, binarizer, two_columns, out_dtype):
+def _binarize_block(y_block, binarizer, two_columns, n_out, out_dtype):
+    if len(y_block) == 0:  # an empty partition; LabelBinarizer refuses 0 rows
+        return np.zeros((0, n_out), dtype=out_dtype)
     Y = binarizer.transform(y_block).astype(out_dtype)
     return np.hstack([1.0 - Y, Y]) if two_columns else Y
 
@@ -136,6 +143,7 @@ def _classifier_targets(est, y, first_pass, dtype, da):
         _binarize_block,
         binarizer=binarizer,
         two_columns=two_columns,
+        n_out=n_out,
         out_dtype=dtype,
         dtype=dtype,
         new_axis=1,
@@ -180,19 +188,40 @@ def _poisson_constant(Y, w, da) -> float:
 
 
 # -- fit ---------------------------------------------------------------------------------
-def fit_on_dask(est: Any, X: Any, y: Any, sample_weight: Any) -> Any:
+def fit_on_dask(
+    est: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    *,
+    client: Any = None,
+    local_steps: int | None = None,
+) -> Any:
     """Fit ``est`` (an MLPClassifier or MLPRegressor) on dask collections; returns ``est``.
 
-    Uses the current ``distributed`` client, else a ``LocalCluster`` started for this
-    call (as :func:`deltaprop.parallel.train`). See ``docs/scale.md``.
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+    X : dask array or DataFrame of shape (n_samples, n_features)
+    y : dask array, DataFrame or Series of shape (n_samples,) or (n_samples, n_outputs)
+        Labels (classifier) or targets (regressor); NumPy arrays are cut like ``X``.
+    sample_weight : dask array or Series of shape (n_samples,), optional
+    client : distributed.Client, optional
+        Default: the current client, else a ``LocalCluster`` started for this call
+        (as :func:`deltaprop.parallel.train`).
+    local_steps : int, optional
+        Local SGD only: steps per row block between averagings, instead of
+        ``ceil(n_samples / (n_blocks * batch_size))``.
+
+    See ``docs/scale.md``.
     """
     _check_parameters(est)
     dask, da = _import_dask()
-    with _client_for(None) as client, dask.config.set(scheduler=client):
-        return _fit(est, client, X, y, sample_weight, da)
+    with _client_for(client) as client, dask.config.set(scheduler=client):
+        return _fit(est, client, X, y, sample_weight, local_steps, da)
 
 
-def _fit(est, client, X, y, sample_weight, da):
+def _fit(est, client, X, y, sample_weight, local_steps, da):
     from .estimator import MLPClassifier
 
     hidden = est._hidden_sizes()
@@ -239,7 +268,7 @@ def _fit(est, client, X, y, sample_weight, da):
     tol, n_no_change = None, max_iter + 1
     if est.solver in _STOCHASTIC and finite_patience:
         tol, n_no_change = float(est.tol), int(est.n_iter_no_change) + 1
-    solver, batch_size, local_steps = _solver(est, X, n_samples)
+    solver, batch_size, local_steps = _solver(est, X, n_samples, local_steps)
     history = parallel_train(
         net := est._network(dtype),
         X,
@@ -261,7 +290,7 @@ def _fit(est, client, X, y, sample_weight, da):
     return est
 
 
-def _solver(est, X, n_samples: int) -> tuple[str, int | None, int]:
+def _solver(est, X, n_samples: int, local_steps: int | None) -> tuple[str, int | None, int]:
     """``(solver, batch_size, local_steps)`` for :func:`deltaprop.parallel.train`."""
     if est.solver in ("lbfgs", "gd"):
         return est.solver, None, 1
@@ -279,8 +308,10 @@ def _solver(est, X, n_samples: int) -> tuple[str, int | None, int]:
         return "gd", None, 1
     if not est.shuffle:
         _refuse("shuffle", False, "local SGD draws each block's mini-batches in random order")
-    n_blocks = sum(1 for rows in X.chunks[0] if rows > 0)
-    return "local_sgd", batch_size, math.ceil(n_samples / (n_blocks * batch_size))
+    if local_steps is None:
+        n_blocks = sum(1 for rows in X.chunks[0] if rows > 0)
+        local_steps = math.ceil(n_samples / (n_blocks * batch_size))
+    return "local_sgd", batch_size, local_steps
 
 
 # -- predict -------------------------------------------------------------------------------

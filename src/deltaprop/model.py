@@ -74,7 +74,8 @@ class TabularModel:
         Fitted on the training table (with the target).
     estimator_ : MLPClassifier or MLPRegressor
         Fitted on the preprocessed rows; a classifier's classes are ``0 .. n - 1``,
-        indices into ``classes_``, and a regressor learns the standardised target.
+        indices into ``classes_``, and a regressor learns the standardised target
+        (the target itself with ``loss="poisson"``).
     target_ : str
         The target column.
     task_ : str
@@ -151,6 +152,8 @@ class TabularModel:
             impute=self.impute,
             categorical=self.categorical,
             standardize=self.standardize,
+            # counts for the Poisson loss must stay >= 0: not centred, not scaled
+            standardize_target=getattr(self.estimator, "loss", None) != "poisson",
         ).fit(frame)
         X = pre.transform(frame)
         y = pre.transform_target(frame)

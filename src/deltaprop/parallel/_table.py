@@ -14,13 +14,15 @@ category, which labels a target has):
 2. (only for ``impute="most_frequent"``) the most frequent number of each numeric
    column, reduced on the workers to one value;
 3. a second pass sums the squared deviations from those means (the population standard
-   deviation, as :func:`numpy.std`) and collects the category and class sets with their
-   counts.
+   deviation, as :func:`numpy.std`) and collects the category sets with their counts
+   and the class set.
 
 Only these summaries reach the client. The fitted preprocessor is therefore the
 in-memory one up to the order of floating-point additions in the means and standard
-deviations. Each partition is then turned into float arrays by the fitted preprocessor
-on its worker and :func:`deltaprop.parallel.train` trains on them.
+deviations. Each partition is then encoded by the fitted preprocessor on its worker
+(the feature rows, the class indices or scaled targets, the weights: what the in-memory
+``deltaprop train`` hands the estimator) and the estimator fits on these dask arrays
+through its own Dask path, :func:`deltaprop._estimator_dask.fit_on_dask`.
 """
 
 from __future__ import annotations
@@ -248,7 +250,7 @@ class _Centres:
 
 
 def _moments(frame: Any, centres: _Centres) -> dict:
-    """Pass 2 over one partition: sums of squared deviations, category and label counts."""
+    """Pass 2 over one partition: sums of squared deviations, category counts, labels."""
     pd = _require_pandas()
     frame = frame.reset_index(drop=True)
     out: dict[str, Any] = {"ssd": {}, "categories": {}}
@@ -266,7 +268,7 @@ def _moments(frame: Any, centres: _Centres) -> dict:
         numbers, _ = _parse_numbers(target, pd)
         out["target"] = float(np.sum((numbers - centres.target_mean) ** 2))
     else:
-        out["target"] = np.unique(_labels(target, pd), return_counts=True)
+        out["target"] = np.unique(_labels(target, pd))
     return out
 
 
@@ -379,15 +381,12 @@ class Fitted:
     ----------
     n_rows : list of int
         Rows per partition.
-    class_counts : ndarray of shape (n_classes,) or None
-        Rows per class (classification).
     feature_scales : ndarray of shape (2, n_features_out)
         Two rows with each output column's mean and population standard deviation, for
         :func:`~deltaprop.data.check_feature_scales` (``--no-standardize``).
     """
 
     n_rows: list[int]
-    class_counts: np.ndarray | None
     feature_scales: np.ndarray
 
 
@@ -400,6 +399,7 @@ def fit_preprocessor(
     impute: str | None = None,
     categorical: Sequence[str] | None = None,
     standardize: bool = True,
+    standardize_target: bool = True,
     sample_weight: str | None = None,
 ) -> tuple[Preprocessor, Fitted]:
     """Fit a :class:`~deltaprop.data.Preprocessor` on a dask DataFrame, on the workers.
@@ -409,7 +409,7 @@ def fit_preprocessor(
     frame : dask.dataframe.DataFrame
     target : str
     client : distributed.Client
-    task, impute, categorical, standardize
+    task, impute, categorical, standardize, standardize_target
         As for :class:`~deltaprop.data.Preprocessor`; ``impute="median"`` is not
         available (an exact median needs the whole column in one place).
     sample_weight : str, optional
@@ -434,7 +434,12 @@ def fit_preprocessor(
             "whole column in one place); use 'mean' or 'most_frequent'"
         )
     pre = Preprocessor(
-        target, task=task, impute=impute, categorical=categorical, standardize=standardize
+        target,
+        task=task,
+        impute=impute,
+        categorical=categorical,
+        standardize=standardize,
+        standardize_target=standardize_target,
     )
     columns = [str(c) for c in frame.columns]
     if target not in columns:
@@ -597,86 +602,65 @@ def fit_preprocessor(
     pre.fill_values_ = fill_values
     pre.n_features_out_ = len(pre.get_feature_names_out())
     pre.task_ = task_
-    class_counts = None
     if task_ == "regression":
-        if low == high:
+        if not standardize_target:
+            pre.target_mean_, pre.target_scale_ = 0.0, 1.0
+        elif low == high:
             pre.target_mean_, pre.target_scale_ = target_mean, 1.0
         else:
             ssd = math.fsum(s["target"] for s in seconds)
             pre.target_mean_, pre.target_scale_ = target_mean, math.sqrt(ssd / n_total)
     else:
-        labels = [s["target"][0] for s in seconds if len(s["target"][0])]
+        labels = [s["target"] for s in seconds if len(s["target"])]
         classes = np.unique(np.concatenate(labels))
         if len(classes) < 2:
             raise ValueError(
                 f"target column {target!r} has a single class {classes[0]!r}; "
                 "classification needs at least 2"
             )
-        class_counts = np.zeros(len(classes), dtype=np.int64)
-        for s in seconds:
-            class_counts[np.searchsorted(classes, s["target"][0])] += s["target"][1]
         pre.classes_ = classes
     mean = np.array([m for m, _ in scale_rows])
     std = np.array([s for _, s in scale_rows])
-    return pre, Fitted(n_rows, class_counts, np.stack([mean - std, mean + std]))
+    return pre, Fitted(n_rows, np.stack([mean - std, mean + std]))
 
 
 # -- training -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Encoding:
-    """How a worker turns a partition into the estimator's ``X``, ``Y`` and weights."""
+def _encode(frame: Any, pre: Preprocessor, sample_weight: str | None) -> tuple[np.ndarray, ...]:
+    """One partition as ``(X, y)``, or ``(X, y, w)`` with a weight column.
 
-    pre: Preprocessor
-    binarizer: Any  # the classifier's LabelBinarizer; None for regression
-    softmax_pair: bool  # two classes on a softmax output: Y = [1 - y, y]
-    n_outputs: int
-    sample_weight: str | None
-    class_factors: np.ndarray | None  # per class index ("balanced" class weights)
-
-    @property
-    def weighted(self) -> bool:
-        return self.sample_weight is not None or self.class_factors is not None
-
-
-def _encode(frame: Any, encoding: _Encoding) -> tuple[np.ndarray, ...]:
-    """One partition as float64 ``(X, Y)``, or ``(X, Y, w)`` with weights."""
+    ``X`` and ``y`` are what ``deltaprop train`` gives the estimator in memory:
+    ``pre.transform`` and ``pre.transform_target`` (class indices, int64, or scaled
+    targets).
+    """
     pd = _require_pandas()
-    pre = encoding.pre
     frame = frame.reset_index(drop=True)
+    y_dtype = np.int64 if pre.task_ == "classification" else np.float64
     if len(frame) == 0:
-        X = np.zeros((0, pre.n_features_out_))
-        Y = np.zeros((0, encoding.n_outputs))
-        return (X, Y, np.zeros(0)) if encoding.weighted else (X, Y)
+        empty = (np.zeros((0, pre.n_features_out_)), np.zeros(0, dtype=y_dtype))
+        return empty if sample_weight is None else (*empty, np.zeros(0))
     X = pre.transform(frame[pre.feature_names_in_])
-    codes = pre.transform_target(frame[pre.target])
-    if encoding.binarizer is None:
-        Y = codes.reshape(-1, 1).astype(np.float64)
-    else:
-        Y = encoding.binarizer.transform(codes).astype(np.float64)
-        if encoding.softmax_pair:
-            Y = np.hstack([1.0 - Y, Y])
-    if not encoding.weighted:
-        return X, Y
-    w = None
-    if encoding.sample_weight is not None:
-        column = frame[encoding.sample_weight].astype("object")
-        w = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    if encoding.class_factors is not None:
-        per_row = encoding.class_factors[codes]
-        w = per_row if w is None else w * per_row
-    return X, Y, w
+    y = pre.transform_target(frame[pre.target]).astype(y_dtype)
+    if sample_weight is None:
+        return X, y
+    column = frame[sample_weight].astype("object")
+    w = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return X, y, w
 
 
-def _encoded_arrays(frame: Any, encoding: _Encoding, n_rows: Sequence[int]) -> list[Any]:
-    """Dask arrays ``[X, Y]`` (and ``w``) with one row block per partition."""
+def _encoded_arrays(
+    frame: Any, pre: Preprocessor, sample_weight: str | None, n_rows: Sequence[int]
+) -> list[Any]:
+    """Dask arrays ``[X, y]`` (and ``w``) with one row block of known size per partition."""
     dask, da, _, _ = _import_dask()
-    nout = 3 if encoding.weighted else 2
+    nout = 2 if sample_weight is None else 3
     encode = dask.delayed(_encode, pure=True, nout=nout)
-    widths = [(encoding.pre.n_features_out_,), (encoding.n_outputs,), ()]
+    y_dtype = np.int64 if pre.task_ == "classification" else np.float64
+    kinds = [((pre.n_features_out_,), np.float64), ((), y_dtype), ((), np.float64)]
     blocks: list[list[Any]] = [[] for _ in range(nout)]
     for partition, n in zip(frame.to_delayed(), n_rows, strict=True):
-        for k, value in enumerate(encode(partition, encoding)):
-            blocks[k].append(da.from_delayed(value, shape=(n, *widths[k]), dtype=np.float64))
+        for k, value in enumerate(encode(partition, pre, sample_weight)):
+            width, dtype = kinds[k]
+            blocks[k].append(da.from_delayed(value, shape=(n, *width), dtype=dtype))
     return [da.concatenate(b, axis=0) for b in blocks]
 
 
@@ -688,91 +672,33 @@ def fit_estimator(
     client: Any,
     *,
     sample_weight: str | None = None,
-    local_steps: int = 10,
+    local_steps: int | None = None,
 ) -> Any:
     """Train a deltaprop estimator on the encoded partitions of ``frame``, on the workers.
 
-    The estimator ends up as ``estimator.fit(pre.transform(table),
-    pre.transform_target(table), sample_weight=...)`` would leave it in memory: the
-    same initial weights (drawn from ``random_state`` the same way), the same
-    fitted attributes. Solvers: ``"gd"`` and ``"lbfgs"`` give the in-memory iterates (up
-    to the order of floating-point additions); ``"sgd"`` and ``"adam"`` run local SGD
-    (:func:`deltaprop.parallel.train`, ``local_steps`` steps of ``batch_size`` rows per
-    partition between averagings; one epoch is one round).
+    Each partition is encoded on its worker into what ``deltaprop train`` hands the
+    estimator in memory (``pre.transform`` rows, ``pre.transform_target`` class indices
+    or scaled targets, the weight column); the arrays are persisted there and the
+    estimator fits on them through its own Dask path
+    (:func:`deltaprop._estimator_dask.fit_on_dask`). So the estimator ends up as
+    ``estimator.fit(pre.transform(table), pre.transform_target(table),
+    sample_weight=...)`` would leave it, for the solvers where the Dask path gives the
+    in-memory iterates (``"gd"``, ``"lbfgs"``, one batch per epoch); ``"sgd"`` and
+    ``"adam"`` with smaller batches run local SGD, ``local_steps`` steps per partition
+    between averagings (default: about one pass over the rows per round).
 
     Raises
     ------
     ValueError
-        For what the Dask path does not do: early stopping, learning-rate schedules,
-        the poisson loss, class weights other than ``"balanced"``.
+        For the parameters the estimators' Dask path refuses (early stopping,
+        learning-rate schedules, ...), naming them.
     """
-    from sklearn.preprocessing import LabelBinarizer
-    from sklearn.utils import check_random_state
-
-    from ._dask import train
+    from .._estimator_dask import fit_on_dask
 
     estimator._validate_params()
-    unsupported = {
-        "early_stopping": estimator.early_stopping,
-        f"learning_rate={estimator.learning_rate!r}": estimator.learning_rate != "constant",
-        "loss='poisson'": getattr(estimator, "loss", None) == "poisson",
-        "warm_start": estimator.warm_start,
-    }
-    used = [name for name, given in unsupported.items() if given]
-    if used:
-        raise ValueError(f"{', '.join(used)}: not available when training through Dask")
-    n_total = sum(fitted.n_rows)
-    classifier = pre.task_ == "classification"
-    binarizer, softmax_pair, n_outputs, class_factors = None, False, 1, None
-    if classifier:
-        n_classes = len(pre.classes_)
-        binarizer = LabelBinarizer().fit(np.arange(n_classes))
-        estimator._label_binarizer, estimator.classes_ = binarizer, binarizer.classes_
-        n_outputs = binarizer.transform(np.arange(n_classes)).shape[1]
-        softmax_pair = estimator._out_activation() == "softmax" and n_outputs == 1
-        n_outputs += softmax_pair
-        class_weight = estimator.class_weight
-        if class_weight not in (None, "balanced"):
-            raise ValueError(
-                f"class_weight must be None or 'balanced' through Dask, got {class_weight!r}"
-            )
-        if class_weight == "balanced":  # training's rule: n / (n_classes * n_c)
-            class_factors = np.array(
-                [n_total / (n_classes * int(n)) for n in fitted.class_counts], dtype=np.float64
-            )
-    encoding = _Encoding(pre, binarizer, softmax_pair, n_outputs, sample_weight, class_factors)
-    arrays = _encoded_arrays(frame, encoding, fitted.n_rows)
-
-    estimator.n_features_in_ = pre.n_features_out_
-    layer_units = [pre.n_features_out_, *estimator._hidden_sizes(), n_outputs]
-    random_state = check_random_state(estimator.random_state)
-    estimator._initialize(np.zeros((0, n_outputs)), layer_units, np.float64, random_state)
-    net = estimator._network(np.float64)
-    optimizer = estimator._optimizer(first_pass=True)
-    patience = estimator.n_iter_no_change
-    max_iter = int(estimator.max_iter)
-    options: dict[str, Any] = {"tol": None, "n_iter_no_change": max_iter + 1}
-    if estimator.solver != "lbfgs" and math.isfinite(patience):  # the estimator's stop rule
-        options = {"tol": float(estimator.tol), "n_iter_no_change": int(patience) + 1}
-    if estimator.solver in ("sgd", "adam"):
-        batch_size = 200 if estimator.batch_size == "auto" else int(estimator.batch_size)
-        options.update(
-            solver="local_sgd", batch_size=min(batch_size, n_total), local_steps=local_steps
-        )
-    else:
-        options.update(solver=estimator.solver)
-    target_loss = estimator.target_loss
-    history = train(
-        net,
-        arrays[0],
-        arrays[1],
-        sample_weight=arrays[2] if encoding.weighted else None,
-        client=client,
-        optimizer=optimizer,
-        max_iter=max_iter,
-        target_loss=None if target_loss is None else float(target_loss),
-        random_state=int(random_state.randint(np.iinfo(np.int32).max)),
-        **options,
-    )
-    estimator._store(net, optimizer, history, n_total, 0.0, None, None, False)
-    return estimator
+    arrays = _encoded_arrays(frame, pre, sample_weight, fitted.n_rows)
+    # encoded once: the classes, the Poisson constant and training all read these blocks
+    arrays = client.persist(arrays)
+    X, y = arrays[:2]
+    w = arrays[2] if sample_weight is not None else None
+    return fit_on_dask(estimator, X, y, w, client=client, local_steps=local_steps)
