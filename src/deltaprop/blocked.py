@@ -157,6 +157,10 @@ def _numpy_blocks(layers, loss, params, X, y, sample_weight, total_weight, block
     one after the other or at the same time.
     """
     n_samples = X.shape[0]
+    n_blocks = -(-n_samples // block_size)
+    if n_blocks > 1:  # blocks of equal size, as many for each lane: the lanes end together
+        n_blocks += -n_blocks % _N_LANES
+        block_size = -(-n_samples // n_blocks)
     starts = list(range(0, n_samples, block_size))
     n_lanes = min(_N_LANES, len(starts))
 
