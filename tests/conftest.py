@@ -51,6 +51,49 @@ def xor():
     return X, y
 
 
+# -- Dask: one small in-process cluster per test module ---------------------------------
+def _in_process_cluster(distributed, n_workers=2):
+    return distributed.LocalCluster(
+        n_workers=n_workers, threads_per_worker=1, processes=False, dashboard_address=":0"
+    )
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A LocalCluster of two single-threaded in-process workers (skips without dask)."""
+    distributed = pytest.importorskip("distributed")
+    with _in_process_cluster(distributed) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def dask_client(dask_cluster):
+    """A Client of :func:`dask_cluster`; the current client while the module runs."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(dask_cluster) as client:
+        yield client
+
+
+@pytest.fixture
+def small_local_clusters(monkeypatch):
+    """Make code that starts ``distributed.LocalCluster`` start in-process workers.
+
+    Returns the list of ``n_workers`` values asked for, one per cluster started.
+    """
+    distributed = pytest.importorskip("distributed")
+    started = []
+    local_cluster = distributed.LocalCluster
+
+    def small_cluster(n_workers=None, **kwargs):
+        started.append(n_workers)
+        return local_cluster(
+            n_workers=n_workers or 1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        )
+
+    monkeypatch.setattr(distributed, "LocalCluster", small_cluster)
+    return started
+
+
 @contextlib.contextmanager
 def no_code_execution():
     """Fail if the code inside unpickles, evaluates, executes or imports by name.

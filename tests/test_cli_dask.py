@@ -25,11 +25,8 @@ SIZES = (23, 9, 0, 41, 17)  # rows per file: unequal, one file empty; 90 rows
 
 
 @pytest.fixture(scope="module")
-def scheduler():
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-    ) as cluster:
-        yield cluster.scheduler_address
+def scheduler(dask_cluster):
+    return dask_cluster.scheduler_address
 
 
 def _table(seed: int = 0):
@@ -247,18 +244,10 @@ def test_a_scheduler_that_does_not_answer(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
-def test_dask_without_a_scheduler_starts_a_local_cluster(monkeypatch, tmp_path, capsys):
-    started = []
-    local_cluster = distributed.LocalCluster
-
-    def small_cluster(n_workers=None, **kwargs):
-        started.append(n_workers)
-        return local_cluster(n_workers=n_workers, threads_per_worker=1, processes=False, **kwargs)
-
-    monkeypatch.setattr(distributed, "LocalCluster", small_cluster)
+def test_dask_without_a_scheduler_starts_a_local_cluster(small_local_clusters, tmp_path, capsys):
     folder, _ = _write(_table(), tmp_path)
     argv = ["train", folder, "--target", "yes", "--hidden", "none", "--solver", "lbfgs"]
     argv += ["--max-iter", "3", "--impute", "mean", "--dask", "--dask-workers", "1"]
     assert main(argv) == 0
-    assert started == [1]
+    assert small_local_clusters == [1]
     assert "through Dask (a local cluster, 1 worker)" in capsys.readouterr().out

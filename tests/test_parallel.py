@@ -22,14 +22,8 @@ CHUNKS = (30, 11, 40, 20)  # unequal row blocks, 101 rows
 
 
 @pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture
@@ -453,29 +447,19 @@ def test_bad_data(client, data):
         parallel_train(_seed_net(), Xu, yu, client=client)
 
 
-def test_without_a_client_a_local_cluster_is_started(monkeypatch, data):
+def test_without_a_client_a_local_cluster_is_started(monkeypatch, data, small_local_clusters):
     X, y, _ = data
 
     def no_client():
         raise ValueError("No global client found")
 
-    started = []
-    local_cluster = distributed.LocalCluster
-
-    def small_cluster(**kwargs):
-        started.append(True)
-        return local_cluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
-        )
-
     monkeypatch.setattr(distributed, "get_client", no_client)
-    monkeypatch.setattr(distributed, "LocalCluster", small_cluster)
     reference, net = _seed_net(), _seed_net()
     expected = dp.train(reference, X, y, optimizer=dp.SGD(0.5), max_iter=2)
     history = parallel_train(
         net, da.from_array(X, chunks=50), da.from_array(y, chunks=50), learning_rate=0.5, max_iter=2
     )
-    assert started == [True]
+    assert len(small_local_clusters) == 1
     np.testing.assert_allclose(history.loss, expected.loss, rtol=1e-10)
     assert history.stop_reason == "max_iter"
 
