@@ -690,6 +690,14 @@ class Preprocessor:
                 categories = sorted(set(present.tolist()))
                 columns.append({"name": name, "kind": "categorical", "categories": categories})
 
+        self._set_columns(features, columns, means, scales, numeric_fill, fill_values)
+        self.task_ = None
+        if self.target is not None:
+            self._fit_target(frame[self.target], pd)
+        return self
+
+    def _set_columns(self, features, columns, means, scales, numeric_fill, fill_values) -> None:
+        """Record the fitted feature columns (by :meth:`fit`, or from Dask summaries)."""
         self.feature_names_in_ = features
         self.columns_ = columns
         self.mean_ = np.array(means, dtype=np.float64)
@@ -697,10 +705,15 @@ class Preprocessor:
         self._numeric_fill = np.array(numeric_fill, dtype=np.float64)
         self.fill_values_ = fill_values
         self.n_features_out_ = len(self.get_feature_names_out())
-        self.task_ = None
-        if self.target is not None:
-            self._fit_target(frame[self.target], pd)
-        return self
+
+    def _set_classes(self, classes: np.ndarray) -> None:
+        """Record the target's classes (sorted, unique); a single class is an error."""
+        if len(classes) < 2:
+            raise ValueError(
+                f"target column {self.target!r} has a single class {classes[0]!r}; "
+                "classification needs at least 2"
+            )
+        self.classes_ = classes
 
     @staticmethod
     def _scaling(values: np.ndarray) -> tuple[float, float]:
@@ -721,14 +734,7 @@ class Preprocessor:
                 self._scaling(values) if self.standardize_target else (0.0, 1.0)
             )
             return
-        labels = _labels(series, pd)
-        classes = np.unique(labels)
-        if len(classes) < 2:
-            raise ValueError(
-                f"target column {name!r} has a single class {classes[0]!r}; "
-                "classification needs at least 2"
-            )
-        self.classes_ = classes
+        self._set_classes(np.unique(_labels(series, pd)))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "columns_"):

@@ -594,13 +594,7 @@ def fit_preprocessor(
                 scale_rows.append((share, math.sqrt(share * (1.0 - share))))
             columns_.append({"name": name, "kind": "categorical", "categories": categories})
 
-    pre.feature_names_in_ = features
-    pre.columns_ = columns_
-    pre.mean_ = np.array(means, dtype=np.float64)
-    pre.scale_ = np.array(scales, dtype=np.float64)
-    pre._numeric_fill = np.array(numeric_fill, dtype=np.float64)
-    pre.fill_values_ = fill_values
-    pre.n_features_out_ = len(pre.get_feature_names_out())
+    pre._set_columns(features, columns_, means, scales, numeric_fill, fill_values)
     pre.task_ = task_
     if task_ == "regression":
         if not standardize_target:
@@ -612,13 +606,7 @@ def fit_preprocessor(
             pre.target_mean_, pre.target_scale_ = target_mean, math.sqrt(ssd / n_total)
     else:
         labels = [s["target"] for s in seconds if len(s["target"])]
-        classes = np.unique(np.concatenate(labels))
-        if len(classes) < 2:
-            raise ValueError(
-                f"target column {target!r} has a single class {classes[0]!r}; "
-                "classification needs at least 2"
-            )
-        pre.classes_ = classes
+        pre._set_classes(np.unique(np.concatenate(labels)))
     mean = np.array([m for m, _ in scale_rows])
     std = np.array([s for _, s in scale_rows])
     return pre, Fitted(n_rows, np.stack([mean - std, mean + std]))
