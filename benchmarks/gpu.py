@@ -226,33 +226,39 @@ def timed(torch, device, function, repeats):
     return statistics.median(times), result
 
 
-def seed_case(torch, device, n, iters, repeats):
-    X, y, w = seed_data(n, np.float32)
-    Xt, yt, wt = (torch.asarray(a, device=device) for a in (X, y, w))
-    init = seed_init()
+def deltaprop_rows(torch, device, make_net, data, optimizer, batch_size, iters, repeats, digits):
+    """Table rows of deltaprop eager and with CUDA graphs: median time per iteration."""
+    X, y, w = data
     rows = []
     for label, graph in (("deltaprop eager", False), ("deltaprop CUDA graph", True)):
         if graph and device.type != "cuda":
             rows.append((label, None, None, "needs CUDA"))
             continue
         results = [
-            time_deltaprop(
-                torch,
-                device,
-                lambda: _net(_seed_layers(), "binary_cross_entropy", init),
-                Xt,
-                yt,
-                wt,
-                lambda: dp.SGD(learning_rate=SEED_LR),
-                None,
-                iters,
-                graph,
-            )
+            time_deltaprop(torch, device, make_net, X, y, w, optimizer, batch_size, iters, graph)
             for _ in range(repeats)
         ]
         per_iter = statistics.median(r[0] for r in results)
         setup = statistics.median(r[1] for r in results)
-        rows.append((label, per_iter, results[-1][2], f"first call +{setup * 1e3:.1f} ms"))
+        rows.append((label, per_iter, results[-1][2], f"first call +{setup * 1e3:.{digits}f} ms"))
+    return rows
+
+
+def seed_case(torch, device, n, iters, repeats):
+    X, y, w = seed_data(n, np.float32)
+    Xt, yt, wt = (torch.asarray(a, device=device) for a in (X, y, w))
+    init = seed_init()
+    rows = deltaprop_rows(
+        torch,
+        device,
+        lambda: _net(_seed_layers(), "binary_cross_entropy", init),
+        (Xt, yt, wt),
+        lambda: dp.SGD(learning_rate=SEED_LR),
+        None,
+        iters,
+        repeats,
+        digits=1,
+    )
     torch_seed = TorchSeed(torch, device, Xt, yt, wt)
     for _ in range(3):
         torch_seed.step()  # warm-up (changes the weights: the loss column is indicative)
@@ -284,29 +290,17 @@ def mlp_case(torch, device, n, batch_size, repeats):
     Xt, Yt = torch.asarray(X, device=device), torch.asarray(Y, device=device)
     labels_t = torch.asarray(labels, device=device)
     init = mlp_init()
-    rows = []
-    for label, graph in (("deltaprop eager", False), ("deltaprop CUDA graph", True)):
-        if graph and device.type != "cuda":
-            rows.append((label, None, None, "needs CUDA"))
-            continue
-        results = [
-            time_deltaprop(
-                torch,
-                device,
-                lambda: _net(_mlp_layers(), "cross_entropy", init),
-                Xt,
-                Yt,
-                None,
-                lambda: dp.Adam(learning_rate=ADAM_LR),
-                batch_size,
-                3,
-                graph,
-            )
-            for _ in range(repeats)
-        ]
-        per_epoch = statistics.median(r[0] for r in results)
-        setup = statistics.median(r[1] for r in results)
-        rows.append((label, per_epoch, results[-1][2], f"first call +{setup * 1e3:.0f} ms"))
+    rows = deltaprop_rows(
+        torch,
+        device,
+        lambda: _net(_mlp_layers(), "cross_entropy", init),
+        (Xt, Yt, None),
+        lambda: dp.Adam(learning_rate=ADAM_LR),
+        batch_size,
+        3,
+        repeats,
+        digits=0,
+    )
     mlp = TorchMLP(torch, device, Xt, labels_t, batch_size)
     mlp.epoch()  # warm-up epoch
     t, loss = timed(torch, device, mlp.epoch, repeats)
