@@ -422,24 +422,19 @@ def train_static(
 ) -> list[Any]:
     """The first-order loop of :func:`deltaprop.train` through :class:`StaticStep`.
 
-    Mirrors ``training._train_first_order`` and ``training._epoch`` step for step (the
-    tests compare both bit for bit); on a CUDA device each batch length's step is
-    captured by :class:`CUDAGraphStep`.
+    Runs through the eager loop's own iteration driver (``training._first_order_loop``:
+    schedule, divergence, stop rules); one iteration does what ``training._epoch`` and
+    the eager full-batch step do, on the static buffers (the tests compare both bit for
+    bit). On a CUDA device each batch length's step is captured by :class:`CUDAGraphStep`.
     """
-    from .training import _all_finite, _diverged
+    from .training import _first_order_loop, _Outcome
 
     X, y, w, total_weight = data
     xp = capture_safe(tracker.xp)
-    history, schedule = tracker.history, tracker.schedule
     n_samples = X.shape[0]
     full_batch = batch_size is None or batch_size >= n_samples
     on_cuda = is_cuda(X)
     block_size = _block_size(net, X, on_cuda)
-    initial_rate = optimizer.learning_rate
-    if schedule is not None:
-        schedule.reset(initial_rate)
-        if tracker.schedule_state is not None:  # resuming
-            schedule.load_state_dict(tracker.schedule_state)
     buffers = TrainingBuffers(
         params, params if tracker.last_finite is None else tracker.last_finite, optimizer, xp=xp
     )
@@ -462,49 +457,36 @@ def train_static(
             steps[rows] = _wrap(step) if on_cuda else DirectStep(step)
         return steps[rows]
 
-    def for_tracker() -> list[Any]:
+    def one_iteration(iteration: int) -> _Outcome:
+        nonlocal last_finite
+        if full_batch:
+            step = step_for(n_samples)
+            summary, grads = step.gradient()
+            loss = float(to_numpy(summary)[0])  # the iteration's one synchronisation
+            if not math.isfinite(loss):
+                return _Outcome(loss, params, last_finite, diverged=True)
+            if tracker.target_loss is None or loss > tracker.target_loss:
+                buffers.load_scalars(optimizer._start_step())
+                step.update(grads)
+                last_finite = buffers.previous
+            else:
+                last_finite = params
+            return _Outcome(loss, params, last_finite)
+        loss, bad_batch = _static_epoch(
+            step_for, buffers, optimizer, data, batch_size, shuffle, rng, tracker
+        )
+        last_finite = buffers.previous
+        return _Outcome(loss, params, last_finite, bad_batch is not None, bad_batch)
+
+    def tracked(current: list[Any]) -> list[Any]:
         # best_params keeps what it is given; the buffers change under it
-        return [_copy(xp, p) for p in params] if tracker.validation is not None else params
+        return [_copy(xp, p) for p in current] if tracker.validation is not None else current
 
     try:
-        for iteration in range(tracker.first_iteration, max_iter + 1):
-            if schedule is not None:
-                optimizer.learning_rate = schedule.learning_rate(iteration)
-            history.learning_rate.append(optimizer.learning_rate)
-            if full_batch:
-                step = step_for(n_samples)
-                summary, grads = step.gradient()
-                loss = float(to_numpy(summary)[0])  # the iteration's one synchronisation
-                if not math.isfinite(loss):
-                    _diverged(history, iteration, None, loss, optimizer, X)
-                    return last_finite
-                if tracker.target_loss is None or loss > tracker.target_loss:
-                    buffers.load_scalars(optimizer._start_step())
-                    step.update(grads)
-                    last_finite = buffers.previous
-                else:
-                    last_finite = params
-            else:
-                loss, bad_batch = _static_epoch(
-                    step_for, buffers, optimizer, data, batch_size, shuffle, rng, tracker
-                )
-                last_finite = buffers.previous
-                if bad_batch is not None:
-                    _diverged(history, iteration, bad_batch, loss, optimizer, X)
-                    return last_finite
-            tracker.last_finite = last_finite
-            reason = tracker.end_iteration(iteration, loss, for_tracker())
-            if reason is not None:
-                history.stop_reason = reason
-                break
-        else:
-            history.stop_reason = "max_iter"
-        if not _all_finite(params, xp=xp):  # the very last update overflowed
-            _diverged(history, iteration, None, math.nan, optimizer, X)
-            return last_finite
-        return params
+        return _first_order_loop(
+            optimizer, max_iter, tracker, X, params, last_finite, one_iteration, tracked
+        )
     finally:
-        optimizer.learning_rate = initial_rate
         for key, arrays in buffers.state.items():
             setattr(optimizer, key, arrays)
 

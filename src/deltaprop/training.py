@@ -425,56 +425,87 @@ def _train_first_order(
     """Steps of a first-order optimizer; ``data`` is ``(X, y, w, total_weight)``."""
     X, y, w, total_weight = data
     xp = tracker.xp
-    history, schedule = tracker.history, tracker.schedule
     n_samples = X.shape[0]
     full_batch = batch_size is None or batch_size >= n_samples
     draw_masks = _mask_drawer(net, rng, X)
+    last_finite = params if tracker.last_finite is None else tracker.last_finite
+
+    def one_iteration(iteration: int) -> _Outcome:
+        nonlocal params, last_finite
+        if full_batch:
+            masks = draw_masks(n_samples)
+            loss, grads = net._loss_and_gradients(params, X, y, w, total_weight, xp=xp, masks=masks)
+            if not math.isfinite(loss):
+                return _Outcome(loss, params, last_finite, diverged=True)
+            last_finite = params
+            if tracker.target_loss is None or loss > tracker.target_loss:
+                params = optimizer.step(params, grads, xp=xp)
+            return _Outcome(loss, params, last_finite)
+        params, last_finite, loss, bad_batch = _epoch(
+            net,
+            optimizer,
+            params,
+            last_finite,
+            data,
+            batch_size,
+            shuffle,
+            rng,
+            draw_masks,
+            tracker.interrupt,
+        )
+        return _Outcome(loss, params, last_finite, bad_batch is not None, bad_batch)
+
+    return _first_order_loop(optimizer, max_iter, tracker, X, params, last_finite, one_iteration)
+
+
+@dataclass
+class _Outcome:
+    """What one iteration of a first-order loop did."""
+
+    loss: float
+    params: list[Any]  # the parameters after the iteration
+    last_finite: list[Any]  # the last parameters whose loss was finite
+    diverged: bool = False  # the loss is not finite
+    bad_batch: int | None = None  # the batch (from 1) whose loss was not finite
+
+
+def _first_order_loop(
+    optimizer, max_iter, tracker, X, params, last_finite, one_iteration, tracked=None
+):
+    """The iterations of a first-order optimizer, around ``one_iteration(iteration)``.
+
+    Owns what the eager loop and :func:`deltaprop.cuda_graph.train_static` share: the
+    learning-rate schedule (reset, or restored when resuming), divergence, the stop
+    rules, and the check of the last update. ``tracked(params)`` is what the stop rules
+    receive (default: ``params`` itself). Returns the parameters training ends with.
+    """
+    history, schedule = tracker.history, tracker.schedule
     initial_rate = optimizer.learning_rate
     if schedule is not None:
         schedule.reset(initial_rate)
         if tracker.schedule_state is not None:  # resuming
             schedule.load_state_dict(tracker.schedule_state)
-    last_finite = params if tracker.last_finite is None else tracker.last_finite
+    iteration = tracker.first_iteration
     try:
         for iteration in range(tracker.first_iteration, max_iter + 1):
             if schedule is not None:
                 optimizer.learning_rate = schedule.learning_rate(iteration)
             history.learning_rate.append(optimizer.learning_rate)
-            if full_batch:
-                masks = draw_masks(n_samples)
-                loss, grads = net._loss_and_gradients(
-                    params, X, y, w, total_weight, xp=xp, masks=masks
-                )
-                if not math.isfinite(loss):
-                    _diverged(history, iteration, None, loss, optimizer, X)
-                    return last_finite
-                last_finite = params
-                if tracker.target_loss is None or loss > tracker.target_loss:
-                    params = optimizer.step(params, grads, xp=xp)
-            else:
-                params, last_finite, loss, bad_batch = _epoch(
-                    net,
-                    optimizer,
-                    params,
-                    last_finite,
-                    data,
-                    batch_size,
-                    shuffle,
-                    rng,
-                    draw_masks,
-                    tracker.interrupt,
-                )
-                if bad_batch is not None:
-                    _diverged(history, iteration, bad_batch, loss, optimizer, X)
-                    return last_finite
+            outcome = one_iteration(iteration)
+            params, last_finite = outcome.params, outcome.last_finite
+            if outcome.diverged:
+                _diverged(history, iteration, outcome.bad_batch, outcome.loss, optimizer, X)
+                return last_finite
             tracker.last_finite = last_finite
-            reason = tracker.end_iteration(iteration, loss, params)
+            reason = tracker.end_iteration(
+                iteration, outcome.loss, params if tracked is None else tracked(params)
+            )
             if reason is not None:
                 history.stop_reason = reason
                 break
         else:
             history.stop_reason = "max_iter"
-        if not _all_finite(params, xp=xp):  # the very last update overflowed
+        if not _all_finite(params, xp=tracker.xp):  # the very last update overflowed
             _diverged(history, iteration, None, math.nan, optimizer, X)
             return last_finite
         return params
