@@ -635,18 +635,8 @@ class Preprocessor:
         """
         pd = _require_pandas()
         frame = _table(table, pd)
-        if self.target is not None and self.target not in frame.columns:
-            raise ValueError(
-                f"target column {self.target!r} is not in the table (columns: "
-                f"{list(frame.columns)[:20]})"
-            )
-        features = [c for c in frame.columns if c != self.target]
-        if not features:
-            raise ValueError("the table has no feature columns besides the target")
+        features = self._feature_columns(list(frame.columns))
         forced = set(self.categorical or ())
-        unknown = sorted(forced - set(features))
-        if unknown:
-            raise ValueError(f"categorical names columns that are not features: {unknown}")
 
         columns, means, scales, numeric_fill = [], [], [], []
         fill_values: dict[str, Any] | None = None if self.impute is None else {}
@@ -695,6 +685,25 @@ class Preprocessor:
         if self.target is not None:
             self._fit_target(frame[self.target], pd)
         return self
+
+    def _feature_columns(self, columns: list[Any], sample_weight: Any = None) -> list[Any]:
+        """The table's feature columns: all but the target and the weight column, checked."""
+        if self.target is not None and self.target not in columns:
+            raise ValueError(
+                f"target column {self.target!r} is not in the table (columns: {columns[:20]})"
+            )
+        if sample_weight is not None:
+            if sample_weight == self.target:
+                raise ValueError(f"sample_weight column {sample_weight!r} is the target")
+            if sample_weight not in columns:
+                raise ValueError(f"sample_weight column {sample_weight!r} is not in the table")
+        features = [c for c in columns if c not in (self.target, sample_weight)]
+        if not features:
+            raise ValueError("the table has no feature columns besides the target")
+        unknown = sorted(set(self.categorical or ()) - set(features))
+        if unknown:
+            raise ValueError(f"categorical names columns that are not features: {unknown}")
+        return features
 
     def _set_columns(self, features, columns, means, scales, numeric_fill, fill_values) -> None:
         """Record the fitted feature columns (by :meth:`fit`, or from Dask summaries)."""

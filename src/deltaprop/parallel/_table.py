@@ -442,20 +442,8 @@ def fit_preprocessor(
         standardize_target=standardize_target,
     )
     columns = [str(c) for c in frame.columns]
-    if target not in columns:
-        raise ValueError(f"target column {target!r} is not in the table (columns: {columns[:20]})")
-    if sample_weight is not None:
-        if sample_weight == target:
-            raise ValueError(f"sample_weight column {sample_weight!r} is the target")
-        if sample_weight not in columns:
-            raise ValueError(f"sample_weight column {sample_weight!r} is not in the table")
-    features = [c for c in columns if c not in (target, sample_weight)]
-    if not features:
-        raise ValueError("the table has no feature columns besides the target")
+    features = pre._feature_columns(columns, sample_weight)
     forced = set(pre.categorical or ())
-    unknown = sorted(forced - set(features))
-    if unknown:
-        raise ValueError(f"categorical names columns that are not features: {unknown}")
 
     partitions = frame.to_delayed()
     spec = _Spec(tuple(features), target, sample_weight, task is None)
