@@ -6,4 +6,4 @@ import importlib.util
 
 collect_ignore = []
 if importlib.util.find_spec("onnx") is None:
-    collect_ignore.append("src/deltaprop/onnx_export.py")
+    collect_ignore += ["src/deltaprop/export"]

@@ -17,7 +17,7 @@ import io
 import sys
 from pathlib import Path
 
-from deltaprop.cli import main as cli_main
+from deltaprop.cli.main import main as cli_main
 
 DOCS = Path(__file__).resolve().parent
 MAZUR = "https://mattmazur.com/2015/03/17/a-step-by-step-backpropagation-example/"
@@ -116,7 +116,7 @@ number printed by `deltaprop explain`. Nothing below is typed by hand: the scrip
 when the page no longer matches what the commands print.
 
 The numbers come from the very functions training uses (`forward_pass`, `backward_pass`
-and `penalty` in `deltaprop.network`), so what you read is what `deltaprop.train` does.
+and `penalty` in `deltaprop.core.network`), so what you read is what `deltaprop.train` does.
 
 ## The worked example
 

@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from deltaprop.activations import ACTIVATIONS, Softmax, get_activation
+from deltaprop.core.activations import ACTIVATIONS, Softmax, get_activation
 
 from .conftest import to_xp
 

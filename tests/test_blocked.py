@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import blocked
-from deltaprop.blocked import auto_block_size, blocked_loss_and_gradients
-from deltaprop.network import backward_pass, forward_pass
+from deltaprop.core.backprop import backward_pass, forward_pass
+from deltaprop.core.objective import auto_block_size
+from deltaprop.kernels import blocked, data_term_for
 
 from .conftest import to_xp
 
@@ -44,6 +44,13 @@ def _problem(rng, hidden, output, loss, targets, n_samples=203, n_features=4, n_
         y = rng.normal(size=(n_samples, n_outputs))
     w = rng.uniform(0.0, 2.0, size=n_samples)
     return net, X, y, w
+
+
+def blocked_loss_and_gradients(layers, loss, params, X, y, w, total_weight, *, xp, block_size=None):
+    """The data term as training computes it: the fused kernel for NumPy, else the textbook."""
+    data = data_term_for(X, xp=xp)
+    value, grads = data(layers, loss, params, X, y, w, total_weight, xp=xp, block_size=block_size)
+    return float(value), grads
 
 
 def _textbook(net, X, y, w, total_weight, xp):

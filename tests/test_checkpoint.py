@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import io as dpio
-from deltaprop.checkpoint import TrainingState
-from deltaprop.schedules import ReduceOnPlateau, StepDecay
+from deltaprop.files import container as dpio
+from deltaprop.optim.schedules import ReduceOnPlateau, StepDecay
+from deltaprop.training.checkpoint import TrainingState
 
 from .conftest import no_code_execution, to_xp
 

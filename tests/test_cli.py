@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from deltaprop.cli import main
+from deltaprop.cli.main import main
 
 
 def test_demo_reaches_95_percent_test_accuracy(capsys):
@@ -56,7 +56,7 @@ def test_help_documents_commands(capsys):
 
 @pytest.mark.parametrize("command", ["demo", "train", "predict", "evaluate", "info", "explain"])
 def test_each_command_help_documents_every_option_with_an_example(command, capsys):
-    from deltaprop.cli import build_parser
+    from deltaprop.cli.main import build_parser
 
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

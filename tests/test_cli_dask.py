@@ -19,7 +19,7 @@ distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 
 import deltaprop as dp  # noqa: E402
-from deltaprop.cli import main  # noqa: E402
+from deltaprop.cli.main import main  # noqa: E402
 
 SIZES = (23, 9, 0, 41, 17)  # rows per file: unequal, one file empty; 90 rows
 

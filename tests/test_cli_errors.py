@@ -21,8 +21,8 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("sklearn")
 
 import deltaprop as dp  # noqa: E402
-from deltaprop import io as dio  # noqa: E402
-from deltaprop.cli import main  # noqa: E402
+from deltaprop.cli.main import main  # noqa: E402
+from deltaprop.files import container as dio  # noqa: E402
 
 GOOD = "x1,x2,colour,y\n" + "".join(
     f"{i % 7 * 0.5},{(i * 3) % 5 - 2.0},{'red' if i % 3 else 'blue'},{'yes' if i % 2 else 'no'}\n"

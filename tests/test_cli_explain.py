@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from deltaprop.cli import main
+from deltaprop.cli.main import main
 
 
 def test_explain_prints_the_worked_example(capsys):

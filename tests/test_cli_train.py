@@ -14,7 +14,7 @@ pytest.importorskip("sklearn")
 pytest.importorskip("pyarrow")
 
 import deltaprop as dp  # noqa: E402
-from deltaprop.cli import main  # noqa: E402
+from deltaprop.cli.main import main  # noqa: E402
 
 N_ROWS = 48
 

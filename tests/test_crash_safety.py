@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import io as dpio
+from deltaprop.files import container as dpio
 
 pytestmark = pytest.mark.skipif(
     not hasattr(signal, "SIGKILL"), reason="needs POSIX signals (SIGKILL)"

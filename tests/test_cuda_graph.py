@@ -1,4 +1,4 @@
-"""The static-buffer training step that CUDA graphs capture (deltaprop.cuda_graph).
+"""The static-buffer training step that CUDA graphs capture (deltaprop.kernels.cuda_graph).
 
 On the CPU everything except the capture runs: the step on fixed buffers is compared
 bit for bit with the eager step, and ``train`` through it (with ``DirectStep`` standing
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import cuda_graph
+from deltaprop.kernels import cuda_graph
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("array_api_compat")
@@ -200,9 +200,7 @@ def test_static_step_equals_the_eager_step(data, library, name):
         summary, grads = step.gradient()
         X_b, y_b, w_b = (xp.take(a, xp.asarray(batch), axis=0) for a in (X, y, w))
         batch_weight = float(xp.sum(w_b))
-        loss, eager_grads = net._loss_and_gradients(
-            eager_params, X_b, y_b, w_b, batch_weight, xp=xp, textbook=True
-        )
+        loss, eager_grads = net.objective(eager_params, X_b, y_b, w_b, batch_weight, xp=xp)
         assert [float(v) for v in cuda_graph.to_numpy(summary)] == [loss, batch_weight]
         for g, h in zip(grads, eager_grads, strict=True):
             np.testing.assert_array_equal(cuda_graph.to_numpy(g), cuda_graph.to_numpy(h))

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.network import backward_pass, forward_pass
-from deltaprop.training import _mask_drawer
+from deltaprop.core.backprop import backward_pass, forward_pass
+from deltaprop.training.trainer import _mask_drawer
 
 
 def _fixed_masks(net, n_samples, rng):
@@ -26,9 +26,9 @@ def _finite_difference_error(net, X, y, w, masks, epsilon=1e-6):
     params = [np.array(p, dtype=np.float64) for p in net.parameters]
 
     def loss(ps):
-        return net._loss_and_gradients(ps, X, y, w, total, xp=np, masks=masks)[0]
+        return net.objective(ps, X, y, w, total, xp=np, masks=masks)[0]
 
-    _, grads = net._loss_and_gradients(params, X, y, w, total, xp=np, masks=masks)
+    _, grads = net.objective(params, X, y, w, total, xp=np, masks=masks)
     worst = 0.0
     for p, g in zip(params, grads, strict=True):
         numeric = np.zeros_like(p)
@@ -111,7 +111,7 @@ def test_training_uses_masks_from_the_seeded_generator(rng):
     params = replay.parameters
     for expected_loss in history.loss:
         masks = [(generator.random((8, 4)) >= 0.5) / 0.5, None]
-        loss, grads = replay._loss_and_gradients(params, X_, y_, None, total, xp=np, masks=masks)
+        loss, grads = replay.objective(params, X_, y_, None, total, xp=np, masks=masks)
         assert loss == expected_loss
         params = [p - 0.5 * g for p, g in zip(params, grads, strict=True)]
     for p, q in zip(net.parameters, params, strict=True):

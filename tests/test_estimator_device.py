@@ -126,7 +126,7 @@ def test_device_is_a_parameter_that_clones_and_saves(data, tmp_path):
 
 
 def test_files_written_before_device_existed_still_load():
-    from deltaprop._estimator_state import _params_from_json
+    from deltaprop.estimators.state import _params_from_json
 
     params = MLPClassifier().get_params()
     params["hidden_layer_sizes"] = [100]

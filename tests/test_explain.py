@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop._xp import to_numpy
-from deltaprop.explain import Trace, worked_example
+from deltaprop.core._xp import to_numpy
+from deltaprop.explain.trace import Trace, worked_example
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import deltaprop as dp
-from deltaprop.activations import Sigmoid
+from deltaprop.core.activations import Sigmoid
 
 
 class _WrongSigmoid(Sigmoid):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.activations import get_activation
+from deltaprop.core.activations import get_activation
 
 NEW_ACTIVATIONS = ["leaky_relu", "elu", "softplus", "silu", "gelu", "exp"]
 

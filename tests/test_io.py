@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop import io as dpio
-from deltaprop.data import Preprocessor
+from deltaprop.files import container as dpio
+from deltaprop.tabular.data import Preprocessor
 
 from .conftest import no_code_execution, to_xp
 

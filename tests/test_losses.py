@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 
-from deltaprop.activations import get_activation
-from deltaprop.losses import LOSSES, get_loss
+from deltaprop.core.activations import get_activation
+from deltaprop.core.losses import LOSSES, get_loss
 
 from .conftest import to_xp
 

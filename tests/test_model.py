@@ -13,7 +13,7 @@ pytest.importorskip("sklearn")
 pd = pytest.importorskip("pandas")
 
 import deltaprop as dp  # noqa: E402
-from deltaprop.io import ModelFileError  # noqa: E402
+from deltaprop.files.container import ModelFileError  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -264,7 +264,7 @@ def test_load_imports_the_estimator_kinds_on_demand(rng, tmp_path):
     dp.save(dp.MLPClassifier((2,), max_iter=2, random_state=0).fit(_X(rng), [0, 1] * 20), path)
     code = (
         "import sys, deltaprop\n"
-        "assert 'deltaprop.estimator' not in sys.modules\n"
+        "assert 'deltaprop.estimators' not in sys.modules\n"
         f"print(type(deltaprop.load({str(path)!r})).__name__)\n"
     )
     src = str(Path(__file__).resolve().parent.parent / "src")

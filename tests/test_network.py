@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.network import backward_pass, forward_pass
+from deltaprop.core.backprop import backward_pass, forward_pass
 
 from .conftest import to_xp
 

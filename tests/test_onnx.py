@@ -21,7 +21,7 @@ import deltaprop as dp
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from deltaprop import onnx_export as ox  # noqa: E402
+from deltaprop.export import onnx as ox  # noqa: E402
 
 RTOL = {np.float32: 1e-6, np.float64: 1e-12}
 DTYPES = [np.float32, np.float64]

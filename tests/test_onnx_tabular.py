@@ -12,9 +12,10 @@ ort = pytest.importorskip("onnxruntime")
 pd = pytest.importorskip("pandas")
 pytest.importorskip("sklearn")
 
-from deltaprop import Dense, Network, io  # noqa: E402
-from deltaprop.cli import main  # noqa: E402
-from deltaprop.data import DataWarning  # noqa: E402
+from deltaprop import Dense, Network  # noqa: E402
+from deltaprop.cli.main import main  # noqa: E402
+from deltaprop.files import container as io  # noqa: E402
+from deltaprop.tabular.data import DataWarning  # noqa: E402
 
 RTOL = {"float32": 1e-6, "float64": 1e-12}
 TARGETS = {"binary": "answer", "multiclass": "grade", "regression": "price"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.optimizers import LBFGS, SGD, Adam
+from deltaprop.optim.optimizers import LBFGS, SGD, Adam
 
 from .conftest import to_xp
 

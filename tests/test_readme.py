@@ -37,7 +37,7 @@ def test_command_line_examples_run(tmp_path, monkeypatch, capsys):
     pytest.importorskip("pandas")
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    from deltaprop.cli import main
+    from deltaprop.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     writes_csv = next(b for b in _blocks("python") if '"train.csv"' in b)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.schedules import (
+from deltaprop.optim.schedules import (
     Constant,
     CosineAnnealing,
     ExponentialDecay,

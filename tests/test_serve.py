@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.cli import main
+from deltaprop.cli.main import main
 from deltaprop.live import model_from_table
+from deltaprop.tabular import read_table
 
 pytest.importorskip("pandas")  # the CSV tests read tables with pandas
 
@@ -449,7 +450,7 @@ def write_csv(path: Path, target_values, rng, n_features=2) -> Path:
 
 
 def serve_csv(path, **options):
-    model = model_from_table(dp.data.read_table(path), "target", hidden=[5], random_state=0)
+    model = model_from_table(read_table(path), "target", hidden=[5], random_state=0)
     server = dp.serve(
         model.network,
         model.X,

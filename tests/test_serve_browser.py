@@ -18,6 +18,7 @@ import pytest
 
 import deltaprop as dp
 from deltaprop.live import model_from_table
+from deltaprop.tabular import read_table
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytest.importorskip("pandas")
@@ -196,7 +197,7 @@ def test_the_page_draws_csv_data(page, tmp_path, kind):
     lines = ["a,b,c,target"] + [f"{r[0]},{r[1]},{r[2]},{t}" for r, t in zip(X, target, strict=True)]
     path = tmp_path / "data.csv"
     path.write_text("\n".join(lines) + "\n")
-    model = model_from_table(dp.data.read_table(path), "target", hidden=[5, 4], random_state=0)
+    model = model_from_table(read_table(path), "target", hidden=[5, 4], random_state=0)
     server = dp.serve(
         model.network,
         model.X,

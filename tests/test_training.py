@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.training import _class_labels, _split
+from deltaprop.training.trainer import _class_labels, _split
 
 from .conftest import to_xp
 

@@ -1,5 +1,8 @@
 """deltaprop: feed-forward neural networks trained by error backpropagation.
 
+``import deltaprop`` loads NumPy and the engine (:mod:`deltaprop.core`) only; every other
+public name is imported from its room the first time it is used.
+
 >>> import numpy as np
 >>> import deltaprop as dp
 >>> net = dp.Network([dp.Dense(2, 2, "sigmoid"), dp.Dense(2, 1, "sigmoid")], random_state=0)
@@ -9,63 +12,86 @@
 [(2, 2), (2, 1)]
 """
 
-from . import data as data  # registers the "preprocessor" kind of model files
-from . import schedules
-from .activations import ACTIVATIONS, Activation, get_activation
-from .checkpoint import Checkpoint
-from .explain import Trace, explain
-from .gradcheck import check_gradients
-from .io import load, save
-from .layers import Dense
-from .live import serve
-from .losses import LOSSES, Loss, get_loss
-from .model import TabularModel
-from .network import Network
-from .optimizers import LBFGS, SGD, Adam, Optimizer
-from .training import DivergenceWarning, History, train
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import Any
+
+from deltaprop._version import __version__
+from deltaprop.core import (
+    ACTIVATIONS,
+    LOSSES,
+    Activation,
+    Dense,
+    Loss,
+    Network,
+    activations,
+    check_gradients,
+    get_activation,
+    get_loss,
+    losses,
+)
+
+#: Public names that live above the core: name -> the module that defines it, imported on
+#: first use (so ``import deltaprop`` stays light and optional dependencies stay optional).
+_LAZY = {
+    "LBFGS": "deltaprop.optim",
+    "SGD": "deltaprop.optim",
+    "Adam": "deltaprop.optim",
+    "Optimizer": "deltaprop.optim",
+    "schedules": "deltaprop.optim",
+    "load": "deltaprop.files",
+    "save": "deltaprop.files",
+    "Checkpoint": "deltaprop.training",
+    "DivergenceWarning": "deltaprop.training",
+    "History": "deltaprop.training",
+    "train": "deltaprop.training",
+    "MLPClassifier": "deltaprop.estimators",
+    "MLPRegressor": "deltaprop.estimators",
+    "TabularModel": "deltaprop.tabular",
+    "Trace": "deltaprop.explain",
+    "explain": "deltaprop.explain",
+    "to_onnx": "deltaprop.export",
+    "serve": "deltaprop.live",
+}
+#: Names whose room needs an optional dependency: the extra that installs it.
+_EXTRAS = {"MLPClassifier": "sklearn", "MLPRegressor": "sklearn", "to_onnx": "onnx"}
 
 __all__ = [
     "ACTIVATIONS",
-    "LBFGS",
     "LOSSES",
-    "SGD",
     "Activation",
-    "Adam",
-    "Checkpoint",
     "Dense",
-    "DivergenceWarning",
-    "History",
     "Loss",
-    "MLPClassifier",
-    "MLPRegressor",
     "Network",
-    "Optimizer",
-    "TabularModel",
-    "Trace",
     "__version__",
+    "activations",
     "check_gradients",
-    "explain",
     "get_activation",
     "get_loss",
-    "load",
-    "save",
-    "schedules",
-    "serve",
-    "train",
+    "losses",
+    *sorted(_LAZY),
 ]
 
 
-def __getattr__(name: str):
-    # The scikit-learn estimators load scikit-learn, an optional dependency: only on use.
-    if name in ("MLPClassifier", "MLPRegressor"):
-        try:
-            from . import estimator
-        except ImportError as exc:
-            raise ImportError(
-                f"deltaprop.{name} needs scikit-learn, an optional dependency: "
-                'pip install "deltaprop[sklearn]"'
-            ) from exc
-        return getattr(estimator, name)
-    raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")
+    try:
+        module = importlib.import_module(_LAZY[name])
+    except ImportError as exc:
+        if name not in _EXTRAS:
+            raise
+        raise ImportError(
+            f"deltaprop.{name} needs an optional dependency: "
+            f'pip install "deltaprop[{_EXTRAS[name]}]"'
+        ) from exc
+    value = getattr(module, name)
+    # Importing a room binds the room's module under its name on this package (the import
+    # system does that); a public function of the same name (explain) must win.
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_number
-from .._xp import to_numpy
-from ..initializers import make_rng
-from ..network import Network
-from ..optimizers import LBFGS, SGD, Adam, Optimizer
-from ..training import _class_labels, _split
-from ._server import LiveServer
-from ._session import Settings, TrainingSession
-from ._table import TableModel, model_from_table
+from deltaprop.core._validation import check_number
+from deltaprop.core._xp import to_numpy
+from deltaprop.core.initializers import make_rng
+from deltaprop.core.network import Network
+from deltaprop.live._server import LiveServer
+from deltaprop.live._session import Settings, TrainingSession
+from deltaprop.live._table import TableModel, model_from_table
+from deltaprop.optim.optimizers import LBFGS, SGD, Adam, Optimizer
+from deltaprop.training.trainer import _class_labels, _split
 
 __all__ = ["LiveServer", "TableModel", "model_from_table", "serve"]
 
@@ -54,7 +54,7 @@ def _network_of(model: Any) -> Network:
 
 def _is_estimator(model: Any) -> bool:
     module = type(model).__module__
-    return module == "deltaprop.estimator" and hasattr(model, "_network")
+    return module.startswith("deltaprop.estimators.") and hasattr(model, "_network")
 
 
 def _estimator_targets(estimator: Any, net: Network, y: Any, validation_data: Any):
@@ -167,7 +167,7 @@ def serve(
     target_name, title : str, optional
         Shown on the page.
     preprocessor : object, optional
-        A :class:`deltaprop.data.Preprocessor` (or anything :func:`deltaprop.save` takes)
+        A :class:`deltaprop.tabular.Preprocessor` (or anything :func:`deltaprop.save` takes)
         that the page offers for download next to the network.
     block : bool, default True
         True: print the URL, serve until Ctrl-C, then stop and return the (closed)

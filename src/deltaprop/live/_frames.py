@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ..explain import explain
-from ..network import Network
-from ..training import _validation_loss
+from deltaprop.core.network import Network
+from deltaprop.explain.trace import explain
+from deltaprop.training.trainer import _validation_loss
 
 #: Points per side of the decision-boundary grid.
 GRID_SIZE = 48

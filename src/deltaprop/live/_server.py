@@ -32,8 +32,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
-from ..io import save
-from ._session import MIN_FRAME_INTERVAL, TrainingSession
+from deltaprop.files.container import save
+from deltaprop.live._session import MIN_FRAME_INTERVAL, TrainingSession
 
 #: Seconds between keep-alive comments on an idle event stream.
 KEEP_ALIVE = 15.0

@@ -26,15 +26,22 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_number
-from ..activations import ACTIVATIONS
-from ..explain import explain
-from ..initializers import make_rng
-from ..layers import Dense
-from ..network import Network
-from ..optimizers import SGD, Optimizer
-from ..training import train
-from ._frames import Projection, finite_or_none, network_frame, network_task, point_labels
+from deltaprop.core._validation import check_number
+from deltaprop.core.activations import ACTIVATIONS
+from deltaprop.core.initializers import make_rng
+from deltaprop.core.layers import Dense
+from deltaprop.core.network import Network
+from deltaprop.explain.trace import explain
+from deltaprop.live._frames import (
+    GRID_SIZE,
+    Projection,
+    finite_or_none,
+    network_frame,
+    network_task,
+    point_labels,
+)
+from deltaprop.optim.optimizers import SGD, Optimizer
+from deltaprop.training.trainer import train
 
 #: The shortest time between two frames (at most 10 frames per second).
 MIN_FRAME_INTERVAL = 0.1
@@ -684,6 +691,4 @@ def _blas_controller() -> Any:
 
 
 def _grid_size(net: Network) -> int:
-    from ._frames import GRID_SIZE
-
     return 200 if net.n_inputs == 1 else GRID_SIZE

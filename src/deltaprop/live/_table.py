@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..data import Preprocessor
-from ..layers import Dense
-from ..network import Network
+from deltaprop.core.layers import Dense
+from deltaprop.core.network import Network
+from deltaprop.tabular.data import Preprocessor
 
 
 @dataclass
@@ -47,7 +47,7 @@ def model_from_table(
 ) -> TableModel:
     """Preprocess ``table`` and build a network whose output and loss fit the target.
 
-    The task comes from :func:`deltaprop.data.infer_task`: two classes get one sigmoid
+    The task comes from :func:`deltaprop.tabular.infer_task`: two classes get one sigmoid
     output and binary cross-entropy (``y`` is 0/1, 1 for ``classes_[1]``); more get a
     softmax output and cross-entropy with one-hot ``y``; a regression target gets an
     identity output and squared error on the standardised target.

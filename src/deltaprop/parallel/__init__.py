@@ -12,7 +12,7 @@ runs.
 ('gd', 'lbfgs', 'local_sgd')
 """
 
-from ._blocks import flatten, unflatten
-from ._dask import SOLVERS, is_dask_collection, train
+from deltaprop.parallel._blocks import flatten, unflatten
+from deltaprop.parallel._dask import SOLVERS, is_dask_collection, train
 
 __all__ = ["SOLVERS", "flatten", "is_dask_collection", "train", "unflatten"]

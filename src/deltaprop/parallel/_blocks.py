@@ -4,8 +4,8 @@ A *part* is one block of rows, ``X``, ``y`` and the sample weights kept together
 worker. Because the objective is a weighted sum over samples divided by the total
 weight, the full-batch loss and gradient are the sums of the parts' results when each
 part divides by the *global* total weight (:func:`block_loss_and_gradient`). The same
-core functions as single-process training do the work: :func:`deltaprop.network.forward_pass`
-and :func:`deltaprop.network.backward_pass`.
+core functions as single-process training do the work: :func:`deltaprop.core.backprop.forward_pass`
+and :func:`deltaprop.core.backprop.backward_pass`.
 
 Parameters travel as one flat float vector (:func:`flatten` / :func:`unflatten`, row-major
 ``[W_0, b_0, W_1, b_1, ...]``): one array to broadcast to the workers per iteration and
@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from .._flat import flatten, unflatten
-from .._validation import check_targets, check_X
-from ..layers import Dense
-from ..losses import Loss
-from ..network import backward_pass, forward_pass, penalty
-from ..optimizers import Optimizer
+from deltaprop.core._flat import flatten, unflatten
+from deltaprop.core._validation import check_targets, check_X
+from deltaprop.core.backprop import backward_pass, forward_pass
+from deltaprop.core.layers import Dense
+from deltaprop.core.losses import Loss
+from deltaprop.core.objective import objective
+from deltaprop.kernels import data_term_for
+from deltaprop.optim.optimizers import Optimizer
 
 __all__ = [
     "Model",
@@ -171,18 +173,19 @@ def add(*arrays: np.ndarray) -> np.ndarray:
 
 # -- local SGD --------------------------------------------------------------------------
 def _objective(model: Model, params, X, y, w, total_weight):
-    zs, activations = forward_pass(model.layers, params, X, xp=np)
-    result = backward_pass(
-        model.layers, model.loss, params, zs, activations, y, w, total_weight, xp=np
+    loss, grads = objective(
+        model.layers,
+        model.loss,
+        params,
+        X,
+        y,
+        w,
+        total_weight,
+        model.alpha,
+        xp=np,
+        data=data_term_for(X, xp=np),
     )
-    loss = float(result.loss)
-    grads = result.grads
-    reg, d_reg = penalty(params, model.alpha, total_weight, xp=np)
-    if d_reg is not None:
-        loss += reg
-        for l, d_w in enumerate(d_reg):
-            grads[2 * l] = grads[2 * l] + d_w
-    return loss, grads
+    return float(loss), grads
 
 
 def local_sgd_block(

@@ -4,7 +4,7 @@ The rows of ``X``, ``y`` and the sample weights are cut into aligned blocks, val
 and persisted together on the workers once; the data never comes back to the client.
 Each iteration the client broadcasts the flat parameter vector under a fresh key, every
 block computes its share of the loss and gradient with the core's
-:func:`~deltaprop.network.forward_pass` / :func:`~deltaprop.network.backward_pass`, a
+:func:`~deltaprop.core.backprop.forward_pass` / :func:`~deltaprop.core.backprop.backward_pass`, a
 tree of additions on the workers reduces the shares, and the client (which holds only
 parameters and gradients) takes the step.
 """
@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_number
-from .._xp import to_numpy
-from ..initializers import make_rng
-from ..layers import Dense
-from ..network import Network, penalty
-from ..optimizers import LBFGS, SGD, Optimizer
-from ..training import DivergenceWarning, History
-from ._blocks import (
+from deltaprop.core._validation import check_number
+from deltaprop.core._xp import is_dask_collection, to_numpy
+from deltaprop.core.initializers import make_rng
+from deltaprop.core.layers import Dense
+from deltaprop.core.network import Network
+from deltaprop.core.objective import add_penalty
+from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
+from deltaprop.parallel._blocks import (
     Model,
     add,
     average_states,
@@ -37,29 +37,12 @@ from ._blocks import (
     part_stats,
     unflatten,
 )
+from deltaprop.training.trainer import DivergenceWarning, History
 
 __all__ = ["SOLVERS", "is_dask_collection", "train"]
 
 SOLVERS = ("gd", "lbfgs", "local_sgd")
 _FAN_IN = 8  # additions per reduction task
-
-
-def is_dask_collection(*values: Any) -> bool:
-    """True when any of ``values`` is a Dask collection (array, DataFrame, Series).
-
-    Does not import Dask, so :func:`deltaprop.train` can call it on every input cheaply.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> is_dask_collection(np.zeros(3), None)
-    False
-    """
-    for value in values:
-        module = type(value).__module__
-        if (module == "dask" or module.startswith("dask.")) and hasattr(value, "__dask_graph__"):
-            return True
-    return False
 
 
 def _import_distributed():
@@ -216,13 +199,10 @@ class _Objective:
         total = _tree_sum(client, shares).result()
         params = unflatten(theta, self.model.shapes)
         grads = [g.copy() for g in unflatten(total[1:], self.model.shapes)]
-        loss = float(total[0])
-        reg, d_reg = penalty(params, self.model.alpha, self.total_weight, xp=np)
-        if d_reg is not None:
-            loss += reg
-            for l, d_w in enumerate(d_reg):
-                grads[2 * l] = grads[2 * l] + d_w
-        return loss, grads
+        loss, grads = add_penalty(
+            float(total[0]), grads, params, self.model.alpha, self.total_weight, xp=np
+        )
+        return float(loss), grads
 
 
 # -- the public entry ------------------------------------------------------------------

@@ -1,0 +1,94 @@
+"""Checking backpropagation against central finite differences.
+
+For every parameter ``p`` the central difference ``D(h) = (L(p + h) - L(p - h)) / (2 h)``
+approximates ``dL/dp`` with an error of order ``h^2``. Near a pole of the loss (an
+output close to 0 or 1 under a cross-entropy) that error alone can reach 1e-6, so two
+central differences are combined, ``(4 D(h/2) - D(h)) / 3`` (Richardson extrapolation),
+leaving an error of order ``h^4``: in float64 with ``h = 1e-5`` backprop and the
+numbers agree to about 1e-9 relative when the backward pass is right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from deltaprop.core._xp import to_numpy
+from deltaprop.core.network import Network
+
+__all__ = ["check_gradients"]
+
+
+def check_gradients(
+    net: Network, X: Any, y: Any, sample_weight: Any = None, *, epsilon: float = 1e-5
+) -> float:
+    """Largest relative difference between backprop and finite-difference gradients.
+
+    Everything is computed in float64 NumPy on copies of the network's parameters
+    (the network is left unchanged). For each parameter array ``g`` (backprop) and
+    ``n`` (numerical), the relative difference is ``||g - n|| / max(||g||, ||n||)``
+    (0 when both vanish); the largest over all arrays is returned.
+
+    Parameters
+    ----------
+    net : Network
+    X : array of shape (n_samples, n_inputs)
+    y : array of shape (n_samples, n_outputs) or (n_samples,)
+    sample_weight : array of shape (n_samples,), optional
+    epsilon : float, default 1e-5
+        Step ``h`` of the central differences. Two of them, with steps ``h`` and
+        ``h/2``, are combined by Richardson extrapolation, ``(4 D(h/2) - D(h)) / 3``,
+        which cancels their ``O(h^2)`` errors; what is left is ``O(h^4)`` plus rounding.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deltaprop as dp
+    >>> rng = np.random.default_rng(0)
+    >>> net = dp.Network([dp.Dense(3, 4, "tanh"), dp.Dense(4, 1)], random_state=0)
+    >>> X, y = rng.normal(size=(5, 3)), rng.uniform(size=5)
+    >>> dp.check_gradients(net, X, y) < 1e-6
+    True
+    """
+    X64 = np.asarray(to_numpy(X) if not isinstance(X, list) else X, dtype=np.float64)
+    y64 = np.asarray(to_numpy(y) if not isinstance(y, list) else y, dtype=np.float64)
+    w64 = None
+    if sample_weight is not None:
+        w64 = np.asarray(to_numpy(sample_weight), dtype=np.float64)
+    X64, y64, w64, total_weight, _ = net._check_data(X64, y64, w64)
+    params = [np.array(to_numpy(p), dtype=np.float64) for p in net.parameters]
+
+    def objective(ps):
+        return net.objective(ps, X64, y64, w64, total_weight, xp=np)
+
+    _, grads = objective(params)
+    worst = 0.0
+    for p, g in zip(params, grads, strict=True):
+        numeric = np.empty_like(p)
+        flat, flat_numeric = p.reshape(-1), numeric.reshape(-1)
+        for k in range(flat.size):
+            # Richardson: the h^2 error terms of the two central differences cancel
+            flat_numeric[k] = (
+                4.0 * _central(objective, params, flat, k, epsilon / 2.0)
+                - _central(objective, params, flat, k, epsilon)
+            ) / 3.0
+        scale = max(float(np.linalg.norm(g)), float(np.linalg.norm(numeric)))
+        if scale > 0.0:
+            worst = max(worst, float(np.linalg.norm(g - numeric)) / scale)
+    return worst
+
+
+def _central(objective, params, flat, k, h) -> float:
+    """``(L(p + h) - L(p - h)) / (2 h)`` for the entry ``flat[k]`` of one parameter array."""
+    original = flat[k]
+    flat[k] = original + h
+    loss_plus, _ = objective(params)
+    flat[k] = original - h
+    loss_minus, _ = objective(params)
+    flat[k] = original
+    return (loss_plus - loss_minus) / (2.0 * h)

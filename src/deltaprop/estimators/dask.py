@@ -1,0 +1,345 @@
+"""``MLPClassifier.fit`` and ``MLPRegressor.fit`` on Dask collections.
+
+When ``X`` (or ``y``, or the sample weights) is a dask array or DataFrame, ``fit``
+trains through :func:`deltaprop.parallel.train`; the rows never pass through this
+process. What this module adds to that function is the estimators' part: the labels'
+classes found with Dask (only the unique labels come back), the targets encoded block
+by block on the workers (``map_blocks``), the initial weights drawn exactly as the
+in-memory ``fit`` draws them, and the solver translated:
+
+- ``"lbfgs"`` -> distributed L-BFGS and ``"gd"`` -> distributed full-batch gradient
+  descent: the same iterates as the in-memory fit, up to the order of additions;
+- ``"sgd"``/``"adam"`` with ``batch_size >= n_samples`` -> full-batch steps of that
+  optimizer (as in memory, where one batch is the whole data);
+- ``"sgd"``/``"adam"`` otherwise -> local SGD with parameter averaging: one round per
+  epoch, each row block's replica taking ``ceil(n_samples / (n_blocks * batch_size))``
+  steps, so a round processes about ``n_samples`` rows (``local_steps=`` overrides
+  that count: ``deltaprop train --dask --local-steps``). Not step-for-step the
+  in-memory fit.
+
+``deltaprop train DATA --dask`` trains through :func:`fit_on_dask` too: it hands over
+the partitions encoded by the fitted preprocessor, as the in-memory command hands the
+encoded table to ``fit`` (see :mod:`deltaprop.tabular.dask`).
+
+Predictions on dask arrays are computed block by block (``map_blocks``) and returned as
+dask arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_feature_names
+
+from deltaprop.parallel import train as parallel_train
+from deltaprop.parallel._dask import _client_for
+
+__all__ = ["fit_on_dask", "predict_on_dask"]
+
+_STOCHASTIC = ("sgd", "adam", "gd")
+
+
+def _import_dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as exc:
+        raise ImportError(
+            'fitting on dask collections needs dask.distributed: pip install "deltaprop[dask]"'
+        ) from exc
+    return dask, da
+
+
+def _refuse(name: str, value: Any, why: str) -> None:
+    raise ValueError(f"{name}={value!r} is not supported when fitting on dask collections: {why}")
+
+
+def _check_parameters(est: Any) -> None:
+    """Refuse, naming it, every parameter the distributed path cannot honour."""
+    if est.device is not None:
+        _refuse("device", est.device, "the workers train with NumPy; use device=None")
+    if est.early_stopping:
+        _refuse("early_stopping", True, "hold out a validation set yourself and score it")
+    if est.solver in ("sgd", "gd") and est.learning_rate != "constant":
+        _refuse("learning_rate", est.learning_rate, "only 'constant' is available on Dask")
+    if est.verbose:
+        _refuse("verbose", est.verbose, "read loss_curve_ after fit instead")
+    if est.callbacks is not None:
+        _refuse("callbacks", est.callbacks, "callbacks run only in-process")
+    if est.dropout:
+        _refuse("dropout", est.dropout, "dropout layers are not available on Dask yet")
+
+
+def _rows(value: Any, name: str, da: Any) -> Any:
+    """``value`` (dask array, DataFrame or Series) as a dask array with known row chunks."""
+    if isinstance(value, da.Array):
+        arr = value
+    elif hasattr(value, "to_dask_array"):
+        arr = value.to_dask_array(lengths=True)  # counts the partitions' rows on the workers
+    else:
+        raise TypeError(
+            f"{name} must be a dask array or dask DataFrame/Series when another input is "
+            f"one, got {type(value).__name__}"
+        )
+    if any(math.isnan(c) for c in arr.chunks[0]):
+        arr = arr.compute_chunk_sizes()
+    return arr
+
+
+def _next_to(value: Any, X: Any, name: str, da: Any) -> Any:
+    """``y`` or ``sample_weight``: a dask collection as is, an in-memory array cut like ``X``."""
+    if value is None:
+        return None
+    if hasattr(value, "__dask_graph__"):
+        return _rows(value, name, da)
+    arr = np.asarray(value)
+    if arr.shape[:1] != (X.shape[0],):
+        raise ValueError(f"{name} has {arr.shape[:1]} rows, but X has {X.shape[0]}")
+    return da.from_array(arr, chunks=(X.chunks[0], *((s,) for s in arr.shape[1:])))
+
+
+# -- targets, encoded on the workers ---------------------------------------------------
+def _binarize_block(y_block, binarizer, two_columns, n_out, out_dtype):
+    if len(y_block) == 0:  # an empty partition; LabelBinarizer refuses 0 rows
+        return np.zeros((0, n_out), dtype=out_dtype)
+    Y = binarizer.transform(y_block).astype(out_dtype)
+    return np.hstack([1.0 - Y, Y]) if two_columns else Y
+
+
+def _class_weight_block(y_block, classes, factors, out_dtype):
+    return factors[np.searchsorted(classes, y_block)].astype(out_dtype)
+
+
+def _classifier_targets(est, y, first_pass, dtype, da):
+    """``(Y, class_factors)``: one-hot (or 0/1) targets and per-row class weights, lazily."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(
+            "y must hold one class label per row when fitting on dask collections "
+            f"(multilabel indicator targets are not supported there), got shape {y.shape}"
+        )
+    classes, counts = (np.asarray(a) for a in da.compute(*da.unique(y, return_counts=True)))
+    check_classification_targets(classes)
+    if first_pass or not hasattr(est, "classes_"):
+        est._label_binarizer = LabelBinarizer().fit(classes)
+        est.classes_ = est._label_binarizer.classes_
+    elif set(classes.tolist()) != set(est.classes_.tolist()):
+        raise ValueError(
+            "warm_start can only be used where `y` has the same classes as in the previous "
+            f"call to fit. Previously got {est.classes_}, `y` has {classes}"
+        )
+    binarizer = est._label_binarizer
+    n_out = 1 if len(binarizer.classes_) <= 2 else len(binarizer.classes_)
+    two_columns = est._out_activation() == "softmax" and n_out == 1
+    n_out = 2 if two_columns else n_out
+    Y = y.map_blocks(
+        _binarize_block,
+        binarizer=binarizer,
+        two_columns=two_columns,
+        n_out=n_out,
+        out_dtype=dtype,
+        dtype=dtype,
+        new_axis=1,
+        chunks=(y.chunks[0], (n_out,)),
+        meta=np.empty((0, n_out), dtype=dtype),
+    )
+    weights = est._class_weight_indices()
+    if weights is None:
+        return Y, None
+    index = np.searchsorted(est.classes_, classes)
+    if isinstance(weights, str):  # "balanced": n / (n_classes * n_c), as in memory
+        factors = np.ones(len(est.classes_))
+        factors[index] = counts.sum() / (len(classes) * counts)
+    else:
+        factors = np.array([weights.get(i, 1.0) for i in range(len(est.classes_))])
+    per_row = y.map_blocks(
+        _class_weight_block,
+        classes=est.classes_,
+        factors=factors,
+        out_dtype=dtype,
+        dtype=dtype,
+        meta=np.empty((0,), dtype=dtype),
+    )
+    return Y, per_row
+
+
+def _regressor_targets(est, y, first_pass, dtype, da):
+    if y.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D or 2-D, got {y.ndim}-D")
+    Y = y[:, None] if y.ndim == 1 else y.rechunk({1: -1})
+    return Y.astype(dtype), None
+
+
+def _poisson_constant(Y, w, da) -> float:
+    """The dask version of the estimator's ``_poisson_constant`` (a reduction)."""
+    positive = Y > 0.0
+    per_row = da.sum(da.where(positive, Y * da.log(da.where(positive, Y, 1.0)), 0.0) - Y, axis=1)
+    if w is None:
+        return float(per_row.mean().compute())
+    total, weight = da.compute((per_row * w).sum(), w.sum())
+    return float(total / weight)
+
+
+# -- fit ---------------------------------------------------------------------------------
+def fit_on_dask(
+    est: Any,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    *,
+    client: Any = None,
+    local_steps: int | None = None,
+) -> Any:
+    """Fit ``est`` (an MLPClassifier or MLPRegressor) on dask collections; returns ``est``.
+
+    Parameters
+    ----------
+    est : MLPClassifier or MLPRegressor
+    X : dask array or DataFrame of shape (n_samples, n_features)
+    y : dask array, DataFrame or Series of shape (n_samples,) or (n_samples, n_outputs)
+        Labels (classifier) or targets (regressor); NumPy arrays are cut like ``X``.
+    sample_weight : dask array or Series of shape (n_samples,), optional
+    client : distributed.Client, optional
+        Default: the current client, else a ``LocalCluster`` started for this call
+        (as :func:`deltaprop.parallel.train`).
+    local_steps : int, optional
+        Local SGD only: steps per row block between averagings, instead of
+        ``ceil(n_samples / (n_blocks * batch_size))``.
+
+    See ``docs/scale.md``.
+    """
+    _check_parameters(est)
+    dask, da = _import_dask()
+    with _client_for(client) as client, dask.config.set(scheduler=client):
+        return _fit(est, client, X, y, sample_weight, local_steps, da)
+
+
+def _fit(est, client, X, y, sample_weight, local_steps, da):
+    from deltaprop.estimators.mlp import MLPClassifier
+
+    hidden = est._hidden_sizes()
+    first_pass = not hasattr(est, "coefs_") or not est.warm_start
+    X_in, X = X, _rows(X, "X", da)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim}-D")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    X = X.rechunk({1: -1})
+    dtype = X.dtype
+    n_samples, n_features = int(sum(X.chunks[0])), int(X.shape[1])
+    if n_samples < 1:
+        raise ValueError("X is empty: it has 0 samples")
+    # a dask DataFrame's empty pandas stand-in carries its column names
+    _check_feature_names(est, getattr(X_in, "_meta", X_in), reset=first_pass)
+    if first_pass or not hasattr(est, "n_features_in_"):
+        est.n_features_in_ = n_features
+    elif n_features != est.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(est).__name__} is expecting "
+            f"{est.n_features_in_} features as input."
+        )
+    y = _next_to(y, X, "y", da)
+    w = _next_to(sample_weight, X, "sample_weight", da)
+    targets = _classifier_targets if isinstance(est, MLPClassifier) else _regressor_targets
+    Y, class_factors = targets(est, y, first_pass, dtype, da)
+    if class_factors is not None:
+        w = class_factors if w is None else w.astype(dtype) * class_factors
+
+    layer_units = [n_features, *hidden, int(Y.shape[1])]
+    random_state = check_random_state(est.random_state)
+    if first_pass:
+        est._initialize(Y, layer_units, dtype, random_state)
+    else:
+        if not hasattr(est, "n_layers_"):  # coefs_ set by hand before any fit
+            est._initialize(Y, layer_units, dtype, random_state, draw=False)
+        est._check_coefs(layer_units)
+        est.n_outputs_ = int(Y.shape[1])
+    offset = _poisson_constant(Y, w, da) if getattr(est, "loss", None) == "poisson" else 0.0
+
+    max_iter = int(est.max_iter)
+    finite_patience = math.isfinite(est.n_iter_no_change)
+    tol, n_no_change = None, max_iter + 1
+    if est.solver in _STOCHASTIC and finite_patience:
+        tol, n_no_change = float(est.tol), int(est.n_iter_no_change) + 1
+    solver, batch_size, local_steps = _solver(est, X, n_samples, local_steps)
+    history = parallel_train(
+        net := est._network(dtype),
+        X,
+        Y,
+        sample_weight=w,
+        solver=solver,
+        client=client,
+        optimizer=(optimizer := est._optimizer(first_pass)),
+        max_iter=max_iter,
+        target_loss=None if est.target_loss is None else float(est.target_loss) - offset,
+        tol=tol,
+        n_iter_no_change=n_no_change,
+        batch_size=batch_size,
+        local_steps=local_steps,
+        random_state=int(random_state.randint(np.iinfo(np.int32).max)),
+    )
+    est._store(net, optimizer, history, n_samples, offset, None, None, False)
+    est._warn_if_not_converged(history, stacklevel=6)
+    return est
+
+
+def _solver(est, X, n_samples: int, local_steps: int | None) -> tuple[str, int | None, int]:
+    """``(solver, batch_size, local_steps)`` for :func:`deltaprop.parallel.train`."""
+    if est.solver in ("lbfgs", "gd"):
+        return est.solver, None, 1
+    if est.batch_size == "auto":
+        batch_size = min(200, n_samples)
+    else:
+        if est.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than sample size. It is going "
+                "to be clipped",
+                stacklevel=6,
+            )
+        batch_size = min(int(est.batch_size), n_samples)
+    if batch_size >= n_samples:  # one batch per epoch: full-batch steps, exactly as in memory
+        return "gd", None, 1
+    if not est.shuffle:
+        _refuse("shuffle", False, "local SGD draws each block's mini-batches in random order")
+    if local_steps is None:
+        n_blocks = sum(1 for rows in X.chunks[0] if rows > 0)
+        local_steps = math.ceil(n_samples / (n_blocks * batch_size))
+    return "local_sgd", batch_size, local_steps
+
+
+# -- predict -------------------------------------------------------------------------------
+def _predict_block(block, estimator, method):
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:  # fitted on a DataFrame: give the block its column names back
+        import pandas as pd
+
+        block = pd.DataFrame(block, columns=names)
+    return getattr(estimator, method)(block)
+
+
+def predict_on_dask(est: Any, X: Any, method: str) -> Any:
+    """``est.<method>(X)`` block by block: a dask array with ``X``'s row chunks."""
+    _, da = _import_dask()
+    if isinstance(X, da.Array):
+        arr = X
+    elif hasattr(X, "to_dask_array"):
+        arr = X.to_dask_array()
+    else:
+        raise TypeError(f"X must be a dask array or DataFrame, got {type(X).__name__}")
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features), got {arr.ndim}-D")
+    arr = arr.rechunk({1: -1})
+    probe = _predict_block(np.zeros((1, arr.shape[1])), est, method)
+    kwargs = {"dtype": probe.dtype, "meta": np.empty((0, *probe.shape[1:]), dtype=probe.dtype)}
+    if probe.ndim == 1:
+        return arr.map_blocks(_predict_block, est, method, drop_axis=1, **kwargs)
+    return arr.map_blocks(
+        _predict_block, est, method, chunks=(arr.chunks[0], (probe.shape[1],)), **kwargs
+    )

@@ -1,0 +1,342 @@
+"""Model-file kinds ``"mlp_classifier"`` and ``"mlp_regressor"``: the fitted estimators.
+
+A fitted :class:`~deltaprop.MLPClassifier` or :class:`~deltaprop.MLPRegressor` is stored
+as its constructor parameters (``get_params()``), its fitted attributes as plain JSON,
+its network as a nested ``network`` node (arrays under ``network.``) and its optimizer's
+state (arrays under ``optimizer.``). Loading rebuilds an estimator whose predictions are
+bit-identical and whose ``warm_start``/``partial_fit`` continue exactly as the original
+would. Nothing is unpickled: class labels are stored as JSON values with their NumPy
+dtype (``"<U6"``, ``"<i8"``, ``"|b1"``, ``"|O"`` for Python strings), checked against a
+fixed list. The fields are listed in ``docs/model-format.md``.
+
+Examples
+--------
+>>> import os, tempfile
+>>> import numpy as np
+>>> import deltaprop as dp
+>>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+>>> clf = dp.MLPClassifier((4,), solver="lbfgs", random_state=0).fit(X, ["a", "b", "b", "a"])
+>>> path = os.path.join(tempfile.mkdtemp(), "clf.deltaprop")
+>>> dp.save(clf, path)
+>>> again = dp.load(path)
+>>> again.classes_, bool(np.array_equal(again.predict_proba(X), clf.predict_proba(X)))
+(array(['a', 'b'], dtype='<U1'), True)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+from sklearn.preprocessing import LabelBinarizer
+
+from deltaprop.core.network import Network
+from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
+from deltaprop.files.container import (
+    ArrayStore,
+    ModelFileError,
+    check_keys,
+    dump_nested,
+    get_field,
+    load_nested,
+    register_kind,
+)
+from deltaprop.optim.optimizers import SGD, Adam
+from deltaprop.training.checkpoint import _decode, _encode
+
+__all__: list[str] = []
+
+_OPTIMIZERS = {"SGD": SGD, "Adam": Adam}
+#: NumPy dtypes class labels may have: booleans, integers, floats, text, Python strings.
+_LABEL_DTYPE = re.compile(r"[<>|]?(b1|[iu][1248]|f[48]|U[0-9]{1,6}|O)")
+_INT_ATTRIBUTES = ("n_iter_", "t_", "n_outputs_", "n_layers_", "n_features_in_")
+_FLOAT_OR_NONE = ("best_loss_", "best_validation_score_", "loss_")
+_CURVES = ("loss_curve_", "validation_loss_curve_", "validation_scores_")
+_Y_TYPES = ("binary", "multiclass", "multilabel-indicator")
+
+
+# -- plain values ---------------------------------------------------------------------
+def _scalar(value: Any, name: str) -> Any:
+    """A JSON value for a parameter: None, bool, int, str, or a float ("inf" if infinite)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return _encode(value)
+    raise TypeError(f"cannot save parameter {name}={value!r:.60}: not a plain value")
+
+
+def _labels_to_json(labels: np.ndarray) -> dict:
+    labels = np.asarray(labels)
+    dtype = labels.dtype.str
+    if not _LABEL_DTYPE.fullmatch(dtype):
+        raise TypeError(f"cannot save class labels of dtype {labels.dtype}")
+    values = labels.tolist()
+    if labels.dtype == object and not all(isinstance(v, str) for v in values):
+        raise TypeError("cannot save class labels of dtype object unless they are strings")
+    if labels.dtype.kind == "f" and not all(math.isfinite(v) for v in values):
+        raise TypeError("cannot save NaN or infinite class labels")
+    return {"dtype": dtype, "values": values}
+
+
+def _labels_from_json(state: Any, where: str) -> np.ndarray:
+    check_keys(state, ("dtype", "values"), where)
+    dtype = get_field(state, "dtype", str, where)
+    if not _LABEL_DTYPE.fullmatch(dtype):
+        raise ModelFileError(f"{where}.dtype {dtype!r:.40} is not a dtype class labels may have")
+    values = get_field(state, "values", list, where)
+    dtype = np.dtype(dtype)
+    element = {"b": bool, "i": int, "u": int, "f": (int, float), "U": str, "O": str}[dtype.kind]
+    for v in values:
+        if (isinstance(v, bool) and dtype.kind != "b") or not isinstance(v, element):
+            raise ModelFileError(f"{where}.values must hold {dtype} labels, got {v!r:.40}")
+    try:
+        labels = np.array(values, dtype=dtype)
+    except (OverflowError, ValueError) as exc:
+        raise ModelFileError(f"{where}.values do not fit dtype {dtype}: {exc}") from None
+    if labels.ndim != 1 or labels.tolist() != values:
+        raise ModelFileError(f"{where}.values do not fit dtype {dtype}")
+    if len(labels) < 1 or not all(labels[i] < labels[i + 1] for i in range(len(labels) - 1)):
+        raise ModelFileError(f"{where}.values must be sorted, distinct and not empty")
+    return labels
+
+
+def _float_list(values: Any, where: str) -> list[float]:
+    if not isinstance(values, list):
+        raise ModelFileError(f"{where} must be a list")
+    return [_decode(v, f"{where}[{i}]") for i, v in enumerate(values)]
+
+
+# -- parameters -----------------------------------------------------------------------
+def _params_to_json(est: Any) -> dict:
+    params = {}
+    for name, value in est.get_params(deep=False).items():
+        if name == "callbacks":
+            if value is not None:
+                raise TypeError(
+                    "cannot save an estimator with callbacks (functions are never stored "
+                    "in model files): set_params(callbacks=None) first"
+                )
+            params[name] = None
+        elif name == "hidden_layer_sizes":
+            sizes = [value] if np.ndim(value) == 0 else list(value)
+            params[name] = [_scalar(s, name) for s in sizes]
+        elif name == "random_state":
+            if value is not None and not isinstance(value, int | np.integer):
+                raise TypeError(
+                    f"cannot save random_state={value!r:.60}: only an int or None can be "
+                    "stored in a model file"
+                )
+            params[name] = _scalar(value, name)
+        elif name == "class_weight" and isinstance(value, dict):
+            labels = np.array(list(value))
+            order = np.argsort(labels, kind="stable")
+            weights = list(value.values())
+            params[name] = {
+                "labels": _labels_to_json(labels[order]),
+                "weights": [float(weights[i]) for i in order],
+            }
+        else:
+            params[name] = _scalar(value, name)
+    return params
+
+
+def _params_from_json(cls: type, params: Any) -> Any:
+    where = "config.params"
+    expected = set(cls().get_params(deep=False))
+    if isinstance(params, dict) and "device" not in params:
+        params = {**params, "device": None}  # written before the estimators had device=
+    check_keys(params, expected, where)
+    kwargs = {}
+    for name, value in params.items():
+        if name == "hidden_layer_sizes":
+            if not isinstance(value, list) or not all(
+                isinstance(s, int) and not isinstance(s, bool) for s in value
+            ):
+                raise ModelFileError(f"{where}.{name} must be a list of ints, got {value!r:.60}")
+            kwargs[name] = tuple(value)
+        elif name == "class_weight" and isinstance(value, dict):
+            check_keys(value, ("labels", "weights"), f"{where}.{name}")
+            labels = _labels_from_json(value["labels"], f"{where}.{name}.labels")
+            weights = _float_list(value["weights"], f"{where}.{name}.weights")
+            if len(weights) != len(labels):
+                raise ModelFileError(f"{where}.{name}: as many weights as labels are needed")
+            kwargs[name] = dict(zip(labels.tolist(), weights, strict=True))
+        elif value in ("inf", "-inf", "nan"):
+            kwargs[name] = float(value)
+        elif value is None or isinstance(value, bool | int | float | str):
+            kwargs[name] = value
+        else:
+            raise ModelFileError(f"{where}.{name} must be a plain value, got {value!r:.60}")
+    est = cls(**kwargs)
+    try:
+        est._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
+    return est
+
+
+# -- the optimizer's state ------------------------------------------------------------
+def _optimizer_to_json(state: dict | None, arrays: dict[str, Any]) -> dict | None:
+    if state is None:
+        return None
+    cls = _OPTIMIZERS.get(state["name"])
+    if cls is None:
+        raise TypeError(f"cannot save the state of optimizer {state['name']!r}")
+    values = {key: _scalar(state[key], key) for key in cls._hyper_parameters + cls._scalar_state}
+    counts = {}
+    for key in cls._array_state:
+        group = state[key]
+        counts[key] = None if group is None else len(group)
+        for i, value in enumerate(group or ()):
+            arrays[f"optimizer.{key}.{i}"] = value
+    return {"name": state["name"], "values": values, "arrays": counts}
+
+
+def _optimizer_from_json(config: Any, arrays: ArrayStore, shapes: list) -> dict | None:
+    where = "config.optimizer_state"
+    if config is None:
+        return None
+    check_keys(config, ("name", "values", "arrays"), where)
+    name = get_field(config, "name", str, where)
+    if name not in _OPTIMIZERS:
+        raise ModelFileError(f"{where}.name must be one of {sorted(_OPTIMIZERS)}, got {name!r}")
+    cls = _OPTIMIZERS[name]
+    values = get_field(config, "values", dict, where)
+    check_keys(values, cls._hyper_parameters + cls._scalar_state, f"{where}.values")
+    state: dict[str, Any] = {"name": name}
+    for key, value in values.items():
+        if key == "t":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ModelFileError(f"{where}.values.t must be an int >= 0, got {value!r:.40}")
+            state[key] = value
+        elif isinstance(value, bool):
+            state[key] = value
+        else:
+            state[key] = _decode(value, f"{where}.values.{key}")
+    counts = get_field(config, "arrays", dict, where)
+    check_keys(counts, cls._array_state, f"{where}.arrays")
+    for key, count in counts.items():
+        if count is None:
+            state[key] = None
+            continue
+        if isinstance(count, bool) or count != len(shapes):
+            raise ModelFileError(f"{where}.arrays.{key} must be {len(shapes)} or null")
+        state[key] = [arrays.take(f"optimizer.{key}.{i}", shape) for i, shape in enumerate(shapes)]
+    try:
+        cls().load_state_dict(state)  # validates the hyper-parameters
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
+    return state
+
+
+# -- the kinds ------------------------------------------------------------------------
+def _estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
+    if not hasattr(est, "network_"):
+        raise ValueError(f"this {type(est).__name__} is not fitted yet: call fit first")
+    arrays: dict[str, Any] = {}
+    fitted: dict[str, Any] = {key: int(getattr(est, key)) for key in _INT_ATTRIBUTES}
+    for key in _FLOAT_OR_NONE:
+        value = getattr(est, key)
+        fitted[key] = None if value is None else _encode(float(value))
+    for key in _CURVES:
+        value = getattr(est, key)
+        fitted[key] = None if value is None else [_encode(float(v)) for v in value]
+    fitted["out_activation_"] = str(est.out_activation_)
+    fitted["stop_reason_"] = None if est.stop_reason_ is None else str(est.stop_reason_)
+    names = getattr(est, "feature_names_in_", None)
+    fitted["feature_names_in_"] = None if names is None else [str(n) for n in names]
+    if isinstance(est, MLPClassifier):
+        fitted["classes_"] = _labels_to_json(est.classes_)
+        fitted["y_type_"] = str(est._label_binarizer.y_type_)
+    config = {
+        "params": _params_to_json(est),
+        "fitted": fitted,
+        "network": dump_nested(est.network_, "network", arrays),
+        "optimizer_state": _optimizer_to_json(est.optimizer_state_, arrays),
+    }
+    return config, arrays
+
+
+def _estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
+    check_keys(config, ("params", "fitted", "network", "optimizer_state"), "config")
+    est = _params_from_json(cls, config["params"])
+    fitted = get_field(config, "fitted", dict, "config")
+    where = "config.fitted"
+    keys = (*_INT_ATTRIBUTES, *_FLOAT_OR_NONE, *_CURVES)
+    keys += ("out_activation_", "stop_reason_", "feature_names_in_")
+    if cls is MLPClassifier:
+        keys += ("classes_", "y_type_")
+    check_keys(fitted, keys, where)
+    for key in _INT_ATTRIBUTES:
+        value = get_field(fitted, key, int, where)
+        if value < 0:
+            raise ModelFileError(f"{where}.{key} must be >= 0, got {value}")
+        setattr(est, key, value)
+    for key in _FLOAT_OR_NONE:
+        value = fitted[key]
+        setattr(est, key, None if value is None else _decode(value, f"{where}.{key}"))
+    for key in _CURVES:
+        value = fitted[key]
+        setattr(est, key, None if value is None else _float_list(value, f"{where}.{key}"))
+    est.out_activation_ = get_field(fitted, "out_activation_", str, where)
+    reason = fitted["stop_reason_"]
+    if reason is not None and not isinstance(reason, str):
+        raise ModelFileError(f"{where}.stop_reason_ must be a string or null")
+    est.stop_reason_ = reason
+    names = fitted["feature_names_in_"]
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ModelFileError(f"{where}.feature_names_in_ must be a list of strings or null")
+        est.feature_names_in_ = np.array(names, dtype=object)
+
+    net = load_nested(config["network"], arrays, "network", where="config.network")
+    if not isinstance(net, Network):
+        raise ModelFileError("config.network must hold a network")
+    layers = net.layers
+    if (
+        len(layers) != est.n_layers_ - 1
+        or layers[0].n_in != est.n_features_in_
+        or layers[-1].n_out != est.n_outputs_
+    ):
+        raise ModelFileError(
+            "config.network does not fit n_layers_, n_features_in_ and n_outputs_ "
+            f"({est.n_layers_}, {est.n_features_in_}, {est.n_outputs_})"
+        )
+    if names is not None and len(names) != est.n_features_in_:
+        raise ModelFileError(f"{where}.feature_names_in_ must have n_features_in_ names")
+    est.network_ = net
+    est.coefs_ = [np.asarray(layer.weights) for layer in layers]
+    est.intercepts_ = [np.asarray(layer.bias) for layer in layers]
+    shapes = [tuple(np.shape(p)) for p in est._parameters()]
+    est.optimizer_state_ = _optimizer_from_json(config["optimizer_state"], arrays, shapes)
+
+    if cls is MLPClassifier:
+        classes = _labels_from_json(fitted["classes_"], f"{where}.classes_")
+        y_type = get_field(fitted, "y_type_", str, where)
+        if y_type not in _Y_TYPES:
+            raise ModelFileError(f"{where}.y_type_ must be one of {list(_Y_TYPES)}")
+        binarizer = LabelBinarizer()
+        binarizer.classes_ = classes
+        binarizer.y_type_ = y_type
+        binarizer.sparse_input_ = False
+        est.classes_ = classes
+        est._label_binarizer = binarizer
+    return est
+
+
+register_kind(
+    "mlp_classifier",
+    MLPClassifier,
+    _estimator_to_state,
+    lambda config, arrays: _estimator_from_state(MLPClassifier, config, arrays),
+)
+register_kind(
+    "mlp_regressor",
+    MLPRegressor,
+    _estimator_to_state,
+    lambda config, arrays: _estimator_from_state(MLPRegressor, config, arrays),
+)

@@ -1,0 +1,35 @@
+"""The model file: a ZIP of a JSON header and .npy arrays (never pickle), written atomically.
+
+The container reads and writes the file; a registry of *kinds* says how each object is
+turned into a JSON config and named arrays, and back (see ``docs/model-format.md``).
+"""
+
+from deltaprop.files.container import (
+    ArrayStore,
+    ModelFileError,
+    check_keys,
+    dump_nested,
+    get_field,
+    get_number,
+    load,
+    load_nested,
+    register_kind,
+    save,
+    temporary_files,
+    write_atomically,
+)
+
+__all__ = [
+    "ArrayStore",
+    "ModelFileError",
+    "check_keys",
+    "dump_nested",
+    "get_field",
+    "get_number",
+    "load",
+    "load_nested",
+    "register_kind",
+    "save",
+    "temporary_files",
+    "write_atomically",
+]

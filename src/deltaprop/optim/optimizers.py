@@ -1,0 +1,485 @@
+"""Optimizers: how a gradient becomes a parameter update.
+
+Each optimizer takes its hyper-parameters in ``__init__`` (validated there) and creates
+its state (velocities, moments) on the first :meth:`Optimizer.step`, in the array
+library, dtype and device of the parameters. ``learning_rate`` is a plain attribute so
+that schedules can change it between steps.
+
+Parameters and gradients travel as flat lists ``[W_0, b_0, W_1, b_1, ...]``; ``step``
+returns the updated list and never modifies its inputs.
+
+The state survives across calls to :func:`deltaprop.train`: passing the same optimizer
+object again continues with its velocities or moments (a warm start);
+:meth:`Optimizer.reset` forgets them. :meth:`Optimizer.state_dict` and
+:meth:`Optimizer.load_state_dict` copy the hyper-parameters and the state out and in
+(arrays as NumPy copies) for checkpoints.
+
+:class:`LBFGS` is different: a full-batch quasi-Newton method run by SciPy, which
+:func:`deltaprop.train` drives as a whole rather than step by step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deltaprop.core._validation import check_number
+from deltaprop.core._xp import array_namespace, device, from_numpy, is_numpy, to_numpy
+
+__all__ = ["LBFGS", "SGD", "Adam", "Optimizer"]
+
+
+class Optimizer:
+    """Base class for first-order optimizers.
+
+    Subclasses list their hyper-parameters in ``_hyper_parameters``, their scalar state
+    in ``_scalar_state`` and their per-parameter array state (lists of arrays shaped like
+    the parameters, or None before the first step) in ``_array_state``.
+    """
+
+    learning_rate: float
+    _hyper_parameters: tuple[str, ...] = ("learning_rate",)
+    _scalar_state: tuple[str, ...] = ()
+    _array_state: tuple[str, ...] = ()
+
+    def step(self, params: Sequence[Any], grads: Sequence[Any], *, xp: Any) -> list[Any]:
+        """Return updated parameters from the current ones and their gradients."""
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the state (velocities, moments, step count)."""
+
+    # The step split in two, for the static-buffer step of deltaprop.kernels.cuda_graph: the
+    # scalars of a step (advancing the step count) as Python floats, and the update as
+    # a function of parameters, gradients, state and those scalars. The scalars may be
+    # 0-D arrays of the parameters' dtype instead (same numbers: a Python float meets a
+    # float32 array as float32).
+    _scalar_names: tuple[str, ...] = ("learning_rate",)
+
+    @property
+    def _state_keys(self) -> tuple[str, ...]:
+        """The array states :meth:`_update` reads and returns."""
+        return self._array_state
+
+    def _start_step(self) -> dict[str, float]:
+        """The scalars of the next step, keyed by ``_scalar_names``; advances the step count."""
+        return {"learning_rate": self.learning_rate}
+
+    def _update(
+        self,
+        params: Sequence[Any],
+        grads: Sequence[Any],
+        state: dict[str, list[Any]],
+        scalars: dict[str, Any],
+        *,
+        xp: Any,
+    ) -> tuple[list[Any], dict[str, list[Any]]]:
+        """New parameters and new state (new arrays; nothing is modified)."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Hyper-parameters and state, with arrays copied to NumPy.
+
+        Returns
+        -------
+        dict
+            ``"name"`` (the class name), each hyper-parameter, each scalar state and each
+            array state (a list of NumPy arrays, or None before the first step).
+        """
+        out: dict[str, Any] = {"name": type(self).__name__}
+        for key in self._hyper_parameters + self._scalar_state:
+            out[key] = getattr(self, key)
+        for key in self._array_state:
+            arrays = getattr(self, key)
+            out[key] = None if arrays is None else [to_numpy(a).copy() for a in arrays]
+        return out
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (hyper-parameters are re-validated).
+
+        Raises
+        ------
+        ValueError
+            When ``state`` belongs to another optimizer class or lacks a key.
+        """
+        name = state.get("name")
+        if name != type(self).__name__:
+            raise ValueError(f"state belongs to optimizer {name!r}, not {type(self).__name__!r}")
+        keys = self._hyper_parameters + self._scalar_state + self._array_state
+        missing = [key for key in keys if key not in state]
+        if missing:
+            raise ValueError(f"state is missing {missing}")
+        self.__init__(**{key: state[key] for key in self._hyper_parameters})
+        for key in self._scalar_state:
+            setattr(self, key, state[key])
+        for key in self._array_state:
+            arrays = state[key]
+            setattr(self, key, None if arrays is None else [to_numpy(a).copy() for a in arrays])
+
+    def _match_state(self, params: Sequence[Any], *, xp: Any) -> None:
+        """Move array state to the parameters' library, dtype and device; check shapes.
+
+        Called by :func:`deltaprop.train` before the first step of each call, so a state
+        loaded as NumPy arrays (or kept from a run in another dtype) keeps working.
+        """
+        for key in self._array_state:
+            arrays = getattr(self, key)
+            if arrays is None:
+                continue
+            shapes = [tuple(p.shape) for p in params]
+            if [tuple(a.shape) for a in arrays] != shapes:
+                raise ValueError(
+                    f"the optimizer's {key} do not match the network's parameters "
+                    f"(shapes {[tuple(a.shape) for a in arrays]} vs {shapes}); call "
+                    "optimizer.reset() to use it on another network"
+                )
+            moved = []
+            for a, p in zip(arrays, params, strict=True):
+                if array_namespace(a) is not xp or device(a) != device(p):
+                    a = from_numpy(to_numpy(a), xp=xp, dtype=p.dtype, device=device(p))
+                elif a.dtype != p.dtype:
+                    a = xp.astype(a, p.dtype)
+                moved.append(a)
+            setattr(self, key, moved)
+
+
+class SGD(Optimizer):
+    """Gradient descent, optionally with classical or Nesterov momentum.
+
+    Without momentum a step is exactly ``w <- w - learning_rate * g``. With momentum::
+
+        v <- momentum * v - learning_rate * g
+        w <- w + v                                  (classical)
+        w <- w + momentum * v - learning_rate * g   (Nesterov, with the new v)
+
+    Parameters
+    ----------
+    learning_rate : float, default 0.1
+    momentum : float in [0, 1), default 0.0
+    nesterov : bool, default False
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> SGD(learning_rate=0.5).step([np.array([1.0])], [np.array([0.2])], xp=np)
+    [array([0.9])]
+    """
+
+    _hyper_parameters = ("learning_rate", "momentum", "nesterov")
+    _array_state = ("velocities",)
+
+    def __init__(
+        self, learning_rate: float = 0.1, momentum: float = 0.0, nesterov: bool = False
+    ) -> None:
+        self.learning_rate = check_number("learning_rate", learning_rate, low=0.0, low_open=True)
+        self.momentum = check_number("momentum", momentum, low=0.0)
+        if self.momentum >= 1.0:
+            raise ValueError(f"momentum must be < 1, got {momentum!r}")
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov must be a bool, got {nesterov!r}")
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.nesterov = nesterov
+        self.velocities: list[Any] | None = None
+
+    def reset(self) -> None:
+        self.velocities = None
+
+    @property
+    def _state_keys(self) -> tuple[str, ...]:
+        return () if self.momentum == 0.0 else ("velocities",)
+
+    def step(self, params, grads, *, xp):
+        scalars = self._start_step()
+        if self.momentum == 0.0:
+            return self._update(params, grads, {}, scalars, xp=xp)[0]
+        if self.velocities is None:
+            self.velocities = [xp.zeros_like(p) for p in params]
+        if not is_numpy(xp):
+            new, state = self._update(
+                params, grads, {"velocities": self.velocities}, scalars, xp=xp
+            )
+            self.velocities = state["velocities"]
+            return new
+        # NumPy: the operations of _update in place, no new velocity arrays every step
+        lr, m = scalars["learning_rate"], self.momentum
+        for v, g in zip(self.velocities, grads, strict=True):
+            v *= m
+            v -= lr * g
+        return self._apply_velocities(params, grads, self.velocities, lr)
+
+    def _update(self, params, grads, state, scalars, *, xp):
+        lr = scalars["learning_rate"]
+        if self.momentum == 0.0:
+            return [p - lr * g for p, g in zip(params, grads, strict=True)], {}
+        m = self.momentum
+        velocities = [m * v - lr * g for v, g in zip(state["velocities"], grads, strict=True)]
+        return self._apply_velocities(params, grads, velocities, lr), {"velocities": velocities}
+
+    def _apply_velocities(self, params, grads, velocities, lr):
+        m = self.momentum
+        if self.nesterov:
+            return [p + m * v - lr * g for p, v, g in zip(params, velocities, grads, strict=True)]
+        return [p + v for p, v in zip(params, velocities, strict=True)]
+
+    def __repr__(self) -> str:
+        return (
+            f"SGD(learning_rate={self.learning_rate!r}, momentum={self.momentum!r}, "
+            f"nesterov={self.nesterov!r})"
+        )
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, Algorithm 1), with optional decoupled weight decay (AdamW).
+
+    For step ``t = 1, 2, ...``::
+
+        w <- w - learning_rate * weight_decay * w      (only when weight_decay > 0)
+        m <- beta_1 m + (1 - beta_1) g
+        v <- beta_2 v + (1 - beta_2) g^2
+        w <- w - learning_rate * m_hat / (sqrt(v_hat) + epsilon)
+
+    with ``m_hat = m / (1 - beta_1^t)`` and ``v_hat = v / (1 - beta_2^t)``. The decay is
+    applied to every parameter, as ``torch.optim.AdamW`` does.
+
+    Parameters
+    ----------
+    learning_rate : float, default 1e-3
+    beta_1, beta_2 : float in [0, 1), defaults 0.9 and 0.999
+    epsilon : float > 0, default 1e-8
+    weight_decay : float >= 0, default 0.0
+
+    Examples
+    --------
+    The first step moves every parameter by about ``learning_rate`` against the sign
+    of its gradient (``m_hat / sqrt(v_hat) = g / |g|``):
+
+    >>> import numpy as np
+    >>> Adam(learning_rate=0.1).step([np.array([1.0, 1.0])], [np.array([0.5, -2.0])], xp=np)
+    [array([0.9, 1.1])]
+    """
+
+    _hyper_parameters = ("learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay")
+    _scalar_state = ("t",)
+    _array_state = ("first_moments", "second_moments")
+
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        self.learning_rate = check_number("learning_rate", learning_rate, low=0.0, low_open=True)
+        self.beta_1 = check_number("beta_1", beta_1, low=0.0)
+        self.beta_2 = check_number("beta_2", beta_2, low=0.0)
+        for name, value in (("beta_1", self.beta_1), ("beta_2", self.beta_2)):
+            if value >= 1.0:
+                raise ValueError(f"{name} must be < 1, got {value!r}")
+        self.epsilon = check_number("epsilon", epsilon, low=0.0, low_open=True)
+        self.weight_decay = check_number("weight_decay", weight_decay, low=0.0)
+        self.t = 0
+        self.first_moments: list[Any] | None = None
+        self.second_moments: list[Any] | None = None
+
+    def reset(self) -> None:
+        self.t = 0
+        self.first_moments = self.second_moments = None
+
+    _scalar_names = ("learning_rate", "decay", "correction_1", "correction_2")
+
+    def _start_step(self):
+        self.t += 1
+        lr = self.learning_rate
+        return {
+            "learning_rate": lr,
+            "decay": lr * self.weight_decay,
+            "correction_1": 1.0 - self.beta_1**self.t,
+            "correction_2": 1.0 - self.beta_2**self.t,
+        }
+
+    def step(self, params, grads, *, xp):
+        if self.first_moments is None:
+            self.first_moments = [xp.zeros_like(p) for p in params]
+            self.second_moments = [xp.zeros_like(p) for p in params]
+        scalars = self._start_step()
+        if is_numpy(xp):
+            return self._step_numpy(params, grads, scalars["correction_1"], scalars["correction_2"])
+        state = {"first_moments": self.first_moments, "second_moments": self.second_moments}
+        out, state = self._update(params, grads, state, scalars, xp=xp)
+        self.first_moments, self.second_moments = state["first_moments"], state["second_moments"]
+        return out
+
+    def _update(self, params, grads, state, scalars, *, xp):
+        b1, b2, lr = self.beta_1, self.beta_2, scalars["learning_rate"]
+        correction_1, correction_2 = scalars["correction_1"], scalars["correction_2"]
+        first = [
+            b1 * m + (1.0 - b1) * g for m, g in zip(state["first_moments"], grads, strict=True)
+        ]
+        second = [
+            b2 * v + (1.0 - b2) * (g * g)
+            for v, g in zip(state["second_moments"], grads, strict=True)
+        ]
+        out = []
+        for p, m, v in zip(params, first, second, strict=True):
+            if self.weight_decay > 0.0:
+                p = p - scalars["decay"] * p
+            step = (m / correction_1) / (xp.sqrt(v / correction_2) + self.epsilon)
+            out.append(p - lr * step)
+        return out, {"first_moments": first, "second_moments": second}
+
+    def _step_numpy(self, params, grads, correction_1, correction_2):
+        # The operations of `step` in the same order (so the same bits), written into the
+        # moments, the result and one scratch array instead of ten temporaries. (Splitting
+        # the update over two threads was measured: slower, it fights BLAS's own threads.)
+        outs = [np.empty_like(p) for p in params]
+        for p, g, m, v, out in zip(
+            params, grads, self.first_moments, self.second_moments, outs, strict=True
+        ):
+            self._update_numpy(p, g, m, v, out, correction_1, correction_2)
+        return outs
+
+    def _update_numpy(self, p, g, m, v, out, correction_1, correction_2):
+        b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
+        scratch = np.multiply(g, 1.0 - b1)
+        m *= b1
+        m += scratch
+        np.multiply(g, g, out=scratch)
+        scratch *= 1.0 - b2
+        v *= b2
+        v += scratch
+        np.divide(v, correction_2, out=scratch)
+        np.sqrt(scratch, out=scratch)
+        scratch += self.epsilon
+        np.divide(m, correction_1, out=out)
+        out /= scratch
+        out *= lr
+        if self.weight_decay > 0.0:
+            np.multiply(p, lr * self.weight_decay, out=scratch)
+            np.subtract(p, scratch, out=scratch)
+            np.subtract(scratch, out, out=out)
+        else:
+            np.subtract(p, out, out=out)
+
+    def __repr__(self) -> str:
+        return (
+            f"Adam(learning_rate={self.learning_rate!r}, beta_1={self.beta_1!r}, "
+            f"beta_2={self.beta_2!r}, epsilon={self.epsilon!r}, "
+            f"weight_decay={self.weight_decay!r})"
+        )
+
+
+class LBFGS:
+    """Full-batch L-BFGS through ``scipy.optimize.minimize(method="L-BFGS-B")``.
+
+    :func:`deltaprop.train` hands the whole run to SciPy: the objective is the network's
+    loss on all training rows as a function of the flattened parameters
+    ``[W_0.ravel(), b_0, W_1.ravel(), b_1, ...]`` (in float64), with backpropagation's
+    gradient. ``History.loss`` gets one entry per L-BFGS iteration: the loss at the
+    iterate that iteration accepted. The stop reason is ``"converged"`` (SciPy's
+    gradient or relative-reduction test passed), ``"max_iter"``, ``"max_fun"``,
+    ``"line_search_failed"`` (SciPy's abnormal termination, usually at the limit of
+    floating-point precision near a minimum), or one of :func:`deltaprop.train`'s own
+    per-iteration rules (``"target_loss"``, ``"no_improvement"``, ``"early_stopping"``,
+    ``"callback"``). L-BFGS keeps no state between calls.
+
+    Parameters
+    ----------
+    max_iter : int or None, default None
+        Maximum number of iterations; None uses ``train``'s ``max_iter``.
+    tol : float > 0, default 1e-4
+        Stop when the largest absolute gradient component is ``<= tol`` (SciPy's
+        ``gtol``; scikit-learn's MLP passes its ``tol`` here too).
+    max_fun : int, default 15000
+        Maximum number of loss-and-gradient evaluations (SciPy's ``maxfun``).
+    memory : int, default 10
+        Number of correction pairs kept (SciPy's ``maxcor``).
+
+    Raises
+    ------
+    ImportError
+        When SciPy is not installed (``pip install "deltaprop[scipy]"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import deltaprop as dp
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]]); y = np.array([1.0, 3.0, 5.0, 7.0])
+    >>> net = dp.Network([dp.Dense(1, 1, "identity")], loss="squared_error", random_state=0)
+    >>> history = dp.train(net, X, y, optimizer=dp.LBFGS(tol=1e-10))
+    >>> history.stop_reason, np.round(net.layers[0].weights, 6), np.round(net.layers[0].bias, 6)
+    ('converged', array([[2.]]), array([1.]))
+    """
+
+    def __init__(
+        self,
+        max_iter: int | None = None,
+        tol: float = 1e-4,
+        max_fun: int = 15000,
+        memory: int = 10,
+    ) -> None:
+        _import_scipy_optimize()
+        self.max_iter = check_number("max_iter", max_iter, low=1, integer=True, allow_none=True)
+        self.tol = check_number("tol", tol, low=0.0, low_open=True)
+        self.max_fun = check_number("max_fun", max_fun, low=1, integer=True)
+        self.memory = check_number("memory", memory, low=1, integer=True)
+
+    def minimize(self, fun, x0, *, max_iter: int, callback=None):
+        """Run SciPy's L-BFGS-B.
+
+        Parameters
+        ----------
+        fun : callable
+            ``fun(x) -> (loss, gradient)`` for a float64 NumPy vector ``x``.
+        x0 : ndarray of shape (n_parameters,)
+        max_iter : int
+            Used when ``self.max_iter`` is None.
+        callback : callable, optional
+            ``callback(x)`` after each iteration.
+
+        Returns
+        -------
+        scipy.optimize.OptimizeResult
+        """
+        optimize = _import_scipy_optimize()
+        return optimize.minimize(
+            fun,
+            x0,
+            method="L-BFGS-B",
+            jac=True,
+            callback=callback,
+            options={
+                "maxiter": self.max_iter if self.max_iter is not None else max_iter,
+                "maxfun": self.max_fun,
+                "gtol": self.tol,
+                "maxcor": self.memory,
+            },
+        )
+
+    def stop_reason(self, result: Any, max_iter: int) -> str:
+        """``History.stop_reason`` for SciPy's result (``max_iter``: train's limit)."""
+        limit = self.max_iter if self.max_iter is not None else max_iter
+        if result.status == 0:
+            return "converged"
+        if result.status == 1:
+            return "max_iter" if result.nit >= limit else "max_fun"
+        return "line_search_failed"
+
+    def __repr__(self) -> str:
+        return (
+            f"LBFGS(max_iter={self.max_iter!r}, tol={self.tol!r}, max_fun={self.max_fun!r}, "
+            f"memory={self.memory!r})"
+        )
+
+
+def _import_scipy_optimize():
+    try:
+        import scipy.optimize
+    except ImportError:
+        raise ImportError(
+            'LBFGS needs SciPy, an optional dependency: pip install "deltaprop[scipy]"'
+        ) from None
+    return scipy.optimize

@@ -1,0 +1,680 @@
+"""A table that does not fit on the client: a Parquet dataset preprocessed and trained on Dask.
+
+``deltaprop train DATA --dask`` reads ``DATA`` (a folder of Parquet files, or one file)
+with :func:`dask.dataframe.read_parquet`; its rows stay on the workers. The
+:class:`~deltaprop.tabular.Preprocessor` is fitted from small per-partition summaries that
+the workers compute with the *same* helper functions as :meth:`Preprocessor.fit
+<deltaprop.tabular.Preprocessor.fit>` (which columns are numeric, how a value reads as a
+category, which labels a target has):
+
+1. a first pass counts rows, missing values and values that are not numbers per column,
+   sums and extremes of the numbers, and what :func:`~deltaprop.tabular.infer_task` needs
+   to know about the target; the client decides every column's kind, the task, the
+   means and the fill values;
+2. (only for ``impute="most_frequent"``) the most frequent number of each numeric
+   column, reduced on the workers to one value;
+3. a second pass sums the squared deviations from those means (the population standard
+   deviation, as :func:`numpy.std`) and collects the category sets with their counts
+   and the class set.
+
+Only these summaries reach the client. The fitted preprocessor is therefore the
+in-memory one up to the order of floating-point additions in the means and standard
+deviations. Each partition is then encoded by the fitted preprocessor on its worker
+(the feature rows, the class indices or scaled targets, the weights: what the in-memory
+``deltaprop train`` hands the estimator) and the estimator fits on these dask arrays
+through its own Dask path, :func:`deltaprop.estimators.dask.fit_on_dask`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deltaprop.tabular.data import (
+    _SHOW,
+    MAX_CLASSES_INFERRED,
+    Preprocessor,
+    _category_strings,
+    _is_numeric_dtype,
+    _labels,
+    _parse_numbers,
+    _require_pandas,
+)
+
+__all__ = ["Fitted", "fit_estimator", "fit_preprocessor", "open_client", "read_parquet"]
+
+_INSTALL = 'pip install "deltaprop[dask]"'
+_PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+_FAN_IN = 8
+
+
+def _import_dask() -> tuple[Any, Any, Any, Any]:
+    try:
+        import dask
+        import dask.array as da
+        import dask.dataframe as dd
+        import distributed
+    except ImportError as exc:
+        raise ImportError(f"training through Dask needs dask.distributed: {_INSTALL}") from exc
+    return dask, da, dd, distributed
+
+
+# -- the cluster and the data ---------------------------------------------------------------
+@contextlib.contextmanager
+def open_client(scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client`` of the scheduler at ``scheduler``, else of a new LocalCluster.
+
+    Raises
+    ------
+    ValueError
+        When no scheduler answers at ``scheduler`` (within Dask's connect timeout,
+        ``distributed.comm.timeouts.connect``) or the address is malformed.
+    """
+    _, _, _, distributed = _import_dask()
+    if scheduler is not None:
+        try:
+            # a malformed address fails here, before a Client exists to be torn down
+            scheme, _ = distributed.comm.parse_address(scheduler)
+            distributed.comm.registry.get_backend(scheme)
+            if scheme in ("tcp", "tls", "ws", "wss"):
+                distributed.comm.get_address_host_port(scheduler)
+            client = distributed.Client(scheduler, set_as_default=False)
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ValueError(
+                f"cannot connect to a Dask scheduler at {scheduler!r}: {reason}"
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        distributed.LocalCluster(n_workers=n_workers, dashboard_address=":0") as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+    ):
+        yield client
+
+
+def read_parquet(path: str | Path) -> Any:
+    """``path`` (a folder of Parquet files, or one) as a dask DataFrame, read lazily.
+
+    Raises
+    ------
+    ValueError
+        A missing path, a file that is not Parquet, a folder without Parquet files, or
+        unreadable metadata.
+    """
+    _, _, dd, _ = _import_dask()
+    path = Path(path)
+    where = str(path)
+    if not path.exists():
+        raise ValueError(f"{where!r}: no such file or folder")
+    if path.is_dir():
+        if not any(p.name.lower().endswith(_PARQUET_SUFFIXES) for p in path.rglob("*")):
+            raise ValueError(
+                f"{where!r}: the folder holds no Parquet files (names ending in "
+                f"{', '.join(_PARQUET_SUFFIXES)})"
+            )
+    elif not path.name.lower().endswith(_PARQUET_SUFFIXES):
+        raise ValueError(
+            f"{where!r}: training through Dask reads Parquet (a folder of .parquet files "
+            "or one); convert the table first, e.g. with pandas' to_parquet"
+        )
+    try:
+        frame = dd.read_parquet(where)
+    except (OSError, ValueError, TypeError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ValueError(f"{where!r}: cannot read Parquet: {reason}") from None
+    columns = [str(c) for c in frame.columns]
+    if not columns:
+        raise ValueError(f"{where!r}: the dataset has no columns")
+    return frame
+
+
+# -- pass 1: counts, sums and extremes per partition ----------------------------------------
+@dataclass(frozen=True)
+class _Spec:
+    """What the workers need to summarise a partition."""
+
+    features: tuple[str, ...]
+    target: str
+    weight: str | None
+    infer_task: bool
+
+
+def _first(mask: np.ndarray) -> list[int]:
+    return np.flatnonzero(mask)[:_SHOW].tolist()
+
+
+def _number_summary(numbers: np.ndarray) -> dict:
+    finite = numbers[np.isfinite(numbers)]
+    return {
+        "sum": float(np.sum(finite)),
+        "min": float(np.min(finite)) if finite.size else math.inf,
+        "max": float(np.max(finite)) if finite.size else -math.inf,
+    }
+
+
+def _column_survey(series: Any, pd: Any) -> dict:
+    numbers, missing = _parse_numbers(series, pd)
+    bad = ~missing & np.isnan(numbers)
+    infinite = np.isinf(numbers)
+    return {
+        "numeric_dtype": _is_numeric_dtype(series, pd),
+        "n_missing": int(missing.sum()),
+        "missing": _first(missing),
+        "n_bad": int(bad.sum()),
+        "bad": [(i, repr(series.iloc[i])) for i in _first(bad)],
+        "n_numbers": int((~missing & ~bad).sum()),
+        "infinite": [(i, repr(series.iloc[i])) for i in _first(infinite)],
+        "n_infinite": int(infinite.sum()),
+        **_number_summary(numbers[~missing & ~bad]),
+    }
+
+
+def _target_survey(series: Any, spec: _Spec, pd: Any) -> dict:
+    missing = series.isna().to_numpy()
+    present = series[~missing].reset_index(drop=True)
+    rows = np.flatnonzero(~missing)
+    numbers, _ = _parse_numbers(present, pd)
+    bad = np.isnan(numbers)
+    ok = numbers[~bad]
+    out = {
+        "n_missing": int(missing.sum()),
+        "missing": _first(missing),
+        "n_present": len(present),
+        "n_bad": int(bad.sum()),
+        "bad": [(int(rows[i]), repr(present.iloc[i])) for i in _first(bad)],
+        "infinite": [(int(rows[i]), repr(present.iloc[i])) for i in _first(np.isinf(numbers))],
+        **_number_summary(ok),
+    }
+    if spec.infer_task:
+        distinct = np.unique(ok)
+        out.update(
+            bool_like=bool(
+                pd.api.types.is_bool_dtype(series)
+                or (
+                    series.dtype == object
+                    and all(isinstance(v, bool | np.bool_) for v in present)
+                    and len(present) > 0
+                )
+            ),
+            numeric_dtype=_is_numeric_dtype(series, pd),
+            float_dtype=bool(pd.api.types.is_float_dtype(series)),
+            integers=bool(np.all(ok == np.round(ok))),
+            distinct=distinct[: MAX_CLASSES_INFERRED + 1],
+        )
+    return out
+
+
+def _weight_survey(series: Any, pd: Any) -> dict:
+    weights = pd.to_numeric(series.astype("object"), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    not_numbers = np.isnan(weights) & series.notna().to_numpy()
+    invalid = ~(weights >= 0.0)
+    return {
+        "bad": [(i, repr(series.iloc[i])) for i in _first(not_numbers)],
+        "invalid": [(i, repr(float(weights[i]))) for i in _first(invalid)],
+    }
+
+
+def _survey(frame: Any, spec: _Spec) -> dict:
+    """Pass 1 over one partition: small per-column summaries (no rows)."""
+    pd = _require_pandas()
+    frame = frame.reset_index(drop=True)
+    return {
+        "n_rows": len(frame),
+        "features": {name: _column_survey(frame[name], pd) for name in spec.features},
+        "target": _target_survey(frame[spec.target], spec, pd),
+        "weight": None if spec.weight is None else _weight_survey(frame[spec.weight], pd),
+    }
+
+
+# -- pass 2: squared deviations, categories and classes ------------------------------------
+@dataclass(frozen=True)
+class _Centres:
+    """Pass 2's input: per numeric column ``(name, mean, fill)``; categorical names; target."""
+
+    numeric: tuple[tuple[str, float, float], ...]
+    categorical: tuple[str, ...]
+    target: str
+    task: str
+    target_mean: float
+
+
+def _moments(frame: Any, centres: _Centres) -> dict:
+    """Pass 2 over one partition: sums of squared deviations, category counts, labels."""
+    pd = _require_pandas()
+    frame = frame.reset_index(drop=True)
+    out: dict[str, Any] = {"ssd": {}, "categories": {}}
+    for name, mean, fill in centres.numeric:
+        numbers, missing = _parse_numbers(frame[name], pd)
+        values = np.where(missing, fill, numbers)
+        out["ssd"][name] = float(np.sum((values - mean) ** 2))
+    for name in centres.categorical:
+        strings = _category_strings(frame[name], pd)
+        present = strings[np.array([s is not None for s in strings], dtype=bool)].astype(str)
+        labels, counts = np.unique(present, return_counts=True)
+        out["categories"][name] = dict(zip(labels.tolist(), counts.tolist(), strict=True))
+    target = frame[centres.target]
+    if centres.task == "regression":
+        numbers, _ = _parse_numbers(target, pd)
+        out["target"] = float(np.sum((numbers - centres.target_mean) ** 2))
+    else:
+        out["target"] = np.unique(_labels(target, pd))
+    return out
+
+
+# -- the most frequent number, reduced on the workers ---------------------------------------
+def _value_counts(frame: Any, names: Sequence[str]) -> dict[str, Any]:
+    pd = _require_pandas()
+    out = {}
+    for name in names:
+        numbers, missing = _parse_numbers(frame[name].reset_index(drop=True), pd)
+        out[name] = pd.Series(numbers[~missing]).value_counts()
+    return out
+
+
+def _add_counts(*parts: dict[str, Any]) -> dict[str, Any]:
+    total = dict(parts[0])
+    for part in parts[1:]:
+        for name, counts in part.items():
+            total[name] = total[name].add(counts, fill_value=0)
+    return total
+
+
+def _modes(counts: dict[str, Any]) -> dict[str, float]:
+    """The most frequent value per column; ties go to the smallest (as ``_most_frequent``)."""
+    out = {}
+    for name, c in counts.items():
+        out[name] = float(np.min(c.index.to_numpy()[c.to_numpy() == c.max()]))
+    return out
+
+
+def _tree(dask: Any, leaves: list[Any], combine: Any) -> Any:
+    delayed = dask.delayed(combine, pure=True)
+    while len(leaves) > 1:
+        leaves = [delayed(*leaves[i : i + _FAN_IN]) for i in range(0, len(leaves), _FAN_IN)]
+    return leaves[0]
+
+
+# -- the client's side: decisions from summaries --------------------------------------------
+class _Rows:
+    """Global row numbers (1-based, partitions in order) from per-partition local indices."""
+
+    def __init__(self, n_rows: Sequence[int]) -> None:
+        self.offsets = np.concatenate([[0], np.cumsum(n_rows)[:-1]]).astype(int).tolist()
+
+    def listed(self, per_part: Sequence[Sequence[Any]], total: int) -> tuple[list, str]:
+        """The first rows over all partitions, and ``" and N more"`` for the rest."""
+        rows = []
+        for offset, items in zip(self.offsets, per_part, strict=True):
+            for item in items:
+                if isinstance(item, tuple):
+                    rows.append((offset + item[0] + 1, item[1]))
+                else:
+                    rows.append(offset + item + 1)
+        rows = rows[:_SHOW]
+        more = f" and {total - len(rows)} more" if total > len(rows) else ""
+        return rows, more
+
+    def described(self, per_part: Sequence[Sequence[Any]], total: int) -> str:
+        """``"row 3 ('x'), row 9 ('y') and 2 more"``."""
+        rows, more = self.listed(per_part, total)
+        return ", ".join(f"row {r} ({v})" for r, v in rows) + more
+
+    def missing_error(self, name: str, per_part, total: int, hint: str) -> ValueError:
+        rows, _ = self.listed(per_part, total)
+        shown = ", ".join(str(r) for r in rows) + (", ..." if total > len(rows) else "")
+        plural = "s" if total > 1 else ""
+        return ValueError(
+            f"column {name!r} has missing values in {total} row{plural} (row{plural} {shown}){hint}"
+        )
+
+
+def _not_numbers(name: str, rows: _Rows, parts: list[dict], n_bad: int, n_numbers: int):
+    listed, more = rows.listed([p["bad"] for p in parts], n_bad)
+    row, value = listed[0]
+    described = ", ".join(f"row {r} ({v})" for r, v in listed) + more
+    return ValueError(
+        f"column {name!r}, row {row}: {value} is not a number, but {n_numbers} of the "
+        f"column's {n_numbers + n_bad} values are, so it is numeric (not numbers: "
+        f"{described}); fix the values, or declare the column categorical"
+    )
+
+
+def _infer_task(name: str, rows: _Rows, parts: list[dict]) -> str:
+    """:func:`~deltaprop.tabular.infer_task`'s rule, from the partitions' summaries."""
+    present = [p for p in parts if p["n_present"] > 0]
+    if present and all(p["bool_like"] for p in present):
+        return "classification"
+    if not all(p["numeric_dtype"] for p in present):
+        n_bad = sum(p["n_bad"] for p in parts)
+        n_present = sum(p["n_present"] for p in parts)
+        if n_bad:
+            if 2 * (n_present - n_bad) >= n_present:
+                raise _not_numbers(name, rows, parts, n_bad, n_present - n_bad)
+            return "classification"
+        if not all(p["integers"] for p in parts):
+            return "regression"
+    elif any(p["float_dtype"] for p in present):
+        return "regression"
+    distinct = np.unique(np.concatenate([p["distinct"] for p in parts]))
+    n_numbers = sum(p["n_present"] - p["n_bad"] for p in parts)
+    if len(distinct) <= MAX_CLASSES_INFERRED and len(distinct) < n_numbers:
+        return "classification"
+    return "regression"
+
+
+@dataclass
+class Fitted:
+    """What :func:`fit_preprocessor` learnt besides the preprocessor.
+
+    Attributes
+    ----------
+    n_rows : list of int
+        Rows per partition.
+    feature_scales : ndarray of shape (2, n_features_out)
+        Two rows with each output column's mean and population standard deviation, for
+        :func:`~deltaprop.tabular.check_feature_scales` (``--no-standardize``).
+    """
+
+    n_rows: list[int]
+    feature_scales: np.ndarray
+
+
+def fit_preprocessor(
+    frame: Any,
+    target: str,
+    client: Any,
+    *,
+    task: str | None = None,
+    impute: str | None = None,
+    categorical: Sequence[str] | None = None,
+    standardize: bool = True,
+    standardize_target: bool = True,
+    sample_weight: str | None = None,
+) -> tuple[Preprocessor, Fitted]:
+    """Fit a :class:`~deltaprop.tabular.Preprocessor` on a dask DataFrame, on the workers.
+
+    Parameters
+    ----------
+    frame : dask.dataframe.DataFrame
+    target : str
+    client : distributed.Client
+    task, impute, categorical, standardize, standardize_target
+        As for :class:`~deltaprop.tabular.Preprocessor`; ``impute="median"`` is not
+        available (an exact median needs the whole column in one place).
+    sample_weight : str, optional
+        A column of non-negative row weights: validated, and not a feature.
+
+    Returns
+    -------
+    Preprocessor
+        Fitted, with the statistics of all rows.
+    Fitted
+
+    Raises
+    ------
+    ValueError
+        The errors of :meth:`Preprocessor.fit <deltaprop.tabular.Preprocessor.fit>`, with
+        row numbers counted over the partitions in order.
+    """
+    dask, _, _, _ = _import_dask()
+    if impute == "median":
+        raise ValueError(
+            "impute='median' is not available through Dask (an exact median needs the "
+            "whole column in one place); use 'mean' or 'most_frequent'"
+        )
+    pre = Preprocessor(
+        target,
+        task=task,
+        impute=impute,
+        categorical=categorical,
+        standardize=standardize,
+        standardize_target=standardize_target,
+    )
+    columns = [str(c) for c in frame.columns]
+    features = pre._feature_columns(columns, sample_weight)
+    forced = set(pre.categorical or ())
+
+    partitions = frame.to_delayed()
+    spec = _Spec(tuple(features), target, sample_weight, task is None)
+    survey = dask.delayed(_survey, pure=True)
+    parts = client.gather(client.compute([survey(p, spec) for p in partitions]))
+    n_rows = [p["n_rows"] for p in parts]
+    n_total = sum(n_rows)
+    if n_total == 0:
+        raise ValueError("the dataset has no rows")
+    rows = _Rows(n_rows)
+
+    if sample_weight is not None:
+        weights = [p["weight"] for p in parts]
+        listed, _ = rows.listed([w["bad"] for w in weights], 1)
+        if listed:
+            row, value = listed[0]
+            raise ValueError(
+                f"sample_weight column {sample_weight!r} must hold numbers: row {row} holds {value}"
+            )
+        listed, _ = rows.listed([w["invalid"] for w in weights], 1)
+        if listed:
+            row, value = listed[0]
+            raise ValueError(
+                f"sample weights must be >= 0 and not missing: row {row} holds {value}"
+            )
+
+    targets = [p["target"] for p in parts]
+    n_missing = sum(t["n_missing"] for t in targets)
+    if n_missing:
+        raise rows.missing_error(
+            target, [t["missing"] for t in targets], n_missing, " (a target cannot be imputed)"
+        )
+    task_ = task or _infer_task(target, rows, targets)
+
+    # the features' kinds, fill values and means, in Preprocessor.fit's order of checks
+    hint = '; fill them, or use impute="mean", "median" or "most_frequent"'
+    kinds, numeric = {}, {}
+    for name in features:
+        cols = [p["features"][name] for p in parts]
+        n_bad = sum(c["n_bad"] for c in cols)
+        n_numbers = sum(c["n_numbers"] for c in cols)
+        n_missing = sum(c["n_missing"] for c in cols)
+        # _is_numeric_column's rule: numeric when at least half the present values are
+        is_numeric = name not in forced and 2 * n_numbers >= n_numbers + n_bad
+        if is_numeric and n_bad:
+            raise _not_numbers(name, rows, cols, n_bad, n_numbers)
+        if is_numeric:
+            n_infinite = sum(c["n_infinite"] for c in cols)
+            if n_infinite:
+                described = rows.described([c["infinite"] for c in cols], n_infinite)
+                raise ValueError(f"column {name!r} holds infinite values: {described}")
+        if n_missing == n_total:
+            raise ValueError(f"column {name!r} has no values (all {n_total} missing)")
+        if n_missing and impute is None:
+            raise rows.missing_error(name, [c["missing"] for c in cols], n_missing, hint)
+        kinds[name] = "numeric" if is_numeric else "categorical"
+        if is_numeric:
+            numeric[name] = {
+                "sum": math.fsum(c["sum"] for c in cols),
+                "n": n_numbers,
+                "n_missing": n_missing,
+                "min": min(c["min"] for c in cols),
+                "max": max(c["max"] for c in cols),
+            }
+
+    if impute == "most_frequent" and numeric:
+        names = list(numeric)
+        counts = dask.delayed(_value_counts, pure=True)
+        leaves = [counts(p, names) for p in partitions]
+        modes = client.compute(dask.delayed(_modes, pure=True)(_tree(dask, leaves, _add_counts)))
+        for name, value in modes.result().items():
+            numeric[name]["fill"] = value
+    for stats in numeric.values():
+        if impute == "mean":
+            stats["fill"] = stats["sum"] / stats["n"]
+        fill = stats.setdefault("fill", 0.0)
+        if stats["n_missing"]:
+            stats["min"], stats["max"] = min(stats["min"], fill), max(stats["max"], fill)
+        stats["mean"] = (stats["sum"] + stats["n_missing"] * fill) / n_total
+        if stats["min"] == stats["max"]:  # a constant column: centred exactly, as in fit
+            stats["mean"] = stats["min"]
+
+    target_mean = 0.0
+    if task_ == "regression":
+        n_bad = sum(t["n_bad"] for t in targets)
+        if n_bad:
+            raise _not_numbers(target, rows, targets, n_bad, n_total - n_bad)
+        infinite = [t["infinite"] for t in targets]
+        if any(infinite):
+            described = rows.described(infinite, sum(len(i) for i in infinite))
+            raise ValueError(f"column {target!r} holds infinite values: {described}")
+        low, high = min(t["min"] for t in targets), max(t["max"] for t in targets)
+        target_mean = math.fsum(t["sum"] for t in targets) / n_total
+        if low == high:
+            target_mean = low
+
+    centres = _Centres(
+        tuple((name, s["mean"], s["fill"]) for name, s in numeric.items()),
+        tuple(name for name in features if kinds[name] == "categorical"),
+        target,
+        task_,
+        target_mean,
+    )
+    moments = dask.delayed(_moments, pure=True)
+    seconds = client.gather(client.compute([moments(p, centres) for p in partitions]))
+
+    columns_, means, scales, numeric_fill = [], [], [], []
+    fill_values: dict[str, Any] | None = None if impute is None else {}
+    scale_rows: list[tuple[float, float]] = []
+    for name in features:
+        if kinds[name] == "numeric":
+            stats = numeric[name]
+            constant = stats["min"] == stats["max"]
+            ssd = math.fsum(s["ssd"][name] for s in seconds)
+            std = 0.0 if constant else math.sqrt(ssd / n_total)
+            mean, scale = (stats["mean"], 1.0 if constant else std) if standardize else (0.0, 1.0)
+            columns_.append({"name": name, "kind": "numeric"})
+            means.append(mean)
+            scales.append(scale)
+            numeric_fill.append(stats["fill"])
+            if fill_values is not None:
+                fill_values[name] = stats["fill"]
+            scale_rows.append((stats["mean"], std))
+        else:
+            counts: Counter = Counter()
+            for s in seconds:
+                counts.update(s["categories"][name])
+            categories = sorted(counts)
+            if fill_values is not None:
+                top = max(counts.values())
+                fill_values[name] = min(c for c, n in counts.items() if n == top)
+            if fill_values is not None:  # the missing values count as the fill category
+                counts[fill_values[name]] += n_total - sum(counts.values())
+            for category in categories:
+                share = counts[category] / n_total
+                scale_rows.append((share, math.sqrt(share * (1.0 - share))))
+            columns_.append({"name": name, "kind": "categorical", "categories": categories})
+
+    pre._set_columns(features, columns_, means, scales, numeric_fill, fill_values)
+    pre.task_ = task_
+    if task_ == "regression":
+        if not standardize_target:
+            pre.target_mean_, pre.target_scale_ = 0.0, 1.0
+        elif low == high:
+            pre.target_mean_, pre.target_scale_ = target_mean, 1.0
+        else:
+            ssd = math.fsum(s["target"] for s in seconds)
+            pre.target_mean_, pre.target_scale_ = target_mean, math.sqrt(ssd / n_total)
+    else:
+        labels = [s["target"] for s in seconds if len(s["target"])]
+        pre._set_classes(np.unique(np.concatenate(labels)))
+    mean = np.array([m for m, _ in scale_rows])
+    std = np.array([s for _, s in scale_rows])
+    return pre, Fitted(n_rows, np.stack([mean - std, mean + std]))
+
+
+# -- training -------------------------------------------------------------------------------
+def _encode(frame: Any, pre: Preprocessor, sample_weight: str | None) -> tuple[np.ndarray, ...]:
+    """One partition as ``(X, y)``, or ``(X, y, w)`` with a weight column.
+
+    ``X`` and ``y`` are what ``deltaprop train`` gives the estimator in memory:
+    ``pre.transform`` and ``pre.transform_target`` (class indices, int64, or scaled
+    targets).
+    """
+    pd = _require_pandas()
+    frame = frame.reset_index(drop=True)
+    y_dtype = np.int64 if pre.task_ == "classification" else np.float64
+    if len(frame) == 0:
+        empty = (np.zeros((0, pre.n_features_out_)), np.zeros(0, dtype=y_dtype))
+        return empty if sample_weight is None else (*empty, np.zeros(0))
+    X = pre.transform(frame[pre.feature_names_in_])
+    y = pre.transform_target(frame[pre.target]).astype(y_dtype)
+    if sample_weight is None:
+        return X, y
+    column = frame[sample_weight].astype("object")
+    w = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return X, y, w
+
+
+def _encoded_arrays(
+    frame: Any, pre: Preprocessor, sample_weight: str | None, n_rows: Sequence[int]
+) -> list[Any]:
+    """Dask arrays ``[X, y]`` (and ``w``) with one row block of known size per partition."""
+    dask, da, _, _ = _import_dask()
+    nout = 2 if sample_weight is None else 3
+    encode = dask.delayed(_encode, pure=True, nout=nout)
+    y_dtype = np.int64 if pre.task_ == "classification" else np.float64
+    kinds = [((pre.n_features_out_,), np.float64), ((), y_dtype), ((), np.float64)]
+    blocks: list[list[Any]] = [[] for _ in range(nout)]
+    for partition, n in zip(frame.to_delayed(), n_rows, strict=True):
+        for k, value in enumerate(encode(partition, pre, sample_weight)):
+            width, dtype = kinds[k]
+            blocks[k].append(da.from_delayed(value, shape=(n, *width), dtype=dtype))
+    return [da.concatenate(b, axis=0) for b in blocks]
+
+
+def fit_estimator(
+    estimator: Any,
+    frame: Any,
+    pre: Preprocessor,
+    fitted: Fitted,
+    client: Any,
+    *,
+    sample_weight: str | None = None,
+    local_steps: int | None = None,
+) -> Any:
+    """Train a deltaprop estimator on the encoded partitions of ``frame``, on the workers.
+
+    Each partition is encoded on its worker into what ``deltaprop train`` hands the
+    estimator in memory (``pre.transform`` rows, ``pre.transform_target`` class indices
+    or scaled targets, the weight column); the arrays are persisted there and the
+    estimator fits on them through its own Dask path
+    (:func:`deltaprop.estimators.dask.fit_on_dask`). So the estimator ends up as
+    ``estimator.fit(pre.transform(table), pre.transform_target(table),
+    sample_weight=...)`` would leave it, for the solvers where the Dask path gives the
+    in-memory iterates (``"gd"``, ``"lbfgs"``, one batch per epoch); ``"sgd"`` and
+    ``"adam"`` with smaller batches run local SGD, ``local_steps`` steps per partition
+    between averagings (default: about one pass over the rows per round).
+
+    Raises
+    ------
+    ValueError
+        For the parameters the estimators' Dask path refuses (early stopping,
+        learning-rate schedules, ...), naming them.
+    """
+    from deltaprop.estimators.dask import fit_on_dask
+
+    estimator._validate_params()
+    arrays = _encoded_arrays(frame, pre, sample_weight, fitted.n_rows)
+    # encoded once: the classes, the Poisson constant and training all read these blocks
+    arrays = client.persist(arrays)
+    X, y = arrays[:2]
+    w = arrays[2] if sample_weight is not None else None
+    return fit_on_dask(estimator, X, y, w, client=client, local_steps=local_steps)

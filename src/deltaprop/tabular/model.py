@@ -1,0 +1,467 @@
+"""A trained model for tables: preprocessing and an estimator, saved as one file.
+
+:class:`TabularModel` joins a :class:`~deltaprop.tabular.Preprocessor` (standardised
+numeric columns, one-hot text columns, an encoded target) and a
+:class:`~deltaprop.MLPClassifier` or :class:`~deltaprop.MLPRegressor`. It takes tables
+(a pandas DataFrame, or a mapping of column name -> values) and answers in the
+target's own terms: class labels as they were written, regression predictions in the
+target's units. This is what ``deltaprop train`` writes and ``deltaprop predict``,
+``evaluate``, ``info`` and ``explain`` read (model-file kind ``"tabular_model"``).
+
+It needs pandas and scikit-learn: ``pip install "deltaprop[cli]"``.
+
+Examples
+--------
+>>> import deltaprop as dp
+>>> table = {"size": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+...          "colour": ["red", "red", "blue", "blue", "red", "blue"],
+...          "label": ["small", "small", "small", "big", "big", "big"]}
+>>> model = dp.TabularModel(dp.MLPClassifier((8,), solver="lbfgs", random_state=0))
+>>> model = model.fit(table, "label")
+>>> model.predict(table).tolist()
+['small', 'small', 'small', 'big', 'big', 'big']
+>>> sorted(model.evaluate(table))
+['accuracy', 'balanced_accuracy', 'confusion_matrix', 'log_loss']
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import numpy as np
+
+from deltaprop.files.container import (
+    ArrayStore,
+    ModelFileError,
+    check_keys,
+    dump_nested,
+    load_nested,
+    register_kind,
+)
+from deltaprop.tabular.data import Preprocessor, _require_pandas, _table
+
+__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel"]
+
+#: The keys of :meth:`TabularModel.evaluate` for each task.
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "log_loss", "confusion_matrix")
+REGRESSION_METRICS = ("r2", "mse", "mae")
+_INSTALL = 'pip install "deltaprop[cli]"'
+
+
+def _estimators() -> tuple[type, type]:
+    try:
+        from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
+    except ImportError:
+        raise ImportError(f"TabularModel needs scikit-learn: {_INSTALL}") from None
+    return MLPClassifier, MLPRegressor
+
+
+class TabularModel:
+    """Preprocessing fitted on a table, and a network trained on what it produces.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor, optional
+        The estimator to train, fitted in place by :meth:`fit` (its ``callbacks`` must be
+        None again before the model is saved). Default: one with default parameters,
+        of the class the task needs.
+    task : {"classification", "regression"} or None
+        None infers it from the target (:func:`deltaprop.tabular.infer_task`).
+    impute : {None, "mean", "median", "most_frequent"}
+        How missing feature values are filled (None: a missing value is an error).
+    standardize : bool, default True
+        Standardise the numeric feature columns.
+    categorical : sequence of str, optional
+        Columns to one-hot encode although their values are numbers.
+
+    Attributes
+    ----------
+    preprocessor_ : Preprocessor
+        Fitted on the training table (with the target).
+    estimator_ : MLPClassifier or MLPRegressor
+        Fitted on the preprocessed rows; a classifier's classes are ``0 .. n - 1``,
+        indices into ``classes_``, and a regressor learns the standardised target
+        (the target itself with ``loss="poisson"``).
+    target_ : str
+        The target column.
+    task_ : str
+        ``"classification"`` or ``"regression"``.
+    classes_ : ndarray of shape (n_classes,)
+        Classification only: the labels, sorted.
+    sample_weight_ : str or None
+        The column that held the sample weights (ignored in tables given later).
+    feature_names_in_ : list of str
+        The feature columns the model needs.
+    """
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        *,
+        task: str | None = None,
+        impute: str | None = None,
+        standardize: bool = True,
+        categorical: Any = None,
+    ) -> None:
+        self.estimator = estimator
+        self.task = task
+        self.impute = impute
+        self.standardize = standardize
+        self.categorical = categorical
+
+    # -- fitting ----------------------------------------------------------------------
+    def fit(
+        self,
+        table: Any,
+        target: str,
+        *,
+        sample_weight: str | Any = None,
+        resume: str | os.PathLike | None = None,
+    ) -> TabularModel:
+        """Fit the preprocessing and train the estimator on ``table``.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame or mapping of column name -> 1-D array-like
+        target : str
+            The column to predict; every other column (except ``sample_weight``) is a
+            feature.
+        sample_weight : str or array-like of shape (n_samples,), optional
+            A column of the table holding non-negative weights (not a feature then),
+            or the weights themselves.
+        resume : path, optional
+            Continue the run saved by a :class:`~deltaprop.Checkpoint` among the
+            estimator's ``callbacks`` (same table, settings and seed): the result is
+            bit-identical to a run that never stopped. Needs a first-order solver and,
+            with early stopping, ``early_stopping_metric="loss"``.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Naming the column and the problem (see :class:`~deltaprop.tabular.Preprocessor`),
+            a bad weight column, or an estimator of the wrong class for the task.
+        """
+        pd = _require_pandas()
+        MLPClassifier, MLPRegressor = _estimators()
+        if not isinstance(target, str):
+            raise TypeError(f"target must be a column name (str), got {target!r}")
+        frame = _table(table, pd)
+        frame, weights, weight_column = _sample_weights(frame, sample_weight, target, pd)
+
+        pre = Preprocessor(
+            target,
+            task=self.task,
+            impute=self.impute,
+            categorical=self.categorical,
+            standardize=self.standardize,
+            # counts for the Poisson loss must stay >= 0: not centred, not scaled
+            standardize_target=getattr(self.estimator, "loss", None) != "poisson",
+        ).fit(frame)
+        X = pre.transform(frame)
+        y = pre.transform_target(frame)
+        classifier = pre.task_ == "classification"
+        wanted = MLPClassifier if classifier else MLPRegressor
+        estimator = self.estimator if self.estimator is not None else wanted()
+        if type(estimator) is not wanted:
+            raise ValueError(
+                f"the target {target!r} is a {pre.task_} target: it needs a "
+                f"{wanted.__name__}, got a {type(estimator).__name__}"
+            )
+        if resume is None:
+            estimator.fit(X, y, sample_weight=weights)
+        else:
+            estimator._validate_params()
+            estimator._fit(X, y, sample_weight=weights, incremental=False, resume=resume)
+        return self._set_fitted(pre, estimator, target, weight_column)
+
+    def _set_fitted(self, pre: Any, estimator: Any, target: str, weight_column: Any):
+        """Record the fitted parts (after ``fit``, or when a model file is loaded)."""
+        self.preprocessor_ = pre
+        self.estimator_ = estimator
+        self.target_ = target
+        self.task_ = pre.task_
+        self.sample_weight_ = weight_column
+        self.feature_names_in_ = list(pre.feature_names_in_)
+        if pre.task_ == "classification":
+            self.classes_ = pre.classes_
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "estimator_"):
+            raise ValueError("this TabularModel is not fitted yet: call fit(table, target) first")
+
+    def transform(self, table: Any) -> np.ndarray:
+        """The preprocessed feature matrix of ``table`` (the estimator's input).
+
+        The target and sample-weight columns are ignored when present; columns are
+        matched by name, and a missing one is a ``ValueError`` naming it.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_features_out)
+        """
+        pd = _require_pandas()
+        self._check_fitted()
+        frame = _table(table, pd)
+        if self.sample_weight_ is not None and self.sample_weight_ in frame.columns:
+            frame = frame.drop(columns=[self.sample_weight_])
+        return self.preprocessor_.transform(frame)
+
+    # -- predicting -------------------------------------------------------------------
+    def predict(self, table: Any) -> np.ndarray:
+        """Predictions for each row: class labels as in training, or the target's units.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame or mapping of column name -> 1-D array-like
+            Holds every feature column (any order; extra columns are ignored with a
+            :class:`~deltaprop.tabular.DataWarning`).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        output = self.estimator_.predict(self.transform(table))
+        return self.preprocessor_.inverse_transform_target(output)
+
+    def predict_proba(self, table: Any) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), columns ordered as ``classes_``.
+
+        Raises
+        ------
+        ValueError
+            For a regression model.
+        """
+        self._check_fitted()
+        if self.task_ != "classification":
+            raise ValueError("probabilities need a classification model; this is regression")
+        return self.estimator_.predict_proba(self.transform(table))
+
+    def evaluate(
+        self, table: Any, target: str | None = None, sample_weight: str | Any = None
+    ) -> dict[str, Any]:
+        """Scores on a labelled table.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame or mapping of column name -> 1-D array-like
+        target : str, optional
+            The column holding the true values (default: the training target's name).
+        sample_weight : str or array-like of shape (n_rows,), optional
+            A column of the table, or the weights themselves (numbers >= 0): every score
+            becomes a weighted mean (weighted sums in the confusion matrix, weighted
+            means in ``r2``'s sums of squares, as scikit-learn's metrics with
+            ``sample_weight``). Default: every row counts once.
+
+        Returns
+        -------
+        dict
+            Classification: ``accuracy``, ``balanced_accuracy`` (the mean recall over
+            the classes present in the table), ``log_loss`` (natural log,
+            probabilities clipped to ``[eps, 1 - eps]`` with ``eps`` float64's machine
+            epsilon) and ``confusion_matrix`` (a list of rows: true class by predicted
+            class, both in ``classes_`` order; sums of weights when weighted).
+            Regression: ``r2`` (1 - SS_res / SS_tot; 1.0 or 0.0 for a constant target, as
+            scikit-learn), ``mse`` and ``mae`` in the target's units. Plain Python floats
+            and ints.
+
+        Raises
+        ------
+        ValueError
+            For a missing target or weight column, weights that are not numbers >= 0,
+            or weights that sum to zero.
+        """
+        pd = _require_pandas()
+        self._check_fitted()
+        frame = _table(table, pd)
+        target = self.target_ if target is None else target
+        if target not in frame.columns:
+            raise ValueError(
+                f"the table lacks the target column {target!r} (columns: "
+                f"{list(frame.columns)[:20]})"
+            )
+        frame, weights, _ = _sample_weights(frame, sample_weight, target, pd)
+        if weights is not None and not np.sum(weights) > 0.0:
+            raise ValueError("the sample weights sum to zero: there is nothing to score")
+        y_true = self.preprocessor_.transform_target(frame[target])
+        if target != self.target_:
+            frame = frame.drop(columns=[target])
+        X = self.transform(frame)
+        if self.task_ == "classification":
+            return _classification_scores(
+                y_true, self.estimator_.predict_proba(X), self.estimator_.predict(X), weights
+            )
+        predicted = self.preprocessor_.inverse_transform_target(self.estimator_.predict(X))
+        actual = self.preprocessor_.inverse_transform_target(y_true)
+        return _regression_scores(actual, predicted, weights)
+
+    # -- export -----------------------------------------------------------------------
+    def to_onnx(
+        self, path: str | os.PathLike, *, opset: int | None = None, dtype: Any = None
+    ) -> Any:
+        """Write the model to an ONNX file that takes the table's raw columns.
+
+        One input per feature column, named after it, shape (N, 1): numeric columns in
+        the model's float type, text columns as string tensors. The preprocessing runs
+        as graph nodes (standardisation, one-hot; an unseen category is all zeros);
+        the outputs are ``label`` and ``probabilities`` (classification) or
+        ``predictions`` in the target's units (regression). Without ``impute`` a missing
+        value must be filled first (a NaN gives NaN outputs). Needs
+        ``pip install "deltaprop[onnx]"``; see ``docs/onnx.md``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+        opset : int, optional
+            Default-domain opset; default the lowest that expresses the model.
+        dtype : {"float32", "float64"}, optional
+            Default: the dtype of the estimator's weights.
+
+        Returns
+        -------
+        onnx.ModelProto
+            The model written.
+        """
+        # named, not imported: deltaprop.export sits above this room (ARCHITECTURE.md)
+        export = importlib.import_module("deltaprop.export.tabular")
+        return export.tabular_model_to_onnx(self, path, opset=opset, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"TabularModel(estimator={self.estimator!r}, task={self.task!r})"
+
+
+def _sample_weights(
+    frame: Any, sample_weight: str | Any, target: str, pd: Any
+) -> tuple[Any, np.ndarray | None, str | None]:
+    """The table without the weight column, the weights (or None) and the column's name.
+
+    ``sample_weight`` is a column name, an array of shape (n_rows,) or None; the weights
+    must be numbers >= 0.
+    """
+    weights, weight_column = None, None
+    if isinstance(sample_weight, str):
+        weight_column = sample_weight
+        if weight_column == target:
+            raise ValueError(f"sample_weight column {weight_column!r} is the target")
+        if weight_column not in frame.columns:
+            raise ValueError(f"sample_weight column {weight_column!r} is not in the table")
+        column = frame[weight_column]
+        weights = pd.to_numeric(column.astype("object"), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        bad = np.flatnonzero(np.isnan(weights) & column.notna().to_numpy())
+        if bad.size:
+            raise ValueError(
+                f"sample_weight column {weight_column!r} must hold numbers: row "
+                f"{bad[0] + 1} holds {column.iloc[bad[0]]!r}"
+            )
+        frame = frame.drop(columns=[weight_column])
+    elif sample_weight is not None:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+        if weights.shape != (len(frame),):
+            raise ValueError(f"sample_weight must have shape ({len(frame)},), got {weights.shape}")
+    if weights is not None:
+        bad = np.flatnonzero(~(weights >= 0.0))
+        if bad.size:
+            raise ValueError(
+                f"sample weights must be >= 0 and not missing: row {bad[0] + 1} holds "
+                f"{weights[bad[0]]!r}"
+            )
+    return frame, weights, weight_column
+
+
+def _classification_scores(
+    y: np.ndarray, proba: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
+) -> dict:
+    n_classes = proba.shape[1]
+    if weights is None:
+        matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+        np.add.at(matrix, (y, predicted), 1)
+    else:
+        matrix = np.zeros((n_classes, n_classes), dtype=np.float64)
+        np.add.at(matrix, (y, predicted), weights)
+    support = matrix.sum(axis=1)
+    present = support > 0
+    eps = float(np.finfo(np.float64).eps)
+    p_true = np.clip(proba[np.arange(len(y)), y].astype(np.float64), eps, 1.0 - eps)
+    return {
+        "accuracy": float(np.trace(matrix) / np.sum(matrix)),
+        "balanced_accuracy": float(np.mean(np.diag(matrix)[present] / support[present])),
+        "log_loss": float(-np.average(np.log(p_true), weights=weights)),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def _regression_scores(
+    y: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
+) -> dict:
+    residual = y - predicted
+    w = (
+        None
+        if weights is None
+        else np.broadcast_to(weights.reshape(-1, *[1] * (y.ndim - 1)), y.shape)
+    )
+    ss_res = float(np.sum(residual**2 if w is None else w * residual**2))
+    mean = np.average(y, weights=w)
+    ss_tot = float(np.sum((y - mean) ** 2 if w is None else w * (y - mean) ** 2))
+    r2 = (1.0 if ss_res == 0.0 else 0.0) if ss_tot == 0.0 else 1.0 - ss_res / ss_tot
+    return {
+        "r2": float(r2),
+        "mse": float(np.average(residual**2, weights=w)),
+        "mae": float(np.average(np.abs(residual), weights=w)),
+    }
+
+
+# -- the "tabular_model" kind of model files -------------------------------------------
+def _model_to_state(model: TabularModel) -> tuple[dict, dict[str, Any]]:
+    model._check_fitted()
+    arrays: dict[str, Any] = {}
+    config = {
+        "target": model.target_,
+        "sample_weight": model.sample_weight_,
+        "preprocessor": dump_nested(model.preprocessor_, "preprocessor", arrays),
+        "estimator": dump_nested(model.estimator_, "estimator", arrays),
+    }
+    return config, arrays
+
+
+def _model_from_state(config: dict, arrays: ArrayStore) -> TabularModel:
+    check_keys(config, ("target", "sample_weight", "preprocessor", "estimator"), "config")
+    target, weight = config["target"], config["sample_weight"]
+    pre = load_nested(config["preprocessor"], arrays, "preprocessor", where="config.preprocessor")
+    if not isinstance(pre, Preprocessor) or pre.task_ is None:
+        raise ModelFileError("config.preprocessor must hold a preprocessor fitted with a target")
+    if target != pre.target:
+        raise ModelFileError(f"config.target {target!r:.60} is not the preprocessor's target")
+    if weight is not None and (not isinstance(weight, str) or weight in pre.feature_names_in_):
+        raise ModelFileError("config.sample_weight must be null or a column that is no feature")
+    estimator = load_nested(config["estimator"], arrays, "estimator", where="config.estimator")
+    MLPClassifier, MLPRegressor = _estimators()
+    classifier = pre.task_ == "classification"
+    wanted = MLPClassifier if classifier else MLPRegressor
+    if type(estimator) is not wanted:
+        raise ModelFileError(f"config.estimator must hold a {wanted.__name__} for {pre.task_}")
+    if estimator.n_features_in_ != pre.n_features_out_:
+        raise ModelFileError(
+            f"config.estimator takes {estimator.n_features_in_} inputs, the preprocessor "
+            f"gives {pre.n_features_out_}"
+        )
+    if classifier and not np.array_equal(estimator.classes_, np.arange(len(pre.classes_))):
+        raise ModelFileError("config.estimator's classes must be 0 .. n_classes - 1")
+    model = TabularModel(
+        estimator,
+        task=pre.task,
+        impute=pre.impute,
+        standardize=pre.standardize,
+        categorical=pre.categorical,
+    )
+    return model._set_fitted(pre, estimator, target, weight)
+
+
+register_kind("tabular_model", TabularModel, _model_to_state, _model_from_state)
