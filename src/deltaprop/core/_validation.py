@@ -121,7 +121,7 @@ def check_number(
     if isinstance(value, bool) or not isinstance(value, kind):
         what = "an int" if integer else "a number"
         raise TypeError(f"{name} must be {what}, got {value!r}")
-    value = int(value) if integer else float(value)
+    value = int(value) if integer and isinstance(value, numbers.Integral) else float(value)
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if low is not None and (value <= low if low_open else value < low):

@@ -73,6 +73,10 @@ class Loss:
     def check_targets(self, y: Any, *, xp: Any) -> None:
         """Raise ``ValueError`` when ``y`` lies outside this loss's domain."""
 
+    def is_canonical(self, activation: Activation) -> bool:
+        """Whether ``activation`` is this loss's canonical output (``delta = a - y``)."""
+        return activation.name == self.canonical_activation
+
     def output(self, y: Any, z: Any, a: Any, activation: Activation, *, xp: Any):
         """Per-sample losses and the (unweighted) output delta ``dl_i/dz``.
 
@@ -83,7 +87,7 @@ class Loss:
         canonical : bool
             True when the shortcut ``delta = a - y`` was used.
         """
-        if activation.name == self.canonical_activation:
+        if self.is_canonical(activation):
             return self.per_sample_from_z(y, z, xp=xp), self.canonical_delta(y, a, xp=xp), True
         d_a = self.gradient(y, a, xp=xp)
         return self.per_sample(y, a, xp=xp), activation.backward(z, a, d_a, xp=xp), False
