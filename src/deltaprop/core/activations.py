@@ -40,6 +40,8 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.core._validation import from_registry
+
 __all__ = [
     "ACTIVATIONS",
     "ALIASES",
@@ -397,13 +399,6 @@ def get_activation(activation: str | Activation) -> Activation:
     TypeError
         For anything that is neither a name nor an :class:`Activation`.
     """
-    if isinstance(activation, Activation):
-        return activation
-    if not isinstance(activation, str):
-        raise TypeError(
-            f"activation must be a name or an Activation, got {type(activation).__name__}"
-        )
-    name = ALIASES.get(activation, activation)
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    return ACTIVATIONS[name]()
+    return from_registry(
+        activation, what="activation", base=Activation, registry=ACTIVATIONS, aliases=ALIASES
+    )

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deltaprop.core._validation import from_registry
 from deltaprop.core.activations import Activation
 
 __all__ = [
@@ -230,11 +231,4 @@ def get_loss(loss: str | Loss) -> Loss:
     TypeError
         For anything that is neither a name nor a :class:`Loss`.
     """
-    if isinstance(loss, Loss):
-        return loss
-    if not isinstance(loss, str):
-        raise TypeError(f"loss must be a name or a Loss, got {type(loss).__name__}")
-    name = _ALIASES.get(loss, loss)
-    if name not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    return LOSSES[name]()
+    return from_registry(loss, what="loss", base=Loss, registry=LOSSES, aliases=_ALIASES)

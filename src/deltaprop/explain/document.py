@@ -193,25 +193,7 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
             )
         )
     for lt in reversed(trace.layers[:-1]):
-        l = lt.index + 1
-        if lt.f_prime is not None:
-            rule = lt.derivative_rule
-            hidden += [
-                ("p", f"layer {l} ({lt.activation}, `{rule}`)"),
-                ("array", f"delta[{l + 1}] @ W[{l + 1}].T", lt.d_a),
-                ("array", f"f'(z[{l}])", lt.f_prime),
-                ("array", f"delta[{l}]", lt.delta),
-            ]
-        else:
-            hidden += [
-                (
-                    "p",
-                    f"layer {l} (softmax, not element-wise: `delta = a * (g - sum_k g_k a_k)` "
-                    f"with `g = delta[{l + 1}] @ W[{l + 1}].T`)",
-                ),
-                ("array", f"g = delta[{l + 1}] @ W[{l + 1}].T", lt.d_a),
-                ("array", f"delta[{l}]", lt.delta),
-            ]
+        hidden += _hidden_delta_items(lt)
 
     rule = "`dW[l] = a[l-1].T @ delta[l]`"
     if trace.alpha:
@@ -250,6 +232,22 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
         sections.append(("6 " + _curve_heading(trace), _curve_items(trace, precision)))
     sections.append(("Diagnostics", _diagnostic_items(trace, precision)))
     return "deltaprop explain: one step of backpropagation, every number", sections
+
+
+def _hidden_delta_items(lt: Any) -> list[tuple]:
+    """How the backward pass reached a hidden layer's delta (``lt`` a ``LayerTrace``)."""
+    l = lt.index + 1
+    back = f"delta[{l + 1}] @ W[{l + 1}].T"
+    if lt.f_prime is not None:
+        intro = f"layer {l} ({lt.activation}, `{lt.derivative_rule}`)"
+        d_a = [("array", back, lt.d_a), ("array", f"f'(z[{l}])", lt.f_prime)]
+    else:  # the softmax, whose Jacobian is not diagonal
+        intro = (
+            f"layer {l} ({lt.activation}, not element-wise: "
+            f"`delta = a * (g - sum_k g_k a_k)` with `g = {back}`)"
+        )
+        d_a = [("array", f"g = {back}", lt.d_a)]
+    return [("p", intro), *d_a, ("array", f"delta[{l}]", lt.delta)]
 
 
 def _diagnostic_items(trace: _Trace, precision: int) -> list[tuple]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number
+from deltaprop.core._validation import check_number, check_state
 from deltaprop.core._xp import array_namespace, device, from_numpy, is_numpy, to_numpy
 
 __all__ = ["LBFGS", "SGD", "Adam", "Optimizer"]
@@ -104,13 +104,8 @@ class Optimizer:
         ValueError
             When ``state`` belongs to another optimizer class or lacks a key.
         """
-        name = state.get("name")
-        if name != type(self).__name__:
-            raise ValueError(f"state belongs to optimizer {name!r}, not {type(self).__name__!r}")
         keys = self._hyper_parameters + self._scalar_state + self._array_state
-        missing = [key for key in keys if key not in state]
-        if missing:
-            raise ValueError(f"state is missing {missing}")
+        check_state(state, self, "optimizer", keys)
         type(self).__init__(self, **{key: state[key] for key in self._hyper_parameters})
         for key in self._scalar_state:
             setattr(self, key, state[key])
