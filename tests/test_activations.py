@@ -8,7 +8,13 @@ import warnings
 import numpy as np
 import pytest
 
-from deltaprop.core.activations import ACTIVATIONS, Softmax, get_activation
+from deltaprop.core.activations import (
+    ACTIVATIONS,
+    FromOutput,
+    NegatedForward,
+    Softmax,
+    get_activation,
+)
 
 from .conftest import to_xp
 
@@ -105,3 +111,46 @@ def test_lookup_by_name_and_errors():
         get_activation("sigmoidd")
     with pytest.raises(TypeError, match="activation must be a name"):
         get_activation(3)
+
+
+# -- the capabilities of the fused NumPy kernel ---------------------------------------------
+FROM_OUTPUT = [name for name, cls in ACTIVATIONS.items() if issubclass(cls, FromOutput)]
+NEGATED = [name for name, cls in ACTIVATIONS.items() if issubclass(cls, NegatedForward)]
+
+
+def test_kernel_capabilities_are_declared_by_the_classes():
+    assert sorted(FROM_OUTPUT) == ["relu", "sigmoid", "tanh"]
+    assert NEGATED == ["sigmoid"]
+
+
+@pytest.mark.parametrize("name", FROM_OUTPUT)
+def test_from_output_methods_agree_with_forward_and_backward(name, rng):
+    act = get_activation(name)
+    z = rng.normal(scale=3.0, size=(7, 4))
+    a = act.forward(z, xp=np)
+    np.testing.assert_allclose(act.forward_in_place(z.copy()), a, rtol=1e-15, atol=1e-15)
+    expected = act.derivative(z, a, xp=np)
+    out = np.empty_like(a)
+    assert act.derivative_from_output(a, out=out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-14, atol=1e-15)
+    d_a = rng.normal(size=z.shape)
+    delta = act.backward_from_output(a.copy(), d_a.copy())
+    np.testing.assert_allclose(delta, act.backward(z, a, d_a, xp=np), rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", NEGATED)
+def test_forward_of_negative_agrees_with_forward(name, rng):
+    act = get_activation(name)
+    z = rng.normal(scale=3.0, size=(7, 4))
+    with np.errstate(over="ignore"):
+        a = act.forward_of_negative_in_place(-z)
+    np.testing.assert_allclose(a, act.forward(z, xp=np), rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_auto_init_is_a_known_initializer(name):
+    from deltaprop.core.initializers import INITIALIZERS
+
+    act = get_activation(name)
+    assert act.auto_init in INITIALIZERS and act.auto_init != "auto"
+    assert act.glorot_numerator > 0.0

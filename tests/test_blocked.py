@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop.core.activations import FromOutput
 from deltaprop.core.backprop import backward_pass, forward_pass
 from deltaprop.core.objective import auto_block_size
 from deltaprop.kernels import blocked, data_term_for
@@ -185,3 +186,56 @@ def test_network_uses_blocks_for_large_batches_of_any_library(rng):
     for (w_np, b_np), (w_s, b_s) in zip(grads_np, grads_strict, strict=True):
         np.testing.assert_allclose(np.asarray(w_s), w_np, rtol=1e-10)
         np.testing.assert_allclose(np.asarray(b_s), b_np, rtol=1e-10)
+
+
+# -- fast paths by capability, not by name ------------------------------------------------
+class _Cube(dp.Activation):
+    """No kernel capability: the kernel must use forward and backward."""
+
+    name = "cube"
+
+    def forward(self, z, *, xp):
+        return z * z * z
+
+    def derivative(self, z, a, *, xp):
+        return 3.0 * z * z
+
+
+class _Softsign(FromOutput):
+    """A user's activation with the FromOutput capability: f' = (1 - |a|)^2."""
+
+    name = "user_softsign"
+
+    def forward(self, z, *, xp):
+        return z / (1.0 + xp.abs(z))
+
+    def derivative(self, z, a, *, xp):
+        return (1.0 - xp.abs(a)) ** 2
+
+    def forward_in_place(self, z):
+        denominator = 1.0 + np.abs(z)
+        return np.divide(z, denominator, out=z)
+
+    def derivative_from_output(self, a, *, out):
+        np.abs(a, out=out)
+        np.subtract(1.0, out, out=out)
+        return np.multiply(out, out, out=out)
+
+
+@pytest.mark.parametrize("activation", [_Cube, _Softsign])
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_activations_the_kernel_does_not_know_by_name(rng, activation, n_outputs):
+    layers = [dp.Dense(4, 5, activation()), dp.Dense(5, 3, activation())]
+    net = dp.Network([*layers, dp.Dense(3, n_outputs)], loss="squared_error", random_state=0)
+    X, y = rng.normal(size=(101, 4)), rng.normal(size=(101, n_outputs))
+    w = rng.uniform(0.0, 2.0, size=101)
+    params, loss_ref, grads_ref = _textbook(net, X, y, w, float(w.sum()), np)
+
+    value, grads = blocked.numpy_data_term(
+        net.layers, net.loss, params, X, y, w, float(w.sum()), xp=np, block_size=16
+    )
+
+    np.testing.assert_allclose(value, loss_ref, rtol=1e-12)
+    for g, g_ref in zip(grads, grads_ref, strict=True):
+        np.testing.assert_allclose(g, g_ref, rtol=1e-10, atol=1e-14)
+    assert dp.check_gradients(net, X[:10], y[:10], w[:10]) < 1e-6

@@ -121,7 +121,7 @@ def check_number(
     if isinstance(value, bool) or not isinstance(value, kind):
         what = "an int" if integer else "a number"
         raise TypeError(f"{name} must be {what}, got {value!r}")
-    value = int(value) if integer else float(value)
+    value = int(value) if integer and isinstance(value, numbers.Integral) else float(value)
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if low is not None and (value <= low if low_open else value < low):
@@ -130,3 +130,54 @@ def check_number(
     if high is not None and value > high:
         raise ValueError(f"{name} must be <= {high}, got {value!r}")
     return value
+
+
+def from_registry(value: Any, *, what: str, base: type, registry: dict, aliases: dict) -> Any:
+    """``value`` if it is a ``base`` already, else a new ``registry[name]()`` for its name.
+
+    Parameters
+    ----------
+    value : str or instance of ``base``
+        A name in ``registry``, an alias in ``aliases``, or an object used as it is.
+    what : str
+        The argument's name, for the error messages (``"activation"``, ``"loss"``).
+    base : type
+    registry : dict of str to type
+    aliases : dict of str to str
+        Other names of the registry's names.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name.
+    TypeError
+        For anything that is neither a name nor a ``base``.
+    """
+    if isinstance(value, base):
+        return value
+    if not isinstance(value, str):
+        article = "an" if base.__name__[0] in "AEIOU" else "a"
+        raise TypeError(
+            f"{what} must be a name or {article} {base.__name__}, got {type(value).__name__}"
+        )
+    name = aliases.get(value, value)
+    if name not in registry:
+        raise ValueError(f"{what} must be one of {sorted(registry)}, got {value!r}")
+    return registry[name]()
+
+
+def check_state(state: dict, owner: object, kind: str, keys: Any) -> None:
+    """Check that ``state`` was saved by an object of ``owner``'s class and has ``keys``.
+
+    Raises
+    ------
+    ValueError
+        When ``state["name"]`` is another class's name (``kind`` says what kind of object,
+        e.g. ``"optimizer"``) or a key is missing.
+    """
+    name = state.get("name")
+    if name != type(owner).__name__:
+        raise ValueError(f"state belongs to {kind} {name!r}, not {type(owner).__name__!r}")
+    missing = [key for key in keys if key not in state]
+    if missing:
+        raise ValueError(f"state is missing {missing}")

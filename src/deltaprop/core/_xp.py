@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+_compat: Any  # the array_api_compat module, or None without the extra
 try:  # optional: wraps PyTorch, CuPy, Dask, JAX ... into standard namespaces
     import array_api_compat as _compat
 except ImportError:  # pragma: no cover - exercised only without the extra

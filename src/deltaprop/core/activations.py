@@ -11,6 +11,17 @@ written in terms of ``a`` where that is cheaper, e.g. ``a (1 - a)`` for the sigm
 and ``backward(z, a, d_a)`` (``delta`` from ``dL/da``). All of them are numerically
 stable for ``|z|`` up to 1e4: no overflow warnings and no NaN.
 
+Everything the rest of the package needs to know about an activation is an attribute
+or a method of its class, so adding one is a change to this module (plus its test):
+
+- ``auto_init`` and ``glorot_numerator``: the weights ``init="auto"`` draws for it;
+- ``derivative_rule``, ``symbol``, ``saturation_range``, ``can_die``: what
+  :func:`deltaprop.explain` prints and measures;
+- the capabilities of the fused NumPy kernel (:mod:`deltaprop.kernels.blocked`), each
+  optional: :class:`FromOutput` (``f'`` computed from ``a`` alone, in place) and
+  :class:`NegatedForward` (``f(-t)`` in place, for a kernel that negated the weights).
+  An activation without them takes the kernel's general path (``forward``/``backward``).
+
 Examples
 --------
 >>> import numpy as np
@@ -27,14 +38,23 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
+from deltaprop.core._validation import from_registry
+
 __all__ = [
     "ACTIVATIONS",
+    "ALIASES",
     "ELU",
     "GELU",
+    "GELU_CUBIC",
+    "GELU_SQRT_2_OVER_PI",
     "Activation",
     "Exp",
+    "FromOutput",
     "Identity",
     "LeakyReLU",
+    "NegatedForward",
     "ReLU",
     "SiLU",
     "Sigmoid",
@@ -62,6 +82,22 @@ class Activation:
     name: str = ""
     #: True when f'(z) is a diagonal Jacobian (everything except softmax).
     elementwise: bool = True
+    #: The initialisation ``init="auto"`` draws: ``"he_uniform"`` for ReLU-like units
+    #: (they zero about half their inputs), else ``"glorot_uniform"``.
+    auto_init: str = "glorot_uniform"
+    #: ``k`` of the bound ``sqrt(k / (n_in + n_out))`` of ``init="auto"`` when that is
+    #: Glorot uniform: 6 (Glorot and Bengio), 2 for the sigmoid (scikit-learn's choice).
+    glorot_numerator: float = 6.0
+    #: ``f'(z)`` as a formula, for the explanations of :func:`deltaprop.explain`.
+    derivative_rule: str = "f'(z)"
+    #: Short label of a unit in the network diagram (``Trace.to_png``); default ``name``.
+    symbol: str = ""
+    #: ``(low, high)`` for a bounded output whose ends flatten ``f'`` (sigmoid, tanh):
+    #: explain reports the share of values within 0.01 of either end as saturated.
+    saturation_range: tuple[float, float] | None = None
+    #: True when ``f'(z) = 0`` for every ``z <= 0``: a unit whose ``z`` is never
+    #: positive learns nothing, and explain reports it as dead.
+    can_die: bool = False
 
     def forward(self, z: Any, *, xp: Any) -> Any:
         """Activations ``a = f(z)``, same shape as ``z``."""
@@ -79,10 +115,47 @@ class Activation:
         return f"{type(self).__name__}()"
 
 
+class FromOutput(Activation):
+    """Capability: ``f'(z)`` is a function of ``a = f(z)`` alone, computed in place.
+
+    The fused NumPy kernel (:mod:`deltaprop.kernels.blocked`) then writes ``a`` over
+    ``z`` and never keeps ``z``. The methods take and write NumPy arrays of shape
+    (n_samples, n_units); each must give the same numbers as :meth:`forward` and
+    :meth:`backward`.
+    """
+
+    def forward_in_place(self, z: Any) -> Any:
+        """``a = f(z)`` written over ``z``; returns it."""
+        raise NotImplementedError
+
+    def derivative_from_output(self, a: Any, *, out: Any) -> Any:
+        """``f'(z)`` from ``a = f(z)``, written into ``out`` (which may be ``a``); returns it."""
+        raise NotImplementedError
+
+    def backward_from_output(self, a: Any, d_a: Any) -> Any:
+        """``delta = d_a * f'(z)`` written over ``d_a`` (``a`` may be overwritten too)."""
+        d_a *= self.derivative_from_output(a, out=a)
+        return d_a
+
+
+class NegatedForward(Activation):
+    """Capability: ``f(-t)`` computed in place more cheaply than ``f(z)``.
+
+    The fused NumPy kernel then multiplies by ``-W`` and adds ``-b`` (both negated once,
+    up front) to get ``t = -z`` without a negation pass over the block.
+    """
+
+    def forward_of_negative_in_place(self, t: Any) -> Any:
+        """``f(-t)`` written over the NumPy array ``t``; returns it."""
+        raise NotImplementedError
+
+
 class Identity(Activation):
     """``f(z) = z``: the linear unit, used by the input layer and regression outputs."""
 
     name = "identity"
+    derivative_rule = "f'(z) = 1"
+    symbol = "id"
 
     def forward(self, z, *, xp):
         return z
@@ -94,10 +167,14 @@ class Identity(Activation):
         return d_a
 
 
-class Sigmoid(Activation):
+class Sigmoid(FromOutput, NegatedForward):
     """``f(z) = 1 / (1 + exp(-z))``, ``f'(z) = a (1 - a)``; also called logistic."""
 
     name = "sigmoid"
+    glorot_numerator = 2.0
+    derivative_rule = "f'(z) = a (1 - a)"
+    symbol = "σ"  # noqa: RUF001
+    saturation_range = (0.0, 1.0)
 
     def forward(self, z, *, xp):
         return _sigmoid(z, xp=xp)
@@ -105,11 +182,35 @@ class Sigmoid(Activation):
     def derivative(self, z, a, *, xp):
         return a * (1.0 - a)
 
+    def forward_of_negative_in_place(self, t):
+        # exp overflows only where the sigmoid is below the smallest normal number, and
+        # 1 / inf = 0 is then the right answer (callers silence the overflow warning).
+        np.exp(t, out=t)
+        t += 1.0
+        return np.divide(1.0, t, out=t)  # twice as fast as np.reciprocal
 
-class Tanh(Activation):
+    def forward_in_place(self, z):
+        return self.forward_of_negative_in_place(np.negative(z, out=z))
+
+    def derivative_from_output(self, a, *, out):
+        np.subtract(1.0, a, out=out)
+        out *= a
+        return out
+
+    def backward_from_output(self, a, d_a):
+        d_a *= a
+        np.subtract(1.0, a, out=a)
+        d_a *= a
+        return d_a
+
+
+class Tanh(FromOutput):
     """``f(z) = tanh(z)``, ``f'(z) = 1 - a^2``."""
 
     name = "tanh"
+    derivative_rule = "f'(z) = 1 - a^2"
+    symbol = "tanh"
+    saturation_range = (-1.0, 1.0)
 
     def forward(self, z, *, xp):
         return xp.tanh(z)
@@ -117,11 +218,22 @@ class Tanh(Activation):
     def derivative(self, z, a, *, xp):
         return 1.0 - a * a
 
+    def forward_in_place(self, z):
+        return np.tanh(z, out=z)
 
-class ReLU(Activation):
+    def derivative_from_output(self, a, *, out):
+        np.multiply(a, a, out=out)
+        return np.subtract(1.0, out, out=out)
+
+
+class ReLU(FromOutput):
     """``f(z) = max(z, 0)``, ``f'(z) = 1 if z > 0 else 0``."""
 
     name = "relu"
+    auto_init = "he_uniform"
+    derivative_rule = "f'(z) = 1 if z > 0 else 0"
+    symbol = "ReLU"
+    can_die = True
 
     def forward(self, z, *, xp):
         return xp.maximum(z, 0.0)
@@ -132,11 +244,20 @@ class ReLU(Activation):
     def backward(self, z, a, d_a, *, xp):
         return xp.where(z > 0, d_a, 0.0)
 
+    def forward_in_place(self, z):
+        return np.maximum(z, 0.0, out=z)
+
+    def derivative_from_output(self, a, *, out):
+        # a comparison vectorises where np.sign would branch on every element
+        return np.greater(a, 0.0, out=out)
+
 
 class LeakyReLU(Activation):
     """``f(z) = z if z > 0 else negative_slope * z``."""
 
     name = "leaky_relu"
+    auto_init = "he_uniform"
+    derivative_rule = "f'(z) = 1 if z > 0 else negative_slope"
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         self.negative_slope = float(negative_slope)
@@ -155,6 +276,8 @@ class ELU(Activation):
     """``f(z) = z if z > 0 else exp(z) - 1``; ``f'(z) = 1 if z > 0 else a + 1``."""
 
     name = "elu"
+    auto_init = "he_uniform"
+    derivative_rule = "f'(z) = 1 if z > 0 else a + 1"
 
     def forward(self, z, *, xp):
         # expm1 only ever sees z <= 0, so the unused branch of `where` cannot overflow.
@@ -168,6 +291,8 @@ class Softplus(Activation):
     """``f(z) = log(1 + exp(z))``, ``f'(z) = sigmoid(z)``."""
 
     name = "softplus"
+    auto_init = "he_uniform"
+    derivative_rule = "f'(z) = sigmoid(z)"
 
     def forward(self, z, *, xp):
         return xp.maximum(z, 0.0) + xp.log1p(xp.exp(-xp.abs(z)))
@@ -180,6 +305,8 @@ class SiLU(Activation):
     """``f(z) = z sigmoid(z)`` (swish), ``f'(z) = s + z s (1 - s)`` with ``s = sigmoid(z)``."""
 
     name = "silu"
+    auto_init = "he_uniform"
+    derivative_rule = "f'(z) = s + z s (1 - s) with s = sigmoid(z)"
 
     def forward(self, z, *, xp):
         return z * _sigmoid(z, xp=xp)
@@ -189,30 +316,35 @@ class SiLU(Activation):
         return s + z * s * (1.0 - s)
 
 
-_GELU_C = math.sqrt(2.0 / math.pi)
-_GELU_K = 0.044715
+#: The constants of GELU's tanh approximation: ``c = sqrt(2 / pi)`` and the cubic's 0.044715.
+GELU_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+GELU_CUBIC = 0.044715
 
 
 class GELU(Activation):
     """GELU, tanh approximation: ``f(z) = z/2 (1 + tanh(c (z + 0.044715 z^3)))``, c = sqrt(2/pi)."""
 
     name = "gelu"
+    auto_init = "he_uniform"
+    derivative_rule = "f'(z) of the tanh-approximated GELU"
 
     def _inner(self, z, *, xp):
-        return xp.tanh(_GELU_C * (z + _GELU_K * z * z * z))
+        return xp.tanh(GELU_SQRT_2_OVER_PI * (z + GELU_CUBIC * z * z * z))
 
     def forward(self, z, *, xp):
         return 0.5 * z * (1.0 + self._inner(z, xp=xp))
 
     def derivative(self, z, a, *, xp):
         t = self._inner(z, xp=xp)
-        return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _GELU_C * (1.0 + 3.0 * _GELU_K * z * z)
+        c, k = GELU_SQRT_2_OVER_PI, GELU_CUBIC
+        return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * c * (1.0 + 3.0 * k * z * z)
 
 
 class Exp(Activation):
     """``f(z) = exp(z)``, ``f'(z) = a``: the output of a Poisson regression."""
 
     name = "exp"
+    derivative_rule = "f'(z) = a"
 
     def forward(self, z, *, xp):
         return xp.exp(z)
@@ -230,6 +362,7 @@ class Softmax(Activation):
 
     name = "softmax"
     elementwise = False
+    symbol = "soft\nmax"
 
     def forward(self, z, *, xp):
         # Shifting by the row maximum leaves the result unchanged and keeps exp() <= 1.
@@ -251,7 +384,9 @@ ACTIVATIONS: dict[str, type[Activation]] = {
     cls.name: cls
     for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, Softplus, SiLU, GELU, Exp, Softmax)
 }
-_ALIASES = {"logistic": "sigmoid", "linear": "identity", "swish": "silu"}
+#: Other names of activations: scikit-learn's ``logistic``, and ``linear`` and ``swish``.
+ALIASES = {"logistic": "sigmoid", "linear": "identity", "swish": "silu"}
+_ALIASES = ALIASES  # the old private name, still read by deltaprop.estimators.mlp
 
 
 def get_activation(activation: str | Activation) -> Activation:
@@ -264,13 +399,6 @@ def get_activation(activation: str | Activation) -> Activation:
     TypeError
         For anything that is neither a name nor an :class:`Activation`.
     """
-    if isinstance(activation, Activation):
-        return activation
-    if not isinstance(activation, str):
-        raise TypeError(
-            f"activation must be a name or an Activation, got {type(activation).__name__}"
-        )
-    name = _ALIASES.get(activation, activation)
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-    return ACTIVATIONS[name]()
+    return from_registry(
+        activation, what="activation", base=Activation, registry=ACTIVATIONS, aliases=ALIASES
+    )

@@ -5,9 +5,11 @@ dtype and device, so every backend starts from the same numbers.
 
 ``glorot_*`` (Xavier) keep the variance of activations and gradients roughly constant
 through layers with symmetric activations; ``he_*`` do the same for ReLU-like units,
-which zero half their inputs. ``"auto"`` picks by activation: He uniform for the ReLU
-family, Glorot uniform otherwise, with scikit-learn's smaller bound
-``sqrt(2 / (n_in + n_out))`` for the sigmoid. Biases start at zero.
+which zero half their inputs. ``"auto"`` asks the activation
+(:attr:`~deltaprop.core.activations.Activation.auto_init`): He uniform for the ReLU
+family, Glorot uniform otherwise, with the bound ``sqrt(k / (n_in + n_out))`` of the
+activation's ``glorot_numerator`` ``k`` (scikit-learn's smaller 2 for the sigmoid).
+Biases start at zero.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import math
 
 import numpy as np
 
+from deltaprop.core.activations import Activation, get_activation
+
 __all__ = ["INITIALIZERS", "initial_parameters", "make_rng"]
 
 INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
-_RELU_FAMILY = {"relu", "leaky_relu", "elu", "silu", "gelu", "softplus"}
 
 
 def make_rng(random_state: int | np.random.Generator | None) -> np.random.Generator:
@@ -32,16 +35,31 @@ def make_rng(random_state: int | np.random.Generator | None) -> np.random.Genera
 
 
 def initial_parameters(
-    n_in: int, n_out: int, activation: str, init: str, rng: np.random.Generator
+    n_in: int, n_out: int, activation: str | Activation, init: str, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``(weights, bias)`` of shapes (n_in, n_out) and (n_out,) in float64."""
+    """Draw ``(weights, bias)`` of shapes (n_in, n_out) and (n_out,) in float64.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        The layer's numbers of inputs and units.
+    activation : str or Activation
+        The layer's activation; ``init="auto"`` draws what it asks for.
+    init : str
+        One of :data:`INITIALIZERS`.
+    rng : numpy.random.Generator
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``init``.
+    """
+    glorot_numerator = 6.0
     if init == "auto":
-        init = "he_uniform" if activation in _RELU_FAMILY else "glorot_uniform"
-        if activation == "sigmoid":
-            bound = math.sqrt(2.0 / (n_in + n_out))
-            return rng.uniform(-bound, bound, (n_in, n_out)), np.zeros(n_out)
+        activation = get_activation(activation)
+        init, glorot_numerator = activation.auto_init, activation.glorot_numerator
     if init == "glorot_uniform":
-        bound = math.sqrt(6.0 / (n_in + n_out))
+        bound = math.sqrt(glorot_numerator / (n_in + n_out))
         weights = rng.uniform(-bound, bound, (n_in, n_out))
     elif init == "glorot_normal":
         weights = rng.normal(0.0, math.sqrt(2.0 / (n_in + n_out)), (n_in, n_out))

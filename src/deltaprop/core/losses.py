@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deltaprop.core._validation import from_registry
 from deltaprop.core.activations import Activation
 
 __all__ = [
@@ -73,6 +74,10 @@ class Loss:
     def check_targets(self, y: Any, *, xp: Any) -> None:
         """Raise ``ValueError`` when ``y`` lies outside this loss's domain."""
 
+    def is_canonical(self, activation: Activation) -> bool:
+        """Whether ``activation`` is this loss's canonical output (``delta = a - y``)."""
+        return activation.name == self.canonical_activation
+
     def output(self, y: Any, z: Any, a: Any, activation: Activation, *, xp: Any):
         """Per-sample losses and the (unweighted) output delta ``dl_i/dz``.
 
@@ -83,7 +88,7 @@ class Loss:
         canonical : bool
             True when the shortcut ``delta = a - y`` was used.
         """
-        if activation.name == self.canonical_activation:
+        if self.is_canonical(activation):
             return self.per_sample_from_z(y, z, xp=xp), self.canonical_delta(y, a, xp=xp), True
         d_a = self.gradient(y, a, xp=xp)
         return self.per_sample(y, a, xp=xp), activation.backward(z, a, d_a, xp=xp), False
@@ -226,11 +231,4 @@ def get_loss(loss: str | Loss) -> Loss:
     TypeError
         For anything that is neither a name nor a :class:`Loss`.
     """
-    if isinstance(loss, Loss):
-        return loss
-    if not isinstance(loss, str):
-        raise TypeError(f"loss must be a name or a Loss, got {type(loss).__name__}")
-    name = _ALIASES.get(loss, loss)
-    if name not in LOSSES:
-        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    return LOSSES[name]()
+    return from_registry(loss, what="loss", base=Loss, registry=LOSSES, aliases=_ALIASES)

@@ -97,7 +97,7 @@ class Network:
         for layer in layers:
             # Draw for every layer, so a preset layer does not shift the others' numbers.
             weights, bias = initial_parameters(
-                layer.n_in, layer.n_out, layer.activation.name, layer.init, rng
+                layer.n_in, layer.n_out, layer.activation, layer.init, rng
             )
             if layer.weights is None:
                 layer.weights = weights

@@ -182,7 +182,7 @@ def penalty(params: Sequence[Any], alpha: float, total_weight: Any, *, xp: Any):
         scale64 = alpha64 / xp.astype(total_weight, f64)
         scale = xp.astype(scale64, weights[0].dtype)
     # summed on the device, never read back: a CUDA graph captures this step whole
-    squares = None
+    squares: Any = None
     for w in weights:
         s = xp.astype(xp.sum(w * w), f64)
         squares = s if squares is None else squares + s

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from deltaprop.core._validation import check_number
 
-if TYPE_CHECKING:
-    from deltaprop.explain.trace import Trace
+#: A :class:`deltaprop.explain.Trace`. Not imported, not even for type checking:
+#: :mod:`deltaprop.explain.trace` imports this module, and imports run one way.
+_Trace = Any
 
 #: Arrays with more rows or columns than this are summarised in text and Markdown.
 MAX_SHOWN = 8
@@ -36,21 +37,9 @@ _LOSS_GRADIENTS = {
     "squared_error": "dl/da = a - y",
     "poisson": "dl/da = 1 - y / a",
 }
-_DERIVATIVES = {
-    "identity": "f'(z) = 1",
-    "sigmoid": "f'(z) = a (1 - a)",
-    "tanh": "f'(z) = 1 - a^2",
-    "relu": "f'(z) = 1 if z > 0 else 0",
-    "leaky_relu": "f'(z) = 1 if z > 0 else negative_slope",
-    "elu": "f'(z) = 1 if z > 0 else a + 1",
-    "softplus": "f'(z) = sigmoid(z)",
-    "silu": "f'(z) = s + z s (1 - s) with s = sigmoid(z)",
-    "gelu": "f'(z) of the tanh-approximated GELU",
-    "exp": "f'(z) = a",
-}
 
 
-def render_text(trace: Trace, precision: int) -> str:
+def render_text(trace: _Trace, precision: int) -> str:
     """Plain text: a title, then each section with an underlined heading."""
     check_precision(precision)
     title, sections = document(trace, precision)
@@ -62,7 +51,7 @@ def render_text(trace: Trace, precision: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(trace: Trace, precision: int) -> str:
+def render_markdown(trace: _Trace, precision: int) -> str:
     """Markdown: a heading per section, arrays in ``text`` code blocks, tables as tables."""
     check_precision(precision)
     title, sections = document(trace, precision)
@@ -97,7 +86,7 @@ def norm(x: np.ndarray) -> float:
     return largest * float(np.sqrt(np.sum((values / largest) ** 2)))
 
 
-def document(trace: Trace, precision: int) -> tuple[str, list[tuple[str, list[tuple]]]]:
+def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[tuple]]]]:
     """The title and the sections that :func:`render_text` and :func:`render_markdown` print.
 
     Each section is ``(heading, items)``; an item is ``("p", text)``,
@@ -170,7 +159,7 @@ def document(trace: Trace, precision: int) -> tuple[str, list[tuple[str, list[tu
         ]
     else:
         d_rule = _LOSS_GRADIENTS.get(trace.loss_name, "dl/da")
-        f_rule = _DERIVATIVES.get(last.activation, "f'(z)")
+        f_rule = last.derivative_rule
         how = (
             f"`delta[{L}] = w_i / sum(w) * dl/da * f'(z[{L}])` with `{d_rule}` and `{f_rule}`"
             if last.f_prime is not None
@@ -204,25 +193,7 @@ def document(trace: Trace, precision: int) -> tuple[str, list[tuple[str, list[tu
             )
         )
     for lt in reversed(trace.layers[:-1]):
-        l = lt.index + 1
-        if lt.f_prime is not None:
-            rule = _DERIVATIVES.get(lt.activation, "f'(z)")
-            hidden += [
-                ("p", f"layer {l} ({lt.activation}, `{rule}`)"),
-                ("array", f"delta[{l + 1}] @ W[{l + 1}].T", lt.d_a),
-                ("array", f"f'(z[{l}])", lt.f_prime),
-                ("array", f"delta[{l}]", lt.delta),
-            ]
-        else:
-            hidden += [
-                (
-                    "p",
-                    f"layer {l} (softmax, not element-wise: `delta = a * (g - sum_k g_k a_k)` "
-                    f"with `g = delta[{l + 1}] @ W[{l + 1}].T`)",
-                ),
-                ("array", f"g = delta[{l + 1}] @ W[{l + 1}].T", lt.d_a),
-                ("array", f"delta[{l}]", lt.delta),
-            ]
+        hidden += _hidden_delta_items(lt)
 
     rule = "`dW[l] = a[l-1].T @ delta[l]`"
     if trace.alpha:
@@ -263,7 +234,23 @@ def document(trace: Trace, precision: int) -> tuple[str, list[tuple[str, list[tu
     return "deltaprop explain: one step of backpropagation, every number", sections
 
 
-def _diagnostic_items(trace: Trace, precision: int) -> list[tuple]:
+def _hidden_delta_items(lt: Any) -> list[tuple]:
+    """How the backward pass reached a hidden layer's delta (``lt`` a ``LayerTrace``)."""
+    l = lt.index + 1
+    back = f"delta[{l + 1}] @ W[{l + 1}].T"
+    if lt.f_prime is not None:
+        intro = f"layer {l} ({lt.activation}, `{lt.derivative_rule}`)"
+        d_a = [("array", back, lt.d_a), ("array", f"f'(z[{l}])", lt.f_prime)]
+    else:  # the softmax, whose Jacobian is not diagonal
+        intro = (
+            f"layer {l} ({lt.activation}, not element-wise: "
+            f"`delta = a * (g - sum_k g_k a_k)` with `g = {back}`)"
+        )
+        d_a = [("array", f"g = {back}", lt.d_a)]
+    return [("p", intro), *d_a, ("array", f"delta[{l}]", lt.delta)]
+
+
+def _diagnostic_items(trace: _Trace, precision: int) -> list[tuple]:
     rows = []
     for lt in trace.layers:
         ratio = (
@@ -298,11 +285,11 @@ def _diagnostic_items(trace: Trace, precision: int) -> list[tuple]:
     ]
 
 
-def _curve_heading(trace: Trace) -> str:
+def _curve_heading(trace: _Trace) -> str:
     return f"Loss over {len(trace.loss_curve)} steps of gradient descent"
 
 
-def _curve_items(trace: Trace, precision: int) -> list[tuple]:
+def _curve_items(trace: _Trace, precision: int) -> list[tuple]:
     curve = trace.loss_curve
     n = len(curve)
     every = max(1, math.ceil(n / 10))
@@ -321,7 +308,7 @@ def _curve_items(trace: Trace, precision: int) -> list[tuple]:
     return items
 
 
-def _per_sample_table(trace: Trace, precision: int) -> list[tuple]:
+def _per_sample_table(trace: _Trace, precision: int) -> list[tuple]:
     n = trace.X.shape[0]
     shown = list(range(n)) if n <= MAX_SHOWN else list(range(5))
     out = trace.layers[-1].a

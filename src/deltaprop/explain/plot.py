@@ -17,14 +17,6 @@ MAX_UNITS = 8
 #: Connections per layer beyond which edge labels are left out.
 MAX_LABELLED_EDGES = 8
 
-_SYMBOLS = {
-    "sigmoid": "σ",  # noqa: RUF001
-    "tanh": "tanh",
-    "relu": "ReLU",
-    "identity": "id",
-    "softmax": "soft\nmax",
-}
-
 
 def _matplotlib_figure():
     try:
@@ -103,7 +95,7 @@ def draw_trace(trace: Any, path: Any, *, sample: int = 0, dpi: int = 150) -> Non
         for j, (x, y) in enumerate(positions[l + 1]):
             ax.add_patch(_circle(x, y, radius, "#fde3c8" if is_output else "#d7e8f7"))
             ax.text(
-                x, y, _SYMBOLS.get(lt.activation, lt.activation),
+                x, y, lt.symbol or lt.activation,
                 ha="center", va="center", fontsize=8, zorder=5,
             )  # fmt: skip
             ax.text(

@@ -130,11 +130,16 @@ class LayerTrace:
     grad_norm, bias_grad_norm, weight_norm : float
         ``||dW||``, ``||db||`` and ``||W||`` (Frobenius).
     saturated : float or None
-        Fraction of (sample, unit) values of a sigmoid or tanh layer with ``f'(z) < 0.01``
-        (sigmoid ``a`` outside [0.01, 0.99], tanh ``|a| > 0.99``); None for others.
+        Fraction of (sample, unit) values within 0.01 of either end of a bounded
+        activation's range (``Activation.saturation_range``: sigmoid ``a`` outside
+        [0.01, 0.99], tanh ``|a| > 0.99``), where ``f'`` nearly vanishes; None for others.
     dead : float or None
-        Fraction of a ReLU layer's units with ``z <= 0`` on every sample (their gradient
-        is 0); None for other activations.
+        Fraction of the units of an activation that can die (``Activation.can_die``, the
+        ReLU) with ``z <= 0`` on every sample (their gradient is 0); None for others.
+    derivative_rule : str
+        ``f'(z)`` as a formula (``Activation.derivative_rule``).
+    symbol : str
+        The activation's short label (``Activation.symbol``, else its name).
     """
 
     index: int
@@ -159,6 +164,8 @@ class LayerTrace:
     weight_norm: float
     saturated: float | None
     dead: float | None
+    derivative_rule: str = "f'(z)"
+    symbol: str = ""
 
 
 @dataclass
@@ -456,13 +463,14 @@ def _layer_trace(
     l, layer, params, a_prev, z, a, d_a, f_prime, delta, grads, d_penalty, new_params
 ) -> LayerTrace:
     z_np, a_np = _host(z), _host(a)
-    name = layer.activation.name
+    activation = layer.activation
+    name = activation.name
     saturated = dead = None
-    if name == "sigmoid":
-        saturated = float(np.mean((a_np < 1.0 - _SATURATION) | (a_np > _SATURATION)))
-    elif name == "tanh":
-        saturated = float(np.mean(np.abs(a_np) > _SATURATION))
-    elif name == "relu":
+    if activation.saturation_range is not None:
+        low, high = activation.saturation_range
+        margin = 1.0 - _SATURATION
+        saturated = float(np.mean((a_np < low + margin) | (a_np > high - margin)))
+    if activation.can_die:
         dead = float(np.mean(np.all(z_np <= 0.0, axis=0)))
     d_weights, d_bias = _host(grads[0]), _host(grads[1])
     weights = _host(params[0])
@@ -489,6 +497,8 @@ def _layer_trace(
         weight_norm=norm(weights),
         saturated=saturated,
         dead=dead,
+        derivative_rule=activation.derivative_rule,
+        symbol=activation.symbol or name,
     )
 
 
@@ -515,7 +525,9 @@ def _hints(trace: Trace) -> list[str]:
                 f"(f'(z) < 0.01 there)"
             )
         if lt.dead:
-            causes.append(f"{lt.dead:.0%} of its ReLU units are dead (z <= 0 on every sample)")
+            causes.append(
+                f"{lt.dead:.0%} of its {lt.symbol} units are dead (z <= 0 on every sample)"
+            )
         ratio = largest / lt.grad_norm if lt.grad_norm > 0.0 else math.inf
         if ratio >= _VANISHING_RATIO:
             if causes:

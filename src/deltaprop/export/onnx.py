@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.core._xp import to_numpy
-from deltaprop.core.activations import _GELU_C, _GELU_K, ACTIVATIONS, Activation
+from deltaprop.core.activations import ACTIVATIONS, GELU_CUBIC, GELU_SQRT_2_OVER_PI, Activation
 
 __all__ = [
     "BATCH_DIM",
@@ -501,13 +501,12 @@ def _silu(g, z, w, activation):
 def _gelu(g, z, w, activation):
     # The tanh approximation in deltaprop's operation order; ONNX's Gelu (opset 20)
     # defaults to the erf form and would raise the opset.
-    cubic = g.node("Mul", [g.scalar(_GELU_K), z], "k_z", width=w)
+    cubic = g.node("Mul", [g.scalar(GELU_CUBIC), z], "k_z", width=w)
     cubic = g.node("Mul", [cubic, z], "k_z2", width=w)
     cubic = g.node("Mul", [cubic, z], "k_z3", width=w)
     inner = g.node("Add", [z, cubic], "inner", width=w)
-    t = g.node(
-        "Tanh", [g.node("Mul", [g.scalar(_GELU_C), inner], "c_inner", width=w)], "t", width=w
-    )
+    c_inner = g.node("Mul", [g.scalar(GELU_SQRT_2_OVER_PI), inner], "c_inner", width=w)
+    t = g.node("Tanh", [c_inner], "t", width=w)
     half_z = g.node("Mul", [g.scalar(0.5), z], "half_z", width=w)
     one_plus_t = g.node("Add", [g.scalar(1.0), t], "one_plus_t", width=w)
     return g.node("Mul", [half_z, one_plus_t], "gelu", width=w)
@@ -522,6 +521,9 @@ def _softmax(g, z, w, activation):
     return g.node("Softmax", [z], "softmax", width=w, axis=1)
 
 
+#: The ONNX rule of each activation, by name: ``rule(graph, z, width, activation)`` adds
+#: the nodes of ``a = activation(z)`` and returns the name of ``a``. An activation without
+#: a rule here is refused by :func:`add_activation`.
 _ACTIVATION_BUILDERS = {
     "identity": _identity,
     "sigmoid": _sigmoid,
@@ -557,8 +559,9 @@ def add_activation(graph: OnnxGraph, activation: Activation, z: str) -> str:
     builder = _ACTIVATION_BUILDERS.get(activation.name)
     if builder is None or not isinstance(activation, ACTIVATIONS.get(activation.name, ())):
         raise ValueError(
-            f"activation {activation!r} has no ONNX translation; "
-            f"supported: {sorted(_ACTIVATION_BUILDERS)}"
+            f"activation {activation!r} has no ONNX translation, so the network cannot be "
+            f"exported; activations with one: {sorted(_ACTIVATION_BUILDERS)} (a new one needs "
+            "a rule in deltaprop.export.onnx._ACTIVATION_BUILDERS)"
         )
     return builder(graph, z, graph.widths.get(z), activation)
 

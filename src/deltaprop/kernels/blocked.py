@@ -4,12 +4,17 @@
 one block of rows at a time. For NumPy arrays this kernel computes the same numbers (equal
 within rounding) with fewer passes over memory: products written into reused buffers,
 activations' derivatives taken from the activations in place where an activation can
-(``a (1 - a)`` for the sigmoid, ``1 - a^2`` for tanh, ``a > 0`` for the ReLU), the output
+(those that implement :class:`~deltaprop.core.activations.FromOutput`: ``a (1 - a)`` for
+the sigmoid, ``1 - a^2`` for tanh, ``a > 0`` for the ReLU), the output
 delta fused with the sample weights, and an ``n x 1 @ 1 x m`` product (one output unit)
 replaced by a broadcast multiplication. Blocks keep each block's activations in the CPU
 cache between the forward pass, the element-wise work and the backward pass, which is
 where the time goes once the matrix products run at the BLAS peak; they run in two lanes
 on two threads when ``threadpoolctl`` can make each thread's BLAS single-threaded.
+
+The kernel chooses its fast paths by what an activation can do (the capability classes
+of :mod:`deltaprop.core.activations`), never by its name; any other activation goes
+through its own ``forward`` and ``backward``.
 """
 
 from __future__ import annotations
@@ -20,15 +25,13 @@ from typing import Any
 import numpy as np
 
 from deltaprop.core._xp import is_numpy
+from deltaprop.core.activations import Activation, FromOutput, NegatedForward
 from deltaprop.core.layers import Dense
 from deltaprop.core.losses import Loss
 from deltaprop.core.objective import auto_block_size
 from deltaprop.kernels._threads import run_pieces
 
 __all__ = ["numpy_data_term", "supports"]
-
-#: Activations whose derivative the NumPy kernel computes from ``a`` alone, in place.
-_FROM_ACTIVATION = {"identity", "sigmoid", "tanh", "relu"}
 
 
 def supports(X: Any, *, xp: Any) -> bool:
@@ -139,8 +142,9 @@ class _NumpyKernel:
     Two rewrites of the textbook formulas save passes over the block (both exact in
     real arithmetic):
 
-    - A hidden sigmoid layer multiplies by ``-W`` and adds ``-b``, so that
-      ``1 / (1 + exp(t))`` needs no negation pass.
+    - A hidden layer whose activation is cheaper on ``-z`` (a
+      :class:`~deltaprop.core.activations.NegatedForward`, e.g. the sigmoid's
+      ``1 / (1 + exp(t))``) multiplies by ``-W`` and adds ``-b``: no negation pass.
     - Below a layer with one unit, ``delta_{l-1} = f'(z_{l-1}) * delta_l w^T`` (an outer
       product) is kept as ``m = f'(z_{l-1}) * delta_l`` and the column factor ``w``: it
       scales the small results (``a^T m``, the bias sums, the weights of the next
@@ -149,19 +153,23 @@ class _NumpyKernel:
 
     def __init__(self, layers, loss, params, max_rows, dtype, n_blocks):
         self.layers, self.loss, self.params, self.dtype = layers, loss, params, dtype
-        self.canonical = layers[-1].activation.name == loss.canonical_activation
         n_layers = len(layers)
+        # Hidden layers whose f' needs only a: a is written over z, and z is not kept.
         self.in_place = [
-            l < n_layers - 1 and layer.activation.name in _FROM_ACTIVATION
+            l < n_layers - 1 and isinstance(layer.activation, FromOutput)
             for l, layer in enumerate(layers)
+        ]
+        self.negated = [
+            in_place and isinstance(layer.activation, NegatedForward)
+            for in_place, layer in zip(self.in_place, layers, strict=True)
         ]
         # Forward weights and biases; a bias repeated over the block's rows makes the
         # addition a plain one (broadcasting a row costs twice as much), worth it only
         # when the block is used again.
         self.forward_params = []
-        for l, layer in enumerate(layers):
+        for l in range(n_layers):
             weights, bias = params[2 * l], params[2 * l + 1]
-            if self.in_place[l] and layer.activation.name == "sigmoid":
+            if self.negated[l]:
                 weights, bias = -weights, -bias
             if n_blocks > 1:
                 bias = np.repeat(bias[None, :], max_rows, axis=0)
@@ -181,14 +189,19 @@ class _NumpyKernel:
                 weights, bias = self.forward_params[l]
                 z = np.matmul(activations[-1], weights, out=self.a_buffers[l][:rows])
                 z += bias if bias.ndim == 1 else bias[:rows]
-                if self.in_place[l]:
-                    a = _activate_in_place(layer.activation.name, z)
+                activation = layer.activation
+                if self.negated[l]:  # z holds -z: see the class docstring
+                    a = activation.forward_of_negative_in_place(z)
+                elif self.in_place[l]:
+                    a = activation.forward_in_place(z)
                 else:
                     zs[l] = z
-                    a = _activate_copy(layer.activation, z)
+                    a = _activate_copy(activation, z)
                 activations.append(a)
 
-        losses, delta = self._output(y, zs[-1], activations[-1])
+        # The canonical shortcut and the general chain rule, as the textbook pass takes them.
+        output = layers[-1].activation
+        losses, delta, _ = self.loss.output(y, zs[-1], activations[-1], output, xp=np)
         if sample_weight is None:
             scale = 1.0 / total_weight
             block_loss = float(np.sum(losses)) * scale
@@ -219,8 +232,8 @@ class _NumpyKernel:
                 break
             below = layers[l - 1].activation
             buffer = self.d_buffers[l - 1][:rows]
-            if delta.shape[1] == 1 and below.name in _FROM_ACTIVATION - {"identity"}:
-                delta = _derivative_times(below.name, a_prev, delta, buffer)
+            if delta.shape[1] == 1 and isinstance(below, FromOutput):
+                delta = _derivative_times(below, a_prev, delta, buffer)
                 column_scale = weights[:, 0]
                 continue
             if delta.shape[1] == 1:
@@ -232,28 +245,10 @@ class _NumpyKernel:
             column_scale = None
         return block_loss
 
-    def _output(self, y, z, a):
-        """Per-sample losses and the unweighted output delta (a fresh array)."""
-        loss, activation = self.loss, self.layers[-1].activation
-        if self.canonical:
-            losses = loss.per_sample_from_z(y, z, xp=np)
-            if loss.name == "cross_entropy":
-                return losses, loss.canonical_delta(y, a, xp=np)
-            return losses, np.subtract(a, y)
-        d_a = loss.gradient(y, a, xp=np)
-        return loss.per_sample(y, a, xp=np), activation.backward(z, a, d_a, xp=np)
 
-
-def _derivative_times(name, a, column, out):
+def _derivative_times(activation: FromOutput, a, column, out):
     """``f'(z) * column`` (one value per row) into ``out``, ``f'`` taken from ``a = f(z)``."""
-    if name == "sigmoid":
-        np.subtract(1.0, a, out=out)
-        out *= a
-    elif name == "tanh":
-        np.multiply(a, a, out=out)
-        np.subtract(1.0, out, out=out)
-    else:  # relu
-        np.greater(a, 0.0, out=out)
+    out = activation.derivative_from_output(a, out=out)
     out *= column
     return out
 
@@ -265,52 +260,15 @@ def _accumulate(grads, i, value):
         grads[i] += value
 
 
-def _activate_copy(activation, z):
+def _activate_copy(activation: Activation, z):
     """``f(z)`` in a new array (``z`` is kept for the backward pass or the loss)."""
-    if activation.name == "sigmoid":
-        a = np.negative(z)
-        return _sigmoid_of_negative(a)
+    if isinstance(activation, NegatedForward):
+        return activation.forward_of_negative_in_place(np.negative(z))
     return activation.forward(z, xp=np)
 
 
-def _activate_in_place(name, z):
-    """``f(z)`` written over ``z``, for activations whose derivative needs only ``a``.
-
-    For the sigmoid, ``z`` holds ``-z`` already (see :class:`_NumpyKernel`).
-    """
-    if name == "sigmoid":
-        return _sigmoid_of_negative(z)
-    if name == "tanh":
-        return np.tanh(z, out=z)
-    if name == "relu":
-        return np.maximum(z, 0.0, out=z)
-    return z  # identity
-
-
-def _sigmoid_of_negative(t):
-    # 1 / (1 + exp(-z)) with t = -z, in place; exp overflows only where the sigmoid is
-    # below the smallest normal number, and 1 / inf = 0 is then the right answer.
-    np.exp(t, out=t)
-    t += 1.0
-    return np.divide(1.0, t, out=t)  # twice as fast as np.reciprocal
-
-
-def _chain(activation, z, a, d_a):
+def _chain(activation: Activation, z, a, d_a):
     """``delta = d_a * f'(z)``, written over ``d_a`` (and ``a``, which is no longer needed)."""
-    name = activation.name
-    if name == "sigmoid":
-        d_a *= a
-        np.subtract(1.0, a, out=a)
-        d_a *= a
-        return d_a
-    if name == "tanh":
-        np.multiply(a, a, out=a)
-        np.subtract(1.0, a, out=a)
-        d_a *= a
-        return d_a
-    if name == "relu":
-        # np.sign would do, but branches on every element; a comparison vectorises
-        return np.multiply(d_a, np.greater(a, 0.0), out=d_a)
-    if name == "identity":
-        return d_a
+    if isinstance(activation, FromOutput):
+        return activation.backward_from_output(a, d_a)
     return activation.backward(z, a, d_a, xp=np)

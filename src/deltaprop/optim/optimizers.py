@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number
+from deltaprop.core._validation import check_number, check_state
 from deltaprop.core._xp import array_namespace, device, from_numpy, is_numpy, to_numpy
 
 __all__ = ["LBFGS", "SGD", "Adam", "Optimizer"]
@@ -104,14 +104,9 @@ class Optimizer:
         ValueError
             When ``state`` belongs to another optimizer class or lacks a key.
         """
-        name = state.get("name")
-        if name != type(self).__name__:
-            raise ValueError(f"state belongs to optimizer {name!r}, not {type(self).__name__!r}")
         keys = self._hyper_parameters + self._scalar_state + self._array_state
-        missing = [key for key in keys if key not in state]
-        if missing:
-            raise ValueError(f"state is missing {missing}")
-        self.__init__(**{key: state[key] for key in self._hyper_parameters})
+        check_state(state, self, "optimizer", keys)
+        type(self).__init__(self, **{key: state[key] for key in self._hyper_parameters})
         for key in self._scalar_state:
             setattr(self, key, state[key])
         for key in self._array_state:
@@ -307,7 +302,14 @@ class Adam(Optimizer):
             self.second_moments = [xp.zeros_like(p) for p in params]
         scalars = self._start_step()
         if is_numpy(xp):
-            return self._step_numpy(params, grads, scalars["correction_1"], scalars["correction_2"])
+            return self._step_numpy(
+                params,
+                grads,
+                self.first_moments,
+                self.second_moments,
+                scalars["correction_1"],
+                scalars["correction_2"],
+            )
         state = {"first_moments": self.first_moments, "second_moments": self.second_moments}
         out, state = self._update(params, grads, state, scalars, xp=xp)
         self.first_moments, self.second_moments = state["first_moments"], state["second_moments"]
@@ -331,14 +333,12 @@ class Adam(Optimizer):
             out.append(p - lr * step)
         return out, {"first_moments": first, "second_moments": second}
 
-    def _step_numpy(self, params, grads, correction_1, correction_2):
+    def _step_numpy(self, params, grads, first_moments, second_moments, correction_1, correction_2):
         # The operations of `step` in the same order (so the same bits), written into the
         # moments, the result and one scratch array instead of ten temporaries. (Splitting
         # the update over two threads was measured: slower, it fights BLAS's own threads.)
         outs = [np.empty_like(p) for p in params]
-        for p, g, m, v, out in zip(
-            params, grads, self.first_moments, self.second_moments, outs, strict=True
-        ):
+        for p, g, m, v, out in zip(params, grads, first_moments, second_moments, outs, strict=True):
             self._update_numpy(p, g, m, v, out, correction_1, correction_2)
         return outs
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 
-from deltaprop.core._validation import check_number
+from deltaprop.core._validation import check_number, check_state
 
 __all__ = [
     "SCHEDULES",
@@ -134,12 +134,7 @@ class Schedule:
         ValueError
             When ``state`` belongs to another schedule class or lacks a key.
         """
-        name = state.get("name")
-        if name != type(self).__name__:
-            raise ValueError(f"state belongs to schedule {name!r}, not {type(self).__name__!r}")
-        missing = [key for key in ("initial", *self._dynamic_state) if key not in state]
-        if missing:
-            raise ValueError(f"state is missing {missing}")
+        check_state(state, self, "schedule", ("initial", *self._dynamic_state))
         initial = state["initial"]
         self.initial = None if initial is None else check_number("initial", initial, low=0.0)
         for key in self._dynamic_state:
