@@ -110,15 +110,30 @@ def no_code_execution():
 
         return trapped
 
+    import deltaprop
+    from deltaprop.files import container
+
+    # Fixed tables name the deltaprop modules imported on first use: the room of each public
+    # name (deltaprop._LAZY) and the module that reads each kind of model file
+    # (ARCHITECTURE.md, "ways up"). A name that a file could choose is never imported.
+    registered = {module for module, _ in container._LAZY_KINDS.values()}
+    registered |= set(deltaprop._LAZY.values())
+    import_module = importlib.import_module
+
+    def import_registered(name, *args, **kwargs):
+        if name not in registered:
+            raise AssertionError(f"importlib.import_module({name!r}) while loading a model file")
+        return import_module(name, *args, **kwargs)
+
     traps = {
         (pickle, "load"): "pickle.load",
         (pickle, "loads"): "pickle.loads",
         (pickle, "Unpickler"): "pickle.Unpickler",
         (builtins, "eval"): "eval",
         (builtins, "exec"): "exec",
-        (importlib, "import_module"): "importlib.import_module",
     }
     with contextlib.ExitStack() as stack:
         for (module, attribute), name in traps.items():
             stack.enter_context(mock.patch.object(module, attribute, trap(name)))
+        stack.enter_context(mock.patch.object(importlib, "import_module", import_registered))
         yield
