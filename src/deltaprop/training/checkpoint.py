@@ -47,7 +47,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -67,9 +67,7 @@ from deltaprop.files.container import (
 )
 from deltaprop.optim.optimizers import SGD, Adam, Optimizer
 from deltaprop.optim.schedules import SCHEDULES, Schedule
-
-if TYPE_CHECKING:
-    from deltaprop.training.trainer import History
+from deltaprop.training.history import History
 
 __all__ = ["OPTIMIZERS", "Checkpoint", "TrainingState"]
 
@@ -332,8 +330,6 @@ def _optimizer_state(optimizer: Optimizer, learning_rate: float) -> dict:
 
 
 def _snapshot(tracker: Any, iteration: int, net: Network) -> TrainingState | None:
-    from deltaprop.training.trainer import History
-
     history, schedule, optimizer = tracker.history, tracker.schedule, tracker.optimizer
     params = _copies(net.parameters)
     node, arrays = _network_node(net)
@@ -624,8 +620,6 @@ def _float_list(values: Any, where: str) -> list[float]:
 
 
 def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
-    from deltaprop.training.trainer import History
-
     where = "config"
     check_keys(config, _KEYS, where)
     iteration = _get_int(config, "iteration", where, 1)
