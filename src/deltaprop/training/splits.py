@@ -162,7 +162,7 @@ def class_weights(class_weight: str | Mapping[int, float], y: Any) -> dict[int, 
         raise TypeError(
             f"class_weight must be 'balanced' or a mapping, got {type(class_weight).__name__}"
         )
-    out = {}
+    out: dict[int, float] = {}
     for key, value in class_weight.items():
         if isinstance(key, bool) or not isinstance(key, numbers.Integral):
             raise TypeError(f"class_weight keys must be class indices (int), got {key!r}")

@@ -235,7 +235,9 @@ def train(
     callbacks = _check_callbacks(callbacks)
     checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
     if isinstance(optimizer, LBFGS):
-        _check_lbfgs(net, batch_size, schedule, cuda_graph, checkpoints or resumed is not None)
+        _check_lbfgs(
+            net, batch_size, schedule, cuda_graph, bool(checkpoints) or resumed is not None
+        )
 
     X, y, w, _, xp = net._check_data(X, y, sample_weight)
     rng = make_rng(net.random_state if random_state is None else random_state)
