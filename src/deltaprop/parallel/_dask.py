@@ -175,6 +175,26 @@ def _tree_sum(client, futures: Sequence[Any]) -> Any:
     return futures[0]
 
 
+def _submit_per_part(client, parts, function, theta, shared, per_part=None) -> list[Any]:
+    """Broadcast ``theta``, then submit ``function(part, theta, *shared, *per_part(i))``.
+
+    Returns the futures, one per part in order.
+    """
+    # a fresh key every call (hash=False): no block can see an older theta
+    theta_future = client.scatter(theta, broadcast=True, hash=False)
+    return [
+        client.submit(
+            function,
+            part,
+            theta_future,
+            *shared,
+            *(() if per_part is None else per_part(index)),
+            pure=False,
+        )
+        for index, part in enumerate(parts)
+    ]
+
+
 class _Objective:
     """The distributed full-batch objective ``theta -> (loss, gradient)``."""
 
@@ -184,21 +204,9 @@ class _Objective:
         self.total_weight = total_weight
 
     def __call__(self, theta: np.ndarray) -> tuple[float, list[np.ndarray]]:
-        client = self.client
-        # a fresh key every call (hash=False): no block can see an older theta
-        theta_future = client.scatter(theta, broadcast=True, hash=False)
-        shares = [
-            client.submit(
-                block_loss_and_gradient,
-                part,
-                theta_future,
-                self.model_future,
-                self.total_weight,
-                pure=False,
-            )
-            for part in self.parts
-        ]
-        total = _tree_sum(client, shares).result()
+        shared = (self.model_future, self.total_weight)
+        shares = _submit_per_part(self.client, self.parts, block_loss_and_gradient, theta, shared)
+        total = _tree_sum(self.client, shares).result()
         params = unflatten(theta, self.model.shapes)
         grads = [g.copy() for g in unflatten(total[1:], self.model.shapes)]
         loss, grads = add_penalty(
@@ -408,22 +416,15 @@ def _local_sgd(blocks, params, optimizer, max_iter, tracker, steps):
 
     def one_round(round_: int) -> Outcome:
         nonlocal params
-        theta_future = client.scatter(flatten(params, dtype=dtype), broadcast=True, hash=False)
         optimizer_future = client.scatter(optimizer, broadcast=True, hash=False)
-        futures = [
-            client.submit(
-                local_sgd_block,
-                part,
-                theta_future,
-                optimizer_future,
-                model_future,
-                batch_size,
-                local_steps,
-                (seed, round_, index),
-                pure=False,
-            )
-            for index, part in enumerate(parts)
-        ]
+        futures = _submit_per_part(
+            client,
+            parts,
+            local_sgd_block,
+            flatten(params, dtype=dtype),
+            (optimizer_future, model_future, batch_size, local_steps),
+            per_part=lambda index: ((seed, round_, index),),
+        )
         results = client.gather(futures)
         if any(not math.isfinite(loss_sum) for _, _, loss_sum, _ in results):
             return Outcome(math.nan, params, params, diverged=True)
