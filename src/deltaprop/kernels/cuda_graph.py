@@ -59,9 +59,12 @@ _GPU_BLOCK_BYTES = 256 << 20
 
 
 class StepOptimizer(Protocol):
-    """What a static step needs of an optimizer (:class:`~deltaprop.SGD` and
-    :class:`~deltaprop.Adam` have it): its array state's names, its step's scalars and
-    the update as a pure function of arrays."""
+    """What a static step needs of an optimizer, used by duck typing.
+
+    Its array state's names, its step's scalars and the update as a pure function of
+    arrays: :class:`~deltaprop.SGD` and :class:`~deltaprop.Adam` have them (this module
+    imports no optimizer; :mod:`deltaprop.training.static` chooses which may train here).
+    """
 
     @property
     def _state_keys(self) -> Sequence[str]: ...
