@@ -1,4 +1,5 @@
-"""The static-buffer training step that CUDA graphs capture (deltaprop.kernels.cuda_graph).
+"""The static-buffer training step that CUDA graphs capture (deltaprop.kernels.cuda_graph,
+driven by deltaprop.training.static).
 
 On the CPU everything except the capture runs: the step on fixed buffers is compared
 bit for bit with the eager step, and ``train`` through it (with ``DirectStep`` standing
@@ -13,7 +14,9 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop.core._xp import from_numpy, to_numpy
 from deltaprop.kernels import cuda_graph
+from deltaprop.training import static
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("array_api_compat")
@@ -46,7 +49,7 @@ def _net(alpha=0.05):
 def static_on_cpu(monkeypatch):
     """Make ``train`` take the CUDA-graph path for CPU tensors, without capturing."""
     monkeypatch.setattr(cuda_graph, "is_cuda", lambda X: True)
-    monkeypatch.setattr(cuda_graph, "_wrap", cuda_graph.DirectStep)
+    monkeypatch.setattr(cuda_graph, "capture", cuda_graph.DirectStep)
 
 
 def _tensors(dtype, *arrays):
@@ -196,21 +199,21 @@ def test_static_step_equals_the_eager_step(data, library, name):
     rows = np.random.default_rng(0).permutation(43)
     eager_params = params
     for batch in (rows[:10], rows[10:20]):
-        step.index[...] = cuda_graph.from_numpy(batch, xp=xp, device="cpu")
+        step.index[...] = from_numpy(batch, xp=xp, device="cpu")
         summary, grads = step.gradient()
         X_b, y_b, w_b = (xp.take(a, xp.asarray(batch), axis=0) for a in (X, y, w))
         batch_weight = float(xp.sum(w_b))
         loss, eager_grads = net.objective(eager_params, X_b, y_b, w_b, batch_weight, xp=xp)
-        assert [float(v) for v in cuda_graph.to_numpy(summary)] == [loss, batch_weight]
+        assert [float(v) for v in to_numpy(summary)] == [loss, batch_weight]
         for g, h in zip(grads, eager_grads, strict=True):
-            np.testing.assert_array_equal(cuda_graph.to_numpy(g), cuda_graph.to_numpy(h))
+            np.testing.assert_array_equal(to_numpy(g), to_numpy(h))
         buffers.load_scalars(static_opt._start_step())
         step.update(grads)
         previous, eager_params = eager_params, eager_opt.step(eager_params, eager_grads, xp=xp)
         for buffer, p in zip(buffers.params, eager_params, strict=True):
-            np.testing.assert_array_equal(cuda_graph.to_numpy(buffer), cuda_graph.to_numpy(p))
+            np.testing.assert_array_equal(to_numpy(buffer), to_numpy(p))
         for buffer, p in zip(buffers.previous, previous, strict=True):
-            np.testing.assert_array_equal(cuda_graph.to_numpy(buffer), cuda_graph.to_numpy(p))
+            np.testing.assert_array_equal(to_numpy(buffer), to_numpy(p))
     assert [id(a) for a in buffers.mutable()] == addresses  # written in place
 
 
@@ -226,7 +229,7 @@ def test_capture_safe_maximum_gives_the_same_numbers():
 def test_choose(data, monkeypatch):
     X, y, _ = _tensors(torch.float32, *data)
     net = _net()
-    assert cuda_graph.choose(None, net, dp.SGD(), X) is False  # CPU tensors
+    assert static.choose(None, net, dp.SGD(), X) is False  # CPU tensors
     with pytest.raises(ValueError, match="cuda_graph=True needs PyTorch tensors on a CUDA"):
         dp.train(net, X, y, max_iter=1, cuda_graph=True)
     with pytest.raises(TypeError, match="cuda_graph must be a bool or None"):
@@ -234,19 +237,19 @@ def test_choose(data, monkeypatch):
     with pytest.raises(ValueError, match="cuda_graph=True needs a first-order optimizer"):
         dp.train(net, X, y, optimizer=dp.LBFGS(), max_iter=1, cuda_graph=True)
     monkeypatch.setattr(cuda_graph, "is_cuda", lambda X: True)
-    assert cuda_graph.choose(None, net, dp.Adam(), X) is True
+    assert static.choose(None, net, dp.Adam(), X) is True
     dropout = dp.Network([dp.Dense(4, 6, dropout=0.5), dp.Dense(6, 3, "softmax")])
-    assert cuda_graph.choose(None, dropout, dp.Adam(), X) is False
+    assert static.choose(None, dropout, dp.Adam(), X) is False
     with pytest.raises(ValueError, match="dropout"):
-        cuda_graph.choose(True, dropout, dp.Adam(), X)
+        static.choose(True, dropout, dp.Adam(), X)
 
     class MySGD(dp.SGD):
         pass
 
     with pytest.raises(ValueError, match="MySGD, not SGD or Adam"):
-        cuda_graph.choose(True, net, MySGD(), X)
+        static.choose(True, net, MySGD(), X)
     monkeypatch.setenv("DELTAPROP_CUDA_GRAPH", "0")
-    assert cuda_graph.choose(None, net, dp.Adam(), X) is False
+    assert static.choose(None, net, dp.Adam(), X) is False
 
 
 # ----------------------------------------------------------------------- CUDA only

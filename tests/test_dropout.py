@@ -7,7 +7,7 @@ import pytest
 
 import deltaprop as dp
 from deltaprop.core.backprop import backward_pass, forward_pass
-from deltaprop.training.trainer import _mask_drawer
+from deltaprop.training.eager import mask_drawer
 
 
 def _fixed_masks(net, n_samples, rng):
@@ -91,7 +91,7 @@ def test_prediction_never_drops(rng):
 def test_masks_are_inverted_and_seeded():
     net = dp.Network([dp.Dense(3, 400, dropout=0.3), dp.Dense(400, 1)], random_state=0)
     X = np.zeros((250, 3))
-    draw = _mask_drawer(net, np.random.default_rng(7), X)
+    draw = mask_drawer(net, np.random.default_rng(7), X)
     mask = draw(250)[0]
     assert set(np.unique(mask).tolist()) == {0.0, 1.0 / 0.7}
     assert abs(np.mean(mask == 0.0) - 0.3) < 0.01  # 100 000 draws

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.training.trainer import _class_labels, _split
+from deltaprop.training.splits import class_labels, stratified_split
 
 from .conftest import to_xp
 
@@ -168,28 +168,28 @@ def test_val_loss_is_the_validation_loss_of_each_epochs_weights(rng):
 
 def test_validation_fraction_holds_out_a_stratified_share(rng):
     labels = np.array([0] * 30 + [1] * 10)
-    train_idx, val_idx = _split(labels, 40, 0.2, rng)
+    train_idx, val_idx = stratified_split(labels, 40, 0.2, rng)
     assert np.bincount(labels[val_idx]).tolist() == [6, 2]
     assert np.bincount(labels[train_idx]).tolist() == [24, 8]
     assert sorted(np.concatenate([train_idx, val_idx]).tolist()) == list(range(40))
-    train_idx, val_idx = _split(None, 40, 0.25, rng)
+    train_idx, val_idx = stratified_split(None, 40, 0.25, rng)
     assert (train_idx.size, val_idx.size) == (30, 10)
     with pytest.raises(ValueError, match="leaves 0 validation"):
-        _split(None, 3, 0.1, rng)
+        stratified_split(None, 3, 0.1, rng)
 
 
 def test_class_labels_from_targets():
-    assert _class_labels(np.array([[0.0], [1.0], [1.0]])).tolist() == [0, 1, 1]
+    assert class_labels(np.array([[0.0], [1.0], [1.0]])).tolist() == [0, 1, 1]
     one_hot = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
-    assert _class_labels(one_hot).tolist() == [2, 0]
-    assert _class_labels(np.array([[0.5], [1.0]])) is None  # probabilities
-    assert _class_labels(np.array([[1.0, 1.0], [0.0, 1.0]])) is None  # multi-label
+    assert class_labels(one_hot).tolist() == [2, 0]
+    assert class_labels(np.array([[0.5], [1.0]])) is None  # probabilities
+    assert class_labels(np.array([[1.0, 1.0], [0.0, 1.0]])) is None  # multi-label
 
 
 def test_validation_fraction_trains_on_the_rest(rng):
     X, y = _binary_data(40, rng)
     history = dp.train(_small_net(), X, y, max_iter=3, validation_fraction=0.25, random_state=0)
-    train_idx, _ = _split(_class_labels(y[:, None]), 40, 0.25, np.random.default_rng(0))
+    train_idx, _ = stratified_split(class_labels(y[:, None]), 40, 0.25, np.random.default_rng(0))
     # the same first epoch on the training part alone gives the same loss
     reference = dp.train(_small_net(), X[train_idx], y[train_idx], max_iter=1)
     assert history.loss[0] == reference.loss[0]

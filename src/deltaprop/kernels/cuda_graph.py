@@ -34,61 +34,52 @@ is not used yet, because it could not be tested here.
 
 from __future__ import annotations
 
-import math
-import os
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-import numpy as np
-
-from deltaprop.core._xp import device, from_numpy, to_numpy
+from deltaprop.core._xp import device
 from deltaprop.core.network import Network
 from deltaprop.core.objective import auto_block_size, objective
-from deltaprop.optim.optimizers import SGD, Adam, Optimizer
 
-__all__ = ["CUDAGraphStep", "DirectStep", "StaticStep", "TrainingBuffers"]
+__all__ = [
+    "CUDAGraphStep",
+    "DirectStep",
+    "StaticStep",
+    "StepOptimizer",
+    "TrainingBuffers",
+    "block_size_for",
+    "capture",
+    "capture_safe",
+    "is_cuda",
+]
 
 #: Bytes of one block's widest activation on a GPU (the CPU's 1 MiB starves a GPU).
 _GPU_BLOCK_BYTES = 256 << 20
 
 
+class StepOptimizer(Protocol):
+    """What a static step needs of an optimizer, used by duck typing.
+
+    Its array state's names, its step's scalars and the update as a pure function of
+    arrays: :class:`~deltaprop.SGD` and :class:`~deltaprop.Adam` have them (this module
+    imports no optimizer; :mod:`deltaprop.training.static` chooses which may train here).
+    """
+
+    @property
+    def _state_keys(self) -> Sequence[str]: ...
+
+    @property
+    def _scalar_names(self) -> Sequence[str]: ...
+
+    def _update(
+        self, params: Any, grads: Any, state: dict[str, Any], scalars: dict[str, Any], *, xp: Any
+    ) -> tuple[list[Any], dict[str, list[Any]]]: ...
+
+
 def is_cuda(X: Any) -> bool:
     """True when ``X`` is a PyTorch tensor on a CUDA device."""
     return type(X).__module__.startswith("torch") and getattr(X, "is_cuda", False) is True
-
-
-def unsupported_reason(net: Network, optimizer: Any) -> str | None:
-    """Why the static-buffer step cannot train this setup, or None when it can."""
-    if type(optimizer) not in (SGD, Adam):
-        return f"the optimizer is {type(optimizer).__name__}, not SGD or Adam"
-    if any(layer.dropout for layer in net.layers):
-        return "a layer has dropout (new masks every step)"
-    return None
-
-
-def choose(cuda_graph: bool | None, net: Network, optimizer: Any, X: Any) -> bool:
-    """Whether :func:`deltaprop.train` should train through :class:`StaticStep`.
-
-    Raises
-    ------
-    ValueError
-        ``cuda_graph=True`` for arrays not on a CUDA device or an unsupported setup.
-    """
-    if cuda_graph is False:
-        return False
-    on_cuda = is_cuda(X)
-    reason = unsupported_reason(net, optimizer)
-    if cuda_graph is None:
-        return on_cuda and reason is None and os.environ.get("DELTAPROP_CUDA_GRAPH", "1") != "0"
-    if not on_cuda:
-        raise ValueError(
-            f"cuda_graph=True needs PyTorch tensors on a CUDA device, got a "
-            f"{type(X).__module__}.{type(X).__name__} on {device(X)!r}"
-        )
-    if reason is not None:
-        raise ValueError(f"cuda_graph=True cannot be used: {reason}")
-    return True
 
 
 class _CaptureSafeNamespace:
@@ -153,7 +144,12 @@ class TrainingBuffers:
     """
 
     def __init__(
-        self, params: Sequence[Any], last_finite: Sequence[Any], optimizer: Optimizer, *, xp: Any
+        self,
+        params: Sequence[Any],
+        last_finite: Sequence[Any],
+        optimizer: StepOptimizer,
+        *,
+        xp: Any,
     ) -> None:
         self.xp = xp
         self.params = [_copy(xp, p) for p in params]
@@ -212,7 +208,7 @@ class StaticStep:
     def __init__(
         self,
         net: Network,
-        optimizer: Optimizer,
+        optimizer: StepOptimizer,
         buffers: TrainingBuffers,
         data: tuple[Any, Any, Any],
         *,
@@ -345,7 +341,12 @@ class CUDAGraphStep:
         self._update_graph.replay()
 
 
-def _block_size(net: Network, X: Any, on_cuda: bool) -> int:
+def block_size_for(net: Network, X: Any, *, on_cuda: bool) -> int:
+    """Rows per block of the step's forward and backward pass for ``X``.
+
+    On a CUDA device the blocks are far larger than the CPU's (``_GPU_BLOCK_BYTES`` of
+    the widest activation), so that one block's kernels keep the device busy.
+    """
     itemsize = getattr(X.dtype, "itemsize", 8)
     size = auto_block_size(net.layers, itemsize)
     if on_cuda:
@@ -354,119 +355,14 @@ def _block_size(net: Network, X: Any, on_cuda: bool) -> int:
     return size
 
 
-def train_static(
-    net: Network,
-    optimizer: Optimizer,
-    params: list[Any],
-    data: tuple[Any, Any, Any, float],
-    *,
-    batch_size: int | None,
-    shuffle: bool,
-    max_iter: int,
-    rng: np.random.Generator,
-    tracker: Any,
-) -> list[Any]:
-    """The first-order loop of :func:`deltaprop.train` through :class:`StaticStep`.
+def capture(step: StaticStep) -> CUDAGraphStep | DirectStep:
+    """``step`` captured as a :class:`CUDAGraphStep`, or a :class:`DirectStep` when that fails.
 
-    Runs through the eager loop's own iteration driver (``training._first_order_loop``:
-    schedule, divergence, stop rules); one iteration does what ``training._epoch`` and
-    the eager full-batch step do, on the static buffers (the tests compare both bit for
-    bit). On a CUDA device each batch length's step is captured by :class:`CUDAGraphStep`.
+    Warns
+    -----
+    RuntimeWarning
+        When the capture fails (the step then runs without a graph).
     """
-    from deltaprop.training.trainer import _first_order_loop, _Outcome
-
-    X, y, w, total_weight = data
-    xp = capture_safe(tracker.xp)
-    n_samples = X.shape[0]
-    full_batch = batch_size is None or batch_size >= n_samples
-    on_cuda = is_cuda(X)
-    block_size = _block_size(net, X, on_cuda)
-    buffers = TrainingBuffers(
-        params, params if tracker.last_finite is None else tracker.last_finite, optimizer, xp=xp
-    )
-    params, last_finite = buffers.params, buffers.previous
-    steps: dict[int, Any] = {}
-
-    def step_for(rows: int) -> Any:
-        if rows not in steps:
-            fixed = total_weight if full_batch else (float(rows) if w is None else None)
-            step = StaticStep(
-                net,
-                optimizer,
-                buffers,
-                (X, y, w),
-                rows=None if full_batch else rows,
-                total_weight=fixed,
-                block_size=block_size,
-                xp=xp,
-            )
-            steps[rows] = _wrap(step) if on_cuda else DirectStep(step)
-        return steps[rows]
-
-    def one_iteration(iteration: int) -> _Outcome:
-        nonlocal last_finite
-        if full_batch:
-            step = step_for(n_samples)
-            summary, grads = step.gradient()
-            loss = float(to_numpy(summary)[0])  # the iteration's one synchronisation
-            if not math.isfinite(loss):
-                return _Outcome(loss, params, last_finite, diverged=True)
-            if tracker.target_loss is None or loss > tracker.target_loss:
-                buffers.load_scalars(optimizer._start_step())
-                step.update(grads)
-                last_finite = buffers.previous
-            else:
-                last_finite = params
-            return _Outcome(loss, params, last_finite)
-        loss, bad_batch = _static_epoch(
-            step_for, buffers, optimizer, data, batch_size, shuffle, rng, tracker
-        )
-        last_finite = buffers.previous
-        return _Outcome(loss, params, last_finite, bad_batch is not None, bad_batch)
-
-    def tracked(current: list[Any]) -> list[Any]:
-        # best_params keeps what it is given; the buffers change under it
-        return [_copy(xp, p) for p in current] if tracker.validation is not None else current
-
-    try:
-        return _first_order_loop(
-            optimizer, max_iter, tracker, X, params, last_finite, one_iteration, tracked
-        )
-    finally:
-        for key, arrays in buffers.state.items():
-            setattr(optimizer, key, arrays)
-
-
-def _static_epoch(step_for, buffers, optimizer, data, batch_size, shuffle, rng, tracker):
-    """One epoch of mini-batches; returns the epoch's loss and None, or a bad loss and batch."""
-    X = data[0]
-    xp, interrupt = tracker.xp, tracker.interrupt
-    n_samples = X.shape[0]
-    order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
-    order = from_numpy(order, xp=xp, device=device(X))
-    loss_sum, weight_sum = 0.0, 0.0
-    for batch, start in enumerate(range(0, n_samples, batch_size), start=1):
-        stop = min(start + batch_size, n_samples)
-        step = step_for(stop - start)
-        step.step.index[...] = order[start:stop]
-        summary, grads = step.gradient()
-        loss, batch_weight = (float(v) for v in to_numpy(summary))  # one synchronisation
-        if batch_weight == 0.0:  # every row of this batch has weight 0: nothing to learn
-            continue
-        if not math.isfinite(loss):
-            return loss, batch
-        loss_sum += loss * batch_weight
-        weight_sum += batch_weight
-        buffers.load_scalars(optimizer._start_step())
-        step.update(grads)
-        if interrupt is not None and interrupt.requested:
-            interrupt.cut_short = start + batch_size < n_samples
-            break  # Ctrl-C: the epoch's loss covers the batches done so far
-    return loss_sum / weight_sum, None
-
-
-def _wrap(step: StaticStep) -> Any:
-    """:class:`CUDAGraphStep`, or :class:`DirectStep` with a warning when capture fails."""
     try:
         return CUDAGraphStep(step)
     except RuntimeError as exc:

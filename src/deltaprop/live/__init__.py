@@ -28,7 +28,7 @@ from deltaprop.live._server import LiveServer
 from deltaprop.live._session import Settings, TrainingSession
 from deltaprop.live._table import TableModel, model_from_table
 from deltaprop.optim.optimizers import LBFGS, SGD, Adam, Optimizer
-from deltaprop.training.trainer import _class_labels, _split
+from deltaprop.training.splits import class_labels, stratified_split
 
 __all__ = ["LiveServer", "TableModel", "model_from_table", "serve"]
 
@@ -237,7 +237,7 @@ def serve(
         fraction = check_number(
             "validation_fraction", validation_fraction, low=0.0, low_open=True, high=1.0
         )
-        train_idx, val_idx = _split(_class_labels(y), X.shape[0], fraction, make_rng(seed))
+        train_idx, val_idx = stratified_split(class_labels(y), X.shape[0], fraction, make_rng(seed))
         validation = (X[val_idx], y[val_idx], None if w is None else w[val_idx])
         X, y, w = X[train_idx], y[train_idx], None if w is None else w[train_idx]
     elif validation_data is not None:

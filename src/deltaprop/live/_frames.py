@@ -20,7 +20,7 @@ import numpy as np
 
 from deltaprop.core.network import Network
 from deltaprop.explain.trace import explain
-from deltaprop.training.trainer import _validation_loss
+from deltaprop.training.splits import validation_loss
 
 #: Points per side of the decision-boundary grid.
 GRID_SIZE = 48
@@ -223,7 +223,7 @@ def network_frame(
         if validation is not None:
             X_v, y_v, w_v, total_v = validation
             frame["val_loss"] = finite_or_none(
-                _validation_loss(net, net.parameters, X_v, y_v, w_v, total_v, xp=np)
+                validation_loss(net, net.parameters, X_v, y_v, w_v, total_v, xp=np)
             )
             frame["val_accuracy"] = _accuracy(net, X_v, y_v, task)
         frame["accuracy"] = _accuracy(net, X, y, task)

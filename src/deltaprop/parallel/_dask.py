@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -37,7 +36,10 @@ from deltaprop.parallel._blocks import (
     part_stats,
     unflatten,
 )
-from deltaprop.training.trainer import DivergenceWarning, History
+from deltaprop.training.history import History
+from deltaprop.training.lbfgs import run_lbfgs
+from deltaprop.training.loop import Outcome, first_order_loop, full_batch_iteration
+from deltaprop.training.stopping import Tracker
 
 __all__ = ["SOLVERS", "is_dask_collection", "train"]
 
@@ -173,6 +175,26 @@ def _tree_sum(client, futures: Sequence[Any]) -> Any:
     return futures[0]
 
 
+def _submit_per_part(client, parts, function, theta, shared, per_part=None) -> list[Any]:
+    """Broadcast ``theta``, then submit ``function(part, theta, *shared, *per_part(i))``.
+
+    Returns the futures, one per part in order.
+    """
+    # a fresh key every call (hash=False): no block can see an older theta
+    theta_future = client.scatter(theta, broadcast=True, hash=False)
+    return [
+        client.submit(
+            function,
+            part,
+            theta_future,
+            *shared,
+            *(() if per_part is None else per_part(index)),
+            pure=False,
+        )
+        for index, part in enumerate(parts)
+    ]
+
+
 class _Objective:
     """The distributed full-batch objective ``theta -> (loss, gradient)``."""
 
@@ -182,21 +204,9 @@ class _Objective:
         self.total_weight = total_weight
 
     def __call__(self, theta: np.ndarray) -> tuple[float, list[np.ndarray]]:
-        client = self.client
-        # a fresh key every call (hash=False): no block can see an older theta
-        theta_future = client.scatter(theta, broadcast=True, hash=False)
-        shares = [
-            client.submit(
-                block_loss_and_gradient,
-                part,
-                theta_future,
-                self.model_future,
-                self.total_weight,
-                pure=False,
-            )
-            for part in self.parts
-        ]
-        total = _tree_sum(client, shares).result()
+        shared = (self.model_future, self.total_weight)
+        shares = _submit_per_part(self.client, self.parts, block_loss_and_gradient, theta, shared)
+        total = _tree_sum(self.client, shares).result()
         params = unflatten(theta, self.model.shapes)
         grads = [g.copy() for g in unflatten(total[1:], self.model.shapes)]
         loss, grads = add_penalty(
@@ -287,9 +297,55 @@ def train(
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
+    batch_size = check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
+    solver, optimizer = _resolve_solver(solver, optimizer, learning_rate, batch_size)
+    if any(getattr(layer, "dropout", 0.0) for layer in net.layers):
+        raise ValueError("dropout layers are not supported on Dask yet (set dropout=0)")
+    max_iter = check_number("max_iter", max_iter, low=1, integer=True)
+    tracker = Tracker(
+        net,
+        History(),
+        None,
+        target_loss=check_number("target_loss", target_loss, allow_none=True),
+        tol=check_number("tol", tol, low=0.0, allow_none=True),
+        n_iter_no_change=check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True),
+        xp=np,
+    )
+    local_steps = check_number("local_steps", local_steps, low=1, integer=True)
+    seed_source = net.random_state if random_state is None else random_state
+    seed = int(make_rng(seed_source).integers(2**63 - 1)) if solver == "local_sgd" else 0
+
+    model = Model(
+        [Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init) for layer in net.layers],
+        net.loss,
+        net.alpha,
+    )
+    with _client_for(client) as cl, np.errstate(over="ignore", invalid="ignore"):
+        parts, weights, dtype = _persist_parts(cl, X, y, sample_weight, model)
+        model_future = cl.scatter(model, broadcast=True, hash=False)
+        objective = _Objective(cl, parts, model_future, model, math.fsum(weights))
+        theta = flatten([to_numpy(p) for p in net.parameters], dtype=dtype)
+        if solver == "lbfgs":
+            params = _lbfgs(objective, theta, optimizer, max_iter, tracker)
+        else:
+            params = unflatten(theta, model.shapes)
+            optimizer._match_state(params, xp=np)
+            if solver == "gd":
+                params = _gradient_descent(objective, params, optimizer, max_iter, tracker)
+            else:
+                blocks = (cl, parts, weights, model_future)
+                steps = (batch_size or 200, local_steps, seed)
+                params = _local_sgd(blocks, params, optimizer, max_iter, tracker, steps)
+    net._set_parameters([p.copy() for p in params])
+    return tracker.history
+
+
+def _resolve_solver(
+    solver: str | None, optimizer: Any, learning_rate: float | None, batch_size: int | None
+) -> tuple[str, Optimizer | LBFGS]:
+    """The solver (its default picked by the optimizer and ``batch_size``) and its optimizer."""
     if optimizer is not None and not isinstance(optimizer, Optimizer | LBFGS):
         raise TypeError(f"optimizer must be an Optimizer or LBFGS, got {type(optimizer).__name__}")
-    batch_size = check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
     if solver is None:
         if isinstance(optimizer, LBFGS):
             solver = "lbfgs"
@@ -304,199 +360,86 @@ def train(
             raise ValueError("solver='lbfgs' takes an LBFGS optimizer and no learning_rate")
         if batch_size is not None:
             raise ValueError(f"L-BFGS is full-batch: batch_size must be None, got {batch_size}")
-        optimizer = LBFGS() if optimizer is None else optimizer
-    else:
-        if isinstance(optimizer, LBFGS):
-            raise ValueError(f"an LBFGS optimizer needs solver='lbfgs', got {solver!r}")
-        if optimizer is None:
-            optimizer = SGD(learning_rate=0.1 if learning_rate is None else learning_rate)
-        if solver == "gd" and batch_size is not None:
-            raise ValueError(
-                f"solver='gd' is full-batch: batch_size must be None, got {batch_size}"
-            )
-    if any(getattr(layer, "dropout", 0.0) for layer in net.layers):
-        raise ValueError("dropout layers are not supported on Dask yet (set dropout=0)")
-    max_iter = check_number("max_iter", max_iter, low=1, integer=True)
-    stops = _Stops(
-        check_number("target_loss", target_loss, allow_none=True),
-        check_number("tol", tol, low=0.0, allow_none=True),
-        check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True),
-    )
-    local_steps = check_number("local_steps", local_steps, low=1, integer=True)
-    seed_source = net.random_state if random_state is None else random_state
-    seed = int(make_rng(seed_source).integers(2**63 - 1)) if solver == "local_sgd" else 0
-
-    model = Model(
-        [Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init) for layer in net.layers],
-        net.loss,
-        net.alpha,
-    )
-    with _client_for(client) as cl, np.errstate(over="ignore", invalid="ignore"):
-        parts, weights, dtype = _persist_parts(cl, X, y, sample_weight, model)
-        total_weight = math.fsum(weights)
-        model_future = cl.scatter(model, broadcast=True, hash=False)
-        objective = _Objective(cl, parts, model_future, model, total_weight)
-        theta = flatten([to_numpy(p) for p in net.parameters], dtype=dtype)
-        history = History()
-        if solver == "lbfgs":
-            theta = _lbfgs(objective, theta, optimizer, history, max_iter, stops)
-        else:
-            optimizer._match_state(unflatten(theta, model.shapes), xp=np)
-            if solver == "gd":
-                theta = _gradient_descent(objective, theta, optimizer, history, max_iter, stops)
-            else:
-                blocks = (cl, parts, weights, model_future)
-                steps = (batch_size or 200, local_steps, seed)
-                theta = _local_sgd(blocks, theta, optimizer, history, max_iter, stops, steps)
-    net._set_parameters([p.copy() for p in unflatten(theta, model.shapes)])
-    return history
+        return solver, LBFGS() if optimizer is None else optimizer
+    if isinstance(optimizer, LBFGS):
+        raise ValueError(f"an LBFGS optimizer needs solver='lbfgs', got {solver!r}")
+    if solver == "gd" and batch_size is not None:
+        raise ValueError(f"solver='gd' is full-batch: batch_size must be None, got {batch_size}")
+    if optimizer is None:
+        optimizer = SGD(learning_rate=0.1 if learning_rate is None else learning_rate)
+    return solver, optimizer
 
 
-# -- the solvers ------------------------------------------------------------------------
-class _Stops:
-    """The per-iteration stop rules of :func:`deltaprop.train` (target loss, no improvement)."""
+# -- the solvers: training's loop and L-BFGS driver, on the distributed objective --------
+def _gradient_descent(objective, params, optimizer, max_iter, tracker):
+    """Full-batch steps: exactly the iterates of :func:`deltaprop.train` on the same rows."""
+    dtype, last_finite = params[0].dtype, params
 
-    def __init__(self, target_loss: float | None, tol: float | None, n_iter_no_change: int):
-        self.target_loss, self.tol, self.n_iter_no_change = target_loss, tol, n_iter_no_change
-        self.best_loss, self.no_improvement = math.inf, 0
+    def loss_and_gradients(current):
+        return objective(flatten(current, dtype=dtype))
 
-    def reached_target(self, loss: float) -> bool:
-        return self.target_loss is not None and loss <= self.target_loss
+    def one_iteration(iteration: int) -> Outcome:
+        nonlocal params, last_finite
+        outcome = full_batch_iteration(
+            loss_and_gradients, optimizer, params, last_finite, tracker, xp=np
+        )
+        # the gradients are float64: keep the parameters in the data's dtype
+        params = outcome.params = [np.asarray(p, dtype=dtype) for p in outcome.params]
+        last_finite = outcome.last_finite
+        return outcome
 
-    def end_iteration(self, history: History, loss: float) -> str | None:
-        """Record ``loss``; return the stop reason, if any."""
-        history.loss.append(loss)
-        if self.reached_target(loss):
-            return "target_loss"
-        if self.tol is not None:
-            worse = loss > self.best_loss - self.tol
-            self.no_improvement = self.no_improvement + 1 if worse else 0
-            self.best_loss = min(self.best_loss, loss)
-            if self.no_improvement >= self.n_iter_no_change:
-                return "no_improvement"
-        return None
+    return first_order_loop(optimizer, max_iter, tracker, params, params, one_iteration)
 
 
-def _diverged(history: History, iteration: int, what: str) -> None:
-    history.stop_reason = "diverged"
-    warnings.warn(
-        f"training diverged at iteration {iteration}: the loss became NaN or infinite "
-        f"with {what}; the last finite weights were kept. Try a smaller learning rate "
-        "or standardise the inputs.",
-        DivergenceWarning,
-        stacklevel=4,
-    )
+def _lbfgs(objective, theta, optimizer, max_iter, tracker):
+    """SciPy's L-BFGS-B on the client, through training's driver."""
+    dtype, shapes = theta.dtype, objective.model.shapes
 
-
-def _gradient_descent(objective, theta, optimizer, history, max_iter, stops):
-    shapes = objective.model.shapes
-    last_finite = theta
-    for iteration in range(1, max_iter + 1):
-        history.learning_rate.append(optimizer.learning_rate)
-        loss, grads = objective(theta)
-        if not math.isfinite(loss):
-            _diverged(history, iteration, f"learning_rate={optimizer.learning_rate!r}")
-            return last_finite
-        last_finite = theta
-        if not stops.reached_target(loss):  # the weights that reached the target stay
-            params = optimizer.step(unflatten(theta, shapes), grads, xp=np)
-            theta = flatten(params, dtype=theta.dtype)
-        reason = stops.end_iteration(history, loss)
-        if reason is not None:
-            history.stop_reason = reason
-            return theta
-    history.stop_reason = "max_iter"
-    return theta
-
-
-class _StopLBFGS(Exception):
-    def __init__(self, reason: str, theta: np.ndarray):
-        super().__init__(reason)
-        self.reason, self.theta = reason, theta
-
-
-def _lbfgs(objective, theta, optimizer, history, max_iter, stops):
-    dtype = theta.dtype
-    last: dict[str, Any] = {"x": None, "loss": math.nan}
-    accepted = {"theta": theta}
-
-    def fun(x):
+    def flat_objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         loss, grads = objective(x.astype(dtype))
-        last["x"], last["loss"] = x.copy(), loss
         return loss, flatten(grads, dtype=np.float64)
 
-    def callback(x):
-        if last["x"] is not None and np.array_equal(x, last["x"]):
-            loss = last["loss"]
-        else:  # not expected: L-BFGS-B's last evaluation is the accepted point
-            loss, _ = objective(x.astype(dtype))
-        if not math.isfinite(loss):
-            raise _StopLBFGS("diverged", x)
-        accepted["theta"] = x.astype(dtype)
-        reason = stops.end_iteration(history, loss)
-        if reason is not None:
-            raise _StopLBFGS(reason, x)
+    def to_params(x: np.ndarray) -> list[np.ndarray]:
+        return unflatten(x.astype(dtype), shapes)
 
-    first_loss, _ = objective(theta)
-    if not math.isfinite(first_loss):
-        _diverged(history, 1, "L-BFGS")
-        return theta
-    try:
-        result = optimizer.minimize(
-            fun, theta.astype(np.float64), max_iter=max_iter, callback=callback
-        )
-    except _StopLBFGS as stop:
-        if stop.reason == "diverged":
-            _diverged(history, history.n_iter + 1, "L-BFGS")
-            return accepted["theta"]
-        history.stop_reason = stop.reason
-        return stop.theta.astype(dtype)
-    if not math.isfinite(float(result.fun)):
-        _diverged(history, history.n_iter + 1, "L-BFGS")
-        return accepted["theta"]
-    history.stop_reason = optimizer.stop_reason(result, max_iter)
-    return result.x.astype(dtype)
+    x0 = theta.astype(np.float64)
+    return run_lbfgs(
+        optimizer, flat_objective, x0, max_iter=max_iter, tracker=tracker, to_params=to_params
+    )
 
 
-def _local_sgd(blocks, theta, optimizer, history, max_iter, stops, steps):
+def _local_sgd(blocks, params, optimizer, max_iter, tracker, steps):
+    """Rounds of local SGD on every row block, then a weighted average of the replicas."""
     client, parts, weights, model_future = blocks
     batch_size, local_steps, seed = steps
-    for round_ in range(1, max_iter + 1):
-        history.learning_rate.append(optimizer.learning_rate)
-        theta_future = client.scatter(theta, broadcast=True, hash=False)
+    dtype, shapes = params[0].dtype, [p.shape for p in params]
+
+    def one_round(round_: int) -> Outcome:
+        nonlocal params
         optimizer_future = client.scatter(optimizer, broadcast=True, hash=False)
-        futures = [
-            client.submit(
-                local_sgd_block,
-                part,
-                theta_future,
-                optimizer_future,
-                model_future,
-                batch_size,
-                local_steps,
-                (seed, round_, index),
-                pure=False,
-            )
-            for index, part in enumerate(parts)
-        ]
+        futures = _submit_per_part(
+            client,
+            parts,
+            local_sgd_block,
+            flatten(params, dtype=dtype),
+            (optimizer_future, model_future, batch_size, local_steps),
+            per_part=lambda index: ((seed, round_, index),),
+        )
         results = client.gather(futures)
         if any(not math.isfinite(loss_sum) for _, _, loss_sum, _ in results):
-            _diverged(history, round_, f"learning_rate={optimizer.learning_rate!r}")
-            return theta
+            return Outcome(math.nan, params, params, diverged=True)
         # replicas whose batches all had weight 0 took no step: they have no say
         stepped = [(r, w) for r, w in zip(results, weights, strict=True) if r[3] > 0.0]
         if not stepped:
-            history.learning_rate.pop()
-            continue
+            return Outcome(math.nan, params, params, skipped=True)
         total = math.fsum(w for _, w in stepped)
         theta = add(*[(w / total) * r[0] for r, w in stepped])
         averaged = average_states([r[1] for r, _ in stepped], [w for _, w in stepped])
         for key in (*optimizer._scalar_state, *optimizer._array_state):
             setattr(optimizer, key, getattr(averaged, key))
         loss = math.fsum(r[2] for r, _ in stepped) / math.fsum(r[3] for r, _ in stepped)
-        reason = stops.end_iteration(history, loss)
-        if reason is not None:
-            history.stop_reason = reason
-            return theta
-    history.stop_reason = "max_iter"
-    return theta
+        outcome = Outcome(loss, unflatten(theta, shapes), params)
+        params = outcome.params
+        return outcome
+
+    return first_order_loop(optimizer, max_iter, tracker, params, params, one_round)

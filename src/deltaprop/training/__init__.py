@@ -1,6 +1,17 @@
-"""Training: the front door ``train``, the loops, stopping rules, splits and checkpoints."""
+"""Training: the front door ``train``, the loops, stopping rules, splits and checkpoints.
+
+- :mod:`~deltaprop.training.trainer`: :func:`train`, argument checks and set-up;
+- :mod:`~deltaprop.training.loop`: the one first-order loop, into which the eager
+  iteration (:mod:`~deltaprop.training.eager`) and the static-buffer iteration that CUDA
+  graphs replay (:mod:`~deltaprop.training.static`) plug;
+- :mod:`~deltaprop.training.lbfgs`: the L-BFGS driver;
+- :mod:`~deltaprop.training.stopping`: the stop rules, Ctrl-C and divergence;
+- :mod:`~deltaprop.training.splits`: validation split, class weights, validation loss;
+- :mod:`~deltaprop.training.history` and :mod:`~deltaprop.training.checkpoint`.
+"""
 
 from deltaprop.training.checkpoint import Checkpoint
-from deltaprop.training.trainer import DivergenceWarning, History, train
+from deltaprop.training.history import DivergenceWarning, History
+from deltaprop.training.trainer import train
 
 __all__ = ["Checkpoint", "DivergenceWarning", "History", "train"]

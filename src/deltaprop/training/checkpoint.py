@@ -47,7 +47,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -67,9 +67,7 @@ from deltaprop.files.container import (
 )
 from deltaprop.optim.optimizers import SGD, Adam, Optimizer
 from deltaprop.optim.schedules import SCHEDULES, Schedule
-
-if TYPE_CHECKING:
-    from deltaprop.training.trainer import History
+from deltaprop.training.history import History
 
 __all__ = ["OPTIMIZERS", "Checkpoint", "TrainingState"]
 
@@ -332,8 +330,6 @@ def _optimizer_state(optimizer: Optimizer, learning_rate: float) -> dict:
 
 
 def _snapshot(tracker: Any, iteration: int, net: Network) -> TrainingState | None:
-    from deltaprop.training.trainer import History
-
     history, schedule, optimizer = tracker.history, tracker.schedule, tracker.optimizer
     params = _copies(net.parameters)
     node, arrays = _network_node(net)
@@ -465,7 +461,7 @@ def restore(
             + ", this run has "
             + ("none" if schedule is None else repr(schedule))
         )
-    if schedule is not None:
+    if schedule is not None and state.schedule is not None:
         name = type(schedule).__name__
         if state.schedule["name"] != name:
             raise ValueError(
@@ -624,8 +620,6 @@ def _float_list(values: Any, where: str) -> list[float]:
 
 
 def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
-    from deltaprop.training.trainer import History
-
     where = "config"
     check_keys(config, _KEYS, where)
     iteration = _get_int(config, "iteration", where, 1)
@@ -639,8 +633,45 @@ def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
             raise ModelFileError(f"{at} must hold {len(shapes)} arrays, got {n}")
         return [arrays.take(f"{prefix}.{i}", shape) for i, shape in enumerate(shapes)]
 
+    optimizer = _optimizer_from_config(config["optimizer"], take_list)
+    schedule = None
+    if config["schedule"] is not None:
+        schedule = _schedule_from_config(config["schedule"])
+
+    at = "config.rng"
+    check_keys(config["rng"], ("initial", "current"), at)
+    initial_rng_state = _rng_state(config["rng"]["initial"], f"{at}.initial")
+    rng_state = _rng_state(config["rng"]["current"], f"{at}.current")
+
+    history = _history_from_config(config["history"], iteration)
+    stopping = _stopping_from_config(config["stopping"])
+
+    if config["best_params"] not in (None, "stored"):
+        raise ModelFileError("config.best_params must be null or 'stored'")
+    best = None if config["best_params"] is None else take_list("best", len(shapes), "best")
+    if config["last_finite"] not in ("network", "stored"):
+        raise ModelFileError("config.last_finite must be 'network' or 'stored'")
+    last = None
+    if config["last_finite"] == "stored":
+        last = take_list("last_finite", len(shapes), "last_finite")
+
+    return TrainingState(
+        iteration=iteration,
+        network=network,
+        optimizer=optimizer,
+        schedule=schedule,
+        rng_state=rng_state,
+        initial_rng_state=initial_rng_state,
+        history=history,
+        stopping=stopping,
+        best_params=best,
+        last_finite=last,
+        data=_data_from_config(config["data"], network),
+    )
+
+
+def _optimizer_from_config(opt: Any, take_list: Any) -> dict[str, Any]:
     at = "config.optimizer"
-    opt = config["optimizer"]
     check_keys(opt, ("name", "hyper_parameters", "scalar_state", "array_state"), at)
     name = get_field(opt, "name", str, at)
     if not _WORD.fullmatch(name):
@@ -655,12 +686,6 @@ def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
             raise ModelFileError(f"{at}.array_state: key {key!r:.60} is not a word")
         n = _get_int(opt["array_state"], key, f"{at}.array_state", 0, allow_none=True)
         array_state[key] = None if n is None else take_list(f"optimizer.{key}", n, at)
-    optimizer = {
-        "name": name,
-        "hyper_parameters": hyper,
-        "scalar_state": scalar_state,
-        "array_state": array_state,
-    }
     if name in OPTIMIZERS:  # a built-in one must be rebuildable: check it now
         cls = OPTIMIZERS[name]
         if sorted(scalar_state) != sorted(cls._scalar_state) or sorted(array_state) != sorted(
@@ -670,41 +695,43 @@ def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
         for key in cls._scalar_state:
             check_number(f"{at}.scalar_state.{key}", scalar_state[key], low=0, integer=True)
         cls(**hyper)
+    return {
+        "name": name,
+        "hyper_parameters": hyper,
+        "scalar_state": scalar_state,
+        "array_state": array_state,
+    }
 
-    schedule = None
-    if config["schedule"] is not None:
-        at = "config.schedule"
-        saved = config["schedule"]
-        check_keys(saved, ("name", "params", "initial", "state"), at)
-        name = get_field(saved, "name", str, at)
-        params = get_field(saved, "params", dict, at)
-        initial = get_field(saved, "initial", (int, float, type(None)), at)
-        dynamic = get_field(saved, "state", dict, at)
-        for key, value in params.items():
-            if not _WORD.fullmatch(key) or not isinstance(value, int | float | str | bool):
-                raise ModelFileError(f"{at}.params.{key:.60} must be a number, string or bool")
-        schedule = {"name": name, "params": params, "initial": initial}
-        for key, value in dynamic.items():
-            if not _WORD.fullmatch(key) or key in schedule:
-                raise ModelFileError(f"{at}.state: key {key!r:.60} is not allowed")
-            if isinstance(value, str) or isinstance(value, float):
-                value = _decode(value, f"{at}.state.{key}")
-            elif not isinstance(value, int | type(None)):
-                raise ModelFileError(f"{at}.state.{key} must be a number or null")
-            schedule[key] = value
-        if name in SCHEDULES:  # check that it can be rebuilt
-            expected = sorted(SCHEDULES[name]._dynamic_state)
-            if sorted(dynamic) != expected:
-                raise ModelFileError(f"{at}.state must have the keys {expected} for a {name}")
-            SCHEDULES[name](**params).load_state_dict(schedule)
 
-    at = "config.rng"
-    check_keys(config["rng"], ("initial", "current"), at)
-    initial_rng_state = _rng_state(config["rng"]["initial"], f"{at}.initial")
-    rng_state = _rng_state(config["rng"]["current"], f"{at}.current")
+def _schedule_from_config(saved: Any) -> dict[str, Any]:
+    at = "config.schedule"
+    check_keys(saved, ("name", "params", "initial", "state"), at)
+    name = get_field(saved, "name", str, at)
+    params = get_field(saved, "params", dict, at)
+    initial = get_field(saved, "initial", (int, float, type(None)), at)
+    dynamic = get_field(saved, "state", dict, at)
+    for key, value in params.items():
+        if not _WORD.fullmatch(key) or not isinstance(value, int | float | str | bool):
+            raise ModelFileError(f"{at}.params.{key:.60} must be a number, string or bool")
+    schedule = {"name": name, "params": params, "initial": initial}
+    for key, value in dynamic.items():
+        if not _WORD.fullmatch(key) or key in schedule:
+            raise ModelFileError(f"{at}.state: key {key!r:.60} is not allowed")
+        if isinstance(value, str) or isinstance(value, float):
+            value = _decode(value, f"{at}.state.{key}")
+        elif not isinstance(value, int | type(None)):
+            raise ModelFileError(f"{at}.state.{key} must be a number or null")
+        schedule[key] = value
+    if name in SCHEDULES:  # check that it can be rebuilt
+        expected = sorted(SCHEDULES[name]._dynamic_state)
+        if sorted(dynamic) != expected:
+            raise ModelFileError(f"{at}.state must have the keys {expected} for a {name}")
+        SCHEDULES[name](**params).load_state_dict(schedule)
+    return schedule
 
+
+def _history_from_config(saved: Any, iteration: int) -> History:
     at = "config.history"
-    saved = config["history"]
     check_keys(saved, ("loss", "val_loss", "learning_rate", "best_iteration"), at)
     history = History(
         loss=_float_list(saved["loss"], f"{at}.loss"),
@@ -718,27 +745,21 @@ def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
         raise ModelFileError(f"{at}.val_loss must have 0 or {iteration} entries")
     if history.best_iteration is not None and history.best_iteration > iteration:
         raise ModelFileError(f"{at}.best_iteration is after iteration {iteration}")
+    return history
 
+
+def _stopping_from_config(saved: Any) -> dict[str, Any]:
     at = "config.stopping"
-    saved = config["stopping"]
     check_keys(saved, ("best_loss", "no_improvement", "best_val_loss"), at)
-    stopping = {
+    return {
         "best_loss": _decode(saved["best_loss"], f"{at}.best_loss"),
         "no_improvement": _get_int(saved, "no_improvement", at, 0),
         "best_val_loss": _decode(saved["best_val_loss"], f"{at}.best_val_loss"),
     }
 
-    if config["best_params"] not in (None, "stored"):
-        raise ModelFileError("config.best_params must be null or 'stored'")
-    best = None if config["best_params"] is None else take_list("best", len(shapes), "best")
-    if config["last_finite"] not in ("network", "stored"):
-        raise ModelFileError("config.last_finite must be 'network' or 'stored'")
-    last = None
-    if config["last_finite"] == "stored":
-        last = take_list("last_finite", len(shapes), "last_finite")
 
+def _data_from_config(saved: Any, network: Network) -> dict[str, Any]:
     at = "config.data"
-    saved = config["data"]
     check_keys(saved, ("n_samples", "n_features", "n_outputs", "batch_size"), at)
     data = {
         "n_samples": _get_int(saved, "n_samples", at, 1),
@@ -748,19 +769,7 @@ def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
     }
     if (data["n_features"], data["n_outputs"]) != (network.n_inputs, network.n_outputs):
         raise ModelFileError(f"{at}: n_features and n_outputs do not match the network")
-    return TrainingState(
-        iteration=iteration,
-        network=network,
-        optimizer=optimizer,
-        schedule=schedule,
-        rng_state=rng_state,
-        initial_rng_state=initial_rng_state,
-        history=history,
-        stopping=stopping,
-        best_params=best,
-        last_finite=last,
-        data=data,
-    )
+    return data
 
 
 register_kind("checkpoint", TrainingState, _state_to_config, _state_from_config)

@@ -1,0 +1,55 @@
+"""What a training run records: :class:`History`, and the warning a diverging run gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["DivergenceWarning", "History"]
+
+
+class DivergenceWarning(UserWarning):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+@dataclass
+class History:
+    """What happened during :func:`~deltaprop.train`.
+
+    Attributes
+    ----------
+    loss : list of float
+        One entry per iteration (epoch): the training loss computed in that iteration,
+        before its update. With mini-batches, the sample-weighted mean of the batch
+        losses. With L-BFGS, the loss at the iterate each iteration accepted.
+    val_loss : list of float
+        One entry per iteration when there is validation data (else empty): the
+        weighted mean loss on the validation rows, without the L2 penalty and without
+        dropout, of the weights at the end of the iteration.
+    learning_rate : list of float
+        The learning rate used in each iteration (empty for L-BFGS).
+    best_iteration : int or None
+        With validation data, the iteration (counted from 1) with the lowest
+        validation loss; with ``early_stopping=True`` the network ends with its weights.
+    stop_reason : str or None
+        ``"max_iter"``, ``"target_loss"``, ``"no_improvement"``, ``"early_stopping"``,
+        ``"min_learning_rate"``, ``"callback"``, ``"diverged"``, ``"interrupted"``, or for
+        L-BFGS also
+        ``"converged"``, ``"max_fun"`` and ``"line_search_failed"``.
+
+    Examples
+    --------
+    >>> history = History(loss=[0.7, 0.5], stop_reason="max_iter")
+    >>> history.n_iter
+    2
+    """
+
+    loss: list[float] = field(default_factory=list)
+    stop_reason: str | None = None
+    val_loss: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+    best_iteration: int | None = None
+
+    @property
+    def n_iter(self) -> int:
+        """Number of completed iterations (epochs)."""
+        return len(self.loss)

@@ -1,0 +1,225 @@
+"""The one iteration loop of first-order training, and the pieces its iterations share.
+
+:func:`first_order_loop` owns what every first-order engine does around an iteration:
+the learning-rate schedule (reset, or restored when resuming), divergence, the stop
+rules of a :class:`~deltaprop.training.stopping.Tracker`, and the check of the last
+update. An engine plugs in ``one_iteration(iteration) -> Outcome``: the eager step
+(:mod:`deltaprop.training.eager`), the static-buffer step that CUDA graphs replay
+(:mod:`deltaprop.training.static`) and the Dask engine's full-batch and local-SGD
+rounds (:mod:`deltaprop.parallel`).
+
+:func:`full_batch_iteration` is one full-batch step, :func:`batch_order` and
+:func:`run_epoch` one epoch of mini-batches, for whichever step computes the losses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deltaprop.core._xp import device, from_numpy
+from deltaprop.training.stopping import InterruptGuard, Tracker, all_finite, report_divergence
+
+__all__ = ["Outcome", "batch_order", "first_order_loop", "full_batch_iteration", "run_epoch"]
+
+
+@dataclass
+class Outcome:
+    """What one iteration of a first-order loop did.
+
+    Attributes
+    ----------
+    loss : float
+        The iteration's loss (not finite when it diverged).
+    params : list of arrays
+        The parameters after the iteration.
+    last_finite : list of arrays
+        The last parameters whose loss was finite.
+    diverged : bool
+        The loss is not finite.
+    bad_batch : int or None
+        The batch (from 1) whose loss was not finite.
+    skipped : bool
+        Nothing was learnt (every row had weight 0): the iteration leaves no trace in
+        the History.
+    """
+
+    loss: float
+    params: Any
+    last_finite: Any
+    diverged: bool = False
+    bad_batch: int | None = None
+    skipped: bool = False
+
+
+def first_order_loop(
+    optimizer: Any,
+    max_iter: int,
+    tracker: Tracker,
+    params: Any,
+    last_finite: Any,
+    one_iteration: Callable[[int], Outcome],
+    tracked: Callable[[Any], Any] | None = None,
+) -> Any:
+    """The iterations of a first-order optimizer, around ``one_iteration(iteration)``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Its ``learning_rate`` is set by ``tracker.schedule`` each iteration and restored
+        at the end.
+    max_iter : int
+        The last iteration (counted from 1, resumed runs included).
+    tracker : Tracker
+        Its History, stop rules and resume state (``first_iteration``,
+        ``schedule_state``); ``tracker.last_finite`` is kept up to date.
+    params, last_finite : list of arrays
+        The parameters to start from, and the last ones with a finite loss.
+    one_iteration : callable
+        ``one_iteration(iteration) -> Outcome``.
+    tracked : callable, optional
+        ``tracked(params)`` is what the stop rules receive (default: ``params`` itself).
+
+    Returns
+    -------
+    list of arrays
+        The parameters training ends with (the last finite ones after a divergence).
+    """
+    history, schedule = tracker.history, tracker.schedule
+    initial_rate = optimizer.learning_rate
+    if schedule is not None:
+        schedule.reset(initial_rate)
+        if tracker.schedule_state is not None:  # resuming
+            schedule.load_state_dict(tracker.schedule_state)
+    iteration = tracker.first_iteration
+    try:
+        for iteration in range(tracker.first_iteration, max_iter + 1):
+            if schedule is not None:
+                optimizer.learning_rate = schedule.learning_rate(iteration)
+            history.learning_rate.append(optimizer.learning_rate)
+            outcome = one_iteration(iteration)
+            if outcome.skipped:
+                history.learning_rate.pop()
+                continue
+            params, last_finite = outcome.params, outcome.last_finite
+            if outcome.diverged:
+                report_divergence(
+                    history,
+                    iteration,
+                    outcome.loss,
+                    optimizer,
+                    batch=outcome.bad_batch,
+                    X=tracker.inputs,
+                )
+                return last_finite
+            tracker.last_finite = last_finite
+            reason = tracker.end_iteration(
+                iteration, outcome.loss, params if tracked is None else tracked(params)
+            )
+            if reason is not None:
+                history.stop_reason = reason
+                break
+        else:
+            history.stop_reason = "max_iter"
+        if not all_finite(params, xp=tracker.xp):  # the very last update overflowed
+            report_divergence(history, iteration, math.nan, optimizer, X=tracker.inputs)
+            return last_finite
+        return params
+    finally:
+        optimizer.learning_rate = initial_rate
+
+
+def full_batch_iteration(
+    loss_and_gradients: Callable[[Any], tuple[float, list[Any]]],
+    optimizer: Any,
+    params: Any,
+    last_finite: Any,
+    tracker: Tracker,
+    *,
+    xp: Any,
+) -> Outcome:
+    """One full-batch step: the loss at ``params``, then the update unless it diverged.
+
+    In full-batch mode a loss that reaches ``target_loss`` keeps the weights that
+    reached it: the update is not applied.
+
+    Parameters
+    ----------
+    loss_and_gradients : callable
+        ``loss_and_gradients(params) -> (loss, grads)``, the penalised objective.
+    optimizer : Optimizer
+    params, last_finite : list of arrays
+    tracker : Tracker
+    xp : namespace
+    """
+    loss, grads = loss_and_gradients(params)
+    if not math.isfinite(loss):
+        return Outcome(loss, params, last_finite, diverged=True)
+    if tracker.reached_target(loss):
+        return Outcome(loss, params, params)
+    return Outcome(loss, optimizer.step(params, grads, xp=xp), params)
+
+
+def batch_order(
+    rng: np.random.Generator, n_samples: int, shuffle: bool, *, xp: Any, like: Any
+) -> Any:
+    """The order of the rows for one epoch: a fresh permutation when ``shuffle``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+    n_samples : int
+    shuffle : bool
+    xp : namespace
+    like : array
+        The order is made on its device.
+
+    Returns
+    -------
+    int array of shape (n_samples,)
+    """
+    order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+    return from_numpy(order, xp=xp, device=device(like))
+
+
+#: ``batch_step(start, stop) -> (loss, batch_weight, update)`` for rows ``order[start:stop]``.
+BatchStep = Callable[[int, int], tuple[float, float, Callable[[], None] | None]]
+
+
+def run_epoch(
+    batch_step: BatchStep,
+    n_samples: int,
+    batch_size: int,
+    interrupt: InterruptGuard | None,
+) -> tuple[float, int | None]:
+    """One pass over the mini-batches; ``update()`` runs for each batch with a finite loss.
+
+    Batches whose weights are all 0 are skipped (nothing to learn). Ctrl-C stops after
+    the current batch, and the epoch's loss covers the batches done so far.
+
+    Returns
+    -------
+    loss : float
+        The sample-weighted mean of the batch losses, or the first loss that was not
+        finite.
+    bad_batch : int or None
+        The batch (from 1) of a loss that was not finite.
+    """
+    loss_sum, weight_sum = 0.0, 0.0
+    for batch, start in enumerate(range(0, n_samples, batch_size), start=1):
+        loss, batch_weight, update = batch_step(start, min(start + batch_size, n_samples))
+        if batch_weight == 0.0 or update is None:
+            continue
+        if not math.isfinite(loss):
+            return loss, batch
+        loss_sum += loss * batch_weight
+        weight_sum += batch_weight
+        update()
+        if interrupt is not None and interrupt.requested:
+            interrupt.cut_short = start + batch_size < n_samples
+            break
+    return loss_sum / weight_sum, None
