@@ -132,8 +132,8 @@ _LAZY_KINDS: dict[str, tuple[str, str]] = {
     "checkpoint": ("deltaprop.training.checkpoint", "cli"),
     "preprocessor": ("deltaprop.tabular.data", "data"),
     "tabular_model": ("deltaprop.tabular.model", "cli"),
-    "mlp_classifier": ("deltaprop.estimators.state", "sklearn"),
-    "mlp_regressor": ("deltaprop.estimators.state", "sklearn"),
+    "mlp_classifier": ("deltaprop.estimators.mlp", "sklearn"),
+    "mlp_regressor": ("deltaprop.estimators.mlp", "sklearn"),
 }
 
 
