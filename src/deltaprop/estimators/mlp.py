@@ -792,7 +792,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _out_activation(self) -> str:
         if self.output_activation is None:
-            return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+            multiclass = self._label_binarizer.y_type_ == "multiclass"
+            return plan.output_activation("classification", multiclass=multiclass)
         if self.output_activation == "softmax":
             if self._multilabel():
                 raise ValueError(
@@ -803,7 +804,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return "logistic"
 
     def _loss_name(self) -> str:
-        return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
+        return plan.loss_name("classification", self.out_activation_)
 
     def _stratify(self, Y):
         if self._multilabel():
@@ -1033,10 +1034,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _out_activation(self) -> str:
         if self.output_activation is not None:
             return self.output_activation
-        return "exp" if self.loss == "poisson" else "identity"
+        return plan.output_activation("regression", loss=self.loss)
 
     def _loss_name(self) -> str:
-        return self.loss
+        return plan.loss_name("regression", self.out_activation_, self.loss)
 
     def _loss_offset(self, Y, w) -> float:
         return _poisson_constant(Y, w) if self.loss == "poisson" else 0.0

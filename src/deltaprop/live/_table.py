@@ -10,7 +10,7 @@ import numpy as np
 
 from deltaprop.core.network import Network
 from deltaprop.estimators import plan
-from deltaprop.tabular.data import Preprocessor
+from deltaprop.tabular.preprocessing import Preprocessor
 
 
 @dataclass

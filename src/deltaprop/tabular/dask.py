@@ -37,16 +37,16 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.tabular.data import (
-    _SHOW,
+from deltaprop.tabular.columns import (
     MAX_CLASSES_INFERRED,
-    Preprocessor,
-    _category_strings,
-    _is_numeric_dtype,
-    _labels,
-    _parse_numbers,
-    _require_pandas,
+    SHOW,
+    category_strings,
+    class_labels,
+    is_numeric_dtype,
+    parse_numbers,
 )
+from deltaprop.tabular.preprocessing import Preprocessor
+from deltaprop.tabular.readers import require_pandas
 
 __all__ = ["Fitted", "fit_estimator", "fit_preprocessor", "open_client", "read_parquet"]
 
@@ -149,7 +149,7 @@ class _Spec:
 
 
 def _first(mask: np.ndarray) -> list[int]:
-    return np.flatnonzero(mask)[:_SHOW].tolist()
+    return np.flatnonzero(mask)[:SHOW].tolist()
 
 
 def _number_summary(numbers: np.ndarray) -> dict:
@@ -162,11 +162,11 @@ def _number_summary(numbers: np.ndarray) -> dict:
 
 
 def _column_survey(series: Any, pd: Any) -> dict:
-    numbers, missing = _parse_numbers(series, pd)
+    numbers, missing = parse_numbers(series, pd)
     bad = ~missing & np.isnan(numbers)
     infinite = np.isinf(numbers)
     return {
-        "numeric_dtype": _is_numeric_dtype(series, pd),
+        "numeric_dtype": is_numeric_dtype(series, pd),
         "n_missing": int(missing.sum()),
         "missing": _first(missing),
         "n_bad": int(bad.sum()),
@@ -182,7 +182,7 @@ def _target_survey(series: Any, spec: _Spec, pd: Any) -> dict:
     missing = series.isna().to_numpy()
     present = series[~missing].reset_index(drop=True)
     rows = np.flatnonzero(~missing)
-    numbers, _ = _parse_numbers(present, pd)
+    numbers, _ = parse_numbers(present, pd)
     bad = np.isnan(numbers)
     ok = numbers[~bad]
     out = {
@@ -205,7 +205,7 @@ def _target_survey(series: Any, spec: _Spec, pd: Any) -> dict:
                     and len(present) > 0
                 )
             ),
-            numeric_dtype=_is_numeric_dtype(series, pd),
+            numeric_dtype=is_numeric_dtype(series, pd),
             float_dtype=bool(pd.api.types.is_float_dtype(series)),
             integers=bool(np.all(ok == np.round(ok))),
             distinct=distinct[: MAX_CLASSES_INFERRED + 1],
@@ -227,7 +227,7 @@ def _weight_survey(series: Any, pd: Any) -> dict:
 
 def _survey(frame: Any, spec: _Spec) -> dict:
     """Pass 1 over one partition: small per-column summaries (no rows)."""
-    pd = _require_pandas()
+    pd = require_pandas()
     frame = frame.reset_index(drop=True)
     return {
         "n_rows": len(frame),
@@ -251,33 +251,33 @@ class _Centres:
 
 def _moments(frame: Any, centres: _Centres) -> dict:
     """Pass 2 over one partition: sums of squared deviations, category counts, labels."""
-    pd = _require_pandas()
+    pd = require_pandas()
     frame = frame.reset_index(drop=True)
     out: dict[str, Any] = {"ssd": {}, "categories": {}}
     for name, mean, fill in centres.numeric:
-        numbers, missing = _parse_numbers(frame[name], pd)
+        numbers, missing = parse_numbers(frame[name], pd)
         values = np.where(missing, fill, numbers)
         out["ssd"][name] = float(np.sum((values - mean) ** 2))
     for name in centres.categorical:
-        strings = _category_strings(frame[name], pd)
+        strings = category_strings(frame[name], pd)
         present = strings[np.array([s is not None for s in strings], dtype=bool)].astype(str)
         labels, counts = np.unique(present, return_counts=True)
         out["categories"][name] = dict(zip(labels.tolist(), counts.tolist(), strict=True))
     target = frame[centres.target]
     if centres.task == "regression":
-        numbers, _ = _parse_numbers(target, pd)
+        numbers, _ = parse_numbers(target, pd)
         out["target"] = float(np.sum((numbers - centres.target_mean) ** 2))
     else:
-        out["target"] = np.unique(_labels(target, pd))
+        out["target"] = np.unique(class_labels(target, pd))
     return out
 
 
 # -- the most frequent number, reduced on the workers ---------------------------------------
 def _value_counts(frame: Any, names: Sequence[str]) -> dict[str, Any]:
-    pd = _require_pandas()
+    pd = require_pandas()
     out = {}
     for name in names:
-        numbers, missing = _parse_numbers(frame[name].reset_index(drop=True), pd)
+        numbers, missing = parse_numbers(frame[name].reset_index(drop=True), pd)
         out[name] = pd.Series(numbers[~missing]).value_counts()
     return out
 
@@ -291,7 +291,7 @@ def _add_counts(*parts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _modes(counts: dict[str, Any]) -> dict[str, float]:
-    """The most frequent value per column; ties go to the smallest (as ``_most_frequent``)."""
+    """The most frequent value per column; ties go to the smallest (as ``most_frequent``)."""
     out = {}
     for name, c in counts.items():
         out[name] = float(np.min(c.index.to_numpy()[c.to_numpy() == c.max()]))
@@ -321,7 +321,7 @@ class _Rows:
                     rows.append((offset + item[0] + 1, item[1]))
                 else:
                     rows.append(offset + item + 1)
-        rows = rows[:_SHOW]
+        rows = rows[:SHOW]
         more = f" and {total - len(rows)} more" if total > len(rows) else ""
         return rows, more
 
@@ -486,7 +486,7 @@ def fit_preprocessor(
         n_bad = sum(c["n_bad"] for c in cols)
         n_numbers = sum(c["n_numbers"] for c in cols)
         n_missing = sum(c["n_missing"] for c in cols)
-        # _is_numeric_column's rule: numeric when at least half the present values are
+        # is_numeric_column's rule: numeric when at least half the present values are
         is_numeric = name not in forced and 2 * n_numbers >= n_numbers + n_bad
         if is_numeric and n_bad:
             raise _not_numbers(name, rows, cols, n_bad, n_numbers)
@@ -608,7 +608,7 @@ def _encode(frame: Any, pre: Preprocessor, sample_weight: str | None) -> tuple[n
     ``pre.transform`` and ``pre.transform_target`` (class indices, int64, or scaled
     targets).
     """
-    pd = _require_pandas()
+    pd = require_pandas()
     frame = frame.reset_index(drop=True)
     y_dtype = np.int64 if pre.task_ == "classification" else np.float64
     if len(frame) == 0:
