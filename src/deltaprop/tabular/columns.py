@@ -9,7 +9,7 @@ and regression from the target. The rules are spelled out in ``docs/data.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,11 +27,16 @@ __all__ = [
     "is_numeric_column",
     "is_numeric_dtype",
     "missing_error",
+    "missing_rows_error",
+    "mode",
     "most_frequent",
     "not_numbers_error",
+    "not_numbers_rows_error",
     "numeric_values",
     "parse_numbers",
+    "rows_described",
     "table_frame",
+    "task_rule",
 ]
 
 #: Integer targets with at most this many distinct values are classification targets.
@@ -67,23 +72,42 @@ def parse_numbers(series: Any, pd: Any) -> tuple[np.ndarray, np.ndarray]:
     return numbers, missing
 
 
+def rows_described(examples: Sequence[tuple[int, str]], total: int) -> str:
+    """``"row 3 ('x'), row 9 ('y') and 2 more"`` from the first ``(row, repr)`` pairs.
+
+    ``examples`` lists (1-based row number, the value's ``repr``) for the first of
+    ``total`` offending rows; at most ``SHOW`` of them are shown.
+    """
+    shown = ", ".join(f"row {r} ({v})" for r, v in examples[:SHOW])
+    return shown + (f" and {total - SHOW} more" if total > SHOW else "")
+
+
 def describe_rows(rows: np.ndarray, series: Any) -> str:
-    """``"row 3 ('x'), row 9 ('y') and 2 more"`` for 0-based ``rows`` of ``series``."""
-    shown = ", ".join(f"row {i + 1} ({series.iloc[i]!r})" for i in rows[:SHOW])
-    more = f" and {len(rows) - SHOW} more" if len(rows) > SHOW else ""
-    return shown + more
+    """:func:`rows_described` for the 0-based ``rows`` of ``series``."""
+    return rows_described([(i + 1, repr(series.iloc[i])) for i in rows[:SHOW]], len(rows))
+
+
+def not_numbers_rows_error(
+    name: str, examples: Sequence[tuple[int, str]], n_bad: int, n_numbers: int
+) -> ValueError:
+    """The error for a numeric column with ``n_bad`` values that are not numbers.
+
+    ``examples`` as for :func:`rows_described`; ``n_numbers`` values are numbers.
+    """
+    row, value = examples[0]
+    return ValueError(
+        f"column {name!r}, row {row}: {value} is not a number, but {n_numbers} of the "
+        f"column's {n_numbers + n_bad} values are, so it is numeric (not numbers: "
+        f"{rows_described(examples, n_bad)}); fix the values, or declare the column "
+        "categorical"
+    )
 
 
 def not_numbers_error(name: str, series: Any, bad: np.ndarray, n_numbers: int) -> ValueError:
-    """The error for a numeric column holding values that are not numbers (mask ``bad``)."""
+    """:func:`not_numbers_rows_error` for the values of ``series`` where ``bad`` holds."""
     rows = np.flatnonzero(bad)
-    first = rows[0]
-    return ValueError(
-        f"column {name!r}, row {first + 1}: {series.iloc[first]!r} is not a number, but "
-        f"{n_numbers} of the column's {n_numbers + len(rows)} values are, so it is numeric "
-        f"(not numbers: {describe_rows(rows, series)}); fix the values, or declare the "
-        "column categorical"
-    )
+    examples = [(i + 1, repr(series.iloc[i])) for i in rows[:SHOW]]
+    return not_numbers_rows_error(name, examples, len(rows), n_numbers)
 
 
 def numeric_values(name: str, series: Any, pd: Any) -> np.ndarray:
@@ -159,24 +183,79 @@ def infer_task(y: Any, *, name: str = "target") -> str:
     pd = require_pandas()
     series = as_series(y, name, pd)
     present = series.dropna().reset_index(drop=True)
-    if pd.api.types.is_bool_dtype(series) or (
-        series.dtype == object
-        and len(present)
-        and all(isinstance(v, bool | np.bool_) for v in present)
-    ):
+    numeric_dtype = is_numeric_dtype(series, pd)
+    numbers, _ = parse_numbers(present, pd)
+    bad = np.isnan(numbers)
+    return task_rule(
+        bool_like=bool(
+            pd.api.types.is_bool_dtype(series)
+            or (
+                series.dtype == object
+                and len(present)
+                and all(isinstance(v, bool | np.bool_) for v in present)
+            )
+        ),
+        numeric_dtype=numeric_dtype,
+        float_dtype=bool(pd.api.types.is_float_dtype(series)),
+        n_present=len(present),
+        n_bad=0 if numeric_dtype else int(bad.sum()),
+        integers=bool(np.all(numbers[~bad] == np.round(numbers[~bad]))),
+        n_distinct=len(np.unique(numbers[~bad])),
+        not_numbers=lambda: not_numbers_error(name, present, bad, int((~bad).sum())),
+    )
+
+
+def task_rule(
+    *,
+    bool_like: bool,
+    numeric_dtype: bool,
+    float_dtype: bool,
+    n_present: int,
+    n_bad: int,
+    integers: bool,
+    n_distinct: int,
+    not_numbers: Any,
+) -> str:
+    """:func:`infer_task`'s rule, from facts about the target's present values.
+
+    The facts come from the column itself, or from summaries of its partitions
+    (:mod:`deltaprop.tabular.dask`).
+
+    Parameters
+    ----------
+    bool_like : bool
+        The values are booleans.
+    numeric_dtype, float_dtype : bool
+        pandas stores them as numbers, as floating-point numbers.
+    n_present : int
+        Values that are not missing.
+    n_bad : int
+        Values that are not numbers (text columns).
+    integers : bool
+        Every number is an integer.
+    n_distinct : int
+        Distinct numbers (counting up to ``MAX_CLASSES_INFERRED + 1`` is enough).
+    not_numbers : callable
+        Returns the ``ValueError`` for a mostly numeric column with values that are not
+        numbers.
+
+    Raises
+    ------
+    ValueError
+        ``not_numbers()``, when at least half of the present values are numbers.
+    """
+    if bool_like:
         return "classification"
-    if not is_numeric_dtype(series, pd):
-        if not is_numeric_column(name, present, pd):
+    if not numeric_dtype:
+        if n_bad:
+            if 2 * (n_present - n_bad) >= n_present:
+                raise not_numbers()
             return "classification"
-        numbers, _ = parse_numbers(present, pd)
-        if not np.all(numbers == np.round(numbers)):
+        if not integers:
             return "regression"
-    elif pd.api.types.is_float_dtype(series):
+    elif float_dtype:
         return "regression"
-    else:
-        numbers = present.to_numpy(dtype=np.float64)
-    n_distinct = len(np.unique(numbers))
-    if n_distinct <= MAX_CLASSES_INFERRED and n_distinct < len(numbers):
+    if n_distinct <= MAX_CLASSES_INFERRED and n_distinct < n_present - n_bad:
         return "classification"
     return "regression"
 
@@ -209,20 +288,40 @@ def table_frame(table: Any, pd: Any, what: str = "table") -> Any:
     return frame
 
 
-def missing_error(name: str, missing: np.ndarray, hint: str) -> ValueError:
-    """The error for missing values (mask ``missing``) in column ``name``, then ``hint``."""
-    rows = np.flatnonzero(missing) + 1
-    shown = ", ".join(str(r) for r in rows[:SHOW]) + (", ..." if len(rows) > SHOW else "")
-    plural = "s" if len(rows) > 1 else ""
+def missing_rows_error(name: str, rows: Sequence[int], total: int, hint: str) -> ValueError:
+    """The error for ``total`` missing values in column ``name``, then ``hint``.
+
+    ``rows`` lists the first (1-based) row numbers; at most ``SHOW`` are shown.
+    """
+    shown = ", ".join(str(r) for r in rows[:SHOW]) + (", ..." if total > SHOW else "")
+    plural = "s" if total > 1 else ""
     return ValueError(
-        f"column {name!r} has missing values in {len(rows)} row{plural} (row{plural} {shown}){hint}"
+        f"column {name!r} has missing values in {total} row{plural} (row{plural} {shown}){hint}"
     )
+
+
+def missing_error(name: str, missing: np.ndarray, hint: str) -> ValueError:
+    """:func:`missing_rows_error` for the rows where the mask ``missing`` holds."""
+    rows = np.flatnonzero(missing) + 1
+    return missing_rows_error(name, rows[:SHOW].tolist(), len(rows), hint)
+
+
+def mode(uniques: Any, counts: Any) -> Any:
+    """The value with the largest count; ties go to the smallest (scikit-learn's rule).
+
+    Parameters
+    ----------
+    uniques : array-like of shape (n_values,)
+        Distinct values (numbers or strings).
+    counts : array-like of shape (n_values,)
+    """
+    uniques, counts = np.asarray(uniques), np.asarray(counts)
+    return min(uniques[counts == counts.max()].tolist())
 
 
 def most_frequent(values: np.ndarray) -> Any:
     """The most frequent value; ties go to the smallest (scikit-learn's rule)."""
-    uniques, counts = np.unique(values, return_counts=True)
-    return uniques[int(np.argmax(counts))]
+    return mode(*np.unique(values, return_counts=True))
 
 
 def class_labels(series: Any, pd: Any) -> np.ndarray:

@@ -515,6 +515,31 @@ def _preprocessor_from_state(config: dict, arrays: ArrayStore) -> Preprocessor:
         raise ModelFileError(f"config.params: {exc}") from None
 
     columns = get_field(config, "columns", list, "config")
+    names = _column_names_from_state(columns)
+    if len(set(names)) != len(names) or pre.target in names:
+        raise ModelFileError("config.columns: column names must be distinct and not the target")
+    n_numeric = sum(c["kind"] == "numeric" for c in columns)
+
+    pre.feature_names_in_ = names
+    pre.columns_ = columns
+    pre.mean_ = arrays.take("mean", (n_numeric,)).astype(np.float64)
+    pre.scale_ = arrays.take("scale", (n_numeric,)).astype(np.float64)
+    if not np.all(pre.scale_ > 0):
+        raise ModelFileError("array 'scale' must be > 0")
+
+    fill_values = config["fill_values"]
+    if (fill_values is None) != (pre.impute is None):
+        raise ModelFileError("config.fill_values must be given exactly when impute is set")
+    numeric_fill = _numeric_fill_from_state(fill_values, columns, names, n_numeric)
+    pre.fill_values_ = fill_values
+    pre._numeric_fill = np.array(numeric_fill, dtype=np.float64)
+    pre.n_features_out_ = len(pre.get_feature_names_out())
+    _target_from_state(pre, config)
+    return pre
+
+
+def _column_names_from_state(columns: list) -> list[str]:
+    """The names of ``config.columns``, each entry checked (kind, sorted categories)."""
     if not columns:
         raise ModelFileError("config.columns is empty")
     names: list[str] = []
@@ -533,36 +558,29 @@ def _preprocessor_from_state(config: dict, arrays: ArrayStore) -> Preprocessor:
         else:
             raise ModelFileError(f"{where}.kind must be 'numeric' or 'categorical', got {kind!r}")
         names.append(get_field(column, "name", str, where))
-    if len(set(names)) != len(names) or pre.target in names:
-        raise ModelFileError("config.columns: column names must be distinct and not the target")
-    n_numeric = sum(c["kind"] == "numeric" for c in columns)
+    return names
 
-    pre.feature_names_in_ = names
-    pre.columns_ = columns
-    pre.mean_ = arrays.take("mean", (n_numeric,)).astype(np.float64)
-    pre.scale_ = arrays.take("scale", (n_numeric,)).astype(np.float64)
-    if not np.all(pre.scale_ > 0):
-        raise ModelFileError("array 'scale' must be > 0")
 
-    fill_values = config["fill_values"]
-    if (fill_values is None) != (pre.impute is None):
-        raise ModelFileError("config.fill_values must be given exactly when impute is set")
+def _numeric_fill_from_state(
+    fill_values: dict | None, columns: list, names: list[str], n_numeric: int
+) -> list[float]:
+    """The numeric columns' fill values (zeros without ``impute``), ``fill_values`` checked."""
+    if fill_values is None:
+        return [0.0] * n_numeric
+    check_keys(fill_values, names, "config.fill_values")
     numeric_fill = []
-    if fill_values is not None:
-        check_keys(fill_values, names, "config.fill_values")
-        for column in columns:
-            value = fill_values[column["name"]]
-            where = f"config.fill_values[{column['name']!r}]"
-            if column["kind"] == "numeric":
-                numeric_fill.append(get_number(fill_values, column["name"], "config.fill_values"))
-            elif not isinstance(value, str):
-                raise ModelFileError(f"{where} must be a string, got {value!r:.40}")
-    else:
-        numeric_fill = [0.0] * n_numeric
-    pre.fill_values_ = fill_values
-    pre._numeric_fill = np.array(numeric_fill, dtype=np.float64)
-    pre.n_features_out_ = len(pre.get_feature_names_out())
+    for column in columns:
+        value = fill_values[column["name"]]
+        where = f"config.fill_values[{column['name']!r}]"
+        if column["kind"] == "numeric":
+            numeric_fill.append(get_number(fill_values, column["name"], "config.fill_values"))
+        elif not isinstance(value, str):
+            raise ModelFileError(f"{where} must be a string, got {value!r:.40}")
+    return numeric_fill
 
+
+def _target_from_state(pre: Preprocessor, config: dict) -> None:
+    """``task_`` and the classes or the target's scaling, checked against ``pre``'s target."""
     task = config["task"]
     if task != (pre.task or task) or task not in _TASKS or (task is None) != (pre.target is None):
         raise ModelFileError(f"config.task {task!r} does not fit target {pre.target!r}")
@@ -578,7 +596,6 @@ def _preprocessor_from_state(config: dict, arrays: ArrayStore) -> Preprocessor:
             raise ModelFileError("config.target_scale must be > 0")
     elif config["target_mean"] is not None or config["target_scale"] is not None:
         raise ModelFileError("config.target_mean/target_scale must be null unless regression")
-    return pre
 
 
 register_kind("preprocessor", Preprocessor, _preprocessor_to_state, _preprocessor_from_state)
