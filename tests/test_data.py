@@ -13,7 +13,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 
 import deltaprop as dp  # noqa: E402
-from deltaprop.tabular.data import (  # noqa: E402
+from deltaprop.tabular import (  # noqa: E402
     DataWarning,
     Preprocessor,
     infer_task,

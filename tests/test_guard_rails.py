@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.tabular.data import check_feature_scales
+from deltaprop.tabular import check_feature_scales
 
 from .conftest import to_xp
 

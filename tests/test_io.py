@@ -13,7 +13,7 @@ import pytest
 
 import deltaprop as dp
 from deltaprop.files import container as dpio
-from deltaprop.tabular.data import Preprocessor
+from deltaprop.tabular import Preprocessor
 
 from .conftest import no_code_execution, to_xp
 

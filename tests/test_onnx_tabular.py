@@ -15,7 +15,7 @@ pytest.importorskip("sklearn")
 from deltaprop import Dense, Network  # noqa: E402
 from deltaprop.cli.main import main  # noqa: E402
 from deltaprop.files import container as io  # noqa: E402
-from deltaprop.tabular.data import DataWarning  # noqa: E402
+from deltaprop.tabular import DataWarning  # noqa: E402
 
 RTOL = {"float32": 1e-6, "float64": 1e-12}
 TARGETS = {"binary": "answer", "multiclass": "grade", "regression": "price"}

@@ -81,7 +81,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
             sample_weight=args.sample_weight,
         )
         if args.no_standardize:
-            from deltaprop.tabular.data import check_feature_scales
+            from deltaprop.tabular import check_feature_scales
 
             message = check_feature_scales(
                 fitted.feature_scales, feature_names=pre.get_feature_names_out()

@@ -78,7 +78,7 @@ def _demo_cli(args: argparse.Namespace) -> int:
     """The demo through the command line's own train and evaluate commands."""
     from deltaprop.datasets import breast_cancer_path
     from deltaprop.files.container import load
-    from deltaprop.tabular.data import read_table
+    from deltaprop.tabular.readers import read_table
 
     table = read_table(breast_cancer_path())
     labels = table["diagnosis"].to_numpy()
@@ -208,7 +208,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Train on a table while a local page shows the network learning."""
     from deltaprop.live import model_from_table, serve
     from deltaprop.optim.optimizers import SGD, Adam
-    from deltaprop.tabular.data import read_table
+    from deltaprop.tabular.readers import read_table
 
     table = read_table(args.data)
     if args.target not in table.columns:

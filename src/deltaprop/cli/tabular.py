@@ -111,7 +111,7 @@ def _require_extras(command: str) -> Any:
 
 
 def _read(path: str) -> Any:
-    from deltaprop.tabular.data import read_table
+    from deltaprop.tabular.readers import read_table
 
     return read_table(path)
 
@@ -279,7 +279,7 @@ def _estimator(args: argparse.Namespace, task: str, callbacks: list) -> Any:
 
 
 def _scale_warning(frame: Any, args: argparse.Namespace, task: str) -> str | None:
-    from deltaprop.tabular.data import Preprocessor, check_feature_scales
+    from deltaprop.tabular import Preprocessor, check_feature_scales
 
     features = frame.drop(columns=[args.sample_weight]) if args.sample_weight else frame
     pre = Preprocessor(
@@ -295,7 +295,7 @@ def _scale_warning(frame: Any, args: argparse.Namespace, task: str) -> str | Non
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a model on a table and write it to ``--out``."""
     _require_extras("train")
-    from deltaprop.tabular.data import infer_task
+    from deltaprop.tabular.columns import infer_task
     from deltaprop.tabular.model import TabularModel
     from deltaprop.training.checkpoint import Checkpoint
 

@@ -1,5 +1,21 @@
-"""scikit-learn estimators built on the engine (needs scikit-learn)."""
+"""scikit-learn estimators built on the engine (needs scikit-learn).
 
-from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
+:mod:`deltaprop.estimators.plan` (the translation of scikit-learn's hyper-parameters into
+engine objects) imports without scikit-learn; the estimators load it when first used.
+"""
+
+import importlib
+from typing import Any
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        # loads scikit-learn (optional dependency)
+        return getattr(importlib.import_module("deltaprop.estimators.mlp"), name)
+    raise AttributeError(f"module 'deltaprop.estimators' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

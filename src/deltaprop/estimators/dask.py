@@ -28,21 +28,20 @@ dask arrays.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names
 
+from deltaprop.estimators import plan
 from deltaprop.parallel import train as parallel_train
 from deltaprop.parallel._dask import _client_for
 
 __all__ = ["fit_on_dask", "predict_on_dask"]
-
-_STOCHASTIC = ("sgd", "adam", "gd")
 
 
 def _import_dask():
@@ -222,17 +221,51 @@ def fit_on_dask(
 
 
 def _fit(est, client, X, y, sample_weight, local_steps, da):
-    from deltaprop.estimators.mlp import MLPClassifier
-
-    hidden = est._hidden_sizes()
+    hidden = plan.hidden_sizes(est.hidden_layer_sizes)
     first_pass = not hasattr(est, "coefs_") or not est.warm_start
     X_in, X = X, _rows(X, "X", da)
+    X, n_samples, n_features = _features(est, X_in, X, first_pass)
+    y = _next_to(y, X, "y", da)
+    w = _next_to(sample_weight, X, "sample_weight", da)
+    targets = _classifier_targets if is_classifier(est) else _regressor_targets
+    Y, class_factors = targets(est, y, first_pass, X.dtype, da)
+    if class_factors is not None:
+        w = class_factors if w is None else w.astype(X.dtype) * class_factors
+
+    random_state = check_random_state(est.random_state)
+    layer_units = [n_features, *hidden, int(Y.shape[1])]
+    est._prepare_parameters(layer_units, X.dtype, random_state, first_pass)
+    offset = _poisson_constant(Y, w, da) if getattr(est, "loss", None) == "poisson" else 0.0
+    stop = plan.stopping(est)
+    solver, batch_size, local_steps = _solver(est, X, n_samples, local_steps)
+    history = parallel_train(
+        net := est._network(X.dtype),
+        X,
+        Y,
+        sample_weight=w,
+        solver=solver,
+        client=client,
+        optimizer=(optimizer := est._optimizer(first_pass)),
+        max_iter=stop.max_iter,
+        target_loss=plan.target_loss(est, offset),
+        tol=stop.tol,
+        n_iter_no_change=stop.n_iter_no_change,
+        batch_size=batch_size,
+        local_steps=local_steps,
+        random_state=plan.train_seed(random_state),
+    )
+    est._store(net, optimizer, history, n_samples, offset, None, None, False)
+    est._warn_if_not_converged(history, stacklevel=6)
+    return est
+
+
+def _features(est: Any, X_in: Any, X: Any, first_pass: bool) -> tuple[Any, int, int]:
+    """``(X, n_samples, n_features)``: ``X`` checked, as floats, one column chunk."""
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim}-D")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     X = X.rechunk({1: -1})
-    dtype = X.dtype
     n_samples, n_features = int(sum(X.chunks[0])), int(X.shape[1])
     if n_samples < 1:
         raise ValueError("X is empty: it has 0 samples")
@@ -245,65 +278,14 @@ def _fit(est, client, X, y, sample_weight, local_steps, da):
             f"X has {n_features} features, but {type(est).__name__} is expecting "
             f"{est.n_features_in_} features as input."
         )
-    y = _next_to(y, X, "y", da)
-    w = _next_to(sample_weight, X, "sample_weight", da)
-    targets = _classifier_targets if isinstance(est, MLPClassifier) else _regressor_targets
-    Y, class_factors = targets(est, y, first_pass, dtype, da)
-    if class_factors is not None:
-        w = class_factors if w is None else w.astype(dtype) * class_factors
-
-    layer_units = [n_features, *hidden, int(Y.shape[1])]
-    random_state = check_random_state(est.random_state)
-    if first_pass:
-        est._initialize(Y, layer_units, dtype, random_state)
-    else:
-        if not hasattr(est, "n_layers_"):  # coefs_ set by hand before any fit
-            est._initialize(Y, layer_units, dtype, random_state, draw=False)
-        est._check_coefs(layer_units)
-        est.n_outputs_ = int(Y.shape[1])
-    offset = _poisson_constant(Y, w, da) if getattr(est, "loss", None) == "poisson" else 0.0
-
-    max_iter = int(est.max_iter)
-    finite_patience = math.isfinite(est.n_iter_no_change)
-    tol, n_no_change = None, max_iter + 1
-    if est.solver in _STOCHASTIC and finite_patience:
-        tol, n_no_change = float(est.tol), int(est.n_iter_no_change) + 1
-    solver, batch_size, local_steps = _solver(est, X, n_samples, local_steps)
-    history = parallel_train(
-        net := est._network(dtype),
-        X,
-        Y,
-        sample_weight=w,
-        solver=solver,
-        client=client,
-        optimizer=(optimizer := est._optimizer(first_pass)),
-        max_iter=max_iter,
-        target_loss=None if est.target_loss is None else float(est.target_loss) - offset,
-        tol=tol,
-        n_iter_no_change=n_no_change,
-        batch_size=batch_size,
-        local_steps=local_steps,
-        random_state=int(random_state.randint(np.iinfo(np.int32).max)),
-    )
-    est._store(net, optimizer, history, n_samples, offset, None, None, False)
-    est._warn_if_not_converged(history, stacklevel=6)
-    return est
+    return X, n_samples, n_features
 
 
 def _solver(est, X, n_samples: int, local_steps: int | None) -> tuple[str, int | None, int]:
     """``(solver, batch_size, local_steps)`` for :func:`deltaprop.parallel.train`."""
-    if est.solver in ("lbfgs", "gd"):
+    batch_size = plan.batch_size(est, n_samples, stacklevel=7)
+    if batch_size is None:  # lbfgs and gd: full batch
         return est.solver, None, 1
-    if est.batch_size == "auto":
-        batch_size = min(200, n_samples)
-    else:
-        if est.batch_size > n_samples:
-            warnings.warn(
-                "Got `batch_size` less than 1 or larger than sample size. It is going "
-                "to be clipped",
-                stacklevel=6,
-            )
-        batch_size = min(int(est.batch_size), n_samples)
     if batch_size >= n_samples:  # one batch per epoch: full-batch steps, exactly as in memory
         return "gd", None, 1
     if not est.shuffle:

@@ -42,8 +42,8 @@ See ``docs/estimators.md`` for every parameter and every difference from scikit-
 
 from __future__ import annotations
 
+import functools
 import importlib
-import math
 import numbers
 import warnings
 from itertools import pairwise
@@ -70,38 +70,16 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from deltaprop.core._xp import to_numpy
-from deltaprop.core.activations import _ALIASES as _ACTIVATION_ALIASES
-from deltaprop.core.activations import ACTIVATIONS
 from deltaprop.core.backprop import forward_pass
-from deltaprop.core.layers import Dense
 from deltaprop.core.network import Network
-from deltaprop.optim.optimizers import LBFGS, SGD, Adam
-from deltaprop.optim.schedules import InverseScaling, ReduceOnPlateau
+from deltaprop.estimators import plan, state
+from deltaprop.estimators.dask import fit_on_dask, predict_on_dask
+from deltaprop.files.container import register_kind
+from deltaprop.optim.optimizers import LBFGS
 from deltaprop.parallel import is_dask_collection
 from deltaprop.training.trainer import train
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
-
-_FIRST_ORDER = ("sgd", "adam", "gd")
-_HIDDEN_ACTIVATIONS = (set(ACTIVATIONS) | set(_ACTIVATION_ALIASES)) - {"softmax"}
-_OUTPUT_ACTIVATIONS = set(ACTIVATIONS) | set(_ACTIVATION_ALIASES)
-# The stop reasons after which scikit-learn warns that the optimisation has not converged.
-_NOT_CONVERGED = ("max_iter", "max_fun", "line_search_failed")
-
-
-class _InverseScalingFrom(InverseScaling):
-    """scikit-learn's ``"invscaling"``: ``lr_0 / (1 + t)**power_t``.
-
-    ``t = offset + scale * (epoch - 1)`` is the number of samples seen before the epoch
-    (``offset`` of them in earlier calls), so a warm start continues the decay.
-    """
-
-    def __init__(self, power_t: float, scale: float, offset: int) -> None:
-        super().__init__(power_t=power_t, scale=scale)
-        self.offset = offset
-
-    def _rate(self, epoch):
-        return self.initial / (1.0 + self.offset + self.scale * (epoch - 1)) ** self.power_t
 
 
 class _Verbose:
@@ -197,12 +175,6 @@ def _device_mover(device: str):
     return move
 
 
-def _predict_on_dask(estimator, X, method):
-    from deltaprop.estimators.dask import predict_on_dask
-
-    return predict_on_dask(estimator, X, method)
-
-
 def _refuse_dask_for(*, incremental: bool, resume: Any) -> None:
     if incremental:
         raise TypeError(
@@ -226,8 +198,8 @@ class _BaseMLP(BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
-        "activation": [StrOptions(_HIDDEN_ACTIVATIONS)],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam", "gd"})],
+        "activation": [StrOptions(plan.HIDDEN_ACTIVATIONS)],
+        "solver": [StrOptions(set(plan.SOLVERS))],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -251,7 +223,7 @@ class _BaseMLP(BaseEstimator):
             Options(numbers.Real, {np.inf}),
         ],
         "max_fun": [Interval(numbers.Integral, 1, None, closed="left")],
-        "output_activation": [StrOptions(_OUTPUT_ACTIVATIONS), None],
+        "output_activation": [StrOptions(plan.OUTPUT_ACTIVATIONS), None],
         "target_loss": [numbers.Real, None],
         "callbacks": [callable, list, tuple, None],
         "early_stopping_metric": [StrOptions({"score", "loss"})],
@@ -283,36 +255,32 @@ class _BaseMLP(BaseEstimator):
         return None
 
     # -- fitting ----------------------------------------------------------------------
-    def _hidden_sizes(self) -> list[int]:
-        sizes = self.hidden_layer_sizes
-        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
-        if any(not isinstance(s, numbers.Integral) or s <= 0 for s in sizes):
-            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
-        return [int(s) for s in sizes]
-
-    def _initialize(self, Y, layer_units, dtype, random_state, draw=True) -> None:
+    def _initialize(self, layer_units, dtype, random_state, draw=True) -> None:
         self.n_iter_ = 0
         self.t_ = 0
-        self.n_outputs_ = Y.shape[1]
+        self.n_outputs_ = int(layer_units[-1])
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._out_activation()
-        # scikit-learn's draw, number for number: Glorot uniform for weights and biases,
-        # with the smaller factor 2 when the hidden units are logistic.
-        factor = 2.0 if self.activation in ("logistic", "sigmoid") else 6.0
         if draw:
-            self.coefs_, self.intercepts_ = [], []
-        for fan_in, fan_out in pairwise(layer_units) if draw else ():
-            bound = np.sqrt(factor / (fan_in + fan_out))
-            coef = random_state.uniform(-bound, bound, (fan_in, fan_out))
-            intercept = random_state.uniform(-bound, bound, fan_out)
-            self.coefs_.append(coef.astype(dtype, copy=False))
-            self.intercepts_.append(intercept.astype(dtype, copy=False))
+            self.coefs_, self.intercepts_ = plan.initial_parameters(
+                layer_units, self.activation, random_state, dtype
+            )
         self.loss_curve_ = []
         self.validation_loss_curve_ = None
         self.optimizer_state_ = None
         self.best_loss_ = np.inf
         self.validation_scores_ = None
         self.best_validation_score_ = None
+
+    def _prepare_parameters(self, layer_units, dtype, random_state, first_pass: bool) -> None:
+        """Draw the initial weights (first pass) or check the ones a warm start continues."""
+        if first_pass:
+            self._initialize(layer_units, dtype, random_state)
+            return
+        if not hasattr(self, "n_layers_"):  # coefs_ set by hand before any fit
+            self._initialize(layer_units, dtype, random_state, draw=False)
+        self._check_coefs(layer_units)
+        self.n_outputs_ = int(layer_units[-1])
 
     def _check_coefs(self, layer_units) -> None:
         shapes = [(a, b) for a, b in pairwise(layer_units)]
@@ -330,7 +298,7 @@ class _BaseMLP(BaseEstimator):
         return [p for pair in zip(self.coefs_, self.intercepts_, strict=True) for p in pair]
 
     def _check_solver(self) -> bool:
-        if self.solver not in _FIRST_ORDER:
+        if self.solver not in plan.FIRST_ORDER:
             raise AttributeError(
                 f"partial_fit is only available for stochastic optimizers. {self.solver} "
                 "is not stochastic."
@@ -339,113 +307,44 @@ class _BaseMLP(BaseEstimator):
 
     def _network(self, dtype) -> Network:
         """A Network holding ``coefs_`` and ``intercepts_`` (as ``dtype``)."""
-        n = len(self.coefs_)
-        layers = []
-        for i, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_, strict=True)):
-            last = i == n - 1
-            layer = Dense(
-                coef.shape[0],
-                coef.shape[1],
-                self.out_activation_ if last else self.activation,
-                dropout=0.0 if last else float(self.dropout),
-            )
-            layer.weights = np.asarray(coef, dtype=dtype)
-            layer.bias = np.asarray(intercept, dtype=dtype)
-            layers.append(layer)
-        return Network(layers, loss=self._loss_name(), alpha=float(self.alpha), random_state=0)
+        return plan.network(
+            self.coefs_,
+            self.intercepts_,
+            activation=self.activation,
+            out_activation=self.out_activation_,
+            loss=self._loss_name(),
+            alpha=self.alpha,
+            dropout=self.dropout,
+            dtype=dtype,
+        )
 
     def _optimizer(self, first_pass: bool):
-        if self.solver == "lbfgs":
-            # scikit-learn hands tol to SciPy's gtol, where 0 means "never"; LBFGS wants > 0.
-            tol = self.tol if self.tol > 0 else np.finfo(np.float64).tiny
-            return LBFGS(tol=float(tol), max_fun=int(self.max_fun))
-        if self.solver == "adam":
-            optimizer = Adam(
-                learning_rate=float(self.learning_rate_init),
-                beta_1=float(self.beta_1),
-                beta_2=float(self.beta_2),
-                epsilon=float(self.epsilon),
-            )
-        elif self.solver == "sgd":
-            momentum = float(self.momentum)
-            optimizer = SGD(
-                learning_rate=float(self.learning_rate_init),
-                momentum=momentum,
-                nesterov=bool(self.nesterovs_momentum) and momentum > 0.0,
-            )
-        else:
-            optimizer = SGD(learning_rate=float(self.learning_rate_init))
-        state = getattr(self, "optimizer_state_", None)
-        if not first_pass and state is not None and state.get("name") == type(optimizer).__name__:
-            current = optimizer.state_dict()
-            hyper = {k: current[k] for k in optimizer._hyper_parameters}
+        optimizer = plan.optimizer(self)
+        if not first_pass and not isinstance(optimizer, LBFGS):
             shapes = [np.shape(p) for p in self._parameters()]
-            arrays = [state[k] for k in optimizer._array_state if state[k] is not None]
-            if all([a.shape for a in group] == shapes for group in arrays):
-                optimizer.load_state_dict({**state, **hyper})
+            plan.restore_state(optimizer, getattr(self, "optimizer_state_", None), shapes)
         return optimizer
 
     def _fit(self, X, y, sample_weight=None, incremental=False, resume=None):
         if is_dask_collection(X, y, sample_weight):
             _refuse_dask_for(incremental=incremental, resume=resume)
-            from deltaprop.estimators.dask import fit_on_dask
-
             return fit_on_dask(self, X, y, sample_weight)
         to_device = None if self.device is None else _device_mover(self.device)
-        hidden = self._hidden_sizes()
+        hidden = plan.hidden_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
-        n_samples, n_features = X.shape
-        layer_units = [n_features, *hidden, Y.shape[1]]
         random_state = check_random_state(self.random_state)
-        if first_pass:
-            self._initialize(Y, layer_units, X.dtype, random_state)
-        else:
-            if not hasattr(self, "n_layers_"):  # coefs_ set by hand before any fit
-                self._initialize(Y, layer_units, X.dtype, random_state, draw=False)
-            self._check_coefs(layer_units)
-            self.n_outputs_ = Y.shape[1]
-        stochastic = self.solver in _FIRST_ORDER
-        if incremental and self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True")
-        early_stopping = self.early_stopping and stochastic
-        adaptive = self.learning_rate == "adaptive" and self.solver in ("sgd", "gd")
-        finite_patience = math.isfinite(self.n_iter_no_change)
-        max_iter = 1 if incremental else int(self.max_iter)
-        patience = int(self.n_iter_no_change) if finite_patience else max_iter
-
-        X_train, Y_train, w_train = X, Y, sample_weight
-        validation = score = None
-        if early_stopping:
-            train_idx, val_idx = train_test_split(
-                np.arange(n_samples),
-                random_state=random_state,
-                test_size=self.validation_fraction,
-                stratify=self._stratify(Y),
-            )
-            if val_idx.size < 2:
-                raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' "
-                    "or the size of your dataset."
-                )
-            w_val = None if sample_weight is None else sample_weight[val_idx]
-            validation = (X[val_idx], Y[val_idx], w_val)
-            X_train, Y_train = X[train_idx], Y[train_idx]
-            w_train = None if sample_weight is None else sample_weight[train_idx]
-            score = _ValidationScore(
-                self,
-                X[val_idx],
-                y[val_idx],
-                w_val,
-                stop=self.early_stopping_metric == "score" and not adaptive and finite_patience,
-                tol=float(self.tol),
-                patience=patience,
-                verbose=bool(self.verbose),
-            )
+        self._prepare_parameters(
+            [X.shape[1], *hidden, Y.shape[1]], X.dtype, random_state, first_pass
+        )
+        stop = plan.stopping(self, incremental=incremental)
+        (X_train, Y_train, w_train), validation, score = self._holdout(
+            X, Y, y, sample_weight, stop, random_state
+        )
         if resume is not None and score is not None and self.early_stopping_metric == "score":
             # the validation score's state (best score, patience) is not in checkpoints;
             # with metric "loss" train() keeps the stop rule's state, and only
@@ -456,50 +355,8 @@ class _BaseMLP(BaseEstimator):
             )
         n_train = X_train.shape[0]
         offset = self._loss_offset(Y_train, w_train)
-
-        if self.solver in ("lbfgs", "gd"):
-            batch_size = None
-        elif self.batch_size == "auto":
-            batch_size = min(200, n_train)
-        else:
-            if self.batch_size > n_train:
-                warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is going "
-                    "to be clipped",
-                    stacklevel=3,
-                )
-            batch_size = min(int(self.batch_size), n_train)
-
-        schedule = None
-        if self.solver in ("sgd", "gd") and self.learning_rate == "invscaling":
-            if self.power_t > 0:
-                schedule = _InverseScalingFrom(float(self.power_t), float(n_train), int(self.t_))
-        elif adaptive:
-            schedule = ReduceOnPlateau(
-                factor=0.2,
-                patience=patience,
-                threshold=float(self.tol),
-                min_learning_rate=1e-6,
-                monitor="val_loss" if early_stopping else "loss",
-            )
-
-        tol, n_no_change, train_early = None, max_iter + 1, False
-        if stochastic and early_stopping and self.early_stopping_metric == "loss":
-            train_early, tol = True, float(self.tol)
-            if finite_patience and not adaptive:
-                n_no_change = patience + 1
-        elif stochastic and not early_stopping and not adaptive and finite_patience:
-            tol, n_no_change = float(self.tol), patience + 1
-
-        callbacks = []
-        if self.verbose:
-            callbacks.append(_Verbose(offset))
-        if score is not None:
-            callbacks.append(score)
-        if self.callbacks is not None:
-            user = self.callbacks if isinstance(self.callbacks, list | tuple) else [self.callbacks]
-            callbacks.extend(user)
-
+        batch_size = plan.batch_size(self, n_train, stacklevel=4)
+        callbacks = self._callbacks(offset, score)
         if to_device is not None:
             # once, before training: the loop then runs on the device's tensors
             X_train, Y_train, w_train = (to_device(a) for a in (X_train, Y_train, w_train))
@@ -516,26 +373,22 @@ class _BaseMLP(BaseEstimator):
             optimizer=optimizer,
             batch_size=batch_size,
             shuffle=bool(self.shuffle),
-            max_iter=max_iter,
-            target_loss=None if self.target_loss is None else float(self.target_loss) - offset,
-            tol=tol,
-            n_iter_no_change=n_no_change,
-            random_state=int(random_state.randint(np.iinfo(np.int32).max)),
-            schedule=schedule,
+            max_iter=stop.max_iter,
+            target_loss=plan.target_loss(self, offset),
+            tol=stop.tol,
+            n_iter_no_change=stop.n_iter_no_change,
+            random_state=plan.train_seed(random_state),
+            schedule=plan.schedule(self, stop, n_train=n_train, t=self.t_),
             validation_data=validation,
-            early_stopping=train_early,
+            early_stopping=stop.on_validation_loss,
             callbacks=callbacks,
             class_weight=self._class_weight_indices(),
             resume=resume,
         )
-        if score is not None and self.early_stopping_metric == "score":
-            if score.best_params is not None:
-                net._set_parameters(score.best_params)
-        if to_device is not None:  # fitted attributes are NumPy arrays
-            net._set_parameters([np.array(to_numpy(p)) for p in net.parameters])
-        self._store(net, optimizer, history, n_train, offset, validation, score, early_stopping)
+        self._keep(net, score, on_device=to_device is not None)
+        self._store(net, optimizer, history, n_train, offset, validation, score, stop.holdout)
         if self.verbose and self.stop_reason_ in ("no_improvement", "early_stopping"):
-            what = "Validation score" if early_stopping else "Training loss"
+            what = "Validation score" if stop.holdout else "Training loss"
             print(
                 f"{what} did not improve more than tol={self.tol:f} for "
                 f"{self.n_iter_no_change} consecutive epochs. Stopping."
@@ -544,8 +397,58 @@ class _BaseMLP(BaseEstimator):
             self._warn_if_not_converged(history)
         return self
 
+    def _holdout(self, X, Y, y, sample_weight, stop, random_state):
+        """``((X, Y, w) to train on, validation data or None, _ValidationScore or None)``."""
+        if not stop.holdout:
+            return (X, Y, sample_weight), None, None
+        train_idx, val_idx = train_test_split(
+            np.arange(X.shape[0]),
+            random_state=random_state,
+            test_size=self.validation_fraction,
+            stratify=self._stratify(Y),
+        )
+        if val_idx.size < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        w_val = None if sample_weight is None else sample_weight[val_idx]
+        w_train = None if sample_weight is None else sample_weight[train_idx]
+        score = _ValidationScore(
+            self,
+            X[val_idx],
+            y[val_idx],
+            w_val,
+            stop=stop.score_stops,
+            tol=float(self.tol),
+            patience=stop.patience,
+            verbose=bool(self.verbose),
+        )
+        validation = (X[val_idx], Y[val_idx], w_val)
+        return (X[train_idx], Y[train_idx], w_train), validation, score
+
+    def _callbacks(self, offset: float, score) -> list:
+        """The verbose printer, the validation score, then the user's callbacks."""
+        callbacks = []
+        if self.verbose:
+            callbacks.append(_Verbose(offset))
+        if score is not None:
+            callbacks.append(score)
+        if self.callbacks is not None:
+            user = self.callbacks if isinstance(self.callbacks, list | tuple) else [self.callbacks]
+            callbacks.extend(user)
+        return callbacks
+
+    def _keep(self, net, score, *, on_device: bool) -> None:
+        """The parameters to keep: the best-scoring ones (early stopping), as NumPy arrays."""
+        if score is not None and self.early_stopping_metric == "score":
+            if score.best_params is not None:
+                net._set_parameters(score.best_params)
+        if on_device:  # fitted attributes are NumPy arrays
+            net._set_parameters([np.array(to_numpy(p)) for p in net.parameters])
+
     def _warn_if_not_converged(self, history, stacklevel: int = 4) -> None:
-        if history.stop_reason in _NOT_CONVERGED:
+        if history.stop_reason in plan.NOT_CONVERGED:
             if self.solver == "lbfgs":
                 message = (
                     f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
@@ -889,7 +792,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _out_activation(self) -> str:
         if self.output_activation is None:
-            return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
+            multiclass = self._label_binarizer.y_type_ == "multiclass"
+            return plan.output_activation("classification", multiclass=multiclass)
         if self.output_activation == "softmax":
             if self._multilabel():
                 raise ValueError(
@@ -900,7 +804,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return "logistic"
 
     def _loss_name(self) -> str:
-        return "cross_entropy" if self.out_activation_ == "softmax" else "binary_cross_entropy"
+        return plan.loss_name("classification", self.out_activation_)
 
     def _stratify(self, Y):
         if self._multilabel():
@@ -984,7 +888,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         check_is_fitted(self)
         if is_dask_collection(X):
-            return _predict_on_dask(self, X, "predict")
+            return predict_on_dask(self, X, "predict")
         return self._decode(self._forward(X))
 
     def predict_proba(self, X):
@@ -995,7 +899,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         check_is_fitted(self)
         if is_dask_collection(X):
-            return _predict_on_dask(self, X, "predict_proba")
+            return predict_on_dask(self, X, "predict_proba")
         out = self._forward(X)
         if self.n_outputs_ == 1:
             p = out.ravel()
@@ -1130,10 +1034,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _out_activation(self) -> str:
         if self.output_activation is not None:
             return self.output_activation
-        return "exp" if self.loss == "poisson" else "identity"
+        return plan.output_activation("regression", loss=self.loss)
 
     def _loss_name(self) -> str:
-        return self.loss
+        return plan.loss_name("regression", self.out_activation_, self.loss)
 
     def _loss_offset(self, Y, w) -> float:
         return _poisson_constant(Y, w) if self.loss == "poisson" else 0.0
@@ -1184,7 +1088,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """
         check_is_fitted(self)
         if is_dask_collection(X):
-            return _predict_on_dask(self, X, "predict")
+            return predict_on_dask(self, X, "predict")
         return self._decode(self._forward(X))
 
     def __sklearn_tags__(self):
@@ -1193,5 +1097,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return tags
 
 
-# registers the "mlp_classifier" and "mlp_regressor" kinds of model files
-from deltaprop.estimators import state as _estimator_state  # noqa: E402, F401
+# the "mlp_classifier" and "mlp_regressor" kinds of model files
+register_kind(
+    "mlp_classifier",
+    MLPClassifier,
+    state.estimator_to_state,
+    functools.partial(state.estimator_from_state, MLPClassifier),
+)
+register_kind(
+    "mlp_regressor",
+    MLPRegressor,
+    state.estimator_to_state,
+    functools.partial(state.estimator_from_state, MLPRegressor),
+)

@@ -30,10 +30,10 @@ import re
 from typing import Any
 
 import numpy as np
+from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 
 from deltaprop.core.network import Network
-from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
 from deltaprop.files.container import (
     ArrayStore,
     ModelFileError,
@@ -41,12 +41,11 @@ from deltaprop.files.container import (
     dump_nested,
     get_field,
     load_nested,
-    register_kind,
 )
 from deltaprop.optim.optimizers import SGD, Adam
 from deltaprop.training.checkpoint import _decode, _encode
 
-__all__: list[str] = []
+__all__ = ["estimator_from_state", "estimator_to_state"]
 
 _OPTIMIZERS = {"SGD": SGD, "Adam": Adam}
 #: NumPy dtypes class labels may have: booleans, integers, floats, text, Python strings.
@@ -234,7 +233,17 @@ def _optimizer_from_json(config: Any, arrays: ArrayStore, shapes: list) -> dict 
 
 
 # -- the kinds ------------------------------------------------------------------------
-def _estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
+def estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
+    """``(config, arrays)`` of a fitted MLPClassifier or MLPRegressor (its kind's ``to_state``).
+
+    Raises
+    ------
+    ValueError
+        For an estimator that is not fitted.
+    TypeError
+        For a parameter or class labels that cannot be stored (callbacks, a
+        ``RandomState`` instance, labels of an unsupported dtype).
+    """
     if not hasattr(est, "network_"):
         raise ValueError(f"this {type(est).__name__} is not fitted yet: call fit first")
     arrays: dict[str, Any] = {}
@@ -249,7 +258,7 @@ def _estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
     fitted["stop_reason_"] = None if est.stop_reason_ is None else str(est.stop_reason_)
     names = getattr(est, "feature_names_in_", None)
     fitted["feature_names_in_"] = None if names is None else [str(n) for n in names]
-    if isinstance(est, MLPClassifier):
+    if isinstance(est, ClassifierMixin):
         fitted["classes_"] = _labels_to_json(est.classes_)
         fitted["y_type_"] = str(est._label_binarizer.y_type_)
     config = {
@@ -261,14 +270,21 @@ def _estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
     return config, arrays
 
 
-def _estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
+def estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
+    """A fitted ``cls`` (MLPClassifier or MLPRegressor) rebuilt from a model file's state.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the field that is missing, malformed or inconsistent.
+    """
     check_keys(config, ("params", "fitted", "network", "optimizer_state"), "config")
     est = _params_from_json(cls, config["params"])
     fitted = get_field(config, "fitted", dict, "config")
     where = "config.fitted"
     keys = (*_INT_ATTRIBUTES, *_FLOAT_OR_NONE, *_CURVES)
     keys += ("out_activation_", "stop_reason_", "feature_names_in_")
-    if cls is MLPClassifier:
+    if issubclass(cls, ClassifierMixin):
         keys += ("classes_", "y_type_")
     check_keys(fitted, keys, where)
     for key in _INT_ATTRIBUTES:
@@ -314,7 +330,7 @@ def _estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
     shapes = [tuple(np.shape(p)) for p in est._parameters()]
     est.optimizer_state_ = _optimizer_from_json(config["optimizer_state"], arrays, shapes)
 
-    if cls is MLPClassifier:
+    if issubclass(cls, ClassifierMixin):
         classes = _labels_from_json(fitted["classes_"], f"{where}.classes_")
         y_type = get_field(fitted, "y_type_", str, where)
         if y_type not in _Y_TYPES:
@@ -326,17 +342,3 @@ def _estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
         est.classes_ = classes
         est._label_binarizer = binarizer
     return est
-
-
-register_kind(
-    "mlp_classifier",
-    MLPClassifier,
-    _estimator_to_state,
-    lambda config, arrays: _estimator_from_state(MLPClassifier, config, arrays),
-)
-register_kind(
-    "mlp_regressor",
-    MLPRegressor,
-    _estimator_to_state,
-    lambda config, arrays: _estimator_from_state(MLPRegressor, config, arrays),
-)

@@ -130,10 +130,10 @@ _KIND_OF_CLASS: dict[type, str] = {}
 #: sit above this room (see ARCHITECTURE.md: the registry is the one way down the layers).
 _LAZY_KINDS: dict[str, tuple[str, str]] = {
     "checkpoint": ("deltaprop.training.checkpoint", "cli"),
-    "preprocessor": ("deltaprop.tabular.data", "data"),
+    "preprocessor": ("deltaprop.tabular.preprocessing", "data"),
     "tabular_model": ("deltaprop.tabular.model", "cli"),
-    "mlp_classifier": ("deltaprop.estimators.state", "sklearn"),
-    "mlp_regressor": ("deltaprop.estimators.state", "sklearn"),
+    "mlp_classifier": ("deltaprop.estimators.mlp", "sklearn"),
+    "mlp_regressor": ("deltaprop.estimators.mlp", "sklearn"),
 }
 
 

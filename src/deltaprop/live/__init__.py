@@ -24,10 +24,11 @@ from deltaprop.core._validation import check_number
 from deltaprop.core._xp import to_numpy
 from deltaprop.core.initializers import make_rng
 from deltaprop.core.network import Network
+from deltaprop.estimators import plan as estimator_plan
 from deltaprop.live._server import LiveServer
 from deltaprop.live._session import Settings, TrainingSession
 from deltaprop.live._table import TableModel, model_from_table
-from deltaprop.optim.optimizers import LBFGS, SGD, Adam, Optimizer
+from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
 from deltaprop.training.splits import class_labels, stratified_split
 
 __all__ = ["LiveServer", "TableModel", "model_from_table", "serve"]
@@ -74,16 +75,9 @@ def _estimator_targets(estimator: Any, net: Network, y: Any, validation_data: An
 
 
 def _estimator_optimizer(estimator: Any) -> Optimizer:
-    if estimator.solver == "adam":
-        return Adam(
-            learning_rate=float(estimator.learning_rate_init),
-            beta_1=float(estimator.beta_1),
-            beta_2=float(estimator.beta_2),
-            epsilon=float(estimator.epsilon),
-        )
-    momentum = float(estimator.momentum) if estimator.solver == "sgd" else 0.0
-    nesterov = bool(estimator.nesterovs_momentum) and momentum > 0.0
-    return SGD(float(estimator.learning_rate_init), momentum=momentum, nesterov=nesterov)
+    # the page takes first-order steps: an lbfgs estimator trains by gradient descent
+    solver = "gd" if estimator.solver == "lbfgs" else None
+    return estimator_plan.optimizer(estimator, solver=solver)
 
 
 def _names(names: Sequence[str] | None, n: int, what: str, default: str) -> list[str]:

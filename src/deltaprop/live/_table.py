@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core.layers import Dense
 from deltaprop.core.network import Network
-from deltaprop.tabular.data import Preprocessor
+from deltaprop.estimators import plan
+from deltaprop.tabular.preprocessing import Preprocessor
 
 
 @dataclass
@@ -83,18 +83,14 @@ def model_from_table(
     if preprocessor.task_ == "classification":
         class_names = [str(c) for c in preprocessor.classes_]
         n_classes = len(class_names)
-        if n_classes == 2:
-            y = encoded.astype(np.float64)
-            n_outputs, output, loss = 1, "sigmoid", "binary_cross_entropy"
-        else:
-            y = np.eye(n_classes)[encoded]
-            n_outputs, output, loss = n_classes, "softmax", "cross_entropy"
+        y = encoded.astype(np.float64) if n_classes == 2 else np.eye(n_classes)[encoded]
+        n_outputs = 1 if n_classes == 2 else n_classes
     else:
         y = encoded.astype(np.float64)
-        n_outputs, output, loss = 1, "identity", "squared_error"
-    sizes = [X.shape[1], *hidden, n_outputs]
-    layers = [Dense(sizes[i], sizes[i + 1], activation) for i in range(len(hidden))]
-    layers.append(Dense(sizes[-2], sizes[-1], output))
+        n_outputs = 1
+    output = plan.output_activation(preprocessor.task_, multiclass=n_outputs > 1)
+    loss = plan.loss_name(preprocessor.task_, output)
+    layers = plan.dense_layers([X.shape[1], *hidden, n_outputs], activation, output)
     network = Network(layers, loss=loss, random_state=random_state)
     return TableModel(
         network, X, y, preprocessor, preprocessor.get_feature_names_out(), class_names

@@ -1,8 +1,10 @@
 """Tables: readers, preprocessing and the tabular model (preprocessing + estimator)."""
 
 from deltaprop.core.diagnostics import check_feature_scales
-from deltaprop.tabular.data import DataWarning, Preprocessor, infer_task, read_table
+from deltaprop.tabular.columns import infer_task
 from deltaprop.tabular.model import TabularModel
+from deltaprop.tabular.preprocessing import DataWarning, Preprocessor
+from deltaprop.tabular.readers import read_table
 
 __all__ = [
     "DataWarning",

@@ -37,16 +37,21 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.tabular.data import (
-    _SHOW,
+from deltaprop.tabular.columns import (
     MAX_CLASSES_INFERRED,
-    Preprocessor,
-    _category_strings,
-    _is_numeric_dtype,
-    _labels,
-    _parse_numbers,
-    _require_pandas,
+    SHOW,
+    category_strings,
+    class_labels,
+    is_numeric_dtype,
+    missing_rows_error,
+    mode,
+    not_numbers_rows_error,
+    parse_numbers,
+    rows_described,
+    task_rule,
 )
+from deltaprop.tabular.preprocessing import Preprocessor
+from deltaprop.tabular.readers import require_pandas
 
 __all__ = ["Fitted", "fit_estimator", "fit_preprocessor", "open_client", "read_parquet"]
 
@@ -149,7 +154,7 @@ class _Spec:
 
 
 def _first(mask: np.ndarray) -> list[int]:
-    return np.flatnonzero(mask)[:_SHOW].tolist()
+    return np.flatnonzero(mask)[:SHOW].tolist()
 
 
 def _number_summary(numbers: np.ndarray) -> dict:
@@ -162,11 +167,11 @@ def _number_summary(numbers: np.ndarray) -> dict:
 
 
 def _column_survey(series: Any, pd: Any) -> dict:
-    numbers, missing = _parse_numbers(series, pd)
+    numbers, missing = parse_numbers(series, pd)
     bad = ~missing & np.isnan(numbers)
     infinite = np.isinf(numbers)
     return {
-        "numeric_dtype": _is_numeric_dtype(series, pd),
+        "numeric_dtype": is_numeric_dtype(series, pd),
         "n_missing": int(missing.sum()),
         "missing": _first(missing),
         "n_bad": int(bad.sum()),
@@ -182,7 +187,7 @@ def _target_survey(series: Any, spec: _Spec, pd: Any) -> dict:
     missing = series.isna().to_numpy()
     present = series[~missing].reset_index(drop=True)
     rows = np.flatnonzero(~missing)
-    numbers, _ = _parse_numbers(present, pd)
+    numbers, _ = parse_numbers(present, pd)
     bad = np.isnan(numbers)
     ok = numbers[~bad]
     out = {
@@ -205,7 +210,7 @@ def _target_survey(series: Any, spec: _Spec, pd: Any) -> dict:
                     and len(present) > 0
                 )
             ),
-            numeric_dtype=_is_numeric_dtype(series, pd),
+            numeric_dtype=is_numeric_dtype(series, pd),
             float_dtype=bool(pd.api.types.is_float_dtype(series)),
             integers=bool(np.all(ok == np.round(ok))),
             distinct=distinct[: MAX_CLASSES_INFERRED + 1],
@@ -227,7 +232,7 @@ def _weight_survey(series: Any, pd: Any) -> dict:
 
 def _survey(frame: Any, spec: _Spec) -> dict:
     """Pass 1 over one partition: small per-column summaries (no rows)."""
-    pd = _require_pandas()
+    pd = require_pandas()
     frame = frame.reset_index(drop=True)
     return {
         "n_rows": len(frame),
@@ -251,33 +256,33 @@ class _Centres:
 
 def _moments(frame: Any, centres: _Centres) -> dict:
     """Pass 2 over one partition: sums of squared deviations, category counts, labels."""
-    pd = _require_pandas()
+    pd = require_pandas()
     frame = frame.reset_index(drop=True)
     out: dict[str, Any] = {"ssd": {}, "categories": {}}
     for name, mean, fill in centres.numeric:
-        numbers, missing = _parse_numbers(frame[name], pd)
+        numbers, missing = parse_numbers(frame[name], pd)
         values = np.where(missing, fill, numbers)
         out["ssd"][name] = float(np.sum((values - mean) ** 2))
     for name in centres.categorical:
-        strings = _category_strings(frame[name], pd)
+        strings = category_strings(frame[name], pd)
         present = strings[np.array([s is not None for s in strings], dtype=bool)].astype(str)
         labels, counts = np.unique(present, return_counts=True)
         out["categories"][name] = dict(zip(labels.tolist(), counts.tolist(), strict=True))
     target = frame[centres.target]
     if centres.task == "regression":
-        numbers, _ = _parse_numbers(target, pd)
+        numbers, _ = parse_numbers(target, pd)
         out["target"] = float(np.sum((numbers - centres.target_mean) ** 2))
     else:
-        out["target"] = np.unique(_labels(target, pd))
+        out["target"] = np.unique(class_labels(target, pd))
     return out
 
 
 # -- the most frequent number, reduced on the workers ---------------------------------------
 def _value_counts(frame: Any, names: Sequence[str]) -> dict[str, Any]:
-    pd = _require_pandas()
+    pd = require_pandas()
     out = {}
     for name in names:
-        numbers, missing = _parse_numbers(frame[name].reset_index(drop=True), pd)
+        numbers, missing = parse_numbers(frame[name].reset_index(drop=True), pd)
         out[name] = pd.Series(numbers[~missing]).value_counts()
     return out
 
@@ -291,11 +296,8 @@ def _add_counts(*parts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _modes(counts: dict[str, Any]) -> dict[str, float]:
-    """The most frequent value per column; ties go to the smallest (as ``_most_frequent``)."""
-    out = {}
-    for name, c in counts.items():
-        out[name] = float(np.min(c.index.to_numpy()[c.to_numpy() == c.max()]))
-    return out
+    """The most frequent value per column; ties go to the smallest (as ``most_frequent``)."""
+    return {name: float(mode(c.index.to_numpy(), c.to_numpy())) for name, c in counts.items()}
 
 
 def _tree(dask: Any, leaves: list[Any], combine: Any) -> Any:
@@ -312,8 +314,8 @@ class _Rows:
     def __init__(self, n_rows: Sequence[int]) -> None:
         self.offsets = np.concatenate([[0], np.cumsum(n_rows)[:-1]]).astype(int).tolist()
 
-    def listed(self, per_part: Sequence[Sequence[Any]], total: int) -> tuple[list, str]:
-        """The first rows over all partitions, and ``" and N more"`` for the rest."""
+    def listed(self, per_part: Sequence[Sequence[Any]]) -> list:
+        """The first ``SHOW`` rows over all partitions: row numbers or ``(row, value)``."""
         rows = []
         for offset, items in zip(self.offsets, per_part, strict=True):
             for item in items:
@@ -321,56 +323,37 @@ class _Rows:
                     rows.append((offset + item[0] + 1, item[1]))
                 else:
                     rows.append(offset + item + 1)
-        rows = rows[:_SHOW]
-        more = f" and {total - len(rows)} more" if total > len(rows) else ""
-        return rows, more
+        return rows[:SHOW]
 
     def described(self, per_part: Sequence[Sequence[Any]], total: int) -> str:
         """``"row 3 ('x'), row 9 ('y') and 2 more"``."""
-        rows, more = self.listed(per_part, total)
-        return ", ".join(f"row {r} ({v})" for r, v in rows) + more
+        return rows_described(self.listed(per_part), total)
 
     def missing_error(self, name: str, per_part, total: int, hint: str) -> ValueError:
-        rows, _ = self.listed(per_part, total)
-        shown = ", ".join(str(r) for r in rows) + (", ..." if total > len(rows) else "")
-        plural = "s" if total > 1 else ""
-        return ValueError(
-            f"column {name!r} has missing values in {total} row{plural} (row{plural} {shown}){hint}"
-        )
+        return missing_rows_error(name, self.listed(per_part), total, hint)
 
 
 def _not_numbers(name: str, rows: _Rows, parts: list[dict], n_bad: int, n_numbers: int):
-    listed, more = rows.listed([p["bad"] for p in parts], n_bad)
-    row, value = listed[0]
-    described = ", ".join(f"row {r} ({v})" for r, v in listed) + more
-    return ValueError(
-        f"column {name!r}, row {row}: {value} is not a number, but {n_numbers} of the "
-        f"column's {n_numbers + n_bad} values are, so it is numeric (not numbers: "
-        f"{described}); fix the values, or declare the column categorical"
-    )
+    listed = rows.listed([p["bad"] for p in parts])
+    return not_numbers_rows_error(name, listed, n_bad, n_numbers)
 
 
 def _infer_task(name: str, rows: _Rows, parts: list[dict]) -> str:
     """:func:`~deltaprop.tabular.infer_task`'s rule, from the partitions' summaries."""
     present = [p for p in parts if p["n_present"] > 0]
-    if present and all(p["bool_like"] for p in present):
-        return "classification"
-    if not all(p["numeric_dtype"] for p in present):
-        n_bad = sum(p["n_bad"] for p in parts)
-        n_present = sum(p["n_present"] for p in parts)
-        if n_bad:
-            if 2 * (n_present - n_bad) >= n_present:
-                raise _not_numbers(name, rows, parts, n_bad, n_present - n_bad)
-            return "classification"
-        if not all(p["integers"] for p in parts):
-            return "regression"
-    elif any(p["float_dtype"] for p in present):
-        return "regression"
-    distinct = np.unique(np.concatenate([p["distinct"] for p in parts]))
-    n_numbers = sum(p["n_present"] - p["n_bad"] for p in parts)
-    if len(distinct) <= MAX_CLASSES_INFERRED and len(distinct) < n_numbers:
-        return "classification"
-    return "regression"
+    n_bad = sum(p["n_bad"] for p in parts)
+    n_present = sum(p["n_present"] for p in parts)
+    numeric_dtype = all(p["numeric_dtype"] for p in present)
+    return task_rule(
+        bool_like=bool(present) and all(p["bool_like"] for p in present),
+        numeric_dtype=numeric_dtype,
+        float_dtype=any(p["float_dtype"] for p in present),
+        n_present=n_present,
+        n_bad=0 if numeric_dtype else n_bad,
+        integers=all(p["integers"] for p in parts),
+        n_distinct=len(np.unique(np.concatenate([p["distinct"] for p in parts]))),
+        not_numbers=lambda: _not_numbers(name, rows, parts, n_bad, n_present - n_bad),
+    )
 
 
 @dataclass
@@ -441,10 +424,7 @@ def fit_preprocessor(
         standardize=standardize,
         standardize_target=standardize_target,
     )
-    columns = [str(c) for c in frame.columns]
-    features = pre._feature_columns(columns, sample_weight)
-    forced = set(pre.categorical or ())
-
+    features = pre._feature_columns([str(c) for c in frame.columns], sample_weight)
     partitions = frame.to_delayed()
     spec = _Spec(tuple(features), target, sample_weight, task is None)
     survey = dask.delayed(_survey, pure=True)
@@ -454,68 +434,114 @@ def fit_preprocessor(
     if n_total == 0:
         raise ValueError("the dataset has no rows")
     rows = _Rows(n_rows)
-
     if sample_weight is not None:
-        weights = [p["weight"] for p in parts]
-        listed, _ = rows.listed([w["bad"] for w in weights], 1)
-        if listed:
-            row, value = listed[0]
-            raise ValueError(
-                f"sample_weight column {sample_weight!r} must hold numbers: row {row} holds {value}"
-            )
-        listed, _ = rows.listed([w["invalid"] for w in weights], 1)
-        if listed:
-            row, value = listed[0]
-            raise ValueError(
-                f"sample weights must be >= 0 and not missing: row {row} holds {value}"
-            )
-
+        _check_weights(sample_weight, rows, [p["weight"] for p in parts])
     targets = [p["target"] for p in parts]
+    task_ = _target_task(pre, rows, targets)
+    numeric, categorical_ = _feature_kinds(pre, features, rows, parts, n_total)
+    if impute == "most_frequent" and numeric:
+        _most_frequent_numbers(numeric, dask, client, partitions)
+    _means(numeric, impute, n_total)
+    target_stats = _target_centre(target, task_, rows, targets, n_total)
+    centres = _Centres(
+        tuple((name, s["mean"], s["fill"]) for name, s in numeric.items()),
+        tuple(categorical_),
+        target,
+        task_,
+        target_stats[0],
+    )
+    moments = dask.delayed(_moments, pure=True)
+    seconds = client.gather(client.compute([moments(p, centres) for p in partitions]))
+    scale_rows = _set_columns(pre, features, numeric, seconds, n_total)
+    _set_target(pre, task_, target_stats, seconds, n_total)
+    mean = np.array([m for m, _ in scale_rows])
+    std = np.array([s for _, s in scale_rows])
+    return pre, Fitted(n_rows, np.stack([mean - std, mean + std]))
+
+
+def _check_weights(sample_weight: str, rows: _Rows, weights: list[dict]) -> None:
+    """Refuse weights that are not numbers, negative or missing (the first such row)."""
+    listed = rows.listed([w["bad"] for w in weights])
+    if listed:
+        row, value = listed[0]
+        raise ValueError(
+            f"sample_weight column {sample_weight!r} must hold numbers: row {row} holds {value}"
+        )
+    listed = rows.listed([w["invalid"] for w in weights])
+    if listed:
+        row, value = listed[0]
+        raise ValueError(f"sample weights must be >= 0 and not missing: row {row} holds {value}")
+
+
+def _target_task(pre: Preprocessor, rows: _Rows, targets: list[dict]) -> str:
+    """The task: ``pre.task``, else inferred; a missing target value is an error."""
     n_missing = sum(t["n_missing"] for t in targets)
     if n_missing:
         raise rows.missing_error(
-            target, [t["missing"] for t in targets], n_missing, " (a target cannot be imputed)"
+            pre.target, [t["missing"] for t in targets], n_missing, " (a target cannot be imputed)"
         )
-    task_ = task or _infer_task(target, rows, targets)
+    return pre.task or _infer_task(pre.target, rows, targets)
 
-    # the features' kinds, fill values and means, in Preprocessor.fit's order of checks
+
+def _feature_kinds(
+    pre: Preprocessor, features: list[str], rows: _Rows, parts: list[dict], n_total: int
+) -> tuple[dict[str, dict], list[str]]:
+    """``(numeric, categorical)``: per numeric column its sums and extremes; the others.
+
+    The checks of :meth:`Preprocessor.fit <deltaprop.tabular.Preprocessor.fit>`, in its
+    order, on the summaries.
+    """
     hint = '; fill them, or use impute="mean", "median" or "most_frequent"'
-    kinds, numeric = {}, {}
+    forced = set(pre.categorical or ())
+    numeric, categorical = {}, []
     for name in features:
         cols = [p["features"][name] for p in parts]
         n_bad = sum(c["n_bad"] for c in cols)
         n_numbers = sum(c["n_numbers"] for c in cols)
         n_missing = sum(c["n_missing"] for c in cols)
-        # _is_numeric_column's rule: numeric when at least half the present values are
+        # is_numeric_column's rule: numeric when at least half the present values are
         is_numeric = name not in forced and 2 * n_numbers >= n_numbers + n_bad
-        if is_numeric and n_bad:
-            raise _not_numbers(name, rows, cols, n_bad, n_numbers)
         if is_numeric:
-            n_infinite = sum(c["n_infinite"] for c in cols)
-            if n_infinite:
-                described = rows.described([c["infinite"] for c in cols], n_infinite)
-                raise ValueError(f"column {name!r} holds infinite values: {described}")
+            _check_numbers(name, rows, cols, n_bad, n_numbers)
         if n_missing == n_total:
             raise ValueError(f"column {name!r} has no values (all {n_total} missing)")
-        if n_missing and impute is None:
+        if n_missing and pre.impute is None:
             raise rows.missing_error(name, [c["missing"] for c in cols], n_missing, hint)
-        kinds[name] = "numeric" if is_numeric else "categorical"
-        if is_numeric:
-            numeric[name] = {
-                "sum": math.fsum(c["sum"] for c in cols),
-                "n": n_numbers,
-                "n_missing": n_missing,
-                "min": min(c["min"] for c in cols),
-                "max": max(c["max"] for c in cols),
-            }
+        if not is_numeric:
+            categorical.append(name)
+            continue
+        numeric[name] = {
+            "sum": math.fsum(c["sum"] for c in cols),
+            "n": n_numbers,
+            "n_missing": n_missing,
+            "min": min(c["min"] for c in cols),
+            "max": max(c["max"] for c in cols),
+        }
+    return numeric, categorical
 
-    if impute == "most_frequent" and numeric:
-        names = list(numeric)
-        counts = dask.delayed(_value_counts, pure=True)
-        leaves = [counts(p, names) for p in partitions]
-        modes = client.compute(dask.delayed(_modes, pure=True)(_tree(dask, leaves, _add_counts)))
-        for name, value in modes.result().items():
-            numeric[name]["fill"] = value
+
+def _check_numbers(name: str, rows: _Rows, cols: list[dict], n_bad: int, n_numbers: int) -> None:
+    """A numeric column holds numbers only, and finite ones."""
+    if n_bad:
+        raise _not_numbers(name, rows, cols, n_bad, n_numbers)
+    n_infinite = sum(c["n_infinite"] for c in cols)
+    if n_infinite:
+        described = rows.described([c["infinite"] for c in cols], n_infinite)
+        raise ValueError(f"column {name!r} holds infinite values: {described}")
+
+
+def _most_frequent_numbers(numeric: dict, dask: Any, client: Any, partitions: list) -> None:
+    """Each numeric column's most frequent number as its ``"fill"``, reduced on the workers."""
+    names = list(numeric)
+    counts = dask.delayed(_value_counts, pure=True)
+    leaves = [counts(p, names) for p in partitions]
+    modes = client.compute(dask.delayed(_modes, pure=True)(_tree(dask, leaves, _add_counts)))
+    for name, value in modes.result().items():
+        numeric[name]["fill"] = value
+
+
+def _means(numeric: dict, impute: str | None, n_total: int) -> None:
+    """Each numeric column's fill value and mean over all rows (filled ones included)."""
     for stats in numeric.values():
         if impute == "mean":
             stats["fill"] = stats["sum"] / stats["n"]
@@ -526,41 +552,42 @@ def fit_preprocessor(
         if stats["min"] == stats["max"]:  # a constant column: centred exactly, as in fit
             stats["mean"] = stats["min"]
 
-    target_mean = 0.0
-    if task_ == "regression":
-        n_bad = sum(t["n_bad"] for t in targets)
-        if n_bad:
-            raise _not_numbers(target, rows, targets, n_bad, n_total - n_bad)
-        infinite = [t["infinite"] for t in targets]
-        if any(infinite):
-            described = rows.described(infinite, sum(len(i) for i in infinite))
-            raise ValueError(f"column {target!r} holds infinite values: {described}")
-        low, high = min(t["min"] for t in targets), max(t["max"] for t in targets)
-        target_mean = math.fsum(t["sum"] for t in targets) / n_total
-        if low == high:
-            target_mean = low
 
-    centres = _Centres(
-        tuple((name, s["mean"], s["fill"]) for name, s in numeric.items()),
-        tuple(name for name in features if kinds[name] == "categorical"),
-        target,
-        task_,
-        target_mean,
-    )
-    moments = dask.delayed(_moments, pure=True)
-    seconds = client.gather(client.compute([moments(p, centres) for p in partitions]))
+def _target_centre(
+    target: str, task_: str, rows: _Rows, targets: list[dict], n_total: int
+) -> tuple[float, bool]:
+    """``(mean, constant)`` of a regression target (checked: numbers, finite)."""
+    if task_ != "regression":
+        return 0.0, False
+    n_bad = sum(t["n_bad"] for t in targets)
+    if n_bad:
+        raise _not_numbers(target, rows, targets, n_bad, n_total - n_bad)
+    infinite = [t["infinite"] for t in targets]
+    if any(infinite):
+        described = rows.described(infinite, sum(len(i) for i in infinite))
+        raise ValueError(f"column {target!r} holds infinite values: {described}")
+    low, high = min(t["min"] for t in targets), max(t["max"] for t in targets)
+    if low == high:
+        return low, True
+    return math.fsum(t["sum"] for t in targets) / n_total, False
 
-    columns_, means, scales, numeric_fill = [], [], [], []
-    fill_values: dict[str, Any] | None = None if impute is None else {}
+
+def _set_columns(
+    pre: Preprocessor, features: list[str], numeric: dict, seconds: list[dict], n_total: int
+) -> list[tuple[float, float]]:
+    """Record the fitted feature columns in ``pre``; each output column's (mean, std)."""
+    columns, means, scales, numeric_fill = [], [], [], []
+    fill_values: dict[str, Any] | None = None if pre.impute is None else {}
     scale_rows: list[tuple[float, float]] = []
     for name in features:
-        if kinds[name] == "numeric":
+        if name in numeric:
             stats = numeric[name]
             constant = stats["min"] == stats["max"]
             ssd = math.fsum(s["ssd"][name] for s in seconds)
             std = 0.0 if constant else math.sqrt(ssd / n_total)
-            mean, scale = (stats["mean"], 1.0 if constant else std) if standardize else (0.0, 1.0)
-            columns_.append({"name": name, "kind": "numeric"})
+            scale = 1.0 if constant else std
+            mean, scale = (stats["mean"], scale) if pre.standardize else (0.0, 1.0)
+            columns.append({"name": name, "kind": "numeric"})
             means.append(mean)
             scales.append(scale)
             numeric_fill.append(stats["fill"])
@@ -568,36 +595,46 @@ def fit_preprocessor(
                 fill_values[name] = stats["fill"]
             scale_rows.append((stats["mean"], std))
         else:
-            counts: Counter = Counter()
-            for s in seconds:
-                counts.update(s["categories"][name])
-            categories = sorted(counts)
-            if fill_values is not None:
-                top = max(counts.values())
-                fill_values[name] = min(c for c, n in counts.items() if n == top)
-            if fill_values is not None:  # the missing values count as the fill category
-                counts[fill_values[name]] += n_total - sum(counts.values())
-            for category in categories:
-                share = counts[category] / n_total
-                scale_rows.append((share, math.sqrt(share * (1.0 - share))))
-            columns_.append({"name": name, "kind": "categorical", "categories": categories})
+            columns.append(_categorical_column(name, seconds, fill_values, n_total, scale_rows))
+    pre._set_columns(features, columns, means, scales, numeric_fill, fill_values)
+    return scale_rows
 
-    pre._set_columns(features, columns_, means, scales, numeric_fill, fill_values)
+
+def _categorical_column(
+    name: str, seconds: list[dict], fill_values: dict | None, n_total: int, scale_rows: list
+) -> dict:
+    """A categorical column's entry; its fill value and its one-hot columns' scales."""
+    counts: Counter = Counter()
+    for s in seconds:
+        counts.update(s["categories"][name])
+    categories = sorted(counts)
+    if fill_values is not None:
+        fill_values[name] = mode(list(counts), list(counts.values()))
+        # the missing values count as the fill category
+        counts[fill_values[name]] += n_total - sum(counts.values())
+    for category in categories:
+        share = counts[category] / n_total
+        scale_rows.append((share, math.sqrt(share * (1.0 - share))))
+    return {"name": name, "kind": "categorical", "categories": categories}
+
+
+def _set_target(
+    pre: Preprocessor, task_: str, target_stats: tuple[float, bool], seconds: list, n_total: int
+) -> None:
+    """Record the task and the target's scaling (regression) or classes in ``pre``."""
     pre.task_ = task_
-    if task_ == "regression":
-        if not standardize_target:
-            pre.target_mean_, pre.target_scale_ = 0.0, 1.0
-        elif low == high:
-            pre.target_mean_, pre.target_scale_ = target_mean, 1.0
-        else:
-            ssd = math.fsum(s["target"] for s in seconds)
-            pre.target_mean_, pre.target_scale_ = target_mean, math.sqrt(ssd / n_total)
-    else:
+    if task_ != "regression":
         labels = [s["target"] for s in seconds if len(s["target"])]
         pre._set_classes(np.unique(np.concatenate(labels)))
-    mean = np.array([m for m, _ in scale_rows])
-    std = np.array([s for _, s in scale_rows])
-    return pre, Fitted(n_rows, np.stack([mean - std, mean + std]))
+        return
+    target_mean, constant = target_stats
+    if not pre.standardize_target:
+        pre.target_mean_, pre.target_scale_ = 0.0, 1.0
+    elif constant:
+        pre.target_mean_, pre.target_scale_ = target_mean, 1.0
+    else:
+        ssd = math.fsum(s["target"] for s in seconds)
+        pre.target_mean_, pre.target_scale_ = target_mean, math.sqrt(ssd / n_total)
 
 
 # -- training -------------------------------------------------------------------------------
@@ -608,7 +645,7 @@ def _encode(frame: Any, pre: Preprocessor, sample_weight: str | None) -> tuple[n
     ``pre.transform`` and ``pre.transform_target`` (class indices, int64, or scaled
     targets).
     """
-    pd = _require_pandas()
+    pd = require_pandas()
     frame = frame.reset_index(drop=True)
     y_dtype = np.int64 if pre.task_ == "classification" else np.float64
     if len(frame) == 0:

@@ -40,7 +40,9 @@ from deltaprop.files.container import (
     load_nested,
     register_kind,
 )
-from deltaprop.tabular.data import Preprocessor, _require_pandas, _table
+from deltaprop.tabular.columns import table_frame
+from deltaprop.tabular.preprocessing import Preprocessor
+from deltaprop.tabular.readers import require_pandas
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel"]
 
@@ -147,11 +149,11 @@ class TabularModel:
             Naming the column and the problem (see :class:`~deltaprop.tabular.Preprocessor`),
             a bad weight column, or an estimator of the wrong class for the task.
         """
-        pd = _require_pandas()
+        pd = require_pandas()
         MLPClassifier, MLPRegressor = _estimators()
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {target!r}")
-        frame = _table(table, pd)
+        frame = table_frame(table, pd)
         frame, weights, weight_column = _sample_weights(frame, sample_weight, target, pd)
 
         pre = Preprocessor(
@@ -206,9 +208,9 @@ class TabularModel:
         -------
         ndarray of shape (n_samples, n_features_out)
         """
-        pd = _require_pandas()
+        pd = require_pandas()
         self._check_fitted()
-        frame = _table(table, pd)
+        frame = table_frame(table, pd)
         if self.sample_weight_ is not None and self.sample_weight_ in frame.columns:
             frame = frame.drop(columns=[self.sample_weight_])
         return self.preprocessor_.transform(frame)
@@ -277,9 +279,9 @@ class TabularModel:
             For a missing target or weight column, weights that are not numbers >= 0,
             or weights that sum to zero.
         """
-        pd = _require_pandas()
+        pd = require_pandas()
         self._check_fitted()
-        frame = _table(table, pd)
+        frame = table_frame(table, pd)
         target = self.target_ if target is None else target
         if target not in frame.columns:
             raise ValueError(

@@ -1,0 +1,335 @@
+"""Column roles: which values are numbers, which are categories, what task a target sets.
+
+The rules that :class:`~deltaprop.tabular.Preprocessor` and the Dask summaries
+(:mod:`deltaprop.tabular.dask`) both follow: a column is numeric when at least half of
+its non-missing values are numbers (then every one must be); categories are the values
+as strings (``2.0`` reads as ``"2"``); :func:`infer_task` decides between classification
+and regression from the target. The rules are spelled out in ``docs/data.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from deltaprop.tabular.readers import column_names, require_pandas
+
+__all__ = [
+    "MAX_CLASSES_INFERRED",
+    "SHOW",
+    "as_series",
+    "category_strings",
+    "class_labels",
+    "describe_rows",
+    "infer_task",
+    "is_numeric_column",
+    "is_numeric_dtype",
+    "missing_error",
+    "missing_rows_error",
+    "mode",
+    "most_frequent",
+    "not_numbers_error",
+    "not_numbers_rows_error",
+    "numeric_values",
+    "parse_numbers",
+    "rows_described",
+    "table_frame",
+    "task_rule",
+]
+
+#: Integer targets with at most this many distinct values are classification targets.
+MAX_CLASSES_INFERRED = 20
+#: How many offending values an error message lists.
+SHOW = 5
+
+
+# -- columns as numbers or categories -------------------------------------------------
+def as_series(values: Any, name: str, pd: Any) -> Any:
+    """``values`` (a Series or 1-D array-like) as a Series indexed ``0 .. n - 1``."""
+    if isinstance(values, pd.Series):
+        return values.reset_index(drop=True)
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {values.shape}")
+    return pd.Series(values)
+
+
+def is_numeric_dtype(series: Any, pd: Any) -> bool:
+    """Whether pandas stores the column as numbers (booleans count)."""
+    return bool(pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series))
+
+
+def parse_numbers(series: Any, pd: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(numbers, missing)``: float64 values (NaN where not a number) and the missing mask."""
+    missing = series.isna().to_numpy()
+    if is_numeric_dtype(series, pd):
+        numbers = series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        parsed = pd.to_numeric(series.astype("object"), errors="coerce")
+        numbers = parsed.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    return numbers, missing
+
+
+def rows_described(examples: Sequence[tuple[int, str]], total: int) -> str:
+    """``"row 3 ('x'), row 9 ('y') and 2 more"`` from the first ``(row, repr)`` pairs.
+
+    ``examples`` lists (1-based row number, the value's ``repr``) for the first of
+    ``total`` offending rows; at most ``SHOW`` of them are shown.
+    """
+    shown = ", ".join(f"row {r} ({v})" for r, v in examples[:SHOW])
+    return shown + (f" and {total - SHOW} more" if total > SHOW else "")
+
+
+def describe_rows(rows: np.ndarray, series: Any) -> str:
+    """:func:`rows_described` for the 0-based ``rows`` of ``series``."""
+    return rows_described([(i + 1, repr(series.iloc[i])) for i in rows[:SHOW]], len(rows))
+
+
+def not_numbers_rows_error(
+    name: str, examples: Sequence[tuple[int, str]], n_bad: int, n_numbers: int
+) -> ValueError:
+    """The error for a numeric column with ``n_bad`` values that are not numbers.
+
+    ``examples`` as for :func:`rows_described`; ``n_numbers`` values are numbers.
+    """
+    row, value = examples[0]
+    return ValueError(
+        f"column {name!r}, row {row}: {value} is not a number, but {n_numbers} of the "
+        f"column's {n_numbers + n_bad} values are, so it is numeric (not numbers: "
+        f"{rows_described(examples, n_bad)}); fix the values, or declare the column "
+        "categorical"
+    )
+
+
+def not_numbers_error(name: str, series: Any, bad: np.ndarray, n_numbers: int) -> ValueError:
+    """:func:`not_numbers_rows_error` for the values of ``series`` where ``bad`` holds."""
+    rows = np.flatnonzero(bad)
+    examples = [(i + 1, repr(series.iloc[i])) for i in rows[:SHOW]]
+    return not_numbers_rows_error(name, examples, len(rows), n_numbers)
+
+
+def numeric_values(name: str, series: Any, pd: Any) -> np.ndarray:
+    """The column as float64 (NaN where missing); any other non-number is a ValueError."""
+    numbers, missing = parse_numbers(series, pd)
+    bad = ~missing & np.isnan(numbers)
+    if bad.any():
+        raise not_numbers_error(name, series, bad, int((~missing & ~bad).sum()))
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        rows = np.flatnonzero(infinite)
+        raise ValueError(f"column {name!r} holds infinite values: {describe_rows(rows, series)}")
+    return numbers
+
+
+def is_numeric_column(name: str, series: Any, pd: Any) -> bool:
+    """The rule: numeric when at least half of the non-missing values are numbers.
+
+    Then every non-missing value must be a number (a typo is an error, not a category).
+    """
+    if is_numeric_dtype(series, pd):
+        return True
+    numbers, missing = parse_numbers(series, pd)
+    bad = ~missing & np.isnan(numbers)
+    n_present = int((~missing).sum())
+    n_numbers = n_present - int(bad.sum())
+    if not bad.any():
+        return True
+    if 2 * n_numbers >= n_present:
+        raise not_numbers_error(name, series, bad, n_numbers)
+    return False
+
+
+def category_strings(series: Any, pd: Any) -> np.ndarray:
+    """Values as strings (object array, None where missing); 2.0 reads as "2"."""
+    missing = series.isna().to_numpy()
+    values = series.astype("object").to_numpy()
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        if missing[i]:
+            out[i] = None
+        elif isinstance(value, float | np.floating) and float(value).is_integer():
+            out[i] = str(int(value))
+        else:
+            out[i] = str(value)
+    return out
+
+
+def infer_task(y: Any, *, name: str = "target") -> str:
+    """``"classification"`` or ``"regression"``, decided from the target's values.
+
+    The rule: text and booleans are classification; floating-point numbers are
+    regression; integers are classification when they take at most
+    ``MAX_CLASSES_INFERRED`` (20) distinct values and at least one value repeats,
+    regression otherwise. Text whose values are numbers follows the numeric rule.
+
+    Parameters
+    ----------
+    y : 1-D array-like or pandas.Series
+    name : str
+        The column's name, for error messages.
+
+    Raises
+    ------
+    ValueError
+        For a mostly numeric column with a few values that are not numbers.
+
+    Examples
+    --------
+    >>> infer_task(["cat", "dog", "cat"]), infer_task([0, 1, 1, 0]), infer_task([0.5, 1.2])
+    ('classification', 'classification', 'regression')
+    """
+    pd = require_pandas()
+    series = as_series(y, name, pd)
+    present = series.dropna().reset_index(drop=True)
+    numeric_dtype = is_numeric_dtype(series, pd)
+    numbers, _ = parse_numbers(present, pd)
+    bad = np.isnan(numbers)
+    return task_rule(
+        bool_like=bool(
+            pd.api.types.is_bool_dtype(series)
+            or (
+                series.dtype == object
+                and len(present)
+                and all(isinstance(v, bool | np.bool_) for v in present)
+            )
+        ),
+        numeric_dtype=numeric_dtype,
+        float_dtype=bool(pd.api.types.is_float_dtype(series)),
+        n_present=len(present),
+        n_bad=0 if numeric_dtype else int(bad.sum()),
+        integers=bool(np.all(numbers[~bad] == np.round(numbers[~bad]))),
+        n_distinct=len(np.unique(numbers[~bad])),
+        not_numbers=lambda: not_numbers_error(name, present, bad, int((~bad).sum())),
+    )
+
+
+def task_rule(
+    *,
+    bool_like: bool,
+    numeric_dtype: bool,
+    float_dtype: bool,
+    n_present: int,
+    n_bad: int,
+    integers: bool,
+    n_distinct: int,
+    not_numbers: Any,
+) -> str:
+    """:func:`infer_task`'s rule, from facts about the target's present values.
+
+    The facts come from the column itself, or from summaries of its partitions
+    (:mod:`deltaprop.tabular.dask`).
+
+    Parameters
+    ----------
+    bool_like : bool
+        The values are booleans.
+    numeric_dtype, float_dtype : bool
+        pandas stores them as numbers, as floating-point numbers.
+    n_present : int
+        Values that are not missing.
+    n_bad : int
+        Values that are not numbers (text columns).
+    integers : bool
+        Every number is an integer.
+    n_distinct : int
+        Distinct numbers (counting up to ``MAX_CLASSES_INFERRED + 1`` is enough).
+    not_numbers : callable
+        Returns the ``ValueError`` for a mostly numeric column with values that are not
+        numbers.
+
+    Raises
+    ------
+    ValueError
+        ``not_numbers()``, when at least half of the present values are numbers.
+    """
+    if bool_like:
+        return "classification"
+    if not numeric_dtype:
+        if n_bad:
+            if 2 * (n_present - n_bad) >= n_present:
+                raise not_numbers()
+            return "classification"
+        if not integers:
+            return "regression"
+    elif float_dtype:
+        return "regression"
+    if n_distinct <= MAX_CLASSES_INFERRED and n_distinct < n_present - n_bad:
+        return "classification"
+    return "regression"
+
+
+def table_frame(table: Any, pd: Any, what: str = "table") -> Any:
+    """``table`` (a DataFrame or a mapping of columns) as a DataFrame with string names.
+
+    Raises
+    ------
+    TypeError
+        For anything else.
+    ValueError
+        For columns of unequal length, no rows or duplicate names.
+    """
+    if isinstance(table, pd.DataFrame):
+        frame = table
+    elif isinstance(table, Mapping):
+        try:
+            frame = pd.DataFrame(dict(table))
+        except ValueError as exc:
+            raise ValueError(f"{what} must hold columns of equal length: {exc}") from None
+    else:
+        raise TypeError(
+            f"{what} must be a pandas DataFrame or a mapping of columns, got {table!r:.60}"
+        )
+    if len(frame) == 0:
+        raise ValueError(f"{what} has no rows")
+    frame = frame.reset_index(drop=True)
+    frame.columns = column_names(frame.columns, what)
+    return frame
+
+
+def missing_rows_error(name: str, rows: Sequence[int], total: int, hint: str) -> ValueError:
+    """The error for ``total`` missing values in column ``name``, then ``hint``.
+
+    ``rows`` lists the first (1-based) row numbers; at most ``SHOW`` are shown.
+    """
+    shown = ", ".join(str(r) for r in rows[:SHOW]) + (", ..." if total > SHOW else "")
+    plural = "s" if total > 1 else ""
+    return ValueError(
+        f"column {name!r} has missing values in {total} row{plural} (row{plural} {shown}){hint}"
+    )
+
+
+def missing_error(name: str, missing: np.ndarray, hint: str) -> ValueError:
+    """:func:`missing_rows_error` for the rows where the mask ``missing`` holds."""
+    rows = np.flatnonzero(missing) + 1
+    return missing_rows_error(name, rows[:SHOW].tolist(), len(rows), hint)
+
+
+def mode(uniques: Any, counts: Any) -> Any:
+    """The value with the largest count; ties go to the smallest (scikit-learn's rule).
+
+    Parameters
+    ----------
+    uniques : array-like of shape (n_values,)
+        Distinct values (numbers or strings).
+    counts : array-like of shape (n_values,)
+    """
+    uniques, counts = np.asarray(uniques), np.asarray(counts)
+    return min(uniques[counts == counts.max()].tolist())
+
+
+def most_frequent(values: np.ndarray) -> Any:
+    """The most frequent value; ties go to the smallest (scikit-learn's rule)."""
+    return mode(*np.unique(values, return_counts=True))
+
+
+def class_labels(series: Any, pd: Any) -> np.ndarray:
+    """Class labels as a NumPy array: text stays text (object dtype), numbers stay numbers."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=bool)
+    if pd.api.types.is_integer_dtype(series):
+        return series.to_numpy(dtype=np.int64)
+    if pd.api.types.is_float_dtype(series):
+        return series.to_numpy(dtype=np.float64)
+    return np.array([str(v) for v in series.astype("object")], dtype=object)
