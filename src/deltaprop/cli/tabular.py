@@ -409,75 +409,98 @@ def add_commands(commands: Any) -> None:
     """Add the parsers of train, predict, evaluate, info and export-onnx to ``commands``."""
     add_train(commands)
 
-    predict = commands.add_parser(
-        "predict",
-        help="predict with a trained model",
-        description=(
-            "Predict one value per row of DATA with MODEL; columns are matched by name "
-            "(extra ones are ignored). Writes CSV: a column named after the target with "
-            "the predicted labels (or numbers, in the target's units) and, with --proba, "
-            "one column proba_<class> per class."
-        ),
-        epilog="example: deltaprop predict iris.deltaprop new.csv --proba --out predictions.csv",
-    )
-    add(predict, "model")
-    add(predict, "data", help="the rows to predict")
-    add(predict, "out", help="write CSV here (default: standard output)")
-    add(predict, "proba")
-    add(predict, "verbose")
-    predict.set_defaults(func=cmd_predict)
+    for name, (texts, options, func) in _MODEL_COMMANDS.items():
+        parser = commands.add_parser(name, **texts)
+        for option in options:
+            option_name, *own_help = option.split(": ", 1)
+            if option_name == "OUT.onnx":  # the only positional of its own
+                parser.add_argument("out", metavar="OUT.onnx", help=own_help[0])
+            else:
+                add(parser, option_name, help=own_help[0] if own_help else None)
+        parser.set_defaults(func=func)
 
-    evaluate = commands.add_parser(
-        "evaluate",
-        help="score a trained model on labelled data",
-        description=(
-            "Score MODEL on DATA. Classification: accuracy, balanced_accuracy, log_loss, "
-            "confusion_matrix; regression: r2, mse, mae (in the target's units)."
-        ),
-        epilog="example: deltaprop evaluate iris.deltaprop test.csv --target species --json",
-    )
-    add(evaluate, "model")
-    add(evaluate, "data", help="labelled rows")
-    add(evaluate, "target", help="the column of true values (default: the model's)")
-    add(
-        evaluate,
-        "sample_weight",
-        help="weight every score by this column (numbers >= 0); default: each row counts once",
-    )
-    add(evaluate, "json")
-    add(evaluate, "verbose")
-    evaluate.set_defaults(func=cmd_evaluate)
 
-    info = commands.add_parser(
-        "info",
-        help="describe a model file",
-        description=(
-            "Print a model's task, architecture, parameter count, training summary "
-            "(solver, epochs, final loss, stop reason) and the input columns it expects."
-        ),
-        epilog="example: deltaprop info iris.deltaprop",
-    )
-    add(info, "model", help="a model file")
-    add(info, "verbose")
-    info.set_defaults(func=cmd_info)
-
-    export = commands.add_parser(
-        "export-onnx",
-        help="write a model as an ONNX file",
-        description=wrap(
-            "Write MODEL as the ONNX model OUT.onnx (needs the onnx package: pip install "
-            "\"deltaprop[onnx]\"). A model written by 'deltaprop train' takes one input per "
-            "feature column, named after it, shape (N, 1): numbers as floats, text as "
-            "strings; the preprocessing runs inside the graph. Its outputs are label and "
-            "probabilities (classification) or predictions (regression, in the target's "
-            "units). A saved estimator or network exports too (input X)."
-        ),
-        epilog="example: deltaprop export-onnx iris.deltaprop iris.onnx --dtype float32",
-    )
-    add(export, "model", help="a model file")
-    export.add_argument("out", metavar="OUT.onnx", help="the ONNX file to write")
-    add(export, "opset")
-    add(export, "dtype")
-    add(export, "quiet")
-    add(export, "verbose")
-    export.set_defaults(func=cmd_export_onnx)
+#: The commands that read a model file: their help texts, their options (``"name"`` or
+#: ``"name: the command's own help"``, in order) and their functions.
+_MODEL_COMMANDS: dict[str, tuple[dict, list[str], Any]] = {
+    "predict": (
+        {
+            "help": "predict with a trained model",
+            "description": (
+                "Predict one value per row of DATA with MODEL; columns are matched by name "
+                "(extra ones are ignored). Writes CSV: a column named after the target with "
+                "the predicted labels (or numbers, in the target's units) and, with --proba, "
+                "one column proba_<class> per class."
+            ),
+            "epilog": (
+                "example: deltaprop predict iris.deltaprop new.csv --proba --out predictions.csv"
+            ),
+        },
+        [
+            "model",
+            "data: the rows to predict",
+            "out: write CSV here (default: standard output)",
+            "proba",
+            "verbose",
+        ],
+        cmd_predict,
+    ),
+    "evaluate": (
+        {
+            "help": "score a trained model on labelled data",
+            "description": (
+                "Score MODEL on DATA. Classification: accuracy, balanced_accuracy, log_loss, "
+                "confusion_matrix; regression: r2, mse, mae (in the target's units)."
+            ),
+            "epilog": (
+                "example: deltaprop evaluate iris.deltaprop test.csv --target species --json"
+            ),
+        },
+        [
+            "model",
+            "data: labelled rows",
+            "target: the column of true values (default: the model's)",
+            "sample_weight: weight every score by this column (numbers >= 0); default: each "
+            "row counts once",
+            "json",
+            "verbose",
+        ],
+        cmd_evaluate,
+    ),
+    "info": (
+        {
+            "help": "describe a model file",
+            "description": (
+                "Print a model's task, architecture, parameter count, training summary "
+                "(solver, epochs, final loss, stop reason) and the input columns it expects."
+            ),
+            "epilog": "example: deltaprop info iris.deltaprop",
+        },
+        ["model: a model file", "verbose"],
+        cmd_info,
+    ),
+    "export-onnx": (
+        {
+            "help": "write a model as an ONNX file",
+            "description": wrap(
+                "Write MODEL as the ONNX model OUT.onnx (needs the onnx package: pip install "
+                '"deltaprop[onnx]"). A model written by '
+                "'deltaprop train' takes one input per "
+                "feature column, named after it, shape (N, 1): numbers as floats, text as "
+                "strings; the preprocessing runs inside the graph. Its outputs are label and "
+                "probabilities (classification) or predictions (regression, in the target's "
+                "units). A saved estimator or network exports too (input X)."
+            ),
+            "epilog": "example: deltaprop export-onnx iris.deltaprop iris.onnx --dtype float32",
+        },
+        [
+            "model: a model file",
+            "OUT.onnx: the ONNX file to write",
+            "opset",
+            "dtype",
+            "quiet",
+            "verbose",
+        ],
+        cmd_export_onnx,
+    ),
+}
