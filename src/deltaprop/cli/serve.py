@@ -11,6 +11,7 @@ import argparse
 import os
 from typing import Any
 
+from deltaprop import live
 from deltaprop.cli.options import UsageError, add
 from deltaprop.optim.optimizers import SGD, Adam, Optimizer
 
@@ -53,8 +54,7 @@ def _optimizer(args: argparse.Namespace) -> Optimizer:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Train on a table while a local page shows the network learning."""
-    # these modules import pandas and the HTTP server (pandas is an optional dependency)
-    from deltaprop.live import model_from_table, serve
+    # deltaprop.tabular.data imports pandas (optional dependency)
     from deltaprop.tabular.data import read_table
 
     optimizer = _optimizer(args)
@@ -64,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"--target {args.target!r} is not a column of {args.data}; "
             f"columns: {list(table.columns)[:20]}"
         )
-    model = model_from_table(
+    model = live.model_from_table(
         table,
         args.target,
         hidden=list(args.hidden),
@@ -75,7 +75,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if batch_size == "auto":
         batch_size = min(200, len(model.X))
     try:
-        serve(
+        live.serve(
             model.network,
             model.X,
             model.y,

@@ -38,6 +38,7 @@ from deltaprop.cli.common import (
 from deltaprop.cli.options import IMPUTE, Parser, UsageError, add, wrap
 from deltaprop.core.network import Network
 from deltaprop.files.container import FileHeader, load, read_arrays, read_header
+from deltaprop.training.checkpoint import Checkpoint
 
 __all__ = ["add_commands", "add_train"]
 
@@ -92,7 +93,6 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     # these modules import pandas and scikit-learn (optional dependencies)
     from deltaprop.tabular.data import infer_task
     from deltaprop.tabular.model import TabularModel
-    from deltaprop.training.checkpoint import Checkpoint
 
     frame = read_table_at(args.data)
     if args.target not in frame.columns:
