@@ -115,4 +115,5 @@ def test_explain_bad_options(capsys):
     assert "steps must be >= 1" in capsys.readouterr().err
     assert main(["explain", "--format", "yaml"]) == 2
     assert main(["explain", "--learning-rate", "-1"]) == 2
-    assert "learning_rate must be > 0" in capsys.readouterr().err
+    # the shared --learning-rate option (cli/options.py) checks it, as for train
+    assert "argument --learning-rate: must be > 0" in capsys.readouterr().err

@@ -563,7 +563,8 @@ def test_cli_serve_bad_input(tmp_path, capsys):
     assert main(["serve", str(path), "--target", "nope"]) == 2
     assert "--target 'nope' is not a column" in capsys.readouterr().err
     assert main(["serve", str(path), "--target", "target", "--hidden", "4,x"]) == 2
-    assert "--hidden must be sizes like 16,8" in capsys.readouterr().err
+    # the shared --hidden option (cli/options.py): the same check and message as train's
+    assert "argument --hidden: invalid int value: 'x'" in capsys.readouterr().err
     assert main(["serve", str(tmp_path / "missing.csv"), "--target", "t"]) == 2
 
 

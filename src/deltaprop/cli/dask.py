@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from deltaprop.cli.main import UsageError
-from deltaprop.cli.tabular import (
-    _IMPUTE,
-    _estimator,
-    _require_extras,
+from deltaprop.cli.common import (
+    build_estimator,
     finish_training,
     no_convergence_warnings,
+    require_extras,
 )
+from deltaprop.cli.options import IMPUTE, UsageError
 
 __all__ = ["train_on_dask"]
 
@@ -47,7 +46,8 @@ def _refuse_unsupported(args: argparse.Namespace) -> None:
 
 def train_on_dask(args: argparse.Namespace) -> int:
     """Train on the Parquet dataset ``args.data`` through Dask and write the model."""
-    _require_extras("train")
+    require_extras("train")
+    # these modules import dask, pandas and scikit-learn (optional dependencies)
     from deltaprop.tabular.dask import fit_estimator, fit_preprocessor, open_client, read_parquet
     from deltaprop.tabular.model import TabularModel
 
@@ -73,7 +73,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
             args.target,
             client,
             task=args.task,
-            impute=_IMPUTE.get(args.impute),
+            impute=IMPUTE.get(args.impute),
             categorical=args.categorical,
             standardize=not args.no_standardize,
             # as TabularModel.fit: Poisson counts are not standardised
@@ -81,6 +81,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
             sample_weight=args.sample_weight,
         )
         if args.no_standardize:
+            # deltaprop.tabular reads tables with pandas (optional dependency)
             from deltaprop.tabular import check_feature_scales
 
             message = check_feature_scales(
@@ -88,7 +89,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
             )
             if message is not None:
                 warnings.warn(message, UserWarning, stacklevel=1)
-        estimator = _estimator(args, pre.task_, callbacks=None)
+        estimator = build_estimator(args, pre.task_, callbacks=None)
         with no_convergence_warnings():
             fit_estimator(
                 estimator,
@@ -103,7 +104,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
     model = TabularModel(
         estimator,
         task=args.task,
-        impute=_IMPUTE.get(args.impute),
+        impute=IMPUTE.get(args.impute),
         standardize=not args.no_standardize,
         categorical=args.categorical,
     )._set_fitted(pre, estimator, args.target, args.sample_weight)

@@ -1,315 +1,66 @@
-"""The ``train``, ``predict``, ``evaluate``, ``info``, ``export-onnx`` and ``explain`` commands.
+"""The ``train``, ``predict``, ``evaluate``, ``info`` and ``export-onnx`` commands.
 
 Each command is one small function taking the parsed arguments and returning an exit
-code; :func:`add_commands` adds their parsers to ``deltaprop``'s. They work on a
-:class:`~deltaprop.TabularModel` (preprocessing + estimator) saved as one model file,
-and need ``pip install "deltaprop[cli]"`` (pandas, pyarrow, scikit-learn, tqdm,
-matplotlib). Every option is documented in ``docs/cli.md``.
+code; :func:`add_commands` adds their parsers to ``deltaprop``'s, built from the shared
+options of :mod:`deltaprop.cli.options`. They work on a :class:`~deltaprop.TabularModel`
+(preprocessing + estimator) saved as one model file, and need ``pip install
+"deltaprop[cli]"`` (pandas, pyarrow, scikit-learn, tqdm, matplotlib), except ``info``,
+which reads the file's header and arrays without building the model. Every option is
+documented in ``docs/cli.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
-import textwrap
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deltaprop.cli.main import UsageError
+from deltaprop.cli import dask
+from deltaprop.cli.common import (
+    INSTALL,
+    Progress,
+    architecture,
+    build_estimator,
+    check_destination,
+    finish_training,
+    load_model,
+    no_convergence_warnings,
+    read_table_at,
+    require_extras,
+    say,
+    write_bytes,
+)
+from deltaprop.cli.options import IMPUTE, Parser, UsageError, add, wrap
+from deltaprop.core.network import Network
+from deltaprop.files.container import FileHeader, load, read_arrays, read_header
+from deltaprop.training.checkpoint import Checkpoint
 
-__all__ = ["add_commands"]
-
-INSTALL = 'pip install "deltaprop[cli]"'
-_IMPUTE = {"mean": "mean", "median": "median", "most-frequent": "most_frequent"}
-_CLASSIFICATION_LOSSES = ("log_loss", "cross_entropy")
-_REGRESSION_LOSSES = ("squared_error", "poisson")
-
-
-# -- argument types -------------------------------------------------------------------
-def _int_at_least(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
-        return value
-
-    return parse
-
-
-def _float_in(low: float, high: float = float("inf"), *, low_open: bool = False):
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-        if not np.isfinite(value) and value != high:
-            raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-        if value < low or (low_open and value == low) or value >= high:
-            rule = f"> {low:g}" if low_open else f">= {low:g}"
-            if np.isfinite(high):
-                rule += f" and < {high:g}"
-            raise argparse.ArgumentTypeError(f"must be {rule}, got {value:g}")
-        return value
-
-    return parse
-
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-    return value
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    """``"64,32"`` -> ``(64, 32)``; ``"none"`` (or ``""``) -> no hidden layer."""
-    if text.strip().lower() in ("", "none"):
-        return ()
-    sizes = []
-    for part in text.split(","):
-        try:
-            size = int(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"must be layer sizes separated by commas, such as 64,32; got {text!r}"
-            ) from None
-        if size < 1:
-            raise argparse.ArgumentTypeError(f"layer sizes must be >= 1, got {size}")
-        sizes.append(size)
-    return tuple(sizes)
-
-
-def _batch_size(text: str) -> int | str:
-    return "auto" if text == "auto" else _int_at_least(1)(text)
-
-
-def _columns(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
-
-
-# -- shared helpers -------------------------------------------------------------------
-def _require_extras(command: str) -> Any:
-    """pandas (returned), scikit-learn: a clear ImportError naming the extra if missing."""
-    try:
-        import pandas
-        import sklearn  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(f"deltaprop {command} needs {exc.name}: {INSTALL}") from None
-    return pandas
-
-
-def _read(path: str) -> Any:
-    from deltaprop.tabular.readers import read_table
-
-    return read_table(path)
-
-
-def _load_model(path: str) -> Any:
-    from deltaprop.files import container as io
-    from deltaprop.tabular.model import TabularModel
-
-    model = io.load(path)
-    if not isinstance(model, TabularModel):
-        raise UsageError(
-            f"{path!r} holds a {type(model).__name__}, not a model written by 'deltaprop train'"
-        )
-    return model
-
-
-def _check_destination(path: str | None, option: str) -> None:
-    """Fail before any work when a file could not be written to ``path``."""
-    if path is None:
-        return
-    destination = Path(path)
-    if destination.is_dir():
-        raise UsageError(f"{option} {path}: it is a folder")
-    if not destination.parent.is_dir():
-        raise UsageError(f"{option} {path}: folder {str(destination.parent)!r} does not exist")
-
-
-def _write_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see :func:`deltaprop.files.write_atomically`)."""
-    from deltaprop.files.container import write_atomically
-
-    _check_destination(path, "output")
-    write_atomically(path, lambda file: file.write(data))
-
-
-def _architecture(net: Any) -> str:
-    parts = [f"{net.layers[0].n_in} inputs"]
-    parts += [f"{layer.n_out} {layer.activation.name}" for layer in net.layers]
-    return " -> ".join(parts)
-
-
-def _n_parameters(net: Any) -> int:
-    return sum(int(np.size(layer.weights)) + int(np.size(layer.bias)) for layer in net.layers)
-
-
-def wrap(text: str) -> str:
-    """``text`` wrapped for a help screen that keeps its epilog's line breaks."""
-    return textwrap.fill(text, 79)
-
-
-def _say(args: argparse.Namespace, text: str) -> None:
-    if not getattr(args, "quiet", False):
-        print(text)
-
-
-# -- progress -------------------------------------------------------------------------
-class _Progress:
-    """A train callback: a tqdm bar on a terminal, or one line per epoch (``-v``)."""
-
-    def __init__(self, max_iter: int, *, bar: bool, lines: bool) -> None:
-        self.max_iter = max_iter
-        self.lines = lines
-        self.bar = None
-        if bar:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # the bar is a nicety: fall back to lines
-                self.lines = True
-            else:
-                # a terminal that reports no width (some ptys) would get an empty bar
-                try:
-                    columns = os.get_terminal_size(sys.stderr.fileno()).columns
-                except (OSError, ValueError):
-                    columns = 0
-                self.bar = tqdm(
-                    total=max_iter,
-                    unit="epoch",
-                    file=sys.stderr,
-                    ncols=None if columns > 0 else 80,
-                )
-
-    def __call__(self, iteration: int, history: Any, net: Any) -> None:
-        loss = history.loss[-1]
-        val = history.val_loss[-1] if history.val_loss else None
-        if self.bar is not None:
-            postfix = {"loss": f"{loss:.4g}"}
-            if val is not None:
-                postfix["val_loss"] = f"{val:.4g}"
-            self.bar.set_postfix(postfix, refresh=False)
-            self.bar.update(iteration - self.bar.n)
-        elif self.lines:
-            text = f"epoch {iteration}/{self.max_iter}  loss {loss:.6f}"
-            if val is not None:
-                text += f"  val_loss {val:.6f}"
-            print(text, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def _plot(path: str, loss: list[float], val_loss: list[float] | None) -> None:
-    """Training (and validation) loss per epoch as a PNG, written atomically."""
-    import io as _bytes
-
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError(f"--plot needs matplotlib: {INSTALL}") from None
-    figure = Figure(figsize=(6.0, 4.0))
-    axes = figure.add_subplot()
-    epochs = np.arange(1, len(loss) + 1)
-    axes.plot(epochs, loss, label="training loss")
-    if val_loss:
-        axes.plot(epochs[: len(val_loss)], val_loss, label="validation loss")
-    axes.set_xlabel("epoch")
-    axes.set_ylabel("loss")
-    if loss and min(loss) > 0.0:
-        axes.set_yscale("log")
-    axes.legend()
-    axes.grid(True, alpha=0.3)
-    figure.tight_layout()
-    buffer = _bytes.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    _write_atomically(path, buffer.getvalue())
+__all__ = ["add_commands", "add_train"]
 
 
 # -- train ----------------------------------------------------------------------------
-def _estimator(args: argparse.Namespace, task: str, callbacks: list) -> Any:
-    from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
-
-    params = {
-        "hidden_layer_sizes": args.hidden,
-        "activation": args.activation,
-        "solver": args.solver,
-        "alpha": args.alpha,
-        "batch_size": args.batch_size,
-        "learning_rate_init": args.learning_rate,
-        "max_iter": args.max_iter,
-        "tol": args.tol,
-        "n_iter_no_change": args.n_iter_no_change,
-        "early_stopping": args.early_stopping,
-        "validation_fraction": args.validation_fraction,
-        "random_state": args.seed,
-        "output_activation": args.output_activation,
-        "target_loss": args.target_loss,
-        "early_stopping_metric": "loss",
-        "callbacks": callbacks,
-    }
-    if task == "classification":
-        if args.loss is not None and args.loss not in _CLASSIFICATION_LOSSES:
-            raise UsageError(
-                f"--loss {args.loss} is not available for classification: classifiers "
-                "train on the log-loss (cross-entropy); omit --loss"
-            )
-        return MLPClassifier(class_weight=args.class_weight, **params)
-    if args.class_weight is not None:
-        raise UsageError("--class-weight needs a classification target; this is regression")
-    if args.loss is not None and args.loss not in _REGRESSION_LOSSES:
-        raise UsageError(
-            f"--loss {args.loss} is not available for regression: choose one of "
-            f"{', '.join(_REGRESSION_LOSSES)}"
-        )
-    return MLPRegressor(loss=args.loss or "squared_error", **params)
-
-
 def _scale_warning(frame: Any, args: argparse.Namespace, task: str) -> str | None:
+    # deltaprop.tabular reads tables with pandas (optional dependency)
     from deltaprop.tabular import Preprocessor, check_feature_scales
 
     features = frame.drop(columns=[args.sample_weight]) if args.sample_weight else frame
     pre = Preprocessor(
         args.target,
         task=task,
-        impute=_IMPUTE.get(args.impute),
+        impute=IMPUTE.get(args.impute),
         categorical=args.categorical,
         standardize=False,
     ).fit(features)
     return check_feature_scales(pre.transform(features), feature_names=pre.get_feature_names_out())
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    """Train a model on a table and write it to ``--out``."""
-    _require_extras("train")
-    from deltaprop.tabular.columns import infer_task
-    from deltaprop.tabular.model import TabularModel
-    from deltaprop.training.checkpoint import Checkpoint
-
-    _check_destination(args.out, "--out")
-    _check_destination(args.plot, "--plot")
-    if args.plot is not None:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ImportError(f"--plot needs matplotlib: {INSTALL}") from None
-    if args.dask or args.dask_scheduler is not None:
-        from deltaprop.cli.dask import train_on_dask
-
-        return train_on_dask(args)
+def _check_in_memory_options(args: argparse.Namespace) -> None:
+    """The options of training in this process that only go together in some ways."""
     for option in ("dask_workers", "local_steps"):
         if getattr(args, option) is not None:
             flag = "--" + option.replace("_", "-")
@@ -319,7 +70,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.checkpoint is None and args.checkpoint_every is not None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
 
-    frame = _read(args.data)
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a model on a table and write it to ``--out``."""
+    require_extras("train")
+    check_destination(args.out, "--out")
+    check_destination(args.plot, "--plot")
+    if args.plot is not None:
+        try:
+            import matplotlib  # noqa: F401  (optional dependency: the cli extra)
+        except ImportError:
+            raise ImportError(f"--plot needs matplotlib: {INSTALL}") from None
+    if args.early_stopping and args.validation_fraction == 0.0:
+        raise UsageError("argument --validation-fraction: must be > 0 and < 1, got 0")
+    if args.dask or args.dask_scheduler is not None:
+        return dask.train_on_dask(args)
+    _check_in_memory_options(args)
+    return _train_in_memory(args)
+
+
+def _train_in_memory(args: argparse.Namespace) -> int:
+    # these modules import pandas and scikit-learn (optional dependencies)
+    from deltaprop.tabular import infer_task
+    from deltaprop.tabular.model import TabularModel
+
+    frame = read_table_at(args.data)
     if args.target not in frame.columns:
         raise UsageError(
             f"target column {args.target!r} is not in {args.data!r} (columns: "
@@ -331,7 +106,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if message is not None:
             warnings.warn(message, UserWarning, stacklevel=1)
 
-    progress = _Progress(
+    progress = Progress(
         args.max_iter,
         bar=sys.stderr.isatty() and not args.quiet,
         lines=args.verbose > 0 and not args.quiet,
@@ -340,9 +115,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.checkpoint is not None:
         callbacks.append(Checkpoint(args.checkpoint, every=args.checkpoint_every or 1))
     model = TabularModel(
-        _estimator(args, task, callbacks),
+        build_estimator(args, task, callbacks),
         task=task,
-        impute=_IMPUTE.get(args.impute),
+        impute=IMPUTE.get(args.impute),
         standardize=not args.no_standardize,
         categorical=args.categorical,
     )
@@ -355,61 +130,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return finish_training(args, model, len(frame))
 
 
-@contextlib.contextmanager
-def no_convergence_warnings():
-    """No ConvergenceWarning: the summary of ``train`` says why training stopped."""
-    with warnings.catch_warnings():
-        with contextlib.suppress(ImportError):
-            from sklearn.exceptions import ConvergenceWarning
-
-            warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
-
-
-def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: str = "") -> int:
-    """Write the model (``--out``) and the plot (``--plot``), print the summary."""
-    from deltaprop.files import container as io
-
-    estimator = model.estimator_
-    if args.out is not None:
-        io.save(model, args.out)
-    if args.plot is not None:
-        _plot(args.plot, estimator.loss_curve_, estimator.validation_loss_curve_)
-
-    interrupted = estimator.stop_reason_ == "interrupted"
-    what = f" ({len(model.classes_)} classes)" if model.task_ == "classification" else ""
-    n_columns = len(model.feature_names_in_)
-    _say(
-        args,
-        f"trained on {n_rows} rows of {args.data}{where}: {model.task_} of {args.target!r}"
-        f"{what} from {n_columns} feature column{'s' if n_columns > 1 else ''}",
-    )
-    _say(args, f"network: {_architecture(estimator.network_)}")
-    _say(
-        args,
-        f"{estimator.solver}: {len(estimator.loss_curve_)} epochs, final loss "
-        f"{estimator.loss_curve_[-1]:.6f}, stopped: {estimator.stop_reason_}",
-    )
-    if args.out is not None:
-        _say(args, f"wrote {args.out}")
-    if args.plot is not None:
-        _say(args, f"wrote {args.plot}")
-    if interrupted:
-        saved = f"; the model was written to {args.out}" if args.out else ""
-        print(f"deltaprop: interrupted{saved}", file=sys.stderr)
-        return 130
-    return 0
-
-
 # -- predict --------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
     """Write one prediction (and, with --proba, class probabilities) per input row."""
-    pd = _require_extras("predict")
-    _check_destination(args.out, "--out")
-    model = _load_model(args.model)
+    pd = require_extras("predict")
+    check_destination(args.out, "--out")
+    model = load_model(args.model)
     if args.proba and model.task_ != "classification":
         raise UsageError("--proba needs a classification model; this one is regression")
-    frame = _read(args.data)
+    frame = read_table_at(args.data)
     out = pd.DataFrame({model.target_: model.predict(frame)})
     if args.proba:
         proba = model.predict_proba(frame)
@@ -419,7 +148,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.out is None:
         sys.stdout.write(text)
     else:
-        _write_atomically(args.out, text.encode("utf-8"))
+        write_bytes(args.out, text.encode("utf-8"))
         if args.verbose:
             print(f"deltaprop: wrote {len(out)} rows to {args.out}", file=sys.stderr)
     return 0
@@ -439,9 +168,9 @@ def _confusion_lines(matrix: list[list[float]], labels: list[str]) -> list[str]:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score a model on a labelled table."""
-    _require_extras("evaluate")
-    model = _load_model(args.model)
-    frame = _read(args.data)
+    require_extras("evaluate")
+    model = load_model(args.model)
+    frame = read_table_at(args.data)
     target = args.target or model.target_
     scores = model.evaluate(frame, target=target, sample_weight=args.sample_weight)
     if args.json:
@@ -461,16 +190,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- info -----------------------------------------------------------------------------
-def _schema_lines(pre: Any) -> list[str]:
-    width = max(len(c["name"]) for c in pre.columns_)
-    lines = [f"input columns ({len(pre.columns_)}, matched by name, any order):"]
+def _schema_lines(pre: dict) -> list[str]:
+    columns = pre["columns"]
+    width = max(len(c["name"]) for c in columns)
+    lines = [f"input columns ({len(columns)}, matched by name, any order):"]
     i_numeric = 0
-    for column in pre.columns_:
+    for column in columns:
         name = column["name"]
         if column["kind"] == "numeric":
             detail = (
-                f"numeric      mean {pre.mean_[i_numeric]:.6g}, scale {pre.scale_[i_numeric]:.6g}"
+                f"numeric      mean {pre['mean'][i_numeric]:.6g}, "
+                f"scale {pre['scale'][i_numeric]:.6g}"
             )
             i_numeric += 1
         else:
@@ -478,74 +208,138 @@ def _schema_lines(pre: Any) -> list[str]:
             shown = ", ".join(categories[:10]) + (", ..." if len(categories) > 10 else "")
             detail = f"categorical  {len(categories)} categories: {shown}"
         lines.append(f"  {name:<{width}}  {detail}")
-    if pre.impute is not None:
-        lines.append(f"missing values are filled ({pre.impute})")
+    if pre["impute"] is not None:
+        lines.append(f"missing values are filled ({pre['impute']})")
     else:
         lines.append("missing values are an error")
     return lines
 
 
+# -- info -----------------------------------------------------------------------------
+# info reads the header and the arrays it shows (never building scikit-learn objects, so
+# it starts fast); a file it cannot describe is loaded in full for load's own error.
+
+
+def _network_layers(network: dict) -> list[tuple[int, int, str]]:
+    """``(n_in, n_out, activation)`` per layer of a stored network's config."""
+    return [(la["n_in"], la["n_out"], la["activation"]["name"]) for la in network["layers"]]
+
+
+def _n_parameters(header: FileHeader, prefix: str, n_layers: int) -> int:
+    """The size of the weights and biases of the stored network under ``prefix``."""
+    return sum(
+        int(np.prod(header.arrays[f"{prefix}layers.{i}.{part}"][1]))
+        for i in range(n_layers)
+        for part in ("weights", "bias")
+    )
+
+
+def _describe_network(header: FileHeader) -> list[str]:
+    layers = _network_layers(header.config)
+    return [
+        f"network: {architecture(layers)}; loss {header.config['loss']['name']}",
+        f"parameters: {_n_parameters(header, '', len(layers)):,}",
+    ]
+
+
+def _float(value: Any) -> float:
+    """A float of a model file's config ("inf", "-inf" and "nan" are written as text)."""
+    return float(value)
+
+
+def _task_line(model: dict, pre: dict) -> str:
+    target = model["target"]
+    if pre["task"] == "classification":
+        classes = pre["classes"]
+        cast = float if classes["type"] == "float" else (lambda v: v)
+        values = [cast(v) for v in classes["values"]]
+        shown = ", ".join(repr(c) for c in values[:20])
+        return f"task: classification of {target!r} ({len(values)} classes: {shown})"
+    return (
+        f"task: regression of {target!r} (standardised in training: mean "
+        f"{_float(pre['target_mean']):.6g}, scale {_float(pre['target_scale']):.6g})"
+    )
+
+
+def _training_lines(params: dict, fitted: dict) -> list[str]:
+    curve = [_float(v) for v in fitted["loss_curve_"]]
+    line = (
+        f"training: solver {params['solver']}, {len(curve)} epochs, final loss "
+        f"{curve[-1]:.6g}, stop reason {fitted['stop_reason_']}"
+    )
+    if params["solver"] != "lbfgs":
+        line += (
+            f", learning rate {_float(params['learning_rate_init']):g}, batch size "
+            f"{params['batch_size']}"
+        )
+    lines = [line + f", seed {params['random_state']}"]
+    validation = [_float(v) for v in fitted["validation_loss_curve_"] or ()]
+    if validation:
+        lines.append(
+            f"validation: {_float(params['validation_fraction']):g} of the rows held out, "
+            f"lowest validation loss {min(validation):.6g}"
+        )
+    return lines
+
+
+def _describe_tabular_model(path: str, header: FileHeader) -> list[str]:
+    model = header.config
+    pre = model["preprocessor"]["config"]
+    estimator = model["estimator"]["config"]
+    params, fitted = estimator["params"], estimator["fitted"]
+    network = estimator["network"]["config"]
+    layers = _network_layers(network)
+    lines = [_task_line(model, pre)]
+    lines.append(
+        f"network: {architecture(layers)}; loss {network['loss']['name']}, "
+        f"alpha {_float(params['alpha']):g}"
+    )
+    n_parameters = _n_parameters(header, "estimator.network.", len(layers))
+    lines.append(f"parameters: {n_parameters:,}")
+    lines += _training_lines(params, fitted)
+    if model["sample_weight"] is not None:
+        lines.append(f"sample weights: column {model['sample_weight']!r}")
+    arrays = read_arrays(path, ["preprocessor.mean", "preprocessor.scale"])
+    schema = {
+        "columns": pre["columns"],
+        "mean": arrays["preprocessor.mean"].astype(np.float64),
+        "scale": arrays["preprocessor.scale"].astype(np.float64),
+        "impute": pre["params"]["impute"],
+    }
+    return lines + _schema_lines(schema)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     """Describe a model file: architecture, size, training, the input it expects."""
-    from deltaprop.core.network import Network
-    from deltaprop.files import container as io
-
-    obj = io.load(args.model)
-    if isinstance(obj, Network):
-        print(f"network: {_architecture(obj)}; loss {obj.loss.name}")
-        print(f"parameters: {_n_parameters(obj):,}")
-        return 0
-    from deltaprop.tabular.model import TabularModel
-
-    if not isinstance(obj, TabularModel):
+    header = read_header(args.model)
+    try:
+        if header.kind == "network":
+            lines = _describe_network(header)
+        elif header.kind == "tabular_model":
+            lines = _describe_tabular_model(args.model, header)
+        else:
+            lines = None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        lines = None
+    if lines is None:
+        # not a kind info describes, or a config it cannot read: load's own error
+        obj = load(args.model)
         raise UsageError(f"{args.model!r} holds a {type(obj).__name__}, not a model")
-    model, est = obj, obj.estimator_
-    pre, net = model.preprocessor_, est.network_
-    if model.task_ == "classification":
-        classes = ", ".join(repr(c) for c in model.classes_.tolist()[:20])
-        print(
-            f"task: classification of {model.target_!r} ({len(model.classes_)} classes: {classes})"
-        )
-    else:
-        print(
-            f"task: regression of {model.target_!r} (standardised in training: mean "
-            f"{pre.target_mean_:.6g}, scale {pre.target_scale_:.6g})"
-        )
-    print(f"network: {_architecture(net)}; loss {net.loss.name}, alpha {est.alpha:g}")
-    print(f"parameters: {_n_parameters(net):,}")
-    curve = est.loss_curve_
-    line = (
-        f"training: solver {est.solver}, {len(curve)} epochs, final loss "
-        f"{curve[-1]:.6g}, stop reason {est.stop_reason_}"
-    )
-    if est.solver != "lbfgs":
-        line += f", learning rate {est.learning_rate_init:g}, batch size {est.batch_size}"
-    print(line + f", seed {est.random_state}")
-    if est.validation_loss_curve_:
-        print(
-            f"validation: {est.validation_fraction:g} of the rows held out, lowest "
-            f"validation loss {min(est.validation_loss_curve_):.6g}"
-        )
-    if model.sample_weight_ is not None:
-        print(f"sample weights: column {model.sample_weight_!r}")
-    print("\n".join(_schema_lines(pre)))
+    print("\n".join(lines))
     return 0
 
 
 # -- export-onnx ----------------------------------------------------------------------
 def cmd_export_onnx(args: argparse.Namespace) -> int:
     """Write a model file (tabular model, estimator or network) as an ONNX model."""
-    from deltaprop.core.network import Network
-    from deltaprop.files import container as io
-
-    _check_destination(args.out, "OUT.onnx")
-    obj = io.load(args.model)
+    check_destination(args.out, "OUT.onnx")
+    obj = load(args.model)
     if not isinstance(obj, Network) and not hasattr(obj, "to_onnx"):
         raise UsageError(f"{args.model!r} holds a {type(obj).__name__}, which has no ONNX export")
     proto = obj.to_onnx(args.out, opset=args.opset, dtype=args.dtype)
     inputs = ", ".join(i.name for i in proto.graph.input)
     outputs = ", ".join(o.name for o in proto.graph.output)
-    _say(
+    say(
         args,
         f"wrote {args.out}: opset {proto.opset_import[0].version}; inputs {inputs}; "
         f"outputs {outputs}",
@@ -553,89 +347,7 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- explain MODEL DATA --row N -------------------------------------------------------
-def _encoded_target(model: Any, series: Any) -> np.ndarray:
-    """The rows' target as the network trained on it: 0/1 or one-hot, or standardised."""
-    codes = model.preprocessor_.transform_target(series)
-    if model.task_ == "regression":
-        return np.asarray(codes, dtype=np.float64).reshape(-1, 1)
-    est = model.estimator_
-    Y = est._label_binarizer.transform(codes).astype(np.float64)
-    if est.out_activation_ == "softmax" and Y.shape[1] == 1:
-        Y = np.hstack([1.0 - Y, Y])
-    return Y
-
-
-def explain_model(args: argparse.Namespace) -> int:
-    """``deltaprop explain MODEL DATA --row N``: the trace of one row of real data."""
-    from deltaprop.explain.trace import explain
-
-    _require_extras("explain")
-    if len(args.model_and_data) != 2 or args.row is None:
-        raise UsageError(
-            "to explain a trained model give MODEL DATA --row N (e.g. deltaprop explain "
-            "model.deltaprop data.csv --row 1); 'deltaprop explain' alone explains the "
-            "worked example"
-        )
-    model_path, data_path = args.model_and_data
-    if args.row < 1:
-        raise UsageError(f"--row must be >= 1 (1 is the first data row), got {args.row}")
-    model = _load_model(model_path)
-    frame = _read(data_path)
-    if args.row > len(frame):
-        raise UsageError(f"--row {args.row}: {data_path!r} has {len(frame)} data rows")
-    target = args.target or model.target_
-    if target not in frame.columns:
-        raise UsageError(
-            f"{data_path!r} lacks the target column {target!r}: explaining a row needs its "
-            "true value (name its column with --target COLUMN)"
-        )
-    i = args.row - 1
-    row = frame.iloc[[i]].reset_index(drop=True)
-    X = model.transform(frame.drop(columns=[target]) if target != model.target_ else frame)[[i]]
-    Y = _encoded_target(model, row[target])
-    est = model.estimator_
-    learning_rate = args.learning_rate
-    if learning_rate is None:
-        learning_rate = float(est.learning_rate_init) if est.solver != "lbfgs" else 0.1
-    trace = explain(est.network_, X, Y, learning_rate=learning_rate, steps=args.steps)
-    if args.png is not None:
-        _check_destination(args.png, "--png")
-        trace.to_png(args.png)
-        print(f"deltaprop: wrote {args.png}", file=sys.stderr)
-    if args.format == "json":
-        print(trace.to_json())
-        return 0
-    predicted = model.predict(row)[0]
-    names = model.preprocessor_.get_feature_names_out()
-    inputs = ", ".join(f"{n} {v:.4g}" for n, v in zip(names[:12], X[0], strict=False))
-    more = f", ... ({len(names)} in all)" if len(names) > 12 else ""
-    context = [
-        f"row {args.row} of {data_path} with {model_path}: {target} = {row[target][0]!r}, "
-        f"the model predicts {predicted!r}",
-        f"network inputs (after preprocessing): {inputs}{more}",
-        f"target as the network sees it: {Y[0].tolist()}",
-    ]
-    if args.format == "markdown":
-        print("\n".join(f"> {line}  " for line in context) + "\n")
-        print(trace.to_markdown(), end="")
-    else:
-        print("\n".join(context) + "\n")
-        print(trace.to_text(), end="")
-    return 0
-
-
 # -- the parsers ----------------------------------------------------------------------
-def _verbosity(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="more output (and the traceback of an unexpected error)",
-    )
-
-
 _TRAIN_EPILOG = """examples:
   deltaprop train iris.csv --target species --out iris.deltaprop
   deltaprop train houses.parquet --target price --hidden 64,32 --solver sgd \\
@@ -648,9 +360,26 @@ _TRAIN_EPILOG = """examples:
 Ctrl-C stops training after the current batch, writes the model (with --out) and
 exits with code 130 (through Dask it stops at once, writing no model)."""
 
+#: The option groups of ``train``, in the order of its help.
+_TRAIN_GROUPS = {
+    "network": ("hidden", "activation", "output_activation", "loss", "alpha"),
+    "training": (
+        "solver", "learning_rate", "batch_size", "max_iter", "target_loss", "tol",
+        "n_iter_no_change", "early_stopping", "validation_fraction", "sample_weight",
+        "class_weight", "seed",
+    ),
+    "preprocessing": ("impute", "no_standardize", "categorical"),
+    "output and checkpoints": (
+        "plot", "checkpoint", "checkpoint_every", "resume", "quiet", "verbose",
+    ),
+    "Dask (a Parquet dataset larger than this machine's memory; docs/scale.md)": (
+        "dask", "dask_scheduler", "dask_workers", "local_steps",
+    ),
+}  # fmt: skip
 
-def add_commands(commands: Any) -> None:
-    """Add the parsers of train, predict, evaluate, info and export-onnx to ``commands``."""
+
+def add_train(commands: Any) -> Parser:
+    """Add the parser of ``train`` to ``commands``; returns it."""
     train = commands.add_parser(
         "train",
         help="train a model on a table (CSV, Parquet, NPZ)",
@@ -664,243 +393,114 @@ def add_commands(commands: Any) -> None:
         epilog=_TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("data", metavar="DATA", help="training table: .csv, .parquet, .npz")
-    train.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
-    train.add_argument("--out", metavar="MODEL", help="write the trained model to this file")
-    train.add_argument(
-        "--task",
-        choices=["classification", "regression"],
-        help="default: inferred from the target (text, booleans and few integers: classes)",
-    )
-    net = train.add_argument_group("network")
-    net.add_argument(
-        "--hidden",
-        type=_hidden,
-        default=(100,),
-        metavar="SIZES",
-        help="hidden layer sizes, comma separated, e.g. 64,32; 'none' for none (default 100)",
-    )
-    net.add_argument(
-        "--activation", default="relu", help="hidden activation: relu, tanh, sigmoid, ... (relu)"
-    )
-    net.add_argument(
-        "--output-activation",
-        metavar="NAME",
-        help="output activation (default: sigmoid/softmax for classes, identity for numbers)",
-    )
-    net.add_argument(
-        "--loss",
-        help="regression: squared_error (default) or poisson; classification: log_loss",
-    )
-    net.add_argument("--alpha", type=_float_in(0.0), default=1e-4, help="L2 penalty (default 1e-4)")
-    fit = train.add_argument_group("training")
-    fit.add_argument(
-        "--solver",
-        choices=["gd", "sgd", "adam", "lbfgs"],
-        default="adam",
-        help="gd: full-batch gradient descent; sgd/adam: mini-batches; lbfgs (default adam)",
-    )
-    fit.add_argument(
-        "--learning-rate",
-        type=_float_in(0.0, low_open=True),
-        default=1e-3,
-        metavar="RATE",
-        help="step size (default 0.001)",
-    )
-    fit.add_argument(
-        "--batch-size",
-        type=_batch_size,
-        default="auto",
-        metavar="N",
-        help="mini-batch size for sgd/adam (default auto: min(200, rows))",
-    )
-    fit.add_argument(
-        "--max-iter", type=_int_at_least(1), default=200, metavar="N", help="epochs (default 200)"
-    )
-    fit.add_argument(
-        "--target-loss", type=_finite_float, metavar="LOSS", help="stop once the loss is this low"
-    )
-    fit.add_argument(
-        "--tol",
-        type=_float_in(0.0),
-        default=1e-4,
-        help="stop when the loss improves less than this for --n-iter-no-change epochs (1e-4)",
-    )
-    fit.add_argument(
-        "--n-iter-no-change",
-        type=_int_at_least(1),
-        default=10,
-        metavar="N",
-        help="patience of --tol and --early-stopping (default 10)",
-    )
-    fit.add_argument(
-        "--early-stopping",
-        action="store_true",
-        help="hold out --validation-fraction of the rows; stop when their loss stops falling "
-        "and keep the best weights",
-    )
-    fit.add_argument(
-        "--validation-fraction",
-        type=_float_in(0.0, 1.0, low_open=True),
-        default=0.1,
-        metavar="F",
-        help="share of rows held out with --early-stopping (default 0.1)",
-    )
-    fit.add_argument(
-        "--sample-weight", metavar="COLUMN", help="a column of row weights (not a feature)"
-    )
-    fit.add_argument(
-        "--class-weight", choices=["balanced"], help="weigh classes by n / (n_classes * n_c)"
-    )
-    fit.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    data = train.add_argument_group("preprocessing")
-    data.add_argument(
-        "--impute",
-        choices=sorted(_IMPUTE),
-        help="fill missing feature values (default: a missing value is an error)",
-    )
-    data.add_argument(
-        "--no-standardize",
-        action="store_true",
-        help="keep numeric columns as they are (warns when their scales differ widely)",
-    )
-    data.add_argument(
-        "--categorical",
-        type=_columns,
-        metavar="COLUMNS",
-        help="comma-separated numeric columns to one-hot encode as categories",
-    )
-    out = train.add_argument_group("output and checkpoints")
-    out.add_argument("--plot", metavar="FILE.png", help="draw the loss per epoch to a PNG file")
-    out.add_argument(
-        "--checkpoint", metavar="PATH", help="save the state of training to PATH (atomically)"
-    )
-    out.add_argument(
-        "--checkpoint-every",
-        type=_int_at_least(1),
-        metavar="N",
-        help="checkpoint every N epochs (default 1)",
-    )
-    out.add_argument(
-        "--resume",
-        metavar="PATH",
-        help="continue from a checkpoint (same data and options): the result is identical",
-    )
-    out.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    _verbosity(out)
-    dask = train.add_argument_group(
-        "Dask (a Parquet dataset larger than this machine's memory; docs/scale.md)"
-    )
-    dask.add_argument(
-        "--dask",
-        action="store_true",
-        help="read DATA (a Parquet folder or file) with Dask and train on a local cluster; "
-        "the rows never pass through this process",
-    )
-    dask.add_argument(
-        "--dask-scheduler",
-        metavar="ADDRESS",
-        help="train on the Dask cluster of this scheduler (e.g. tcp://host:8786); implies --dask",
-    )
-    dask.add_argument(
-        "--dask-workers",
-        type=_int_at_least(1),
-        metavar="N",
-        help="worker processes of the local cluster (default: Dask's choice)",
-    )
-    dask.add_argument(
-        "--local-steps",
-        type=_int_at_least(1),
-        metavar="N",
-        help=(
-            "sgd/adam through Dask: steps per partition between averagings (default: "
-            "about one pass over the rows per round)"
-        ),
-    )
+    add(train, "data", help="training table: .csv, .parquet, .npz")
+    add(train, "target", required=True)
+    add(train, "out", metavar="MODEL", help="write the trained model to this file")
+    add(train, "task")
+    for title, names in _TRAIN_GROUPS.items():
+        group = train.add_argument_group(title)
+        for name in names:
+            add(group, name)
     train.set_defaults(func=cmd_train)
+    return train
 
-    predict = commands.add_parser(
-        "predict",
-        help="predict with a trained model",
-        description=(
-            "Predict one value per row of DATA with MODEL; columns are matched by name "
-            "(extra ones are ignored). Writes CSV: a column named after the target with "
-            "the predicted labels (or numbers, in the target's units) and, with --proba, "
-            "one column proba_<class> per class."
-        ),
-        epilog="example: deltaprop predict iris.deltaprop new.csv --proba --out predictions.csv",
-    )
-    predict.add_argument("model", metavar="MODEL", help="a model written by 'deltaprop train'")
-    predict.add_argument("data", metavar="DATA", help="the rows to predict")
-    predict.add_argument("--out", metavar="FILE", help="write CSV here (default: standard output)")
-    predict.add_argument(
-        "--proba", action="store_true", help="add the probability of each class (classification)"
-    )
-    _verbosity(predict)
-    predict.set_defaults(func=cmd_predict)
 
-    evaluate = commands.add_parser(
-        "evaluate",
-        help="score a trained model on labelled data",
-        description=(
-            "Score MODEL on DATA. Classification: accuracy, balanced_accuracy, log_loss, "
-            "confusion_matrix; regression: r2, mse, mae (in the target's units)."
-        ),
-        epilog="example: deltaprop evaluate iris.deltaprop test.csv --target species --json",
-    )
-    evaluate.add_argument("model", metavar="MODEL", help="a model written by 'deltaprop train'")
-    evaluate.add_argument("data", metavar="DATA", help="labelled rows")
-    evaluate.add_argument(
-        "--target", metavar="COLUMN", help="the column of true values (default: the model's)"
-    )
-    evaluate.add_argument(
-        "--sample-weight",
-        metavar="COLUMN",
-        help="weight every score by this column (numbers >= 0); default: each row counts once",
-    )
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    _verbosity(evaluate)
-    evaluate.set_defaults(func=cmd_evaluate)
+def add_commands(commands: Any) -> None:
+    """Add the parsers of train, predict, evaluate, info and export-onnx to ``commands``."""
+    add_train(commands)
 
-    info = commands.add_parser(
-        "info",
-        help="describe a model file",
-        description=(
-            "Print a model's task, architecture, parameter count, training summary "
-            "(solver, epochs, final loss, stop reason) and the input columns it expects."
-        ),
-        epilog="example: deltaprop info iris.deltaprop",
-    )
-    info.add_argument("model", metavar="MODEL", help="a model file")
-    _verbosity(info)
-    info.set_defaults(func=cmd_info)
+    for name, (texts, options, func) in _MODEL_COMMANDS.items():
+        parser = commands.add_parser(name, **texts)
+        for option in options:
+            option_name, *own_help = option.split(": ", 1)
+            if option_name == "OUT.onnx":  # the only positional of its own
+                parser.add_argument("out", metavar="OUT.onnx", help=own_help[0])
+            else:
+                add(parser, option_name, help=own_help[0] if own_help else None)
+        parser.set_defaults(func=func)
 
-    export = commands.add_parser(
-        "export-onnx",
-        help="write a model as an ONNX file",
-        description=wrap(
-            "Write MODEL as the ONNX model OUT.onnx (needs the onnx package: pip install "
-            "\"deltaprop[onnx]\"). A model written by 'deltaprop train' takes one input per "
-            "feature column, named after it, shape (N, 1): numbers as floats, text as "
-            "strings; the preprocessing runs inside the graph. Its outputs are label and "
-            "probabilities (classification) or predictions (regression, in the target's "
-            "units). A saved estimator or network exports too (input X)."
-        ),
-        epilog="example: deltaprop export-onnx iris.deltaprop iris.onnx --dtype float32",
-    )
-    export.add_argument("model", metavar="MODEL", help="a model file")
-    export.add_argument("out", metavar="OUT.onnx", help="the ONNX file to write")
-    export.add_argument(
-        "--opset",
-        type=_int_at_least(1),
-        metavar="N",
-        help="ONNX opset (default: the lowest that expresses the model)",
-    )
-    export.add_argument(
-        "--dtype",
-        choices=["float32", "float64"],
-        help="float type of the model (default: that of the model's weights)",
-    )
-    export.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    _verbosity(export)
-    export.set_defaults(func=cmd_export_onnx)
+
+#: The commands that read a model file: their help texts, their options (``"name"`` or
+#: ``"name: the command's own help"``, in order) and their functions.
+_MODEL_COMMANDS: dict[str, tuple[dict, list[str], Any]] = {
+    "predict": (
+        {
+            "help": "predict with a trained model",
+            "description": (
+                "Predict one value per row of DATA with MODEL; columns are matched by name "
+                "(extra ones are ignored). Writes CSV: a column named after the target with "
+                "the predicted labels (or numbers, in the target's units) and, with --proba, "
+                "one column proba_<class> per class."
+            ),
+            "epilog": (
+                "example: deltaprop predict iris.deltaprop new.csv --proba --out predictions.csv"
+            ),
+        },
+        [
+            "model",
+            "data: the rows to predict",
+            "out: write CSV here (default: standard output)",
+            "proba",
+            "verbose",
+        ],
+        cmd_predict,
+    ),
+    "evaluate": (
+        {
+            "help": "score a trained model on labelled data",
+            "description": (
+                "Score MODEL on DATA. Classification: accuracy, balanced_accuracy, log_loss, "
+                "confusion_matrix; regression: r2, mse, mae (in the target's units)."
+            ),
+            "epilog": (
+                "example: deltaprop evaluate iris.deltaprop test.csv --target species --json"
+            ),
+        },
+        [
+            "model",
+            "data: labelled rows",
+            "target: the column of true values (default: the model's)",
+            "sample_weight: weight every score by this column (numbers >= 0); default: each "
+            "row counts once",
+            "json",
+            "verbose",
+        ],
+        cmd_evaluate,
+    ),
+    "info": (
+        {
+            "help": "describe a model file",
+            "description": (
+                "Print a model's task, architecture, parameter count, training summary "
+                "(solver, epochs, final loss, stop reason) and the input columns it expects."
+            ),
+            "epilog": "example: deltaprop info iris.deltaprop",
+        },
+        ["model: a model file", "verbose"],
+        cmd_info,
+    ),
+    "export-onnx": (
+        {
+            "help": "write a model as an ONNX file",
+            "description": wrap(
+                "Write MODEL as the ONNX model OUT.onnx (needs the onnx package: pip install "
+                '"deltaprop[onnx]"). A model written by '
+                "'deltaprop train' takes one input per "
+                "feature column, named after it, shape (N, 1): numbers as floats, text as "
+                "strings; the preprocessing runs inside the graph. Its outputs are label and "
+                "probabilities (classification) or predictions (regression, in the target's "
+                "units). A saved estimator or network exports too (input X)."
+            ),
+            "epilog": "example: deltaprop export-onnx iris.deltaprop iris.onnx --dtype float32",
+        },
+        [
+            "model: a model file",
+            "OUT.onnx: the ONNX file to write",
+            "opset",
+            "dtype",
+            "quiet",
+            "verbose",
+        ],
+        cmd_export_onnx,
+    ),
+}

@@ -6,6 +6,7 @@ turned into a JSON config and named arrays, and back (see ``docs/model-format.md
 
 from deltaprop.files.container import (
     ArrayStore,
+    FileHeader,
     ModelFileError,
     check_keys,
     dump_nested,
@@ -13,6 +14,8 @@ from deltaprop.files.container import (
     get_number,
     load,
     load_nested,
+    read_arrays,
+    read_header,
     register_kind,
     save,
     temporary_files,
@@ -21,6 +24,7 @@ from deltaprop.files.container import (
 
 __all__ = [
     "ArrayStore",
+    "FileHeader",
     "ModelFileError",
     "check_keys",
     "dump_nested",
@@ -28,6 +32,8 @@ __all__ = [
     "get_number",
     "load",
     "load_nested",
+    "read_arrays",
+    "read_header",
     "register_kind",
     "save",
     "temporary_files",

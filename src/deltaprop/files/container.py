@@ -52,7 +52,7 @@ import os
 import re
 import secrets
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "ArrayStore",
+    "FileHeader",
     "ModelFileError",
     "check_keys",
     "dump_nested",
@@ -76,6 +77,8 @@ __all__ = [
     "get_number",
     "load",
     "load_nested",
+    "read_arrays",
+    "read_header",
     "register_kind",
     "save",
     "temporary_files",
@@ -704,7 +707,8 @@ def _read_header(archive: zipfile.ZipFile, members: dict, where: str) -> dict:
     check_keys(header, _TOP_KEYS, f"{where}: {_HEADER_NAME}")
     if not isinstance(header["library_version"], str):
         raise ModelFileError(f"{where}: library_version must be a string")
-    if not _known_kind(header["kind"]):
+    kind = header["kind"]
+    if not isinstance(kind, str) or (kind not in _KINDS and kind not in _LAZY_KINDS):
         raise ModelFileError(
             f"{where}: unknown kind {header['kind']!r:.80}; this deltaprop knows "
             f"{_kind_names()} (the file was written by deltaprop "
@@ -740,6 +744,39 @@ def _check_array_spec(name: str, spec: Any, where: str) -> None:
         )
 
 
+def _read_npy_header(member: Any, name: str, where: str) -> tuple[tuple, bool, np.dtype]:
+    """The shape, Fortran order and dtype in the ``.npy`` header of ``member``."""
+    try:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            read_header = np.lib.format.read_array_header_1_0
+        elif version in ((2, 0), (3, 0)):
+            read_header = np.lib.format.read_array_header_2_0
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+        return read_header(member, max_header_size=_MAX_NPY_HEADER_BYTES)
+    except (ValueError, SyntaxError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"{where}: array {name!r} is not a valid .npy member: {exc}") from None
+
+
+def _read_data(member: Any, flat: np.ndarray, name: str, where: str) -> None:
+    """Fill the bytes ``flat`` from ``member``, which must hold exactly that many more."""
+    n_bytes = flat.size
+    try:
+        # In chunks: reading the whole member at once would hold it twice in memory.
+        for start in range(0, n_bytes, _READ_CHUNK):
+            chunk = member.read(min(_READ_CHUNK, n_bytes - start))
+            if not chunk:
+                raise ModelFileError(f"{where}: array {name!r} is truncated")
+            flat[start : start + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+            if len(chunk) < min(_READ_CHUNK, n_bytes - start):
+                raise ModelFileError(f"{where}: array {name!r} is truncated")
+        if member.read(1):
+            raise ModelFileError(f"{where}: array {name!r} has bytes after its data")
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise ModelFileError(f"{where}: array {name!r} is damaged: {exc}") from None
+
+
 def _read_array(
     archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, spec: dict, where: str
 ) -> np.ndarray:
@@ -753,19 +790,7 @@ def _read_array(
             f"member holds only {info.file_size} bytes"
         )
     with archive.open(info) as member:
-        try:
-            version = np.lib.format.read_magic(member)
-            if version == (1, 0):
-                read_header = np.lib.format.read_array_header_1_0
-            elif version in ((2, 0), (3, 0)):
-                read_header = np.lib.format.read_array_header_2_0
-            else:
-                raise ValueError(f"unsupported .npy version {version}")
-            npy_shape, fortran, dtype = read_header(member, max_header_size=_MAX_NPY_HEADER_BYTES)
-        except (ValueError, SyntaxError, EOFError, zipfile.BadZipFile) as exc:
-            raise ModelFileError(
-                f"{where}: array {name!r} is not a valid .npy member: {exc}"
-            ) from None
+        npy_shape, fortran, dtype = _read_npy_header(member, name, where)
         if dtype.hasobject or dtype.str != descr:
             raise ModelFileError(
                 f"{where}: array {name!r} holds dtype {dtype.str!r}, the header says {descr!r}"
@@ -780,20 +805,7 @@ def _read_array(
                 f"{info.file_size - member.tell()}"
             )
         value = np.empty(shape, dtype=np.dtype(descr).newbyteorder("="))
-        flat = value.reshape(-1).view(np.uint8)
-        try:
-            # In chunks: reading the whole member at once would hold it twice in memory.
-            for start in range(0, n_bytes, _READ_CHUNK):
-                chunk = member.read(min(_READ_CHUNK, n_bytes - start))
-                if not chunk:
-                    raise ModelFileError(f"{where}: array {name!r} is truncated")
-                flat[start : start + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
-                if len(chunk) < min(_READ_CHUNK, n_bytes - start):
-                    raise ModelFileError(f"{where}: array {name!r} is truncated")
-            if member.read(1):
-                raise ModelFileError(f"{where}: array {name!r} has bytes after its data")
-        except (zipfile.BadZipFile, EOFError) as exc:
-            raise ModelFileError(f"{where}: array {name!r} is damaged: {exc}") from None
+        _read_data(member, value.reshape(-1).view(np.uint8), name, where)
     if np.dtype(descr) != value.dtype:  # big-endian host: bytes were little-endian
         value = value.view(np.dtype(descr)).astype(value.dtype)
     if fortran:
@@ -801,6 +813,176 @@ def _read_array(
     if not np.all(np.isfinite(value)):
         raise ModelFileError(f"{where}: array {name!r} contains NaN or infinity")
     return value
+
+
+@dataclass(frozen=True)
+class FileHeader:
+    """What the header of a model file says, checked as :func:`load` checks it.
+
+    Attributes
+    ----------
+    kind : str
+        The kind of object, e.g. ``"network"`` or ``"tabular_model"``.
+    config : dict
+        Its configuration (plain JSON), as the kind's ``to_state`` wrote it.
+    arrays : dict
+        Array name -> ``(dtype name, shape)``, e.g. ``{"layers.0.weights": ("float64",
+        (2, 3))}``.
+    format_version : int
+    library_version : str
+        The deltaprop that wrote the file.
+    """
+
+    kind: str
+    config: dict
+    arrays: dict[str, tuple[str, tuple[int, ...]]]
+    format_version: int
+    library_version: str
+
+
+def _checked_path(path: str | os.PathLike) -> tuple[Path, str, int]:
+    """``(path, its repr for messages, its size)`` of a file that may be a model file."""
+    path = Path(path)
+    where = repr(str(path))
+    if _TEMPORARY_RE.fullmatch(path.name):
+        raise ModelFileError(
+            f"{where} is a temporary file of an unfinished save (named .<name>.<hex>.tmp); "
+            "it may be incomplete and is never loaded: load the destination instead, and "
+            "delete the temporary file if no save is running"
+        )
+    if not path.exists():
+        raise ModelFileError(f"{where}: no such file")
+    if not path.is_file():
+        raise ModelFileError(f"{where} is not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelFileError(f"{where} is empty")
+    _sniff(path, size)
+    return path, where, size
+
+
+@contextlib.contextmanager
+def _open_model_file(path: str | os.PathLike) -> Iterator[tuple[Any, dict, dict, str]]:
+    """``(archive, members, header, where)`` of a file whose directory and header pass.
+
+    A damaged ZIP met anywhere in the ``with`` block is a :class:`ModelFileError`.
+    """
+    path, where, size = _checked_path(path)
+    try:
+        with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
+            members = _check_directory(archive, size, where)
+            header = _read_header(archive, members, where)
+            expected = {_HEADER_NAME} | {_member_name(name) for name in header["arrays"]}
+            unexpected = sorted(set(members) - expected)
+            if unexpected:
+                raise ModelFileError(f"{where}: unexpected member(s) {unexpected[:5]}")
+            missing = sorted(expected - set(members))
+            if missing:
+                raise ModelFileError(f"{where}: missing member(s) {missing[:5]} (truncated?)")
+            yield archive, members, header, where
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
+        raise ModelFileError(
+            f"{where} is not a valid deltaprop model file (truncated or damaged?): {exc}"
+        ) from None
+
+
+def _member_name(array_name: str) -> str:
+    return f"{_ARRAY_PREFIX}{array_name}{_ARRAY_SUFFIX}"
+
+
+def read_header(path: str | os.PathLike) -> FileHeader:
+    """The checked header of a model file, without building its object.
+
+    The file passes the checks of :func:`load` up to the arrays: its ZIP directory, the
+    strict JSON header, a known kind (the module of a kind is not imported, so no
+    optional dependency is needed), the table of arrays and the members it names.
+    The config is returned as written: only :func:`load` checks it against its kind.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    FileHeader
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load`, for everything but the arrays' contents and the config.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import deltaprop as dp
+    >>> from deltaprop.files import read_header
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.deltaprop")
+    >>> dp.save(dp.Network([dp.Dense(3, 2, "relu"), dp.Dense(2, 1)], random_state=1), path)
+    >>> header = read_header(path)
+    >>> header.kind, header.arrays["layers.0.weights"]
+    ('network', ('float64', (3, 2)))
+    """
+    with _open_model_file(path) as (_, _, header, _):
+        arrays = {
+            name: (spec["dtype"], tuple(spec["shape"])) for name, spec in header["arrays"].items()
+        }
+        return FileHeader(
+            kind=header["kind"],
+            config=header["config"],
+            arrays=arrays,
+            format_version=header["format_version"],
+            library_version=header["library_version"],
+        )
+
+
+def read_arrays(
+    path: str | os.PathLike, names: Iterable[str] | None = None
+) -> dict[str, np.ndarray]:
+    """Arrays of a model file, read with the checks of :func:`load`, without its object.
+
+    Parameters
+    ----------
+    path : str or path-like
+    names : iterable of str, optional
+        The arrays to read (names as in :attr:`FileHeader.arrays`); default all.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Floating-point arrays of the shapes the header declares.
+
+    Raises
+    ------
+    ModelFileError
+        As :func:`load` (the header and the arrays read; not the config).
+    KeyError
+        When a name is not an array of the file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import deltaprop as dp
+    >>> from deltaprop.files import read_arrays
+    >>> path = os.path.join(tempfile.mkdtemp(), "net.deltaprop")
+    >>> dp.save(dp.Network([dp.Dense(3, 2, "relu"), dp.Dense(2, 1)], random_state=1), path)
+    >>> read_arrays(path, ["layers.1.bias"])["layers.1.bias"].shape
+    (1,)
+    """
+    with _open_model_file(path) as (archive, members, header, where):
+        return _read_arrays(archive, members, header["arrays"], names, where)
+
+
+def _read_arrays(
+    archive: Any, members: dict, table: dict, names: Iterable[str] | None, where: str
+) -> dict[str, np.ndarray]:
+    names = list(table) if names is None else list(names)
+    for name in names:
+        if name not in table:
+            raise KeyError(f"{where} has no array {name!r}; it has {sorted(table)[:20]}")
+    return {
+        name: _read_array(archive, members[_member_name(name)], name, table[name], where)
+        for name in names
+    }
 
 
 def load(path: str | os.PathLike) -> Any:
@@ -836,44 +1018,8 @@ def load(path: str | os.PathLike) -> Any:
     >>> dp.load(path)
     Network([Dense(3, 2, activation='relu'), Dense(2, 1, activation='sigmoid')], loss='binary_cross_entropy', alpha=0.0)
     """  # noqa: E501
-    path = Path(path)
-    where = repr(str(path))
-    if _TEMPORARY_RE.fullmatch(path.name):
-        raise ModelFileError(
-            f"{where} is a temporary file of an unfinished save (named .<name>.<hex>.tmp); "
-            "it may be incomplete and is never loaded: load the destination instead, and "
-            "delete the temporary file if no save is running"
-        )
-    if not path.exists():
-        raise ModelFileError(f"{where}: no such file")
-    if not path.is_file():
-        raise ModelFileError(f"{where} is not a file")
-    size = path.stat().st_size
-    if size == 0:
-        raise ModelFileError(f"{where} is empty")
-    _sniff(path, size)
-    try:
-        with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
-            members = _check_directory(archive, size, where)
-            header = _read_header(archive, members, where)
-            table = header["arrays"]
-            expected = {_HEADER_NAME} | {f"{_ARRAY_PREFIX}{name}{_ARRAY_SUFFIX}" for name in table}
-            unexpected = sorted(set(members) - expected)
-            if unexpected:
-                raise ModelFileError(f"{where}: unexpected member(s) {unexpected[:5]}")
-            missing = sorted(expected - set(members))
-            if missing:
-                raise ModelFileError(f"{where}: missing member(s) {missing[:5]} (truncated?)")
-            arrays = {
-                name: _read_array(
-                    archive, members[f"{_ARRAY_PREFIX}{name}{_ARRAY_SUFFIX}"], name, spec, where
-                )
-                for name, spec in table.items()
-            }
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, NotImplementedError) as exc:
-        raise ModelFileError(
-            f"{where} is not a valid deltaprop model file (truncated or damaged?): {exc}"
-        ) from None
+    with _open_model_file(path) as (archive, members, header, where):
+        arrays = _read_arrays(archive, members, header["arrays"], None, where)
     store = ArrayStore(arrays)
     try:
         obj = _from_node(

@@ -192,21 +192,13 @@ def serve(
     """
     net = _network_of(network_or_estimator)
     if _is_estimator(network_or_estimator):
-        estimator = network_or_estimator
-        y, validation_data = _estimator_targets(estimator, net, y, validation_data)
-        if optimizer is None:
-            optimizer = _estimator_optimizer(estimator)
-        if class_names is None and hasattr(estimator, "classes_"):
-            class_names = [str(c) for c in estimator.classes_]
+        y, validation_data, optimizer, class_names = _estimator_defaults(
+            network_or_estimator, net, y, validation_data, optimizer, class_names
+        )
     if host not in _HOSTS:
         raise ValueError(f"host must be one of {list(_HOSTS)} (loopback only), got {host!r}")
     port = check_number("port", port, low=0, high=65535, integer=True)
-    if optimizer is None:
-        optimizer = SGD(learning_rate=0.1)
-    elif isinstance(optimizer, LBFGS):
-        raise ValueError("serve needs an optimizer with a learning rate (SGD or Adam), not LBFGS")
-    elif not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
+    optimizer = _checked_optimizer(optimizer)
     settings = Settings(
         learning_rate=float(optimizer.learning_rate),
         batch_size=check_number("batch_size", batch_size, low=1, integer=True, allow_none=True),
@@ -220,32 +212,10 @@ def serve(
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {flag!r}")
 
-    X, y, w, _, _ = net._check_data(X, y, sample_weight)
-    X, y = to_numpy(X).astype(np.float64), to_numpy(y).astype(np.float64)
-    w = None if w is None else to_numpy(w).astype(np.float64)
     seed = net.random_state if random_state is None else random_state
-    validation = None
-    if validation_fraction is not None:
-        if validation_data is not None:
-            raise ValueError("give validation_data or validation_fraction, not both")
-        fraction = check_number(
-            "validation_fraction", validation_fraction, low=0.0, low_open=True, high=1.0
-        )
-        train_idx, val_idx = stratified_split(class_labels(y), X.shape[0], fraction, make_rng(seed))
-        validation = (X[val_idx], y[val_idx], None if w is None else w[val_idx])
-        X, y, w = X[train_idx], y[train_idx], None if w is None else w[train_idx]
-    elif validation_data is not None:
-        if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
-            raise TypeError(
-                "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, w_val)"
-            )
-        X_v, y_v, w_v, _, _ = net._check_data(*validation_data)
-        validation = (
-            to_numpy(X_v).astype(np.float64),
-            to_numpy(y_v).astype(np.float64),
-            None if w_v is None else to_numpy(w_v).astype(np.float64),
-        )
-
+    X, y, w, validation = _training_data(
+        net, X, y, sample_weight, validation_data, validation_fraction, seed
+    )
     info = {
         "title": title,
         "feature_names": _names(feature_names, net.n_inputs, "feature_names", "x"),
@@ -268,8 +238,68 @@ def serve(
     server = LiveServer(session, host, port).start()
     if open_browser:
         threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
-    if not block:
-        return server
+    if block:
+        _serve_until_interrupted(server)
+    return server
+
+
+def _estimator_defaults(
+    estimator: Any, net: Network, y: Any, validation_data: Any, optimizer: Any, class_names: Any
+) -> tuple[Any, Any, Any, Any]:
+    """``y``, ``validation_data``, the optimizer and class names for a fitted estimator."""
+    y, validation_data = _estimator_targets(estimator, net, y, validation_data)
+    if optimizer is None:
+        optimizer = _estimator_optimizer(estimator)
+    if class_names is None and hasattr(estimator, "classes_"):
+        class_names = [str(c) for c in estimator.classes_]
+    return y, validation_data, optimizer, class_names
+
+
+def _checked_optimizer(optimizer: Any) -> Optimizer:
+    """The optimizer the page steps with: default ``SGD(learning_rate=0.1)``."""
+    if optimizer is None:
+        return SGD(learning_rate=0.1)
+    if isinstance(optimizer, LBFGS):
+        raise ValueError("serve needs an optimizer with a learning rate (SGD or Adam), not LBFGS")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an Optimizer, got {type(optimizer).__name__}")
+    return optimizer
+
+
+def _as_float64(*arrays: Any) -> list[Any]:
+    return [None if a is None else to_numpy(a).astype(np.float64) for a in arrays]
+
+
+def _training_data(
+    net: Network,
+    X: Any,
+    y: Any,
+    sample_weight: Any,
+    validation_data: Any,
+    validation_fraction: Any,
+    seed: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple | None]:
+    """``X, y, w`` to train on and the validation triple (or None), as float64 NumPy."""
+    X, y, w, _, _ = net._check_data(X, y, sample_weight)
+    X, y, w = _as_float64(X, y, w)
+    if validation_fraction is not None:
+        if validation_data is not None:
+            raise ValueError("give validation_data or validation_fraction, not both")
+        fraction = check_number(
+            "validation_fraction", validation_fraction, low=0.0, low_open=True, high=1.0
+        )
+        train_idx, val_idx = stratified_split(class_labels(y), X.shape[0], fraction, make_rng(seed))
+        validation = (X[val_idx], y[val_idx], None if w is None else w[val_idx])
+        return X[train_idx], y[train_idx], None if w is None else w[train_idx], validation
+    if validation_data is None:
+        return X, y, w, None
+    if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+        raise TypeError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, w_val)")
+    X_v, y_v, w_v, _, _ = net._check_data(*validation_data)
+    return X, y, w, tuple(_as_float64(X_v, y_v, w_v))
+
+
+def _serve_until_interrupted(server: LiveServer) -> None:
     # serve() with block=True is the interactive entry point: it must say where the page is
     print(f"deltaprop: serving {server.url}  (Ctrl-C to stop)", flush=True)
     try:
@@ -278,4 +308,3 @@ def serve(
         print("\ndeltaprop: stopped", file=sys.stderr, flush=True)
     finally:
         server.close()
-    return server

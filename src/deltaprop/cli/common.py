@@ -1,0 +1,266 @@
+"""Helpers that the command families share: extras, reading, writing, training summaries.
+
+Nothing here parses arguments (that is :mod:`deltaprop.cli.options`) or names a command
+of its own; :mod:`deltaprop.cli.tabular`, :mod:`deltaprop.cli.dask`,
+:mod:`deltaprop.cli.explain` and :mod:`deltaprop.cli.demo` build on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deltaprop.cli.options import UsageError
+from deltaprop.files.container import load, save, write_atomically
+
+__all__ = [
+    "INSTALL",
+    "Progress",
+    "architecture",
+    "build_estimator",
+    "check_destination",
+    "finish_training",
+    "layers_of",
+    "load_model",
+    "no_convergence_warnings",
+    "read_table_at",
+    "require_extras",
+    "say",
+    "write_bytes",
+]
+
+INSTALL = 'pip install "deltaprop[cli]"'
+_CLASSIFICATION_LOSSES = ("log_loss", "cross_entropy")
+_REGRESSION_LOSSES = ("squared_error", "poisson")
+
+
+# -- reading and writing --------------------------------------------------------------
+def require_extras(command: str) -> Any:
+    """pandas (returned), scikit-learn: a clear ImportError naming the extra if missing."""
+    try:
+        import pandas  # optional dependency: the cli extra
+        import sklearn  # noqa: F401  (optional dependency: the cli extra)
+    except ImportError as exc:
+        raise ImportError(f"deltaprop {command} needs {exc.name}: {INSTALL}") from None
+    return pandas
+
+
+def read_table_at(path: str) -> Any:
+    """The table at ``path`` (CSV, Parquet, NPZ) as a pandas DataFrame."""
+    # deltaprop.tabular reads tables with pandas (optional dependency)
+    from deltaprop.tabular import read_table
+
+    return read_table(path)
+
+
+def load_model(path: str) -> Any:
+    """The :class:`~deltaprop.TabularModel` in the model file ``path``."""
+    # deltaprop.tabular.model imports pandas and scikit-learn (optional dependencies)
+    from deltaprop.tabular.model import TabularModel
+
+    model = load(path)
+    if not isinstance(model, TabularModel):
+        raise UsageError(
+            f"{path!r} holds a {type(model).__name__}, not a model written by 'deltaprop train'"
+        )
+    return model
+
+
+def check_destination(path: str | None, option: str) -> None:
+    """Fail before any work when a file could not be written to ``path``."""
+    if path is None:
+        return
+    destination = Path(path)
+    if destination.is_dir():
+        raise UsageError(f"{option} {path}: it is a folder")
+    if not destination.parent.is_dir():
+        raise UsageError(f"{option} {path}: folder {str(destination.parent)!r} does not exist")
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`deltaprop.files.write_atomically`)."""
+    check_destination(path, "output")
+    write_atomically(path, lambda file: file.write(data))
+
+
+def layers_of(net: Any) -> list[tuple[int, int, str]]:
+    """``(n_in, n_out, activation name)`` of each layer of a network."""
+    return [(layer.n_in, layer.n_out, layer.activation.name) for layer in net.layers]
+
+
+def architecture(layers: Iterable[tuple[int, int, str]]) -> str:
+    """``"4 inputs -> 8 relu -> 3 softmax"`` from ``(n_in, n_out, activation)`` per layer."""
+    layers = list(layers)
+    parts = [f"{layers[0][0]} inputs"]
+    parts += [f"{n_out} {activation}" for _, n_out, activation in layers]
+    return " -> ".join(parts)
+
+
+def say(args: argparse.Namespace, text: str) -> None:
+    """Print ``text`` unless ``--quiet``."""
+    if not getattr(args, "quiet", False):
+        print(text)
+
+
+# -- progress -------------------------------------------------------------------------
+class Progress:
+    """A train callback: a tqdm bar on a terminal, or one line per epoch (``-v``)."""
+
+    def __init__(self, max_iter: int, *, bar: bool, lines: bool) -> None:
+        self.max_iter = max_iter
+        self.lines = lines
+        self.bar = None
+        if bar:
+            try:
+                from tqdm import tqdm  # optional dependency: the cli extra
+            except ImportError:  # the bar is a nicety: fall back to lines
+                self.lines = True
+            else:
+                # a terminal that reports no width (some ptys) would get an empty bar
+                try:
+                    columns = os.get_terminal_size(sys.stderr.fileno()).columns
+                except (OSError, ValueError):
+                    columns = 0
+                self.bar = tqdm(
+                    total=max_iter,
+                    unit="epoch",
+                    file=sys.stderr,
+                    ncols=None if columns > 0 else 80,
+                )
+
+    def __call__(self, iteration: int, history: Any, net: Any) -> None:
+        loss = history.loss[-1]
+        val = history.val_loss[-1] if history.val_loss else None
+        if self.bar is not None:
+            postfix = {"loss": f"{loss:.4g}"}
+            if val is not None:
+                postfix["val_loss"] = f"{val:.4g}"
+            self.bar.set_postfix(postfix, refresh=False)
+            self.bar.update(iteration - self.bar.n)
+        elif self.lines:
+            text = f"epoch {iteration}/{self.max_iter}  loss {loss:.6f}"
+            if val is not None:
+                text += f"  val_loss {val:.6f}"
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _plot_losses(path: str, loss: list[float], val_loss: list[float] | None) -> None:
+    """Training (and validation) loss per epoch as a PNG, written atomically."""
+    try:
+        from matplotlib.figure import Figure  # optional dependency: the cli extra
+    except ImportError:
+        raise ImportError(f"--plot needs matplotlib: {INSTALL}") from None
+    figure = Figure(figsize=(6.0, 4.0))
+    axes = figure.add_subplot()
+    epochs = np.arange(1, len(loss) + 1)
+    axes.plot(epochs, loss, label="training loss")
+    if val_loss:
+        axes.plot(epochs[: len(val_loss)], val_loss, label="validation loss")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("loss")
+    if loss and min(loss) > 0.0:
+        axes.set_yscale("log")
+    axes.legend()
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    write_bytes(path, buffer.getvalue())
+
+
+# -- training -------------------------------------------------------------------------
+def build_estimator(args: argparse.Namespace, task: str, callbacks: list | None) -> Any:
+    """The MLPClassifier or MLPRegressor that the options of ``train`` describe."""
+    # deltaprop.estimators.mlp imports scikit-learn (optional dependency)
+    from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
+
+    params = {
+        "hidden_layer_sizes": args.hidden,
+        "activation": args.activation,
+        "solver": args.solver,
+        "alpha": args.alpha,
+        "batch_size": args.batch_size,
+        "learning_rate_init": args.learning_rate,
+        "max_iter": args.max_iter,
+        "tol": args.tol,
+        "n_iter_no_change": args.n_iter_no_change,
+        "early_stopping": args.early_stopping,
+        "validation_fraction": args.validation_fraction,
+        "random_state": args.seed,
+        "output_activation": args.output_activation,
+        "target_loss": args.target_loss,
+        "early_stopping_metric": "loss",
+        "callbacks": callbacks,
+    }
+    if task == "classification":
+        if args.loss is not None and args.loss not in _CLASSIFICATION_LOSSES:
+            raise UsageError(
+                f"--loss {args.loss} is not available for classification: classifiers "
+                "train on the log-loss (cross-entropy); omit --loss"
+            )
+        return MLPClassifier(class_weight=args.class_weight, **params)
+    if args.class_weight is not None:
+        raise UsageError("--class-weight needs a classification target; this is regression")
+    if args.loss is not None and args.loss not in _REGRESSION_LOSSES:
+        raise UsageError(
+            f"--loss {args.loss} is not available for regression: choose one of "
+            f"{', '.join(_REGRESSION_LOSSES)}"
+        )
+    return MLPRegressor(loss=args.loss or "squared_error", **params)
+
+
+@contextlib.contextmanager
+def no_convergence_warnings():
+    """No ConvergenceWarning: the summary of ``train`` says why training stopped."""
+    with warnings.catch_warnings():
+        with contextlib.suppress(ImportError):
+            from sklearn.exceptions import ConvergenceWarning  # optional dependency
+
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: str = "") -> int:
+    """Write the model (``--out``) and the plot (``--plot``), print the summary."""
+    estimator = model.estimator_
+    if args.out is not None:
+        save(model, args.out)
+    if args.plot is not None:
+        _plot_losses(args.plot, estimator.loss_curve_, estimator.validation_loss_curve_)
+
+    interrupted = estimator.stop_reason_ == "interrupted"
+    what = f" ({len(model.classes_)} classes)" if model.task_ == "classification" else ""
+    n_columns = len(model.feature_names_in_)
+    say(
+        args,
+        f"trained on {n_rows} rows of {args.data}{where}: {model.task_} of {args.target!r}"
+        f"{what} from {n_columns} feature column{'s' if n_columns > 1 else ''}",
+    )
+    say(args, f"network: {architecture(layers_of(estimator.network_))}")
+    say(
+        args,
+        f"{estimator.solver}: {len(estimator.loss_curve_)} epochs, final loss "
+        f"{estimator.loss_curve_[-1]:.6f}, stopped: {estimator.stop_reason_}",
+    )
+    if args.out is not None:
+        say(args, f"wrote {args.out}")
+    if args.plot is not None:
+        say(args, f"wrote {args.plot}")
+    if interrupted:
+        saved = f"; the model was written to {args.out}" if args.out else ""
+        print(f"deltaprop: interrupted{saved}", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,133 @@
+"""The ``serve`` command: watch a network learn a table on a local web page.
+
+``serve`` takes ``train``'s options with the same spellings and meanings; where it
+deliberately starts elsewhere (a small network that a learner can watch, plain gradient
+steps, a validation curve), :data:`OWN_DEFAULTS` lists the options and its help says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from deltaprop import live
+from deltaprop.cli.options import UsageError, add
+from deltaprop.optim.optimizers import SGD, Adam, Optimizer
+
+__all__ = ["OWN_DEFAULTS", "add_serve", "cmd_serve"]
+
+#: The options whose default ``serve`` sets apart from ``train``'s: option -> (default,
+#: how its help says it).
+OWN_DEFAULTS: dict[str, tuple[Any, str]] = {
+    "hidden": ((16, 8), "16,8"),
+    "activation": ("tanh", "tanh"),
+    "solver": ("sgd", "sgd"),
+    "learning_rate": (0.1, "0.1"),
+    "batch_size": (None, "all rows, full batch"),
+    "max_iter": (5000, "5000"),
+    "validation_fraction": (0.2, "0.2"),
+}
+
+_HELP = {
+    "hidden": "hidden-layer sizes, comma separated; 'none' for none",
+    "activation": "activation of the hidden layers",
+    "solver": "gd or sgd (with --momentum) or adam; the page needs a learning rate: no lbfgs",
+    "learning_rate": "step size",
+    "batch_size": "rows per update ('auto': min(200, rows))",
+    "max_iter": "epochs",
+    "validation_fraction": "rows held out for the validation curve (0 for none)",
+}
+
+
+def _optimizer(args: argparse.Namespace) -> Optimizer:
+    if args.solver == "lbfgs":
+        raise UsageError(
+            "--solver lbfgs is not available with serve: the page steps with a learning "
+            "rate; choose gd, sgd or adam"
+        )
+    if args.solver == "adam":
+        return Adam(learning_rate=args.learning_rate)
+    momentum = args.momentum if args.solver == "sgd" else 0.0
+    return SGD(learning_rate=args.learning_rate, momentum=momentum)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Train on a table while a local page shows the network learning."""
+    # deltaprop.tabular reads tables with pandas (optional dependency)
+    from deltaprop.tabular import read_table
+
+    optimizer = _optimizer(args)
+    table = read_table(args.data)
+    if args.target not in table.columns:
+        raise UsageError(
+            f"--target {args.target!r} is not a column of {args.data}; "
+            f"columns: {list(table.columns)[:20]}"
+        )
+    model = live.model_from_table(
+        table,
+        args.target,
+        hidden=list(args.hidden),
+        activation=args.activation,
+        random_state=args.seed,
+    )
+    batch_size = args.batch_size
+    if batch_size == "auto":
+        batch_size = min(200, len(model.X))
+    try:
+        live.serve(
+            model.network,
+            model.X,
+            model.y,
+            port=args.port,
+            open_browser=args.open,
+            optimizer=optimizer,
+            batch_size=batch_size,
+            max_iter=args.max_iter,
+            target_loss=args.target_loss,
+            validation_fraction=args.validation_fraction or None,
+            random_state=args.seed,
+            epochs_per_second=args.epochs_per_second,
+            paused=args.paused,
+            feature_names=model.feature_names,
+            class_names=model.class_names,
+            target_name=args.target,
+            title=os.path.basename(args.data),
+            preprocessor=model.preprocessor,
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot listen on port {args.port}: {exc.strerror or exc}") from None
+    return 0
+
+
+def add_serve(commands: Any) -> None:
+    """Add the parser of ``serve`` to ``commands``."""
+    differ = ", ".join(f"--{name.replace('_', '-')}" for name in OWN_DEFAULTS)
+    parser = commands.add_parser(
+        "serve",
+        help="watch a network learn your data on a local web page",
+        description=(
+            "Read DATA (CSV, Parquet or NPZ), preprocess it (numeric columns standardised, "
+            "text one-hot encoded), build a network whose output fits the target (sigmoid "
+            "and binary cross-entropy for two classes, softmax and cross-entropy for more, "
+            "identity and squared error for numbers) and train it while a page on "
+            "http://127.0.0.1:PORT/ draws it: units, weights and gradients, loss and "
+            "accuracy curves, the decision boundary, and controls. Ctrl-C stops. The "
+            "options are those of 'deltaprop train'; the defaults of "
+            f"{differ} differ from train's, for a small network a learner can watch."
+        ),
+        epilog="Example: deltaprop serve data.csv --target label --hidden 8,8 --port 8000",
+    )
+    add(parser, "data")
+    add(parser, "target", required=True, help="the column to learn")
+    for name, (default, shown) in OWN_DEFAULTS.items():
+        note = f"{_HELP[name]} (serve's default {shown}; train's differs)"
+        add(parser, name, default=default, help=note, old_spellings=True)
+    add(parser, "momentum")
+    add(parser, "target_loss")
+    add(parser, "epochs_per_second")
+    add(parser, "seed")
+    add(parser, "port")
+    add(parser, "open")
+    add(parser, "paused")
+    parser.set_defaults(func=cmd_serve)
