@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.core._xp import from_numpy, to_numpy
+from deltaprop.core.arrays import from_numpy, to_numpy
 from deltaprop.kernels import cuda_graph
 from deltaprop.training import static
 

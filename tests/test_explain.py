@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.core._xp import to_numpy
+from deltaprop.core.arrays import to_numpy
 from deltaprop.explain.trace import Trace, worked_example
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,6 +21,7 @@ import numpy as np
 
 from deltaprop.cli.options import UsageError
 from deltaprop.files.container import load, save, write_atomically
+from deltaprop.tabular import TabularModel, read_table
 
 __all__ = [
     "INSTALL",
@@ -56,16 +57,12 @@ def require_extras(command: str) -> Any:
 
 def read_table_at(path: str) -> Any:
     """The table at ``path`` (CSV, Parquet, NPZ) as a pandas DataFrame."""
-    # deltaprop.tabular reads tables with pandas (optional dependency)
-    from deltaprop.tabular import read_table
 
     return read_table(path)
 
 
 def load_model(path: str) -> Any:
     """The :class:`~deltaprop.TabularModel` in the model file ``path``."""
-    # deltaprop.tabular.model imports pandas and scikit-learn (optional dependencies)
-    from deltaprop.tabular.model import TabularModel
 
     model = load(path)
     if not isinstance(model, TabularModel):

@@ -22,6 +22,8 @@ from deltaprop.cli.common import (
     require_extras,
 )
 from deltaprop.cli.options import IMPUTE, UsageError
+from deltaprop.tabular import TabularModel, check_feature_scales
+from deltaprop.tabular.dask import fit_estimator, fit_preprocessor, open_client, read_parquet
 
 __all__ = ["train_on_dask"]
 
@@ -47,9 +49,6 @@ def _refuse_unsupported(args: argparse.Namespace) -> None:
 def train_on_dask(args: argparse.Namespace) -> int:
     """Train on the Parquet dataset ``args.data`` through Dask and write the model."""
     require_extras("train")
-    # these modules import dask, pandas and scikit-learn (optional dependencies)
-    from deltaprop.tabular.dask import fit_estimator, fit_preprocessor, open_client, read_parquet
-    from deltaprop.tabular.model import TabularModel
 
     _refuse_unsupported(args)
     # pandas deprecations that Dask's own readers trigger are Dask's to fix, not the user's
@@ -81,9 +80,6 @@ def train_on_dask(args: argparse.Namespace) -> int:
             sample_weight=args.sample_weight,
         )
         if args.no_standardize:
-            # deltaprop.tabular reads tables with pandas (optional dependency)
-            from deltaprop.tabular import check_feature_scales
-
             message = check_feature_scales(
                 fitted.feature_scales, feature_names=pre.get_feature_names_out()
             )

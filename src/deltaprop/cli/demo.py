@@ -22,6 +22,7 @@ from deltaprop.core.network import Network
 from deltaprop.datasets import breast_cancer_path, load_breast_cancer
 from deltaprop.files.container import load
 from deltaprop.optim.optimizers import SGD
+from deltaprop.tabular import read_table
 from deltaprop.training.trainer import train
 
 __all__ = ["OWN_DEFAULTS", "add_demo", "cmd_demo"]
@@ -80,8 +81,6 @@ def _network_line(args: argparse.Namespace, n_inputs: int, loss: str) -> str:
 
 def _demo_cli(args: argparse.Namespace) -> int:
     """The demo through the command line's own train and evaluate commands."""
-    # deltaprop.tabular reads tables with pandas (optional dependency)
-    from deltaprop.tabular import read_table
 
     table = read_table(breast_cancer_path())
     labels = table["diagnosis"].to_numpy()

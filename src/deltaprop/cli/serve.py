@@ -14,6 +14,7 @@ from typing import Any
 from deltaprop import live
 from deltaprop.cli.options import UsageError, add
 from deltaprop.optim.optimizers import SGD, Adam, Optimizer
+from deltaprop.tabular import read_table
 
 __all__ = ["OWN_DEFAULTS", "add_serve", "cmd_serve"]
 
@@ -54,8 +55,6 @@ def _optimizer(args: argparse.Namespace) -> Optimizer:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Train on a table while a local page shows the network learning."""
-    # deltaprop.tabular reads tables with pandas (optional dependency)
-    from deltaprop.tabular import read_table
 
     optimizer = _optimizer(args)
     table = read_table(args.data)

@@ -38,6 +38,7 @@ from deltaprop.cli.common import (
 from deltaprop.cli.options import IMPUTE, Parser, UsageError, add, wrap
 from deltaprop.core.network import Network
 from deltaprop.files.container import FileHeader, load, read_arrays, read_header
+from deltaprop.tabular import Preprocessor, TabularModel, check_feature_scales, infer_task
 from deltaprop.training.checkpoint import Checkpoint
 
 __all__ = ["add_commands", "add_train"]
@@ -45,8 +46,6 @@ __all__ = ["add_commands", "add_train"]
 
 # -- train ----------------------------------------------------------------------------
 def _scale_warning(frame: Any, args: argparse.Namespace, task: str) -> str | None:
-    # deltaprop.tabular reads tables with pandas (optional dependency)
-    from deltaprop.tabular import Preprocessor, check_feature_scales
 
     features = frame.drop(columns=[args.sample_weight]) if args.sample_weight else frame
     pre = Preprocessor(
@@ -90,9 +89,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_in_memory(args: argparse.Namespace) -> int:
-    # these modules import pandas and scikit-learn (optional dependencies)
-    from deltaprop.tabular import infer_task
-    from deltaprop.tabular.model import TabularModel
 
     frame = read_table_at(args.data)
     if args.target not in frame.columns:

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import from_registry
+from deltaprop.core.validation import from_registry
 
 __all__ = [
     "ACTIVATIONS",
@@ -386,7 +386,6 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 }
 #: Other names of activations: scikit-learn's ``logistic``, and ``linear`` and ``swish``.
 ALIASES = {"logistic": "sigmoid", "linear": "identity", "swish": "silu"}
-_ALIASES = ALIASES  # the old private name, still read by deltaprop.estimators.mlp
 
 
 def get_activation(activation: str | Activation) -> Activation:

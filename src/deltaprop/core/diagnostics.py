@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import is_array, to_numpy
+from deltaprop.core.arrays import is_array, to_numpy
 
 __all__ = ["check_feature_scales"]
 

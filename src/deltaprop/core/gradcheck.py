@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import to_numpy
+from deltaprop.core.arrays import to_numpy
 from deltaprop.core.network import Network
 
 __all__ = ["check_gradients"]

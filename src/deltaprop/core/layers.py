@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as _np  # only to accept plain lists and NumPy arrays in the setters
 
-from deltaprop.core._validation import check_number
-from deltaprop.core._xp import array_namespace, is_array
 from deltaprop.core.activations import Activation, get_activation
+from deltaprop.core.arrays import array_namespace, is_array
 from deltaprop.core.initializers import INITIALIZERS
+from deltaprop.core.validation import check_number
 
 __all__ = ["Dense"]
 

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from deltaprop.core._validation import from_registry
 from deltaprop.core.activations import Activation
+from deltaprop.core.validation import from_registry
 
 __all__ = [
     "LOSSES",

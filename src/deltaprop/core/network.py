@@ -16,8 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from deltaprop.core._validation import check_number, check_sample_weight, check_targets, check_X
-from deltaprop.core._xp import (
+from deltaprop.core.arrays import (
     array_namespace,
     device,
     from_numpy,
@@ -29,6 +28,7 @@ from deltaprop.core.initializers import initial_parameters, make_rng
 from deltaprop.core.layers import Dense
 from deltaprop.core.losses import Loss, get_loss
 from deltaprop.core.objective import DataTerm, data_term, objective
+from deltaprop.core.validation import check_number, check_sample_weight, check_targets, check_X
 
 __all__ = ["Network"]
 

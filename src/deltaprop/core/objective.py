@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from deltaprop.core._xp import device
+from deltaprop.core.arrays import device
 from deltaprop.core.backprop import backward_pass, forward_pass
 from deltaprop.core.layers import Dense
 from deltaprop.core.losses import Loss

@@ -38,8 +38,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names
 
 from deltaprop.estimators import plan
+from deltaprop.parallel import client_for
 from deltaprop.parallel import train as parallel_train
-from deltaprop.parallel._dask import _client_for
 
 __all__ = ["fit_on_dask", "predict_on_dask"]
 
@@ -216,7 +216,7 @@ def fit_on_dask(
     """
     _check_parameters(est)
     dask, da = _import_dask()
-    with _client_for(client) as client, dask.config.set(scheduler=client):
+    with client_for(client) as client, dask.config.set(scheduler=client):
         return _fit(est, client, X, y, sample_weight, local_steps, da)
 
 

@@ -69,7 +69,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from deltaprop.core._xp import to_numpy
+from deltaprop.core.arrays import to_numpy
 from deltaprop.core.backprop import forward_pass
 from deltaprop.core.network import Network
 from deltaprop.estimators import plan, state

@@ -45,8 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core.activations import _ALIASES as _ACTIVATION_ALIASES
 from deltaprop.core.activations import ACTIVATIONS
+from deltaprop.core.activations import ALIASES as ACTIVATION_ALIASES
 from deltaprop.core.layers import Dense
 from deltaprop.core.network import Network
 from deltaprop.optim.optimizers import LBFGS, SGD, Adam, Optimizer
@@ -79,9 +79,9 @@ SOLVERS = ("lbfgs", "sgd", "adam", "gd")
 #: The solvers that take first-order steps (epochs, mini-batches, ``partial_fit``).
 FIRST_ORDER = ("sgd", "adam", "gd")
 #: Names ``activation`` may take: every activation and alias but softmax.
-HIDDEN_ACTIVATIONS = (set(ACTIVATIONS) | set(_ACTIVATION_ALIASES)) - {"softmax"}
+HIDDEN_ACTIVATIONS = (set(ACTIVATIONS) | set(ACTIVATION_ALIASES)) - {"softmax"}
 #: Names ``output_activation`` may take.
-OUTPUT_ACTIVATIONS = set(ACTIVATIONS) | set(_ACTIVATION_ALIASES)
+OUTPUT_ACTIVATIONS = set(ACTIVATIONS) | set(ACTIVATION_ALIASES)
 #: The stop reasons after which scikit-learn warns that the optimisation has not converged.
 NOT_CONVERGED = ("max_iter", "max_fun", "line_search_failed")
 

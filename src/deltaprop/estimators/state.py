@@ -38,12 +38,13 @@ from deltaprop.files.container import (
     ArrayStore,
     ModelFileError,
     check_keys,
+    decode_float,
     dump_nested,
+    encode_float,
     get_field,
     load_nested,
 )
 from deltaprop.optim.optimizers import SGD, Adam
-from deltaprop.training.checkpoint import _decode, _encode
 
 __all__ = ["estimator_from_state", "estimator_to_state"]
 
@@ -64,7 +65,7 @@ def _scalar(value: Any, name: str) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return _encode(value)
+        return encode_float(value)
     raise TypeError(f"cannot save parameter {name}={value!r:.60}: not a plain value")
 
 
@@ -106,7 +107,7 @@ def _labels_from_json(state: Any, where: str) -> np.ndarray:
 def _float_list(values: Any, where: str) -> list[float]:
     if not isinstance(values, list):
         raise ModelFileError(f"{where} must be a list")
-    return [_decode(v, f"{where}[{i}]") for i, v in enumerate(values)]
+    return [decode_float(v, f"{where}[{i}]") for i, v in enumerate(values)]
 
 
 # -- parameters -----------------------------------------------------------------------
@@ -215,7 +216,7 @@ def _optimizer_from_json(config: Any, arrays: ArrayStore, shapes: list) -> dict 
         elif isinstance(value, bool):
             state[key] = value
         else:
-            state[key] = _decode(value, f"{where}.values.{key}")
+            state[key] = decode_float(value, f"{where}.values.{key}")
     counts = get_field(config, "arrays", dict, where)
     check_keys(counts, cls._array_state, f"{where}.arrays")
     for key, count in counts.items():
@@ -250,10 +251,10 @@ def estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
     fitted: dict[str, Any] = {key: int(getattr(est, key)) for key in _INT_ATTRIBUTES}
     for key in _FLOAT_OR_NONE:
         value = getattr(est, key)
-        fitted[key] = None if value is None else _encode(float(value))
+        fitted[key] = None if value is None else encode_float(float(value))
     for key in _CURVES:
         value = getattr(est, key)
-        fitted[key] = None if value is None else [_encode(float(v)) for v in value]
+        fitted[key] = None if value is None else [encode_float(float(v)) for v in value]
     fitted["out_activation_"] = str(est.out_activation_)
     fitted["stop_reason_"] = None if est.stop_reason_ is None else str(est.stop_reason_)
     names = getattr(est, "feature_names_in_", None)
@@ -294,7 +295,7 @@ def estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
         setattr(est, key, value)
     for key in _FLOAT_OR_NONE:
         value = fitted[key]
-        setattr(est, key, None if value is None else _decode(value, f"{where}.{key}"))
+        setattr(est, key, None if value is None else decode_float(value, f"{where}.{key}"))
     for key in _CURVES:
         value = fitted[key]
         setattr(est, key, None if value is None else _float_list(value, f"{where}.{key}"))

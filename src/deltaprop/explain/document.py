@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number
+from deltaprop.core.validation import check_number
 
 #: A :class:`deltaprop.explain.Trace`. Not imported, not even for type checking:
 #: :mod:`deltaprop.explain.trace` imports this module, and imports run one way.

@@ -41,14 +41,16 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number
-from deltaprop.core._xp import device, to_numpy
+from deltaprop.core.arrays import device, to_numpy
 from deltaprop.core.backprop import backward_pass, forward_pass
 from deltaprop.core.layers import Dense
 from deltaprop.core.network import Network
 from deltaprop.core.objective import add_penalty, penalty
+from deltaprop.core.validation import check_number
 from deltaprop.explain.document import norm, render_markdown, render_text
 from deltaprop.explain.plot import draw_trace
+from deltaprop.optim.optimizers import SGD
+from deltaprop.training.trainer import train
 
 __all__ = ["LayerTrace", "Trace", "explain", "worked_example"]
 
@@ -439,9 +441,6 @@ def explain(
     )
     trace.hints = _hints(trace)
     if steps is not None:
-        from deltaprop.optim.optimizers import SGD
-        from deltaprop.training.trainer import train
-
         copied = copy.deepcopy(network)
         history = train(copied, X, y, sample_weight=w, optimizer=SGD(learning_rate), max_iter=steps)
         trace.loss_curve = list(history.loss)

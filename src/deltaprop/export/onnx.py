@@ -59,8 +59,10 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import to_numpy
+from deltaprop._version import __version__
 from deltaprop.core.activations import ACTIVATIONS, GELU_CUBIC, GELU_SQRT_2_OVER_PI, Activation
+from deltaprop.core.arrays import to_numpy
+from deltaprop.files.container import write_atomically
 
 __all__ = [
     "BATCH_DIM",
@@ -393,7 +395,6 @@ class OnnxGraph:
             )
         if not self._outputs:
             raise ValueError("the graph has no outputs; call add_output first")
-        from deltaprop._version import __version__
 
         graph = onnx.helper.make_graph(
             self._nodes, self.name, self._inputs, self._outputs, self._initializers
@@ -649,7 +650,6 @@ def network_to_model_proto(
 
 def save_model(model: Any, path: str | os.PathLike) -> None:
     """Write a ModelProto to ``path`` atomically (see :func:`deltaprop.files.write_atomically`)."""
-    from deltaprop.files.container import write_atomically
 
     write_atomically(path, lambda file: file.write(model.SerializeToString()))
 

@@ -59,8 +59,9 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import to_numpy
+from deltaprop._version import __version__
 from deltaprop.core.activations import ACTIVATIONS
+from deltaprop.core.arrays import to_numpy
 from deltaprop.core.layers import Dense
 from deltaprop.core.losses import LOSSES
 from deltaprop.core.network import Network
@@ -289,6 +290,29 @@ class ArrayStore:
 
 
 # -- small validators for from_state ---------------------------------------------------
+def encode_float(value: float) -> float | str:
+    """A float as JSON: finite numbers as they are, others as "inf", "-inf", "nan"."""
+    return value if math.isfinite(value) else repr(float(value))
+
+
+def decode_float(value: Any, where: str) -> float:
+    """The float that :func:`encode_float` wrote; ``where`` names it in errors.
+
+    Raises
+    ------
+    ModelFileError
+        For anything but a number or one of "inf", "-inf", "nan".
+    """
+    if value in ("inf", "-inf", "nan"):
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ModelFileError(f"{where} must be a number, 'inf', '-inf' or 'nan', got {value!r:.60}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ModelFileError(f"{where} is too large: {value!r:.40}") from None
+
+
 def get_field(config: Mapping, key: str, types: type | tuple[type, ...], where: str) -> Any:
     """``config[key]``, checked to be of ``types`` (bool is never an int here)."""
     if not isinstance(config, Mapping) or key not in config:
@@ -500,7 +524,6 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     >>> net = dp.Network([dp.Dense(2, 1)], random_state=0)
     >>> dp.save(net, os.path.join(tempfile.mkdtemp(), "model.deltaprop"))
     """
-    from deltaprop._version import __version__
 
     node, arrays = _to_node(obj)
     arrays = _checked_arrays(arrays)

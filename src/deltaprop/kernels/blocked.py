@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import is_numpy
 from deltaprop.core.activations import Activation, FromOutput, NegatedForward
+from deltaprop.core.arrays import is_numpy
 from deltaprop.core.layers import Dense
 from deltaprop.core.losses import Loss
 from deltaprop.core.objective import auto_block_size

@@ -38,7 +38,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from deltaprop.core._xp import device
+from deltaprop.core.arrays import device
 from deltaprop.core.network import Network
 from deltaprop.core.objective import auto_block_size, objective
 

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number
-from deltaprop.core._xp import to_numpy
+from deltaprop.core.arrays import to_numpy
 from deltaprop.core.initializers import make_rng
 from deltaprop.core.network import Network
+from deltaprop.core.validation import check_number
 from deltaprop.estimators import plan as estimator_plan
 from deltaprop.live._server import LiveServer
 from deltaprop.live._session import Settings, TrainingSession

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number
 from deltaprop.core.activations import ACTIVATIONS
 from deltaprop.core.initializers import make_rng
 from deltaprop.core.layers import Dense
 from deltaprop.core.network import Network
+from deltaprop.core.validation import check_number
 from deltaprop.explain.trace import explain
 from deltaprop.live._frames import (
     GRID_SIZE,

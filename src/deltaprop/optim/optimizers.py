@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number, check_state
-from deltaprop.core._xp import array_namespace, device, from_numpy, is_numpy, to_numpy
+from deltaprop.core.arrays import array_namespace, device, from_numpy, is_numpy, to_numpy
+from deltaprop.core.validation import check_number, check_state
 
 __all__ = ["LBFGS", "SGD", "Adam", "Optimizer"]
 

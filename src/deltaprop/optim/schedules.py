@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 
-from deltaprop.core._validation import check_number, check_state
+from deltaprop.core.validation import check_number, check_state
 
 __all__ = [
     "SCHEDULES",

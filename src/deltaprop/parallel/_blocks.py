@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._flat import flatten, unflatten
-from deltaprop.core._validation import check_targets, check_X
 from deltaprop.core.backprop import backward_pass, forward_pass
+from deltaprop.core.flat import flatten, unflatten
 from deltaprop.core.layers import Dense
 from deltaprop.core.losses import Loss
 from deltaprop.core.objective import objective
+from deltaprop.core.validation import check_targets, check_X
 from deltaprop.kernels import data_term_for
 from deltaprop.optim.optimizers import Optimizer
 

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number
-from deltaprop.core._xp import is_dask_collection, to_numpy
+from deltaprop.core.arrays import is_dask_collection, to_numpy
 from deltaprop.core.initializers import make_rng
 from deltaprop.core.layers import Dense
 from deltaprop.core.network import Network
 from deltaprop.core.objective import add_penalty
+from deltaprop.core.validation import check_number
 from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
 from deltaprop.parallel._blocks import (
     Model,
@@ -60,7 +60,7 @@ def _import_distributed():
 
 
 @contextlib.contextmanager
-def _client_for(client: Any) -> Iterator[Any]:
+def client_for(client: Any) -> Iterator[Any]:
     """``client``, else the current client, else a LocalCluster closed on exit."""
     _, _, distributed = _import_distributed()
     if client is not None:
@@ -320,7 +320,7 @@ def train(
         net.loss,
         net.alpha,
     )
-    with _client_for(client) as cl, np.errstate(over="ignore", invalid="ignore"):
+    with client_for(client) as cl, np.errstate(over="ignore", invalid="ignore"):
         parts, weights, dtype = _persist_parts(cl, X, y, sample_weight, model)
         model_future = cl.scatter(model, broadcast=True, hash=False)
         objective = _Objective(cl, parts, model_future, model, math.fsum(weights))

@@ -706,6 +706,7 @@ def fit_estimator(
         For the parameters the estimators' Dask path refuses (early stopping,
         learning-rate schedules, ...), naming them.
     """
+    # deltaprop.estimators.dask imports scikit-learn (optional dependency)
     from deltaprop.estimators.dask import fit_on_dask
 
     estimator._validate_params()

@@ -53,7 +53,7 @@ _INSTALL = 'pip install "deltaprop[cli]"'
 
 
 def _estimators() -> tuple[type, type]:
-    try:
+    try:  # deltaprop.estimators.mlp imports scikit-learn (optional dependency)
         from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
     except ImportError:
         raise ImportError(f"TabularModel needs scikit-learn: {_INSTALL}") from None

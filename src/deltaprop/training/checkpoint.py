@@ -51,14 +51,16 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number
-from deltaprop.core._xp import device, from_numpy, to_numpy
+from deltaprop.core.arrays import device, from_numpy, to_numpy
 from deltaprop.core.network import Network
+from deltaprop.core.validation import check_number
 from deltaprop.files.container import (
     ArrayStore,
     ModelFileError,
     check_keys,
+    decode_float,
     dump_nested,
+    encode_float,
     get_field,
     load,
     load_nested,
@@ -502,22 +504,6 @@ def restore(
 
 
 # -- the "checkpoint" kind of model files ----------------------------------------------
-def _encode(value: float) -> float | str:
-    """A float as JSON: finite numbers as they are, others as "inf", "-inf", "nan"."""
-    return value if math.isfinite(value) else repr(float(value))
-
-
-def _decode(value: Any, where: str) -> float:
-    if value in ("inf", "-inf", "nan"):
-        return float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ModelFileError(f"{where} must be a number, 'inf', '-inf' or 'nan', got {value!r:.60}")
-    try:
-        return float(value)
-    except OverflowError:
-        raise ModelFileError(f"{where} is too large: {value!r:.40}") from None
-
-
 def _get_int(config: dict, key: str, where: str, low: int, allow_none: bool = False) -> Any:
     types = (int, type(None)) if allow_none else int
     value = get_field(config, key, types, where)
@@ -565,7 +551,7 @@ def _state_to_config(state: TrainingState) -> tuple[dict, dict[str, Any]]:
         for key, value in saved.items():
             if isinstance(value, bool) or not isinstance(value, int | float | type(None)):
                 raise TypeError(f"cannot save schedule state {key}={value!r}: not a number")
-            schedule["state"][key] = _encode(value) if isinstance(value, float) else value
+            schedule["state"][key] = encode_float(value) if isinstance(value, float) else value
     for name, values in (("best", state.best_params), ("last_finite", state.last_finite)):
         for i, value in enumerate(values or []):
             arrays[f"{name}.{i}"] = value
@@ -582,15 +568,15 @@ def _state_to_config(state: TrainingState) -> tuple[dict, dict[str, Any]]:
         "schedule": schedule,
         "rng": {"initial": state.initial_rng_state, "current": state.rng_state},
         "history": {
-            "loss": [_encode(v) for v in history.loss],
-            "val_loss": [_encode(v) for v in history.val_loss],
-            "learning_rate": [_encode(v) for v in history.learning_rate],
+            "loss": [encode_float(v) for v in history.loss],
+            "val_loss": [encode_float(v) for v in history.val_loss],
+            "learning_rate": [encode_float(v) for v in history.learning_rate],
             "best_iteration": history.best_iteration,
         },
         "stopping": {
-            "best_loss": _encode(state.stopping["best_loss"]),
+            "best_loss": encode_float(state.stopping["best_loss"]),
             "no_improvement": state.stopping["no_improvement"],
-            "best_val_loss": _encode(state.stopping["best_val_loss"]),
+            "best_val_loss": encode_float(state.stopping["best_val_loss"]),
         },
         "best_params": None if state.best_params is None else "stored",
         "last_finite": "network" if state.last_finite is None else "stored",
@@ -616,7 +602,7 @@ def _rng_state(value: Any, where: str) -> dict:
 def _float_list(values: Any, where: str) -> list[float]:
     if not isinstance(values, list):
         raise ModelFileError(f"{where} must be a list")
-    return [_decode(v, f"{where}[{i}]") for i, v in enumerate(values)]
+    return [decode_float(v, f"{where}[{i}]") for i, v in enumerate(values)]
 
 
 def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
@@ -718,7 +704,7 @@ def _schedule_from_config(saved: Any) -> dict[str, Any]:
         if not _WORD.fullmatch(key) or key in schedule:
             raise ModelFileError(f"{at}.state: key {key!r:.60} is not allowed")
         if isinstance(value, str) or isinstance(value, float):
-            value = _decode(value, f"{at}.state.{key}")
+            value = decode_float(value, f"{at}.state.{key}")
         elif not isinstance(value, int | type(None)):
             raise ModelFileError(f"{at}.state.{key} must be a number or null")
         schedule[key] = value
@@ -752,9 +738,9 @@ def _stopping_from_config(saved: Any) -> dict[str, Any]:
     at = "config.stopping"
     check_keys(saved, ("best_loss", "no_improvement", "best_val_loss"), at)
     return {
-        "best_loss": _decode(saved["best_loss"], f"{at}.best_loss"),
+        "best_loss": decode_float(saved["best_loss"], f"{at}.best_loss"),
         "no_improvement": _get_int(saved, "no_improvement", at, 0),
-        "best_val_loss": _decode(saved["best_val_loss"], f"{at}.best_val_loss"),
+        "best_val_loss": decode_float(saved["best_val_loss"], f"{at}.best_val_loss"),
     }
 
 

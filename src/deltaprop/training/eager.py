@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import array_namespace, device, from_numpy
+from deltaprop.core.arrays import array_namespace, device, from_numpy
 from deltaprop.core.network import Network
 from deltaprop.kernels import data_term_for
 from deltaprop.training.loop import (

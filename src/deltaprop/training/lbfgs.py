@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._flat import flatten as flatten_numpy
-from deltaprop.core._flat import unflatten as unflatten_numpy
-from deltaprop.core._xp import device, from_numpy
+from deltaprop.core.arrays import device, from_numpy
+from deltaprop.core.flat import flatten as flatten_numpy
+from deltaprop.core.flat import unflatten as unflatten_numpy
 from deltaprop.core.network import Network
 from deltaprop.kernels import data_term_for
 from deltaprop.optim.optimizers import LBFGS

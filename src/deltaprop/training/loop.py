@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import device, from_numpy
+from deltaprop.core.arrays import device, from_numpy
 from deltaprop.training.stopping import InterruptGuard, Tracker, all_finite, report_divergence
 
 __all__ = ["Outcome", "batch_order", "first_order_loop", "full_batch_iteration", "run_epoch"]

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._validation import check_number
-from deltaprop.core._xp import device, from_numpy, to_numpy
+from deltaprop.core.arrays import device, from_numpy, to_numpy
 from deltaprop.core.backprop import forward_pass
 from deltaprop.core.network import Network
+from deltaprop.core.validation import check_number
 
 __all__ = [
     "check_validation_data",

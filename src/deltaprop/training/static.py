@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import device, to_numpy
+from deltaprop.core.arrays import device, to_numpy
 from deltaprop.core.network import Network
 from deltaprop.kernels import cuda_graph
 from deltaprop.optim.optimizers import SGD, Adam, Optimizer

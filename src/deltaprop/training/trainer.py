@@ -48,10 +48,10 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from deltaprop.core._validation import check_number
-from deltaprop.core._xp import device, is_dask_collection, quiet_float_errors
+from deltaprop.core.arrays import device, is_dask_collection, quiet_float_errors
 from deltaprop.core.initializers import make_rng
 from deltaprop.core.network import Network
+from deltaprop.core.validation import check_number
 from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
 from deltaprop.optim.schedules import Schedule
 from deltaprop.training.checkpoint import Checkpoint, TrainingState, attached, read_resume, restore

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import array_namespace, device, from_numpy, is_array
+from deltaprop.core.arrays import array_namespace, device, from_numpy, is_array
 
 
 def as_array(value: Any, name: str) -> Any:

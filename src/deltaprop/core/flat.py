@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core._xp import to_numpy
+from deltaprop.core.arrays import to_numpy
 
 __all__ = ["flatten", "unflatten"]
 
