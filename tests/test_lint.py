@@ -25,3 +25,12 @@ def test_ruff(command):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_on_core_optim_and_training():
+    """mypy is clean on the rooms pyproject.toml names (core, optim, training)."""
+    mypy = shutil.which("mypy")
+    if mypy is None:
+        pytest.skip("mypy is not installed")
+    result = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

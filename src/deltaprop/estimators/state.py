@@ -44,11 +44,10 @@ from deltaprop.files.container import (
     get_field,
     load_nested,
 )
-from deltaprop.optim.optimizers import SGD, Adam
+from deltaprop.optim.optimizers import OPTIMIZERS
 
 __all__ = ["estimator_from_state", "estimator_to_state"]
 
-_OPTIMIZERS = {"SGD": SGD, "Adam": Adam}
 #: NumPy dtypes class labels may have: booleans, integers, floats, text, Python strings.
 _LABEL_DTYPE = re.compile(r"[<>|]?(b1|[iu][1248]|f[48]|U[0-9]{1,6}|O)")
 _INT_ATTRIBUTES = ("n_iter_", "t_", "n_outputs_", "n_layers_", "n_features_in_")
@@ -183,7 +182,7 @@ def _params_from_json(cls: type, params: Any) -> Any:
 def _optimizer_to_json(state: dict | None, arrays: dict[str, Any]) -> dict | None:
     if state is None:
         return None
-    cls = _OPTIMIZERS.get(state["name"])
+    cls = OPTIMIZERS.get(state["name"])
     if cls is None:
         raise TypeError(f"cannot save the state of optimizer {state['name']!r}")
     values = {key: _scalar(state[key], key) for key in cls._hyper_parameters + cls._scalar_state}
@@ -202,9 +201,9 @@ def _optimizer_from_json(config: Any, arrays: ArrayStore, shapes: list) -> dict 
         return None
     check_keys(config, ("name", "values", "arrays"), where)
     name = get_field(config, "name", str, where)
-    if name not in _OPTIMIZERS:
-        raise ModelFileError(f"{where}.name must be one of {sorted(_OPTIMIZERS)}, got {name!r}")
-    cls = _OPTIMIZERS[name]
+    if name not in OPTIMIZERS:
+        raise ModelFileError(f"{where}.name must be one of {sorted(OPTIMIZERS)}, got {name!r}")
+    cls = OPTIMIZERS[name]
     values = get_field(config, "values", dict, where)
     check_keys(values, cls._hyper_parameters + cls._scalar_state, f"{where}.values")
     state: dict[str, Any] = {"name": name}

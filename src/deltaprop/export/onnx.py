@@ -560,7 +560,8 @@ def add_activation(graph: OnnxGraph, activation: Activation, z: str) -> str:
     builder = _ACTIVATION_BUILDERS.get(activation.name)
     if builder is None or not isinstance(activation, ACTIVATIONS.get(activation.name, ())):
         raise ValueError(
-            f"activation {activation!r} has no ONNX translation, so the network cannot be "
+            f"activation {activation.name or type(activation).__name__!r} ({activation!r}) has "
+            "no ONNX translation, so the network cannot be "
             f"exported; activations with one: {sorted(_ACTIVATION_BUILDERS)} (a new one needs "
             "a rule in deltaprop.export.onnx._ACTIVATION_BUILDERS)"
         )

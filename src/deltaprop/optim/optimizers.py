@@ -28,7 +28,7 @@ import numpy as np
 from deltaprop.core.arrays import array_namespace, device, from_numpy, is_numpy, to_numpy
 from deltaprop.core.validation import check_number, check_state
 
-__all__ = ["LBFGS", "SGD", "Adam", "Optimizer"]
+__all__ = ["LBFGS", "OPTIMIZERS", "SGD", "Adam", "Optimizer"]
 
 
 class Optimizer:
@@ -370,6 +370,10 @@ class Adam(Optimizer):
             f"beta_2={self.beta_2!r}, epsilon={self.epsilon!r}, "
             f"weight_decay={self.weight_decay!r})"
         )
+
+
+#: The first-order optimizers by class name: what checkpoints and model files rebuild.
+OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam}
 
 
 class LBFGS:

@@ -67,14 +67,13 @@ from deltaprop.files.container import (
     register_kind,
     save,
 )
-from deltaprop.optim.optimizers import SGD, Adam, Optimizer
+from deltaprop.optim.optimizers import OPTIMIZERS, Optimizer
 from deltaprop.optim.schedules import SCHEDULES, Schedule
 from deltaprop.training.history import History
 
-__all__ = ["OPTIMIZERS", "Checkpoint", "TrainingState"]
+__all__ = ["Checkpoint", "TrainingState"]
 
 #: Optimizers that can be rebuilt from a checkpoint by name.
-OPTIMIZERS: dict[str, type[Optimizer]] = {"SGD": SGD, "Adam": Adam}
 #: NumPy bit generators whose state a checkpoint may hold.
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
