@@ -171,16 +171,23 @@ def test_frames_carry_the_engines_numbers(xor_data):
         assert frame["val_loss"] == pytest.approx(val_loss, rel=1e-12)
         assert frame["val_accuracy"] == np.mean((p >= 0.5) == (y_val[:, 0] == 1))
         assert frame["accuracy"] == np.mean((forward(X_train) >= 0.5) == (y_train[:, 0] == 1))
-        # one sample's passes colour the units: z, a, and the output delta a - y
+        # one row's passes colour the units: z, a, and its row of delta = dL/dz, where L
+        # is the mean loss of the 60 training rows: the output delta is (a - y) / 60
         sample = frame["sample"]
         x, target = X_train[sample["index"]], y_train[sample["index"], 0]
         z1 = x @ W1 + b1
         np.testing.assert_allclose(sample["z"][0], z1, rtol=1e-12)
         np.testing.assert_allclose(sample["a"][0], np.tanh(z1), rtol=1e-12)
         a2 = sigmoid(np.tanh(z1) @ W2 + b2)
-        np.testing.assert_allclose(sample["delta"][1], a2 - target, rtol=1e-10)
+        n = len(X_train)
+        assert sample["share"] == 1 / n and sample["weight"] == 1.0
+        np.testing.assert_allclose(sample["delta"][1], (a2 - target) / n, rtol=1e-10)
         np.testing.assert_allclose(
-            sample["delta"][0], ((a2 - target) @ W2.T) * (1 - np.tanh(z1) ** 2), rtol=1e-10
+            sample["delta"][0], ((a2 - target) / n @ W2.T) * (1 - np.tanh(z1) ** 2), rtol=1e-10
+        )
+        # its share of dW[2] = a[1]^T delta[2] is a[1]_i delta[2]_i
+        np.testing.assert_allclose(
+            np.array(sample["d_weights"][1])[:, 0], np.tanh(z1) * (a2 - target) / n, rtol=1e-10
         )
         # the decision boundary: P(class 1) over a grid of the two inputs
         (u0, u1), (v0, v1) = init["projection"]["ranges"]
@@ -570,7 +577,7 @@ def test_cli_serve_bad_input(tmp_path, capsys):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT stands for Ctrl-C on POSIX")
 def test_cli_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path):
-    path = write_csv(tmp_path / "d.csv", ["a", "b"] * 10, np.random.default_rng(0))
+    path = write_csv(tmp_path / "d.csv", ["a", "b"] * 30, np.random.default_rng(0))
     src = str(Path(dp.__file__).parents[1])
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
     argv = [sys.executable, "-m", "deltaprop.cli", "serve", str(path), "--target", "target"]
@@ -589,7 +596,7 @@ def test_cli_serve_prints_the_url_and_stops_on_ctrl_c(tmp_path):
         conn.request("GET", "/init")
         init = json.loads(conn.getresponse().read())
         assert init["title"] == "d.csv" and init["class_names"] == ["a", "b"]
-        assert init["n_samples"] == 16 and init["n_validation"] == 4  # 20% held out
+        assert init["n_samples"] == 48 and init["n_validation"] == 12  # 20% held out
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=20)
     finally:

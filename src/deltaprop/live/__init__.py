@@ -12,6 +12,7 @@ this package (see ``static/README.md``); nothing is fetched from the network.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import threading
 import webbrowser
@@ -20,18 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core.arrays import to_numpy
-from deltaprop.core.initializers import make_rng
 from deltaprop.core.network import Network
 from deltaprop.core.validation import check_number
 from deltaprop.estimators import plan as estimator_plan
+from deltaprop.live._data import checked_rows, toy_dataset
 from deltaprop.live._server import LiveServer
-from deltaprop.live._session import Settings, TrainingSession
+from deltaprop.live._session import Settings, TrainingSession, rebuild
 from deltaprop.live._table import TableModel, model_from_table
+from deltaprop.live.toys import TOYS, toy
 from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
-from deltaprop.training.splits import class_labels, stratified_split
 
-__all__ = ["LiveServer", "TableModel", "model_from_table", "serve"]
+__all__ = ["TOYS", "LiveServer", "TableModel", "model_from_table", "serve", "serve_toy", "toy"]
 
 _HOSTS = ("127.0.0.1", "localhost")
 
@@ -95,6 +95,7 @@ def serve(
     y: Any,
     *,
     sample_weight: Any = None,
+    class_weight: Any = None,
     host: str = "127.0.0.1",
     port: int = 0,
     open_browser: bool = False,
@@ -131,13 +132,15 @@ def serve(
         As :func:`deltaprop.train` takes it: 0/1 for one sigmoid output, one-hot rows
         for softmax, numbers for regression.
     sample_weight : array of shape (n_samples,), optional
+    class_weight : "balanced" or mapping of int to float, optional
+        As :func:`deltaprop.train` takes it; it multiplies the sample weights.
     host : {"127.0.0.1", "localhost"}
         The page is served on the loopback interface only.
     port : int, default 0
         0 picks a free port.
     open_browser : bool, default False
         Open the page in the default web browser.
-    optimizer : Optimizer, default ``SGD(learning_rate=0.1)``
+    optimizer : Optimizer, default ``SGD(learning_rate=0.5)``
         A first-order optimizer (the page changes its ``learning_rate``).
     batch_size : int or None
         None for full-batch gradient descent.
@@ -148,6 +151,7 @@ def serve(
     validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, w_val)``, optional
     validation_fraction : float in (0, 1), optional
         Instead: hold out this fraction of the rows (seeded, stratified by class).
+        Below 50 rows nothing is held out (every row trains) and the page says so.
     random_state : int, numpy Generator or None
         Seeds the split, the mini-batch order and a reset's new weights; None uses
         ``net.random_state``.
@@ -195,32 +199,117 @@ def serve(
         y, validation_data, optimizer, class_names = _estimator_defaults(
             network_or_estimator, net, y, validation_data, optimizer, class_names
         )
+    options = {name: value for name, value in locals().items() if name in _OPTIONS}
+    return _launch(net, X, y, "given", options)
+
+
+def serve_toy(
+    name: str,
+    *,
+    hidden: Sequence[int] = (16, 8),
+    activation: str = "tanh",
+    alpha: float = 0.0,
+    random_state: int = 0,
+    **options: Any,
+) -> LiveServer:
+    """Serve the live page on one of the toy data sets (:mod:`deltaprop.live.toys`).
+
+    Parameters
+    ----------
+    name : {"xor", "circles", "moons", "spirals", "linear", "sine"}
+    hidden : sequence of int, default (16, 8)
+        Hidden-layer sizes.
+    activation : str, default "tanh"
+        The hidden layers' activation (the output layer fits the task: sigmoid and
+        binary cross-entropy, or identity and squared error for ``sine``).
+    alpha : float, default 0.0
+        L2 penalty.
+    random_state : int, default 0
+        Seeds the rows, the split and the initial weights.
+    **options
+        Any keyword :func:`serve` takes (``optimizer``, ``max_iter``, ``paused``,
+        ``block``, ...), except the data's own (``sample_weight``, ``class_weight``,
+        ``validation_data``, names and title).
+
+    Returns
+    -------
+    LiveServer
+
+    Examples
+    --------
+    >>> import deltaprop.live as live
+    >>> with live.serve_toy("xor", max_iter=20, block=False) as server:
+    ...     server.session.data.key, server.session.X.shape
+    ('xor', (200, 2))
+    """
+    own = {"sample_weight", "class_weight", "validation_data", "feature_names", "class_names"}
+    own |= {"target_name", "title", "preprocessor"}
+    unknown = sorted(set(options) - (_OPTIONS - own))
+    if unknown:
+        raise TypeError(f"serve_toy() got unexpected keyword arguments {unknown}")
+    fraction = options.get("validation_fraction")
+    hidden, activation = list(hidden), str(activation)
+    data = toy_dataset(
+        name,
+        hidden=hidden,
+        activation=activation,
+        alpha=check_number("alpha", alpha, low=0.0),
+        seed=random_state,
+        validation_fraction=fraction,
+    )
+    net = rebuild(data.template, hidden, activation, random_state)
+    info = data.info
+    options = {
+        **_DEFAULTS,
+        **options,
+        "random_state": random_state,
+        "feature_names": info["feature_names"],
+        "class_names": info["class_names"],
+        "target_name": info["target_name"],
+        "title": info["title"],
+    }
+    return _launch(net, data.X, data.y, name, options)
+
+
+def _launch(net: Network, X: Any, y: Any, data_key: str, o: dict[str, Any]) -> LiveServer:
+    """Check the options ``o`` (:func:`serve`'s keywords), start the session and server."""
+    host = o["host"]
     if host not in _HOSTS:
         raise ValueError(f"host must be one of {list(_HOSTS)} (loopback only), got {host!r}")
-    port = check_number("port", port, low=0, high=65535, integer=True)
-    optimizer = _checked_optimizer(optimizer)
+    port = check_number("port", o["port"], low=0, high=65535, integer=True)
+    optimizer = _checked_optimizer(o["optimizer"])
     settings = Settings(
         learning_rate=float(optimizer.learning_rate),
-        batch_size=check_number("batch_size", batch_size, low=1, integer=True, allow_none=True),
-        max_iter=check_number("max_iter", max_iter, low=1, integer=True),
-        target_loss=check_number("target_loss", target_loss, allow_none=True),
+        batch_size=check_number(
+            "batch_size", o["batch_size"], low=1, integer=True, allow_none=True
+        ),
+        max_iter=check_number("max_iter", o["max_iter"], low=1, integer=True),
+        target_loss=check_number("target_loss", o["target_loss"], allow_none=True),
         epochs_per_second=check_number(
-            "epochs_per_second", epochs_per_second, low=0.0, low_open=True, allow_none=True
+            "epochs_per_second", o["epochs_per_second"], low=0.0, low_open=True, allow_none=True
         ),
     )
-    for name, flag in (("open_browser", open_browser), ("paused", paused), ("block", block)):
-        if not isinstance(flag, bool):
-            raise TypeError(f"{name} must be a bool, got {flag!r}")
+    for name in ("open_browser", "paused", "block"):
+        if not isinstance(o[name], bool):
+            raise TypeError(f"{name} must be a bool, got {o[name]!r}")
 
-    seed = net.random_state if random_state is None else random_state
-    X, y, w, validation = _training_data(
-        net, X, y, sample_weight, validation_data, validation_fraction, seed
+    seed = net.random_state if o["random_state"] is None else o["random_state"]
+    X, y, w, validation, note = checked_rows(
+        net,
+        X,
+        y,
+        o["sample_weight"],
+        class_weight=o["class_weight"],
+        validation_data=o["validation_data"],
+        validation_fraction=o["validation_fraction"],
+        seed=seed,
     )
+    class_names = o["class_names"]
     info = {
-        "title": title,
-        "feature_names": _names(feature_names, net.n_inputs, "feature_names", "x"),
+        "title": o["title"],
+        "feature_names": _names(o["feature_names"], net.n_inputs, "feature_names", "x"),
         "class_names": None if class_names is None else [str(c) for c in class_names],
-        "target_name": target_name,
+        "target_name": o["target_name"],
     }
     session = TrainingSession(
         net,
@@ -231,14 +320,17 @@ def serve(
         optimizer=optimizer,
         settings=settings,
         random_state=seed,
-        paused=paused,
+        paused=o["paused"],
         info=info,
-        preprocessor=preprocessor,
+        preprocessor=o["preprocessor"],
+        note=note,
+        data_key=data_key,
+        validation_fraction=o["validation_fraction"],
     )
     server = LiveServer(session, host, port).start()
-    if open_browser:
+    if o["open_browser"]:
         threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
-    if block:
+    if o["block"]:
         _serve_until_interrupted(server)
     return server
 
@@ -256,9 +348,9 @@ def _estimator_defaults(
 
 
 def _checked_optimizer(optimizer: Any) -> Optimizer:
-    """The optimizer the page steps with: default ``SGD(learning_rate=0.1)``."""
+    """The optimizer the page steps with: default ``SGD(learning_rate=0.5)``."""
     if optimizer is None:
-        return SGD(learning_rate=0.1)
+        return SGD(learning_rate=0.5)
     if isinstance(optimizer, LBFGS):
         raise ValueError("serve needs an optimizer with a learning rate (SGD or Adam), not LBFGS")
     if not isinstance(optimizer, Optimizer):
@@ -266,37 +358,13 @@ def _checked_optimizer(optimizer: Any) -> Optimizer:
     return optimizer
 
 
-def _as_float64(*arrays: Any) -> list[Any]:
-    return [None if a is None else to_numpy(a).astype(np.float64) for a in arrays]
-
-
-def _training_data(
-    net: Network,
-    X: Any,
-    y: Any,
-    sample_weight: Any,
-    validation_data: Any,
-    validation_fraction: Any,
-    seed: Any,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple | None]:
-    """``X, y, w`` to train on and the validation triple (or None), as float64 NumPy."""
-    X, y, w, _, _ = net._check_data(X, y, sample_weight)
-    X, y, w = _as_float64(X, y, w)
-    if validation_fraction is not None:
-        if validation_data is not None:
-            raise ValueError("give validation_data or validation_fraction, not both")
-        fraction = check_number(
-            "validation_fraction", validation_fraction, low=0.0, low_open=True, high=1.0
-        )
-        train_idx, val_idx = stratified_split(class_labels(y), X.shape[0], fraction, make_rng(seed))
-        validation = (X[val_idx], y[val_idx], None if w is None else w[val_idx])
-        return X[train_idx], y[train_idx], None if w is None else w[train_idx], validation
-    if validation_data is None:
-        return X, y, w, None
-    if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
-        raise TypeError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, w_val)")
-    X_v, y_v, w_v, _, _ = net._check_data(*validation_data)
-    return X, y, w, tuple(_as_float64(X_v, y_v, w_v))
+#: :func:`serve`'s keyword options and their defaults.
+_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(serve).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+}
+_OPTIONS = set(_DEFAULTS)
 
 
 def _serve_until_interrupted(server: LiveServer) -> None:

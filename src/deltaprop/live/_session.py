@@ -32,14 +32,18 @@ from deltaprop.core.layers import Dense
 from deltaprop.core.network import Network
 from deltaprop.core.validation import check_number
 from deltaprop.explain.trace import explain
+from deltaprop.live._data import DataSet, toy_dataset
 from deltaprop.live._frames import (
     GRID_SIZE,
     Projection,
     finite_or_none,
+    loss_warning,
     network_frame,
     network_task,
     point_labels,
+    step_row,
 )
+from deltaprop.live.toys import TOYS
 from deltaprop.optim.optimizers import SGD, Optimizer
 from deltaprop.training.trainer import train
 
@@ -50,6 +54,10 @@ FRAME_COST_FACTOR = 20.0
 #: Limits of an architecture chosen on the page.
 MAX_HIDDEN_LAYERS = 8
 MAX_UNITS = 1024
+#: A weight or bias set on the page lies in [-MAX_PARAMETER, MAX_PARAMETER].
+MAX_PARAMETER = 1000.0
+#: The actions of :meth:`TrainingSession.control`.
+ACTIONS = ("play", "pause", "step", "set", "reset", "sample", "param", "restore", "data")
 
 STATES = ("running", "paused", "done", "diverged", "error", "closed")
 
@@ -186,8 +194,46 @@ def rebuild(template: Network, hidden: list[int], activation: str, random_state:
     return Network(layers, loss=template.loss, alpha=template.alpha, random_state=random_state)
 
 
+def _index(name: str, value: Any, size: int, what: str) -> int:
+    index = check_number(name, value, low=0, integer=True)
+    if index >= size:
+        raise ValueError(f"{name} must be < {size} ({what}), got {index!r}")
+    return index
+
+
+def check_parameter(net: Network, params: dict[str, Any]) -> dict[str, Any]:
+    """A validated ``param`` request: ``layer``, ``kind``, ``i``, ``j``, ``value``.
+
+    Indices are 0-based positions in the frame's arrays (``weights[i][j]`` of
+    ``layers[layer]``, or ``bias[j]``); the page shows them 1-based.
+    """
+    allowed = {"layer", "kind", "i", "j", "value"}
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(f"param takes {sorted(allowed)}, got unknown {unknown}")
+    layer = _index("layer", params.get("layer"), len(net.layers), "the layers")
+    kind = params.get("kind", "weight")
+    if kind not in ("weight", "bias"):
+        raise ValueError(f"kind must be 'weight' or 'bias', got {kind!r}")
+    dense = net.layers[layer]
+    i = None
+    if kind == "weight":
+        i = _index("i", params.get("i"), dense.n_in, "the layer's inputs")
+    elif "i" in params:
+        raise ValueError("a bias has no input index i")
+    j = _index("j", params.get("j"), dense.n_out, "the layer's units")
+    value = check_number("value", params.get("value"), low=-MAX_PARAMETER, high=MAX_PARAMETER)
+    if not math.isfinite(value):
+        raise ValueError(f"value must be finite, got {value!r}")
+    return {"layer": layer, "kind": kind, "i": i, "j": j, "value": float(value)}
+
+
 @dataclass
-class _StepRequest:
+class _Request:
+    """Work the training thread does for a page that waits for the answer."""
+
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
     done: threading.Event = field(default_factory=threading.Event)
     result: dict[str, Any] | None = None
     error: str | None = None
@@ -214,6 +260,13 @@ class TrainingSession:
         ``target_name``.
     preprocessor : object or None
         Offered for download next to the network.
+    note : str, optional
+        Shown on the page: why there is no validation split.
+    data_key : str, default "given"
+        The name of this data in the page's data menu (a toy data set's name when it
+        is one).
+    validation_fraction : float, optional
+        The share of a toy data set's rows held out when the page switches to one.
     """
 
     def __init__(
@@ -230,25 +283,20 @@ class TrainingSession:
         paused: bool,
         info: dict[str, Any],
         preprocessor: Any = None,
+        note: str | None = None,
+        data_key: str = "given",
+        validation_fraction: float | None = None,
     ) -> None:
         self.net = net
-        self.X, self.y, self.sample_weight = X, y, sample_weight
-        self.validation = None
-        if validation is not None:
-            X_v, y_v, w_v = validation
-            total_v = float(X_v.shape[0]) if w_v is None else float(np.sum(w_v))
-            self.validation = (X_v, y_v, w_v, total_v)
         self.optimizer = optimizer
         self.settings = settings
         self.random_state = random_state
-        self.info = info
-        self.preprocessor = preprocessor
-        self.task = network_task(net)
-        self.hub = FrameHub()
-        self.projection = Projection(
-            X, info["feature_names"], np.random.default_rng(0), grid_size=_grid_size(net)
+        self.validation_fraction = validation_fraction
+        self.given = DataSet(
+            data_key, X, y, sample_weight, validation, net, info, note, preprocessor
         )
-        self.point_labels = point_labels(y, self.task, self.projection.shown)
+        self._use_data(self.given)
+        self.hub = FrameHub()
 
         self._cond = threading.Condition()
         self.state = "paused" if paused else "running"
@@ -266,7 +314,8 @@ class TrainingSession:
         self._new_run()
         self._pending: dict[str, Any] = {}
         self._reset: dict[str, Any] | None = None
-        self._step: _StepRequest | None = None
+        self._request: _Request | None = None
+        self._trained: list[Any] | None = None  # the weights before the page set any
         self._force_frame = True
         self._interrupt = False
         self._closed = False
@@ -274,9 +323,39 @@ class TrainingSession:
         self._frame_due = 0.0
         self._pace_due = 0.0
         self._published: tuple[Network, list[Any]] | None = None
+        self._latest_loss: float | None = None
         self._start = time.monotonic()
         self._thread = threading.Thread(target=self._loop, name="deltaprop-live", daemon=True)
         self._blas = _blas_controller()
+
+    def _use_data(self, data: DataSet) -> None:
+        """Train on ``data`` from now on (its rows, plane, names and note)."""
+        self.data = data
+        self.X, self.y, self.sample_weight = data.X, data.y, data.sample_weight
+        self.validation = None
+        if data.validation is not None:
+            X_v, y_v, w_v = data.validation
+            total_v = float(X_v.shape[0]) if w_v is None else float(np.sum(w_v))
+            self.validation = (X_v, y_v, w_v, total_v)
+        self.info = data.info
+        self.preprocessor = data.preprocessor
+        self.task = network_task(data.template)
+        self.projection = Projection(
+            data.X,
+            data.info["feature_names"],
+            np.random.default_rng(0),
+            grid_size=_grid_size(data.template),
+        )
+        self.point_labels = point_labels(data.y, self.task, self.projection.shown)
+
+    def datasets(self) -> list[dict[str, str]]:
+        """The page's data menu: ``key`` and ``label`` of each data set."""
+        given = self.given
+        if given.key in TOYS:
+            entries = []
+        else:
+            entries = [{"key": given.key, "label": given.info.get("title") or "your data"}]
+        return entries + [{"key": name, "label": f"toy: {name}"} for name in TOYS]
 
     # -- the page's side ----------------------------------------------------------------
     def start(self) -> None:
@@ -296,8 +375,13 @@ class TrainingSession:
         """Apply a request from the page; returns the status (and a step's trace).
 
         Actions: ``play``, ``pause``, ``step``, ``set`` (``params``: any of
-        :class:`Settings`' fields), ``reset`` (``hidden``, ``activation``, ``seed``) and
-        ``sample`` (``index``: the row whose passes colour the units).
+        :class:`Settings`' fields), ``reset`` (``hidden``, ``activation``, ``seed``),
+        ``sample`` (``index``: the row whose passes colour the units), ``param``
+        (``layer``, ``kind`` ``"weight"`` or ``"bias"``, ``i``, ``j``, ``value``: set one
+        parameter, pausing training, and recompute the frame), ``restore`` (the weights
+        from before the first ``param``) and ``data`` (``name``: train on another data
+        set of :meth:`datasets`, a new run). Indices are 0-based positions in the
+        frame's arrays.
 
         Raises
         ------
@@ -307,10 +391,14 @@ class TrainingSession:
         params = {} if params is None else dict(params)
         if not isinstance(action, str):
             raise TypeError(f"action must be a string, got {action!r}")
-        if action in ("play", "pause", "step") and params:
+        if action not in ACTIONS:
+            raise ValueError(f"action must be one of {list(ACTIONS)}, got {action!r}")
+        if action in ("play", "pause", "step", "restore") and params:
             raise ValueError(f"action {action!r} takes no parameters, got {sorted(params)}")
-        if action == "step":
-            return self._request_step()
+        if action in ("step", "restore"):
+            return self._wait_for(_Request(action))
+        if action == "param":
+            return self._wait_for(_Request(action, check_parameter(self.net, params)))
         with self._cond:
             if self._closed:
                 raise ValueError("the session is closed")
@@ -325,32 +413,39 @@ class TrainingSession:
                 self._pending.update(check_settings(params))
                 self._interrupt = True
                 self._force_frame = True
-            elif action == "reset":
-                hidden, activation = check_architecture(
-                    params.get("hidden", self.architecture["hidden"]),
-                    params.get("activation", self.architecture["activation"]),
-                )
-                seed = params.get("seed", self.architecture["seed"])
-                if seed is not None:
-                    seed = check_number("seed", seed, low=0, integer=True)
-                self._reset = {"hidden": hidden, "activation": activation, "seed": seed}
+            elif action in ("reset", "data"):
+                self._reset = self._checked_reset(action, params)
                 self._interrupt = True
-            elif action == "sample":
-                index = check_number("index", params.get("index"), low=0, integer=True)
-                if index >= self.X.shape[0]:
-                    raise ValueError(
-                        f"index must be < {self.X.shape[0]} (the training rows), got {index!r}"
-                    )
-                self.sample_index = index
+            else:  # sample
+                self.sample_index = _index(
+                    "index", params.get("index"), self.X.shape[0], "the training rows"
+                )
                 self._force_frame = True
                 self._frame_due = 0.0
-            else:
-                raise ValueError(
-                    "action must be one of ['play', 'pause', 'step', 'set', 'reset', 'sample'], "
-                    f"got {action!r}"
-                )
             self._cond.notify_all()
             return self.status()
+
+    def _checked_reset(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A new run's architecture, seed and data set, from a ``reset`` or ``data``."""
+        if action == "data":
+            keys = [entry["key"] for entry in self.datasets()]
+            name = params.get("name")
+            if set(params) != {"name"} or name not in keys:
+                raise ValueError(f"data takes a name, one of {keys}; got {params!r}")
+            params = {}
+        else:
+            name = None
+            unknown = sorted(set(params) - {"hidden", "activation", "seed"})
+            if unknown:
+                raise ValueError(f"reset takes hidden, activation and seed; got {unknown}")
+        hidden, activation = check_architecture(
+            params.get("hidden", self.architecture["hidden"]),
+            params.get("activation", self.architecture["activation"]),
+        )
+        seed = params.get("seed", self.architecture["seed"])
+        if seed is not None:
+            seed = check_number("seed", seed, low=0, integer=True)
+        return {"hidden": hidden, "activation": activation, "seed": seed, "data": name}
 
     def status(self) -> dict[str, Any]:
         """State, epoch, run, settings and architecture."""
@@ -362,6 +457,9 @@ class TrainingSession:
             "run": self.run,
             "settings": {**self.settings.to_dict(), **self._pending},  # pending: next epoch
             "architecture": dict(self.architecture),
+            "dataset": self.data.key,
+            "edited": self._trained is not None,
+            "loss": self._latest_loss,
         }
 
     def snapshot(self) -> Network:
@@ -408,6 +506,9 @@ class TrainingSession:
             "activations": list(ACTIVATIONS),
             "has_preprocessor": self.preprocessor is not None,
             "architecture": dict(self.architecture),
+            "dataset": self.data.key,
+            "datasets": self.datasets(),
+            "validation_note": self.data.note,
         }
 
     # -- the training thread ------------------------------------------------------------
@@ -415,28 +516,30 @@ class TrainingSession:
         self.curves: dict[str, list] = {"loss": [], "val_loss": [], "accuracy": []}
         self.init = self.init_message()
 
-    def _request_step(self) -> dict[str, Any]:
-        request = _StepRequest()
+    def _wait_for(self, request: _Request) -> dict[str, Any]:
+        """Hand ``request`` to the training thread (pausing training); wait for it."""
         with self._cond:
             if self._closed:
                 raise ValueError("the session is closed")
+            if self._request is not None:
+                raise ValueError("another step or parameter change is under way; try again")
             if self.state == "running":
                 self.state = "paused"
-            self._step = request
+            self._request = request
             self._interrupt = True
             self._cond.notify_all()
         if not request.done.wait(120.0):
-            raise ValueError("the step did not finish within 120 s")
+            raise ValueError(f"the {request.kind} did not finish within 120 s")
         if request.error is not None:
             raise ValueError(request.error)
-        return {**self.status(), **request.result}
+        return {**self.status(), **(request.result or {})}
 
     def _has_work(self) -> bool:
         return bool(
             self._closed
             or self._reset is not None
             or self._pending
-            or self._step is not None
+            or self._request is not None
             or self._force_frame
             or self.state == "running"
         )
@@ -450,7 +553,7 @@ class TrainingSession:
                         break
                     reset, self._reset = self._reset, None
                     pending, self._pending = self._pending, {}
-                    step, self._step = self._step, None
+                    request, self._request = self._request, None
                     self._interrupt = False
                     self._force_frame = False
                     running = self.state == "running"
@@ -458,8 +561,8 @@ class TrainingSession:
                     self._apply_reset(reset)
                 if pending:
                     self._apply_settings(pending)
-                if step is not None:
-                    self._run_step(step)
+                if request is not None:
+                    self._run_request(request)
                 elif running:
                     self._train_chunk()
                 else:
@@ -468,16 +571,16 @@ class TrainingSession:
             with self._cond:
                 self.state = "error"
                 self.message = f"training stopped by an error: {type(exc).__name__}: {exc}"
-                if self._step is not None:
-                    self._step.error = self.message
-                    self._step.done.set()
+                if self._request is not None:
+                    self._request.error = self.message
+                    self._request.done.set()
             self._publish(quiet=True)
         finally:
             with self._cond:
-                step, self._step = self._step, None
-            if step is not None:
-                step.error = step.error or "the session is closed"
-                step.done.set()
+                request, self._request = self._request, None
+            if request is not None:
+                request.error = request.error or "the session is closed"
+                request.done.set()
 
     def _apply_settings(self, pending: dict[str, Any]) -> None:
         for key, value in pending.items():
@@ -491,13 +594,20 @@ class TrainingSession:
                 self.state, self.stop_reason, self.message = "paused", None, None
 
     def _apply_reset(self, reset: dict[str, Any]) -> None:
-        net = rebuild(self.net, reset["hidden"], reset["activation"], reset["seed"])
+        data = self.data
+        if reset["data"] is not None:
+            data = self._dataset(reset["data"], reset)
+        net = rebuild(data.template, reset["hidden"], reset["activation"], reset["seed"])
         self.optimizer.reset()
         self.optimizer.learning_rate = self.settings.learning_rate
         self._rng = make_rng(reset["seed"])
         with self._cond:
+            if data is not self.data:
+                self._use_data(data)
             self.net = net
-            self.architecture = dict(reset)
+            self.architecture = {k: reset[k] for k in ("hidden", "activation", "seed")}
+            self._trained = None
+            self._latest_loss = None
             self.run += 1
             self.epoch = self._offset = 0
             self.sample_index = 0
@@ -506,6 +616,19 @@ class TrainingSession:
                 self.state = "paused"
             self.stop_reason = self.message = None
             self._new_run()
+
+    def _dataset(self, key: str, reset: dict[str, Any]) -> DataSet:
+        if key == self.given.key:
+            return self.given
+        seed = self.random_state if isinstance(self.random_state, int) else 0
+        return toy_dataset(
+            key,
+            hidden=reset["hidden"],
+            activation=reset["activation"],
+            alpha=self.given.template.alpha,
+            seed=seed,
+            validation_fraction=self.validation_fraction,
+        )
 
     def _train(self, max_iter: int):
         s = self.settings
@@ -530,6 +653,7 @@ class TrainingSession:
             return
         self._offset = self.epoch
         self._pace_due = time.monotonic()
+        self._trained = None  # training goes on from the weights set on the page
         history = self._train(remaining)
         reason = history.stop_reason
         if reason == "callback":
@@ -563,13 +687,48 @@ class TrainingSession:
         # but the page must still learn that training diverged
         self._publish(quiet=reason == "diverged")
 
-    def _run_step(self, request: _StepRequest) -> None:
+    def _run_request(self, request: _Request) -> None:
+        try:
+            if request.kind == "step":
+                self._run_step(request)
+                return
+            if request.kind == "param":
+                self._set_parameter(**request.params)
+            elif self._trained is not None:  # restore
+                self.net._set_parameters(self._trained)
+                self._trained = None
+            self._publish()
+            request.result = {"loss": self._latest_loss}
+        except ValueError as exc:
+            request.error = str(exc)
+        request.done.set()
+
+    def _set_parameter(self, layer: int, kind: str, i: int | None, j: int, value: float) -> None:
+        """Set one weight or bias (new arrays: published frames keep their own)."""
+        with self._cond:
+            if self.state in ("done", "diverged"):
+                self.state, self.stop_reason, self.message = "paused", None, None
+        if self._trained is None:
+            self._trained = list(self.net.parameters)
+        dense = self.net.layers[layer]
+        if kind == "weight":
+            weights = np.array(dense.weights, copy=True)
+            weights[i, j] = value
+            dense.weights = weights
+        else:
+            bias = np.array(dense.bias, copy=True)
+            bias[j] = value
+            dense.bias = bias
+
+    def _run_step(self, request: _Request) -> None:
         """One epoch, and the explain trace of a full-batch gradient-descent step."""
         try:
             lr = self.settings.learning_rate
             trace = explain(self.net, self.X, self.y, self.sample_weight, learning_rate=lr)
+            row = step_row(trace, self.net, self.sample_index)
             self._offset = self.epoch
             self._pace_due = time.monotonic()
+            self._trained = None  # training goes on from the weights set on the page
             history = self._train(1)
         except ValueError as exc:
             request.error = str(exc)
@@ -593,6 +752,7 @@ class TrainingSession:
             "trace_markdown": trace.to_markdown(),
             "step_loss": finite_or_none(history.loss[0]) if history.loss else None,
             "trace_is_the_step": exact,
+            "row": row,
         }
         request.done.set()
 
@@ -641,6 +801,7 @@ class TrainingSession:
         with self._cond:
             if run != self.run:  # a reset came in meanwhile: this frame is stale
                 return
+            self._latest_loss = numbers.get("loss")
             accuracy = numbers.get("accuracy")
             if accuracy is not None and (
                 not curves["accuracy"] or curves["accuracy"][-1][0] < epoch
@@ -654,6 +815,12 @@ class TrainingSession:
                 "message": self.message,
                 **numbers,
                 "diverged": bool(numbers.get("diverged")) or self.state == "diverged",
+                "edited": self._trained is not None,
+                "warning": (
+                    None
+                    if self.state == "diverged"
+                    else loss_warning(curves["loss"], self.settings.learning_rate)
+                ),
                 "settings": self.settings.to_dict(),
                 "time": started - self._start,
             }

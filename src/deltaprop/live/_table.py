@@ -10,7 +10,9 @@ import numpy as np
 
 from deltaprop.core.network import Network
 from deltaprop.estimators import plan
+from deltaprop.tabular.columns import numeric_values, table_frame
 from deltaprop.tabular.preprocessing import Preprocessor
+from deltaprop.tabular.readers import require_pandas
 
 
 @dataclass
@@ -27,6 +29,8 @@ class TableModel:
     preprocessor : Preprocessor
     feature_names : list of str
     class_names : list of str or None
+    sample_weight : ndarray of shape (n_samples,) or None
+        The weight column's values (not a feature), when one was named.
     """
 
     network: Network
@@ -35,6 +39,53 @@ class TableModel:
     preprocessor: Preprocessor
     feature_names: list[str]
     class_names: list[str] | None
+    sample_weight: np.ndarray | None = None
+
+
+def network_for(
+    task: str,
+    n_inputs: int,
+    n_outputs: int,
+    *,
+    hidden: Sequence[int],
+    activation: str,
+    alpha: float = 0.0,
+    random_state: Any = 0,
+) -> Network:
+    """A network whose output layer and loss fit ``task`` (scikit-learn's choices).
+
+    Classification: one sigmoid output and binary cross-entropy (``n_outputs == 1``)
+    or a softmax output and cross-entropy; regression: identity outputs and squared
+    error. The hidden layers have ``activation``.
+
+    Examples
+    --------
+    >>> net = network_for("classification", 2, 1, hidden=[4], activation="tanh")
+    >>> [(layer.n_in, layer.n_out, layer.activation.name) for layer in net.layers]
+    [(2, 4, 'tanh'), (4, 1, 'sigmoid')]
+    >>> net.loss.name
+    'binary_cross_entropy'
+    """
+    output = plan.output_activation(task, multiclass=n_outputs > 1)
+    loss = plan.loss_name(task, output)
+    layers = plan.dense_layers([n_inputs, *hidden, n_outputs], activation, output)
+    return Network(layers, loss=loss, alpha=alpha, random_state=random_state)
+
+
+def _weight_column(frame: Any, name: str, target: str, pd: Any) -> tuple[Any, np.ndarray]:
+    """The table without the weight column ``name``, and its values (numbers >= 0)."""
+    if name == target:
+        raise ValueError(f"sample_weight column {name!r} is the target")
+    if name not in frame.columns:
+        raise ValueError(f"sample_weight column {name!r} is not in the table")
+    weights = numeric_values(name, frame[name], pd)
+    bad = np.flatnonzero(~(weights >= 0.0))
+    if bad.size:
+        raise ValueError(
+            f"sample weights must be >= 0 and not missing: row {bad[0] + 1} of column "
+            f"{name!r} holds {weights[bad[0]]!r}"
+        )
+    return frame.drop(columns=[name]), weights
 
 
 def model_from_table(
@@ -44,6 +95,11 @@ def model_from_table(
     hidden: Sequence[int] = (16, 8),
     activation: str = "tanh",
     random_state: Any = 0,
+    sample_weight: str | None = None,
+    task: str | None = None,
+    impute: str | None = None,
+    categorical: Sequence[str] | None = None,
+    standardize: bool = True,
 ) -> TableModel:
     """Preprocess ``table`` and build a network whose output and loss fit the target.
 
@@ -63,6 +119,10 @@ def model_from_table(
         The hidden layers' activation.
     random_state : int, Generator or None
         Seeds the initial weights.
+    sample_weight : str, optional
+        A column of row weights (numbers >= 0): it is not a feature.
+    task, impute, categorical, standardize
+        As :class:`deltaprop.tabular.Preprocessor` takes them.
 
     Returns
     -------
@@ -75,7 +135,13 @@ def model_from_table(
     >>> m.network.layers[-1].activation.name, m.network.loss.name, m.y.shape
     ('softmax', 'cross_entropy', (4, 3))
     """
-    preprocessor = Preprocessor(target).fit(table)
+    weights = None
+    if sample_weight is not None:
+        pd = require_pandas()
+        table, weights = _weight_column(table_frame(table, pd), sample_weight, target, pd)
+    preprocessor = Preprocessor(
+        target, task=task, impute=impute, categorical=categorical, standardize=standardize
+    ).fit(table)
     X = preprocessor.transform(table)
     encoded = preprocessor.transform_target(table)
     hidden = [int(h) for h in hidden]
@@ -88,10 +154,13 @@ def model_from_table(
     else:
         y = encoded.astype(np.float64)
         n_outputs = 1
-    output = plan.output_activation(preprocessor.task_, multiclass=n_outputs > 1)
-    loss = plan.loss_name(preprocessor.task_, output)
-    layers = plan.dense_layers([X.shape[1], *hidden, n_outputs], activation, output)
-    network = Network(layers, loss=loss, random_state=random_state)
-    return TableModel(
-        network, X, y, preprocessor, preprocessor.get_feature_names_out(), class_names
+    network = network_for(
+        preprocessor.task_,
+        X.shape[1],
+        n_outputs,
+        hidden=hidden,
+        activation=activation,
+        random_state=random_state,
     )
+    names = preprocessor.get_feature_names_out()
+    return TableModel(network, X, y, preprocessor, names, class_names, weights)
