@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.live.toys import TOYS
+
 __all__ = ["OPTIONS", "Option", "Parser", "UsageError", "add", "wrap"]
 
 
@@ -369,6 +371,11 @@ OPTIONS: dict[str, Option] = {
         help="slow training down (default: full speed)",
     ),
     "port": _o("--port", type=int, default=0, help="port (default: a free one)"),
+    "toy": _o(
+        "--toy",
+        choices=list(TOYS),
+        help="train on a built-in toy data set instead of DATA",
+    ),
     "open": _o("--open", action="store_true", help="open the page in a browser"),
     "paused": _o("--paused", action="store_true", help="start paused"),
 }
@@ -414,7 +421,8 @@ def add(
     help, metavar : str, optional
         The command's own wording (the meaning stays that of :data:`OPTIONS`).
     required : bool, optional
-        Whether the command needs the option.
+        Whether the command needs the option; ``False`` for a positional argument
+        makes it optional (``nargs="?"``).
     old_spellings : bool, default False
         Also accept the option's deprecated ``aliases`` (for the commands that had them).
 
@@ -431,8 +439,10 @@ def add(
         settings["default"] = default
     if metavar is not None:
         settings["metavar"] = metavar
-    if required is not None:
+    if required is not None and option.flags:
         settings["required"] = required
+    elif required is False:  # a positional argument that may be left out
+        settings["nargs"] = "?"
     flags = option.flags or (name,)
     if option.flags:
         settings["dest"] = name

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from deltaprop import live
-from deltaprop.cli.options import UsageError, add
+from deltaprop.cli.options import IMPUTE, UsageError, add
 from deltaprop.optim.optimizers import SGD, Adam, Optimizer
 from deltaprop.tabular import read_table
 
@@ -24,7 +24,7 @@ OWN_DEFAULTS: dict[str, tuple[Any, str]] = {
     "hidden": ((16, 8), "16,8"),
     "activation": ("tanh", "tanh"),
     "solver": ("sgd", "sgd"),
-    "learning_rate": (0.1, "0.1"),
+    "learning_rate": (0.5, "0.5, as explain's"),
     "batch_size": (None, "all rows, full batch"),
     "max_iter": (5000, "5000"),
     "validation_fraction": (0.2, "0.2"),
@@ -37,7 +37,9 @@ _HELP = {
     "learning_rate": "step size",
     "batch_size": "rows per update ('auto': min(200, rows))",
     "max_iter": "epochs",
-    "validation_fraction": "rows held out for the validation curve (0 for none)",
+    "validation_fraction": (
+        "rows held out for the validation curve (0 for none; none below 50 rows)"
+    ),
 }
 
 
@@ -53,14 +55,19 @@ def _optimizer(args: argparse.Namespace) -> Optimizer:
     return SGD(learning_rate=args.learning_rate, momentum=momentum)
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    """Train on a table while a local page shows the network learning."""
-
-    optimizer = _optimizer(args)
+def _table_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The network, rows and page options for DATA and --target."""
+    if args.target is None:
+        raise UsageError("serve needs --target COLUMN with DATA (or --toy NAME instead of DATA)")
     table = read_table(args.data)
     if args.target not in table.columns:
         raise UsageError(
             f"--target {args.target!r} is not a column of {args.data}; "
+            f"columns: {list(table.columns)[:20]}"
+        )
+    if args.sample_weight is not None and args.sample_weight not in table.columns:
+        raise UsageError(
+            f"--sample-weight {args.sample_weight!r} is not a column of {args.data}; "
             f"columns: {list(table.columns)[:20]}"
         )
     model = live.model_from_table(
@@ -69,34 +76,83 @@ def cmd_serve(args: argparse.Namespace) -> int:
         hidden=list(args.hidden),
         activation=args.activation,
         random_state=args.seed,
+        sample_weight=args.sample_weight,
+        task=args.task,
+        impute=IMPUTE.get(args.impute),
+        categorical=args.categorical,
+        standardize=not args.no_standardize,
     )
+    options = {
+        "sample_weight": model.sample_weight,
+        "class_weight": args.class_weight,
+        "feature_names": model.feature_names,
+        "class_names": model.class_names,
+        "target_name": args.target,
+        "title": os.path.basename(args.data),
+        "preprocessor": model.preprocessor,
+    }
+    return model, options
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Train on a table (or a toy data set) while a local page shows the network learning."""
+    optimizer = _optimizer(args)
+    if (args.data is None) == (args.toy is None):
+        raise UsageError("give DATA (a table) or --toy NAME, not both and not neither")
+    if args.toy is not None:
+        given = [
+            f"--{n.replace('_', '-')}" for n in _TABLE_ONLY if getattr(args, n) not in (None, False)
+        ]
+        if given:
+            raise UsageError(f"{', '.join(given)} apply to DATA, not to --toy")
+    n_rows = None
+    if args.toy is None:
+        model, data_options = _table_model(args)
+        n_rows = len(model.X)
+    options = {
+        "port": args.port,
+        "open_browser": args.open,
+        "optimizer": optimizer,
+        "max_iter": args.max_iter,
+        "target_loss": args.target_loss,
+        "validation_fraction": args.validation_fraction or None,
+        "epochs_per_second": args.epochs_per_second,
+        "paused": args.paused,
+    }
     batch_size = args.batch_size
-    if batch_size == "auto":
-        batch_size = min(200, len(model.X))
     try:
-        live.serve(
-            model.network,
-            model.X,
-            model.y,
-            port=args.port,
-            open_browser=args.open,
-            optimizer=optimizer,
-            batch_size=batch_size,
-            max_iter=args.max_iter,
-            target_loss=args.target_loss,
-            validation_fraction=args.validation_fraction or None,
-            random_state=args.seed,
-            epochs_per_second=args.epochs_per_second,
-            paused=args.paused,
-            feature_names=model.feature_names,
-            class_names=model.class_names,
-            target_name=args.target,
-            title=os.path.basename(args.data),
-            preprocessor=model.preprocessor,
-        )
+        if args.toy is not None:
+            if batch_size == "auto":
+                batch_size = min(200, len(live.toy(args.toy).X))
+            live.serve_toy(
+                args.toy,
+                hidden=list(args.hidden),
+                activation=args.activation,
+                random_state=args.seed,
+                batch_size=batch_size,
+                **options,
+            )
+        else:
+            if batch_size == "auto":
+                batch_size = min(200, n_rows)
+            live.serve(
+                model.network,
+                model.X,
+                model.y,
+                batch_size=batch_size,
+                random_state=args.seed,
+                **options,
+                **data_options,
+            )
     except OSError as exc:
         raise UsageError(f"cannot listen on port {args.port}: {exc.strerror or exc}") from None
     return 0
+
+
+#: The options that read DATA (a table): not for --toy.
+_TABLE_ONLY = (
+    "target", "sample_weight", "class_weight", "task", "impute", "no_standardize", "categorical",
+)  # fmt: skip
 
 
 def add_serve(commands: Any) -> None:
@@ -106,8 +162,9 @@ def add_serve(commands: Any) -> None:
         "serve",
         help="watch a network learn your data on a local web page",
         description=(
-            "Read DATA (CSV, Parquet or NPZ), preprocess it (numeric columns standardised, "
-            "text one-hot encoded), build a network whose output fits the target (sigmoid "
+            "Read DATA (CSV, Parquet or NPZ) or draw a toy data set (--toy), preprocess "
+            "it (numeric columns standardised, text one-hot encoded), build a network "
+            "whose output fits the target (sigmoid "
             "and binary cross-entropy for two classes, softmax and cross-entropy for more, "
             "identity and squared error for numbers) and train it while a page on "
             "http://127.0.0.1:PORT/ draws it: units, weights and gradients, loss and "
@@ -115,10 +172,20 @@ def add_serve(commands: Any) -> None:
             "options are those of 'deltaprop train'; the defaults of "
             f"{differ} differ from train's, for a small network a learner can watch."
         ),
-        epilog="Example: deltaprop serve data.csv --target label --hidden 8,8 --port 8000",
+        epilog=(
+            "Examples: deltaprop serve data.csv --target label --hidden 8,8 --port 8000; "
+            "deltaprop serve --toy xor --hidden 4"
+        ),
     )
-    add(parser, "data")
-    add(parser, "target", required=True, help="the column to learn")
+    add(parser, "data", required=False, help="the table: .csv, .parquet or .npz (or --toy)")
+    add(parser, "toy")
+    add(parser, "target", help="the column to learn (with DATA)")
+    add(parser, "sample_weight")
+    add(parser, "class_weight")
+    add(parser, "task")
+    add(parser, "impute")
+    add(parser, "no_standardize")
+    add(parser, "categorical")
     for name, (default, shown) in OWN_DEFAULTS.items():
         note = f"{_HELP[name]} (serve's default {shown}; train's differs)"
         add(parser, name, default=default, help=note, old_spellings=True)
