@@ -315,6 +315,7 @@ class TrainingSession:
         self._pending: dict[str, Any] = {}
         self._reset: dict[str, Any] | None = None
         self._request: _Request | None = None
+        self._request_lock = threading.Lock()
         self._trained: list[Any] | None = None  # the weights before the page set any
         self._force_frame = True
         self._interrupt = False
@@ -517,12 +518,21 @@ class TrainingSession:
         self.init = self.init_message()
 
     def _wait_for(self, request: _Request) -> dict[str, Any]:
-        """Hand ``request`` to the training thread (pausing training); wait for it."""
+        """Hand ``request`` to the training thread (pausing training); wait for it.
+
+        Requests from several pages are served one after another.
+        """
+        if not self._request_lock.acquire(timeout=120.0):
+            raise ValueError(f"the {request.kind} waited 120 s for another request to finish")
+        try:
+            return self._hand_over(request)
+        finally:
+            self._request_lock.release()
+
+    def _hand_over(self, request: _Request) -> dict[str, Any]:
         with self._cond:
             if self._closed:
                 raise ValueError("the session is closed")
-            if self._request is not None:
-                raise ValueError("another step or parameter change is under way; try again")
             if self.state == "running":
                 self.state = "paused"
             self._request = request

@@ -42,6 +42,7 @@
   let net = null; // geometry of the drawing
   let boundary = null;
   let bannerTimer = null;
+  let editing = null; // the parameter being set: {layer, kind, i, j}
 
   // -- formatting ------------------------------------------------------------------------
   function fmt(v, digits = 6) {
@@ -95,13 +96,22 @@
     init = message;
     frame = null;
     curves = { epoch: [], loss: [], val: [], accEpoch: [], acc: [], valAcc: [] };
-    const rows = `${init.n_samples} training rows` + (init.n_validation ? ` + ${init.n_validation} validation` : "");
+    const rows =
+      `${init.n_samples} training rows` + (init.n_validation ? ` + ${init.n_validation} validation` : init.validation_note ? " (no validation split)" : "");
     const parts = [init.title, rows, TASKS[init.task], `loss: ${init.loss_name}`, init.optimizer];
     $("subtitle").textContent = parts.filter(Boolean).join(" · ");
     $("subtitle").title = $("subtitle").textContent;
     $("accuracy-stat").hidden = init.task === "regression";
     $("accuracy-panel").hidden = init.task === "regression";
     $("download-preprocessor").hidden = !init.has_preprocessor;
+    const menu = $("dataset");
+    menu.innerHTML = "";
+    for (const d of init.datasets) menu.add(new Option(d.label, d.key));
+    menu.value = init.dataset;
+    body.dataset.dataset = init.dataset;
+    $("data-note").textContent = init.validation_note || "";
+    $("data-note").hidden = !init.validation_note;
+    selectParameter(null);
     const select = $("activation");
     if (!select.options.length) {
       for (const name of init.activations) select.add(new Option(name, name));
@@ -174,6 +184,7 @@
       .attr("y2", (d) => d.y2)
       .attr("stroke", GREY)
       .attr("stroke-width", 1)
+      .on("click", (event, d) => selectParameter({ layer: d.layer, kind: "weight", i: d.from, j: d.to }))
       .on("mouseenter", (event, d) => hover(event, linkTip(d), event.currentTarget))
       .on("mousemove", moveTip)
       .on("mouseleave", hideTip);
@@ -189,13 +200,18 @@
       .attr("cy", (d) => d.y)
       .attr("r", radius)
       .attr("fill", MID)
+      .on("click", (event, d) => {
+        if (d.layer > 0) selectParameter({ layer: d.layer, kind: "bias", j: d.unit });
+      })
       .on("mouseenter", (event, d) => hover(event, unitTip(d), event.currentTarget))
       .on("mousemove", moveTip)
       .on("mouseleave", hideTip);
     const labels = svg.append("g");
+    const gap = sizes.length > 1 ? (width - left - right) / (sizes.length - 1) : width;
     sizes.forEach((n, l) => {
+      const act = l > 0 ? init.layers[l - 1].activation : "";
       const name =
-        l === 0 ? `input (${n})` : l === last ? `output · ${init.layers[l - 1].activation}` : `hidden ${l} · ${init.layers[l - 1].activation}`;
+        gap >= 120 ? (l === 0 ? `inputs (${n})` : `layer ${l} · ${act}`) : gap >= 60 ? (l === 0 ? "inputs" : `layer ${l}`) : l === 0 ? "in" : String(l);
       labels.append("text").attr("class", "layer-label").attr("x", x(l)).attr("y", 14).text(name);
     });
     if (showNames) {
@@ -209,6 +225,7 @@
       }
     }
     net = { units: unitSel, links: linkSel, sizes };
+    markSelected();
     body.dataset.units = String(units.length);
     body.dataset.links = String(links.length);
     $("network-caption").textContent = `${units.length} units · ${links.length} weights`;
@@ -223,13 +240,17 @@
   }
 
   function updateLegend() {
-    const unitWord = view.units === "a" ? "activation a" : "delta δ = ∂l/∂z";
+    const unitWord = view.units === "a" ? "activation a" : "delta δ = ∂L/∂z";
     const linkWord = view.links === "weight" ? "weight W" : "gradient ∂L/∂W";
+    const penalty = init && init.alpha > 0 ? ` + αW[l]/Σw (α = ${fmt(init.alpha)})` : "";
     $("legend").innerHTML =
       `<span>negative<span class="swatch" style="background:linear-gradient(90deg,${NEG},${MID},${POS})"></span>positive</span>` +
-      `<span>units: ${unitWord} of row ${frame && frame.sample ? frame.sample.index : "–"}</span>` +
+      `<span>units: ${unitWord} of row ${frame && frame.sample ? frame.sample.index + 1 : "–"}</span>` +
       `<span>links: ${linkWord} (width ∝ |value| in its layer)</span>` +
-      `<span><code>z = a_prev·W + b</code>, <code>a = f(z)</code>, <code>δ = ∂l/∂z</code>, <code>∂L/∂W = a_prevᵀ·δ</code></span>`;
+      `<span><code>z[l] = a[l−1]·W[l] + b[l]</code>, <code>a[l] = f(z[l])</code>; ` +
+      `<code>L = Σᵢ wᵢ lᵢ / Σw</code>${init && init.alpha > 0 ? " + penalty" : ""}, <code>δ[l] = ∂L/∂z[l]</code> (row i carries wᵢ/Σw), ` +
+      `<code>∂L/∂W[l] = a[l−1]ᵀ·δ[l]${penalty}</code></span>` +
+      `<span>Layers and rows count from 1; W[l]ᵢⱼ joins unit i of layer l−1 (input i for l = 1) to unit j of layer l (rows of W are inputs: z = a·W, the transpose of the textbook's W·a).</span>`;
   }
 
   function unitValue(d) {
@@ -318,33 +339,33 @@
       const last = net.sizes.length - 1;
       if (d.layer === 0) {
         const name = init.feature_names[d.unit];
-        return `<b>input ${d.unit + 1}: ${esc(name)}</b>` + (s ? row(`a[0]${sub(d.unit)} = x (row ${s.index})`, s.x[d.unit]) : "");
+        return `<b>input ${d.unit + 1}: ${esc(name)}</b>` + (s ? row(`a[0]${sub(d.unit)} = x (row ${s.index + 1})`, s.x[d.unit]) : "");
       }
       const l = d.layer;
       const act = init.layers[l - 1].activation;
-      const title = l === last ? `output unit ${d.unit + 1}: ${esc(outputName(d.unit))}` : `hidden layer ${l}, unit ${d.unit + 1}`;
+      const title = l === last ? `layer ${l} (output), unit ${d.unit + 1}: ${esc(outputName(d.unit))}` : `hidden layer ${l}, unit ${d.unit + 1}`;
       let html = `<b>${title}</b> <span class="f">(${act})</span>`;
       const p = frame && frame.layers[l - 1];
       if (!s) return html + "<div>no finite numbers in this frame</div>";
       const j = d.unit;
-      html += `<div class="f">row ${s.index} of the training data:</div>`;
+      html += `<div class="f">row ${s.index + 1} of the training data (weight wᵢ = ${fmt(s.weight)}, wᵢ/Σw = ${fmt(s.share)}):</div>`;
       html += row(`z = Σᵢ a[${l - 1}]ᵢ W[${l}]ᵢ${sub(j)} + b[${l}]${sub(j)}`, s.z[l - 1][j]);
       html += row(`a = ${act}(z)`, s.a[l - 1][j]);
       if (s.f_prime[l - 1]) html += row(DERIVATIVES[act] || "f′(z)", s.f_prime[l - 1][j]);
       const deltaFormula =
         l === last
           ? s.canonical
-            ? "δ = ∂l/∂z = a − y"
-            : "δ = ∂l/∂z = ∂l/∂a · f′(z)"
-          : `δ = ∂l/∂z = (Σₖ δ[${l + 1}]ₖ W[${l + 1}]${sub(j)}ₖ) · f′(z)`;
+            ? "δ = ∂L/∂z = (wᵢ/Σw)(a − y)"
+            : "δ = ∂L/∂z = (wᵢ/Σw) ∂l/∂a · f′(z)"
+          : `δ = ∂L/∂z = (Σₖ δ[${l + 1}]ₖ W[${l + 1}]${sub(j)}ₖ) · f′(z)`;
       html += row(deltaFormula, s.delta[l - 1][j]);
-      if (l === last && init.task !== "regression") html += row(`y (target of row ${s.index})`, s.y[j]);
+      if (l === last) html += row(`y (target of row ${s.index + 1})`, s.y[j]);
       if (p) {
         html += `<div class="f">all training rows:</div>`;
         html += row(`bias b[${l}]${sub(j)}`, p.bias[j]);
-        if (p.d_bias) html += row(`∂L/∂b = Σₙ wₙ δₙ / Σₙ wₙ`, p.d_bias[j]);
+        if (p.d_bias) html += row(`∂L/∂b = Σᵢ δᵢ (this row: ${fmt(s.d_bias[l - 1][j])})`, p.d_bias[j]);
       }
-      return html;
+      return html + `<div class="f">click: set this bias</div>`;
     };
   }
 
@@ -364,27 +385,80 @@
       if (p.d_weights) {
         const g = p.d_weights[d.from][d.to];
         const lr = frame.settings.learning_rate;
-        html += row(`∂L/∂W = Σₙ wₙ a[${d.layer - 1}]ₙ${sub(d.from)} δ[${d.layer}]ₙ${sub(d.to)} / Σₙ wₙ`, g);
+        const s = frame.sample;
+        const pen = p.d_weights_penalty ? ` + αW/Σw` : "";
+        html += row(`∂L/∂W = Σᵢ a[${d.layer - 1}]ᵢ${sub(d.from)} δ[${d.layer}]ᵢ${sub(d.to)}${pen}`, g);
+        if (s) html += row(`row ${s.index + 1}'s share a[${d.layer - 1}]${sub(d.from)} δ[${d.layer}]${sub(d.to)}`, s.d_weights[d.layer - 1][d.from][d.to]);
+        if (p.d_weights_penalty) html += row("penalty's share αW/Σw", p.d_weights_penalty[d.from][d.to]);
         html += row(`gradient step: W − η ∂L/∂W (η = ${fmt(lr)})`, w - lr * g);
       }
-      return html;
+      return html + `<div class="f">click: set this weight</div>`;
     };
   }
 
   // -- curves ----------------------------------------------------------------------------
   function plotOptions(el, series, yScale) {
+    const log = yScale.distr === 3;
+    const yAxis = log
+      ? {
+          stroke: "#6b7280",
+          size: 50,
+          splits: logSplits,
+          filter: (u, splits) => splits, // every split: the labels are chosen below
+          values: (u, splits) => splits.map((v) => (logLabelled(u, v) ? tickLabel(v) : "")),
+          grid: { stroke: "#eceef1", width: 1, filter: (u, splits) => splits.map((v) => (logLabelled(u, v) ? v : null)) },
+          ticks: { show: true, stroke: "#9ca3af", width: 1, size: 4 },
+        }
+      : { stroke: "#6b7280", grid: { stroke: "#f0f1f3", width: 1 }, ticks: { show: false }, size: 50, values: yTicks };
     return {
       width: Math.max(200, el.clientWidth || 400),
       height: 138,
       scales: { x: { time: false }, y: yScale },
-      axes: [
-        { stroke: "#6b7280", grid: { stroke: "#eef0f2" }, ticks: { stroke: "#e3e6eb" } },
-        { stroke: "#6b7280", grid: { stroke: "#f0f1f3", width: 1 }, ticks: { show: false }, size: 50, values: yTicks },
-      ],
+      axes: [{ stroke: "#6b7280", grid: { stroke: "#eef0f2" }, ticks: { stroke: "#e3e6eb" } }, yAxis],
       legend: { show: false },
       cursor: { drag: { x: true, y: false } },
       series: [{ label: "epoch", value: (u, v) => (v === null ? "–" : String(v)) }, ...series],
     };
+  }
+
+  // A log axis: labels at 1, 0.1, 0.01, ... (and at 2 and 5 times them when the axis
+  // spans few decades), small unlabelled ticks at the other multiples in between.
+  function logLevels(min, max) {
+    const lo = Math.floor(Math.log10(min) + 1e-9);
+    const hi = Math.ceil(Math.log10(max) - 1e-9);
+    const decades = Math.max(1, hi - lo);
+    const every = decades > 8 ? 2 : 1;
+    const inRange = (v) => v >= min * (1 - 1e-9) && v <= max * (1 + 1e-9);
+    const labelled = new Set();
+    const splits = [];
+    for (let e = lo; e <= hi; e++) {
+      const p = Math.pow(10, e);
+      if (inRange(p) && (e - lo) % every === 0) labelled.add(+p.toPrecision(12));
+      if (decades > 6) {
+        if (inRange(p)) splits.push(+p.toPrecision(12));
+        continue;
+      }
+      for (let m = 1; m < 10; m++) {
+        const v = +(m * p).toPrecision(12);
+        if (!inRange(v)) continue;
+        splits.push(v);
+        if (decades <= 2 && (m === 2 || m === 5)) labelled.add(v);
+      }
+    }
+    if (labelled.size < 2) splits.forEach((v) => labelled.add(v));
+    return { splits, labelled };
+  }
+  function logSplits(u, axisIdx, min, max) {
+    const levels = logLevels(min, max);
+    u._logLabelled = levels.labelled;
+    return levels.splits;
+  }
+  function logLabelled(u, v) {
+    return u._logLabelled ? u._logLabelled.has(v) : true;
+  }
+  function tickLabel(v) {
+    const a = Math.abs(v);
+    return a >= 1e-3 && a < 1e4 ? String(Number(v.toPrecision(3))) : v.toExponential(0);
   }
 
   function yTicks(u, splits) {
@@ -459,8 +533,12 @@
   // -- decision boundary -----------------------------------------------------------------
   function buildBoundary() {
     const proj = init.projection;
-    const width = 400;
-    const height = 300;
+    const box = $("boundary");
+    const room = box.parentElement.clientWidth - 28;
+    const width = Math.max(240, Math.min(400, room > 0 ? room : 400));
+    const height = Math.round(width * 0.75);
+    box.style.width = `${width}px`;
+    box.style.height = `${height}px`;
     const m = { left: 44, right: 10, top: 8, bottom: 36 };
     const pw = width - m.left - m.right;
     const ph = height - m.top - m.bottom;
@@ -513,7 +591,7 @@
       .attr("r", 3.6)
       .attr("fill", (d) => colour(d.label))
       .on("click", (event, d) => {
-        setField("sample", String(d.row));
+        setField("sample", String(d.row + 1));
         send("sample", { index: d.row });
       })
       .on("mouseenter", (event, d) => hover(event, () => pointTip(d), event.currentTarget))
@@ -535,7 +613,7 @@
   function pointTip(d) {
     const label =
       init.task === "regression" ? `${esc(targetLabel())}: ${fmt(d.label)}` : `class ${esc(init.class_names ? init.class_names[d.label] : d.label)}`;
-    return `<b>row ${d.row}</b><div>${label}</div><div class="f">click: colour the units by this row</div>`;
+    return `<b>row ${d.row + 1}</b><div>${label}</div><div class="f">click: colour the units by this row</div>`;
   }
 
   function tint(colour, t) {
@@ -568,10 +646,13 @@
       }
       const line = d3.line().x((d, i) => b.x(ticks[i])).y((d) => b.y(Math.max(b.y.domain()[0], Math.min(b.y.domain()[1], d))));
       b.curve.attr("d", line(ys));
+      body.dataset.boundary = String(d3.sum(ys, (v, i) => ((i % 97) + 1) * v).toFixed(4));
       highlightSample();
       return;
     }
     const n = proj.grid_size;
+    // a short fingerprint of the picture, for tests and scripts
+    body.dataset.boundary = String(d3.sum(grid.value, (v, i) => ((i % 97) + 1) * v).toFixed(4));
     const image = new ImageData(n, n);
     const palette = classColours(Math.max(b.k, 2));
     let regScale = null;
@@ -626,11 +707,187 @@
     boundary.points.classed("selected", (d) => d.row === index).filter((d) => d.row === index).raise();
   }
 
+  // -- setting a weight or a bias -------------------------------------------------------
+  function paramName(p) {
+    return p.kind === "weight" ? `W[${p.layer}]${sub(p.i)}${sub(p.j)}` : `b[${p.layer}]${sub(p.j)}`;
+  }
+  function paramValue(p) {
+    const layer = frame && frame.layers[p.layer - 1];
+    if (!layer) return null;
+    return p.kind === "weight" ? layer.weights[p.i][p.j] : layer.bias[p.j];
+  }
+  function selectParameter(p) {
+    editing = p;
+    $("editor-fields").hidden = !p;
+    if (!p) {
+      $("editor-name").textContent = "Click a link (a weight) or a unit (its bias) on the network.";
+    } else {
+      const to = p.layer === net.sizes.length - 1 ? `output ${p.j + 1}` : `unit ${p.j + 1} of layer ${p.layer}`;
+      const from = p.layer === 1 ? `input ${p.i + 1}` : `unit ${p.i + 1} of layer ${p.layer - 1}`;
+      $("editor-name").textContent =
+        p.kind === "weight" ? `${paramName(p)}: the weight from ${from} to ${to}` : `${paramName(p)}: the bias of ${to}`;
+      showParameter(true);
+    }
+    markSelected();
+  }
+  function showParameter(force) {
+    const v = paramValue(editing);
+    if (v === null) return;
+    const field = $("param-value");
+    if (force || document.activeElement !== field) {
+      field.value = String(Number(v.toPrecision(6)));
+      field.classList.remove("invalid");
+    }
+    const slider = $("param-slider");
+    if (force || document.activeElement !== slider) {
+      const span = Math.max(5, Math.ceil(Math.abs(v)));
+      slider.min = String(-span);
+      slider.max = String(span);
+      slider.value = String(v);
+    }
+  }
+  function markSelected() {
+    if (!net) return;
+    const p = editing;
+    net.links.classed("selected", (d) => Boolean(p && p.kind === "weight" && d.layer === p.layer && d.from === p.i && d.to === p.j));
+    net.units.classed("selected", (d) => Boolean(p && p.kind === "bias" && d.layer === p.layer && d.unit === p.j));
+  }
+  let setting = null; // one request at a time; the newest value waits for its turn
+  let nextValue = null;
+  async function setParameter(value) {
+    if (!editing) return;
+    nextValue = { ...editing, value };
+    if (setting) return;
+    while (nextValue) {
+      const p = nextValue;
+      nextValue = null;
+      const params = { layer: p.layer - 1, kind: p.kind, j: p.j, value: p.value };
+      if (p.kind === "weight") params.i = p.i;
+      setting = send("param", params);
+      const reply = await setting;
+      setting = null;
+      $("param-value").classList.toggle("invalid", reply === null);
+    }
+  }
+  $("param-value").addEventListener("change", (e) => {
+    const v = parseNumber(e.target.value);
+    const bad = v === undefined || v === null || Math.abs(v) > 1000;
+    e.target.classList.toggle("invalid", bad);
+    if (!bad) setParameter(v);
+  });
+  $("param-slider").addEventListener("input", (e) => {
+    $("param-value").value = e.target.value;
+    setParameter(Number(e.target.value));
+  });
+  $("restore").addEventListener("click", () => send("restore"));
+
+  // -- each hidden unit over the input plane ----------------------------------------------
+  function updateUnits() {
+    const panel = $("units-panel");
+    const pictures = frame && frame.units;
+    panel.hidden = !pictures || !pictures.length;
+    if (panel.hidden) return;
+    const n = init.projection.unit_grid_size;
+    const holder = $("units");
+    const key = pictures.map((p) => `${p.layer}:${p.units.join(",")}`).join("|");
+    if (holder.dataset.key !== key) {
+      holder.innerHTML = "";
+      for (const p of pictures) {
+        const rowEl = document.createElement("div");
+        rowEl.className = "layer-row";
+        const name = document.createElement("span");
+        name.className = "layer-name";
+        name.textContent = `layer ${p.layer + 1}`;
+        rowEl.append(name);
+        for (const j of p.units) {
+          const fig = document.createElement("figure");
+          const canvas = document.createElement("canvas");
+          canvas.width = canvas.height = n;
+          canvas.dataset.layer = String(p.layer + 1);
+          canvas.dataset.unit = String(j);
+          canvas.title = `layer ${p.layer + 1}, unit ${j + 1}: its output a over the plane of the boundary plot`;
+          fig.append(canvas, document.createTextNode(`unit ${j + 1}`));
+          rowEl.append(fig);
+        }
+        holder.append(rowEl);
+      }
+      holder.dataset.key = key;
+      const shown = pictures.reduce((t, p) => t + p.units.length, 0);
+      const total = pictures.reduce((t, p) => t + p.n_units, 0);
+      $("units-caption").textContent = shown < total ? `${shown} of ${total} units (largest outgoing weights)` : "orange −, blue +";
+    }
+    const canvases = holder.querySelectorAll("canvas");
+    let c = 0;
+    for (const p of pictures) {
+      p.values.forEach((values) => {
+        const canvas = canvases[c++];
+        const m = d3.max(values, (v) => Math.abs(v)) || 1;
+        const image = new ImageData(n, n);
+        for (let r = 0; r < n; r++) {
+          for (let k = 0; k < n; k++) {
+            const rgb = d3.rgb(diverging(0.5 + 0.5 * (values[r * n + k] / m)));
+            const q = ((n - 1 - r) * n + k) * 4; // grid row r is the r-th value of the second axis, from the bottom
+            image.data[q] = rgb.r;
+            image.data[q + 1] = rgb.g;
+            image.data[q + 2] = rgb.b;
+            image.data[q + 3] = 255;
+          }
+        }
+        canvas.getContext("2d").putImageData(image, 0, 0);
+      });
+    }
+  }
+
+  // -- a step, followed for one row ------------------------------------------------------
+  function showRowTrace(r) {
+    const html = [];
+    const last = r.layers.length;
+    const v = (x) => (x === null || x === undefined ? "–" : fmt(x, 6));
+    html.push(
+      `<p>Row <b>${r.index + 1}</b>: its weight wᵢ = ${v(r.weight)} of Σw = ${v(r.total_weight)} (share wᵢ/Σw = ${v(r.share)}); ` +
+        `its own loss lᵢ = ${v(r.loss)}; the batch's L = ${v(r.data_loss)}` +
+        (r.alpha > 0 ? ` + penalty ${v(r.penalty)} (α = ${v(r.alpha)})` : "") +
+        `. δ is this row's row of ∂L/∂z, so it carries wᵢ/Σw; the row's share of ∂L/∂W[l] is a[l−1]ᵢᵀ δ[l]ᵢ, and the rows' shares add up to ∂L/∂W[l]${r.alpha > 0 ? " − αW[l]/Σw" : ""}.</p>`,
+    );
+    r.layers.forEach((L, l) => {
+      const name = l + 1 === last ? `layer ${l + 1} (output)` : `layer ${l + 1}`;
+      const units = L.z.length;
+      const shown = Math.min(units, 12);
+      const cols = [...Array(shown).keys()];
+      const head = cols.map((j) => `<th>unit ${j + 1}</th>`).join("") + (shown < units ? `<th>… ${units - shown} more</th>` : "");
+      const line = (label, values) => `<tr><td class="f">${label}</td>${cols.map((j) => `<td>${v(values ? values[j] : null)}</td>`).join("")}${shown < units ? "<td></td>" : ""}</tr>`;
+      const outRule = l + 1 === last ? (r.canonical ? "a − y (canonical)" : "∂l/∂a") : `Σₖ δ[${l + 2}]ₖ W[${l + 2}]ⱼₖ`;
+      html.push(`<h3>${name}</h3><table><tr><th></th>${head}</tr>`);
+      html.push(line(`z[${l + 1}] = a[${l}]·W + b`, L.z));
+      html.push(line(`a[${l + 1}] = f(z)`, L.a));
+      if (L.f_prime) html.push(line("f′(z)", L.f_prime));
+      html.push(line(outRule, L.d_a));
+      html.push(line(`δ[${l + 1}] = ∂L/∂z`, L.delta));
+      html.push(line(`row's share of ∂L/∂b = δ`, L.row_d_bias));
+      html.push(line("∂L/∂b (all rows)", L.d_bias));
+      html.push(line("b after the step", L.bias_after));
+      html.push("</table>");
+      const ins = Math.min(L.row_d_weights.length, 8);
+      const wcols = cols.slice(0, 8);
+      let t = `<table><tr><th>∂L/∂W[${l + 1}]ᵢⱼ: row's share a[${l}]ᵢ δⱼ / all rows${L.d_weights_penalty ? " (incl. αW/Σw)" : ""} / W after</th>${wcols.map((j) => `<th>j = ${j + 1}</th>`).join("")}</tr>`;
+      for (let i = 0; i < ins; i++) {
+        t += `<tr><td class="f">i = ${i + 1}${l === 0 ? ` (${esc(init.feature_names[i] || "")})` : ""}</td>`;
+        t += wcols.map((j) => `<td>${v(L.row_d_weights[i][j])}<br>${v(L.d_weights[i][j])}<br>${v(L.weights_after[i][j])}</td>`).join("");
+        t += "</tr>";
+      }
+      if (ins < L.row_d_weights.length) t += `<tr><td class="f">… ${L.row_d_weights.length - ins} more inputs</td></tr>`;
+      html.push(t + "</table>");
+    });
+    $("row-trace").innerHTML = html.join("");
+  }
+
   // -- header, banner and controls -------------------------------------------------------
-  function showBanner(text, danger) {
+  function showBanner(text, danger, warning) {
     const el = $("banner");
     el.textContent = text;
     el.classList.toggle("danger", Boolean(danger));
+    el.classList.toggle("warning", Boolean(warning));
+    body.dataset.warning = warning ? text : "";
     el.hidden = !text;
   }
 
@@ -646,6 +903,7 @@
       return showBanner(frame.message || "The loss became NaN or infinite: training diverged. Lower the learning rate, or reset.", true);
     }
     if (frame.state === "error") return showBanner(frame.message, true);
+    if (frame.warning) return showBanner(frame.warning, false, true);
     if (frame.state === "done") return showBanner(frame.message + " — raise “Stop at epoch” or clear “Stop at loss”, then play.", false);
     showBanner("", false);
   }
@@ -666,7 +924,10 @@
     setField("max-iter", String(s.max_iter));
     setField("target-loss", s.target_loss === null ? "" : String(s.target_loss));
     setField("speed", s.epochs_per_second === null ? "" : String(s.epochs_per_second));
-    if (f.sample) setField("sample", String(f.sample.index));
+    if (f.sample) setField("sample", String(f.sample.index + 1));
+    $("restore").disabled = !f.edited;
+    body.dataset.edited = String(Boolean(f.edited));
+    if (editing) showParameter();
     body.dataset.state = f.state;
     body.dataset.epoch = String(f.epoch);
     body.dataset.loss = f.loss === null ? "" : String(f.loss);
@@ -686,6 +947,7 @@
     updateNetwork();
     updatePlots();
     updateBoundary();
+    updateUnits();
     updateBanner();
     if (tipContent && !tip.hidden) tip.innerHTML = tipContent();
   }
@@ -715,8 +977,14 @@
   $("speed").addEventListener("change", (e) => send("set", { epochs_per_second: e.target.value === "" ? null : Number(e.target.value) }));
   $("sample").addEventListener("change", (e) => {
     const v = parseNumber(e.target.value, { integer: true });
-    e.target.classList.toggle("invalid", v === undefined || v < 0);
-    if (v !== undefined && v >= 0) send("sample", { index: v }).then((r) => e.target.classList.toggle("invalid", r === null));
+    const bad = v === undefined || v < 1 || (init && v > init.n_samples);
+    e.target.classList.toggle("invalid", bad);
+    if (!bad) send("sample", { index: v - 1 }).then((r) => e.target.classList.toggle("invalid", r === null));
+  });
+  $("dataset").addEventListener("change", async (e) => {
+    $("trace-panel").hidden = true;
+    const reply = await send("data", { name: e.target.value });
+    if (!reply && init) e.target.value = init.dataset;
   });
 
   $("play").addEventListener("click", async () => {
@@ -730,12 +998,14 @@
     const reply = await send("step");
     $("step").disabled = false;
     if (!reply) return;
-    $("trace-title").textContent = `Epoch ${reply.epoch}: one step of backpropagation, every number`;
+    $("trace-title").textContent = `Epoch ${reply.epoch}: one step of backpropagation, followed for row ${reply.row ? reply.row.index + 1 : "–"}`;
     $("trace-note").textContent = reply.trace_is_the_step
       ? "This is exactly the step training just took (full-batch gradient descent)."
       : "This run's optimizer or mini-batches took a different step; the trace shows a plain full-batch gradient-descent step from the same weights.";
     $("trace").textContent = reply.trace_text;
+    if (reply.row) showRowTrace(reply.row);
     $("trace-panel").hidden = false;
+    $("trace-panel").scrollIntoView({ behavior: "smooth", block: "start" });
   });
   $("trace-close").addEventListener("click", () => {
     $("trace-panel").hidden = true;
@@ -775,8 +1045,10 @@
       if (!init) return;
       buildNetwork();
       buildPlots();
+      buildBoundary();
       updateNetwork();
       updatePlots();
+      updateBoundary();
     }, 200);
   });
 })();
