@@ -1,5 +1,10 @@
 """The live page's server, without a browser: the event stream, controls and security.
 
+The page teaches with ``explain``'s numbers: one delta everywhere, ``delta[l] = dL/dz[l]``
+with ``L`` the weighted mean loss of the training rows plus the penalty, so a row's delta
+carries ``w_i / sum(w)``; the page's row, a step's trace and the engine's backward pass
+agree (issue 21).
+
 Every number a frame carries is recomputed here from the frame's own weights: the loss
 and gradients with ``Network.loss_and_gradients``, the rest with NumPy formulas.
 """
@@ -14,6 +19,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -22,8 +28,12 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop import live
 from deltaprop.cli.main import main
+from deltaprop.core.backprop import backward_pass, forward_pass
 from deltaprop.live import model_from_table
+from deltaprop.live._frames import loss_warning
+from deltaprop.live.toys import TOYS, toy
 from deltaprop.tabular import read_table
 
 pytest.importorskip("pandas")  # the CSV tests read tables with pandas
@@ -650,3 +660,271 @@ def test_a_fitted_estimator_is_served_from_its_weights(rng):
         np.testing.assert_array_equal(before, after)  # the estimator itself is untouched
     with pytest.raises(ValueError, match="is not fitted: fit it first"):
         dp.serve(MLPClassifier(), X, labels, block=False)
+
+
+# -- teaching (issue 21): one delta, parameters set on the page, toys, small data -------
+def small_problem(weighted, alpha):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] - X[:, 1] > 0).astype(np.float64)
+    w = rng.uniform(0.2, 3.0, size=30) if weighted else None
+    net = dp.Network(
+        [dp.Dense(2, 3, "tanh"), dp.Dense(3, 2, "sigmoid"), dp.Dense(2, 1)],
+        alpha=alpha,
+        random_state=1,
+    )
+    return net, X, y, w
+
+
+def frame_at(server, until=lambda f: True):
+    events = Events(server)
+    frame = events.frame(until)
+    events.close()
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("weighted", "alpha"), [(False, 0.0), (True, 0.0), (False, 0.3), (True, 0.3)]
+)
+def test_the_pages_delta_is_the_traces_and_the_backward_passes(weighted, alpha):
+    net, X, y, w = small_problem(weighted, alpha)
+    row = 7
+    with dp.serve(net, X, y, sample_weight=w, paused=True, block=False) as server:
+        control(server, "sample", index=row)
+        frame = frame_at(server, lambda f: f["sample"] is not None and f["sample"]["index"] == row)
+    sample = frame["sample"]
+    trace = dp.explain(net, X, y, w, learning_rate=0.5)
+    params = list(net.parameters)
+    zs, acts = forward_pass(net.layers, params, X, xp=np)
+    total = 30.0 if w is None else float(np.sum(w))
+    engine = backward_pass(net.layers, net.loss, params, zs, acts, y[:, None], w, total, xp=np)
+    share = (1.0 if w is None else w[row]) / total
+    assert sample["share"] == pytest.approx(share, rel=1e-15)
+    for l in range(3):
+        page = np.array(sample["delta"][l])
+        np.testing.assert_allclose(page, trace.layers[l].delta[row], rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(page, engine.deltas[l][row], rtol=1e-12, atol=1e-300)
+        # the row's share of dW[l] is a[l-1]_i^T delta[l]_i: the rows' shares add up to
+        # the data term, and the penalty's part alpha W / sum(w) makes the whole gradient
+        a_prev = X[row] if l == 0 else acts[l][row]
+        np.testing.assert_allclose(
+            sample["d_weights"][l], np.outer(a_prev, engine.deltas[l][row]), rtol=1e-12
+        )
+        whole = np.array(frame["layers"][l]["d_weights"])
+        np.testing.assert_allclose(whole, trace.layers[l].d_weights, rtol=1e-12)
+        np.testing.assert_allclose(
+            whole, acts[l].T @ engine.deltas[l] + alpha * params[2 * l] / total, rtol=1e-12
+        )
+        if alpha > 0:
+            np.testing.assert_allclose(
+                frame["layers"][l]["d_weights_penalty"], alpha * params[2 * l] / total, rtol=1e-14
+            )
+        else:
+            assert "d_weights_penalty" not in frame["layers"][l]
+    # the output delta by hand: sigmoid + binary cross-entropy gives (w_i / sum w)(a - y)
+    a_out = sigmoid(acts[2][row] @ params[4] + params[5])
+    np.testing.assert_allclose(sample["delta"][2], share * (a_out - y[row]), rtol=1e-12)
+
+
+def test_a_steps_row_follows_the_trace(rng):
+    net, X, y, w = small_problem(True, 0.1)
+    with dp.serve(net, X, y, sample_weight=w, paused=True, block=False) as server:
+        before = dp.explain(net, X, y, w, learning_rate=0.5)
+        control(server, "sample", index=4)
+        reply = control(server, "step")
+    row = reply["row"]
+    assert row["index"] == 4 and row["weight"] == w[4]
+    assert row["loss"] == before.losses[4]
+    for l, lt in enumerate(before.layers):
+        entry = row["layers"][l]
+        np.testing.assert_array_equal(entry["delta"], lt.delta[4])
+        np.testing.assert_array_equal(entry["z"], lt.z[4])
+        np.testing.assert_allclose(
+            entry["row_d_weights"], np.outer(lt.a_prev[4], lt.delta[4]), rtol=1e-13
+        )
+        np.testing.assert_array_equal(entry["weights_after"], lt.weights_after)
+        np.testing.assert_array_equal(entry["d_weights_penalty"], lt.d_weights_penalty)
+
+
+def tanh_xor():
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    net = dp.Network([dp.Dense(2, 2, "tanh"), dp.Dense(2, 1)], random_state=0)
+    return net, X, y
+
+
+def test_setting_a_weight_recomputes_the_frame_and_restores():
+    net, X, y = tanh_xor()
+    with dp.serve(net, X, y, max_iter=200, validation_fraction=0.25, block=False) as server:
+        trained = frame_at(server, lambda f: f["state"] == "done")
+        assert trained["edited"] is False
+        reply = control(server, "param", layer=0, kind="weight", i=1, j=0, value=3.5)
+        frame = frame_at(server, lambda f: f["edited"])
+        W1 = np.array(trained["layers"][0]["weights"])
+        W1[1, 0] = 3.5
+        b1, W2, b2 = (
+            np.array(trained["layers"][k][n]) for k, n in ((0, "bias"), (1, "weights"), (1, "bias"))
+        )
+        p = sigmoid(np.tanh(X @ W1 + b1) @ W2 + b2)[:, 0]
+        loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+        assert reply["loss"] == pytest.approx(loss, rel=1e-12) and reply["edited"] is True
+        assert frame["loss"] == pytest.approx(loss, rel=1e-12)
+        assert frame["layers"][0]["weights"][1][0] == 3.5 and frame["state"] == "paused"
+        assert frame["grid"]["value"] != trained["grid"]["value"]
+        control(server, "param", layer=1, kind="bias", j=0, value=-2.0)
+        assert server.network.layers[1].bias[0] == -2.0
+        restored = control(server, "restore")
+        assert restored["edited"] is False and restored["loss"] == trained["loss"]
+        for layer, entry in zip(server.network.layers, trained["layers"], strict=True):
+            np.testing.assert_array_equal(layer.weights, entry["weights"])
+            np.testing.assert_array_equal(layer.bias, entry["bias"])
+        init = json.loads(request(server, "GET", "/init")[1])
+        assert init["n_validation"] == 0 and "fewer than 50" in init["validation_note"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"layer": 2, "i": 0, "j": 0, "value": 1.0}, "layer must be < 2"),
+        ({"layer": 0, "i": 2, "j": 0, "value": 1.0}, "i must be < 2"),
+        ({"layer": 0, "i": 0, "j": -1, "value": 1.0}, "j must be >= 0"),
+        ({"layer": 0, "i": 0, "j": 0, "value": 1e4}, "value must be <= 1000"),
+        ({"layer": 0, "i": 0, "j": 0, "value": "1"}, "value"),
+        ({"layer": 0, "i": 0, "j": 0, "value": None}, "value"),
+        ({"layer": 0, "i": 0, "j": 0, "value": True}, "value"),
+        ({"layer": 0, "kind": "gain", "j": 0, "value": 1.0}, "kind must be"),
+        ({"layer": 0, "kind": "bias", "i": 0, "j": 0, "value": 1.0}, "no input index"),
+        ({"layer": 0, "i": 0, "j": 0, "value": 1.0, "extra": 1}, "unknown ['extra']"),
+    ],
+)
+def test_bad_parameter_requests_are_refused(params, message):
+    net, X, y = tanh_xor()
+    with dp.serve(net, X, y, paused=True, block=False) as server:
+        status, body = request(server, "POST", "/control", {"action": "param", **params})
+        assert status == 400 and message in json.loads(body)["error"]
+        status, body = request(
+            server,
+            "POST",
+            "/control",
+            b'{"action": "param", "layer": 0, "i": 0, "j": 0, "value": NaN}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert status == 400
+        assert not server.session.status()["edited"]
+
+
+def test_concurrent_parameter_requests_are_served_one_by_one():
+    net, X, y = tanh_xor()
+    with dp.serve(net, X, y, paused=True, block=False) as server:
+        statuses = []
+
+        def set_value(v):
+            statuses.append(
+                request(
+                    server,
+                    "POST",
+                    "/control",
+                    {"action": "param", "layer": 0, "i": 0, "j": 1, "value": v},
+                )[0]
+            )
+
+        threads = [threading.Thread(target=set_value, args=(0.1 * k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert statuses == [200] * 8
+        assert server.network.layers[0].weights[0, 1] in {0.1 * k for k in range(8)}
+
+
+def test_hidden_units_are_drawn_over_the_plane():
+    net, X, y = tanh_xor()
+    with dp.serve(net, X, y, paused=True, block=False) as server:
+        frame = frame_at(server)
+        init = json.loads(request(server, "GET", "/init")[1])
+    (pictures,) = frame["units"]
+    n = init["projection"]["unit_grid_size"]
+    (u0, u1), (v0, v1) = init["projection"]["ranges"]
+    u, v = np.meshgrid(np.linspace(u0, u1, n), np.linspace(v0, v1, n))
+    W1, b1 = np.array(frame["layers"][0]["weights"]), np.array(frame["layers"][0]["bias"])
+    hidden = np.tanh(np.column_stack([u.ravel(), v.ravel()]) @ W1 + b1)
+    assert pictures["units"] == [0, 1]
+    np.testing.assert_allclose(pictures["values"], np.round(hidden.T, 3), atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::deltaprop.DivergenceWarning")
+def test_a_huge_learning_rate_is_warned_about():
+    data = toy("moons")
+    net = dp.Network([dp.Dense(2, 8, "tanh"), dp.Dense(8, 1)], random_state=0)
+    with dp.serve(
+        net, data.X, data.y, optimizer=dp.SGD(learning_rate=1000.0), max_iter=300, block=False
+    ) as s:
+        frame = frame_at(s, lambda f: f["state"] != "running")
+    assert frame["warning"] is not None and "learning rate (1000)" in frame["warning"]
+    assert loss_warning([1.0 / (k + 1) for k in range(50)], 0.5) is None
+    assert "grew" in loss_warning([1.0 + 0.01 * k for k in range(50)], 0.5)
+
+
+@pytest.mark.parametrize("name", sorted(TOYS))
+def test_toys_are_seeded_and_shaped(name):
+    a, b, c = toy(name, seed=0), toy(name, seed=0), toy(name, seed=1)
+    np.testing.assert_array_equal(a.X, b.X)
+    assert not np.array_equal(a.X, c.X)
+    assert a.X.shape[1] == (1 if name == "sine" else 2) and a.y.shape == (a.X.shape[0],)
+    if a.task == "binary":
+        assert set(np.unique(a.y)) == {0.0, 1.0}
+    assert np.all(np.abs(a.X) < 3.5)
+
+
+def test_the_page_switches_between_toys_and_back():
+    net, X, y = tanh_xor()
+    with dp.serve(net, X, y, paused=True, title="xor.csv", block=False) as server:
+        events = Events(server)
+        _, first = events.next()
+        assert [d["key"] for d in first["datasets"]] == ["given", *TOYS]
+        control(server, "data", name="sine")
+        while (message := events.next())[0] != "init":
+            pass
+        init = message[1]
+        assert init["dataset"] == "sine" and init["task"] == "regression"
+        assert init["n_samples"] == 100 and init["layers"][-1]["activation"] == "identity"
+        control(server, "data", name="given")
+        while (message := events.next())[0] != "init":
+            pass
+        assert message[1]["dataset"] == "given" and message[1]["n_samples"] == 4
+        events.close()
+        status, body = request(server, "POST", "/control", {"action": "data", "name": "iris"})
+        assert status == 400 and "one of" in json.loads(body)["error"]
+
+
+def test_serve_toy_and_the_cli(tmp_path, capsys):
+    with live.serve_toy("circles", hidden=[3], max_iter=5, block=False) as server:
+        frame = frame_at(server, lambda f: f["state"] == "done")
+        assert [d["key"] for d in server.session.datasets()] == list(TOYS)
+    assert [len(entry["bias"]) for entry in frame["layers"]] == [3, 1]
+    with pytest.raises(TypeError, match="unexpected keyword arguments"):
+        live.serve_toy("xor", sample_weight=np.ones(200), block=False)
+    assert main(["serve", "--toy", "xor", "--target", "y"]) == 2
+    assert "--target apply to DATA, not to --toy" in capsys.readouterr().err
+    assert main(["serve"]) == 2
+    assert "give DATA (a table) or --toy NAME" in capsys.readouterr().err
+
+
+def test_cli_sample_weight_is_never_an_input(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    lines = ["a,b,w,label"] + [
+        f"{rng.normal():.3f},{rng.normal():.3f},{k % 3},{k % 2}" for k in range(12)
+    ]
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(lines) + "\n")
+    served = {}
+
+    def fake_serve(network, X, y, **options):
+        served.update(options, X=X, y=y, network=network)
+
+    monkeypatch.setattr(live, "serve", fake_serve)
+    assert main(["serve", str(path), "--target", "label", "--sample-weight", "w"]) == 0
+    assert served["feature_names"] == ["a", "b"] and served["X"].shape == (12, 2)
+    np.testing.assert_array_equal(served["sample_weight"], [k % 3 for k in range(12)])
+    assert served["optimizer"].learning_rate == 0.5
+    assert main(["serve", str(path), "--target", "label", "--sample-weight", "nope"]) == 2
