@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop import live
 from deltaprop.live import model_from_table
 from deltaprop.tabular import read_table
 
@@ -35,6 +36,9 @@ ARGS = [
     "--disable-sync",
 ]
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "serve.png"
+#: Screenshots kept for a person to look at (ignored by git); also copied to /tmp.
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+SCREENS = Path("/tmp/live-screens")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no {CHROMIUM}")
 
@@ -147,8 +151,9 @@ def test_the_page_shows_the_engines_training(page, tmp_path):
         tip = page.locator("#tooltip")
         assert tip.is_visible()
         text = tip.inner_text()
-        assert "hidden layer 1, unit 2" in text and "a = tanh(z)" in text and "δ = ∂l/∂z" in text
-        first = server.session.net.layers[0]  # the value shown is row 0's activation
+        assert "hidden layer 1, unit 2" in text and "a = tanh(z)" in text and "δ = ∂L/∂z" in text
+        assert "row 1 of the training data" in text  # rows count from 1 on the page
+        first = server.session.net.layers[0]  # the value shown is row 1's activation
         z = server.session.X[0] @ first.weights + first.bias
         shown_a = float(re.search(r"a = tanh\(z\) = (\S+)", text).group(1))
         assert shown_a == pytest.approx(np.tanh(z[1]), abs=1e-7)
@@ -171,7 +176,8 @@ def test_the_page_shows_the_engines_training(page, tmp_path):
         page.locator("#trace-panel").wait_for(state="visible")
         data = wait_for(page, lambda d: int(d["epoch"]) == epoch + 1)
         assert data["state"] == "paused"
-        assert "1 Forward pass" in page.locator("#trace").inner_text()
+        assert "1 Forward pass" in page.locator("#trace").text_content()
+        assert "δ[1] = ∂L/∂z" in page.locator("#row-trace").inner_text()
         assert float(data["loss"]) == pytest.approx(engine_loss(server), abs=1e-6)
         page.click("#trace-close")
 
@@ -229,3 +235,99 @@ def test_the_page_draws_csv_data(page, tmp_path, kind):
         else:
             assert data["accuracy"] == ""
     assert page.problems == []
+
+
+def keep(page, name):
+    """Save a screenshot under tests/artifacts/ and /tmp/live-screens/ for a person to see."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    try:
+        SCREENS.mkdir(exist_ok=True)
+        (SCREENS / name).write_bytes(path.read_bytes())
+    except OSError:
+        pass
+    print(f"screenshot: {path}")
+
+
+def covered(page, selector):
+    """Whether another element lies on a 5 x 5 grid of points of ``selector``'s visible box."""
+    page.mouse.move(0, 0)  # no tooltip
+    page.wait_for_timeout(600)  # smooth scrolling ends
+    return page.evaluate(
+        """(selector) => {
+            const el = document.querySelector(selector);
+            const r = el.getBoundingClientRect();
+            const top = Math.max(r.top, 0), bottom = Math.min(r.bottom, window.innerHeight);
+            if (bottom <= top) return false;
+            for (const fx of [0.02, 0.25, 0.5, 0.75, 0.98]) {
+                for (const fy of [0.02, 0.25, 0.5, 0.75, 0.98]) {
+                    const x = r.left + fx * r.width, y = top + fy * (bottom - top);
+                    const at = document.elementFromPoint(x, y);
+                    if (at !== null && !(el.contains(at) || at.contains(el))) return true;
+                }
+            }
+            return false;
+        }""",
+        selector,
+    )
+
+
+def test_set_a_weight_switch_toys_and_the_layout(browser):
+    server = live.serve_toy("xor", hidden=[4], max_iter=300, block=False)
+    with server:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.problems = []
+        page.on("pageerror", lambda e: page.problems.append(f"page error: {e}"))
+        page.goto(server.url)
+        data = wait_for(page, lambda d: d.get("state") == "done" and d.get("boundary"))
+        # click a weight, type a value: the loss and the boundary change at once
+        page.locator(
+            "#network line.link[data-layer='1'][data-from='0'][data-to='1']"
+        ).dispatch_event("click")
+        assert "W[1]₁₂" in page.locator("#editor-name").inner_text()
+        page.fill("#param-value", "6")
+        page.press("#param-value", "Enter")
+        edited = wait_for(page, lambda d: d["edited"] == "true")
+        assert server.network.layers[0].weights[0, 1] == 6.0
+        assert edited["loss"] != data["loss"] and edited["boundary"] != data["boundary"]
+        assert float(edited["loss"]) == pytest.approx(engine_loss(server), rel=1e-12)
+        # a bias by clicking its unit, then back to the trained weights
+        page.click("#network circle.unit[data-layer='2'][data-unit='0']")
+        page.fill("#param-value", "-3")
+        page.press("#param-value", "Enter")
+        wait_for(page, lambda d: d["loss"] not in (edited["loss"],))
+        assert server.network.layers[1].bias[0] == -3.0
+        page.click("#restore")
+        back = wait_for(page, lambda d: d["edited"] == "false")
+        assert back["loss"] == data["loss"] and back["boundary"] == data["boundary"]
+        assert page.locator("#units canvas").count() == 4  # one picture per hidden unit
+        # a step: the row's numbers appear below, covering nothing
+        page.click("#step")
+        page.locator("#row-trace table").first.wait_for()
+        page.evaluate("() => window.scrollTo(0, 0)")
+        for selector in ("#network", "#boundary"):
+            assert not covered(page, selector), selector
+        keep(page, "live-1280x800.png")
+        # every toy from the menu
+        for name in live.TOYS:
+            page.select_option("#dataset", name)
+            wait_for(page, lambda d, name=name: d.get("dataset") == name and d.get("boundary"))
+        assert server.session.data.key == "sine"
+        context.close()
+
+        phone = browser.new_context(viewport={"width": 390, "height": 844})
+        page = phone.new_page()
+        page.on("pageerror", lambda e: pytest.fail(f"page error: {e}"))
+        page.goto(server.url)
+        wait_for(page, lambda d: d.get("boundary"))
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390  # nothing wider than the phone
+        for selector in ("#network", "#boundary"):
+            page.locator(selector).scroll_into_view_if_needed()
+            assert not covered(page, selector), selector
+        page.evaluate("() => window.scrollTo(0, 0)")
+        keep(page, "live-390x844.png")
+        phone.close()
+    assert page.problems == [] if hasattr(page, "problems") else True
