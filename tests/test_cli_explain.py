@@ -16,7 +16,7 @@ def test_explain_prints_the_worked_example(capsys):
     out = capsys.readouterr().out
     assert out.startswith("deltaprop explain: one step of backpropagation")
     assert "network: 2 inputs -> 2 sigmoid -> 1 sigmoid; loss: squared_error" in out
-    assert "learning_rate 0.5" in out
+    assert "learning_rate eta = 0.5" in out
     # Mazur's published error and updated w5
     assert "0.274811" in out and "0.358916" in out
 
@@ -33,7 +33,7 @@ def test_explain_json_and_markdown(capsys):
     assert main(["explain", "--format", "markdown", "--learning-rate", "0.1"]) == 0
     md = capsys.readouterr().out
     assert md.startswith("## deltaprop explain")
-    assert "learning_rate 0.1" in md
+    assert "learning_rate eta = 0.1" in md
 
 
 def test_explain_png(tmp_path, capsys):
