@@ -362,8 +362,10 @@ class Trace:
         their weight and gradient.
 
         Needs matplotlib (``pip install "deltaprop[plot]"``). Activations and deltas
-        are those of row ``sample``; weights, gradients and biases belong to the whole
-        batch.
+        are those of row ``sample`` (0-based here; the picture calls it row
+        ``sample + 1``); weights, gradients and biases belong to the whole batch. A layer
+        of more than 8 units shows its first 7 and a circle "... n more"; inputs carry
+        ``feature_names`` when the trace has them.
 
         Parameters
         ----------
@@ -377,8 +379,7 @@ class Trace:
         ImportError
             Without matplotlib.
         ValueError
-            For a layer of more than 8 units (the diagram would be unreadable) or a
-            ``sample`` out of range.
+            For a ``sample`` out of range.
         """
         draw_trace(self, path, sample=sample, dpi=dpi)
 
