@@ -708,7 +708,8 @@ def _layer_hints(trace: Trace, lt: LayerTrace, largest: float, k: int) -> list[s
     hints = []
     l = lt.layer
     causes = _causes(trace, lt)
-    mostly = (lt.saturated or 0.0) > 0.5 or (lt.dead or 0.0) > 0.5
+    # a dead unit never learns again: worth a word however few; saturation when most are
+    mostly = (lt.saturated or 0.0) > 0.5 or (lt.dead or 0.0) > 0.0
     canonical_output = lt.index == len(trace.layers) - 1 and trace.canonical
     ratio = largest / lt.grad_norm if lt.grad_norm > 0.0 else math.inf
     if ratio >= _VANISHING_RATIO:
