@@ -673,12 +673,18 @@ def _hints(trace: Trace) -> list[str]:
         hints += _layer_hints(trace, lt, largest, k)
     hints += _curve_hints(trace)
     if not hints:
-        health = (
-            f"mostly saturated or dead on the {_rows(trace.health_rows)} measured"
-            if trace.health_rows > 1
-            else "mostly saturated on this row (a dead unit is one off on every row: pass "
-            "more rows as health_data to count them)"
+        can_die = trace.network is not None and any(
+            layer.activation.can_die for layer in trace.network.layers
         )
+        if not can_die:
+            health = f"mostly saturated on the {_rows(trace.health_rows)} measured"
+        elif trace.health_rows > 1:
+            health = f"mostly saturated or dead on the {_rows(trace.health_rows)} measured"
+        else:
+            health = (
+                "mostly saturated on this row (a dead unit is one off on every row: pass "
+                "more rows as health_data to count them)"
+            )
         hints.append(
             "No problems found: no layer's gradient is vanishing (1000 times smaller than "
             "another's) or exploding (one step larger than the weights), and no layer is "
