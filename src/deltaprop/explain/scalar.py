@@ -109,6 +109,8 @@ class ScalarView:
         canonical shortcut.
     weight : float
         The parameter before the step.
+    loss : float
+        The objective ``L`` of the step.
     total_weight, alpha, learning_rate : float
     rows : list of RowTerm
         One per row of the batch.
@@ -140,6 +142,7 @@ class ScalarView:
     output: bool
     canonical: bool
     weight: float
+    loss: float
     total_weight: float
     alpha: float
     learning_rate: float
@@ -180,7 +183,7 @@ class ScalarView:
         return "\n".join(scalar_lines(self, precision)) + "\n"
 
 
-def scalar_view(trace: Any, layer: int, i: int, j: int, *, epsilon: float = 1e-5) -> ScalarView:
+def scalar_view(trace: Any, layer: int, i: int, j: int, *, epsilon: float = 1e-4) -> ScalarView:
     """Work one weight's gradient and update out of ``trace`` (a :class:`Trace`).
 
     Parameters
@@ -188,8 +191,10 @@ def scalar_view(trace: Any, layer: int, i: int, j: int, *, epsilon: float = 1e-5
     trace : Trace
     layer, i, j : int
         1-based, as the text prints them (see :class:`ScalarView`); ``i = 0`` for the bias.
-    epsilon : float, default 1e-5
-        Step ``h`` of the finite differences.
+    epsilon : float, default 1e-4
+        Step ``h`` of the finite differences: after Richardson's combination the
+        truncation error is of order ``h^4``, so a larger step than a plain central
+        difference would take loses fewer digits to rounding.
 
     Returns
     -------
@@ -239,6 +244,7 @@ def scalar_view(trace: Any, layer: int, i: int, j: int, *, epsilon: float = 1e-5
         output=output,
         canonical=output and trace.canonical,
         weight=weight,
+        loss=float(trace.loss),
         total_weight=total,
         alpha=float(trace.alpha),
         learning_rate=float(trace.learning_rate),
@@ -347,6 +353,11 @@ def scalar_lines(view: ScalarView, precision: int) -> list[str]:
         f"(4 D(h/2) - D(h)) / 3 = {fmt(view.finite_difference, p)} "
         f"(relative difference {view.relative_difference:.2g})",
     ]
+    if view.relative_difference > 1e-6 and abs(view.gradient) < 1e-6 * max(1.0, abs(view.loss)):
+        lines.append(
+            "  (a gradient this small beside the loss: the differences of L lose digits to "
+            "rounding, not the backward pass)"
+        )
     return lines
 
 
