@@ -2,8 +2,8 @@
 
 An option that two commands take has the same flags, type, default and choices;
 where a command deliberately starts elsewhere (``serve``'s small network, the demo's
-seed experiment, explain's learning rate of 0.5 and network-given penalty), the option is listed here and
-the command's help says so.
+seed experiment, explain's learning rate of 0.5 and network-given penalty), the option is
+listed here and the command's help says so.
 """
 
 import itertools

@@ -177,19 +177,14 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
             else "`w_i / sum(w) * a * (g - sum_k g_k a_k)` with `g = dl/da` (the softmax "
             "Jacobian product)"
         )
+        intro = (
+            f"{last.activation} output with {trace.loss_name} is a canonical pair: "
+            f"`f'(z)` cancels the denominator of `dl/da`, so `dl/dz = a - y` and "
+            f"`delta[{L}] = w_i / sum(w) * (a_i - y_i)`, the shortcut the backward pass "
+            f"takes. The full chain rule, {chain}, gives the same numbers:"
+        )
         output = [
-            (
-                "p",
-                f"{last.activation} output with {trace.loss_name} is a canonical pair: "
-                f"`f'(z)` cancels the denominator of `dl/da`, so `dl/dz = a - y` and "
-                f"`delta[{L}] = w_i / sum(w) * (a_i - y_i)`, the shortcut the backward pass "
-                f"takes. The full chain rule, {chain}, gives the same numbers:",
-            ),
-            ("array", "dl/da", last.dl_da),
-        ]
-        if last.chain_f_prime is not None:
-            output.append(("array", f"f'(z[{L}])", last.chain_f_prime))
-        output += [
+            *_chain_items(L, intro, last.dl_da, last.chain_f_prime),
             ("array", "chain rule: w_i / sum(w) * dl/da * f'(z)", last.chain_delta),
             ("p", "and the shortcut:"),
             ("array", "a - y", last.d_a),
@@ -203,16 +198,11 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
             else f"`delta[{L}] = w_i / sum(w) * a * (g - sum_k g_k a_k)` with `g = dl/da`, "
             f"`{d_rule}` (the softmax Jacobian product)"
         )
-        output = [
-            (
-                "p",
-                f"{last.activation} output with {trace.loss_name} is not a canonical pair, "
-                f"so the general chain rule applies: {how}.",
-            ),
-            ("array", "dl/da", last.d_a),
-        ]
-        if last.f_prime is not None:
-            output.append(("array", f"f'(z[{L}])", last.f_prime))
+        intro = (
+            f"{last.activation} output with {trace.loss_name} is not a canonical pair, "
+            f"so the general chain rule applies: {how}."
+        )
+        output = _chain_items(L, intro, last.d_a, last.f_prime)
     output += [
         ("array", "w_i / sum(w)", trace.sample_weight / trace.total_weight),
         ("array", f"delta[{L}] = dL/dz[{L}]", last.delta),
@@ -277,6 +267,14 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
         lines = view.to_text(precision).splitlines()
         sections.append((f"Scalar view of {view.name}", [("lines", lines)]))
     return "deltaprop explain: one step of backpropagation, every number", sections
+
+
+def _chain_items(L: int, intro: str, dl_da: np.ndarray, f_prime: np.ndarray | None) -> list:
+    """The output delta's factors: the sentence, ``dl/da`` and ``f'(z)`` (None: softmax)."""
+    items: list[tuple] = [("p", intro), ("array", "dl/da", dl_da)]
+    if f_prime is not None:
+        items.append(("array", f"f'(z[{L}])", f_prime))
+    return items
 
 
 def _hidden_delta_items(lt: Any) -> list[tuple]:
