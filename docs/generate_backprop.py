@@ -100,6 +100,7 @@ def build_markdown() -> str:
     """The tutorial, with every output block freshly computed."""
     worked = sections(run_cli("explain"))
     steps = sections(run_cli("explain", "--steps", "20"))
+    scalar = sections(run_cli("explain", "--weight", "2,1,1"))
     canonical = sections(run_snippet(CANONICAL_SNIPPET))
     diagnostics = sections(run_snippet(DIAGNOSTICS_SNIPPET))
     parts = [
@@ -115,8 +116,13 @@ number printed by `deltaprop explain`. Nothing below is typed by hand: the scrip
 `docs/generate_backprop.py` runs the commands and writes this page, and a test fails
 when the page no longer matches what the commands print.
 
-The numbers come from the very functions training uses (`forward_pass`, `backward_pass`
-and `penalty` in `deltaprop.core.network`), so what you read is what `deltaprop.train` does.
+The numbers come from the very functions training uses (`forward_pass` and `backward_pass`
+in `deltaprop.core.backprop`, `penalty` in `deltaprop.core.objective`), so what you read is
+what `deltaprop.train` does. The notation — one `delta[l] = dL/dz[l]` of the batch's
+weighted mean loss, rows as samples (`z = a @ W + b`, the transpose of the textbook's
+`W a`), layers, rows and units numbered from 1 — is stated once in the
+[tutorial](tutorial.md#notation), which then works through a network with sample weights;
+[backprop in one file](backprop-in-one-file.md) is the whole algorithm in plain NumPy.
 
 ## The worked example
 
@@ -138,9 +144,10 @@ its weight w and gradient dL/dw](images/worked_example.png)
 deltaprop explain
 ```
 
-begins by stating what it explains. Weight matrices have one row per input and one
-column per unit, so `W[1][i, j]` connects input `i` to hidden unit `j`; `a[0]` is the
-input itself.
+begins by stating what it explains: the data and its sample weights, the learning rate
+`eta` and the L2 penalty `alpha`, and the notation. Weight matrices have one row per input
+and one column per unit, so `W[1][i, j]` connects input `i` to hidden unit `j`; `a[0]` is
+the input itself.
 
 {block(worked["The"])}
 
@@ -155,9 +162,10 @@ and 1. The output layer does the same with the hidden activations as its input.
 
 ## Step 2: the error
 
-Each sample gets its own loss `l_i`; the objective is their weighted mean (here one
-sample of weight 1, so the mean is the loss itself). With `alpha > 0` an L2 penalty
-on the weights is added.
+Each row gets its own loss `l_i`; the objective is their weighted mean (here one
+row of weight 1, so the mean is the loss itself). With `alpha > 0` an L2 penalty
+`(alpha / 2) sum_l ||W[l]||^2 / sum(w)` is added, and its share `alpha W[l] / sum(w)` of
+each weight's gradient is printed in step 5 beside the data term `a[l-1].T @ delta[l]`.
 
 {block(worked["2"])}
 
@@ -165,8 +173,8 @@ on the weights is added.
 
 A layer's *delta* is the derivative of the objective with respect to its
 pre-activations, `delta = dL/dz`. At the output, the chain rule multiplies the loss's
-slope `dl/da` by the activation's slope `f'(z)` and by the sample's share of the total
-weight. A sigmoid output with the squared error is not one of the canonical pairs, so
+slope `dl/da` by the activation's slope `f'(z)` and by the row's share `w_i / sum(w)` of
+the total weight. A sigmoid output with the squared error is not one of the canonical pairs, so
 all three factors appear.
 
 {block(worked["3"])}
@@ -191,12 +199,29 @@ unit sends back a second error.
 
 {block(worked["5"])}
 
+## One weight, worked out as scalars
+
+`--weight LAYER,I,J` writes the gradient of one weight out with the numbers plugged in —
+every row's delta, the penalty's share, the update — and sets a finite-difference estimate
+of the same derivative beside it. `--weight 2,1,1` is Mazur's `w5` (`I = 0` names a bias):
+
+```bash
+deltaprop explain --weight 2,1,1
+```
+
+{block(scalar["Scalar"])}
+
+In Python, `trace.scalar_view(2, 1, 1)` returns the same numbers as an object
+(`gradient`, `finite_difference`, `weight_after`, one `RowTerm` per row).
+
 ## Diagnostics
 
 The last section measures the step: the size of each layer's gradient, how large one
 update is compared with the weights, and how many units are saturated (a sigmoid or
-tanh whose slope is below 0.01) or dead (a ReLU that is off on every sample). A plain
-sentence follows when something looks wrong.
+tanh whose slope is below 0.01) or dead (a ReLU that is off on every row: with one row
+it is not judged; `explain MODEL DATA --row N` counts dead units on every row of DATA). A
+plain sentence follows when something looks wrong, and when the loss over `--steps` grows
+or oscillates.
 
 {block(worked["Diagnostics"])}
 
@@ -215,7 +240,8 @@ deltaprop explain --steps 20
 
 With a sigmoid output and binary cross-entropy, the slope of the sigmoid,
 `a (1 - a)`, cancels the denominator of the loss's slope, `(a - y) / (a (1 - a))`, and
-the output delta becomes simply `a - y` (times the sample's weight share). deltaprop
+the output delta becomes simply `a - y` (times the row's share `w_i / sum(w)`). `explain`
+prints the full chain rule beside the shortcut, so you can see they agree. deltaprop
 uses that shortcut whenever the pair is canonical (also softmax with cross-entropy,
 identity with squared error and exp with Poisson): it is exact and stays accurate when
 the output saturates.

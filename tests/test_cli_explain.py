@@ -16,7 +16,7 @@ def test_explain_prints_the_worked_example(capsys):
     out = capsys.readouterr().out
     assert out.startswith("deltaprop explain: one step of backpropagation")
     assert "network: 2 inputs -> 2 sigmoid -> 1 sigmoid; loss: squared_error" in out
-    assert "learning_rate 0.5" in out
+    assert "learning_rate eta = 0.5" in out
     # Mazur's published error and updated w5
     assert "0.274811" in out and "0.358916" in out
 
@@ -33,7 +33,7 @@ def test_explain_json_and_markdown(capsys):
     assert main(["explain", "--format", "markdown", "--learning-rate", "0.1"]) == 0
     md = capsys.readouterr().out
     assert md.startswith("## deltaprop explain")
-    assert "learning_rate 0.1" in md
+    assert "learning_rate eta = 0.1" in md
 
 
 def test_explain_png(tmp_path, capsys):
@@ -117,3 +117,77 @@ def test_explain_bad_options(capsys):
     assert main(["explain", "--learning-rate", "-1"]) == 2
     # the shared --learning-rate option (cli/options.py) checks it, as for train
     assert "argument --learning-rate: must be > 0" in capsys.readouterr().err
+
+
+@pytest.fixture
+def weighted_model(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.normal(size=40), rng.normal(size=40)
+    frame = pd.DataFrame(
+        {
+            "x1": x1,
+            "x2": x2,
+            "wt": rng.uniform(0.5, 3.0, 40).round(2),
+            "label": np.where(x1 - x2 > 0, "yes", "no"),
+        }
+    )
+    data, model = tmp_path / "data.csv", tmp_path / "model.deltaprop"
+    frame.to_csv(data, index=False)
+    argv = ["train", str(data), "--target", "label", "--sample-weight", "wt", "--out", str(model)]
+    assert main([*argv, "--hidden", "3", "--activation", "relu", "--max-iter", "20", "-q"]) == 0
+    return str(model), str(data), frame
+
+
+def test_explain_a_row_shows_its_sample_weight_and_health_over_all_rows(weighted_model, capsys):
+    import deltaprop as dp
+
+    model_path, data, frame = weighted_model
+    assert (
+        main(["explain", model_path, data, "--row", "2", "--format", "json", "--weight", "2,0,1"])
+        == 0
+    )
+    trace = json.loads(capsys.readouterr().out)
+    assert trace["weighted"] is True and trace["sample_weight"] == [frame["wt"][1]]
+    assert trace["health_rows"] == 40  # dead units are counted on every row of DATA
+    assert trace["learning_rate"] == 0.5
+    assert trace["feature_names"] is not None and len(trace["feature_names"]) == 2
+    model = dp.load(model_path)
+    net = model.estimator_.network_
+    X_all = model.preprocessor_.transform(frame.drop(columns=["wt"]))
+    y = np.array([[1.0 if frame["label"][1] == "yes" else 0.0]])
+    loss, grads = net.loss_and_gradients(X_all[[1]], y, sample_weight=[frame["wt"][1]])
+    assert trace["loss"] == loss
+    np.testing.assert_array_equal(np.array(trace["layers"][0]["d_weights"]), grads[0][0])
+    z = X_all @ net.layers[0].weights + net.layers[0].bias
+    assert trace["layers"][0]["dead"] == float(np.mean(np.all(z <= 0, axis=0)))
+    (view,) = trace["scalar_views"]
+    assert view["name"] == "b[2][1]" and view["relative_difference"] < 1e-6
+
+    assert main(["explain", model_path, data, "--row", "2"]) == 0
+    text = capsys.readouterr().out
+    assert f"sample weight (wt): {frame['wt'][1]:g}" in text
+    assert f"sample weights w = [{frame['wt'][1]:g}]" in text and "unweighted" not in text
+
+
+def test_explain_png_of_a_model_names_its_inputs(weighted_model, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    model_path, data, _ = weighted_model
+    path = tmp_path / "row.png"
+    assert main(["explain", model_path, data, "--row", "1", "--png", str(path)]) == 0
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_explain_weight_and_example_options(capsys):
+    assert (
+        main(["explain", "--example", "tutorial", "--weight", "2,0,1", "--format", "markdown"]) == 0
+    )
+    md = capsys.readouterr().out
+    assert "### Scalar view of b[2][1]" in md and "sample weights w = [2 1 1]" in md
+    assert main(["explain", "--weight", "3,1,1"]) == 2
+    assert "--weight 3,1,1: LAYER must be in [1, 2]" in capsys.readouterr().err
+    assert main(["explain", "--weight", "1,1"]) == 2
+    assert "write LAYER,I,J" in capsys.readouterr().err
+    assert main(["explain", "--sample-weight", "w"]) == 2
+    assert "--sample-weight names a column of DATA" in capsys.readouterr().err

@@ -2,8 +2,8 @@
 
 An option that two commands take has the same flags, type, default and choices;
 where a command deliberately starts elsewhere (``serve``'s small network, the demo's
-seed experiment, explain's model-given learning rate), the option is listed here and
-the command's help says so.
+seed experiment, explain's learning rate of 0.5 and network-given penalty), the option is
+listed here and the command's help says so.
 """
 
 import itertools
@@ -18,7 +18,8 @@ from deltaprop.cli.options import OPTIONS
 OWN_DEFAULTS = {
     **{("serve", name): "serve's default" for name in serve.OWN_DEFAULTS},
     **{("demo", name): "demo's default" for name in demo.OWN_DEFAULTS},
-    ("explain", "learning_rate"): "default: 0.5 for the worked example",
+    ("explain", "learning_rate"): "default 0.5, as Python's explain and serve",
+    ("explain", "alpha"): "default: the network's own",
 }
 
 

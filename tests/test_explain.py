@@ -307,16 +307,20 @@ def test_markdown_has_the_numbered_sections():
     assert "| \\|dW\\| |" in md
 
 
-def test_to_png_draws_small_networks_only(tmp_path, rng):
+def test_to_png_draws_any_network(tmp_path, rng):
     pytest.importorskip("matplotlib")
     net, X, y, lr = worked_example()
     path = tmp_path / "worked.png"
     dp.explain(net, X, y, learning_rate=lr).to_png(path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    trace = dp.explain(dp.Network([dp.Dense(10, 2), dp.Dense(2, 1)], random_state=0),
-                       rng.normal(size=(2, 10)), np.array([0.0, 1.0]))  # fmt: skip
-    with pytest.raises(ValueError, match="at most 8 units"):
-        trace.to_png(tmp_path / "big.png")
+    # wide layers are summarised ("... n more"), inputs named by their columns
+    wide = dp.Network([dp.Dense(30, 12, "relu"), dp.Dense(12, 3, "softmax")],
+                      loss="cross_entropy", random_state=0)  # fmt: skip
+    names = [f"column {k}" for k in range(30)]
+    trace = dp.explain(wide, rng.normal(size=(4, 30)), np.eye(3)[[0, 1, 2, 0]],
+                       feature_names=names)  # fmt: skip
+    trace.to_png(tmp_path / "big.png", sample=3)
+    assert (tmp_path / "big.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="sample must be in"):
         dp.explain(net, X, y).to_png(tmp_path / "x.png", sample=1)
 

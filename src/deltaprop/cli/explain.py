@@ -8,6 +8,7 @@ real data, through a model written by ``deltaprop train`` (which needs ``pip ins
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 from typing import Any
 
@@ -15,20 +16,63 @@ import numpy as np
 
 from deltaprop.cli.common import check_destination, load_model, read_table_at, require_extras
 from deltaprop.cli.options import UsageError, add, wrap
-from deltaprop.explain.trace import Trace, explain, worked_example
+from deltaprop.core.network import Network
+from deltaprop.explain.examples import DEFAULT_LEARNING_RATE, tutorial_example, worked_example
+from deltaprop.explain.trace import Trace, explain
 
 __all__ = ["add_explain", "cmd_explain"]
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    """Print every number of one backpropagation step of the classic worked example."""
+    """Print every number of one backpropagation step of a built-in example or a model's row."""
     if args.model_and_data or args.row is not None or args.target is not None:
         return _explain_model(args)
-    net, X, y, learning_rate = worked_example()
+    if args.sample_weight is not None:
+        raise UsageError("--sample-weight names a column of DATA: give MODEL DATA --row N")
+    if args.example == "tutorial":
+        net, X, y, sample_weight, learning_rate = tutorial_example()
+    else:
+        (net, X, y, learning_rate), sample_weight = worked_example(), None
+    net = _with_alpha(net, args.alpha)
     if args.learning_rate is not None:
         learning_rate = args.learning_rate
-    trace = explain(net, X, y, learning_rate=learning_rate, steps=args.steps)
+    positions = _check_weights(args.weight, net)
+    trace = explain(
+        net, X, y, sample_weight, learning_rate=learning_rate, steps=args.steps,
+        scalar_views=positions,
+    )  # fmt: skip
     return _show(args, trace, [])
+
+
+def _with_alpha(net: Network, alpha: float | None) -> Network:
+    """``net``, or a copy with the penalty ``--alpha``."""
+    if alpha is None or alpha == net.alpha:
+        return net
+    copied = copy.copy(net)  # shares the layers: explain changes no weight
+    copied.alpha = alpha
+    return copied
+
+
+def _check_weights(positions: list | None, net: Network) -> list[tuple[int, int, int]]:
+    """``--weight`` positions, each checked against the network's layer sizes."""
+    for layer, i, j in positions or []:
+        given = f"--weight {layer},{i},{j}"
+        n_layers = len(net.layers)
+        if layer > n_layers:
+            raise UsageError(
+                f"{given}: LAYER must be in [1, {n_layers}] (the network has {n_layers} layers)"
+            )
+        size = net.layers[layer - 1]
+        if i > size.n_in:
+            raise UsageError(
+                f"{given}: I must be in [0, {size.n_in}] (layer {layer} has {size.n_in} "
+                "inputs; 0 is the bias)"
+            )
+        if j > size.n_out:
+            raise UsageError(
+                f"{given}: J must be in [1, {size.n_out}] (layer {layer} has {size.n_out} units)"
+            )
+    return list(positions or [])
 
 
 def _show(args: argparse.Namespace, trace: Trace, context: list[str]) -> int:
@@ -91,17 +135,37 @@ def _explain_model(args: argparse.Namespace) -> int:
             "true value (name its column with --target COLUMN)"
         )
     i = args.row - 1
+    weight_column = args.sample_weight or getattr(model, "sample_weight_", None)
+    if args.sample_weight is not None and args.sample_weight not in frame.columns:
+        raise UsageError(f"--sample-weight: {data_path!r} has no column {args.sample_weight!r}")
+    weights = None
+    if weight_column is not None and weight_column in frame.columns:
+        weights = np.asarray(frame[weight_column], dtype=np.float64)
+        frame = frame.drop(columns=[weight_column])
     row = frame.iloc[[i]].reset_index(drop=True)
-    X = model.transform(frame.drop(columns=[target]) if target != model.target_ else frame)[[i]]
+    features = frame.drop(columns=[target]) if target != model.target_ else frame
+    X_all = model.transform(features)
     Y = _encoded_target(model, row[target])
     est = model.estimator_
-    learning_rate = args.learning_rate
-    if learning_rate is None:
-        learning_rate = float(est.learning_rate_init) if est.solver != "lbfgs" else 0.1
-    trace = explain(est.network_, X, Y, learning_rate=learning_rate, steps=args.steps)
+    net = _with_alpha(est.network_, args.alpha)
+    learning_rate = args.learning_rate or DEFAULT_LEARNING_RATE
+    names = [str(n) for n in model.preprocessor_.get_feature_names_out()]
+    trace = explain(
+        net,
+        X_all[[i]],
+        Y,
+        None if weights is None else weights[[i]],
+        learning_rate=learning_rate,
+        steps=args.steps,
+        feature_names=names if len(names) == net.n_inputs else None,
+        health_data=X_all,
+        scalar_views=_check_weights(args.weight, net),
+    )
     if args.png is not None:
         check_destination(args.png, "--png")
-    context = [] if args.format == "json" else _context(args, model, row, X, Y, target)
+    context = [] if args.format == "json" else _context(args, model, row, X_all[[i]], Y, target)
+    if context and weights is not None:
+        context.append(f"sample weight ({weight_column}): {weights[i]:g}")
     return _show(args, trace, context)
 
 
@@ -132,12 +196,15 @@ def add_explain(commands: Any) -> None:
             "the output and hidden deltas, the gradients and the update, with diagnostics. "
             "Alone, of the classic worked example (2 inputs, 2 sigmoid hidden units, 1 "
             "sigmoid output, one sample; the numbers of Matt Mazur's step-by-step example, "
-            "squared error, learning rate 0.5). With MODEL DATA --row N, of one row of real "
+            "squared error, learning rate 0.5), or with --example tutorial of the "
+            "tutorial's three weighted rows. With MODEL DATA --row N, of one row of real "
             "data with a model written by 'deltaprop train', through the model's own "
-            "preprocessing and network."
+            "preprocessing and network (unit health measured on all rows of DATA). "
+            "Layers, rows and units are numbered from 1."
         ),
         epilog=(
             "examples:\n  deltaprop explain --steps 20 --png worked_example.png\n"
+            "  deltaprop explain --example tutorial --weight 1,2,1\n"
             "  deltaprop explain iris.deltaprop iris.csv --row 3 --format markdown"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -154,6 +221,8 @@ def add_explain(commands: Any) -> None:
         "target",
         help="the column holding the row's true value (default: the model's target)",
     )
+    add(parser, "example")
+    add(parser, "weight")
     add(parser, "format")
     add(parser, "png")
     add(parser, "steps")
@@ -161,10 +230,20 @@ def add_explain(commands: Any) -> None:
         parser,
         "learning_rate",
         default=None,
-        help=(
-            "step size of the update (default: 0.5 for the worked example, the model's "
-            "learning rate for MODEL DATA)"
-        ),
+        help="step size eta of the update W - eta dW (default 0.5, as Python's explain and serve)",
+    )
+    add(
+        parser,
+        "alpha",
+        default=None,
+        help="L2 penalty of the step (default: the network's own: 0 for the examples, "
+        "the model's alpha for MODEL DATA)",
+    )
+    add(
+        parser,
+        "sample_weight",
+        help="with MODEL DATA: the column of row weights (default: the model's own, when "
+        "DATA has it)",
     )
     add(parser, "verbose", help="the traceback of an unexpected error")
     parser.set_defaults(func=cmd_explain)

@@ -136,6 +136,24 @@ def columns(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def weight_position(text: str) -> tuple[int, int, int]:
+    """An argument type: ``LAYER,I,J`` -> ``(layer, i, j)``, numbered from 1 (``I = 0``: bias)."""
+    parts = text.split(",")
+    try:
+        layer, i, j = (int(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: write LAYER,I,J, three integers such as 2,1,1 (the "
+            "weight from unit I of layer LAYER-1 to unit J of layer LAYER, numbered from 1; "
+            "I = 0 for the bias)"
+        ) from None
+    if layer < 1 or i < 0 or j < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: LAYER and J are numbered from 1 and I from 0 (the bias)"
+        )
+    return layer, i, j
+
+
 #: Missing-value strategies of ``--impute`` -> the Preprocessor's ``impute``.
 IMPUTE = {"mean": "mean", "median": "median", "most-frequent": "most_frequent"}
 
@@ -363,6 +381,23 @@ OPTIONS: dict[str, Option] = {
     "png": _o("--png", metavar="FILE", help="also draw the network to FILE (PNG)"),
     "steps": _o(
         "--steps", type=int, metavar="K", help="also show the loss over K steps of gradient descent"
+    ),
+    "weight": _o(
+        "--weight",
+        type=weight_position,
+        action="append",
+        metavar="LAYER,I,J",
+        help="also work the weight W[LAYER][I,J] out as scalars, with its finite-difference "
+        "check (numbered from 1 as the text prints them; I = 0 for the bias b[LAYER][J]); "
+        "repeatable",
+    ),
+    "example": _o(
+        "--example",
+        choices=["mazur", "tutorial"],
+        default="mazur",
+        help="the network explained without MODEL DATA: mazur, the classic one-row worked "
+        "example (squared error), or tutorial, docs/tutorial.md's three rows with sample "
+        "weights (cross-entropy) (default mazur)",
     ),
     # serve
     "epochs_per_second": _o(

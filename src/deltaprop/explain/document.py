@@ -25,13 +25,13 @@ MAX_SHOWN = 8
 #: Paragraphs of the text output are wrapped at this width.
 _TEXT_WIDTH = 96
 
-_LOSS_FORMULAS = {
+LOSS_FORMULAS = {
     "binary_cross_entropy": "l_i = -sum_k [y_ik log a_ik + (1 - y_ik) log(1 - a_ik)]",
     "cross_entropy": "l_i = -sum_k y_ik log a_ik",
     "squared_error": "l_i = 1/2 sum_k (a_ik - y_ik)^2",
     "poisson": "l_i = sum_k (a_ik - y_ik log a_ik)",
 }
-_LOSS_GRADIENTS = {
+LOSS_GRADIENTS = {
     "binary_cross_entropy": "dl/da = (a - y) / (a (1 - a))",
     "cross_entropy": "dl/da = -y / a",
     "squared_error": "dl/da = a - y",
@@ -60,7 +60,7 @@ def render_markdown(trace: _Trace, precision: int) -> str:
         lines += ["", f"### {heading}", ""]
         block: list[str] = []
         for item in items:
-            if item[0] == "array":
+            if item[0] in ("array", "lines"):
                 block += _text_item(item, precision, indent="")
                 continue
             if block:
@@ -77,6 +77,16 @@ def render_markdown(trace: _Trace, precision: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _weights_phrase(trace: _Trace, precision: int) -> str:
+    """``sample weights w = [...] (sum ...)`` or what stands for them."""
+    if not trace.weighted:
+        return "no sample weights (every w_i = 1)"
+    w = trace.sample_weight
+    shown = " ".join(fmt(v, precision) for v in w[:MAX_SHOWN])
+    more = f" ... ({w.shape[0]} in all)" if w.shape[0] > MAX_SHOWN else ""
+    return f"sample weights w = [{shown}{more}] (sum(w) = {fmt(trace.total_weight, precision)})"
+
+
 def norm(x: np.ndarray) -> float:
     """The Euclidean norm, scaled by the largest entry so large values do not overflow."""
     values = np.abs(np.asarray(x, dtype=np.float64))
@@ -90,7 +100,8 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
     """The title and the sections that :func:`render_text` and :func:`render_markdown` print.
 
     Each section is ``(heading, items)``; an item is ``("p", text)``,
-    ``("array", label, array)`` or ``("table", headers, rows)``.
+    ``("array", label, array)``, ``("table", headers, rows)`` or ``("lines", lines)``
+    (preformatted).
     """
     n_samples = trace.X.shape[0]
     L = len(trace.layers)
@@ -98,18 +109,29 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
     sizes = " -> ".join(
         [f"{trace.X.shape[1]} inputs"] + [f"{lt.n_out} {lt.activation}" for lt in trace.layers]
     )
-    weights = "weighted" if trace.weighted else "unweighted"
     overview = [
         ("p", f"network: {sizes}; loss: {trace.loss_name}"),
         (
             "p",
-            f"data: {n_samples} sample{'s' if n_samples != 1 else ''} ({weights}); "
-            f"learning_rate {_fmt(trace.learning_rate, precision)}"
-            + (f"; alpha {_fmt(trace.alpha, precision)}" if trace.alpha else "")
+            f"data: {n_samples} row{'s' if n_samples != 1 else ''}, "
+            + _weights_phrase(trace, precision)
+            + f"; learning_rate eta = {fmt(trace.learning_rate, precision)}"
+            + f"; L2 penalty alpha = {fmt(trace.alpha, precision)}"
             + f"; dtype {trace.X.dtype}",
         ),
-        ("p", "Layer l has weights W[l] (rows: inputs, columns: units); a[0] = X."),
+        (
+            "p",
+            "Notation: layers, rows and units are numbered from 1; a[0] = X. Rows are "
+            "samples: z[l] = a[l-1] @ W[l] + b[l], and W[l][i, j] (rows: inputs i, "
+            "columns: units j) connects unit i of layer l-1 to unit j of layer l, the "
+            "transpose of the textbook's W in z = W a + b. delta[l] = dL/dz[l] of the "
+            "weighted mean loss L of this batch, so row i of delta carries w_i / sum(w).",
+        ),
     ]
+    if trace.feature_names is not None:
+        named = ", ".join(f"{k + 1} {name}" for k, name in enumerate(trace.feature_names[:12]))
+        more = f", ... ({len(trace.feature_names)} in all)" if len(trace.feature_names) > 12 else ""
+        overview.append(("p", f"inputs: {named}{more}"))
 
     forward = [
         ("p", "`z[l] = a[l-1] @ W[l] + b[l]`, `a[l] = f(z[l])`"),
@@ -125,7 +147,7 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
             ("array", f"a[{l}] = {lt.activation}(z[{l}])", lt.a),
         ]
 
-    formula = _LOSS_FORMULAS.get(trace.loss_name, f"l_i = {trace.loss_name}(a_i, y_i)")
+    formula = LOSS_FORMULAS.get(trace.loss_name, f"l_i = {trace.loss_name}(a_i, y_i)")
     error: list[tuple] = [
         ("p", f"loss {trace.loss_name}: `{formula}`, compared with the output a[{L}]"),
         ("array", "y", trace.y),
@@ -134,8 +156,8 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
     error.append(
         (
             "p",
-            f"`L = sum_i w_i l_i / sum_i w_i` = {_fmt(trace.data_loss, precision)} "
-            f"(sum_i w_i = {_fmt(trace.total_weight, precision)})",
+            f"`L = sum_i w_i l_i / sum_i w_i` = {fmt(trace.data_loss, precision)} "
+            f"(sum_i w_i = {fmt(trace.total_weight, precision)})",
         )
     )
     if trace.alpha:
@@ -143,22 +165,32 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
             (
                 "p",
                 f"penalty `(alpha / 2) sum_l ||W[l]||^2 / sum_i w_i` = "
-                f"{_fmt(trace.penalty, precision)}; total L = {_fmt(trace.loss, precision)}",
+                f"{fmt(trace.penalty, precision)}; total L = {fmt(trace.loss, precision)}",
             )
         )
 
     if trace.canonical:
+        d_rule = LOSS_GRADIENTS.get(trace.loss_name, "dl/da")
+        chain = (
+            f"`w_i / sum(w) * dl/da * f'(z[{L}])` with `{d_rule}` and `{last.derivative_rule}`"
+            if last.chain_f_prime is not None
+            else "`w_i / sum(w) * a * (g - sum_k g_k a_k)` with `g = dl/da` (the softmax "
+            "Jacobian product)"
+        )
+        intro = (
+            f"{last.activation} output with {trace.loss_name} is a canonical pair: "
+            f"`f'(z)` cancels the denominator of `dl/da`, so `dl/dz = a - y` and "
+            f"`delta[{L}] = w_i / sum(w) * (a_i - y_i)`, the shortcut the backward pass "
+            f"takes. The full chain rule, {chain}, gives the same numbers:"
+        )
         output = [
-            (
-                "p",
-                f"{last.activation} output with {trace.loss_name} is a canonical pair: "
-                f"`f'(z)` cancels the denominator of `dl/da`, so `dl/dz = a - y` and "
-                f"`delta[{L}] = w_i (a_i - y_i) / sum(w)`.",
-            ),
+            *_chain_items(L, intro, last.dl_da, last.chain_f_prime),
+            ("array", "chain rule: w_i / sum(w) * dl/da * f'(z)", last.chain_delta),
+            ("p", "and the shortcut:"),
             ("array", "a - y", last.d_a),
         ]
     else:
-        d_rule = _LOSS_GRADIENTS.get(trace.loss_name, "dl/da")
+        d_rule = LOSS_GRADIENTS.get(trace.loss_name, "dl/da")
         f_rule = last.derivative_rule
         how = (
             f"`delta[{L}] = w_i / sum(w) * dl/da * f'(z[{L}])` with `{d_rule}` and `{f_rule}`"
@@ -166,16 +198,11 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
             else f"`delta[{L}] = w_i / sum(w) * a * (g - sum_k g_k a_k)` with `g = dl/da`, "
             f"`{d_rule}` (the softmax Jacobian product)"
         )
-        output = [
-            (
-                "p",
-                f"{last.activation} output with {trace.loss_name} is not a canonical pair, "
-                f"so the general chain rule applies: {how}.",
-            ),
-            ("array", "dl/da", last.d_a),
-        ]
-        if last.f_prime is not None:
-            output.append(("array", f"f'(z[{L}])", last.f_prime))
+        intro = (
+            f"{last.activation} output with {trace.loss_name} is not a canonical pair, "
+            f"so the general chain rule applies: {how}."
+        )
+        output = _chain_items(L, intro, last.d_a, last.f_prime)
     output += [
         ("array", "w_i / sum(w)", trace.sample_weight / trace.total_weight),
         ("array", f"delta[{L}] = dL/dz[{L}]", last.delta),
@@ -195,15 +222,13 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
     for lt in reversed(trace.layers[:-1]):
         hidden += _hidden_delta_items(lt)
 
-    rule = "`dW[l] = a[l-1].T @ delta[l]`"
-    if trace.alpha:
-        rule += " + `alpha W[l] / sum(w)`"
     update = [
         (
             "p",
-            f"{rule}, `db[l] = sum_i delta[l]`; then "
-            f"`W[l] <- W[l] - {_fmt(trace.learning_rate, precision)} dW[l]` "
-            f"and the same for b[l].",
+            "`dW[l] = a[l-1].T @ delta[l] + alpha W[l] / sum(w)` (the data term's part, "
+            "then the L2 penalty's share), `db[l] = sum_i delta[l]` (biases are not "
+            f"penalised); then `W[l] <- W[l] - eta dW[l]` with eta = "
+            f"{fmt(trace.learning_rate, precision)}, and the same for b[l].",
         )
     ]
     for lt in trace.layers:
@@ -211,9 +236,16 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
         update += [
             (
                 "p",
-                f"layer {l}: |dW| = {_fmt(lt.grad_norm, precision)}, "
-                f"|db| = {_fmt(lt.bias_grad_norm, precision)}",
+                f"layer {l}: |dW| = {fmt(lt.grad_norm, precision)}, "
+                f"|db| = {fmt(lt.bias_grad_norm, precision)}",
             ),
+        ]
+        if lt.d_weights_penalty is not None:
+            update += [
+                ("array", f"a[{l - 1}].T @ delta[{l}]", lt.d_weights_data),
+                ("array", f"alpha W[{l}] / sum(w)", lt.d_weights_penalty),
+            ]
+        update += [
             ("array", f"dW[{l}]", lt.d_weights),
             ("array", f"db[{l}]", lt.d_bias),
             ("array", f"W[{l}] after", lt.weights_after),
@@ -231,7 +263,18 @@ def document(trace: _Trace, precision: int) -> tuple[str, list[tuple[str, list[t
     if trace.loss_curve is not None:
         sections.append(("6 " + _curve_heading(trace), _curve_items(trace, precision)))
     sections.append(("Diagnostics", _diagnostic_items(trace, precision)))
+    for view in trace.scalar_views:
+        lines = view.to_text(precision).splitlines()
+        sections.append((f"Scalar view of {view.name}", [("lines", lines)]))
     return "deltaprop explain: one step of backpropagation, every number", sections
+
+
+def _chain_items(L: int, intro: str, dl_da: np.ndarray, f_prime: np.ndarray | None) -> list:
+    """The output delta's factors: the sentence, ``dl/da`` and ``f'(z)`` (None: softmax)."""
+    items: list[tuple] = [("p", intro), ("array", "dl/da", dl_da)]
+    if f_prime is not None:
+        items.append(("array", f"f'(z[{L}])", f_prime))
+    return items
 
 
 def _hidden_delta_items(lt: Any) -> list[tuple]:
@@ -260,10 +303,10 @@ def _diagnostic_items(trace: _Trace, precision: int) -> list[tuple]:
             [
                 str(lt.index + 1),
                 lt.activation,
-                _fmt(lt.grad_norm, 3),
-                _fmt(lt.bias_grad_norm, 3),
-                _fmt(norm(lt.delta), 3),
-                _fmt(ratio, 3),
+                fmt(lt.grad_norm, 3),
+                fmt(lt.bias_grad_norm, 3),
+                fmt(norm(lt.delta), 3),
+                fmt(ratio, 3),
                 "-" if lt.saturated is None else f"{lt.saturated:.0%}",
                 "-" if lt.dead is None else f"{lt.dead:.0%}",
             ]
@@ -279,7 +322,13 @@ def _diagnostic_items(trace: _Trace, precision: int) -> list[tuple]:
         "dead",
     ]
     return [
-        ("p", "Gradient norms per layer, the relative size of the update, and unit health:"),
+        (
+            "p",
+            "Gradient norms per layer, the relative size of the update, and unit health "
+            f"(saturated: values with f'(z) < 0.01; dead: units with z <= 0 on every row; "
+            f"both over the {trace.health_rows} row{'s' if trace.health_rows != 1 else ''} "
+            "measured):",
+        ),
         ("table", headers, rows),
         *[("p", hint) for hint in trace.hints],
     ]
@@ -294,7 +343,7 @@ def _curve_items(trace: _Trace, precision: int) -> list[tuple]:
     n = len(curve)
     every = max(1, math.ceil(n / 10))
     shown = [i for i in range(n) if i % every == 0 or i == n - 1]
-    rows = [[str(i + 1), _fmt(curve[i], precision)] for i in shown]
+    rows = [[str(i + 1), fmt(curve[i], precision)] for i in shown]
     items = [
         (
             "p",
@@ -315,18 +364,18 @@ def _per_sample_table(trace: _Trace, precision: int) -> list[tuple]:
     n_outputs = out.shape[1]
     rows = []
     for i in shown:
-        row = [str(i)]
+        row = [str(i + 1)]
         if n_outputs <= 3:
             row += [_fmt_vector(trace.y[i], precision), _fmt_vector(out[i], precision)]
-        row += [_fmt(trace.losses[i], precision), _fmt(trace.sample_weight[i], precision)]
+        row += [fmt(trace.losses[i], precision), fmt(trace.sample_weight[i], precision)]
         rows.append(row)
-    headers = ["sample"] + (["y", "a"] if n_outputs <= 3 else []) + ["l_i", "w_i"]
+    headers = ["row"] + (["y", "a"] if n_outputs <= 3 else []) + ["l_i", "w_i"]
     items: list[tuple] = [("table", headers, rows)]
     if n > len(shown):
         items.append(
             (
                 "p",
-                f"... {n - len(shown)} more samples; l_i over all {n}: "
+                f"... {n - len(shown)} more rows; l_i over all {n}: "
                 + _summary(trace.losses, precision),
             )
         )
@@ -338,7 +387,8 @@ def check_precision(precision: int) -> None:
     check_number("precision", precision, low=1, high=17, integer=True)
 
 
-def _fmt(value: float, precision: int) -> str:
+def fmt(value: float, precision: int) -> str:
+    """``value`` with ``precision`` significant digits, as a plain number (``0`` for zero)."""
     value = float(value)
     if value == 0.0:
         return "0"
@@ -346,24 +396,24 @@ def _fmt(value: float, precision: int) -> str:
 
 
 def _fmt_vector(v: np.ndarray, precision: int) -> str:
-    return " ".join(_fmt(x, precision) for x in v)
+    return " ".join(fmt(x, precision) for x in v)
 
 
 def _summary(a: np.ndarray, precision: int) -> str:
     """One line for an array too large to show: norm, range, mean and the first values."""
     flat = np.asarray(a, dtype=np.float64).ravel()
-    first = " ".join(_fmt(x, 4) for x in flat[:4])
+    first = " ".join(fmt(x, 4) for x in flat[:4])
     return (
-        f"norm {_fmt(norm(flat), precision)}, "
-        f"min {_fmt(flat.min(), 4)}, max {_fmt(flat.max(), 4)}, "
-        f"mean {_fmt(flat.mean(), 4)}; first values {first} ..."
+        f"norm {fmt(norm(flat), precision)}, "
+        f"min {fmt(flat.min(), 4)}, max {fmt(flat.max(), 4)}, "
+        f"mean {fmt(flat.mean(), 4)}; first values {first} ..."
     )
 
 
 def _matrix_lines(a: np.ndarray, precision: int) -> list[str]:
     a2 = a.reshape(1, -1) if a.ndim == 1 else a
     # Align each column on the decimal point: split every number at its first ".".
-    split = [[_fmt(x, precision).partition(".") for x in row] for row in a2]
+    split = [[fmt(x, precision).partition(".") for x in row] for row in a2]
     columns = []
     for c in range(a2.shape[1]):
         heads = [row[c][0] for row in split]
@@ -388,6 +438,8 @@ def _too_big(a: np.ndarray) -> bool:
 
 def _text_item(item: tuple, precision: int, indent: str = "  ") -> list[str]:
     kind = item[0]
+    if kind == "lines":
+        return [indent + line for line in item[1]]
     if kind == "p":
         # Formulas (between backticks) are not broken across lines: their spaces become
         # no-break spaces, which textwrap does not split on, until the lines are made.
