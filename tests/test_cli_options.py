@@ -40,7 +40,7 @@ def _options(parser):
 def test_the_deliberate_defaults_are_the_ones_listed():
     assert set(serve.OWN_DEFAULTS) == {
         "hidden", "activation", "solver", "learning_rate", "batch_size", "max_iter",
-        "validation_fraction",
+        "validation_fraction", "alpha",
     }  # fmt: skip
     assert set(demo.OWN_DEFAULTS) == {"hidden", "learning_rate", "max_iter", "target_loss"}
 

@@ -28,6 +28,7 @@ OWN_DEFAULTS: dict[str, tuple[Any, str]] = {
     "batch_size": (None, "all rows, full batch"),
     "max_iter": (5000, "5000"),
     "validation_fraction": (0.2, "0.2"),
+    "alpha": (0.0, "0: no penalty, the loss is the data's alone"),
 }
 
 _HELP = {
@@ -37,6 +38,7 @@ _HELP = {
     "learning_rate": "step size",
     "batch_size": "rows per update ('auto': min(200, rows))",
     "max_iter": "epochs",
+    "alpha": "L2 penalty (the page shows its share of each gradient)",
     "validation_fraction": (
         "rows held out for the validation curve (0 for none; none below 50 rows)"
     ),
@@ -81,6 +83,7 @@ def _table_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         impute=IMPUTE.get(args.impute),
         categorical=args.categorical,
         standardize=not args.no_standardize,
+        alpha=args.alpha,
     )
     options = {
         "sample_weight": model.sample_weight,
@@ -129,6 +132,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 hidden=list(args.hidden),
                 activation=args.activation,
                 random_state=args.seed,
+                alpha=args.alpha,
                 batch_size=batch_size,
                 **options,
             )

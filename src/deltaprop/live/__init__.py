@@ -24,6 +24,7 @@ import numpy as np
 from deltaprop.core.network import Network
 from deltaprop.core.validation import check_number
 from deltaprop.estimators import plan as estimator_plan
+from deltaprop.explain import DEFAULT_LEARNING_RATE
 from deltaprop.live._data import checked_rows, toy_dataset
 from deltaprop.live._server import LiveServer
 from deltaprop.live._session import Settings, TrainingSession, rebuild
@@ -350,7 +351,7 @@ def _estimator_defaults(
 def _checked_optimizer(optimizer: Any) -> Optimizer:
     """The optimizer the page steps with: default ``SGD(learning_rate=0.5)``."""
     if optimizer is None:
-        return SGD(learning_rate=0.5)
+        return SGD(learning_rate=DEFAULT_LEARNING_RATE)
     if isinstance(optimizer, LBFGS):
         raise ValueError("serve needs an optimizer with a learning rate (SGD or Adam), not LBFGS")
     if not isinstance(optimizer, Optimizer):

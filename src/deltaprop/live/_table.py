@@ -100,6 +100,7 @@ def model_from_table(
     impute: str | None = None,
     categorical: Sequence[str] | None = None,
     standardize: bool = True,
+    alpha: float = 0.0,
 ) -> TableModel:
     """Preprocess ``table`` and build a network whose output and loss fit the target.
 
@@ -123,6 +124,8 @@ def model_from_table(
         A column of row weights (numbers >= 0): it is not a feature.
     task, impute, categorical, standardize
         As :class:`deltaprop.tabular.Preprocessor` takes them.
+    alpha : float, default 0.0
+        The network's L2 penalty (none by default, so the loss is the data's alone).
 
     Returns
     -------
@@ -161,6 +164,7 @@ def model_from_table(
         hidden=hidden,
         activation=activation,
         random_state=random_state,
+        alpha=alpha,
     )
     names = preprocessor.get_feature_names_out()
     return TableModel(network, X, y, preprocessor, names, class_names, weights)
