@@ -116,8 +116,11 @@ def read_table(path: str | Path) -> Any:
 
 
 def column_names(columns: Any, where: str) -> list[str]:
-    """The column names as strings; a duplicate is a ``ValueError`` naming ``where``."""
-    names = [str(c) for c in columns]
+    """The column names as strings without surrounding whitespace.
+
+    A duplicate (after stripping) is a ``ValueError`` naming ``where``.
+    """
+    names = [str(c).strip() for c in columns]
     seen = set()
     for name in names:
         if name in seen:
