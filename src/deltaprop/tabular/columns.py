@@ -18,8 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.tabular.readers import column_names, require_pandas
-
 __all__ = [
     "MAX_CLASSES_INFERRED",
     "NULL_SPELLINGS",
@@ -30,6 +28,7 @@ __all__ = [
     "category_strings",
     "class_labels",
     "clean_text",
+    "column_names",
     "describe_rows",
     "infer_task",
     "is_numeric_column",
@@ -43,10 +42,37 @@ __all__ = [
     "number_from_text",
     "numeric_values",
     "parse_numbers",
+    "require_pandas",
     "rows_described",
     "table_frame",
     "task_rule",
 ]
+
+_INSTALL = 'pip install "deltaprop[data]"'
+
+
+def require_pandas() -> Any:
+    """The pandas module; an ``ImportError`` naming the extra to install without it."""
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError(f"reading and preprocessing tables needs pandas: {_INSTALL}") from None
+    return pandas
+
+
+def column_names(columns: Any, where: str) -> list[str]:
+    """The column names as strings without surrounding whitespace.
+
+    A duplicate (after stripping) is a ``ValueError`` naming ``where``.
+    """
+    names = [str(c).strip() for c in columns]
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{where!r}: column name {name!r} appears more than once")
+        seen.add(name)
+    return names
+
 
 #: Integer targets with at most this many distinct values are classification targets.
 MAX_CLASSES_INFERRED = 20

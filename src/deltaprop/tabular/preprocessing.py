@@ -21,9 +21,9 @@ Examples
 >>> pre.get_feature_names_out()
 ['size', 'size (missing)', 'colour=blue', 'colour=red']
 >>> pre.transform(table).round(3)
-array([[-0.925,  0.   ,  0.   ,  1.   ],
-       [ 0.925,  0.   ,  1.   ,  0.   ],
-       [ 0.   ,  1.   ,  0.   ,  1.   ]])
+array([[-1.23,  0.  ,  0.  ,  1.  ],
+       [ 1.23,  0.  ,  1.  ,  0.  ],
+       [ 0.  ,  1.  ,  0.  ,  1.  ]])
 >>> pre.classes_
 array(['no', 'yes'], dtype=object)
 >>> pre.transform_target(table)

@@ -160,7 +160,8 @@ def _constant(missing: np.ndarray, distinct: Sequence[Any]) -> ColumnRole | None
 def _numeric_role(name: str, numbers: np.ndarray, missing: np.ndarray) -> ColumnRole:
     present = numbers[~missing]
     distinct = np.unique(present)
-    constant = _constant(missing, [float(v) for v in distinct[:2]])
+    shown = [int(v) if np.isfinite(v) and v == np.round(v) else float(v) for v in distinct[:2]]
+    constant = _constant(missing, shown)
     if constant is not None:
         return constant
     finite = present[np.isfinite(present)]
@@ -288,7 +289,7 @@ def infer_roles(
     >>> {name: role.role for name, role in roles.items()}
     {'size': 'numeric', 'colour': 'categorical', 'k': 'constant', 'label': 'target'}
     >>> roles["k"].reason
-    "one value (7.0) in every row"
+    'one value (7) in every row'
     """
     pd = require_pandas()
     frame = table_frame(frame, pd)
