@@ -9,7 +9,8 @@ scaling, the smooth clip ``z / sqrt(1 + (z / 3)^2)``; per categorical column a o
 block (an unseen category is a row of zeros, as in ``TabularModel.predict``); a 0/1
 missing-value indicator where the model has one. Date and free-text columns are not
 expressed (the export names them: drop them in training to export). Then the network
-and the head: for a classifier the outputs ``label`` (the original labels) and ``probabilities``; for a
+and the head: for a classifier the outputs ``label`` (the original labels) and
+``probabilities``; for a
 regressor ``predictions``, shape (N,), in the target's units.
 
 Missing values: with ``impute`` a NaN in a numeric input is replaced by the stored fill
