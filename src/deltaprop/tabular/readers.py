@@ -183,7 +183,8 @@ def tidy(frame: Any, pd: Any, decimal: str = ".") -> Any:
             numbers, missing = parse_numbers(series, pd, decimal)
             present = ~missing
             if present.any() and not np.isnan(numbers[present]).any():
-                integers = not missing.any() and np.all(numbers == np.round(numbers))
+                integers = not missing.any() and np.all(np.abs(numbers) < 2.0**53)
+                integers = integers and np.all(numbers == np.round(numbers))
                 series = pd.Series(numbers.astype(np.int64) if integers else numbers)
             else:
                 values = series.astype("object").to_numpy()

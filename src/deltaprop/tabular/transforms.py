@@ -120,7 +120,8 @@ def smooth_clip(z: np.ndarray) -> np.ndarray:
     # |t| <= 1: the formula as written; else 3 * sign(z) / sqrt(1 + 1 / t^2), no overflow
     out[small] = z[small] / np.sqrt(1.0 + t[small] ** 2)
     big = ~small & ~np.isnan(z)
-    out[big] = np.sign(z[big]) * CLIP / np.sqrt(1.0 + 1.0 / t[big] ** 2)
+    with np.errstate(over="ignore"):  # t^2 = inf for |z| > 1e154: 1 / inf = 0, as meant
+        out[big] = np.sign(z[big]) * CLIP / np.sqrt(1.0 + 1.0 / t[big] ** 2)
     out[np.isnan(z)] = np.nan
     return out
 
