@@ -242,9 +242,10 @@ def test_missing_values_are_an_error_naming_column_and_count():
         Preprocessor(impute="mean").fit({"a": [np.nan, np.nan]})
     # infinities are clipped to the column's finite range (they were an error)
     pre = Preprocessor(scaling="standard").fit({"a": [1.0, 2.0, np.inf, -np.inf]})
-    assert pre.transform({"a": [np.inf, -np.inf]}).tolist() == pre.transform(
-        {"a": [2.0, 1.0]}
-    ).tolist()
+    assert (
+        pre.transform({"a": [np.inf, -np.inf]}).tolist()
+        == pre.transform({"a": [2.0, 1.0]}).tolist()
+    )
     np.testing.assert_allclose(pre.transform({"a": [1.0, 2.0]})[:, 0], [-1.0, 1.0], rtol=1e-14)
 
 

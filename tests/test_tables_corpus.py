@@ -107,7 +107,7 @@ def test_trains_with_no_option_and_predicts_through_the_file(name, tmp_path, cap
     printed = capsys.readouterr().out
     for column, role in expected.items():  # the roles table, before training
         assert any(
-            line.split()[:2] == column.split()[:1] + [role]
+            line.split()[:2] == [*column.split()[:1], role]
             or (column in line and f" {role} " in line)
             for line in printed.splitlines()
         )

@@ -94,12 +94,10 @@ def role_lines(roles: list[tuple[str, str, str, int]], impute: str | None) -> li
     lines = [f"columns ({len(roles)}): role, what is done, why"]
     for name, role, reason, n_missing in roles:
         done = _DONE[role]
-        if role == "numeric" and impute is not None:
-            done = "scaled, smoothly clipped" if done == "scaled" else done
         if n_missing and role in ("numeric", "categorical", "text", "datetime"):
             filled = "filled" if impute is not None else "an error (--impute none)"
             reason += f"; {n_missing} missing: {filled}, flagged"
-        lines.append(f"  {name:<{width}}  {role:<11} {done:<20} {reason}")
+        lines.append(f"  {name:<{width}}  {role:<11}  {done:<27}  {reason}")
     return lines
 
 
