@@ -117,6 +117,7 @@ def _assert_same_model(a, b, rtol=1e-10):
 def test_folder_through_dask_matches_one_file_in_memory(scheduler, tmp_path, target, options):
     folder, single = _write(_table(), tmp_path)
     common = ["--target", target, "--hidden", "5", "--seed", "2", "--quiet", *options.split()]
+    common += ["--scaling", "standard"]  # the Dask path's scaling (robust needs quartiles)
     dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
     argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
     assert main(argv) == 0
@@ -132,7 +133,7 @@ def test_poisson_counts_through_dask_match_in_memory(scheduler, tmp_path, solver
     folder, single = _write(frame, tmp_path)
     common = ["--target", "price", "--loss", "poisson", "--solver", solver, "--hidden", "5"]
     common += ["--learning-rate", "0.2", "--max-iter", "20", "--impute", "mean", "--tol", "0"]
-    common += ["--sample-weight", "weight", "--seed", "1", "--quiet"]
+    common += ["--sample-weight", "weight", "--seed", "1", "--quiet", "--scaling", "standard"]
     dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
     argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
     assert main(argv) == 0
@@ -216,7 +217,11 @@ def test_errors_name_the_problem_in_one_line(scheduler, tmp_path, capsys):
         (["train", str(empty), "--target", "label", *go], "holds no Parquet files"),
         (["train", folder, "--target", "nope", *go], "target column 'nope' is not in"),
         # the file with rows 33..73 (1-based) holds the first missing value of 'gap'
-        (["train", folder, "--target", "label", *go], "column 'gap' has missing values in"),
+        (
+            ["train", folder, "--target", "label", "--impute", "none", *go],
+            "column 'gap' has missing values in",
+        ),
+        (["train", folder, "--target", "label", "--scaling", "robust", *go], "--scaling robust"),
         (["train", folder, "--target", "label", "--early-stopping", *go], "--early-stopping"),
         (["train", folder, "--target", "label", "--impute", "median", *go], "--impute median"),
         (["train", single.replace(".parquet", ".csv"), "--target", "x", *go], "no such file"),
@@ -229,7 +234,7 @@ def test_errors_name_the_problem_in_one_line(scheduler, tmp_path, capsys):
         assert err.startswith("deltaprop: error: ") and message in err, (argv, err)
         assert err.count("\n") == 1 and "Traceback" not in err
     rows = np.flatnonzero(frame["gap"].isna().to_numpy())[:5] + 1
-    assert main(["train", folder, "--target", "label", *go]) == 2
+    assert main(["train", folder, "--target", "label", "--impute", "none", *go]) == 2
     listed = ", ".join(str(r) for r in rows)
     assert f"(rows {listed}, ...)" in capsys.readouterr().err
 

@@ -65,7 +65,7 @@ def model(tmp_path):
         ),
         ("x1,x2,label\n1,2,a\n3,4,b\n", ["target column 'y' is not in"]),
         ("x1,x2,y\n1,2,a\n3,4,a\n", ["single class 'a'"]),
-        ("x1,x2,y\n1,2,a\n,4,b\n5,6,a\n", ["column 'x1' has missing values in 1 row (row 2)"]),
+        ("x1,x2,y\n1,2,a\n3,4,b\n5,6,\n", ["column 'y' has missing values in 1 row (row 3)"]),
     ],
     ids=["missing", "empty", "header-only", "ragged", "typo", "no-target", "one-class", "nan"],
 )
@@ -87,8 +87,16 @@ def test_missing_values_train_with_impute(tmp_path, capsys):
     data.write_text(GOOD.replace("\n0.5,", "\n,", 1))
     out = tmp_path / "m.deltaprop"
     argv = ["train", str(data), "--target", "y", "--out", str(out), *TRAIN, "-q"]
-    assert main(argv) == 2
-    assert "missing values" in capsys.readouterr().err
+    # --impute none restores the error, said in the command line's terms
+    assert main([*argv, "--impute", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "column 'x1' has missing values in 1 row (row 2)" in err
+    assert "--impute none" in err and 'impute="' not in err
+    assert not out.exists()
+    # by default the gap is filled with the median and flagged
+    assert main(argv) == 0
+    pre = dp.load(out).preprocessor_
+    assert pre.impute == "median" and "x1 (missing)" in pre.get_feature_names_out()
     assert main([*argv, "--impute", "mean"]) == 0
     assert dp.load(out).preprocessor_.impute == "mean"
 

@@ -75,11 +75,13 @@ def test_malformed_csv(tmp_path, text, match):
 def test_read_table_file_errors(tmp_path):
     with pytest.raises(ValueError, match=r"missing\.csv'.*no such file"):
         read_table(tmp_path / "missing.csv")
-    with pytest.raises(ValueError, match=r"unknown file type '\.xlsx'"):
-        read_table(_write(tmp_path / "t.xlsx", "a\n1\n"))
+    with pytest.raises(ValueError, match=r"unknown file type '\.json'"):
+        read_table(_write(tmp_path / "t.json", "a\n1\n"))
+    # latin-1 text is read (it was an error): the encoding is sniffed, and can be named
     (tmp_path / "latin1.csv").write_bytes("a\ncaf\xe9\n".encode("latin-1"))
-    with pytest.raises(ValueError, match="not UTF-8 text"):
-        read_table(tmp_path / "latin1.csv")
+    assert read_table(tmp_path / "latin1.csv")["a"].tolist() == ["caf\xe9"]
+    with pytest.raises(ValueError, match="not utf-8 text"):
+        read_table(tmp_path / "latin1.csv", encoding="utf-8")
 
 
 def test_read_parquet_file_and_folder(tmp_path):
@@ -147,16 +149,20 @@ def test_missing_pandas_names_the_extra(monkeypatch):
 def test_standardisation_and_one_hot():
     x = [3.0, -1.0, 4.0, 1.5, 9.0]
     table = {"x": x, "colour": ["red", "blue", "red", "green", "blue"], "k": [7, 7, 7, 7, 7]}
-    pre = Preprocessor().fit(table)
-    assert pre.get_feature_names_out() == ["x", "colour=blue", "colour=green", "colour=red", "k"]
+    pre = Preprocessor(scaling="standard").fit(table)
+    # k holds one value: a constant, left out (it was a column of zeros before)
+    assert pre.roles_["k"].role == "constant"
+    assert pre.get_feature_names_out() == ["x", "colour=blue", "colour=green", "colour=red"]
     X = pre.transform(table)
     assert X.dtype == np.float64
-    assert X.shape == (5, 5)
+    assert X.shape == (5, 4)
     np.testing.assert_allclose(X[:, 0], _standardised(x), rtol=1e-14, atol=1e-15)
     assert X[:, 1:4].tolist() == [[0, 0, 1], [1, 0, 0], [0, 0, 1], [0, 1, 0], [1, 0, 0]]
-    assert X[:, 4].tolist() == [0.0] * 5  # zero variance: centred, not divided by zero
-    assert pre.mean_.tolist() == [sum(x) / 5, 7.0]
-    assert pre.scale_[1] == 1.0
+    assert pre.mean_.tolist() == [sum(x) / 5]
+    # one value and a gap: filled with that value, zero variance: centred, not divided by 0
+    pre = Preprocessor(scaling="standard").fit({"k": [7, 7, None, 7, 7]})
+    assert pre.transform({"k": [7, 7, None, 7, 7]})[:, 0].tolist() == [0.0] * 5
+    assert (pre.mean_[0], pre.scale_[0]) == (7.0, 1.0)
 
 
 def test_float32_output_and_no_standardisation():
@@ -222,32 +228,42 @@ def test_forced_categorical_numbers():
 
 
 def test_missing_values_are_an_error_naming_column_and_count():
+    # without imputation (impute=None; the default fills them)
     table = {"a": [1.0, np.nan, 3.0, np.nan], "b": ["x", "y", None, "x"]}
     with pytest.raises(ValueError, match=r"column 'a' has missing values in 2 rows \(rows 2, 4\)"):
-        Preprocessor().fit(table)
+        Preprocessor(impute=None).fit(table)
     with pytest.raises(ValueError, match=r"column 'b' has missing values in 1 row \(row 3\)"):
-        Preprocessor().fit({"b": table["b"]})
-    pre = Preprocessor().fit({"a": [1.0, 2.0]})
+        Preprocessor(impute=None).fit({"b": table["b"]})
+    pre = Preprocessor(impute=None).fit({"a": [1.0, 2.0]})
     with pytest.raises(ValueError, match="column 'a' has missing values in 1 row"):
         pre.transform({"a": [np.nan, 1.0]})
-    with pytest.raises(ValueError, match="no values"):
+    # an all-missing column is a constant, left out; with nothing else, no features
+    with pytest.raises(ValueError, match=r"no feature columns.*'a' \(constant: all 2 values"):
         Preprocessor(impute="mean").fit({"a": [np.nan, np.nan]})
-    with pytest.raises(ValueError, match=r"column 'a' holds infinite values: row 2"):
-        Preprocessor().fit({"a": [1.0, np.inf]})
+    # infinities are clipped to the column's finite range (they were an error)
+    pre = Preprocessor(scaling="standard").fit({"a": [1.0, 2.0, np.inf, -np.inf]})
+    assert (
+        pre.transform({"a": [np.inf, -np.inf]}).tolist()
+        == pre.transform({"a": [2.0, 1.0]}).tolist()
+    )
+    np.testing.assert_allclose(pre.transform({"a": [1.0, 2.0]})[:, 0], [-1.0, 1.0], rtol=1e-14)
 
 
 @pytest.mark.parametrize("impute", ["mean", "median", "most_frequent"])
 def test_imputation(impute):
     a = [1.0, np.nan, 3.0, 9.0, np.nan, 1.0]
     table = {"a": a, "b": ["y", "x", None, "x", "y", "y"]}
-    pre = Preprocessor(impute=impute).fit(table)
+    pre = Preprocessor(impute=impute, scaling="standard").fit(table)
     present = [v for v in a if not np.isnan(v)]
     expected_fill = {"mean": sum(present) / 4, "median": 2.0, "most_frequent": 1.0}[impute]
     assert pre.fill_values_ == {"a": expected_fill, "b": "y"}
+    assert pre.get_feature_names_out() == ["a", "a (missing)", "b=x", "b=y", "b (missing)"]
     filled = [expected_fill if np.isnan(v) else v for v in a]
     X = pre.transform(table)
     np.testing.assert_allclose(X[:, 0], _standardised(filled), rtol=1e-14, atol=1e-15)
-    assert X[2, 1:].tolist() == [0.0, 1.0]  # the missing text value became "y"
+    assert X[:, 1].tolist() == [0, 1, 0, 0, 1, 0]  # the indicator of a's gaps
+    assert X[2, 2:].tolist() == [0.0, 1.0, 1.0]  # the missing text value became "y", flagged
+    assert Preprocessor(impute=impute, add_indicator=False).fit(table).n_features_out_ == 3
     # Transform-time gaps are filled with the training statistic too.
     X_new = pre.transform({"a": [np.nan], "b": [None]})
     assert X_new[0, 0] == pytest.approx((expected_fill - pre.mean_[0]) / pre.scale_[0])
@@ -305,7 +321,10 @@ def test_regression_target_standardised_and_back():
     assert pre.target_mean_ == pytest.approx(sum(price) / 5, rel=1e-15)
     back = pre.inverse_transform_target(_standardised(price))
     np.testing.assert_allclose(back, price, rtol=1e-12)
-    with pytest.raises(ValueError, match=r"column 'price', row 1: 'n/a' is not a number"):
+    with pytest.raises(ValueError, match=r"column 'price', row 1: 'n/o' is not a number"):
+        pre.transform_target({"price": ["n/o", "1.0", "2.0"]})
+    # "n/a" is a null spelling: a missing target value
+    with pytest.raises(ValueError, match=r"column 'price' has missing values in 1 row"):
         pre.transform_target({"price": ["n/a", "1.0", "2.0"]})
 
 

@@ -202,6 +202,8 @@ def test_nested_kinds_round_trip(tmp_path, model_kind):
     assert sorted(header["arrays"]) == [
         "net.layers.0.bias",
         "net.layers.0.weights",
+        "pre.high",  # the finite range each numeric column's infinities are clipped to
+        "pre.low",
         "pre.mean",
         "pre.scale",
     ]

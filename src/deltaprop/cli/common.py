@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.cli.options import UsageError
+from deltaprop.cli.options import UsageError, table_reading
 from deltaprop.files.container import load, save, write_atomically
 from deltaprop.tabular import TabularModel, read_table
 
@@ -55,10 +55,13 @@ def require_extras(command: str) -> Any:
     return pandas
 
 
-def read_table_at(path: str) -> Any:
-    """The table at ``path`` (CSV, Parquet, NPZ) as a pandas DataFrame."""
+def read_table_at(path: str, args: argparse.Namespace | None = None) -> Any:
+    """The table at ``path`` (CSV, TSV, Parquet, NPZ, Excel) as a pandas DataFrame.
 
-    return read_table(path)
+    ``args`` may carry ``--sep``, ``--decimal`` and ``--encoding``; without them (or
+    without ``args``) they are sniffed.
+    """
+    return read_table(path, **({} if args is None else table_reading(args)))
 
 
 def load_model(path: str) -> Any:

@@ -7,7 +7,10 @@ through its own Dask path (:func:`deltaprop.estimators.dask.fit_on_dask`); the c
 holds only statistics, parameters and gradients. ``gd`` and ``lbfgs`` give the
 in-memory model (same weights up to the order of floating-point additions), ``sgd`` and
 ``adam`` run local SGD. The model file is the same ``tabular_model`` as ``deltaprop
-train`` writes without Dask.
+train`` writes without Dask. Through Dask, numbers are standardised (``--scaling
+standard``: robust scaling needs exact quartiles) and missing values filled with the mean
+by default (an exact median needs the whole column); dates, free text and identifiers
+are not recognised (name them in ``--drop``).
 """
 
 from __future__ import annotations
@@ -44,6 +47,13 @@ def _refuse_unsupported(args: argparse.Namespace) -> None:
             "--impute median is not available with --dask (an exact median needs the whole "
             "column in one place); use --impute mean or most-frequent"
         )
+    if args.scaling == "robust":
+        raise UsageError(
+            "--scaling robust is not available with --dask (it needs the exact quartiles of "
+            "each whole column); use --scaling standard, the default with --dask"
+        )
+    if args.id:
+        raise UsageError("--id is not available with --dask; use --drop for the ID columns")
 
 
 def train_on_dask(args: argparse.Namespace) -> int:
@@ -72,12 +82,14 @@ def train_on_dask(args: argparse.Namespace) -> int:
             args.target,
             client,
             task=args.task,
-            impute=IMPUTE.get(args.impute),
+            impute=IMPUTE[args.impute] if args.impute else "mean",
             categorical=args.categorical,
             standardize=not args.no_standardize,
             # as TabularModel.fit: Poisson counts are not standardised
             standardize_target=args.loss != "poisson",
             sample_weight=args.sample_weight,
+            scaling="standard",
+            drop=args.drop,
         )
         if args.no_standardize:
             message = check_feature_scales(
@@ -100,9 +112,11 @@ def train_on_dask(args: argparse.Namespace) -> int:
     model = TabularModel(
         estimator,
         task=args.task,
-        impute=IMPUTE.get(args.impute),
+        impute=pre.impute,
         standardize=not args.no_standardize,
         categorical=args.categorical,
+        scaling="standard",
+        drop=args.drop,
     )._set_fitted(pre, estimator, args.target, args.sample_weight)
     where = f" through Dask ({address}, {n_workers} worker{'s' if n_workers != 1 else ''})"
     return finish_training(args, model, sum(fitted.n_rows), where)

@@ -77,7 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = parser.parse_args(argv)
             return args.func(args)
         except (UsageError, ValueError, TypeError) as exc:
-            print(f"deltaprop: error: {_one_line(exc)}", file=sys.stderr)
+            # an error that names a setting says it as the command line spells it
+            text = getattr(exc, "cli", None) or _one_line(exc)
+            print(f"deltaprop: error: {text}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
             print("deltaprop: interrupted", file=sys.stderr)

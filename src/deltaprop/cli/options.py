@@ -155,7 +155,38 @@ def weight_position(text: str) -> tuple[int, int, int]:
 
 
 #: Missing-value strategies of ``--impute`` -> the Preprocessor's ``impute``.
-IMPUTE = {"mean": "mean", "median": "median", "most-frequent": "most_frequent"}
+IMPUTE = {"mean": "mean", "median": "median", "most-frequent": "most_frequent", "none": None}
+
+
+def impute_of(args: argparse.Namespace) -> str | None:
+    """The Preprocessor's ``impute`` for the parsed ``--impute`` (default: the median)."""
+    return IMPUTE[getattr(args, "impute", None) or "median"]
+
+
+def separator(text: str) -> str:
+    """An argument type: one character; ``tab`` or ``\\t`` for a tab."""
+    if text.lower() in ("tab", "\\t"):
+        return "\t"
+    if len(text) != 1 or text in '"\r\n':
+        raise argparse.ArgumentTypeError(
+            f"must be one character (or tab), not a quote or newline, got {text!r}"
+        )
+    return text
+
+
+def encoding(text: str) -> str:
+    """An argument type: a text encoding Python knows (utf-8, latin-1, cp1252, ...)."""
+    try:
+        "".encode(text)
+    except LookupError:
+        raise argparse.ArgumentTypeError(f"unknown text encoding {text!r}") from None
+    return text
+
+
+def table_reading(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords of :func:`deltaprop.tabular.read_table` that ``--sep``, ``--decimal`` and
+    ``--encoding`` set (None where the option was not given: sniffed)."""
+    return {key: getattr(args, key, None) for key in ("sep", "decimal", "encoding")}
 
 
 # -- the options ----------------------------------------------------------------------
@@ -286,16 +317,53 @@ OPTIONS: dict[str, Option] = {
         choices=["classification", "regression"],
         help="default: inferred from the target (text, booleans and few integers: classes)",
     ),
+    # reading the table
+    "sep": _o(
+        "--sep",
+        type=separator,
+        metavar="CHAR",
+        help="field separator of a text table: , ; tab | ... (default: sniffed)",
+    ),
+    "decimal": _o(
+        "--decimal",
+        choices=[".", ","],
+        help="decimal mark of a text table (default: sniffed; a comma where numbers read 1,5)",
+    ),
+    "encoding": _o(
+        "--encoding",
+        type=encoding,
+        metavar="NAME",
+        help="text encoding: utf-8, latin-1, cp1252, ... (default: utf-8, else cp1252)",
+    ),
     # preprocessing
     "impute": _o(
         "--impute",
         choices=sorted(IMPUTE),
-        help="fill missing feature values (default: a missing value is an error)",
+        help="fill missing feature values with the median (default), the mean or the most "
+        "frequent value, each flagged in an extra column; none: a missing value is an error",
     ),
     "no_standardize": _o(
         "--no-standardize",
         action="store_true",
         help="keep numeric columns as they are (warns when their scales differ widely)",
+    ),
+    "scaling": _o(
+        "--scaling",
+        choices=["robust", "standard"],
+        help="numeric columns: robust (median, quartiles, smooth clipping to +-3; the "
+        "default) or standard (mean and standard deviation)",
+    ),
+    "id": _o(
+        "--id",
+        type=columns,
+        metavar="COLUMNS",
+        help="columns that identify rows: no features; predict writes them next to each prediction",
+    ),
+    "drop": _o("--drop", type=columns, metavar="COLUMNS", help="columns to leave out"),
+    "dry_run": _o(
+        "--dry-run",
+        action="store_true",
+        help="print the role of each column (and why), then stop: no training, no file",
     ),
     "categorical": _o(
         "--categorical",

@@ -35,10 +35,16 @@ from deltaprop.cli.common import (
     say,
     write_bytes,
 )
-from deltaprop.cli.options import IMPUTE, Parser, UsageError, add, wrap
+from deltaprop.cli.options import Parser, UsageError, add, impute_of, wrap
 from deltaprop.core.network import Network
 from deltaprop.files.container import FileHeader, load, read_arrays, read_header
-from deltaprop.tabular import Preprocessor, TabularModel, check_feature_scales, infer_task
+from deltaprop.tabular import (
+    Preprocessor,
+    TabularModel,
+    check_feature_scales,
+    infer_roles,
+    infer_task,
+)
 from deltaprop.training.checkpoint import Checkpoint
 
 __all__ = ["add_commands", "add_train"]
@@ -47,15 +53,52 @@ __all__ = ["add_commands", "add_train"]
 # -- train ----------------------------------------------------------------------------
 def _scale_warning(frame: Any, args: argparse.Namespace, task: str) -> str | None:
 
-    features = frame.drop(columns=[args.sample_weight]) if args.sample_weight else frame
-    pre = Preprocessor(
-        args.target,
-        task=task,
-        impute=IMPUTE.get(args.impute),
-        categorical=args.categorical,
-        standardize=False,
-    ).fit(features)
-    return check_feature_scales(pre.transform(features), feature_names=pre.get_feature_names_out())
+    pre = Preprocessor(args.target, task=task, standardize=False, **_preprocessing(args))
+    pre.fit(frame)
+    return check_feature_scales(pre.transform(frame), feature_names=pre.get_feature_names_out())
+
+
+def _preprocessing(args: argparse.Namespace) -> dict[str, Any]:
+    """The Preprocessor's keywords that the options of ``train`` set (not the task)."""
+    return {
+        "impute": impute_of(args),
+        "categorical": args.categorical,
+        "scaling": args.scaling or "robust",
+        "drop": args.drop,
+        "id_columns": args.id,
+        "sample_weight": args.sample_weight,
+    }
+
+
+#: What is done to a column of each role, in the roles table.
+_DONE = {
+    "numeric": "scaled",
+    "categorical": "one-hot",
+    "text": "hashed words",
+    "datetime": "calendar features",
+    "identifier": "dropped",
+    "constant": "dropped",
+    "target": "predicted",
+    "weight": "weights the rows",
+    "id": "written next to predictions",
+    "dropped": "dropped",
+}
+
+
+def role_lines(roles: list[tuple[str, str, str, int]], impute: str | None) -> list[str]:
+    """The roles table: per column its name, role, what is done and why.
+
+    ``roles`` lists ``(name, role, reason, n_missing)`` in the table's order.
+    """
+    width = max(6, *(len(name) for name, *_ in roles))
+    lines = [f"columns ({len(roles)}): role, what is done, why"]
+    for name, role, reason, n_missing in roles:
+        done = _DONE[role]
+        if n_missing and role in ("numeric", "categorical", "text", "datetime"):
+            filled = "filled" if impute is not None else "an error (--impute none)"
+            reason += f"; {n_missing} missing: {filled}, flagged"
+        lines.append(f"  {name:<{width}}  {role:<11}  {done:<27}  {reason}")
+    return lines
 
 
 def _check_in_memory_options(args: argparse.Namespace) -> None:
@@ -83,19 +126,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.early_stopping and args.validation_fraction == 0.0:
         raise UsageError("argument --validation-fraction: must be > 0 and < 1, got 0")
     if args.dask or args.dask_scheduler is not None:
+        if args.dry_run:
+            raise UsageError(
+                "--dry-run reads the table in this process; it does not go with --dask"
+            )
         return dask.train_on_dask(args)
     _check_in_memory_options(args)
     return _train_in_memory(args)
 
 
 def _train_in_memory(args: argparse.Namespace) -> int:
-
-    frame = read_table_at(args.data)
+    frame = read_table_at(args.data, args)
+    args.target = args.target.strip()
     if args.target not in frame.columns:
         raise UsageError(
             f"target column {args.target!r} is not in {args.data!r} (columns: "
             f"{', '.join(list(frame.columns)[:20])})"
         )
+    roles = infer_roles(
+        frame,
+        args.target,
+        sample_weight=args.sample_weight,
+        id_columns=args.id or (),
+        drop=args.drop or (),
+        categorical=args.categorical or (),
+    )
+    table = [(n, r.role, r.reason, r.n_missing) for n, r in roles.items()]
+    if args.dry_run or not args.quiet:
+        print("\n".join(role_lines(table, impute_of(args))))
+    if args.dry_run:
+        return 0
     task = args.task or infer_task(frame[args.target], name=args.target)
     if args.no_standardize:
         message = _scale_warning(frame, args, task)
@@ -110,12 +170,13 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     callbacks: list[Any] = [progress]
     if args.checkpoint is not None:
         callbacks.append(Checkpoint(args.checkpoint, every=args.checkpoint_every or 1))
+    preprocessing = _preprocessing(args)
+    del preprocessing["sample_weight"]  # TabularModel.fit takes it
     model = TabularModel(
         build_estimator(args, task, callbacks),
         task=task,
-        impute=IMPUTE.get(args.impute),
         standardize=not args.no_standardize,
-        categorical=args.categorical,
+        **preprocessing,
     )
     with no_convergence_warnings():
         try:
@@ -129,13 +190,24 @@ def _train_in_memory(args: argparse.Namespace) -> int:
 # -- predict --------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
     """Write one prediction (and, with --proba, class probabilities) per input row."""
-    pd = require_extras("predict")
+    require_extras("predict")
     check_destination(args.out, "--out")
     model = load_model(args.model)
     if args.proba and model.task_ != "classification":
         raise UsageError("--proba needs a classification model; this one is regression")
-    frame = read_table_at(args.data)
-    out = pd.DataFrame({model.target_: model.predict(frame)})
+    frame = read_table_at(args.data, args)
+    ids = [c for c in model.id_columns_ if c in frame.columns]
+    absent = [c for c in model.id_columns_ if c not in frame.columns]
+    if absent:
+        warnings.warn(
+            f"the table lacks the ID column(s) {absent}: predictions are written without them",
+            UserWarning,
+            stacklevel=1,
+        )
+    out = frame[ids].reset_index(drop=True).copy()
+    out[model.target_ if model.target_ not in ids else f"predicted_{model.target_}"] = (
+        model.predict(frame)
+    )
     if args.proba:
         proba = model.predict_proba(frame)
         for k, label in enumerate(model.classes_.tolist()):
@@ -166,7 +238,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Score a model on a labelled table."""
     require_extras("evaluate")
     model = load_model(args.model)
-    frame = read_table_at(args.data)
+    frame = read_table_at(args.data, args)
     target = args.target or model.target_
     scores = model.evaluate(frame, target=target, sample_weight=args.sample_weight)
     if args.json:
@@ -186,23 +258,40 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _column_detail(column: dict, pre: dict, i: int) -> tuple[str, int]:
+    """What was done to one feature column, and how many scaled numbers it uses."""
+    kind = column["kind"]
+    if kind == "numeric":
+        if pre["scaling"] is None:
+            return "numeric      as it is", 1
+        centre = "median" if pre["scaling"] == "robust" else "mean"
+        clip = ", smoothly clipped to +-3" if pre["scaling"] == "robust" else ""
+        return (
+            f"numeric      {centre} {pre['mean'][i]:.6g}, scale {pre['scale'][i]:.6g}{clip}",
+            1,
+        )
+    if kind == "categorical":
+        categories = column["categories"]
+        shown = ", ".join(categories[:10]) + (", ..." if len(categories) > 10 else "")
+        return f"categorical  {len(categories)} categories: {shown}", 0
+    if kind == "datetime":
+        parts = "year, month, weekday" + (", hour" if column["hour"] else "")
+        return f"datetime     {parts} (sin/cos), days since 1970", 2
+    return f"text         words hashed into {column['buckets']} columns", 0
+
+
 def _schema_lines(pre: dict) -> list[str]:
     columns = pre["columns"]
     width = max(len(c["name"]) for c in columns)
     lines = [f"input columns ({len(columns)}, matched by name, any order):"]
-    i_numeric = 0
+    i_scaled = 0
     for column in columns:
         name = column["name"]
-        if column["kind"] == "numeric":
-            detail = (
-                f"numeric      mean {pre['mean'][i_numeric]:.6g}, "
-                f"scale {pre['scale'][i_numeric]:.6g}"
-            )
-            i_numeric += 1
-        else:
-            categories = column["categories"]
-            shown = ", ".join(categories[:10]) + (", ..." if len(categories) > 10 else "")
-            detail = f"categorical  {len(categories)} categories: {shown}"
+        detail, used = _column_detail(column, pre, i_scaled)
+        i_scaled += used
+        if column.get("missing"):
+            fill = pre["fill_values"].get(name)
+            detail += f"; missing values filled ({fill!r:.40}) and flagged"
         lines.append(f"  {name:<{width}}  {detail}")
     if pre["impute"] is not None:
         lines.append(f"missing values are filled ({pre['impute']})")
@@ -301,8 +390,11 @@ def _describe_tabular_model(path: str, header: FileHeader) -> list[str]:
         "mean": arrays["preprocessor.mean"].astype(np.float64),
         "scale": arrays["preprocessor.scale"].astype(np.float64),
         "impute": pre["params"]["impute"],
+        "scaling": pre["params"]["scaling"] if pre["params"]["standardize"] else None,
+        "fill_values": pre["fill_values"] or {},
     }
-    return lines + _schema_lines(schema)
+    roles = [(r["name"], r["role"], r["reason"], r["n_missing"]) for r in pre["roles"]]
+    return lines + role_lines(roles, pre["params"]["impute"]) + _schema_lines(schema)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -364,7 +456,10 @@ _TRAIN_GROUPS = {
         "n_iter_no_change", "early_stopping", "validation_fraction", "sample_weight",
         "class_weight", "seed",
     ),
-    "preprocessing": ("impute", "no_standardize", "categorical"),
+    "reading the table": ("sep", "decimal", "encoding"),
+    "preprocessing": (
+        "impute", "scaling", "no_standardize", "categorical", "id", "drop", "dry_run",
+    ),
     "output and checkpoints": (
         "plot", "checkpoint", "checkpoint_every", "resume", "quiet", "verbose",
     ),
@@ -381,15 +476,17 @@ def add_train(commands: Any) -> Parser:
         help="train a model on a table (CSV, Parquet, NPZ)",
         description=wrap(
             "Train a feed-forward network on the table DATA to predict the column "
-            "--target from all the others. Numeric columns are standardised, text "
-            "columns one-hot encoded, the target label-encoded (classification) or "
-            "standardised (regression); this preprocessing is stored in the model. A "
-            "progress bar shows the epoch, loss and validation loss on a terminal."
+            "--target from the others. Each column gets a role, printed first (--dry-run "
+            "prints the roles and stops): numbers are robustly scaled, categories one-hot "
+            "encoded, dates become calendar features, free text hashed words; "
+            "identifiers and constant columns are left out; missing values are filled "
+            "and flagged. This preprocessing is stored in the model. A progress bar "
+            "shows the epoch, loss and validation loss on a terminal."
         ),
         epilog=_TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add(train, "data", help="training table: .csv, .parquet, .npz")
+    add(train, "data", help="training table: .csv, .tsv, .parquet, .npz, .xlsx")
     add(train, "target", required=True)
     add(train, "out", metavar="MODEL", help="write the trained model to this file")
     add(train, "task")
@@ -424,9 +521,11 @@ _MODEL_COMMANDS: dict[str, tuple[dict, list[str], Any]] = {
             "help": "predict with a trained model",
             "description": (
                 "Predict one value per row of DATA with MODEL; columns are matched by name "
-                "(extra ones are ignored). Writes CSV: a column named after the target with "
-                "the predicted labels (or numbers, in the target's units) and, with --proba, "
-                "one column proba_<class> per class."
+                "(any order; extra ones are ignored, missing ones named). Writes CSV: the "
+                "model's ID columns (train --id), a column named after the target with the "
+                "predicted labels (or numbers, in the target's units) and, with --proba, one "
+                "column proba_<class> per class. Unseen categories and missing values are "
+                "handled and counted in one line on stderr."
             ),
             "epilog": (
                 "example: deltaprop predict iris.deltaprop new.csv --proba --out predictions.csv"
@@ -437,6 +536,9 @@ _MODEL_COMMANDS: dict[str, tuple[dict, list[str], Any]] = {
             "data: the rows to predict",
             "out: write CSV here (default: standard output)",
             "proba",
+            "sep",
+            "decimal",
+            "encoding",
             "verbose",
         ],
         cmd_predict,
@@ -459,6 +561,9 @@ _MODEL_COMMANDS: dict[str, tuple[dict, list[str], Any]] = {
             "sample_weight: weight every score by this column (numbers >= 0); default: each "
             "row counts once",
             "json",
+            "sep",
+            "decimal",
+            "encoding",
             "verbose",
         ],
         cmd_evaluate,

@@ -4,9 +4,13 @@ The graph takes one input per feature column the model was trained on, named aft
 column, shape (N, 1): numeric (and boolean) columns in the model's float type, text
 columns as ``tensor(string)``. It applies the stored preprocessing as graph nodes, in
 the order :meth:`~deltaprop.tabular.Preprocessor.transform` builds its columns: per numeric
-column ``(x - mean) / scale``, per text column a one-hot block (an unseen category is a
-row of zeros, as in ``TabularModel.predict``). Then the network and the head: for a
-classifier the outputs ``label`` (the original labels) and ``probabilities``; for a
+column infinities clipped to the training range, ``(x - mean) / scale`` and, with robust
+scaling, the smooth clip ``z / sqrt(1 + (z / 3)^2)``; per categorical column a one-hot
+block (an unseen category is a row of zeros, as in ``TabularModel.predict``); a 0/1
+missing-value indicator where the model has one. Date and free-text columns are not
+expressed (the export names them: drop them in training to export). Then the network
+and the head: for a classifier the outputs ``label`` (the original labels) and
+``probabilities``; for a
 regressor ``predictions``, shape (N,), in the target's units.
 
 Missing values: with ``impute`` a NaN in a numeric input is replaced by the stored fill
@@ -17,6 +21,7 @@ value (``IsNaN`` and ``Where``), and so is an empty string in a text input; with
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -24,6 +29,7 @@ import numpy as np
 
 from deltaprop.export.onnx import (
     OnnxGraph,
+    _element_type,
     _normalized_rows,
     add_classifier_outputs,
     add_inverse_scaling,
@@ -36,24 +42,44 @@ from deltaprop.export.onnx import (
 __all__ = ["tabular_model_to_model_proto", "tabular_model_to_onnx"]
 
 
-def _numeric_feature(graph: OnnxGraph, name: str, mean: float, scale: float, fill: Any) -> str:
+def _numeric_feature(
+    graph: OnnxGraph, name: str, stats: tuple[float, float, float, float], fill: Any, pre: Any
+) -> tuple[str, str | None]:
+    """The scaled column and its missing mask (None without imputation)."""
+    mean, scale, low, high = stats
     x = graph.add_input(name, width=1)
+    is_nan = None
     if fill is not None:
         is_nan = graph.node("IsNaN", [x], "is_nan", width=1, opset=9)
         x = graph.node("Where", [is_nan, graph.scalar(fill), x], "filled", width=1)
+    if math.isfinite(low) and math.isfinite(high):  # infinities to the training range
+        x = graph.node("Min", [x, graph.scalar(high)], "below_high", width=1)
+        x = graph.node("Max", [x, graph.scalar(low)], "clipped", width=1, opset=8)
     if mean == 0.0 and scale == 1.0:  # not standardised
-        return x
-    return add_standardization(graph, x, [mean], [scale])
+        return x, is_nan
+    z = add_standardization(graph, x, [mean], [scale])
+    if pre.standardize and pre.scaling == "robust":
+        # z / sqrt(1 + (z / 3)^2)
+        t = graph.node("Div", [z, graph.scalar(3.0)], "third", width=1)
+        t2 = graph.node("Mul", [t, t], "squared", width=1)
+        one_plus = graph.node("Add", [t2, graph.scalar(1.0)], "one_plus", width=1)
+        root = graph.node("Sqrt", [one_plus], "root", width=1, opset=6)
+        z = graph.node("Div", [z, root], "smooth_clip", width=1)
+    return z, is_nan
 
 
-def _text_feature(graph: OnnxGraph, name: str, categories: list[str], fill: Any) -> str:
+def _text_feature(
+    graph: OnnxGraph, name: str, categories: list[str], fill: Any
+) -> tuple[str, str | None]:
+    """The one-hot block and the missing mask (an empty string; None without imputation)."""
     x = graph.add_input(name, "string", width=1)
+    is_empty = None
     if fill is not None:
         empty = graph.constant(np.array([""], dtype=object), "empty", dtype=object)
         is_empty = graph.node("Equal", [x, empty], "is_empty", width=1, opset=19)
         value = graph.constant(np.array([str(fill)], dtype=object), "fill", dtype=object)
         x = graph.node("Where", [is_empty, value, x], "filled", width=1)
-    return add_one_hot(graph, x, categories)
+    return add_one_hot(graph, x, categories), is_empty
 
 
 def tabular_model_to_model_proto(model: Any, *, opset: int | None = None, dtype: Any = None) -> Any:
@@ -94,11 +120,22 @@ def tabular_model_to_model_proto(model: Any, *, opset: int | None = None, dtype:
         name = column["name"]
         fill = None if fills is None else fills[name]
         if column["kind"] == "numeric":
-            mean, scale = float(pre.mean_[i_numeric]), float(pre.scale_[i_numeric])
-            blocks.append(_numeric_feature(graph, name, mean, scale, fill))
+            stats = (pre.mean_, pre.scale_, pre.low_, pre.high_)
+            block, missing = _numeric_feature(
+                graph, name, tuple(float(a[i_numeric]) for a in stats), fill, pre
+            )
             i_numeric += 1
+        elif column["kind"] == "categorical":
+            block, missing = _text_feature(graph, name, column["categories"], fill)
         else:
-            blocks.append(_text_feature(graph, name, column["categories"], fill))
+            raise ValueError(
+                f"column {name!r} is a {column['kind']} column, which the ONNX export does "
+                "not express; train without it (drop=[...], --drop) to export"
+            )
+        blocks.append(block)
+        if column.get("missing"):
+            to = _element_type(graph.onnx, graph.dtype)
+            blocks.append(graph.node("Cast", [missing], "missing", width=1, to=to))
     X = graph.concat(blocks, "features")
     net = estimator._network(graph.dtype)
     scores = add_network(graph, net, X)

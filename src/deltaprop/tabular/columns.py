@@ -1,27 +1,34 @@
-"""Column roles: which values are numbers, which are categories, what task a target sets.
+"""How values read: which are numbers, which are missing, what task a target sets.
 
-The rules that :class:`~deltaprop.tabular.Preprocessor` and the Dask summaries
-(:mod:`deltaprop.tabular.dask`) both follow: a column is numeric when at least half of
-its non-missing values are numbers (then every one must be); categories are the values
-as strings (``2.0`` reads as ``"2"``); :func:`infer_task` decides between classification
-and regression from the target. The rules are spelled out in ``docs/data.md``.
+The rules that :class:`~deltaprop.tabular.Preprocessor`, :func:`~deltaprop.tabular.infer_roles`
+and the Dask summaries (:mod:`deltaprop.tabular.dask`) all follow: text cells lose their
+surrounding whitespace; the common null spellings (:data:`NULL_SPELLINGS`: empty, ``NA``,
+``N/A``, ``NaN``, ``null``, ``None``, ``?``, ``-``) are missing values; ``"45%"`` reads
+as 45 and ``"1,234"`` as 1234; a column is numeric when at least half of its present
+values are numbers (then every one must be); categories are the values as strings
+(``2.0`` reads as ``"2"``); :func:`infer_task` decides between classification and
+regression from the target. The rules are spelled out in ``docs/data.md``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from deltaprop.tabular.readers import column_names, require_pandas
-
 __all__ = [
     "MAX_CLASSES_INFERRED",
+    "NULL_SPELLINGS",
     "SHOW",
+    "SpelledError",
     "as_series",
+    "as_text",
     "category_strings",
     "class_labels",
+    "clean_text",
+    "column_names",
     "describe_rows",
     "infer_task",
     "is_numeric_column",
@@ -32,17 +39,124 @@ __all__ = [
     "most_frequent",
     "not_numbers_error",
     "not_numbers_rows_error",
+    "number_from_text",
     "numeric_values",
     "parse_numbers",
+    "require_pandas",
     "rows_described",
     "table_frame",
     "task_rule",
 ]
 
+_INSTALL = 'pip install "deltaprop[data]"'
+
+
+def require_pandas() -> Any:
+    """The pandas module; an ``ImportError`` naming the extra to install without it."""
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError(f"reading and preprocessing tables needs pandas: {_INSTALL}") from None
+    return pandas
+
+
+def column_names(columns: Any, where: str) -> list[str]:
+    """The column names as strings without surrounding whitespace.
+
+    A duplicate (after stripping) is a ``ValueError`` naming ``where``.
+    """
+    names = [str(c).strip() for c in columns]
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"{where!r}: column name {name!r} appears more than once")
+        seen.add(name)
+    return names
+
+
 #: Integer targets with at most this many distinct values are classification targets.
 MAX_CLASSES_INFERRED = 20
 #: How many offending values an error message lists.
 SHOW = 5
+#: Cell texts that mean "no value" (compared after stripping whitespace, ignoring case).
+NULL_SPELLINGS = frozenset(
+    {"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "#n/a", "<na>", "nil"}
+)
+
+_PERCENT = re.compile(r"^([+-]?[0-9][0-9.,\s]*)\s*%$")
+_THOUSANDS = {
+    ".": re.compile(r"^[+-]?[0-9]{1,3}([, \u00a0\u202f][0-9]{3})+(\.[0-9]*)?$"),
+    ",": re.compile(r"^[+-]?[0-9]{1,3}([. \u00a0\u202f][0-9]{3})+(,[0-9]*)?$"),
+}
+_DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]*,[0-9]+([eE][+-]?[0-9]+)?$")
+
+
+class SpelledError(ValueError):
+    """A ``ValueError`` whose remedy names a setting, spelled for each interface.
+
+    ``str(error)`` uses the Python spelling (``impute="median"``); :attr:`cli` the
+    command line's (``--impute median``), which ``deltaprop`` prints instead.
+    """
+
+    def __init__(self, python: str, cli: str) -> None:
+        super().__init__(python)
+        self.cli = cli
+
+
+def as_text(values: Any) -> np.ndarray:
+    """Values as an object array of Python strings (never a fixed-width ``'U'`` array).
+
+    A fixed-width array is as wide as its longest value times the number of values: a
+    few long labels would make it huge, so text is always held as Python objects.
+    """
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        out[i] = str(value)
+    return out
+
+
+def clean_text(series: Any, pd: Any) -> Any:
+    """``series`` with text cells stripped and null spellings made missing (``None``).
+
+    Non-text cells (numbers, booleans, dates) are kept as they are.
+    """
+    if is_numeric_dtype(series, pd) or not (
+        series.dtype == object or pd.api.types.is_string_dtype(series)
+    ):
+        return series
+    values = series.astype("object").to_numpy()
+    out = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        if isinstance(value, str):
+            text = value.strip()
+            out[i] = None if text.lower() in NULL_SPELLINGS else text
+        elif value is None or (isinstance(value, float) and np.isnan(value)):
+            out[i] = None
+        else:
+            out[i] = value
+    return pd.Series(out, index=series.index, dtype=object, name=series.name)
+
+
+def number_from_text(text: str, decimal: str = ".") -> float:
+    """A cleaned number from text: ``"45%"`` -> 45, ``"1,234.5"`` -> 1234.5; else NaN.
+
+    ``decimal`` is the decimal mark (``"."`` or ``","``); the other one (and spaces)
+    may separate thousands. NaN when the text is no number.
+    """
+    text = text.strip()
+    match = _PERCENT.match(text)
+    if match:
+        text = match.group(1).strip()
+    if _THOUSANDS[decimal].match(text):
+        text = re.sub(r"[,. \u00a0\u202f]", lambda m: "." if m.group() == decimal else "", text)
+    elif decimal == "," and _DECIMAL_COMMA.match(text):
+        text = text.replace(",", ".")
+    elif decimal == "," and "." in text:
+        return float("nan")
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
 
 
 # -- columns as numbers or categories -------------------------------------------------
@@ -61,14 +175,31 @@ def is_numeric_dtype(series: Any, pd: Any) -> bool:
     return bool(pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series))
 
 
-def parse_numbers(series: Any, pd: Any) -> tuple[np.ndarray, np.ndarray]:
-    """``(numbers, missing)``: float64 values (NaN where not a number) and the missing mask."""
-    missing = series.isna().to_numpy()
+def parse_numbers(series: Any, pd: Any, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
+    """``(numbers, missing)``: float64 values (NaN where not a number) and the missing mask.
+
+    Text is cleaned first (:func:`clean_text`: null spellings are missing), and a text
+    that pandas does not read as a number gets a second chance through
+    :func:`number_from_text` (percent signs, thousands separators).
+    """
     if is_numeric_dtype(series, pd):
+        missing = series.isna().to_numpy()
         numbers = series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        return numbers, missing
+    series = clean_text(series, pd)
+    missing = series.isna().to_numpy()
+    values = series.astype("object")
+    if decimal == ".":
+        parsed = pd.to_numeric(values, errors="coerce")
+        numbers = parsed.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     else:
-        parsed = pd.to_numeric(series.astype("object"), errors="coerce")
-        numbers = parsed.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        numbers = np.full(len(values), np.nan)
+    for i in np.flatnonzero(np.isnan(numbers) & ~missing):
+        value = values.iloc[i]
+        if isinstance(value, str):
+            numbers[i] = number_from_text(value, decimal)
+        elif isinstance(value, bool | np.bool_ | int | float | np.number):
+            numbers[i] = float(value)
     return numbers, missing
 
 
@@ -131,6 +262,8 @@ def is_numeric_column(name: str, series: Any, pd: Any) -> bool:
     if is_numeric_dtype(series, pd):
         return True
     numbers, missing = parse_numbers(series, pd)
+    if missing.all():
+        return False
     bad = ~missing & np.isnan(numbers)
     n_present = int((~missing).sum())
     n_numbers = n_present - int(bad.sum())
@@ -142,7 +275,8 @@ def is_numeric_column(name: str, series: Any, pd: Any) -> bool:
 
 
 def category_strings(series: Any, pd: Any) -> np.ndarray:
-    """Values as strings (object array, None where missing); 2.0 reads as "2"."""
+    """Values as stripped strings (object array, None where missing); 2.0 reads as "2"."""
+    series = clean_text(series, pd)
     missing = series.isna().to_numpy()
     values = series.astype("object").to_numpy()
     out = np.empty(len(values), dtype=object)
@@ -152,7 +286,7 @@ def category_strings(series: Any, pd: Any) -> np.ndarray:
         elif isinstance(value, float | np.floating) and float(value).is_integer():
             out[i] = str(int(value))
         else:
-            out[i] = str(value)
+            out[i] = str(value).strip()
     return out
 
 
@@ -332,4 +466,4 @@ def class_labels(series: Any, pd: Any) -> np.ndarray:
         return series.to_numpy(dtype=np.int64)
     if pd.api.types.is_float_dtype(series):
         return series.to_numpy(dtype=np.float64)
-    return np.array([str(v) for v in series.astype("object")], dtype=object)
+    return as_text([str(v).strip() for v in series.astype("object")])

@@ -40,6 +40,7 @@ import numpy as np
 from deltaprop.tabular.columns import (
     MAX_CLASSES_INFERRED,
     SHOW,
+    SpelledError,
     category_strings,
     class_labels,
     is_numeric_dtype,
@@ -52,6 +53,7 @@ from deltaprop.tabular.columns import (
 )
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
+from deltaprop.tabular.roles import ColumnRole
 
 __all__ = ["Fitted", "fit_estimator", "fit_preprocessor", "open_client", "read_parquet"]
 
@@ -379,11 +381,13 @@ def fit_preprocessor(
     client: Any,
     *,
     task: str | None = None,
-    impute: str | None = None,
+    impute: str | None = "mean",
     categorical: Sequence[str] | None = None,
     standardize: bool = True,
     standardize_target: bool = True,
     sample_weight: str | None = None,
+    scaling: str = "standard",
+    drop: Sequence[str] | None = None,
 ) -> tuple[Preprocessor, Fitted]:
     """Fit a :class:`~deltaprop.tabular.Preprocessor` on a dask DataFrame, on the workers.
 
@@ -392,11 +396,23 @@ def fit_preprocessor(
     frame : dask.dataframe.DataFrame
     target : str
     client : distributed.Client
-    task, impute, categorical, standardize, standardize_target
+    task, impute, categorical, standardize, standardize_target, drop
         As for :class:`~deltaprop.tabular.Preprocessor`; ``impute="median"`` is not
-        available (an exact median needs the whole column in one place).
+        available (an exact median needs the whole column in one place), and the
+        default is ``"mean"``.
     sample_weight : str, optional
         A column of non-negative row weights: validated, and not a feature.
+    scaling : {"standard"}
+        Only the standard scaling: the robust one needs exact quartiles of each whole
+        column, which the partitions' summaries do not give.
+
+    Notes
+    -----
+    The roles are those that summaries can decide: numeric and categorical columns;
+    columns without a value, or with one value in every row, are left out
+    (``"constant"``); a column with missing values gets an indicator column. Dates,
+    free text and identifiers are not recognised (each text column is categorical):
+    name such columns in ``drop``.
 
     Returns
     -------
@@ -416,6 +432,11 @@ def fit_preprocessor(
             "impute='median' is not available through Dask (an exact median needs the "
             "whole column in one place); use 'mean' or 'most_frequent'"
         )
+    if scaling != "standard":
+        raise ValueError(
+            f"scaling={scaling!r} is not available through Dask (robust scaling needs the "
+            "exact quartiles of each whole column); use scaling='standard'"
+        )
     pre = Preprocessor(
         target,
         task=task,
@@ -423,8 +444,16 @@ def fit_preprocessor(
         categorical=categorical,
         standardize=standardize,
         standardize_target=standardize_target,
+        scaling=scaling,
+        drop=drop,
+        sample_weight=sample_weight,
     )
-    features = pre._feature_columns([str(c) for c in frame.columns], sample_weight)
+    columns = [str(c) for c in frame.columns]
+    pre._check_names(columns)
+    if not any(c not in (target, sample_weight, *pre.drop) for c in columns):
+        raise ValueError("the table has no feature columns besides the target")
+    left_out = {target, sample_weight, *pre.drop}
+    features = [c for c in columns if c not in left_out]
     partitions = frame.to_delayed()
     spec = _Spec(tuple(features), target, sample_weight, task is None)
     survey = dask.delayed(_survey, pure=True)
@@ -438,6 +467,10 @@ def fit_preprocessor(
         _check_weights(sample_weight, rows, [p["weight"] for p in parts])
     targets = [p["target"] for p in parts]
     task_ = _target_task(pre, rows, targets)
+    pre.roles_ = {c: ColumnRole("dropped", "dropped on request") for c in pre.drop}
+    pre.roles_[target] = ColumnRole("target", "the column to predict")
+    if sample_weight is not None:
+        pre.roles_[sample_weight] = ColumnRole("weight", "row weights")
     numeric, categorical_ = _feature_kinds(pre, features, rows, parts, n_total)
     if impute == "most_frequent" and numeric:
         _most_frequent_numbers(numeric, dask, client, partitions)
@@ -453,6 +486,7 @@ def fit_preprocessor(
     moments = dask.delayed(_moments, pure=True)
     seconds = client.gather(client.compute([moments(p, centres) for p in partitions]))
     scale_rows = _set_columns(pre, features, numeric, seconds, n_total)
+    pre.roles_ = {c: pre.roles_[c] for c in columns}  # the table's order
     _set_target(pre, task_, target_stats, seconds, n_total)
     mean = np.array([m for m, _ in scale_rows])
     std = np.array([s for _, s in scale_rows])
@@ -491,7 +525,7 @@ def _feature_kinds(
     The checks of :meth:`Preprocessor.fit <deltaprop.tabular.Preprocessor.fit>`, in its
     order, on the summaries.
     """
-    hint = '; fill them, or use impute="mean", "median" or "most_frequent"'
+    hint = '; fill them, or use impute="mean" or "most_frequent"'
     forced = set(pre.categorical or ())
     numeric, categorical = {}, []
     for name in features:
@@ -504,12 +538,28 @@ def _feature_kinds(
         if is_numeric:
             _check_numbers(name, rows, cols, n_bad, n_numbers)
         if n_missing == n_total:
-            raise ValueError(f"column {name!r} has no values (all {n_total} missing)")
+            pre.roles_[name] = ColumnRole("constant", f"all {n_total} values are missing", n_total)
+            continue
         if n_missing and pre.impute is None:
-            raise rows.missing_error(name, [c["missing"] for c in cols], n_missing, hint)
+            listed = [c["missing"] for c in cols]
+            raise SpelledError(
+                str(rows.missing_error(name, listed, n_missing, hint)),
+                str(
+                    rows.missing_error(
+                        name, listed, n_missing, "; fill them, or drop --impute none"
+                    )
+                ),
+            )
         if not is_numeric:
             categorical.append(name)
+            pre.roles_[name] = ColumnRole("categorical", "text (through Dask)", n_missing)
             continue
+        low, high = min(c["min"] for c in cols), max(c["max"] for c in cols)
+        if low == high and not n_missing:
+            pre.roles_[name] = ColumnRole("constant", f"one value ({low:g}) in every row", 0, 1)
+            continue
+        reason = f"all {n_numbers} present values are numbers"
+        pre.roles_[name] = ColumnRole("numeric", reason, n_missing)
         numeric[name] = {
             "sum": math.fsum(c["sum"] for c in cols),
             "n": n_numbers,
@@ -576,27 +626,35 @@ def _set_columns(
     pre: Preprocessor, features: list[str], numeric: dict, seconds: list[dict], n_total: int
 ) -> list[tuple[float, float]]:
     """Record the fitted feature columns in ``pre``; each output column's (mean, std)."""
-    columns, means, scales, numeric_fill = [], [], [], []
+    columns, stats = [], []
     fill_values: dict[str, Any] | None = None if pre.impute is None else {}
     scale_rows: list[tuple[float, float]] = []
+    used = []
     for name in features:
-        if name in numeric:
-            stats = numeric[name]
-            constant = stats["min"] == stats["max"]
-            ssd = math.fsum(s["ssd"][name] for s in seconds)
+        role = pre.roles_[name].role
+        if role == "numeric":
+            s = numeric[name]
+            constant = s["min"] == s["max"]
+            ssd = math.fsum(part["ssd"][name] for part in seconds)
             std = 0.0 if constant else math.sqrt(ssd / n_total)
             scale = 1.0 if constant else std
-            mean, scale = (stats["mean"], scale) if pre.standardize else (0.0, 1.0)
-            columns.append({"name": name, "kind": "numeric"})
-            means.append(mean)
-            scales.append(scale)
-            numeric_fill.append(stats["fill"])
+            mean, scale = (s["mean"], scale) if pre.standardize else (0.0, 1.0)
+            column = {"name": name, "kind": "numeric"}
+            stats.append((mean, scale, s["min"], s["max"]))
             if fill_values is not None:
-                fill_values[name] = stats["fill"]
-            scale_rows.append((stats["mean"], std))
+                fill_values[name] = s["fill"]
+            scale_rows.append((s["mean"], std))
+        elif role == "categorical":
+            column = _categorical_column(name, seconds, fill_values, n_total, scale_rows)
         else:
-            columns.append(_categorical_column(name, seconds, fill_values, n_total, scale_rows))
-    pre._set_columns(features, columns, means, scales, numeric_fill, fill_values)
+            continue
+        if pre.roles_[name].n_missing and pre.impute is not None and pre.add_indicator:
+            column["missing"] = True
+            share = pre.roles_[name].n_missing / n_total
+            scale_rows.append((share, math.sqrt(share * (1.0 - share))))
+        columns.append(column)
+        used.append(name)
+    pre._set_columns(used, columns, stats, fill_values)
     return scale_rows
 
 

@@ -1,7 +1,8 @@
 """A trained model for tables: preprocessing and an estimator, saved as one file.
 
-:class:`TabularModel` joins a :class:`~deltaprop.tabular.Preprocessor` (standardised
-numeric columns, one-hot text columns, an encoded target) and a
+:class:`TabularModel` joins a :class:`~deltaprop.tabular.Preprocessor` (column roles
+inferred; numbers robustly scaled, categories one-hot, dates as calendar features, free
+text as hashed words, missing values filled and flagged; an encoded target) and a
 :class:`~deltaprop.MLPClassifier` or :class:`~deltaprop.MLPRegressor`. It takes tables
 (a pandas DataFrame, or a mapping of column name -> values) and answers in the
 target's own terms: class labels as they were written, regression predictions in the
@@ -40,7 +41,7 @@ from deltaprop.files.container import (
     load_nested,
     register_kind,
 )
-from deltaprop.tabular.columns import table_frame
+from deltaprop.tabular.columns import SpelledError, table_frame
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
 
@@ -71,12 +72,21 @@ class TabularModel:
         of the class the task needs.
     task : {"classification", "regression"} or None
         None infers it from the target (:func:`deltaprop.tabular.infer_task`).
-    impute : {None, "mean", "median", "most_frequent"}
+    impute : {"median", "mean", "most_frequent", None}, default "median"
         How missing feature values are filled (None: a missing value is an error).
     standardize : bool, default True
-        Standardise the numeric feature columns.
+        Scale the numeric feature columns.
     categorical : sequence of str, optional
         Columns to one-hot encode although their values are numbers.
+    scaling : {"robust", "standard"}, default "robust"
+        How numeric columns are scaled (see :class:`~deltaprop.tabular.Preprocessor`).
+    add_indicator : bool, default True
+        Add a missing-value indicator column per column with missing values.
+    drop : sequence of str, optional
+        Columns to leave out.
+    id_columns : sequence of str, optional
+        Columns that identify rows: no features (``deltaprop predict`` writes them next
+        to each prediction).
 
     Attributes
     ----------
@@ -96,6 +106,11 @@ class TabularModel:
         The column that held the sample weights (ignored in tables given later).
     feature_names_in_ : list of str
         The feature columns the model needs.
+    roles_ : dict of str -> ColumnRole
+        Every column of the training table with its role and the reason
+        (:func:`~deltaprop.tabular.infer_roles`).
+    id_columns_ : list of str
+        The ID columns.
     """
 
     def __init__(
@@ -103,15 +118,23 @@ class TabularModel:
         estimator: Any = None,
         *,
         task: str | None = None,
-        impute: str | None = None,
+        impute: str | None = "median",
         standardize: bool = True,
         categorical: Any = None,
+        scaling: str = "robust",
+        add_indicator: bool = True,
+        drop: Any = None,
+        id_columns: Any = None,
     ) -> None:
         self.estimator = estimator
         self.task = task
         self.impute = impute
         self.standardize = standardize
         self.categorical = categorical
+        self.scaling = scaling
+        self.add_indicator = add_indicator
+        self.drop = drop
+        self.id_columns = id_columns
 
     # -- fitting ----------------------------------------------------------------------
     def fit(
@@ -153,9 +176,8 @@ class TabularModel:
         MLPClassifier, MLPRegressor = _estimators()
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {target!r}")
-        frame = table_frame(table, pd)
-        frame, weights, weight_column = _sample_weights(frame, sample_weight, target, pd)
-
+        full = table_frame(table, pd)
+        frame, weights, weight_column = _sample_weights(full, sample_weight, target, pd)
         pre = Preprocessor(
             target,
             task=self.task,
@@ -164,7 +186,12 @@ class TabularModel:
             standardize=self.standardize,
             # counts for the Poisson loss must stay >= 0: not centred, not scaled
             standardize_target=getattr(self.estimator, "loss", None) != "poisson",
-        ).fit(frame)
+            scaling=self.scaling,
+            add_indicator=self.add_indicator,
+            drop=self.drop,
+            id_columns=self.id_columns,
+            sample_weight=weight_column,
+        ).fit(full)
         X = pre.transform(frame)
         y = pre.transform_target(frame)
         classifier = pre.task_ == "classification"
@@ -190,6 +217,8 @@ class TabularModel:
         self.task_ = pre.task_
         self.sample_weight_ = weight_column
         self.feature_names_in_ = list(pre.feature_names_in_)
+        self.roles_ = pre.roles_
+        self.id_columns_ = list(pre.id_columns)
         if pre.task_ == "classification":
             self.classes_ = pre.classes_
         return self
@@ -350,9 +379,16 @@ def _sample_weights(
     if isinstance(sample_weight, str):
         weight_column = sample_weight
         if weight_column == target:
-            raise ValueError(f"sample_weight column {weight_column!r} is the target")
+            raise SpelledError(
+                f"sample_weight column {weight_column!r} is the target",
+                f"--sample-weight {weight_column}: that is the target",
+            )
         if weight_column not in frame.columns:
-            raise ValueError(f"sample_weight column {weight_column!r} is not in the table")
+            raise SpelledError(
+                f"sample_weight column {weight_column!r} is not in the table",
+                f"--sample-weight {weight_column}: no such column (columns: "
+                f"{list(frame.columns)[:20]})",
+            )
         column = frame[weight_column]
         weights = pd.to_numeric(column.astype("object"), errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
@@ -462,6 +498,10 @@ def _model_from_state(config: dict, arrays: ArrayStore) -> TabularModel:
         impute=pre.impute,
         standardize=pre.standardize,
         categorical=pre.categorical,
+        scaling=pre.scaling,
+        add_indicator=pre.add_indicator,
+        drop=pre.drop,
+        id_columns=pre.id_columns,
     )
     return model._set_fitted(pre, estimator, target, weight)
 

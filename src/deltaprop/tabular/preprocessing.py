@@ -1,25 +1,29 @@
 """Preprocessing: a table in, the float matrix a network trains on out.
 
-:class:`Preprocessor` is fitted on training data and turns a table into
-the float matrix a network trains on: numeric columns standardised, string columns
-one-hot encoded, the target label-encoded (classification) or standardised
-(regression). It is stored inside model files (kind ``"preprocessor"``, see
-:mod:`deltaprop.files`). The rules are spelled out in ``docs/data.md``.
+:class:`Preprocessor` is fitted on training data. It gives every column a role
+(:func:`~deltaprop.tabular.infer_roles`: numeric, categorical, text, datetime,
+identifier, constant, ...) and encodes each feature column by its role: numbers robustly
+scaled and smoothly clipped, categories one-hot encoded, dates as calendar features,
+free text as hashed words; a missing value is filled (the median, the most frequent
+category) and flagged in an indicator column; identifiers and constants are left out.
+The target is label-encoded (classification) or standardised (regression). It is
+stored inside model files (kind ``"preprocessor"``, see :mod:`deltaprop.files`). The
+rules are spelled out in ``docs/data.md``.
 
 pandas is optional: ``pip install "deltaprop[data]"``.
 
 Examples
 --------
 >>> import deltaprop.tabular as dd
->>> table = {"size": [1.0, 2.0, 3.0], "colour": ["red", "blue", "red"],
+>>> table = {"size": [1.0, 2.0, None], "colour": ["red", "blue", " red "],
 ...          "label": ["yes", "no", "yes"]}
 >>> pre = dd.Preprocessor(target="label").fit(table)
 >>> pre.get_feature_names_out()
-['size', 'colour=blue', 'colour=red']
+['size', 'size (missing)', 'colour=blue', 'colour=red']
 >>> pre.transform(table).round(3)
-array([[-1.225,  0.   ,  1.   ],
-       [ 0.   ,  1.   ,  0.   ],
-       [ 1.225,  0.   ,  1.   ]])
+array([[-1.23,  0.  ,  0.  ,  1.  ],
+       [ 1.23,  0.  ,  1.  ,  0.  ],
+       [ 0.  ,  1.  ,  0.  ,  1.  ]])
 >>> pre.classes_
 array(['no', 'yes'], dtype=object)
 >>> pre.transform_target(table)
@@ -44,39 +48,97 @@ from deltaprop.files.container import (
 )
 from deltaprop.tabular.columns import (
     SHOW,
+    SpelledError,
     as_series,
+    as_text,
     category_strings,
     class_labels,
+    clean_text,
     infer_task,
-    is_numeric_column,
     missing_error,
     most_frequent,
     numeric_values,
+    parse_numbers,
     table_frame,
 )
 from deltaprop.tabular.readers import require_pandas
+from deltaprop.tabular.roles import ROLES, ColumnRole, infer_roles, parse_dates
+from deltaprop.tabular.transforms import (
+    HASH_BUCKETS,
+    date_part_names,
+    date_parts,
+    hashed_words,
+    robust_scaling,
+    scaled,
+    smooth_clip,
+    standard_scaling,
+)
 
 __all__ = ["DataWarning", "Preprocessor"]
 
 _IMPUTE = (None, "mean", "median", "most_frequent")
+_SCALING = ("robust", "standard")
 _TASKS = (None, "classification", "regression")
 _DTYPES = ("float32", "float64")
+_KINDS = ("numeric", "categorical", "datetime", "text")
+#: The date parts that are numbers to scale (the others lie on the unit circle).
+_SCALED_PARTS = ("year", "days")
 
 
 class DataWarning(UserWarning):
     """Something in the data was handled in a way the user should know about."""
 
 
+def _names(value: Any, parameter: str) -> tuple[str, ...]:
+    """A sequence of column names as a tuple of stripped strings (one string is refused)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        raise TypeError(f"{parameter} must be a list of column names, got {value!r}")
+    return tuple(str(c).strip() for c in value)
+
+
+#: The remedy for missing values at fit time: (Python spelling, command-line spelling).
+_MISSING_HINTS = (
+    '; fill them, or use impute="median" (or "mean", "most_frequent")',
+    "; fill them, or leave out --impute none (missing values are then filled with the "
+    "median or the most frequent category)",
+)
+
+
+def _missing(name: str, missing: np.ndarray, hints: tuple[str, str] = _MISSING_HINTS):
+    """The error for missing values without imputation, in both spellings."""
+    python, cli = (str(missing_error(name, missing, hint)) for hint in hints)
+    return SpelledError(python, cli)
+
+
 class Preprocessor:
     """Turns a table into the float matrix a network trains on, and back for the target.
 
-    Fitted on the training table: numeric columns are standardised to zero mean and
-    unit variance (a constant column is only centred), text columns are one-hot encoded
-    (categories sorted), and the target is label-encoded (classification, ``classes_``
-    sorted like :func:`numpy.unique`) or standardised (regression; map predictions back
-    with :meth:`inverse_transform_target`). At transform time columns are matched by
-    name: their order may differ, a missing column is an error and extra ones are
-    ignored with a :class:`DataWarning`. The rules are listed in ``docs/data.md``.
+    Fitted on the training table: every column gets a role
+    (:func:`~deltaprop.tabular.infer_roles`, kept in ``roles_``) and each feature
+    column is encoded by its role:
+
+    - ``"numeric"``: infinities clipped to the column's finite range, then (default
+      ``scaling="robust"``) centred by the median, divided by an interquartile-range
+      spread and smoothly clipped to (-3, 3) by ``x / sqrt(1 + (x / 3)^2)``; or
+      (``scaling="standard"``) standardised to zero mean and unit variance;
+    - ``"categorical"``: one-hot (categories sorted; an unseen one is all zeros);
+    - ``"datetime"``: the year, month, weekday (and hour, where the training dates have
+      times) as sin/cos pairs, and the days since 1970 (year and days scaled as numbers);
+    - ``"text"``: the words hashed into 16 columns
+      (:func:`~deltaprop.tabular.transforms.hashed_words`);
+    - ``"identifier"``, ``"constant"``, ``"id"``, ``"dropped"``: left out.
+
+    A missing value is filled (``impute``) and, for a column that had any missing value
+    in training, flagged in an extra 0/1 column ``"<name> (missing)"``. The target is
+    label-encoded (classification, ``classes_`` sorted like :func:`numpy.unique`) or
+    standardised (regression; map predictions back with
+    :meth:`inverse_transform_target`). At transform time columns are matched by name:
+    their order may differ, a missing column is an error and extra ones are ignored with
+    a :class:`DataWarning`; unseen categories, unseen missing values and values that are
+    not numbers are handled, counted in ``transform_report_`` and summarised in one
+    :class:`DataWarning`. The rules are listed in ``docs/data.md``.
 
     Parameters
     ----------
@@ -84,31 +146,53 @@ class Preprocessor:
         The target column (excluded from the features); None for features only.
     task : {"classification", "regression"} or None
         None infers it from the target with :func:`infer_task`.
-    impute : {None, "mean", "median", "most_frequent"}
-        None: a missing value is a ``ValueError`` naming the column. Otherwise missing
-        feature values are filled with the training column's mean, median or most
-        frequent value (text columns always use the most frequent category).
+    impute : {"median", "mean", "most_frequent", None}, default "median"
+        How a missing feature value is filled: the training column's median, mean or
+        most frequent value for numbers (dates likewise); text columns always use the
+        most frequent category (free text: no words). None: a missing value is a
+        ``ValueError`` naming the column.
     categorical : sequence of str, optional
         Columns to one-hot encode even though their values are numbers.
     standardize : bool, default True
-        Standardise the numeric feature columns.
+        Scale the numeric feature columns (``scaling``); False keeps them as they are.
     standardize_target : bool, default True
         Standardise a regression target.
     dtype : {"float64", "float32"}
         The dtype of the arrays :meth:`transform` and :meth:`transform_target` return.
+    scaling : {"robust", "standard"}, default "robust"
+        How numeric columns are scaled (see above).
+    add_indicator : bool, default True
+        Add a missing-value indicator column for each column with missing values in
+        training (only with ``impute``).
+    drop : sequence of str, optional
+        Columns to leave out (role ``"dropped"``).
+    id_columns : sequence of str, optional
+        Columns that identify rows (role ``"id"``): no features.
+    sample_weight : str, optional
+        A column of row weights (role ``"weight"``): no feature.
 
     Attributes
     ----------
+    roles_ : dict of str -> ColumnRole
+        Every column of the training table, in order, with its role and the reason.
     feature_names_in_ : list of str
-        The feature columns seen in fit, in order.
+        The columns that become features, in order.
     columns_ : list of dict
-        Per feature column: ``name``, ``kind`` (``"numeric"`` or ``"categorical"``), and
-        ``categories`` (sorted strings) for categorical ones.
-    mean_, scale_ : ndarray of shape (n_numeric,)
-        Per numeric column: ``(x - mean_) / scale_`` (``0`` and ``1`` without
-        standardisation; ``scale_`` is 1 for a constant column).
+        Per feature column: ``name``, ``kind`` (``"numeric"``, ``"categorical"``,
+        ``"datetime"``, ``"text"``), ``categories`` (sorted strings) for categorical
+        ones, ``hour`` (bool) for dates, ``buckets`` for text, and ``"missing": True``
+        when it has an indicator column.
+    mean_, scale_ : ndarray of shape (n_scaled,)
+        Per scaled number (a numeric column; a date column's year and days): the centre
+        and the spread, ``(x - mean_) / scale_`` (``0`` and ``1`` without scaling).
+    low_, high_ : ndarray of shape (n_scaled,)
+        The finite range seen in training; infinities are clipped to it.
     fill_values_ : dict or None
-        Per column, the value that replaces a missing one (None without ``impute``).
+        Per feature column, the value that replaces a missing one (None without
+        ``impute``): a number (dates: days since 1970), a category, or ``""`` (text).
+    transform_report_ : dict
+        After :meth:`transform`: per column, the counts of ``"unseen"`` categories,
+        ``"missing"`` values and values that are ``"not_numbers"`` (read as missing).
     task_ : str or None
     classes_ : ndarray of shape (n_classes,)
         Classification only.
@@ -122,11 +206,16 @@ class Preprocessor:
         target: str | None = None,
         *,
         task: str | None = None,
-        impute: str | None = None,
+        impute: str | None = "median",
         categorical: Sequence[str] | None = None,
         standardize: bool = True,
         standardize_target: bool = True,
         dtype: str = "float64",
+        scaling: str = "robust",
+        add_indicator: bool = True,
+        drop: Sequence[str] | None = None,
+        id_columns: Sequence[str] | None = None,
+        sample_weight: str | None = None,
     ) -> None:
         if target is not None and not isinstance(target, str):
             raise TypeError(f"target must be a column name (str) or None, got {target!r}")
@@ -134,22 +223,29 @@ class Preprocessor:
             raise ValueError(f"task must be one of {list(_TASKS)}, got {task!r}")
         if impute not in _IMPUTE:
             raise ValueError(f"impute must be one of {list(_IMPUTE)}, got {impute!r}")
-        if isinstance(categorical, str):
-            raise TypeError(f"categorical must be a list of column names, got {categorical!r}")
-        categorical = None if categorical is None else [str(c) for c in categorical]
+        if scaling not in _SCALING:
+            raise ValueError(f"scaling must be one of {list(_SCALING)}, got {scaling!r}")
+        if sample_weight is not None and not isinstance(sample_weight, str):
+            raise TypeError(f"sample_weight must be a column name (str), got {sample_weight!r}")
+        categorical = None if categorical is None else list(_names(categorical, "categorical"))
         if np.dtype(dtype).name not in _DTYPES:
             raise ValueError(f"dtype must be one of {list(_DTYPES)}, got {dtype!r}")
-        self.target = target
+        self.target = None if target is None else target.strip()
         self.task = task
         self.impute = impute
         self.categorical = categorical
         self.standardize = bool(standardize)
         self.standardize_target = bool(standardize_target)
         self.dtype = np.dtype(dtype).name
+        self.scaling = scaling
+        self.add_indicator = bool(add_indicator)
+        self.drop = list(_names(drop, "drop"))
+        self.id_columns = list(_names(id_columns, "id_columns"))
+        self.sample_weight = sample_weight
 
     # -- fit --------------------------------------------------------------------------
     def fit(self, table: Any) -> Preprocessor:
-        """Learn columns, statistics and classes from the training table.
+        """Infer the columns' roles and learn their statistics and the classes.
 
         Parameters
         ----------
@@ -163,89 +259,126 @@ class Preprocessor:
         ------
         ValueError
             Naming the column (and row): a mostly numeric column with values that are not
-            numbers, infinite values, missing values without ``impute``, a target column
-            that is absent, has missing values or a single class, a ``categorical`` name
-            that is not a column, no feature columns.
+            numbers, missing values without ``impute``, a target column that is absent,
+            has missing values, a single class or a single value, a named column that is
+            not in the table, no feature columns.
         """
         pd = require_pandas()
         frame = table_frame(table, pd)
-        features = self._feature_columns(list(frame.columns))
-        forced = set(self.categorical or ())
-
-        columns, means, scales, numeric_fill = [], [], [], []
-        fill_values: dict[str, Any] | None = None if self.impute is None else {}
-        hint = '; fill them, or use impute="mean", "median" or "most_frequent"'
+        self._check_names(list(frame.columns))
+        roles = infer_roles(
+            frame,
+            self.target,
+            sample_weight=self.sample_weight,
+            id_columns=self.id_columns,
+            drop=self.drop,
+            categorical=self.categorical or (),
+        )
+        features = [name for name, role in roles.items() if role.is_feature]
+        if not features:
+            left_out = [
+                f"{n!r} ({r.role}: {r.reason})" for n, r in roles.items() if n != self.target
+            ]
+            raise ValueError(
+                "the table has no feature columns besides the target"
+                + (f"; left out: {', '.join(left_out[:SHOW])}" if left_out else "")
+            )
+        stats: list[tuple[float, float, float, float]] = []  # centre, spread, low, high
+        columns, fill_values = [], ({} if self.impute is not None else None)
         for name in features:
-            series = frame[name]
-            if name not in forced and is_numeric_column(name, series, pd):
-                values = numeric_values(name, series, pd)
-                missing = np.isnan(values)
-                if missing.all():
-                    raise ValueError(f"column {name!r} has no values (all {len(values)} missing)")
-                if missing.any() and self.impute is None:
-                    raise missing_error(name, missing, hint)
-                fill = 0.0
-                if self.impute is not None:
-                    present = values[~missing]
-                    fill = float(
-                        np.mean(present)
-                        if self.impute == "mean"
-                        else np.median(present)
-                        if self.impute == "median"
-                        else most_frequent(present)
-                    )
-                    values = np.where(missing, fill, values)
-                    fill_values[name] = fill
-                mean, scale = self._scaling(values) if self.standardize else (0.0, 1.0)
-                columns.append({"name": name, "kind": "numeric"})
-                means.append(mean)
-                scales.append(scale)
-                numeric_fill.append(fill)
-            else:
-                strings = category_strings(series, pd)
-                missing = np.array([s is None for s in strings])
-                if missing.all():
-                    raise ValueError(f"column {name!r} has no values (all {len(strings)} missing)")
-                if missing.any() and self.impute is None:
-                    raise missing_error(name, missing, hint)
-                present = strings[~missing].astype(str)
-                if self.impute is not None:
-                    fill_values[name] = str(most_frequent(present))
-                categories = sorted(set(present.tolist()))
-                columns.append({"name": name, "kind": "categorical", "categories": categories})
-
-        self._set_columns(features, columns, means, scales, numeric_fill, fill_values)
+            column, fill, column_stats = self._fit_column(name, roles[name].role, frame[name], pd)
+            columns.append(column)
+            stats += column_stats
+            if fill_values is not None:
+                fill_values[name] = fill
+        self.roles_ = roles
+        self._set_columns(features, columns, stats, fill_values)
         self.task_ = None
         if self.target is not None:
             self._fit_target(frame[self.target], pd)
         return self
 
-    def _feature_columns(self, columns: list[Any], sample_weight: Any = None) -> list[Any]:
-        """The table's feature columns: all but the target and the weight column, checked."""
+    def _check_names(self, columns: list[str]) -> None:
+        """The target is a column; ``categorical`` names feature columns."""
         if self.target is not None and self.target not in columns:
             raise ValueError(
                 f"target column {self.target!r} is not in the table (columns: {columns[:20]})"
             )
-        if sample_weight is not None:
-            if sample_weight == self.target:
-                raise ValueError(f"sample_weight column {sample_weight!r} is the target")
-            if sample_weight not in columns:
-                raise ValueError(f"sample_weight column {sample_weight!r} is not in the table")
-        features = [c for c in columns if c not in (self.target, sample_weight)]
-        if not features:
-            raise ValueError("the table has no feature columns besides the target")
-        unknown = sorted(set(self.categorical or ()) - set(features))
+        left_out = {self.target, self.sample_weight, *self.drop, *self.id_columns}
+        unknown = sorted(set(self.categorical or ()) - (set(columns) - left_out))
         if unknown:
-            raise ValueError(f"categorical names columns that are not features: {unknown}")
-        return features
+            raise SpelledError(
+                f"categorical names columns that are not features: {unknown}",
+                f"--categorical names columns that are not features: {unknown}",
+            )
 
-    def _set_columns(self, features, columns, means, scales, numeric_fill, fill_values) -> None:
+    def _fit_column(self, name: str, role: str, series: Any, pd: Any) -> tuple[dict, Any, list]:
+        """One feature column: its entry in ``columns_``, its fill value, its scaled stats."""
+        if role == "numeric":
+            numbers, missing = parse_numbers(series, pd)
+            column = {"name": name, "kind": "numeric"}
+            fill, stats = self._fit_numbers(name, numbers, missing)
+        elif role == "datetime":
+            days = parse_dates(series, pd)
+            missing = np.isnan(days)
+            fill, _ = self._fit_numbers(name, days, missing)
+            filled = np.where(missing, 0.0 if fill is None else fill, days)
+            hour = bool(np.any(filled[~missing] % 1.0 != 0.0))
+            column = {"name": name, "kind": "datetime", "hour": hour}
+            parts = date_parts(filled, hour)
+            stats = [self._stats(parts[:, 0]), self._stats(parts[:, -1])]
+        else:
+            strings = category_strings(series, pd)
+            missing = np.array([s is None for s in strings], dtype=bool)
+            if missing.any() and self.impute is None:
+                raise _missing(name, missing)
+            present = strings[~missing]
+            stats = []
+            if role == "text":
+                column = {"name": name, "kind": "text", "buckets": HASH_BUCKETS}
+                fill = ""
+            else:
+                column = {"name": name, "kind": "categorical", "categories": sorted(set(present))}
+                fill = str(most_frequent(present)) if len(present) else None
+        if missing.any() and self.impute is not None and self.add_indicator:
+            column["missing"] = True
+        return column, fill, stats
+
+    def _fit_numbers(self, name: str, values: np.ndarray, missing: np.ndarray):
+        """The fill value and ``[stats]`` of a numeric column (infinities clipped first)."""
+        if missing.any() and self.impute is None:
+            raise _missing(name, missing)
+        present = values[~missing]
+        finite = present[np.isfinite(present)]
+        present = np.clip(present, finite.min(), finite.max())
+        fill = None
+        if self.impute is not None and len(present):
+            if self.impute == "mean":
+                fill = standard_scaling(present)[0] if np.ptp(present) else float(present[0])
+            elif self.impute == "median":
+                fill = float(np.median(present))
+            else:
+                fill = float(most_frequent(present))
+        filled = np.clip(
+            np.where(missing, fill if fill is not None else 0.0, values), finite.min(), finite.max()
+        )
+        return fill, [self._stats(filled)]
+
+    def _stats(self, values: np.ndarray) -> tuple[float, float, float, float]:
+        """``(centre, spread, low, high)`` of a column of finite numbers."""
+        low, high = float(np.min(values)), float(np.max(values))
+        if not self.standardize:
+            return 0.0, 1.0, low, high
+        scaling = robust_scaling if self.scaling == "robust" else standard_scaling
+        centre, spread = scaling(values)
+        return centre, spread, low, high
+
+    def _set_columns(self, features, columns, stats, fill_values) -> None:
         """Record the fitted feature columns (by :meth:`fit`, or from Dask summaries)."""
         self.feature_names_in_ = features
         self.columns_ = columns
-        self.mean_ = np.array(means, dtype=np.float64)
-        self.scale_ = np.array(scales, dtype=np.float64)
-        self._numeric_fill = np.array(numeric_fill, dtype=np.float64)
+        stats = np.array(stats, dtype=np.float64).reshape(-1, 4)
+        self.mean_, self.scale_, self.low_, self.high_ = (stats[:, k].copy() for k in range(4))
         self.fill_values_ = fill_values
         self.n_features_out_ = len(self.get_feature_names_out())
 
@@ -258,23 +391,22 @@ class Preprocessor:
             )
         self.classes_ = classes
 
-    @staticmethod
-    def _scaling(values: np.ndarray) -> tuple[float, float]:
-        if np.ptp(values) == 0.0:
-            # A constant column: centre it exactly, and do not divide by a zero spread.
-            return float(values[0]), 1.0
-        return float(np.mean(values)), float(np.std(values))
-
     def _fit_target(self, series: Any, pd: Any) -> None:
         name = self.target
+        series = clean_text(series, pd)
         missing = series.isna().to_numpy()
         if missing.any():
             raise missing_error(name, missing, " (a target cannot be imputed)")
         self.task_ = self.task or infer_task(series, name=name)
         if self.task_ == "regression":
             values = numeric_values(name, series, pd)
+            if np.ptp(values) == 0.0:
+                raise ValueError(
+                    f"target column {name!r} holds one value ({values[0]:g}) in every row: "
+                    "there is nothing to learn"
+                )
             self.target_mean_, self.target_scale_ = (
-                self._scaling(values) if self.standardize_target else (0.0, 1.0)
+                standard_scaling(values) if self.standardize_target else (0.0, 1.0)
             )
             return
         self._set_classes(np.unique(class_labels(series, pd)))
@@ -284,14 +416,26 @@ class Preprocessor:
             raise ValueError("this Preprocessor is not fitted yet: call fit(table) first")
 
     def get_feature_names_out(self) -> list[str]:
-        """Names of the output columns: ``name`` for numeric, ``name=category`` for one-hot."""
+        """Names of the output columns, in order.
+
+        ``name`` for a number, ``name=category`` per category, ``name.year``,
+        ``name.month_sin``, ... for a date, ``name#0`` ... for hashed text, and
+        ``name (missing)`` for a missing-value indicator.
+        """
         self._check_fitted()
         out = []
         for column in self.columns_:
-            if column["kind"] == "numeric":
-                out.append(column["name"])
+            name, kind = column["name"], column["kind"]
+            if kind == "numeric":
+                out.append(name)
+            elif kind == "categorical":
+                out += [f"{name}={c}" for c in column["categories"]]
+            elif kind == "datetime":
+                out += [f"{name}.{part}" for part in date_part_names(column["hour"])]
             else:
-                out += [f"{column['name']}={c}" for c in column["categories"]]
+                out += [f"{name}#{k}" for k in range(column["buckets"])]
+            if column.get("missing"):
+                out.append(f"{name} (missing)")
         return out
 
     # -- transform --------------------------------------------------------------------
@@ -310,64 +454,133 @@ class Preprocessor:
         Raises
         ------
         ValueError
-            A feature column is absent, holds a value that is not a number (numeric
-            columns) or a missing value without ``impute``.
+            A feature column is absent, or holds a missing value (or one that is not a
+            number, in a numeric column) without ``impute``.
 
         Warns
         -----
         DataWarning
-            For extra columns (ignored) and unseen categories (encoded as all zeros).
+            For extra columns (ignored), and once for all unseen categories (encoded as
+            all zeros), missing values in columns that had none in training, and values
+            that are not numbers (read as missing); ``transform_report_`` counts them.
         """
         pd = require_pandas()
         self._check_fitted()
         frame = table_frame(table, pd)
         absent = [c for c in self.feature_names_in_ if c not in frame.columns]
         if absent:
-            raise ValueError(f"the table lacks the column(s) {absent} the model was trained on")
-        extra = [c for c in frame.columns if c not in self.feature_names_in_ and c != self.target]
+            raise ValueError(
+                f"the table lacks the column(s) {absent} the model was trained on "
+                f"(it has {list(frame.columns)[:20]})"
+            )
+        known = set(getattr(self, "roles_", {})) | {self.target}
+        extra = [c for c in frame.columns if c not in self.feature_names_in_ and c not in known]
         if extra:
             warnings.warn(
                 f"ignoring column(s) the model was not trained on: {extra[:20]}",
                 DataWarning,
                 stacklevel=2,
             )
-        hint = "; fill them, or fit with impute=..."
+        report: dict[str, dict[str, int]] = {}
         blocks = []
-        i_numeric = 0
+        i_scaled = 0
         for column in self.columns_:
-            name = column["name"]
-            series = frame[name]
-            if column["kind"] == "numeric":
-                values = numeric_values(name, series, pd)
-                missing = np.isnan(values)
-                if missing.any():
-                    if self.fill_values_ is None:
-                        raise missing_error(name, missing, hint)
-                    values = np.where(missing, self._numeric_fill[i_numeric], values)
-                blocks.append(((values - self.mean_[i_numeric]) / self.scale_[i_numeric])[:, None])
-                i_numeric += 1
-            else:
-                blocks.append(self._one_hot(name, column["categories"], series, pd, hint))
+            counts = report.setdefault(
+                column["name"], {"unseen": 0, "missing": 0, "not_numbers": 0}
+            )
+            block, missing, used = self._encode(column, frame[column["name"]], i_scaled, counts, pd)
+            blocks.append(block)
+            if column.get("missing"):
+                blocks.append(missing[:, None].astype(np.float64))
+            i_scaled += used
+        self._warn_about(report)
+        self.transform_report_ = {k: v for k, v in report.items() if any(v.values())}
         return np.ascontiguousarray(np.hstack(blocks), dtype=self.dtype)
 
-    def _one_hot(self, name: str, categories: list[str], series: Any, pd: Any, hint: str):
-        strings = category_strings(series, pd)
-        missing = np.array([s is None for s in strings])
-        if missing.any():
-            if self.fill_values_ is None:
-                raise missing_error(name, missing, hint)
-            strings = np.where(missing, self.fill_values_[name], strings)
-        codes = pd.Index(categories).get_indexer(strings.astype(str))
-        unseen = codes < 0
-        if unseen.any():
-            values = sorted(set(strings[unseen].astype(str).tolist()))
-            warnings.warn(
-                f"column {name!r}: {int(unseen.sum())} row(s) hold categories not seen in "
-                f"training, encoded as all zeros: {values[:SHOW]}",
-                DataWarning,
-                stacklevel=3,
+    def _fill(self, name: str, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+        if not missing.any():
+            return values
+        if self.fill_values_ is None:
+            hints = (
+                '; fill them, or fit with impute="median"',
+                "; fill them, or train without --impute none",
             )
-        return (codes[:, None] == np.arange(len(categories))).astype(np.float64)
+            raise _missing(name, missing, hints)
+        return np.where(missing, self.fill_values_[name], values)
+
+    def _encode(self, column: dict, series: Any, i: int, counts: dict, pd: Any):
+        """``(block, missing mask, scaled numbers used)`` of one feature column."""
+        name, kind = column["name"], column["kind"]
+        if kind in ("numeric", "datetime"):
+            if kind == "numeric":
+                values, missing = parse_numbers(series, pd)
+                bad = ~missing & np.isnan(values)
+                counts["not_numbers"] = int(bad.sum())
+                if bad.any() and self.fill_values_ is None:
+                    raise ValueError(
+                        f"column {name!r} holds values that are not numbers: "
+                        f"{sorted({str(v) for v in series[bad]})[:SHOW]}"
+                    )
+                missing = missing | bad
+            else:
+                values = parse_dates(series, pd)
+                missing = np.isnan(values)
+            counts["missing"] = int(missing.sum())
+            values = self._fill(name, values, missing)
+            if kind == "numeric":
+                return self._scale(values[:, None], [i]), missing, 1
+            parts = date_parts(np.clip(values, -1e6, 1e6), column["hour"])
+            parts[:, [0, -1]] = self._scale(parts[:, [0, -1]], [i, i + 1])
+            return parts, missing, 2
+        strings = category_strings(series, pd)
+        missing = np.array([s is None for s in strings], dtype=bool)
+        counts["missing"] = int(missing.sum())
+        strings = self._fill(name, strings, missing)
+        if kind == "text":
+            return hashed_words([s or None for s in strings], column["buckets"]), missing, 0
+        codes = pd.Index(column["categories"]).get_indexer(as_text(strings))
+        unseen = codes < 0
+        counts["unseen"] = int(unseen.sum())
+        counts["unseen_values"] = sorted({str(v) for v in strings[unseen]})[:SHOW]  # type: ignore[assignment]
+        return (
+            (codes[:, None] == np.arange(len(column["categories"]))).astype(np.float64),
+            missing,
+            0,
+        )
+
+    def _scale(self, values: np.ndarray, at: list[int]) -> np.ndarray:
+        """Numbers clipped to the training range's infinities, scaled (and smoothly clipped)."""
+        low, high = self.low_[at], self.high_[at]
+        values = np.where(values == np.inf, high, np.where(values == -np.inf, low, values))
+        z = scaled(values, self.mean_[at], self.scale_[at])
+        if self.standardize and self.scaling == "robust":
+            z = smooth_clip(z)
+        return z
+
+    def _warn_about(self, report: dict[str, dict[str, Any]]) -> None:
+        """One DataWarning for what the training data did not prepare the model for."""
+        parts = []
+        for column in self.columns_:
+            counts = report[column["name"]]
+            name = column["name"]
+            if counts["unseen"]:
+                parts.append(
+                    f"column {name!r}: {counts['unseen']} row(s) hold categories not seen in "
+                    f"training, encoded as all zeros: {counts['unseen_values']}"
+                )
+            if counts["not_numbers"]:
+                parts.append(
+                    f"column {name!r}: {counts['not_numbers']} value(s) are not numbers, "
+                    "read as missing"
+                )
+            elif counts["missing"] and not column.get("missing"):
+                parts.append(
+                    f"column {name!r}: {counts['missing']} missing value(s), none in training, "
+                    "filled"
+                )
+            counts.pop("unseen_values", None)
+        if parts:
+            warnings.warn("; ".join(parts), DataWarning, stacklevel=3)
 
     def transform_target(self, y: Any) -> np.ndarray:
         """Encode the target: class indices (classification) or scaled values (regression).
@@ -400,6 +613,7 @@ class Preprocessor:
             series = frame[name]
         else:
             series = as_series(y, "y", pd)
+        series = clean_text(series, pd)
         missing = series.isna().to_numpy()
         if missing.any():
             raise missing_error(name, missing, " (a target cannot be imputed)")
@@ -408,7 +622,7 @@ class Preprocessor:
             return ((values - self.target_mean_) / self.target_scale_).astype(self.dtype)
         labels = class_labels(series, pd)
         if self.classes_.dtype == object:
-            labels = labels.astype(str).astype(object)
+            labels = as_text(labels)
         codes = np.searchsorted(self.classes_, labels)
         codes = np.minimum(codes, len(self.classes_) - 1)
         unseen = self.classes_[codes] != labels
@@ -446,7 +660,10 @@ class Preprocessor:
         return self.classes_[y]
 
     def __repr__(self) -> str:
-        return f"Preprocessor(target={self.target!r}, task={self.task!r}, impute={self.impute!r})"
+        return (
+            f"Preprocessor(target={self.target!r}, task={self.task!r}, impute={self.impute!r}, "
+            f"scaling={self.scaling!r})"
+        )
 
 
 # -- storage in model files -----------------------------------------------------------
@@ -482,13 +699,36 @@ def _classes_from_json(state: Any) -> np.ndarray:
     return classes
 
 
-_PARAMS = ("target", "task", "impute", "categorical", "standardize", "standardize_target", "dtype")
+_PARAMS = (
+    "target",
+    "task",
+    "impute",
+    "categorical",
+    "standardize",
+    "standardize_target",
+    "dtype",
+    "scaling",
+    "add_indicator",
+    "drop",
+    "id_columns",
+    "sample_weight",
+)
 
 
 def _preprocessor_to_state(pre: Preprocessor) -> tuple[dict, dict[str, np.ndarray]]:
     pre._check_fitted()
     config = {
         "params": {key: getattr(pre, key) for key in _PARAMS},
+        "roles": [
+            {
+                "name": name,
+                "role": r.role,
+                "reason": r.reason,
+                "n_missing": r.n_missing,
+                "n_distinct": r.n_distinct,
+            }
+            for name, r in pre.roles_.items()
+        ],
         "columns": pre.columns_,
         "fill_values": (
             None
@@ -500,12 +740,21 @@ def _preprocessor_to_state(pre: Preprocessor) -> tuple[dict, dict[str, np.ndarra
         "target_mean": pre.target_mean_ if pre.task_ == "regression" else None,
         "target_scale": pre.target_scale_ if pre.task_ == "regression" else None,
     }
-    arrays = {"mean": pre.mean_, "scale": pre.scale_}
+    arrays = {"mean": pre.mean_, "scale": pre.scale_, "low": pre.low_, "high": pre.high_}
     return config, arrays
 
 
 def _preprocessor_from_state(config: dict, arrays: ArrayStore) -> Preprocessor:
-    keys = ("params", "columns", "fill_values", "task", "classes", "target_mean", "target_scale")
+    keys = (
+        "params",
+        "roles",
+        "columns",
+        "fill_values",
+        "task",
+        "classes",
+        "target_mean",
+        "target_scale",
+    )
     check_keys(config, keys, "config")
     params = get_field(config, "params", dict, "config")
     check_keys(params, _PARAMS, "config.params")
@@ -518,24 +767,54 @@ def _preprocessor_from_state(config: dict, arrays: ArrayStore) -> Preprocessor:
     names = _column_names_from_state(columns)
     if len(set(names)) != len(names) or pre.target in names:
         raise ModelFileError("config.columns: column names must be distinct and not the target")
-    n_numeric = sum(c["kind"] == "numeric" for c in columns)
-
+    n_scaled = sum({"numeric": 1, "datetime": 2}.get(c["kind"], 0) for c in columns)
+    pre.roles_ = _roles_from_state(get_field(config, "roles", list, "config"), names)
     pre.feature_names_in_ = names
     pre.columns_ = columns
-    pre.mean_ = arrays.take("mean", (n_numeric,)).astype(np.float64)
-    pre.scale_ = arrays.take("scale", (n_numeric,)).astype(np.float64)
-    if not np.all(pre.scale_ > 0):
-        raise ModelFileError("array 'scale' must be > 0")
+    for key in ("mean", "scale", "low", "high"):
+        setattr(pre, f"{key}_", arrays.take(key, (n_scaled,)).astype(np.float64))
+    if not np.all(pre.scale_ > 0) or not np.all(np.isfinite(pre.scale_)):
+        raise ModelFileError("array 'scale' must be finite and > 0")
+    if not (np.all(np.isfinite(pre.low_)) and np.all(pre.low_ <= pre.high_)):
+        raise ModelFileError("arrays 'low' and 'high' must be finite, low <= high")
 
     fill_values = config["fill_values"]
     if (fill_values is None) != (pre.impute is None):
         raise ModelFileError("config.fill_values must be given exactly when impute is set")
-    numeric_fill = _numeric_fill_from_state(fill_values, columns, names, n_numeric)
+    _check_fill_values(fill_values, columns, names)
     pre.fill_values_ = fill_values
-    pre._numeric_fill = np.array(numeric_fill, dtype=np.float64)
     pre.n_features_out_ = len(pre.get_feature_names_out())
     _target_from_state(pre, config)
     return pre
+
+
+def _roles_from_state(entries: list, names: list[str]) -> dict[str, ColumnRole]:
+    """``config.roles`` checked: known roles, every feature column among them."""
+    roles = {}
+    for i, entry in enumerate(entries):
+        where = f"config.roles[{i}]"
+        check_keys(entry, ("name", "role", "reason", "n_missing", "n_distinct"), where)
+        role = get_field(entry, "role", str, where)
+        if role not in ROLES:
+            raise ModelFileError(f"{where}.role must be one of {list(ROLES)}, got {role!r:.40}")
+        roles[get_field(entry, "name", str, where)] = ColumnRole(
+            role,
+            get_field(entry, "reason", str, where),
+            get_field(entry, "n_missing", int, where),
+            get_field(entry, "n_distinct", int, where),
+        )
+    features = [n for n, r in roles.items() if r.is_feature]
+    if features != names:
+        raise ModelFileError("config.roles must list the feature columns of config.columns")
+    return roles
+
+
+_COLUMN_KEYS = {
+    "numeric": ("name", "kind"),
+    "categorical": ("name", "kind", "categories"),
+    "datetime": ("name", "kind", "hour"),
+    "text": ("name", "kind", "buckets"),
+}
 
 
 def _column_names_from_state(columns: list) -> list[str]:
@@ -546,37 +825,41 @@ def _column_names_from_state(columns: list) -> list[str]:
     for i, column in enumerate(columns):
         where = f"config.columns[{i}]"
         kind = get_field(column, "kind", str, where)
-        if kind == "numeric":
-            check_keys(column, ("name", "kind"), where)
-        elif kind == "categorical":
-            check_keys(column, ("name", "kind", "categories"), where)
+        if kind not in _COLUMN_KEYS:
+            raise ModelFileError(f"{where}.kind must be one of {list(_KINDS)}, got {kind!r:.40}")
+        keys = _COLUMN_KEYS[kind]
+        check_keys(column, (*keys, "missing") if "missing" in column else keys, where)
+        if "missing" in column and column["missing"] is not True:
+            raise ModelFileError(f"{where}.missing must be true when present")
+        if kind == "categorical":
             categories = get_field(column, "categories", list, where)
             if not categories or not all(isinstance(c, str) for c in categories):
                 raise ModelFileError(f"{where}.categories must be a non-empty list of strings")
             if categories != sorted(set(categories)):
                 raise ModelFileError(f"{where}.categories must be sorted and distinct")
-        else:
-            raise ModelFileError(f"{where}.kind must be 'numeric' or 'categorical', got {kind!r}")
+        elif kind == "datetime":
+            get_field(column, "hour", bool, where)
+        elif kind == "text" and not 1 <= get_field(column, "buckets", int, where) <= 4096:
+            raise ModelFileError(f"{where}.buckets must be in [1, 4096]")
         names.append(get_field(column, "name", str, where))
     return names
 
 
-def _numeric_fill_from_state(
-    fill_values: dict | None, columns: list, names: list[str], n_numeric: int
-) -> list[float]:
-    """The numeric columns' fill values (zeros without ``impute``), ``fill_values`` checked."""
+def _check_fill_values(fill_values: dict | None, columns: list, names: list[str]) -> None:
+    """Numbers for numeric and date columns, strings (or null) for the others."""
     if fill_values is None:
-        return [0.0] * n_numeric
+        return
     check_keys(fill_values, names, "config.fill_values")
-    numeric_fill = []
     for column in columns:
-        value = fill_values[column["name"]]
-        where = f"config.fill_values[{column['name']!r}]"
-        if column["kind"] == "numeric":
-            numeric_fill.append(get_number(fill_values, column["name"], "config.fill_values"))
-        elif not isinstance(value, str):
-            raise ModelFileError(f"{where} must be a string, got {value!r:.40}")
-    return numeric_fill
+        name = column["name"]
+        value = fill_values[name]
+        if column["kind"] in ("numeric", "datetime"):
+            if value is not None:
+                fill_values[name] = get_number(fill_values, name, "config.fill_values")
+        elif value is not None and not isinstance(value, str):
+            raise ModelFileError(
+                f"config.fill_values[{name!r}] must be a string, got {value!r:.40}"
+            )
 
 
 def _target_from_state(pre: Preprocessor, config: dict) -> None:

@@ -1,9 +1,14 @@
-"""Reading tables: CSV (optionally compressed), Parquet and NPZ files into pandas.
+"""Reading tables: CSV and TSV (optionally compressed), Parquet, NPZ and Excel into pandas.
 
-:func:`read_table` reads a file into a :class:`pandas.DataFrame` and refuses malformed
-ones (missing, empty, header only, ragged rows, duplicate or empty column names) with a
-``ValueError`` naming the file and the problem. The rules are spelled out in
-``docs/data.md``. pandas and pyarrow are optional: ``pip install "deltaprop[data]"``.
+:func:`read_table` reads a file into a :class:`pandas.DataFrame`: it sniffs the text
+encoding (UTF-8, with or without a byte-order mark, else cp1252 / latin-1), the
+separator (comma, semicolon, tab or bar) and the decimal mark (a comma where the numbers
+are written so), strips whitespace from the header and the text cells, reads the common
+null spellings as missing values and ``"45%"`` or ``"1,234"`` as numbers. It refuses
+malformed files (missing, a folder that holds no Parquet files, empty, header only,
+ragged rows, duplicate or empty column names) with a ``ValueError`` naming the file and
+the problem. The rules are spelled out in ``docs/data.md``. pandas and pyarrow are
+optional: ``pip install "deltaprop[data]"`` (openpyxl for ``.xlsx``).
 """
 
 from __future__ import annotations
@@ -11,28 +16,32 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import io
 import lzma
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from deltaprop.tabular.columns import NULL_SPELLINGS, column_names, parse_numbers, require_pandas
+
 __all__ = ["column_names", "read_table", "require_pandas"]
 
 
 _INSTALL = 'pip install "deltaprop[data]"'
-_CSV_OPENERS = {".csv": open, ".csv.gz": gzip.open, ".csv.bz2": bz2.open, ".csv.xz": lzma.open}
+_OPENERS = {"": open, ".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_CSV_OPENERS = {
+    f"{kind}{packed}": opener
+    for kind in (".csv", ".tsv", ".txt")
+    for packed, opener in _OPENERS.items()
+}
 _PARQUET_SUFFIXES = (".parquet", ".pq")
-_SUFFIXES = (*_CSV_OPENERS, *_PARQUET_SUFFIXES, ".npz")
-
-
-def require_pandas() -> Any:
-    """The pandas module; an ``ImportError`` naming the extra to install without it."""
-    try:
-        import pandas
-    except ImportError:
-        raise ImportError(f"reading and preprocessing tables needs pandas: {_INSTALL}") from None
-    return pandas
+_SUFFIXES = (*_CSV_OPENERS, *_PARQUET_SUFFIXES, ".npz", ".xlsx")
+_SEPARATORS = (",", ";", "\t", "|")
+_SNIFF_CHARS = 65536
+_DECIMAL_COMMA = re.compile(r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]+$")
+_DECIMAL_POINT = re.compile(r"^[+-]?[0-9]+\.[0-9]+$")
 
 
 def _require_pyarrow() -> None:
@@ -51,30 +60,49 @@ def _suffix(path: Path) -> str:
     return path.suffix.lower()
 
 
-def read_table(path: str | Path) -> Any:
-    """Read a CSV, Parquet or NPZ file into a :class:`pandas.DataFrame`.
+def read_table(
+    path: str | Path,
+    sep: str | None = None,
+    decimal: str | None = None,
+    encoding: str | None = None,
+) -> Any:
+    """Read a CSV, TSV, Parquet, NPZ or Excel file into a :class:`pandas.DataFrame`.
 
     Parameters
     ----------
     path : str or path-like
-        ``.csv`` (optionally ``.gz``, ``.bz2``, ``.xz`` compressed): UTF-8 text, comma
-        separated, the first line names the columns. ``.parquet`` / ``.pq`` or a folder of
-        Parquet files. ``.npz``: one 1-D array per column, named by the column (see
-        ``docs/data.md``).
+        ``.csv``, ``.tsv`` or ``.txt`` (optionally ``.gz``, ``.bz2``, ``.xz``
+        compressed): text, the first line names the columns; a first header cell left
+        empty (the index column pandas writes) is named ``"Unnamed: 0"``. ``.parquet`` /
+        ``.pq`` or a folder of Parquet files. ``.npz``: one 1-D array per column, named
+        by the column (see ``docs/data.md``). ``.xlsx``: the first sheet (needs openpyxl).
+    sep : str, optional
+        The field separator; default: sniffed among ``,`` ``;`` tab ``|`` (tab for
+        ``.tsv``).
+    decimal : {".", ","}, optional
+        The decimal mark; default: a comma where the numbers of a file not separated by
+        commas are written ``1,5`` (then ``.`` separates thousands), else a point.
+    encoding : str, optional
+        The text encoding; default: UTF-8 (a byte-order mark is dropped), else cp1252
+        (latin-1 where cp1252 cannot decode a byte).
 
     Returns
     -------
     pandas.DataFrame
-        One row per data row, columns named as in the file (strings), at least one row.
+        One row per data row, columns named as in the file (strings without surrounding
+        whitespace), at least one row. Text cells are stripped, null spellings
+        (``NA``, ``N/A``, ``null``, ``?``, ``-``, empty, ...) are missing, and a text
+        column whose every present value is a number (``"45%"``, ``"1,234"``) is numbers.
 
     Raises
     ------
     ValueError
-        Naming the file and the problem: missing file, unknown extension, empty file,
-        header without data rows, ragged rows (the line and field counts), duplicate or
-        empty column names, unreadable content.
+        Naming the file and the problem: missing file, unknown extension, a folder
+        without Parquet files, empty file, header without data rows, ragged rows (the
+        line and field counts), duplicate or empty column names, unreadable content,
+        a bad ``sep``, ``decimal`` or ``encoding``.
     ImportError
-        When pandas (or pyarrow, for Parquet) is not installed.
+        When pandas (or pyarrow, for Parquet; openpyxl, for Excel) is not installed.
 
     Examples
     --------
@@ -85,13 +113,25 @@ def read_table(path: str | Path) -> Any:
          x colour
     0  1.5    red
     1  2.5   blue
+    >>> _ = open(path, "w").write("price; paid ;colour\\n1.234,5;45%; red \\n7,25;NA;blue\\n")
+    >>> read_table(path)
+         price  paid colour
+    0  1234.50  45.0    red
+    1     7.25   NaN   blue
     """
     pd = require_pandas()
     path = Path(path)
+    _check_options(sep, decimal, encoding)
     if not path.exists():
         raise ValueError(f"{str(path)!r}: no such file or folder")
     if path.is_dir():
+        if not any(p.name.lower().endswith(_PARQUET_SUFFIXES) for p in path.rglob("*")):
+            raise ValueError(
+                f"{str(path)!r} is a folder, not a table file, and it holds no Parquet files; "
+                "pass a file (.csv, .tsv, .parquet, .npz, .xlsx) or a folder of Parquet files"
+            )
         frame = _read_parquet(path, pd)
+        decimal = "."
     else:
         suffix = _suffix(path)
         if suffix not in _SUFFIXES:
@@ -102,9 +142,11 @@ def read_table(path: str | Path) -> Any:
         if path.stat().st_size == 0:
             raise ValueError(f"{str(path)!r}: the file is empty")
         if suffix in _CSV_OPENERS:
-            frame = _read_csv(path, suffix, pd)
+            frame, decimal = _read_csv(path, suffix, pd, sep, decimal, encoding)
         elif suffix == ".npz":
             frame = _read_npz(path, pd)
+        elif suffix == ".xlsx":
+            frame = _read_excel(path, pd)
         else:
             frame = _read_parquet(path, pd)
     if frame.shape[1] == 0:
@@ -112,60 +154,201 @@ def read_table(path: str | Path) -> Any:
     if frame.shape[0] == 0:
         raise ValueError(f"{str(path)!r}: the file has a header but no data rows")
     frame.columns = column_names(frame.columns, str(path))
-    return frame
+    return tidy(frame, pd, decimal or ".")
 
 
-def column_names(columns: Any, where: str) -> list[str]:
-    """The column names as strings; a duplicate is a ``ValueError`` naming ``where``."""
-    names = [str(c) for c in columns]
-    seen = set()
-    for name in names:
-        if name in seen:
-            raise ValueError(f"{where!r}: column name {name!r} appears more than once")
-        seen.add(name)
-    return names
+def _check_options(sep: str | None, decimal: str | None, encoding: str | None) -> None:
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n'):
+        raise ValueError(f"sep must be one character (not a quote or newline), got {sep!r}")
+    if decimal not in (None, ".", ","):
+        raise ValueError(f"decimal must be '.' or ',', got {decimal!r}")
+    if encoding is not None:
+        try:
+            "".encode(encoding)
+        except (LookupError, TypeError):
+            raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
 
 
-def _read_csv(path: Path, suffix: str, pd: Any) -> Any:
-    """Check the field count of every line (pandas pads short rows silently), then parse."""
+def tidy(frame: Any, pd: Any, decimal: str = ".") -> Any:
+    """Text cells stripped, null spellings missing, text columns of numbers as numbers.
+
+    A text column whose every present value reads as a number (``"45%"`` as 45,
+    ``"1,234"`` as 1234, ``"1.234,5"`` as 1234.5 with ``decimal=","``) becomes float64
+    (int64 when they are integers and none is missing).
+    """
+    out = {}
+    for name in frame.columns:
+        series = frame[name]
+        if series.dtype == object or pd.api.types.is_string_dtype(series):
+            numbers, missing = parse_numbers(series, pd, decimal)
+            present = ~missing
+            if present.any() and not np.isnan(numbers[present]).any():
+                integers = not missing.any() and np.all(np.abs(numbers) < 2.0**53)
+                integers = integers and np.all(numbers == np.round(numbers))
+                series = pd.Series(numbers.astype(np.int64) if integers else numbers)
+            else:
+                values = series.astype("object").to_numpy()
+                cleaned = np.empty(len(values), dtype=object)
+                for i, value in enumerate(values):
+                    if isinstance(value, str):
+                        text = value.strip()
+                        value = None if text.lower() in NULL_SPELLINGS else text
+                    cleaned[i] = value
+                series = pd.Series(cleaned, dtype=object)
+        out[name] = series.reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def _decode(path: Path, suffix: str, encoding: str | None) -> str:
+    """The file's text: ``encoding``, else UTF-8 (BOM dropped), else cp1252 / latin-1."""
     where = str(path)
-    n_fields = 0
-    n_rows = 0
     try:
-        with _CSV_OPENERS[suffix](path, "rt", newline="", encoding="utf-8") as text:
-            reader = csv.reader(text)
-            for row in reader:
-                if not row:  # blank line, skipped by pandas too
-                    continue
-                if n_fields == 0:
-                    for i, name in enumerate(row):
-                        if not name.strip():
-                            raise ValueError(f"{where!r}: column {i + 1} of the header has no name")
-                    if len(set(row)) != len(row):
-                        dup = next(name for name in row if row.count(name) > 1)
-                        raise ValueError(f"{where!r}: column name {dup!r} appears more than once")
-                    n_fields = len(row)
-                    continue
-                if len(row) != n_fields:
-                    raise ValueError(
-                        f"{where!r}: ragged rows: line {reader.line_num} has {len(row)} "
-                        f"field(s), the header has {n_fields}"
-                    )
-                n_rows += 1
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{where!r}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except csv.Error as exc:
-        raise ValueError(f"{where!r}: not a valid CSV file: {exc}") from None
+        with _CSV_OPENERS[suffix](path, "rb") as raw:
+            data = raw.read()
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise ValueError(f"{where!r}: cannot read the file: {exc}") from None
+    if encoding is not None:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{where!r}: not {encoding} text ({exc.reason} at byte {exc.start})"
+            ) from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")  # every byte is a latin-1 character
+
+
+def _records(text: str, sep: str, limit: int | None = None) -> list[list[str]]:
+    """The first ``limit`` non-blank records of ``text`` split at ``sep``."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    rows = []
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+            if limit is not None and len(rows) >= limit:
+                break
+    except csv.Error:
+        pass
+    return rows
+
+
+def sniff_separator(text: str) -> str:
+    """The separator among ``, ; tab |`` that splits the sample's lines most evenly.
+
+    A separator that gives every sampled line the header's field count (more than one)
+    wins, the one with most fields among those; without one, the one that splits the
+    header most. The sample is the first 64 KB (its last, maybe cut, line ignored).
+    """
+    sample = text[:_SNIFF_CHARS]
+    if len(text) > _SNIFF_CHARS and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    best, best_key = ",", (False, 0)
+    for sep in _SEPARATORS:
+        rows = _records(sample, sep, 200)
+        if not rows:
+            continue
+        width = len(rows[0])
+        key = (width > 1 and all(len(r) == width for r in rows), width)
+        if key > best_key:
+            best, best_key = sep, key
+    return best
+
+
+def sniff_decimal(text: str, sep: str) -> str:
+    """``","`` when the sample writes more numbers as ``1,5`` than as ``1.5`` (not for ``,``)."""
+    if sep == ",":
+        return "."
+    comma = point = 0
+    for row in _records(text[:_SNIFF_CHARS], sep, 200)[1:]:
+        for cell in row:
+            cell = cell.strip()
+            comma += bool(_DECIMAL_COMMA.match(cell))
+            point += bool(_DECIMAL_POINT.match(cell))
+    return "," if comma > point else "."
+
+
+def _read_csv(
+    path: Path, suffix: str, pd: Any, sep: str | None, decimal: str | None, encoding: str | None
+) -> tuple[Any, str]:
+    """Check the header and the field count of every line (pandas pads short rows), parse.
+
+    Returns the frame (all text) and the decimal mark used.
+    """
+    where = str(path)
+    text = _decode(path, suffix, encoding)
+    if sep is None:
+        sep = "\t" if suffix.startswith(".tsv") else sniff_separator(text)
+    decimal = decimal or sniff_decimal(text, sep)
+    _check_fields(text, sep, where)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text, newline=""),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            engine="c",
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise ValueError(f"{where!r}: cannot parse the table: {exc}") from None
+    names = list(frame.columns)
+    if names and not str(names[0]).strip():
+        names[0] = "Unnamed: 0"  # the index column that pandas' to_csv writes
+        frame.columns = names
+    return frame, decimal
+
+
+def _check_fields(text: str, sep: str, where: str) -> None:
+    """Header names present and distinct, every row as long as the header."""
+    n_fields = 0
+    n_rows = 0
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip() and n_fields != 1):
+                continue  # a blank line, skipped by pandas too
+            if n_fields == 0:
+                names = [name.strip() for name in row]
+                for i, name in enumerate(names):
+                    if not name and i > 0:
+                        raise ValueError(f"{where!r}: column {i + 1} of the header has no name")
+                if len(set(names)) != len(names):
+                    dup = next(name for name in names if names.count(name) > 1)
+                    raise ValueError(f"{where!r}: column name {dup!r} appears more than once")
+                n_fields = len(row)
+                continue
+            if len(row) != n_fields:
+                raise ValueError(
+                    f"{where!r}: ragged rows: line {reader.line_num} has {len(row)} "
+                    f"field(s), the header has {n_fields}"
+                )
+            n_rows += 1
+    except csv.Error as exc:
+        raise ValueError(f"{where!r}: not a valid CSV file: {exc}") from None
     if n_fields == 0:
         raise ValueError(f"{where!r}: the file is empty")
     if n_rows == 0:
         raise ValueError(f"{where!r}: the file has a header but no data rows")
+
+
+def _read_excel(path: Path, pd: Any) -> Any:
     try:
-        return pd.read_csv(path, encoding="utf-8")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise ValueError(f"{where!r}: cannot parse the CSV: {exc}") from None
+        import openpyxl  # noqa: F401  (optional dependency: pip install openpyxl)
+    except ImportError:
+        raise ImportError("reading .xlsx files needs openpyxl: pip install openpyxl") from None
+    try:
+        return pd.read_excel(path, sheet_name=0, dtype=object)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{str(path)!r}: cannot read the workbook: {exc}") from None
 
 
 def _read_npz(path: Path, pd: Any) -> Any:

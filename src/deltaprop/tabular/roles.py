@@ -1,0 +1,357 @@
+"""Column roles: what each column of a table is, decided from its values, with a reason.
+
+:func:`infer_roles` gives every column one role (:data:`ROLES`) and a short reason in
+plain words; :class:`~deltaprop.tabular.Preprocessor` encodes each role its own way and
+keeps the roles it used (``roles_``), so ``deltaprop info`` and ``deltaprop train
+--dry-run`` can print them. The rules, in order, for a column that is not the target, the
+weight, an ID or dropped on request:
+
+1. no value at all, or one value in every row: ``"constant"`` (dropped);
+2. booleans and Yes/No-like text: ``"categorical"``;
+3. numbers (at least half of the present values; then all must be): ``"identifier"``
+   when they are distinct integers counting the rows (1..n, 0..n-1) or the column is
+   named like an ID or a pandas index, else ``"numeric"``; a column without one finite
+   number is ``"dropped"``;
+4. dates and timestamps (every present value reads as one): ``"datetime"``;
+5. text: ``"identifier"`` when (nearly) every row has its own value without spaces,
+   ``"text"`` above :data:`MAX_CATEGORIES` distinct values, ``"categorical"`` below.
+
+Identifiers need :data:`MIN_ROWS_FOR_IDENTIFIERS` rows (a tiny table has too little
+evidence). The rules are spelled out in ``docs/data.md``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deltaprop.tabular.columns import (
+    SpelledError,
+    category_strings,
+    clean_text,
+    is_numeric_column,
+    is_numeric_dtype,
+    parse_numbers,
+    table_frame,
+)
+from deltaprop.tabular.readers import require_pandas
+
+__all__ = [
+    "FEATURE_ROLES",
+    "MAX_CATEGORIES",
+    "MIN_ROWS_FOR_IDENTIFIERS",
+    "ROLES",
+    "ColumnRole",
+    "infer_roles",
+    "parse_dates",
+]
+
+#: Every role a column can have.
+ROLES = (
+    "numeric",
+    "categorical",
+    "text",
+    "datetime",
+    "identifier",
+    "constant",
+    "target",
+    "weight",
+    "id",
+    "dropped",
+)
+#: The roles whose columns become features.
+FEATURE_ROLES = ("numeric", "categorical", "text", "datetime")
+#: Text columns with more distinct values than this are ``"text"``, not categories.
+MAX_CATEGORIES = 30
+#: Identifiers are only inferred in tables with at least this many rows.
+MIN_ROWS_FOR_IDENTIFIERS = 20
+#: Share of distinct values (of the present ones) above which text is an identifier.
+_NEARLY_UNIQUE = 0.95
+
+_YES_NO = frozenset({"yes", "no", "y", "n", "true", "false", "t", "f"})
+_ID_NAME = re.compile(r"(^|[\s_.\-])(id|uuid|guid|key|index|idx)$|^(unnamed: ?0|index|#)$", re.I)
+_MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
+_DATE = re.compile(
+    r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"  # 2021-03-04, 2021/3/4
+    r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"  # 04/03/2021, 4.3.21
+    rf"|\d{{1,2}}[ -]({_MONTHS})[a-z]*\.?[ -,]+\d{{2,4}}"  # 4 March 2021, 04-Mar-2021
+    rf"|({_MONTHS})[a-z]*\.? \d{{1,2}},? \d{{4}})"  # March 4, 2021
+    r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([ap]m)?)?\s*(z|utc|[+-]\d{2}:?\d{2})?$",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class ColumnRole:
+    """The role of one column and why it was given.
+
+    Attributes
+    ----------
+    role : str
+        One of :data:`ROLES`.
+    reason : str
+        Why, in plain words (``"all 300 present values are numbers"``).
+    n_missing : int
+        Missing values in the column (null spellings count).
+    n_distinct : int
+        Distinct present values.
+    """
+
+    role: str
+    reason: str
+    n_missing: int = 0
+    n_distinct: int = 0
+
+    @property
+    def is_feature(self) -> bool:
+        """Whether the column becomes features."""
+        return self.role in FEATURE_ROLES
+
+
+def parse_dates(values: Any, pd: Any) -> np.ndarray:
+    """Dates and timestamps as float days since 1970-01-01 (UTC), NaN where none.
+
+    Parameters
+    ----------
+    values : pandas.Series of shape (n_rows,)
+        datetime64 values, or text in any of the common formats (mixed in one column:
+        ISO ``2021-03-04``, ``04/03/2021`` (month first), ``March 4, 2021``, with or
+        without a time and a time zone, which is converted to UTC).
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = pd.to_datetime(values, utc=True)
+    else:
+        text = clean_text(values.astype("object"), pd)
+        with warnings.catch_warnings():  # pandas warns that mixed formats parse one by one
+            warnings.simplefilter("ignore")
+            stamps = pd.to_datetime(text, format="mixed", errors="coerce", utc=True)
+    nanoseconds = stamps.dt.tz_localize(None).astype("datetime64[ns]").astype("int64")
+    days = nanoseconds.to_numpy(dtype=np.float64) / 86_400e9
+    days[stamps.isna().to_numpy()] = np.nan
+    return days
+
+
+def _looks_like_dates(strings: np.ndarray) -> bool:
+    return all(_DATE.match(s) is not None for s in strings)
+
+
+def _role(role: str, reason: str, missing: np.ndarray, n_distinct: int) -> ColumnRole:
+    return ColumnRole(role, reason, int(missing.sum()), int(n_distinct))
+
+
+def _constant(missing: np.ndarray, distinct: Sequence[Any]) -> ColumnRole | None:
+    n = len(missing)
+    if missing.all():
+        return _role("constant", f"all {n} values are missing", missing, 0)
+    if len(distinct) == 1 and not missing.any():
+        return _role("constant", f"one value ({distinct[0]!r}) in every row", missing, 1)
+    return None
+
+
+def _numeric_role(name: str, numbers: np.ndarray, missing: np.ndarray) -> ColumnRole:
+    present = numbers[~missing]
+    distinct = np.unique(present)
+    shown = [int(v) if np.isfinite(v) and v == np.round(v) else float(v) for v in distinct[:2]]
+    constant = _constant(missing, shown)
+    if constant is not None:
+        return constant
+    finite = present[np.isfinite(present)]
+    if finite.size == 0:
+        return _role("dropped", "no finite number (only infinities)", missing, len(distinct))
+    n = len(numbers)
+    integers = bool(np.all(present == np.round(present)))
+    if integers and len(distinct) == n and n >= 2:
+        counting = distinct[-1] - distinct[0] == n - 1
+        if (counting and n >= MIN_ROWS_FOR_IDENTIFIERS) or _ID_NAME.search(name):
+            what = "counts the rows" if counting else "is named like an ID"
+            return _role(
+                "identifier",
+                f"a different integer in each of the {n} rows ({what}): no feature",
+                missing,
+                n,
+            )
+    n_present = len(present)
+    return _role("numeric", f"all {n_present} present values are numbers", missing, len(distinct))
+
+
+def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
+    strings = category_strings(series, pd)
+    missing = np.array([s is None for s in strings], dtype=bool)
+    present = strings[~missing]
+    distinct = sorted(set(present.tolist()))
+    constant = _constant(missing, distinct)
+    if constant is not None:
+        return constant
+    n_present, n_distinct = len(present), len(distinct)
+    if {d.lower() for d in distinct} <= _YES_NO:
+        return _role("categorical", f"yes/no values ({', '.join(distinct)})", missing, n_distinct)
+    if pd.api.types.is_datetime64_any_dtype(series) or _looks_like_dates(distinct):
+        days = parse_dates(series, pd)
+        if not np.isnan(days[~missing]).any():
+            return _role(
+                "datetime", f"all {n_present} present values are dates", missing, n_distinct
+            )
+    nearly_unique = n_distinct >= _NEARLY_UNIQUE * n_present
+    if (
+        nearly_unique
+        and len(strings) >= MIN_ROWS_FOR_IDENTIFIERS
+        and not any(" " in s for s in distinct)
+    ) or (n_distinct == n_present and _ID_NAME.search(name) and n_present >= 2):
+        return _role(
+            "identifier",
+            f"{n_distinct} distinct values in {n_present} rows: a label per row, no feature",
+            missing,
+            n_distinct,
+        )
+    if n_distinct > MAX_CATEGORIES:
+        return _role(
+            "text",
+            f"{n_distinct} distinct values (more than {MAX_CATEGORIES}): encoded by its words",
+            missing,
+            n_distinct,
+        )
+    return _role("categorical", f"{n_distinct} distinct values", missing, n_distinct)
+
+
+def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
+    """The role of one feature column (rules 1-5 of the module docstring)."""
+    if forced:
+        strings = category_strings(series, pd)
+        missing = np.array([s is None for s in strings], dtype=bool)
+        distinct = sorted(set(strings[~missing].tolist()))
+        return _constant(missing, distinct) or _role(
+            "categorical", "declared categorical", missing, len(distinct)
+        )
+    if pd.api.types.is_bool_dtype(series):
+        missing = series.isna().to_numpy()
+        n_distinct = int(series.dropna().nunique())
+        return _constant(missing, series.dropna().unique()[:2].tolist()) or _role(
+            "categorical", "booleans", missing, n_distinct
+        )
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return _text_role(name, series, pd)
+    if is_numeric_dtype(series, pd) or is_numeric_column(name, series, pd):
+        numbers, missing = parse_numbers(series, pd)
+        return _numeric_role(name, numbers, missing)
+    return _text_role(name, series, pd)
+
+
+def infer_roles(
+    frame: Any,
+    target: str | None = None,
+    *,
+    sample_weight: str | None = None,
+    id_columns: Iterable[str] = (),
+    drop: Iterable[str] = (),
+    categorical: Iterable[str] = (),
+) -> dict[str, ColumnRole]:
+    """The role of every column of a table, in the table's order, each with its reason.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame or mapping of column name -> 1-D array-like
+    target : str, optional
+        The column to predict (role ``"target"``).
+    sample_weight : str, optional
+        The column of row weights (role ``"weight"``).
+    id_columns : iterable of str
+        Columns that identify rows (role ``"id"``: no feature, written next to each
+        prediction by ``deltaprop predict``).
+    drop : iterable of str
+        Columns to leave out (role ``"dropped"``).
+    categorical : iterable of str
+        Columns to treat as categories even though their values are numbers.
+
+    Returns
+    -------
+    dict of str -> ColumnRole
+        Ordered as the table's columns; names stripped of surrounding whitespace.
+
+    Raises
+    ------
+    ValueError
+        A named column that is not in the table, a column named twice (e.g. both the
+        target and dropped), or a mostly numeric column with values that are not numbers.
+
+    Examples
+    --------
+    >>> roles = infer_roles({"size": [1.5, 2.0, 2.5], "colour": [" red", "blue", "red"],
+    ...                      "k": [7, 7, 7], "label": ["a", "b", "a"]}, "label")
+    >>> {name: role.role for name, role in roles.items()}
+    {'size': 'numeric', 'colour': 'categorical', 'k': 'constant', 'label': 'target'}
+    >>> roles["k"].reason
+    'one value (7) in every row'
+    """
+    pd = require_pandas()
+    frame = table_frame(frame, pd)
+    named = _named_roles(
+        list(frame.columns), target, sample_weight, id_columns, drop, set(categorical)
+    )
+    roles: dict[str, ColumnRole] = {}
+    forced = set(categorical)
+    for name in frame.columns:
+        if name in named:
+            roles[name] = named[name]
+        else:
+            roles[name] = _feature_role(name, frame[name], name in forced, pd)
+    return roles
+
+
+_FLAGS = {
+    "target": "--target",
+    "sample_weight": "--sample-weight",
+    "id_columns": "--id",
+    "drop": "--drop",
+    "categorical": "--categorical",
+}
+_WHY = {
+    "target": "the column to predict",
+    "weight": "row weights",
+    "id": "identifies rows: no feature, written next to each prediction",
+    "dropped": "dropped on request",
+}
+
+
+def _named_roles(
+    columns: list[str],
+    target: str | None,
+    sample_weight: str | None,
+    id_columns: Iterable[str],
+    drop: Iterable[str],
+    categorical: set[str],
+) -> dict[str, ColumnRole]:
+    """The roles the caller gave by name, checked against the table's columns."""
+    given: list[tuple[str, str, str]] = []  # (column, role, parameter)
+    if target is not None:
+        given.append((target, "target", "target"))
+    if sample_weight is not None:
+        given.append((sample_weight, "weight", "sample_weight"))
+    given += [(str(c).strip(), "id", "id_columns") for c in id_columns]
+    given += [(str(c).strip(), "dropped", "drop") for c in drop]
+    given += [(str(c).strip(), "categorical", "categorical") for c in categorical]
+    seen: dict[str, str] = {}
+    shown = f"(columns: {columns[:20]})"
+    for column, _, parameter in given:
+        flag = _FLAGS[parameter]
+        if column not in columns:
+            what = "target column" if parameter == "target" else f"{parameter} column"
+            raise SpelledError(
+                f"{what} {column!r} is not in the table {shown}",
+                f"{flag} {column}: no such column {shown}",
+            )
+        if column in seen and seen[column] != parameter:
+            raise SpelledError(
+                f"column {column!r} is named by both {seen[column]} and {parameter}",
+                f"column {column!r} is named by both {_FLAGS[seen[column]]} and {flag}",
+            )
+        seen[column] = parameter
+    return {c: ColumnRole(role, _WHY[role]) for c, role, _ in given if role != "categorical"}
