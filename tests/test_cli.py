@@ -30,9 +30,7 @@ def test_demo_options_change_the_run(tmp_path, monkeypatch, capsys):
     assert "-> 2 sigmoid" in out
 
 
-def test_demo_writes_the_readme_files_here_and_says_what_to_run_next(
-    tmp_path, monkeypatch, capsys
-):
+def test_demo_writes_the_readme_files_here_and_says_what_to_run_next(tmp_path, monkeypatch, capsys):
     """The Quick start: after the demo, the README's next commands work on its files."""
     pytest.importorskip("pandas")
     pytest.importorskip("sklearn")
