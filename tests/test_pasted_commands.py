@@ -221,7 +221,9 @@ def test_command_blocks_run_as_pasted(page, tmp_path):
     not_run = [b for b in blocks(page.read_text(encoding="utf-8")) if b.not_run is not None]
     if not_run:
         reasons = "; ".join(f"line {b.line}: {b.not_run}" for b in not_run)
-        warnings.warn(f"{page.name}: {len(not_run)} block(s) not run ({reasons})", UserWarning, 2)
+        warnings.warn(
+            f"{page.name}: {len(not_run)} block(s) not run ({reasons})", UserWarning, stacklevel=1
+        )
 
 
 def _run(page: Path, block: Block, argv: list[str], folder: Path, env: dict) -> None:
