@@ -121,6 +121,8 @@ args = [a for a in args if not a.startswith("--port=")]
 process = subprocess.Popen(
     [sys.argv[1], "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     text=True, env={**os.environ, "BROWSER": "true"},
+    # Ctrl-C must reach it even when this runs as a background job (which ignores SIGINT)
+    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
 )
 output, url = [], []
 
