@@ -24,7 +24,8 @@ def test_python_examples_run(index, tmp_path, monkeypatch):
 def test_quick_start_commands_are_what_ci_runs():
     commands = [line for block in _blocks("bash") for line in block.splitlines()]
     assert "pip install . && deltaprop demo" in commands
-    test_command = next(c for c in commands if "[test]" in c)
+    test_command = next(c for c in commands if "python -m pytest" in c)
+    assert test_command == 'pip install -e ".[test-all]" && python -m pytest'
     ci_script = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert test_command in ci_script.splitlines()
 
@@ -58,3 +59,18 @@ def test_command_line_examples_run(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
     with open(tmp_path / "predictions.csv") as f:
         assert f.readline().strip() == "diagnosis,proba_benign,proba_malignant"
+
+
+def test_extras_hold_what_their_examples_and_tests_need():
+    """[onnx] runs the ONNX examples; [test] is lean; [test-all] adds Dask, Playwright, docs."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = {
+        name: {re.split(r"[<>=\[ ]", requirement, maxsplit=1)[0] for requirement in reqs}
+        for name, reqs in pyproject["project"]["optional-dependencies"].items()
+    }
+    assert {"onnx", "onnxruntime"} <= extras["onnx"]  # the README's ONNX example runs both
+    assert extras["cli"] <= extras["test"]
+    assert not {"dask", "playwright", "mkdocs", "torch"} & extras["test"]
+    assert extras["test-all"] >= {"deltaprop", "dask", "playwright"}
+    assert '"deltaprop[test,docs]"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")

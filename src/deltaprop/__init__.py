@@ -3,6 +3,8 @@
 ``import deltaprop`` loads NumPy and the engine (:mod:`deltaprop.core`) only; every other
 public name is imported from its room the first time it is used.
 
+Examples
+--------
 >>> import numpy as np
 >>> import deltaprop as dp
 >>> net = dp.Network([dp.Dense(2, 2, "sigmoid"), dp.Dense(2, 1, "sigmoid")], random_state=0)
