@@ -833,6 +833,11 @@ def _seconds(value: float) -> str:
     return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
 
 
+def _share(percent: float) -> str:
+    """A percentage to one decimal; "<0.1%" for a small one that is not zero."""
+    return "<0.1%" if 0 < percent < 0.05 else f"{percent:.1f}%"
+
+
 def tables_section(tables: list[str]) -> list[str]:
     """The description of each table: source, task, target, size, gaps, text columns."""
     rows = [
@@ -850,7 +855,7 @@ def tables_section(tables: list[str]) -> list[str]:
         rows.append(
             f"| {name} | {table.source} | {task} | `{table.target}` | {info['rows']:,} "
             f"({info['train']:,} / {info['test']:,}) | {info['features']} | "
-            f"{info['missing_pct']:.1f}% | {len(text)}{': ' + shown if text else ''} | "
+            f"{_share(info['missing_pct'])} | {len(text)}{': ' + shown if text else ''} | "
             f"{table.preparation} |"
         )
     return rows
@@ -1066,6 +1071,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def shown_command(argv: list[str]) -> str:
+    """The command line as the report shows it: without ``--note`` (shown on its own)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--note="):
+            skip = False
+            continue
+        skip = arg == "--note"
+        if not skip:
+            kept.append(arg)
+    return " ".join(["python benchmarks/tabular.py", *kept])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite, print or write the report; exit status 0."""
     args = parse_args(argv)
@@ -1088,8 +1106,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = run_all(make_jobs(args.tables, args.seeds, keys), args.jobs)
     summary = summarise(jobs, keys, args.tables, args.seeds)
     run = {
-        "command": "python benchmarks/tabular.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": shown_command(sys.argv[1:] if argv is None else argv),
         "elapsed": time.perf_counter() - started,
         "load": (load_start, load_average()),
         "commit": git_commit(),
