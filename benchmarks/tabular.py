@@ -18,8 +18,9 @@ training table and asked to predict the raw test table:
   types; its fit time is the wall time of the ``train`` command (start-up and reading the
   CSV included). A refused table (a non-zero exit) takes the worst rank and is listed.
 - ``recipe``: deltaprop's tabular recipe in Python, when the checkout has one
-  (``deltaprop.TabularClassifier``/``TabularRegressor``, or ``TabularModel(recipe=...)``);
-  otherwise skipped with a note.
+  (``deltaprop.TabularClassifier``/``TabularRegressor``, ``TabularModel(recipe=...)`` or
+  ``MLPClassifier``/``MLPRegressor(recipe=...)`` inside a ``TabularModel``); otherwise
+  skipped with a note.
 - ``mlp``: scikit-learn's ``MLPClassifier``/``MLPRegressor`` defaults after standard
   preprocessing (median imputation and standardisation of numbers, most-frequent
   imputation and one-hot encoding of text; a standardised regression target).
@@ -466,17 +467,41 @@ class CliDefaults:
         return done
 
 
+def _takes(cls, name: str) -> bool:
+    return name in inspect.signature(cls).parameters
+
+
+def _seeded(cls, seed: int, **kwargs):
+    """``cls(**kwargs)``, with ``random_state=seed`` where ``cls`` takes one."""
+    if _takes(cls, "random_state"):
+        kwargs["random_state"] = seed
+    return cls(**kwargs)
+
+
 def _recipe_entry(task: str):
-    """deltaprop's tabular recipe for ``task``: ("estimator", class), ("model", class) or
-    None when this checkout has none."""
+    """How this checkout offers its tabular recipe for ``task``, or None.
+
+    Returns
+    -------
+    ("estimator", make) where ``make(seed)`` gives an object fitted on ``(X, y)``
+    (``deltaprop.TabularClassifier``/``TabularRegressor``), ("model", make) where it gives
+    one fitted on ``(table, target)`` (``TabularModel(recipe="tabular")``, or a
+    ``TabularModel`` around ``MLPClassifier/MLPRegressor(recipe="tabular")``), or None.
+    """
     import deltaprop as dp
 
-    name = "TabularClassifier" if task == CLASSIFICATION else "TabularRegressor"
-    if hasattr(dp, name):
-        return "estimator", getattr(dp, name)
+    suffix = "Classifier" if task == CLASSIFICATION else "Regressor"
+    if hasattr(dp, f"Tabular{suffix}"):
+        cls = getattr(dp, f"Tabular{suffix}")
+        return "estimator", lambda seed: _seeded(cls, seed)
     model = getattr(dp, "TabularModel", None)
-    if model is not None and "recipe" in inspect.signature(model).parameters:
-        return "model", model
+    if model is None:
+        return None
+    if _takes(model, "recipe"):
+        return "model", lambda seed: _seeded(model, seed, recipe="tabular", task=task)
+    estimator = getattr(dp, f"MLP{suffix}", None)
+    if estimator is not None and _takes(estimator, "recipe"):
+        return "model", lambda seed: model(_seeded(estimator, seed, recipe="tabular"), task=task)
     return None
 
 
@@ -493,20 +518,18 @@ class PythonRecipe:
             return f"deltaprop does not import ({exc})"
         if None in found:
             return (
-                "this deltaprop has neither `TabularClassifier`/`TabularRegressor` nor "
-                "`TabularModel(recipe=...)`"
+                "this deltaprop has no `TabularClassifier`/`TabularRegressor`, no "
+                "`TabularModel(recipe=...)` and no `MLPClassifier(recipe=...)`"
             )
         return None
 
     def fit_predict(self, table: Table, train, test, seed) -> Fit:
         """Fit the recipe on the raw training table (seeded with ``seed``) and predict."""
-        kind, cls = _recipe_entry(table.task)
+        kind, make = _recipe_entry(table.task)
         if kind == "estimator":
-            params = inspect.signature(cls).parameters
-            estimator = cls(**({"random_state": seed} if "random_state" in params else {}))
             X, y = _features(train, table.target)
-            return _timed_fit(estimator, X, y, test.drop(columns=table.target))
-        model = cls(recipe="tabular", task=table.task)
+            return _timed_fit(make(seed), X, y, test.drop(columns=table.target))
+        model = make(seed)
         with Stopwatch() as fit:
             model.fit(train, table.target)
         predicted = np.asarray(model.predict(test.drop(columns=table.target)))
