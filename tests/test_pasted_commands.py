@@ -7,7 +7,8 @@ what a test cannot do literally are decided here, once:
   folder (later blocks use the files earlier ones wrote). Each ```bash block is run by
   ``bash -e`` with this interpreter's folder (the virtual environment's ``deltaprop`` and
   ``python``) first on ``PATH``. The ```python blocks that come before a page's last bash
-  block run too, in the same folder (consecutive ones as one ``python`` script), since a
+  block run too, in the same folder, in one Python interpreter per page (as a reader
+  pastes them into one session: a block sees the names earlier blocks defined), since a
   bash block may read what they wrote; tests/test_readme.py and tests/test_docs.py run
   every Python block and check their numbers.
 - **Installing.** ``pip install ...`` is not run (the package and its extras are
@@ -32,10 +33,12 @@ from __future__ import annotations
 
 import os
 import re
+import selectors
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,19 +209,17 @@ def test_command_blocks_run_as_pasted(page, tmp_path):
         "MPLBACKEND": "Agg",
     }
 
-    python: list[Block] = []
-    for block in to_run:
-        if block.lang == "python":
-            python.append(block)
-            continue
-        if python:  # the Python blocks since the last bash block, as one script
-            script = scratch / f"python_before_line_{block.line}.py"
-            script.write_text("\n".join(b.code for b in python), encoding="utf-8")
-            _run(page, python[0], [sys.executable, str(script)], folder, env)
-            python = []
-        script = scratch / f"bash_line_{block.line}.sh"
-        script.write_text(prelude + _shell_text(block.code), encoding="utf-8")
-        _run(page, block, ["bash", "-e", str(script)], folder, env)
+    session = _PythonSession(folder, env)
+    try:
+        for block in to_run:
+            if block.lang == "python":
+                session.run(page, block, scratch / f"python_line_{block.line}.py")
+                continue
+            script = scratch / f"bash_line_{block.line}.sh"
+            script.write_text(prelude + _shell_text(block.code), encoding="utf-8")
+            _run(page, block, ["bash", "-e", str(script)], folder, env)
+    finally:
+        session.close()
 
     not_run = [b for b in blocks(page.read_text(encoding="utf-8")) if b.not_run is not None]
     if not_run:
@@ -226,6 +227,73 @@ def test_command_blocks_run_as_pasted(page, tmp_path):
         warnings.warn(
             f"{page.name}: {len(not_run)} block(s) not run ({reasons})", UserWarning, stacklevel=1
         )
+
+
+_DRIVER = """\
+import sys, traceback
+namespace = {"__name__": "__main__"}
+for line in sys.stdin:
+    try:
+        with open(line.strip(), encoding="utf-8") as file:
+            exec(compile(file.read(), line.strip(), "exec"), namespace)
+        status = "ok"
+    except BaseException:
+        traceback.print_exc()
+        status = "failed"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    print("\\x00" + status, flush=True)
+"""
+
+
+class _PythonSession:
+    """One Python interpreter per page: its ```python blocks share a namespace, as they do
+    for a reader who pastes them, one after the other, into one Python session."""
+
+    def __init__(self, folder: Path, env: dict) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-u", "-c", _DRIVER],
+            cwd=folder,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def run(self, page: Path, block: Block, script: Path) -> None:
+        script.write_text(block.code, encoding="utf-8")
+        self.process.stdin.write(f"{script}\n")
+        self.process.stdin.flush()
+        output, deadline = [], time.monotonic() + BLOCK_TIMEOUT
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            while True:
+                if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                    self.close()
+                    pytest.fail(f"{page.name}, the python block at line {block.line} hung")
+                line = self.process.stdout.readline()
+                if line == "":  # the interpreter ended
+                    status = "failed"
+                    break
+                if line.startswith("\x00"):
+                    status = line[1:].strip()
+                    break
+                output.append(line)
+        if status != "ok":
+            pytest.fail(
+                f"{page.name}, the python block at line {block.line} failed:\n{block.code}\n"
+                f"--- output ---\n{''.join(output)[-3000:]}",
+                pytrace=False,
+            )
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
 
 
 def _run(page: Path, block: Block, argv: list[str], folder: Path, env: dict) -> None:
