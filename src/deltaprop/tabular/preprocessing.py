@@ -744,7 +744,73 @@ def _preprocessor_to_state(pre: Preprocessor) -> tuple[dict, dict[str, np.ndarra
     return config, arrays
 
 
+#: The config of a preprocessor saved before column roles (deltaprop 0.1.0 files).
+_KEYS_BEFORE_ROLES = ("params", "columns", "fill_values", "task", "classes", "target_mean")
+_PARAMS_BEFORE_ROLES = (
+    "target",
+    "task",
+    "impute",
+    "categorical",
+    "standardize",
+    "standardize_target",
+    "dtype",
+)
+
+
+class _ArraysBeforeRoles:
+    """The file's ``mean`` and ``scale``, and no clipping range (those files had none)."""
+
+    def __init__(self, arrays: ArrayStore) -> None:
+        self._arrays = arrays
+
+    def take(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        if name in ("low", "high"):
+            bound = np.finfo(np.float64).max
+            return np.full(shape, -bound if name == "low" else bound)
+        return self._arrays.take(name, shape)
+
+
+def _upgrade_before_roles(config: dict, arrays: ArrayStore) -> tuple[dict, Any]:
+    """A preprocessor file written before column roles, read as the same transform.
+
+    Such files standardised numeric columns (``(x - mean) / scale``, no clipping) and
+    one-hot encoded text columns: they load as ``scaling="standard"`` with the roles their
+    column kinds imply, so their models predict exactly as before.
+    """
+    check_keys(config, (*_KEYS_BEFORE_ROLES, "target_scale"), "config")
+    params = get_field(config, "params", dict, "config")
+    check_keys(params, _PARAMS_BEFORE_ROLES, "config.params")
+    columns = get_field(config, "columns", list, "config")
+    kinds = {"numeric": "numeric", "categorical": "categorical"}
+    roles = []
+    for i, column in enumerate(columns):
+        kind = get_field(column, "kind", str, f"config.columns[{i}]")
+        if kind not in kinds:
+            raise ModelFileError(f"config.columns[{i}].kind must be one of {list(kinds)}")
+        roles.append(
+            {
+                "name": get_field(column, "name", str, f"config.columns[{i}]"),
+                "role": kinds[kind],
+                "reason": "saved by deltaprop 0.1.0, before column roles",
+                "n_missing": 0,
+                "n_distinct": len(column.get("categories", ())),
+            }
+        )
+    new_params = {
+        **params,
+        "scaling": "standard",
+        "add_indicator": False,
+        "drop": [],
+        "id_columns": [],
+        "sample_weight": None,
+    }
+    upgraded = {**config, "params": new_params, "roles": roles}
+    return upgraded, _ArraysBeforeRoles(arrays)
+
+
 def _preprocessor_from_state(config: dict, arrays: ArrayStore) -> Preprocessor:
+    if isinstance(config, dict) and "roles" not in config and "params" in config:
+        config, arrays = _upgrade_before_roles(config, arrays)
     keys = (
         "params",
         "roles",
