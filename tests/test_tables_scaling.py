@@ -1,0 +1,93 @@
+"""The default numeric transform against numbers computed here, independently.
+
+Robust scaling: centre = median, spread = IQR / 1.349 (the IQR of a standard normal) (else the mean absolute deviation
+from the median / sqrt(2/pi), else 1); then the smooth clip z / sqrt(1 + (z/3)^2). The
+references below use Python's ``statistics`` and ``math`` on plain floats (exact
+fractions where it matters), not NumPy and not deltaprop's helpers.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+
+from deltaprop.tabular import Preprocessor  # noqa: E402
+
+
+def _quantile(sorted_values, q):
+    # the "linear" rule (NumPy's default): position q (n - 1), linear between neighbours
+    position = Fraction(q) * (len(sorted_values) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    fraction = position - low
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * float(fraction)
+
+
+def _reference(values):
+    s = sorted(values)
+    median = statistics.median(s)
+    # the IQR of a standard normal distribution, 2 Phi^-1(3/4) = 1.34898...
+    iqr_normal = 2 * statistics.NormalDist().inv_cdf(0.75)
+    spread = (_quantile(s, 0.75) - _quantile(s, 0.25)) / iqr_normal
+    if spread == 0:
+        spread = statistics.fmean(abs(v - median) for v in s) / math.sqrt(2 / math.pi)
+    if spread == 0:
+        spread = 1.0
+    out = []
+    for v in values:
+        z = (v - median) / spread
+        # for |z| > 3: 3 sign(z) / sqrt(1 + (3/z)^2), the same number without overflow
+        out.append(z / math.sqrt(1 + (z / 3) ** 2) if abs(z) <= 3 else
+                   math.copysign(3, z) / math.sqrt(1 + (3 / z) ** 2))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0],
+        [10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 12.0, 40.0],  # IQR 0: the absolute deviation
+        [0.5, 1.5, 2.5, 1e6, 3.5, 4.5, 5.5, 6.5],  # an outlier: clipped smoothly near 3
+    ],
+    ids=["plain", "iqr-zero", "outlier"],
+)
+def test_robust_scaling_and_smooth_clip_match_the_formulas(values):
+    frame = pd.DataFrame({"x": values, "y": [0.0, 1.0] * (len(values) // 2)})
+    X = Preprocessor("y", impute=None).fit(frame).transform(frame)
+    np.testing.assert_allclose(X[:, 0], _reference(values), rtol=1e-12, atol=1e-15)
+    assert np.all(np.abs(X[:, 0]) < 3.0)
+
+
+def test_huge_and_infinite_values_stay_finite_and_ordered():
+    values = [1.0, 2.0, 3.0, 1e300, -1e300, 4.0, 5.0, 6.0]
+    frame = pd.DataFrame({"x": values, "y": [0.0, 1.0] * 4})
+    pre = Preprocessor("y", impute=None).fit(frame)
+    X = pre.transform(frame)[:, 0]
+    assert np.all(np.isfinite(X))
+    assert list(np.argsort(X, kind="stable")) == list(np.argsort(values, kind="stable"))
+    # the moderate values are scaled exactly as the formula says (the extremes only move
+    # the clip's output towards +-3, not the centre or the spread of the others)
+    np.testing.assert_allclose(X, _reference(values), rtol=1e-12)
+    unseen = pre.transform(pd.DataFrame({"x": [math.inf, -math.inf, 3.5], "y": [0.0] * 3}))
+    assert np.all(np.isfinite(unseen[:, 0]))
+    assert unseen[0, 0] > 2.9 and unseen[1, 0] < -2.9
+
+
+def test_an_xlsx_export_reads_like_its_csv(tmp_path):
+    pytest.importorskip("openpyxl")
+    from deltaprop.tabular import read_table
+
+    frame = pd.DataFrame({" name ": ["a ", "b", None], "value": [1.5, None, 3.0]})
+    frame.to_excel(tmp_path / "table.xlsx", index=False)
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    from_xlsx, from_csv = read_table(tmp_path / "table.xlsx"), read_table(tmp_path / "table.csv")
+    assert list(from_xlsx.columns) == list(from_csv.columns) == ["name", "value"]
+    assert from_xlsx["name"].tolist()[:2] == from_csv["name"].tolist()[:2] == ["a", "b"]
+    assert from_xlsx["name"].isna().tolist() == from_csv["name"].isna().tolist()
+    np.testing.assert_array_equal(from_xlsx["value"].to_numpy(float), [1.5, np.nan, 3.0])
