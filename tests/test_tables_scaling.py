@@ -1,7 +1,8 @@
 """The default numeric transform against numbers computed here, independently.
 
-Robust scaling: centre = median, spread = IQR / 1.349 (the IQR of a standard normal) (else the mean absolute deviation
-from the median / sqrt(2/pi), else 1); then the smooth clip z / sqrt(1 + (z/3)^2). The
+Robust scaling: centre = median, spread = IQR / 1.349 (the IQR of a standard normal; else
+the mean absolute deviation from the median / sqrt(2/pi), else 1); then the smooth clip
+z / sqrt(1 + (z/3)^2). The
 references below use Python's ``statistics`` and ``math`` on plain floats (exact
 fractions where it matters), not NumPy and not deltaprop's helpers.
 """
