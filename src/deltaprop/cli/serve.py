@@ -12,9 +12,9 @@ import os
 from typing import Any
 
 from deltaprop import live
+from deltaprop.cli.common import read_table_at
 from deltaprop.cli.options import IMPUTE, UsageError, add
 from deltaprop.optim.optimizers import SGD, Adam, Optimizer
-from deltaprop.tabular import read_table
 
 __all__ = ["OWN_DEFAULTS", "add_serve", "cmd_serve"]
 
@@ -61,7 +61,7 @@ def _table_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The network, rows and page options for DATA and --target."""
     if args.target is None:
         raise UsageError("serve needs --target COLUMN with DATA (or --toy NAME instead of DATA)")
-    table = read_table(args.data)
+    table = read_table_at(args.data, args)
     if args.target not in table.columns:
         raise UsageError(
             f"--target {args.target!r} is not a column of {args.data}; "
@@ -83,6 +83,8 @@ def _table_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         impute=IMPUTE.get(args.impute),
         categorical=args.categorical,
         standardize=not args.no_standardize,
+        scaling=args.scaling,
+        drop=args.drop,
         alpha=args.alpha,
     )
     options = {
@@ -156,6 +158,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 #: The options that read DATA (a table): not for --toy.
 _TABLE_ONLY = (
     "target", "sample_weight", "class_weight", "task", "impute", "no_standardize", "categorical",
+    "scaling", "drop", "sep", "decimal", "encoding",
 )  # fmt: skip
 
 
@@ -189,7 +192,12 @@ def add_serve(commands: Any) -> None:
     add(parser, "task")
     add(parser, "impute")
     add(parser, "no_standardize")
+    add(parser, "scaling")
     add(parser, "categorical")
+    add(parser, "drop")
+    add(parser, "sep")
+    add(parser, "decimal")
+    add(parser, "encoding")
     for name, (default, shown) in OWN_DEFAULTS.items():
         note = f"{_HELP[name]} (serve's default {shown}; train's differs)"
         add(parser, name, default=default, help=note, old_spellings=True)

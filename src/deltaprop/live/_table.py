@@ -101,6 +101,8 @@ def model_from_table(
     categorical: Sequence[str] | None = None,
     standardize: bool = True,
     alpha: float = 0.0,
+    scaling: str = "robust",
+    drop: Sequence[str] | None = None,
 ) -> TableModel:
     """Preprocess ``table`` and build a network whose output and loss fit the target.
 
@@ -122,7 +124,7 @@ def model_from_table(
         Seeds the initial weights.
     sample_weight : str, optional
         A column of row weights (numbers >= 0): it is not a feature.
-    task, impute, categorical, standardize
+    task, impute, categorical, standardize, scaling, drop
         As :class:`deltaprop.tabular.Preprocessor` takes them.
     alpha : float, default 0.0
         The network's L2 penalty (none by default, so the loss is the data's alone).
@@ -143,7 +145,13 @@ def model_from_table(
         pd = require_pandas()
         table, weights = _weight_column(table_frame(table, pd), sample_weight, target, pd)
     preprocessor = Preprocessor(
-        target, task=task, impute=impute, categorical=categorical, standardize=standardize
+        target,
+        task=task,
+        impute=impute,
+        categorical=categorical,
+        standardize=standardize,
+        scaling=scaling,
+        drop=drop,
     ).fit(table)
     X = preprocessor.transform(table)
     encoded = preprocessor.transform_target(table)
