@@ -32,12 +32,13 @@ what a test cannot do literally are decided here, once:
 from __future__ import annotations
 
 import os
+import queue
 import re
-import selectors
 import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -260,26 +261,30 @@ class _PythonSession:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        # a thread reads the output, so that waiting for a block can time out
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)  # the interpreter ended
 
     def run(self, page: Path, block: Block, script: Path) -> None:
         script.write_text(block.code, encoding="utf-8")
         self.process.stdin.write(f"{script}\n")
         self.process.stdin.flush()
         output, deadline = [], time.monotonic() + BLOCK_TIMEOUT
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            while True:
-                if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                    self.close()
-                    pytest.fail(f"{page.name}, the python block at line {block.line} hung")
-                line = self.process.stdout.readline()
-                if line == "":  # the interpreter ended
-                    status = "failed"
-                    break
-                if line.startswith("\x00"):
-                    status = line[1:].strip()
-                    break
-                output.append(line)
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.close()
+                pytest.fail(f"{page.name}, the python block at line {block.line} hung")
+            if line is None or line.startswith("\x00"):
+                status = "failed" if line is None else line[1:].strip()
+                break
+            output.append(line)
         if status != "ok":
             pytest.fail(
                 f"{page.name}, the python block at line {block.line} failed:\n{block.code}\n"

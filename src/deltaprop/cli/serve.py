@@ -83,8 +83,8 @@ def _table_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         impute=IMPUTE.get(args.impute),
         categorical=args.categorical,
         standardize=not args.no_standardize,
-        scaling=args.scaling,
         drop=args.drop,
+        **({} if args.scaling is None else {"scaling": args.scaling}),
         alpha=args.alpha,
     )
     options = {
