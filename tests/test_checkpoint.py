@@ -202,6 +202,22 @@ def test_resume_rebuilds_the_optimizer_and_schedule(tmp_path):
     _assert_identical(straight, h1, net, h2)
 
 
+def test_resume_of_a_run_with_the_defaults_takes_its_batch_size(tmp_path):
+    # The default optimizer and batch_size="auto" (min(200, 250) = 200: one full batch
+    # and one of 50 rows per epoch); resuming with neither given continues that run.
+    X, y = _data(n=250)
+    path = tmp_path / "run.ckpt"
+    straight = _net()
+    h1 = dp.train(straight, X, y, max_iter=7)
+    with pytest.raises(_Crash):
+        dp.train(_net(), X, y, max_iter=7, callbacks=[dp.Checkpoint(path, every=3), _crash_at(5)])
+    state = dp.load(path)
+    assert state.data["batch_size"] == 200
+    net = state.network
+    h2 = dp.train(net, X, y, resume=state, max_iter=7)
+    _assert_identical(straight, h1, net, h2)
+
+
 def test_divergence_after_resume_keeps_the_same_last_finite_weights(tmp_path):
     X, y = _data()
     X = X * 30.0

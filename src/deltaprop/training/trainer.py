@@ -212,7 +212,7 @@ def train(
             y,
             sample_weight=sample_weight,
             optimizer=optimizer,
-            batch_size=None if batch_size == "auto" else batch_size,
+            batch_size=None if _is_auto(batch_size) else batch_size,
             max_iter=max_iter,
             target_loss=target_loss,
             tol=tol,
@@ -234,15 +234,11 @@ def train(
     if client is not None:
         raise ValueError("client is only used with dask inputs; X is not a dask collection")
     resumed = None if resume is None else read_resume(resume)
-    auto_batch = _is_auto(batch_size)
-    if auto_batch and optimizer is not None:
-        batch_size = None  # a given optimizer runs on the full batch unless told otherwise
-    elif auto_batch and resumed is not None:
-        batch_size = resumed.data["batch_size"]
+    # "auto" with the default optimizer is min(200, n) of the training rows, known below
+    auto_batch = _is_auto(batch_size) and optimizer is None and resumed is None
+    batch = _check_batch_size(batch_size, optimizer, resumed)
     optimizer, schedule = _check_optimizer(optimizer, schedule, resumed)
     max_iter = check_number("max_iter", max_iter, low=1, integer=True)
-    if not _is_auto(batch_size):
-        batch_size = check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
     target_loss = check_number("target_loss", target_loss, allow_none=True)
     tol = check_number("tol", tol, low=0.0, allow_none=True)
     n_iter_no_change = check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True)
@@ -253,9 +249,7 @@ def train(
     callbacks = _check_callbacks(callbacks)
     checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
     if isinstance(optimizer, LBFGS):
-        _check_lbfgs(
-            net, batch_size, schedule, cuda_graph, bool(checkpoints) or resumed is not None
-        )
+        _check_lbfgs(net, batch, schedule, cuda_graph, bool(checkpoints) or resumed is not None)
 
     X, y, w, _, xp = net._check_data(X, y, sample_weight)
     rng = make_rng(net.random_state if random_state is None else random_state)
@@ -270,8 +264,8 @@ def train(
         xp=xp,
     )
     X = data[0]
-    if _is_auto(batch_size):
-        batch_size = auto_batch_size(X.shape[0])
+    if auto_batch:
+        batch = auto_batch_size(X.shape[0])
     params = net._parameters_as(xp, X.dtype, device(X))
     net._set_parameters(params)
     tracker = Tracker(
@@ -292,7 +286,7 @@ def train(
         "n_samples": X.shape[0],
         "n_features": X.shape[1],
         "n_outputs": data[1].shape[1],
-        "batch_size": batch_size,
+        "batch_size": batch,
     }
     if resumed is not None and not isinstance(optimizer, LBFGS):
         params = restore(
@@ -320,7 +314,7 @@ def train(
                 optimizer,
                 params,
                 data,
-                batch_size=batch_size,
+                batch_size=batch,
                 shuffle=shuffle,
                 max_iter=max_iter,
                 rng=rng,
@@ -354,6 +348,18 @@ def _check_optimizer(
 
 def _is_auto(batch_size: Any) -> bool:
     return isinstance(batch_size, str) and batch_size == "auto"
+
+
+def _check_batch_size(batch_size: Any, optimizer: Any, resumed: TrainingState | None) -> int | None:
+    """``batch_size`` as rows per batch or None (full batch); None for "auto" until the
+    number of training rows is known, unless an optimizer is given (full batch) or a run
+    resumes (the checkpoint's)."""
+    if _is_auto(batch_size):
+        if optimizer is None and resumed is not None:
+            saved: int | None = resumed.data["batch_size"]
+            return saved
+        return None
+    return check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
 
 
 def _check_validation(
