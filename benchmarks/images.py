@@ -179,7 +179,7 @@ RECIPES = {
         learning_rate=1e-3,
         weight_decay=0.0,
         batch_size=256,
-        epochs=15,
+        epochs=20,
         label_smoothing=0.1,
     ),
 }
