@@ -107,7 +107,8 @@ def train(
         The same object may be passed to several calls: its state (velocities,
         moments, step count) carries over, a warm start. (Before this release the default
         was ``SGD(learning_rate=0.1)`` on the full batch: pass
-        ``optimizer=dp.SGD(learning_rate=0.1)`` for it.)
+        ``optimizer=dp.SGD(learning_rate=0.1)`` for it.) Dask inputs keep the Dask
+        engine's default, full-batch ``SGD(learning_rate=0.1)``.
     batch_size : int, None or "auto", default "auto"
         Rows per mini-batch; None for full-batch gradient descent (required with
         LBFGS). ``"auto"``: ``min(200, n_training_rows)`` with the default optimizer,
