@@ -129,6 +129,9 @@ def test_schedule_validation_and_early_stopping(tmp_path):
         crash=9,
         every=4,
         max_iter=60,
+        # a seed whose run early-stops well after the checkpoint (13 epochs) with the
+        # default init of issue 17 (seed 0 now stops at epoch 8)
+        make_net=lambda seed=0: _net(seed=3),
         batch_size=16,
         schedule=plateau,
         validation_fraction=0.25,
@@ -199,6 +202,22 @@ def test_resume_rebuilds_the_optimizer_and_schedule(tmp_path):
     assert state.optimizer["hyper_parameters"]["learning_rate"] == 0.02
     net = state.network
     h2 = dp.train(net, X, y, resume=state, **kwargs)  # no optimizer, no schedule given
+    _assert_identical(straight, h1, net, h2)
+
+
+def test_resume_of_a_run_with_the_defaults_takes_its_batch_size(tmp_path):
+    # The default optimizer and batch_size="auto" (min(200, 250) = 200: one full batch
+    # and one of 50 rows per epoch); resuming with neither given continues that run.
+    X, y = _data(n=250)
+    path = tmp_path / "run.ckpt"
+    straight = _net()
+    h1 = dp.train(straight, X, y, max_iter=7)
+    with pytest.raises(_Crash):
+        dp.train(_net(), X, y, max_iter=7, callbacks=[dp.Checkpoint(path, every=3), _crash_at(5)])
+    state = dp.load(path)
+    assert state.data["batch_size"] == 200
+    net = state.network
+    h2 = dp.train(net, X, y, resume=state, max_iter=7)
     _assert_identical(straight, h1, net, h2)
 
 

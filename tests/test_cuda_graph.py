@@ -123,7 +123,15 @@ def test_target_loss_keeps_the_weights_that_reached_it(static_on_cpu, data):
     results = []
     for graph in (False, True):
         net = _net()
-        history = dp.train(net, X, y, max_iter=100, target_loss=1.0, cuda_graph=graph)
+        history = dp.train(
+            net,
+            X,
+            y,
+            optimizer=dp.SGD(learning_rate=0.1),  # full batch: the target_loss rule's case
+            max_iter=100,
+            target_loss=1.0,
+            cuda_graph=graph,
+        )
         results.append((history, net.parameters))
     (eager, eager_params), (static, static_params) = results
     assert static.stop_reason == eager.stop_reason == "target_loss"

@@ -225,9 +225,33 @@ def test_initialisation_is_seeded_and_sized():
     bound = math.sqrt(2.0 / (30 + 16))  # scikit-learn's Glorot bound for the sigmoid
     assert np.abs(a.parameters[0]).max() <= bound
     assert np.abs(a.parameters[0]).max() > 0.8 * bound
-    np.testing.assert_array_equal(a.parameters[1], 0.0)
+    # the default scheme draws the biases in the same bound (scikit-learn's), not zeros
+    assert np.abs(a.parameters[1]).max() <= bound
+    assert np.abs(a.parameters[1]).max() > 0.5 * bound
     relu = dp.Network([dp.Dense(50, 20, "relu", init="he_normal")], random_state=0)
     assert np.std(relu.parameters[0]) == pytest.approx(math.sqrt(2 / 50), rel=0.1)
+    np.testing.assert_array_equal(relu.parameters[1], 0.0)  # a named scheme: zero biases
+
+
+def test_default_init_is_scikit_learns_scheme_for_every_activation():
+    # Weights, then biases, uniform in +-sqrt(k / (n_in + n_out)), k = 6 (2 for the
+    # sigmoid), drawn layer by layer from the network's Generator: redrawn here by hand.
+    net = dp.Network(
+        [dp.Dense(7, 5, "relu"), dp.Dense(5, 4, "sigmoid"), dp.Dense(4, 3, "softmax")],
+        loss="cross_entropy",
+        random_state=3,
+    )
+    rng = np.random.default_rng(3)
+    for layer, k in zip(net.layers, (6.0, 2.0, 6.0), strict=True):
+        bound = math.sqrt(k / (layer.n_in + layer.n_out))
+        np.testing.assert_array_equal(
+            layer.weights, rng.uniform(-bound, bound, (layer.n_in, layer.n_out))
+        )
+        np.testing.assert_array_equal(layer.bias, rng.uniform(-bound, bound, layer.n_out))
+    he = dp.Network([dp.Dense(7, 5, "relu", init="he_uniform")], random_state=3)
+    expected = np.random.default_rng(3).uniform(-math.sqrt(6 / 7), math.sqrt(6 / 7), (7, 5))
+    np.testing.assert_array_equal(he.layers[0].weights, expected)
+    np.testing.assert_array_equal(he.layers[0].bias, 0.0)
 
 
 def test_preset_weights_are_kept():

@@ -142,6 +142,7 @@ def test_reduce_on_plateau_on_validation_loss_needs_validation(xor):
         net,
         X,
         y,
+        optimizer=dp.SGD(learning_rate=0.1),  # train's default before issue 17
         schedule=ReduceOnPlateau(monitor="val_loss", patience=0, threshold=10.0),
         validation_data=(X, y),
         max_iter=4,

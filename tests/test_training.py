@@ -70,6 +70,51 @@ def test_batches_follow_the_seeded_permutation(rng):
         np.testing.assert_allclose(p, q, rtol=1e-14, atol=1e-15)
 
 
+@pytest.mark.parametrize("n", [30, 250])
+def test_defaults_are_adam_1e_3_in_batches_of_min_200_n(rng, n):
+    X, y = _binary_data(n, rng)
+    default, explicit = _small_net(), _small_net()
+    h_default = dp.train(default, X, y, max_iter=3, random_state=1)
+    h_explicit = dp.train(
+        explicit,
+        X,
+        y,
+        optimizer=dp.Adam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8),
+        batch_size=min(200, n),
+        max_iter=3,
+        random_state=1,
+    )
+    assert h_default == h_explicit
+    for a, b in zip(default.parameters, explicit.parameters, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert h_default.learning_rate == [1e-3] * 3
+
+
+def test_a_given_optimizer_still_takes_the_full_batch(rng):
+    X, y = _binary_data(250, rng)
+    a, b = _small_net(), _small_net()
+    h_a = dp.train(a, X, y, optimizer=dp.SGD(learning_rate=0.5), max_iter=4)
+    h_b = dp.train(b, X, y, optimizer=dp.SGD(learning_rate=0.5), batch_size=None, max_iter=4)
+    assert h_a == h_b
+    for pa, pb in zip(a.parameters, b.parameters, strict=True):
+        np.testing.assert_array_equal(pa, pb)
+    # one full-batch step: the loss recorded for iteration 1 is the loss at the start
+    assert h_a.loss[0] == pytest.approx(_small_net().loss_and_gradients(X, y)[0], rel=1e-12)
+
+
+def test_default_max_iter_is_200(rng):
+    X, y = _binary_data(20, rng)
+    history = dp.train(_small_net(), X, y)
+    assert (history.n_iter, history.stop_reason) == (200, "max_iter")
+
+
+@pytest.mark.parametrize("bad", ["full", "AUTO", 0, 2.5])
+def test_bad_batch_size_names_the_argument(rng, bad):
+    X, y = _binary_data(10, rng)
+    with pytest.raises((TypeError, ValueError), match="batch_size"):
+        dp.train(_small_net(), X, y, batch_size=bad, max_iter=1)
+
+
 def test_shuffle_false_takes_the_batches_in_row_order(rng):
     X, y = _binary_data(7, rng)
     net = _small_net()

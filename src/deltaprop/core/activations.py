@@ -14,7 +14,7 @@ stable for ``|z|`` up to 1e4: no overflow warnings and no NaN.
 Everything the rest of the package needs to know about an activation is an attribute
 or a method of its class, so adding one is a change to this module (plus its test):
 
-- ``auto_init`` and ``glorot_numerator``: the weights ``init="auto"`` draws for it;
+- ``glorot_numerator``: the bound of the weights (and biases) ``init="auto"`` draws for it;
 - ``derivative_rule``, ``symbol``, ``saturation_range``, ``can_die``: what
   :func:`deltaprop.explain` prints and measures;
 - the capabilities of the fused NumPy kernel (:mod:`deltaprop.kernels.blocked`), each
@@ -82,11 +82,8 @@ class Activation:
     name: str = ""
     #: True when f'(z) is a diagonal Jacobian (everything except softmax).
     elementwise: bool = True
-    #: The initialisation ``init="auto"`` draws: ``"he_uniform"`` for ReLU-like units
-    #: (they zero about half their inputs), else ``"glorot_uniform"``.
-    auto_init: str = "glorot_uniform"
-    #: ``k`` of the bound ``sqrt(k / (n_in + n_out))`` of ``init="auto"`` when that is
-    #: Glorot uniform: 6 (Glorot and Bengio), 2 for the sigmoid (scikit-learn's choice).
+    #: ``k`` of the bound ``sqrt(k / (n_in + n_out))`` of ``init="auto"`` (weights and
+    #: biases): 6 (Glorot and Bengio), 2 for the sigmoid (scikit-learn's choice).
     glorot_numerator: float = 6.0
     #: ``f'(z)`` as a formula, for the explanations of :func:`deltaprop.explain`.
     derivative_rule: str = "f'(z)"
@@ -230,7 +227,6 @@ class ReLU(FromOutput):
     """``f(z) = max(z, 0)``, ``f'(z) = 1 if z > 0 else 0``."""
 
     name = "relu"
-    auto_init = "he_uniform"
     derivative_rule = "f'(z) = 1 if z > 0 else 0"
     symbol = "ReLU"
     can_die = True
@@ -256,7 +252,6 @@ class LeakyReLU(Activation):
     """``f(z) = z if z > 0 else negative_slope * z``."""
 
     name = "leaky_relu"
-    auto_init = "he_uniform"
     derivative_rule = "f'(z) = 1 if z > 0 else negative_slope"
 
     def __init__(self, negative_slope: float = 0.01) -> None:
@@ -276,7 +271,6 @@ class ELU(Activation):
     """``f(z) = z if z > 0 else exp(z) - 1``; ``f'(z) = 1 if z > 0 else a + 1``."""
 
     name = "elu"
-    auto_init = "he_uniform"
     derivative_rule = "f'(z) = 1 if z > 0 else a + 1"
 
     def forward(self, z, *, xp):
@@ -291,7 +285,6 @@ class Softplus(Activation):
     """``f(z) = log(1 + exp(z))``, ``f'(z) = sigmoid(z)``."""
 
     name = "softplus"
-    auto_init = "he_uniform"
     derivative_rule = "f'(z) = sigmoid(z)"
 
     def forward(self, z, *, xp):
@@ -305,7 +298,6 @@ class SiLU(Activation):
     """``f(z) = z sigmoid(z)`` (swish), ``f'(z) = s + z s (1 - s)`` with ``s = sigmoid(z)``."""
 
     name = "silu"
-    auto_init = "he_uniform"
     derivative_rule = "f'(z) = s + z s (1 - s) with s = sigmoid(z)"
 
     def forward(self, z, *, xp):
@@ -325,7 +317,6 @@ class GELU(Activation):
     """GELU, tanh approximation: ``f(z) = z/2 (1 + tanh(c (z + 0.044715 z^3)))``, c = sqrt(2/pi)."""
 
     name = "gelu"
-    auto_init = "he_uniform"
     derivative_rule = "f'(z) of the tanh-approximated GELU"
 
     def _inner(self, z, *, xp):

@@ -45,12 +45,14 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core.activations import ACTIVATIONS
+from deltaprop.core.activations import ACTIVATIONS, get_activation
 from deltaprop.core.activations import ALIASES as ACTIVATION_ALIASES
+from deltaprop.core.initializers import glorot_parameters
 from deltaprop.core.layers import Dense
 from deltaprop.core.network import Network
 from deltaprop.optim.optimizers import LBFGS, SGD, Adam, Optimizer
 from deltaprop.optim.schedules import InverseScaling, ReduceOnPlateau, Schedule
+from deltaprop.training.defaults import auto_batch_size
 
 __all__ = [
     "FIRST_ORDER",
@@ -107,9 +109,11 @@ def initial_parameters(
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """scikit-learn's initial weights, number for number: ``(coefs, intercepts)``.
 
-    Glorot uniform for weights and biases, drawn layer by layer (weights, then biases)
-    from ``random_state`` (a :class:`numpy.random.RandomState`), with the smaller factor
-    2 instead of 6 when the hidden units are logistic.
+    The default scheme of every network (``init="auto"``,
+    :func:`deltaprop.core.initializers.glorot_parameters`): Glorot uniform for weights and
+    biases, drawn layer by layer (weights, then biases) from ``random_state`` (a
+    :class:`numpy.random.RandomState`), with the numerator of the *hidden* activation in
+    every layer (2 instead of 6 when the hidden units are logistic), as scikit-learn.
 
     Parameters
     ----------
@@ -125,12 +129,10 @@ def initial_parameters(
     coefs : list of ndarray of shape (n_in, n_out)
     intercepts : list of ndarray of shape (n_out,)
     """
-    factor = 2.0 if activation in ("logistic", "sigmoid") else 6.0
+    numerator = get_activation(activation).glorot_numerator
     coefs, intercepts = [], []
     for fan_in, fan_out in pairwise(layer_units):
-        bound = np.sqrt(factor / (fan_in + fan_out))
-        coef = random_state.uniform(-bound, bound, (fan_in, fan_out))
-        intercept = random_state.uniform(-bound, bound, fan_out)
+        coef, intercept = glorot_parameters(fan_in, fan_out, numerator, random_state)
         coefs.append(coef.astype(dtype, copy=False))
         intercepts.append(intercept.astype(dtype, copy=False))
     return coefs, intercepts
@@ -285,13 +287,14 @@ class InverseScalingFrom(InverseScaling):
 def batch_size(est: Any, n_samples: int, *, stacklevel: int = 2) -> int | None:
     """The mini-batch size for ``n_samples`` training rows; None for full-batch solvers.
 
-    ``"auto"`` is ``min(200, n_samples)``; a larger size is clipped to ``n_samples`` with
+    ``"auto"`` is ``min(200, n_samples)`` (:func:`deltaprop.training.defaults.auto_batch_size`,
+    ``train``'s default too); a larger size is clipped to ``n_samples`` with
     scikit-learn's warning (``stacklevel`` as for :func:`warnings.warn`).
     """
     if est.solver in ("lbfgs", "gd"):
         return None
     if est.batch_size == "auto":
-        return min(200, n_samples)
+        return auto_batch_size(n_samples)
     if est.batch_size > n_samples:
         warnings.warn(
             "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",

@@ -1,7 +1,12 @@
 """Training: repeat forward pass, error, backward pass and update until a stop rule holds.
 
+With nothing but the network and the data, ``train`` uses its defaults
+(:mod:`deltaprop.training.defaults`, the estimators' too): ``Adam(learning_rate=1e-3)`` in
+mini-batches of ``min(200, n_samples)`` rows for 200 epochs.
+
 ``batch_size=None`` is the textbook's full-batch gradient descent: each iteration uses
-every sample. With ``batch_size=B`` the rows are shuffled every epoch by a seeded
+every sample (the default when an optimizer is given). With ``batch_size=B`` the rows are
+shuffled every epoch by a seeded
 generator and the parameters are updated after each batch of ``B`` rows; one iteration
 is then one epoch, and its loss is the sample-weighted mean of the batch losses. With
 :class:`~deltaprop.LBFGS` SciPy runs the whole optimisation on all rows and one iteration
@@ -52,9 +57,10 @@ from deltaprop.core.arrays import device, is_dask_collection, quiet_float_errors
 from deltaprop.core.initializers import make_rng
 from deltaprop.core.network import Network
 from deltaprop.core.validation import check_number
-from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
+from deltaprop.optim.optimizers import LBFGS, Optimizer
 from deltaprop.optim.schedules import Schedule
 from deltaprop.training.checkpoint import Checkpoint, TrainingState, attached, read_resume, restore
+from deltaprop.training.defaults import MAX_ITER, auto_batch_size, default_optimizer
 from deltaprop.training.eager import train_eager
 from deltaprop.training.history import DivergenceWarning, History
 from deltaprop.training.lbfgs import train_lbfgs
@@ -72,9 +78,9 @@ def train(
     *,
     sample_weight: Any = None,
     optimizer: Optimizer | LBFGS | None = None,
-    batch_size: int | None = None,
+    batch_size: int | str | None = "auto",
     shuffle: bool = True,
-    max_iter: int = 200,
+    max_iter: int = MAX_ITER,
     target_loss: float | None = None,
     tol: float | None = None,
     n_iter_no_change: int = 10,
@@ -97,11 +103,17 @@ def train(
     X : array of shape (n_samples, n_inputs)
     y : array of shape (n_samples, n_outputs), or (n_samples,) for one output
     sample_weight : array of shape (n_samples,), optional
-    optimizer : Optimizer or LBFGS, default ``SGD(learning_rate=0.1)``
+    optimizer : Optimizer or LBFGS, default ``Adam(learning_rate=1e-3)``
         The same object may be passed to several calls: its state (velocities,
-        moments, step count) carries over, a warm start.
-    batch_size : int or None, default None
-        None for full-batch gradient descent (required with LBFGS).
+        moments, step count) carries over, a warm start. (Before this release the default
+        was ``SGD(learning_rate=0.1)`` on the full batch: pass
+        ``optimizer=dp.SGD(learning_rate=0.1)`` for it.) Dask inputs keep the Dask
+        engine's default, full-batch ``SGD(learning_rate=0.1)``.
+    batch_size : int, None or "auto", default "auto"
+        Rows per mini-batch; None for full-batch gradient descent (required with
+        LBFGS). ``"auto"``: ``min(200, n_training_rows)`` with the default optimizer,
+        the full batch when ``optimizer`` is given (as before), the checkpoint's when
+        resuming with ``optimizer=None``.
     shuffle : bool, default True
         With mini-batches, draw a new order of the rows every epoch; False takes the
         batches in the rows' order (as scikit-learn's ``shuffle=False``).
@@ -194,13 +206,14 @@ def train(
     if not isinstance(net, Network):
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
     if is_dask_collection(X, y, sample_weight):
+        # the Dask engine keeps its own defaults: full-batch SGD(learning_rate=0.1)
         return _train_on_dask(
             net,
             X,
             y,
             sample_weight=sample_weight,
             optimizer=optimizer,
-            batch_size=batch_size,
+            batch_size=None if _is_auto(batch_size) else batch_size,
             max_iter=max_iter,
             target_loss=target_loss,
             tol=tol,
@@ -222,9 +235,11 @@ def train(
     if client is not None:
         raise ValueError("client is only used with dask inputs; X is not a dask collection")
     resumed = None if resume is None else read_resume(resume)
+    # "auto" with the default optimizer is min(200, n) of the training rows, known below
+    auto_batch = _is_auto(batch_size) and optimizer is None and resumed is None
+    batch = _check_batch_size(batch_size, optimizer, resumed)
     optimizer, schedule = _check_optimizer(optimizer, schedule, resumed)
     max_iter = check_number("max_iter", max_iter, low=1, integer=True)
-    batch_size = check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
     target_loss = check_number("target_loss", target_loss, allow_none=True)
     tol = check_number("tol", tol, low=0.0, allow_none=True)
     n_iter_no_change = check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True)
@@ -235,9 +250,7 @@ def train(
     callbacks = _check_callbacks(callbacks)
     checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
     if isinstance(optimizer, LBFGS):
-        _check_lbfgs(
-            net, batch_size, schedule, cuda_graph, bool(checkpoints) or resumed is not None
-        )
+        _check_lbfgs(net, batch, schedule, cuda_graph, bool(checkpoints) or resumed is not None)
 
     X, y, w, _, xp = net._check_data(X, y, sample_weight)
     rng = make_rng(net.random_state if random_state is None else random_state)
@@ -252,6 +265,8 @@ def train(
         xp=xp,
     )
     X = data[0]
+    if auto_batch:
+        batch = auto_batch_size(X.shape[0])
     params = net._parameters_as(xp, X.dtype, device(X))
     net._set_parameters(params)
     tracker = Tracker(
@@ -272,7 +287,7 @@ def train(
         "n_samples": X.shape[0],
         "n_features": X.shape[1],
         "n_outputs": data[1].shape[1],
-        "batch_size": batch_size,
+        "batch_size": batch,
     }
     if resumed is not None and not isinstance(optimizer, LBFGS):
         params = restore(
@@ -300,7 +315,7 @@ def train(
                 optimizer,
                 params,
                 data,
-                batch_size=batch_size,
+                batch_size=batch,
                 shuffle=shuffle,
                 max_iter=max_iter,
                 rng=rng,
@@ -324,12 +339,28 @@ def _check_optimizer(
         if schedule is None:
             schedule = resumed.make_schedule()
     if optimizer is None:
-        optimizer = SGD(learning_rate=0.1)
+        optimizer = default_optimizer()
     elif not isinstance(optimizer, Optimizer | LBFGS):
         raise TypeError(f"optimizer must be an Optimizer or LBFGS, got {type(optimizer).__name__}")
     if schedule is not None and not isinstance(schedule, Schedule):
         raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
     return optimizer, schedule
+
+
+def _is_auto(batch_size: Any) -> bool:
+    return isinstance(batch_size, str) and batch_size == "auto"
+
+
+def _check_batch_size(batch_size: Any, optimizer: Any, resumed: TrainingState | None) -> int | None:
+    """``batch_size`` as rows per batch or None (full batch); None for "auto" until the
+    number of training rows is known, unless an optimizer is given (full batch) or a run
+    resumes (the checkpoint's)."""
+    if _is_auto(batch_size):
+        if optimizer is None and resumed is not None:
+            saved: int | None = resumed.data["batch_size"]
+            return saved
+        return None
+    return check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
 
 
 def _check_validation(
