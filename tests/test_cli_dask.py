@@ -161,7 +161,7 @@ def test_the_model_file_works_with_predict_evaluate_info(scheduler, tmp_path, ca
     assert set(predicted[1:]) <= {"bird", "cat", "dog"}
     assert main(["evaluate", model, single, "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
-    assert np.sum(scores["confusion_matrix"]) == 90
+    assert np.sum(scores["confusion_matrix"]["matrix"]) == 90
 
 
 def test_sgd_and_adam_run_local_sgd(scheduler, tmp_path):
@@ -197,7 +197,7 @@ def test_no_standardize_warns_as_in_memory(scheduler, tmp_path, capsys):
     frame = _table()
     folder, single = _write(frame, tmp_path)
     argv = ["train", "--target", "label", "--no-standardize", "--solver", "lbfgs"]
-    argv += ["--max-iter", "2", "--impute", "mean", "--quiet"]
+    argv += ["--max-iter", "2", "--impute", "mean", "--quiet", "--out", str(tmp_path / "m")]
     assert main([argv[0], single, *argv[1:]]) == 0
     expected = capsys.readouterr().err
     assert "feature scales differ" in expected

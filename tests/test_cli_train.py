@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import warnings
 
 import numpy as np
@@ -91,29 +92,53 @@ def test_train_info_evaluate_predict(task, fmt, tmp_path, capsys):
     np.testing.assert_array_equal(predicted["y"].to_numpy(), in_memory.predict(frame))
 
     assert main(["evaluate", model_path, data, "--target", "y", "--json"]) == 0
-    scores = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) >= {"task", "target", "n_rows", "sample_weight", "metrics", "absent"}
+    assert (report["target"], report["n_rows"]) == ("y", N_ROWS)
+    scores = report["metrics"]
     y_true, y_pred = frame["y"].to_numpy(), predicted["y"].to_numpy()
     if task == "regression":
-        from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+        from sklearn import metrics
 
-        assert set(scores) == {"r2", "mse", "mae"}
-        assert scores["r2"] == pytest.approx(r2_score(y_true, y_pred), rel=1e-9)
-        assert scores["mse"] == pytest.approx(mean_squared_error(y_true, y_pred), rel=1e-9)
-        assert scores["mae"] == pytest.approx(mean_absolute_error(y_true, y_pred), rel=1e-9)
+        assert report["task"] == "regression"
+        assert set(scores) == {"r2", "rmse", "mse", "mae", "mape"}
+        assert scores["r2"] == pytest.approx(metrics.r2_score(y_true, y_pred), rel=1e-9)
+        mse = metrics.mean_squared_error(y_true, y_pred)
+        assert scores["mse"] == pytest.approx(mse, rel=1e-9)
+        assert scores["rmse"] == pytest.approx(np.sqrt(mse), rel=1e-9)
+        assert scores["mae"] == pytest.approx(metrics.mean_absolute_error(y_true, y_pred), rel=1e-9)
+        assert scores["mape"] == pytest.approx(
+            np.mean(np.abs(y_true - y_pred) / np.abs(y_true)), rel=1e-9
+        )
         assert scores["mae"] > 0.0  # in the target's units: a price error, not a z-score
         return
-    from sklearn.metrics import log_loss
+    from sklearn import metrics
 
     classes = sorted(set(y_true))
     proba = predicted[[f"proba_{c}" for c in classes]].to_numpy()
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
-    assert set(scores) == {"accuracy", "balanced_accuracy", "log_loss", "confusion_matrix"}
+    assert set(scores) == {"accuracy", "balanced_accuracy", "log_loss", "roc_auc"}
     assert scores["accuracy"] == pytest.approx(np.mean(y_true == y_pred), abs=1e-15)
     matrix = [[int(np.sum((y_true == a) & (y_pred == b))) for b in classes] for a in classes]
-    assert scores["confusion_matrix"] == matrix
+    assert report["confusion_matrix"] == {"labels": classes, "matrix": matrix}
     recalls = [matrix[i][i] / sum(matrix[i]) for i in range(len(classes))]
     assert scores["balanced_accuracy"] == pytest.approx(np.mean(recalls), abs=1e-15)
-    assert scores["log_loss"] == pytest.approx(log_loss(y_true, proba, labels=classes), rel=1e-9)
+    expected = metrics.log_loss(y_true, proba, labels=classes)
+    assert scores["log_loss"] == pytest.approx(expected, rel=1e-9)
+    if len(classes) == 2:
+        auc = metrics.roc_auc_score(y_true == classes[1], proba[:, 1])
+    else:
+        auc = metrics.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+    assert scores["roc_auc"] == pytest.approx(auc, rel=1e-12)
+    precision, recall, f1, support = metrics.precision_recall_fscore_support(
+        y_true, y_pred, labels=classes, zero_division=0.0
+    )
+    assert [row["class"] for row in report["per_class"]] == classes
+    for k, row in enumerate(report["per_class"]):
+        assert row["precision"] == pytest.approx(precision[k], abs=1e-15)
+        assert row["recall"] == pytest.approx(recall[k], abs=1e-15)
+        assert row["f1"] == pytest.approx(f1[k], abs=1e-15)
+        assert row["support"] == support[k]
     assert scores["accuracy"] > 0.8
 
 
@@ -171,10 +196,11 @@ def test_evaluate_weighted_by_a_column(tmp_path, capsys):
     assert main([*train, *OPTIONS]) == 0
     capsys.readouterr()
     assert main(["evaluate", model_path, data, "--sample-weight", "w", "--json"]) == 0
-    scores = json.loads(capsys.readouterr().out)
-    expected = dp.load(model_path).evaluate(frame, sample_weight=frame["w"].to_numpy())
-    assert scores == expected
-    assert sum(map(sum, scores["confusion_matrix"])) == pytest.approx(frame["w"].sum())
+    report = json.loads(capsys.readouterr().out)
+    expected = dp.load(model_path).report(frame, sample_weight="w")
+    assert report == expected and report["sample_weight"] == "w"
+    matrix = report["confusion_matrix"]["matrix"]
+    assert sum(map(sum, matrix)) == pytest.approx(frame["w"].sum())
     assert main(["evaluate", model_path, data, "--sample-weight", "w"]) == 0
     assert "weighted by 'w'" in capsys.readouterr().out
     assert main(["evaluate", model_path, data, "--sample-weight", "nope"]) == 2
@@ -212,7 +238,20 @@ def test_training_options_reach_the_estimator(tmp_path, capsys):
 
 def test_verbose_prints_one_line_per_epoch_off_a_terminal(tmp_path, capsys):
     data = _write(_table("binary"), tmp_path, "train", "csv")
-    argv = ["train", data, "--target", "y", "--max-iter", "3", "--hidden", "3", "--tol", "0"]
+    argv = [
+        "train",
+        data,
+        "--target",
+        "y",
+        "--max-iter",
+        "3",
+        "--hidden",
+        "3",
+        "--tol",
+        "0",
+        "--out",
+        str(tmp_path / "m.deltaprop"),
+    ]
     assert main([*argv, "--early-stopping", "--validation-fraction", "0.25", "-v"]) == 0
     err = capsys.readouterr().err
     assert [line.split("  ")[0] for line in err.splitlines()] == [
@@ -301,7 +340,20 @@ def test_progress_bar_on_a_terminal(tmp_path, monkeypatch, capsys):
 
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
-    argv = ["train", data, "--target", "y", "--max-iter", "4", "--hidden", "2", "--tol", "0"]
+    argv = [
+        "train",
+        data,
+        "--target",
+        "y",
+        "--max-iter",
+        "4",
+        "--hidden",
+        "2",
+        "--tol",
+        "0",
+        "--out",
+        str(tmp_path / "m.deltaprop"),
+    ]
     assert main([*argv, "--early-stopping", "--validation-fraction", "0.25"]) == 0
     bar = terminal.getvalue()
     assert "4/4" in bar and "epoch" in bar and "loss=" in bar and "val_loss=" in bar
@@ -310,3 +362,98 @@ def test_progress_bar_on_a_terminal(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main([*argv, "--quiet"]) == 0
     assert terminal.getvalue() == "" and capsys.readouterr().out == ""
+
+
+def test_evaluate_plot_and_html_report(tmp_path, capsys):
+    import base64
+    from html.parser import HTMLParser
+
+    from sklearn import metrics
+
+    frame = _table("multiclass")
+    data = _write(frame, tmp_path, "train", "csv")
+    model_path = str(tmp_path / "m.deltaprop")
+    assert main(["train", data, "--target", "y", "--out", model_path, *OPTIONS, "-q"]) == 0
+    png, page = tmp_path / "cm.png", tmp_path / "report.html"
+    argv = ["evaluate", model_path, data, "--plot", str(png), "--html", str(page)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "roc_auc" in out and "per class:" in out
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", head[16:24])
+    assert width >= 300 and height >= 300
+
+    class Page(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.text, self.images, self.links = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "img":
+                self.images.append(attrs["src"])
+            self.links += [v for k, v in attrs.items() if k in ("href", "src")]
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    parsed = Page()
+    parsed.feed(page.read_text(encoding="utf-8"))
+    text = " ".join(parsed.text)
+    model = dp.load(model_path)
+    y_pred = model.predict(frame)
+    accuracy = metrics.accuracy_score(frame["y"], y_pred)
+    f1 = metrics.f1_score(frame["y"], y_pred, average=None, labels=model.classes_)
+    assert f"{accuracy:.6g}" in text and all(f"{v:.6g}" in text for v in f1)
+    assert "bird" in text and "Model card" in text and "parameters:" in text
+    assert len(parsed.images) == 2  # the confusion matrix and the loss curves
+    assert all(src.startswith("data:image/png;base64,") for src in parsed.links)
+    for src in parsed.images:
+        assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
+
+
+def test_evaluate_regression_plot_and_absent_mape(tmp_path, capsys):
+    frame = _table("regression")
+    frame.loc[0, "y"] = 0.0
+    data = _write(frame, tmp_path, "train", "csv")
+    model_path = str(tmp_path / "m.deltaprop")
+    assert main(["train", data, "--target", "y", "--out", model_path, *OPTIONS, "-q"]) == 0
+    png = tmp_path / "reg.png"
+    assert main(["evaluate", model_path, data, "--json", "--plot", str(png)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["metrics"]["mape"] is None and "is 0 in 1 row" in report["absent"]["mape"]
+    head = png.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", head[16:24]) == (1000, 450)
+
+
+def test_train_summary_says_why_it_stopped_and_warns_without_out(tmp_path, capsys):
+    data = _write(_table("binary"), tmp_path, "train", "csv")
+    argv = ["train", data, "--target", "y", "--solver", "adam", "--max-iter", "3"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "raise --max-iter or --learning-rate" in captured.out
+    assert "deltaprop: warning: no --out: the trained model was thrown away" in captured.err
+    model_path = str(tmp_path / "m.deltaprop")
+    argv += ["--max-iter", "300", "--early-stopping", "--out", model_path, "--hidden", "3"]
+    assert main(argv) == 0
+    model = dp.load(model_path)
+    best = int(np.argmin(model.estimator_.validation_loss_curve_)) + 1
+    assert f"the weights of epoch {best} of" in capsys.readouterr().out
+    assert main(["info", model_path]) == 0
+    info = capsys.readouterr().out
+    assert f"the weights of epoch {best} of" in info
+    assert "class weights: none" in info and "hyper-parameters: activation=relu" in info
+    assert f"written by deltaprop {dp.__version__}, model-file format version" in info
+
+
+def test_train_divergence_exits_3_and_activation_errors_speak_deltaprop(tmp_path, capsys):
+    data = _write(_table("regression"), tmp_path, "train", "csv")
+    argv = ["train", data, "--target", "y", "--solver", "sgd", "--learning-rate", "1e6", "-q"]
+    assert main([*argv, "--out", str(tmp_path / "m.deltaprop")]) == 3
+    err = capsys.readouterr().err
+    assert "diverged" in err and "lower --learning-rate" in err
+    assert all(len(word) < 40 for word in err.split())  # no 300-digit number
+    assert main(["train", data, "--target", "y", "--activation", "softmax"]) == 2
+    err = capsys.readouterr().err
+    assert "--activation softmax: not an activation" in err and "InvalidParameter" not in err

@@ -55,7 +55,7 @@ def test_command_line_examples_run(tmp_path, monkeypatch, capsys):
         assert main(argv) == 0, argv
         out = capsys.readouterr().out
         if argv[0] == "evaluate" and "--json" in argv:
-            assert json.loads(out)["accuracy"] > 0.9
+            assert json.loads(out)["metrics"]["accuracy"] > 0.9
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
     with open(tmp_path / "predictions.csv") as f:
         assert f.readline().strip() == "diagnosis,proba_benign,proba_malignant"

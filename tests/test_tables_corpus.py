@@ -122,7 +122,7 @@ def test_trains_with_no_option_and_predicts_through_the_file(name, tmp_path, cap
         assert predictions[column].astype(str).tolist() == frame[column].astype(str).tolist()
 
     assert main(["evaluate", str(model_path), str(data), "--json"]) == 0
-    scores = json.loads(capsys.readouterr().out)
+    scores = json.loads(capsys.readouterr().out)["metrics"]
     model = dp.load(model_path)
     if model.task_ == "classification":
         baseline = _baseline(frame[target].astype(str).str.strip(), model.task_)

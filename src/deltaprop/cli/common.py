@@ -20,26 +20,34 @@ from typing import Any
 import numpy as np
 
 from deltaprop.cli.options import UsageError, table_reading
+from deltaprop.estimators.plan import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from deltaprop.files.container import load, save, write_atomically
 from deltaprop.tabular import TabularModel, read_table
 
 __all__ = [
+    "DIVERGED",
     "INSTALL",
     "Progress",
     "architecture",
+    "best_epoch",
     "build_estimator",
     "check_destination",
     "finish_training",
     "layers_of",
     "load_model",
+    "loss_png",
     "no_convergence_warnings",
+    "number",
     "read_table_at",
     "require_extras",
     "say",
+    "stop_explanation",
     "write_bytes",
 ]
 
 INSTALL = 'pip install "deltaprop[cli]"'
+#: The exit code of ``train`` when the loss stopped being finite (docs/cli.md).
+DIVERGED = 3
 _CLASSIFICATION_LOSSES = ("log_loss", "cross_entropy")
 _REGRESSION_LOSSES = ("squared_error", "poisson")
 
@@ -157,8 +165,8 @@ class Progress:
             self.bar.close()
 
 
-def _plot_losses(path: str, loss: list[float], val_loss: list[float] | None) -> None:
-    """Training (and validation) loss per epoch as a PNG, written atomically."""
+def loss_png(loss: list[float], val_loss: list[float] | None) -> bytes:
+    """Training (and validation) loss per epoch, drawn as a PNG (needs matplotlib)."""
     try:
         from matplotlib.figure import Figure  # optional dependency: the cli extra
     except ImportError:
@@ -171,22 +179,96 @@ def _plot_losses(path: str, loss: list[float], val_loss: list[float] | None) -> 
         axes.plot(epochs[: len(val_loss)], val_loss, label="validation loss")
     axes.set_xlabel("epoch")
     axes.set_ylabel("loss")
-    if loss and min(loss) > 0.0:
+    finite = [v for v in loss if np.isfinite(v)]
+    if finite and min(finite) > 0.0:
         axes.set_yscale("log")
     axes.legend()
     axes.grid(True, alpha=0.3)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 # -- training -------------------------------------------------------------------------
+def number(value: float) -> str:
+    """A loss or score in at most 6 significant digits: ``0.160906``, ``1.2e+300``, ``inf``."""
+    return f"{float(value):.6g}"
+
+
+def best_epoch(params: dict, fitted: dict) -> int | None:
+    """The epoch (1-based) whose weights early stopping kept, or None without it.
+
+    ``params`` are the estimator's parameters, ``fitted`` its fitted attributes (or a
+    model file's record of them): the weights kept are those of the lowest validation
+    loss, or of the highest validation score with ``early_stopping_metric="score"``.
+    """
+    if not params.get("early_stopping"):
+        return None
+    if params.get("early_stopping_metric") == "score":
+        scores = [float(v) for v in fitted.get("validation_scores_") or ()]
+        return int(np.argmax(scores)) + 1 if scores else None
+    losses = [float(v) for v in fitted.get("validation_loss_curve_") or ()]
+    return int(np.nanargmin(losses)) + 1 if losses and not np.isnan(losses).all() else None
+
+
+#: Why training stopped, and what to try, by ``stop_reason``.
+_STOPPED = {
+    "max_iter": "it reached --max-iter without converging: raise --max-iter or --learning-rate",
+    "max_fun": "lbfgs used up its loss evaluations without converging: raise --max-iter",
+    "line_search_failed": "lbfgs found no step that lowers the loss: check the feature "
+    "scaling or try --solver adam",
+    "converged": "it converged (the gradient is below --tol)",
+    "no_improvement": "the loss improved by less than --tol for --n-iter-no-change epochs "
+    "(converged)",
+    "target_loss": "the loss reached --target-loss",
+    "min_learning_rate": "the learning-rate schedule reached its minimum",
+    "callback": "a callback asked to stop",
+    "diverged": "the loss stopped being finite (diverged): lower --learning-rate, and "
+    "check the scaling of the columns (do not pass --no-standardize)",
+}
+
+
+def _diverged(curve: list[float], reason: str | None) -> bool:
+    """The loss stopped being finite, or ended 100 times above where it started."""
+    if reason == "diverged" or not np.isfinite(curve[-1]):
+        return True
+    return bool(curve[0] > 0.0 and curve[-1] > 100.0 * curve[0])
+
+
+def stop_explanation(reason: str | None, best: int | None, n_epochs: int) -> str:
+    """One line: why training stopped, which epoch's weights were kept, what to try."""
+    text = _STOPPED.get(str(reason), f"stop reason {reason}")
+    if reason == "early_stopping":
+        text = "the validation loss stopped improving (early stopping)"
+    if best is not None:
+        text += (
+            f"; the weights of epoch {best} of {n_epochs} are kept (the best on the held-out rows)"
+        )
+    return f"stopped because {text}"
+
+
+def _check_activations(args: argparse.Namespace) -> None:
+    """``--activation`` and ``--output-activation`` in deltaprop's words (exit code 2)."""
+    for option, names in (
+        ("activation", HIDDEN_ACTIVATIONS),
+        ("output_activation", OUTPUT_ACTIVATIONS),
+    ):
+        value = getattr(args, option, None)
+        if value is not None and value not in names:
+            why = " (softmax is only an output activation)" if value == "softmax" else ""
+            raise UsageError(
+                f"--{option.replace('_', '-')} {value}: not an activation{why}; choose one of "
+                f"{', '.join(sorted(names - {'softmax'} if option == 'activation' else names))}"
+            )
+
+
 def build_estimator(args: argparse.Namespace, task: str, callbacks: list | None) -> Any:
     """The MLPClassifier or MLPRegressor that the options of ``train`` describe."""
     # deltaprop.estimators.mlp imports scikit-learn (optional dependency)
     from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
 
+    _check_activations(args)
     params = {
         "hidden_layer_sizes": args.hidden,
         "activation": args.activation,
@@ -239,7 +321,7 @@ def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: st
     if args.out is not None:
         save(model, args.out)
     if args.plot is not None:
-        _plot_losses(args.plot, estimator.loss_curve_, estimator.validation_loss_curve_)
+        write_bytes(args.plot, loss_png(estimator.loss_curve_, estimator.validation_loss_curve_))
 
     interrupted = estimator.stop_reason_ == "interrupted"
     what = f" ({len(model.classes_)} classes)" if model.task_ == "classification" else ""
@@ -250,17 +332,38 @@ def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: st
         f"{what} from {n_columns} feature column{'s' if n_columns > 1 else ''}",
     )
     say(args, f"network: {architecture(layers_of(estimator.network_))}")
+    curve = estimator.loss_curve_
     say(
         args,
-        f"{estimator.solver}: {len(estimator.loss_curve_)} epochs, final loss "
-        f"{estimator.loss_curve_[-1]:.6f}, stopped: {estimator.stop_reason_}",
+        f"{estimator.solver}: {len(curve)} epochs, final loss {number(curve[-1])}, "
+        f"stopped: {estimator.stop_reason_}",
     )
     if args.out is not None:
         say(args, f"wrote {args.out}")
+    else:
+        warnings.warn(
+            "no --out: the trained model was thrown away; add --out MODEL to keep it",
+            UserWarning,
+            stacklevel=1,
+        )
     if args.plot is not None:
         say(args, f"wrote {args.plot}")
     if interrupted:
         saved = f"; the model was written to {args.out}" if args.out else ""
         print(f"deltaprop: interrupted{saved}", file=sys.stderr)
         return 130
+    why = stop_explanation(
+        estimator.stop_reason_,
+        best_epoch(estimator.get_params(), vars(estimator)),
+        len(curve),
+    )
+    if _diverged(curve, estimator.stop_reason_):
+        if estimator.stop_reason_ != "diverged":
+            why = (
+                f"stopped because the loss grew from {number(curve[0])} to {number(curve[-1])} "
+                f"(diverged): {_STOPPED['diverged'].split(': ', 1)[1]}"
+            )
+        print(f"deltaprop: error: {why}", file=sys.stderr)
+        return DIVERGED
+    say(args, why)
     return 0

@@ -33,7 +33,8 @@ _EPILOG = """examples:
   deltaprop serve data.csv --target label
 
 Each command's --help lists its options; docs/cli.md documents them all.
-Exit codes: 0 success, 1 unexpected error, 2 bad usage or input, 130 Ctrl-C."""
+Exit codes: 0 success, 1 unexpected error, 2 bad usage or input, 3 training
+diverged, 130 Ctrl-C."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Exit codes: 0 success; 2 bad usage or bad input (one line ``deltaprop: error: ...``
     on stderr, no traceback); 1 anything unexpected, a missing optional dependency or a
-    failing disk; 130 when Ctrl-C stopped training (the model is written first).
+    failing disk; 3 when ``train`` diverged; 130 when Ctrl-C stopped training (the model
+    is written first).
     """
     parser = build_parser()
     args = None

@@ -427,6 +427,9 @@ OPTIONS: dict[str, Option] = {
         "--proba", action="store_true", help="add the probability of each class (classification)"
     ),
     "json": _o("--json", action="store_true", help="print one JSON object"),
+    "html": _o(
+        "--html", metavar="REPORT.html", help="also write the report as one self-contained page"
+    ),
     "opset": _o(
         "--opset",
         type=int_at_least(1),

@@ -18,17 +18,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from deltaprop.cli import dask
+from deltaprop.cli.card import model_card, role_lines
 from deltaprop.cli.common import (
     INSTALL,
     Progress,
-    architecture,
     build_estimator,
     check_destination,
     finish_training,
     load_model,
+    loss_png,
     no_convergence_warnings,
     read_table_at,
     require_extras,
@@ -36,8 +35,9 @@ from deltaprop.cli.common import (
     write_bytes,
 )
 from deltaprop.cli.options import Parser, UsageError, add, impute_of, wrap
+from deltaprop.cli.report import html_page, report_lines, report_png
 from deltaprop.core.network import Network
-from deltaprop.files.container import FileHeader, load, read_arrays, read_header
+from deltaprop.files.container import load
 from deltaprop.tabular import (
     Preprocessor,
     TabularModel,
@@ -68,37 +68,6 @@ def _preprocessing(args: argparse.Namespace) -> dict[str, Any]:
         "id_columns": args.id,
         "sample_weight": args.sample_weight,
     }
-
-
-#: What is done to a column of each role, in the roles table.
-_DONE = {
-    "numeric": "scaled",
-    "categorical": "one-hot",
-    "text": "hashed words",
-    "datetime": "calendar features",
-    "identifier": "dropped",
-    "constant": "dropped",
-    "target": "predicted",
-    "weight": "weights the rows",
-    "id": "written next to predictions",
-    "dropped": "dropped",
-}
-
-
-def role_lines(roles: list[tuple[str, str, str, int]], impute: str | None) -> list[str]:
-    """The roles table: per column its name, role, what is done and why.
-
-    ``roles`` lists ``(name, role, reason, n_missing)`` in the table's order.
-    """
-    width = max(6, *(len(name) for name, *_ in roles))
-    lines = [f"columns ({len(roles)}): role, what is done, why"]
-    for name, role, reason, n_missing in roles:
-        done = _DONE[role]
-        if n_missing and role in ("numeric", "categorical", "text", "datetime"):
-            filled = "filled" if impute is not None else "an error (--impute none)"
-            reason += f"; {n_missing} missing: {filled}, flagged"
-        lines.append(f"  {name:<{width}}  {role:<11}  {done:<27}  {reason}")
-    return lines
 
 
 def _check_in_memory_options(args: argparse.Namespace) -> None:
@@ -223,192 +192,46 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 # -- evaluate -------------------------------------------------------------------------
-def _confusion_lines(matrix: list[list[float]], labels: list[str]) -> list[str]:
-    """The confusion matrix as aligned text: counts, or sums of weights (6 digits)."""
-    cells = [[v if isinstance(v, int) else f"{v:.6g}" for v in row] for row in matrix]
-    width = max(6, *(len(label) for label in labels), *(len(str(v)) for r in cells for v in r))
-    lines = ["confusion matrix (rows: true class, columns: predicted class):"]
-    lines.append(" " * (width + 2) + " ".join(f"{label:>{width}}" for label in labels))
-    for label, row in zip(labels, cells, strict=True):
-        lines.append(f"  {label:<{width}}" + " ".join(f"{v:>{width}}" for v in row))
-    return lines
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Score a model on a labelled table."""
+    """Score a model on a labelled table: text or JSON, and a picture or a page."""
     require_extras("evaluate")
+    for option in ("plot", "html"):
+        check_destination(getattr(args, option), f"--{option}")
     model = load_model(args.model)
     frame = read_table_at(args.data, args)
     target = args.target or model.target_
-    scores = model.evaluate(frame, target=target, sample_weight=args.sample_weight)
-    if args.json:
-        print(json.dumps(scores))
+    report = model.report(frame, target=target, sample_weight=args.sample_weight)
+    print(json.dumps(report) if args.json else "\n".join(report_lines(report, args.data)))
+    if args.plot is None and args.html is None:
         return 0
-    weighted = "" if args.sample_weight is None else f", weighted by {args.sample_weight!r}"
-    print(
-        f"evaluated on {len(frame)} rows of {args.data} (target {target!r}, {model.task_}"
-        f"{weighted})"
-    )
-    for key, value in scores.items():
-        if key != "confusion_matrix":
-            print(f"{key:<18} {value:.6g}")
-    if "confusion_matrix" in scores:
-        labels = [str(c) for c in model.classes_.tolist()]
-        print("\n".join(_confusion_lines(scores["confusion_matrix"], labels)))
+    actual = predicted = None
+    if model.task_ == "regression":
+        features = frame.drop(columns=[target]) if target != model.target_ else frame
+        predicted = model.predict(features)
+        actual = model.preprocessor_.inverse_transform_target(
+            model.preprocessor_.transform_target(frame[target])
+        )
+    picture = report_png(report, actual, predicted)
+    if args.plot is not None:
+        write_bytes(args.plot, picture)
+    if args.html is not None:
+        estimator = model.estimator_
+        page = html_page(
+            report,
+            data=args.data,
+            model=args.model,
+            picture=picture,
+            losses=loss_png(estimator.loss_curve_, estimator.validation_loss_curve_),
+            card=model_card(args.model) or [],
+        )
+        write_bytes(args.html, page.encode("utf-8"))
     return 0
 
 
-def _column_detail(column: dict, pre: dict, i: int) -> tuple[str, int]:
-    """What was done to one feature column, and how many scaled numbers it uses."""
-    kind = column["kind"]
-    if kind == "numeric":
-        if pre["scaling"] is None:
-            return "numeric      as it is", 1
-        centre = "median" if pre["scaling"] == "robust" else "mean"
-        clip = ", smoothly clipped to +-3" if pre["scaling"] == "robust" else ""
-        return (
-            f"numeric      {centre} {pre['mean'][i]:.6g}, scale {pre['scale'][i]:.6g}{clip}",
-            1,
-        )
-    if kind == "categorical":
-        categories = column["categories"]
-        shown = ", ".join(categories[:10]) + (", ..." if len(categories) > 10 else "")
-        return f"categorical  {len(categories)} categories: {shown}", 0
-    if kind == "datetime":
-        parts = "year, month, weekday" + (", hour" if column["hour"] else "")
-        return f"datetime     {parts} (sin/cos), days since 1970", 2
-    return f"text         words hashed into {column['buckets']} columns", 0
-
-
-def _schema_lines(pre: dict) -> list[str]:
-    columns = pre["columns"]
-    width = max(len(c["name"]) for c in columns)
-    lines = [f"input columns ({len(columns)}, matched by name, any order):"]
-    i_scaled = 0
-    for column in columns:
-        name = column["name"]
-        detail, used = _column_detail(column, pre, i_scaled)
-        i_scaled += used
-        if column.get("missing"):
-            fill = pre["fill_values"].get(name)
-            detail += f"; missing values filled ({fill!r:.40}) and flagged"
-        lines.append(f"  {name:<{width}}  {detail}")
-    if pre["impute"] is not None:
-        lines.append(f"missing values are filled ({pre['impute']})")
-    else:
-        lines.append("missing values are an error")
-    return lines
-
-
 # -- info -----------------------------------------------------------------------------
-# info reads the header and the arrays it shows (never building scikit-learn objects, so
-# it starts fast); a file it cannot describe is loaded in full for load's own error.
-
-
-def _network_layers(network: dict) -> list[tuple[int, int, str]]:
-    """``(n_in, n_out, activation)`` per layer of a stored network's config."""
-    return [(la["n_in"], la["n_out"], la["activation"]["name"]) for la in network["layers"]]
-
-
-def _n_parameters(header: FileHeader, prefix: str, n_layers: int) -> int:
-    """The size of the weights and biases of the stored network under ``prefix``."""
-    return sum(
-        int(np.prod(header.arrays[f"{prefix}layers.{i}.{part}"][1]))
-        for i in range(n_layers)
-        for part in ("weights", "bias")
-    )
-
-
-def _describe_network(header: FileHeader) -> list[str]:
-    layers = _network_layers(header.config)
-    return [
-        f"network: {architecture(layers)}; loss {header.config['loss']['name']}",
-        f"parameters: {_n_parameters(header, '', len(layers)):,}",
-    ]
-
-
-def _float(value: Any) -> float:
-    """A float of a model file's config ("inf", "-inf" and "nan" are written as text)."""
-    return float(value)
-
-
-def _task_line(model: dict, pre: dict) -> str:
-    target = model["target"]
-    if pre["task"] == "classification":
-        classes = pre["classes"]
-        cast = float if classes["type"] == "float" else (lambda v: v)
-        values = [cast(v) for v in classes["values"]]
-        shown = ", ".join(repr(c) for c in values[:20])
-        return f"task: classification of {target!r} ({len(values)} classes: {shown})"
-    return (
-        f"task: regression of {target!r} (standardised in training: mean "
-        f"{_float(pre['target_mean']):.6g}, scale {_float(pre['target_scale']):.6g})"
-    )
-
-
-def _training_lines(params: dict, fitted: dict) -> list[str]:
-    curve = [_float(v) for v in fitted["loss_curve_"]]
-    line = (
-        f"training: solver {params['solver']}, {len(curve)} epochs, final loss "
-        f"{curve[-1]:.6g}, stop reason {fitted['stop_reason_']}"
-    )
-    if params["solver"] != "lbfgs":
-        line += (
-            f", learning rate {_float(params['learning_rate_init']):g}, batch size "
-            f"{params['batch_size']}"
-        )
-    lines = [line + f", seed {params['random_state']}"]
-    validation = [_float(v) for v in fitted["validation_loss_curve_"] or ()]
-    if validation:
-        lines.append(
-            f"validation: {_float(params['validation_fraction']):g} of the rows held out, "
-            f"lowest validation loss {min(validation):.6g}"
-        )
-    return lines
-
-
-def _describe_tabular_model(path: str, header: FileHeader) -> list[str]:
-    model = header.config
-    pre = model["preprocessor"]["config"]
-    estimator = model["estimator"]["config"]
-    params, fitted = estimator["params"], estimator["fitted"]
-    network = estimator["network"]["config"]
-    layers = _network_layers(network)
-    lines = [_task_line(model, pre)]
-    lines.append(
-        f"network: {architecture(layers)}; loss {network['loss']['name']}, "
-        f"alpha {_float(params['alpha']):g}"
-    )
-    n_parameters = _n_parameters(header, "estimator.network.", len(layers))
-    lines.append(f"parameters: {n_parameters:,}")
-    lines += _training_lines(params, fitted)
-    if model["sample_weight"] is not None:
-        lines.append(f"sample weights: column {model['sample_weight']!r}")
-    arrays = read_arrays(path, ["preprocessor.mean", "preprocessor.scale"])
-    schema = {
-        "columns": pre["columns"],
-        "mean": arrays["preprocessor.mean"].astype(np.float64),
-        "scale": arrays["preprocessor.scale"].astype(np.float64),
-        "impute": pre["params"]["impute"],
-        "scaling": pre["params"]["scaling"] if pre["params"]["standardize"] else None,
-        "fill_values": pre["fill_values"] or {},
-    }
-    roles = [(r["name"], r["role"], r["reason"], r["n_missing"]) for r in pre["roles"]]
-    return lines + role_lines(roles, pre["params"]["impute"]) + _schema_lines(schema)
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     """Describe a model file: architecture, size, training, the input it expects."""
-    header = read_header(args.model)
-    try:
-        if header.kind == "network":
-            lines = _describe_network(header)
-        elif header.kind == "tabular_model":
-            lines = _describe_tabular_model(args.model, header)
-        else:
-            lines = None
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-        lines = None
+    lines = model_card(args.model)
     if lines is None:
         # not a kind info describes, or a config it cannot read: load's own error
         obj = load(args.model)
@@ -548,7 +371,11 @@ _MODEL_COMMANDS: dict[str, tuple[dict, list[str], Any]] = {
             "help": "score a trained model on labelled data",
             "description": (
                 "Score MODEL on DATA. Classification: accuracy, balanced_accuracy, log_loss, "
-                "confusion_matrix; regression: r2, mse, mae (in the target's units)."
+                "roc_auc, precision/recall/F1/support per class, the confusion matrix; "
+                "regression: r2, rmse, mse, mae, mape (in the target's units). --plot draws "
+                "the confusion matrix or predicted vs actual and the residuals; --html "
+                "writes one self-contained page with the report, the pictures, the loss "
+                "curves of training and the model card (info)."
             ),
             "epilog": (
                 "example: deltaprop evaluate iris.deltaprop test.csv --target species --json"
@@ -561,6 +388,9 @@ _MODEL_COMMANDS: dict[str, tuple[dict, list[str], Any]] = {
             "sample_weight: weight every score by this column (numbers >= 0); default: each "
             "row counts once",
             "json",
+            "plot: draw the confusion matrix, or predicted vs actual and the residuals, to "
+            "a PNG file",
+            "html",
             "sep",
             "decimal",
             "encoding",

@@ -22,7 +22,7 @@ Examples
 >>> model.predict(table).tolist()
 ['small', 'small', 'small', 'big', 'big', 'big']
 >>> sorted(model.evaluate(table))
-['accuracy', 'balanced_accuracy', 'confusion_matrix', 'log_loss']
+['accuracy', 'balanced_accuracy', 'confusion_matrix', 'log_loss', 'roc_auc']
 """
 
 from __future__ import annotations
@@ -48,8 +48,14 @@ from deltaprop.tabular.readers import require_pandas
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel"]
 
 #: The keys of :meth:`TabularModel.evaluate` for each task.
-CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "log_loss", "confusion_matrix")
-REGRESSION_METRICS = ("r2", "mse", "mae")
+CLASSIFICATION_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "log_loss",
+    "roc_auc",
+    "confusion_matrix",
+)
+REGRESSION_METRICS = ("r2", "rmse", "mse", "mae", "mape")
 _INSTALL = 'pip install "deltaprop[cli]"'
 
 
@@ -277,7 +283,7 @@ class TabularModel:
     def evaluate(
         self, table: Any, target: str | None = None, sample_weight: str | Any = None
     ) -> dict[str, Any]:
-        """Scores on a labelled table.
+        """Scores on a labelled table, as one flat dict (:meth:`report` has them all).
 
         Parameters
         ----------
@@ -293,20 +299,62 @@ class TabularModel:
         Returns
         -------
         dict
-            Classification: ``accuracy``, ``balanced_accuracy`` (the mean recall over
-            the classes present in the table), ``log_loss`` (natural log,
-            probabilities clipped to ``[eps, 1 - eps]`` with ``eps`` float64's machine
-            epsilon) and ``confusion_matrix`` (a list of rows: true class by predicted
-            class, both in ``classes_`` order; sums of weights when weighted).
-            Regression: ``r2`` (1 - SS_res / SS_tot; 1.0 or 0.0 for a constant target, as
-            scikit-learn), ``mse`` and ``mae`` in the target's units. Plain Python floats
-            and ints.
+            ``report(...)["metrics"]`` and, for classification, ``confusion_matrix`` (a
+            list of rows: true class by predicted class, both in ``classes_`` order;
+            sums of weights when weighted). Classification: ``accuracy``,
+            ``balanced_accuracy``, ``log_loss``, ``roc_auc``; regression: ``r2``,
+            ``rmse``, ``mse``, ``mae``, ``mape`` (see :meth:`report`). Plain Python
+            floats and ints; a score that is not defined on the table is None.
 
         Raises
         ------
         ValueError
             For a missing target or weight column, weights that are not numbers >= 0,
             or weights that sum to zero.
+        """
+        report = self.report(table, target=target, sample_weight=sample_weight)
+        scores = dict(report["metrics"])
+        if self.task_ == "classification":
+            scores["confusion_matrix"] = report["confusion_matrix"]["matrix"]
+        return scores
+
+    def report(
+        self, table: Any, target: str | None = None, sample_weight: str | Any = None
+    ) -> dict[str, Any]:
+        """Every score of the model on a labelled table, computed with scikit-learn.
+
+        Parameters are those of :meth:`evaluate`.
+
+        Returns
+        -------
+        dict
+            Plain JSON (what ``deltaprop evaluate --json`` prints)::
+
+                {"task": "classification" | "regression",
+                 "target": the column of true values, as the table names it,
+                 "n_rows": int, "sample_weight": the weight column or None,
+                 "metrics": {name: float or None},
+                 "absent": {name: why that metric is None},
+                 # classification only, classes as the training table wrote them:
+                 "per_class": [{"class", "precision", "recall", "f1", "support"}, ...],
+                 "confusion_matrix": {"labels": [class, ...], "matrix": [[...], ...]}}
+
+            Classification metrics: ``accuracy``; ``balanced_accuracy`` (the mean
+            recall over the classes present in the table); ``log_loss`` (natural log,
+            probabilities clipped to ``[eps, 1 - eps]``); ``roc_auc`` (two classes: of
+            the second class's probability; more: one-vs-rest, the unweighted mean
+            over the classes), None when a class of the model is missing from the
+            table. ``per_class`` holds precision, recall and F1 (0.0 where undefined)
+            and the support (the rows, or their weight, of that true class); the
+            matrix has true classes as rows and predicted classes as columns, counts
+            (sums of weights when weighted). Regression metrics, in the target's units:
+            ``r2`` (1 - SS_res / SS_tot), ``rmse``, ``mse``, ``mae`` and ``mape`` (mean
+            of ``|y - prediction| / |y|``, a fraction; None when a true value is 0).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`evaluate`.
         """
         pd = require_pandas()
         self._check_fitted()
@@ -317,6 +365,7 @@ class TabularModel:
                 f"the table lacks the target column {target!r} (columns: "
                 f"{list(frame.columns)[:20]})"
             )
+        weight_column = sample_weight if isinstance(sample_weight, str) else None
         frame, weights, _ = _sample_weights(frame, sample_weight, target, pd)
         if weights is not None and not np.sum(weights) > 0.0:
             raise ValueError("the sample weights sum to zero: there is nothing to score")
@@ -324,13 +373,22 @@ class TabularModel:
         if target != self.target_:
             frame = frame.drop(columns=[target])
         X = self.transform(frame)
+        report: dict[str, Any] = {
+            "task": self.task_,
+            "target": target,
+            "n_rows": len(frame),
+            "sample_weight": weight_column,
+        }
         if self.task_ == "classification":
-            return _classification_scores(
-                y_true, self.estimator_.predict_proba(X), self.estimator_.predict(X), weights
-            )
+            proba = self.estimator_.predict_proba(X)
+            predicted = self.estimator_.predict(X)
+            return {
+                **report,
+                **_classification_report(y_true, proba, predicted, weights, self.classes_),
+            }
         predicted = self.preprocessor_.inverse_transform_target(self.estimator_.predict(X))
         actual = self.preprocessor_.inverse_transform_target(y_true)
-        return _regression_scores(actual, predicted, weights)
+        return {**report, **_regression_report(actual, predicted, weights)}
 
     # -- export -----------------------------------------------------------------------
     def to_onnx(
@@ -414,45 +472,87 @@ def _sample_weights(
     return frame, weights, weight_column
 
 
-def _classification_scores(
-    y: np.ndarray, proba: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
+def _classification_report(
+    y: np.ndarray,
+    proba: np.ndarray,
+    predicted: np.ndarray,
+    weights: np.ndarray | None,
+    classes: np.ndarray,
 ) -> dict:
-    n_classes = proba.shape[1]
-    if weights is None:
-        matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
-        np.add.at(matrix, (y, predicted), 1)
+    """The classification part of :meth:`TabularModel.report`; ``y`` and ``predicted``
+    are class indices into ``classes``, ``proba`` has shape (n_rows, n_classes)."""
+    from sklearn import metrics  # optional dependency: the cli extra
+
+    labels = np.arange(proba.shape[1])
+    matrix = metrics.confusion_matrix(y, predicted, labels=labels, sample_weight=weights)
+    if weights is not None:
+        matrix = matrix.astype(np.float64)
+    present = np.isin(labels, y[weights > 0.0] if weights is not None else y)
+    precision, recall, f1, _ = metrics.precision_recall_fscore_support(
+        y, predicted, labels=labels, sample_weight=weights, zero_division=0.0
+    )
+    absent = {}
+    if present.all():
+        # binary: the score of class 1 (the second, sorted); more: one-vs-rest, macro mean
+        score = proba[:, 1] if len(labels) == 2 else proba
+        roc_auc = float(
+            metrics.roc_auc_score(
+                y, score, multi_class="ovr", average="macro", labels=labels, sample_weight=weights
+            )
+        )
     else:
-        matrix = np.zeros((n_classes, n_classes), dtype=np.float64)
-        np.add.at(matrix, (y, predicted), weights)
-    support = matrix.sum(axis=1)
-    present = support > 0
+        roc_auc = None
+        missing = [str(c) for c in classes[~present].tolist()]
+        absent["roc_auc"] = f"class(es) {', '.join(missing)} do not occur in the table"
     eps = float(np.finfo(np.float64).eps)
     p_true = np.clip(proba[np.arange(len(y)), y].astype(np.float64), eps, 1.0 - eps)
+    names = classes.tolist()  # the labels as the training table wrote them
+    support = matrix.sum(axis=1).tolist()
     return {
-        "accuracy": float(np.trace(matrix) / np.sum(matrix)),
-        "balanced_accuracy": float(np.mean(np.diag(matrix)[present] / support[present])),
-        "log_loss": float(-np.average(np.log(p_true), weights=weights)),
-        "confusion_matrix": matrix.tolist(),
+        "metrics": {
+            "accuracy": float(metrics.accuracy_score(y, predicted, sample_weight=weights)),
+            "balanced_accuracy": float(np.mean(recall[present]) if present.any() else 0.0),
+            "log_loss": float(-np.average(np.log(p_true), weights=weights)),
+            "roc_auc": roc_auc,
+        },
+        "absent": absent,
+        "per_class": [
+            {
+                "class": names[k],
+                "precision": float(precision[k]),
+                "recall": float(recall[k]),
+                "f1": float(f1[k]),
+                "support": support[k],
+            }
+            for k in labels
+        ],
+        "confusion_matrix": {"labels": names, "matrix": matrix.tolist()},
     }
 
 
-def _regression_scores(
+def _regression_report(
     y: np.ndarray, predicted: np.ndarray, weights: np.ndarray | None = None
 ) -> dict:
-    residual = y - predicted
-    w = (
-        None
-        if weights is None
-        else np.broadcast_to(weights.reshape(-1, *[1] * (y.ndim - 1)), y.shape)
-    )
-    ss_res = float(np.sum(residual**2 if w is None else w * residual**2))
-    mean = np.average(y, weights=w)
-    ss_tot = float(np.sum((y - mean) ** 2 if w is None else w * (y - mean) ** 2))
-    r2 = (1.0 if ss_res == 0.0 else 0.0) if ss_tot == 0.0 else 1.0 - ss_res / ss_tot
+    """The regression part of :meth:`TabularModel.report`, in the target's units."""
+    from sklearn import metrics  # optional dependency: the cli extra
+
+    mse = float(metrics.mean_squared_error(y, predicted, sample_weight=weights))
+    absent = {}
+    n_zero = int(np.sum(y == 0.0))
+    if n_zero:
+        mape = None
+        absent["mape"] = f"the target is 0 in {n_zero} row(s): a percentage of 0 is undefined"
+    else:
+        mape = float(metrics.mean_absolute_percentage_error(y, predicted, sample_weight=weights))
     return {
-        "r2": float(r2),
-        "mse": float(np.average(residual**2, weights=w)),
-        "mae": float(np.average(np.abs(residual), weights=w)),
+        "metrics": {
+            "r2": float(metrics.r2_score(y, predicted, sample_weight=weights)),
+            "rmse": float(np.sqrt(mse)),
+            "mse": mse,
+            "mae": float(metrics.mean_absolute_error(y, predicted, sample_weight=weights)),
+            "mape": mape,
+        },
+        "absent": absent,
     }
 
 
