@@ -746,15 +746,7 @@ def _preprocessor_to_state(pre: Preprocessor) -> tuple[dict, dict[str, np.ndarra
 
 #: The config of a preprocessor saved before column roles (deltaprop 0.1.0 files).
 _KEYS_BEFORE_ROLES = ("params", "columns", "fill_values", "task", "classes", "target_mean")
-_PARAMS_BEFORE_ROLES = (
-    "target",
-    "task",
-    "impute",
-    "categorical",
-    "standardize",
-    "standardize_target",
-    "dtype",
-)
+_PARAMS_BEFORE_ROLES = _PARAMS[: _PARAMS.index("dtype") + 1]
 
 
 class _ArraysBeforeRoles:
