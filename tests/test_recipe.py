@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
-from sklearn.base import clone  # noqa: E402
-from sklearn.exceptions import NotFittedError  # noqa: E402
-from sklearn.utils import check_random_state  # noqa: E402
-from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import InvalidParameterError
 
-import deltaprop as dp  # noqa: E402
-from deltaprop.estimators.recipe import _split, auto_batch_size, auto_epochs  # noqa: E402
+import deltaprop as dp
+from deltaprop.estimators.recipe import _split, auto_batch_size, auto_epochs
 
 SMALL = {"hidden_layer_sizes": (8, 8), "n_ensemble": 3, "max_epochs": 40, "learning_rate": 0.02}
 
@@ -181,7 +181,7 @@ def test_sample_weight_zero_rows_do_not_count(blobs):
     weighted = clf.predict_proba(X)[:20, 0]
     unweighted = clone(clf).fit(X, y).predict_proba(X)[:20, 0]
     assert weighted.mean() < 0.2 < 0.8 < unweighted.mean()
-    with pytest.raises(ValueError, match="(?i)negative"):
+    with pytest.raises(ValueError, match=r"(?i)negative"):
         clf.fit(X, y, sample_weight=-w)
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from itertools import pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -232,7 +233,7 @@ class _TabularBase(BaseEstimator):
         if sample_weight is not None:
             w = _check_sample_weight(sample_weight, X, dtype=np.float32, ensure_non_negative=True)
         units = [X.shape[1], *plan.hidden_sizes(self.hidden_layer_sizes), Y_fit.shape[1]]
-        n_parameters = sum(a * b + b for a, b in zip(units[:-1], units[1:], strict=True))
+        n_parameters = sum(a * b + b for a, b in pairwise(units))
         n_val = max(1, math.ceil(self.validation_fraction * X.shape[0]))
         n_train = X.shape[0] - n_val
         if n_train < 1:
