@@ -11,18 +11,14 @@ import importlib
 from typing import Any
 
 __all__ = ["MLPClassifier", "MLPRegressor", "TabularClassifier", "TabularRegressor"]
-_MODULES = {
-    "MLPClassifier": "deltaprop.estimators.mlp",
-    "MLPRegressor": "deltaprop.estimators.mlp",
-    "TabularClassifier": "deltaprop.estimators.recipe",
-    "TabularRegressor": "deltaprop.estimators.recipe",
-}
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        # loads scikit-learn (optional dependency)
-        return getattr(importlib.import_module(_MODULES[name]), name)
+    # each loads scikit-learn (optional dependency)
+    if name in ("MLPClassifier", "MLPRegressor"):
+        return getattr(importlib.import_module("deltaprop.estimators.mlp"), name)
+    if name in ("TabularClassifier", "TabularRegressor"):
+        return getattr(importlib.import_module("deltaprop.estimators.recipe"), name)
     raise AttributeError(f"module 'deltaprop.estimators' has no attribute {name!r}")
 
 
