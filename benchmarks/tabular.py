@@ -527,13 +527,39 @@ class PythonRecipe:
         """Fit the recipe on the raw training table (seeded with ``seed``) and predict."""
         kind, make = _recipe_entry(table.task)
         if kind == "estimator":
-            X, y = _features(train, table.target)
-            return _timed_fit(make(seed), X, y, test.drop(columns=table.target))
+            return _timed_fit(_Prepared(make(seed), table), train, None, test)
         model = make(seed)
         with Stopwatch() as fit:
             model.fit(train, table.target)
         predicted = np.asarray(model.predict(test.drop(columns=table.target)))
         return Fit(predicted, fit.wall_s, fit.cpu_s)
+
+
+class _Prepared:
+    """A recipe estimator (numeric matrices) behind ``deltaprop.tabular.Preprocessor``.
+
+    ``fit(train, None)`` fits the preprocessing on the raw training table (the target
+    column inside it), then the estimator on its matrix and the raw target;
+    ``predict(test)`` transforms the raw test rows and predicts.
+    """
+
+    def __init__(self, estimator, table: Table) -> None:
+        self.estimator, self.table = estimator, table
+
+    def fit(self, train: pd.DataFrame, _y=None):
+        from deltaprop.tabular import Preprocessor
+
+        target = self.table.target
+        self.pre = Preprocessor(target=target, task=self.table.task).fit(train)
+        y = train[target].to_numpy()
+        if self.table.task == CLASSIFICATION:
+            y = np.asarray(_text(train[target]), dtype=object)
+        self.estimator.fit(self.pre.transform(train), y)
+        return self
+
+    def predict(self, test: pd.DataFrame) -> np.ndarray:
+        X = self.pre.transform(test.drop(columns=self.table.target))
+        return self.estimator.predict(X)
 
 
 class SklearnMLP:

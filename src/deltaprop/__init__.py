@@ -50,6 +50,8 @@ _LAZY = {
     "train": "deltaprop.training",
     "MLPClassifier": "deltaprop.estimators",
     "MLPRegressor": "deltaprop.estimators",
+    "TabularClassifier": "deltaprop.estimators",
+    "TabularRegressor": "deltaprop.estimators",
     "TabularModel": "deltaprop.tabular",
     "Trace": "deltaprop.explain",
     "explain": "deltaprop.explain",
@@ -57,7 +59,13 @@ _LAZY = {
     "serve": "deltaprop.live",
 }
 #: Names whose room needs an optional dependency: the extra that installs it.
-_EXTRAS = {"MLPClassifier": "sklearn", "MLPRegressor": "sklearn", "to_onnx": "onnx"}
+_EXTRAS = {
+    "MLPClassifier": "sklearn",
+    "MLPRegressor": "sklearn",
+    "TabularClassifier": "sklearn",
+    "TabularRegressor": "sklearn",
+    "to_onnx": "onnx",
+}
 
 __all__ = [
     "ACTIVATIONS",
