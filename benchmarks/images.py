@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from _report import cpu_model, write_section
 
 import deltaprop as dp
 from deltaprop.optim.schedules import CosineAnnealing
@@ -302,15 +303,6 @@ def run_contender(name: str, data: Data, hidden, seed: int, max_iter: int | None
 
 
 # -- the report ---------------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def summary(runs: list[dict]) -> tuple[str, str, str]:
@@ -364,18 +356,6 @@ def defaults_part(
             acc, wall, cpu = summary(runs)
             lines.append(f"| {name} | {sizes} | {contender} | {acc} | {wall} | {cpu} |")
     return lines
-
-
-def write_section(path: Path, lines: list[str]) -> None:
-    """Replace the text between the markers in ``path``, or append the section to it."""
-    section = "\n".join(lines)
-    text = path.read_text() if path.exists() else ""
-    start, end = text.find(START_MARK), text.find(END_MARK)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(END_MARK) :]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + section + "\n"
-    path.write_text(text)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -442,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         END_MARK,
     ]
     if args.output:
-        write_section(args.output, lines)
+        write_section(args.output, lines, START_MARK, END_MARK)
         log(f"wrote {args.output}")
     else:
         print("\n".join(lines))

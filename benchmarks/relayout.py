@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from _report import cpu_model, write_section
 
 BLAS_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 START_MARK = "<!-- relayout:start -->"
@@ -311,19 +312,6 @@ def git_commit(src: Path) -> str | None:
     return head.stdout.strip() + (" + local changes" if dirty else "")
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo ("?" where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
-
-
 def relative_difference(a: float, b: float) -> float:
     """``|a - b|`` relative to the larger magnitude (0 when both are 0)."""
     scale = max(abs(a), abs(b))
@@ -410,18 +398,6 @@ def report(cases, old, new, args, elapsed, loads) -> tuple[list[str], list[str]]
     return lines, mismatches
 
 
-def write_section(path: Path, lines: list[str]) -> None:
-    """Replace the text between the markers in ``path``, or append the section to it."""
-    section = "\n".join(lines)
-    text = path.read_text() if path.exists() else ""
-    start, end = text.find(START_MARK), text.find(END_MARK)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(END_MARK) :]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + section + "\n"
-    path.write_text(text)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -466,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     loads.append(os.getloadavg()[0])
     lines, mismatches = report(cases, old, new, args, time.perf_counter() - start, loads)
     if args.output:
-        write_section(args.output, lines)
+        write_section(args.output, lines, START_MARK, END_MARK)
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         print("\n".join(lines))

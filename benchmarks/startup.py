@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _report import cpu_model, write_section
+
 START_MARK = "<!-- startup:start -->"
 END_MARK = "<!-- startup:end -->"
 GOAL_SECONDS = 0.5
@@ -85,19 +87,6 @@ def time_once(argv: list[str], folder: Path, env: dict[str, str]) -> float:
     if result.returncode != 0:
         sys.exit(f"{' '.join(argv)} exited with {result.returncode}:\n{result.stderr}")
     return seconds
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo ("?" where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def git_commit() -> str:
@@ -162,18 +151,6 @@ def report(
     return lines
 
 
-def write_section(path: Path, lines: list[str]) -> None:
-    """Replace the text between the markers in ``path``, or append the section to it."""
-    section = "\n".join(lines)
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start, end = text.find(START_MARK), text.find(END_MARK)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(END_MARK) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=10, help="repetitions (default 10)")
@@ -206,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.output is None:
         print("\n".join(lines))
     else:
-        write_section(args.output, lines)
+        write_section(args.output, lines, START_MARK, END_MARK)
         print(f"wrote the start-up section of {args.output}")
     return 0
 

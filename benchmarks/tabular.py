@@ -65,6 +65,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _report import cpu_model, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -852,17 +853,6 @@ def git_commit() -> str:
     return commit + (" with uncommitted changes in src" if dirty else "")
 
 
-def cpu_model() -> str:
-    """The CPU's model name (Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def load_average() -> float:
     """The one-minute load average (NaN where the system has none)."""
     try:
@@ -1072,18 +1062,6 @@ def report(s: Summary, args: argparse.Namespace, skipped: dict, run: dict) -> li
     return pieces
 
 
-def write_section(path: Path, lines: list[str]) -> None:
-    """Replace the text between the markers in ``path``, or append the section to it."""
-    section = "\n".join(lines)
-    text = path.read_text() if path.exists() else ""
-    start, end = text.find(START_MARK), text.find(END_MARK)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(END_MARK) :]
-    else:
-        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + section + "\n"
-    path.write_text(text)
-
-
 # ------------------------------------------------------------------------ command line
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
@@ -1171,7 +1149,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.output is None:
         print("\n".join(lines))
     else:
-        write_section(args.output, lines)
+        write_section(args.output, lines, START_MARK, END_MARK)
         log(f"wrote the tabular section of {args.output}")
     return 0
 
