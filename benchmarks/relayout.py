@@ -62,15 +62,7 @@ P = json.loads(sys.argv[1])
 HUGE = 10**9
 
 
-def seed_data(n_samples, dtype, seed=0):
-    """64 standard-normal inputs, labels from a noisy logistic teacher, weights in [0.5, 2]."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, 64))
-    teacher = rng.standard_normal(64) / 4.0
-    p = 1.0 / (1.0 + np.exp(-(X @ teacher)))
-    y = (rng.uniform(size=n_samples) < p).astype(float)
-    w = rng.uniform(0.5, 2.0, n_samples)
-    return X.astype(dtype), y.astype(dtype), w.astype(dtype)
+from _workloads import seed_data
 
 
 def mnist_like(n_samples, seed=0):
@@ -249,9 +241,10 @@ def make_cases(quick: bool) -> list[Case]:
 
 
 def child_env(src: Path) -> dict[str, str]:
-    """The environment of a child: ``PYTHONPATH`` is ``src`` alone, no OpenBLAS overrides."""
+    """The environment of a child: ``PYTHONPATH`` is ``src`` and this folder (for the shared
+    workloads, which import no deltaprop), no OpenBLAS overrides."""
     env = {k: v for k, v in os.environ.items() if k not in BLAS_OVERRIDES}
-    env["PYTHONPATH"] = str(src)
+    env["PYTHONPATH"] = os.pathsep.join([str(src), str(Path(__file__).resolve().parent)])
     return env
 
 

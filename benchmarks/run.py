@@ -55,6 +55,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # benchmark this checkout, not an installed copy
 
+from _workloads import seed_data
+
 import deltaprop as dp
 
 SEED_LR = 0.5
@@ -63,15 +65,6 @@ HUGE = 10**9  # n_iter_no_change for scikit-learn: never stop early
 
 
 # ----------------------------------------------------------------------------- data
-def seed_data(n_samples, dtype, seed=0):
-    """64 standard-normal inputs, labels from a noisy logistic teacher, weights in [0.5, 2]."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n_samples, 64))
-    teacher = rng.standard_normal(64) / 4.0
-    p = 1.0 / (1.0 + np.exp(-(X @ teacher)))
-    y = (rng.uniform(size=n_samples) < p).astype(float)
-    w = rng.uniform(0.5, 2.0, n_samples)
-    return X.astype(dtype), y.astype(dtype), w.astype(dtype)
 
 
 def seed_init():
