@@ -125,11 +125,7 @@ def read_table(
     if not path.exists():
         raise ValueError(f"{str(path)!r}: no such file or folder")
     if path.is_dir():
-        if not any(p.name.lower().endswith(_PARQUET_SUFFIXES) for p in path.rglob("*")):
-            raise ValueError(
-                f"{str(path)!r} is a folder, not a table file, and it holds no Parquet files; "
-                "pass a file (.csv, .tsv, .parquet, .npz, .xlsx) or a folder of Parquet files"
-            )
+        _check_parquet_folder(path)
         frame = _read_parquet(path, pd)
         decimal = "."
     else:
@@ -155,6 +151,33 @@ def read_table(
         raise ValueError(f"{str(path)!r}: the file has a header but no data rows")
     frame.columns = column_names(frame.columns, str(path))
     return tidy(frame, pd, decimal or ".")
+
+
+def _check_parquet_folder(path: Path) -> None:
+    """A folder is read as one Parquet dataset: it must hold Parquet files and nothing else.
+
+    Hidden files and those starting with ``_`` (``_SUCCESS``, ``_metadata``) are skipped, as
+    pyarrow skips them. The walk stops at the first file that answers the question.
+    """
+    found_parquet, other = False, None
+    for file in path.rglob("*"):
+        if not file.is_file() or file.name.startswith((".", "_")):
+            continue
+        if file.name.lower().endswith(_PARQUET_SUFFIXES):
+            found_parquet = True
+        else:
+            other = file
+            break
+    usage = "pass a file (.csv, .tsv, .parquet, .npz, .xlsx) or a folder of Parquet files"
+    if other is not None:
+        raise ValueError(
+            f"{str(path)!r} is a folder, not a table file, and not a Parquet dataset: it holds "
+            f"{str(other.relative_to(path))!r}, which is not a Parquet file; {usage}"
+        )
+    if not found_parquet:
+        raise ValueError(
+            f"{str(path)!r} is a folder, not a table file, and it holds no Parquet files; {usage}"
+        )
 
 
 def _check_options(sep: str | None, decimal: str | None, encoding: str | None) -> None:

@@ -1,4 +1,7 @@
-"""The default numeric transform against numbers computed here, independently.
+"""The default numeric transform against numbers computed here, independently; and files.
+
+Files: an .xlsx export reads like its CSV; a folder is a Parquet dataset or is refused as a
+folder.
 
 Robust scaling: centre = median, spread = IQR / 1.349 (the IQR of a standard normal; else
 the mean absolute deviation from the median / sqrt(2/pi), else 1); then the smooth clip
@@ -92,3 +95,15 @@ def test_an_xlsx_export_reads_like_its_csv(tmp_path):
     assert from_xlsx["name"].tolist()[:2] == from_csv["name"].tolist()[:2] == ["a", "b"]
     assert from_xlsx["name"].isna().tolist() == from_csv["name"].isna().tolist()
     np.testing.assert_array_equal(from_xlsx["value"].to_numpy(float), [1.5, np.nan, 3.0])
+
+
+def test_a_folder_of_other_files_is_named_as_a_folder_not_a_parquet_error(tmp_path):
+    pytest.importorskip("pyarrow")
+    from deltaprop.tabular import read_table
+
+    pd.DataFrame({"x": [1.0, 2.0]}).to_parquet(tmp_path / "part-0.parquet")
+    (tmp_path / "_SUCCESS").write_text("")  # skipped, as pyarrow skips it
+    assert read_table(tmp_path)["x"].tolist() == [1.0, 2.0]
+    (tmp_path / "notes.md").write_text("# not a table")
+    with pytest.raises(ValueError, match=r"is a folder.*'notes\.md', which is not a Parquet file"):
+        read_table(tmp_path)
