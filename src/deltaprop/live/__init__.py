@@ -27,7 +27,13 @@ from deltaprop.estimators import plan as estimator_plan
 from deltaprop.explain import DEFAULT_LEARNING_RATE
 from deltaprop.live._data import checked_rows, toy_dataset
 from deltaprop.live._server import LiveServer
-from deltaprop.live._session import Settings, TrainingSession, rebuild
+from deltaprop.live._session import (
+    SETTING_RULES,
+    Settings,
+    TrainingSession,
+    check_settings,
+    rebuild,
+)
 from deltaprop.live._table import TableModel, model_from_table
 from deltaprop.live.toys import TOYS, toy
 from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
@@ -280,15 +286,12 @@ def _launch(net: Network, X: Any, y: Any, data_key: str, o: dict[str, Any]) -> L
     port = check_number("port", o["port"], low=0, high=65535, integer=True)
     optimizer = _checked_optimizer(o["optimizer"])
     settings = Settings(
-        learning_rate=float(optimizer.learning_rate),
-        batch_size=check_number(
-            "batch_size", o["batch_size"], low=1, integer=True, allow_none=True
-        ),
-        max_iter=check_number("max_iter", o["max_iter"], low=1, integer=True),
-        target_loss=check_number("target_loss", o["target_loss"], allow_none=True),
-        epochs_per_second=check_number(
-            "epochs_per_second", o["epochs_per_second"], low=0.0, low_open=True, allow_none=True
-        ),
+        **check_settings(
+            {
+                "learning_rate": float(optimizer.learning_rate),
+                **{name: o[name] for name in SETTING_RULES if name != "learning_rate"},
+            }
+        )
     )
     for name in ("open_browser", "paused", "block"):
         if not isinstance(o[name], bool):

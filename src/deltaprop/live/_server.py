@@ -28,17 +28,28 @@ import tempfile
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
 
 from deltaprop.files.container import save
-from deltaprop.live._session import MIN_FRAME_INTERVAL, TrainingSession
+from deltaprop.live._http import (
+    DISCONNECTS,
+    BoundedHandler,
+    PooledHTTPServer,
+    RequestError,
+    parse_json,
+)
+from deltaprop.live._session import (
+    FIELDS,
+    MIN_FRAME_INTERVAL,
+    SessionBusy,
+    TrainingSession,
+)
 
 #: Seconds between keep-alive comments on an idle event stream.
 KEEP_ALIVE = 15.0
-#: The largest request body accepted (a control message is a few hundred bytes).
-MAX_BODY = 64 * 1024
+#: Event streams open at once; one more is answered 503 (each holds a worker thread).
+MAX_STREAMS = 16
 
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -63,20 +74,13 @@ def _static(name: str) -> bytes | None:
         return None
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = False  # a taken port is an error, not shared
+class _HTTPServer(PooledHTTPServer):
     session: TrainingSession
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BoundedHandler):
     server: _HTTPServer
     server_version = "deltaprop-live"
-    error_content_type = "text/plain; charset=utf-8"
-    error_message_format = "%(code)d %(message)s\n"
-
-    def log_message(self, format: str, *args: Any) -> None:  # library code stays quiet
-        pass
 
     # -- checks ---------------------------------------------------------------------
     def _origins(self) -> set[str]:
@@ -157,26 +161,33 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/control":
             self._send_text(HTTPStatus.NOT_FOUND, "404 not found\n")
             return
+        try:
+            reply = self._control()
+        except RequestError as exc:
+            self._send_error_json(exc.status, str(exc))
+        except SessionBusy as exc:
+            self._send_error_json(HTTPStatus.SERVICE_UNAVAILABLE, str(exc), [("Retry-After", "1")])
+        except (ValueError, TypeError, OverflowError) as exc:
+            self._send_error_json(HTTPStatus.BAD_REQUEST, str(exc))
+        else:
+            self._send_json(HTTPStatus.OK, reply)
+
+    def _control(self) -> dict[str, Any]:
+        """Read, check and apply one ``POST /control``; its reply."""
         if self.headers.get_content_type() != "application/json":
-            self._send_json(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, {"error": "send application/json"})
-            return
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
-            self._send_json(HTTPStatus.BAD_REQUEST, {"error": "bad Content-Length"})
-            return
-        try:
-            message = json.loads(self.rfile.read(length) or b"null")
-            if not isinstance(message, dict) or "action" not in message:
-                raise ValueError('the body must be a JSON object with an "action"')
-            action = message.pop("action")
-            reply = self.server.session.control(action, message)
-        except (ValueError, TypeError) as exc:
-            self._send_json(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-            return
-        self._send_json(HTTPStatus.OK, reply)
+            raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send application/json")
+        message = parse_json(self.read_body() or b"null")
+        if not isinstance(message, dict) or "action" not in message:
+            raise ValueError('the body must be a JSON object with an "action"')
+        action = message.pop("action")
+        return self.server.session.control(action, message)
+
+    def _send_error_json(self, status: int, error: str, extra=()) -> None:
+        """``{"error": ...}``, with ``"field"``: the request's field the error names."""
+        first = re.match(r"[A-Za-z_]+", error)
+        field = first.group(0) if first and first.group(0) in FIELDS else None
+        body = json.dumps({"error": error, "field": field}).encode()
+        self._send(status, body, "application/json", extra)
 
     def _download(self, obj: Any, filename: str) -> None:
         folder = tempfile.mkdtemp(prefix="deltaprop-live-")
@@ -196,20 +207,26 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, body, "application/octet-stream", [disposition])
 
     def _events(self, session: TrainingSession) -> None:
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.end_headers()
         hub = session.hub
-        hub.add_client(+1)
+        if not hub.add_client(MAX_STREAMS):
+            self._send_error_json(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                f"at most {MAX_STREAMS} event streams may be open at once",
+                [("Retry-After", "5")],
+            )
+            return
         try:
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
             self._write("retry: 1000\n\n")
             _stream(self, session)
-        except (BrokenPipeError, ConnectionError, EOFError, OSError):
+        except (*DISCONNECTS, EOFError, OSError):
             pass  # the page went away, or the server is closing
         finally:
-            hub.add_client(-1)
+            hub.remove_client()
 
     def _write(self, text: str) -> None:
         self.wfile.write(text.encode())
@@ -284,6 +301,7 @@ class LiveServer:
 
     def start(self) -> LiveServer:
         self.session.start()
+        self._httpd.start_workers()
         self._thread.start()
         return self
 
@@ -300,7 +318,7 @@ class LiveServer:
         self.session.close()
         if self._thread.is_alive():
             self._httpd.shutdown()
-        self._httpd.server_close()
+        self._httpd.server_close()  # ends the worker threads
         deadline = time.monotonic() + 2.0
         while self.session.hub.n_clients and time.monotonic() < deadline:
             time.sleep(0.01)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import math
 import threading
 import time
@@ -56,10 +57,35 @@ MAX_HIDDEN_LAYERS = 8
 MAX_UNITS = 1024
 #: A weight or bias set on the page lies in [-MAX_PARAMETER, MAX_PARAMETER].
 MAX_PARAMETER = 1000.0
+#: The slowest pace the page may ask for: one epoch per 100 s (a pause is "pause").
+MIN_EPOCHS_PER_SECOND = 0.01
+#: The range of each setting: the page's ``set`` and :func:`deltaprop.serve`'s arguments.
+SETTING_RULES: dict[str, dict[str, Any]] = {
+    "learning_rate": {"low": 0.0, "low_open": True, "high": 1e6},
+    "batch_size": {"low": 1, "high": 10**9, "integer": True, "allow_none": True},
+    "max_iter": {"low": 1, "high": 10**9, "integer": True},
+    "target_loss": {"low": 0.0, "allow_none": True},
+    "epochs_per_second": {"low": MIN_EPOCHS_PER_SECOND, "high": 1e6, "allow_none": True},
+}
+#: Seconds a step or parameter change waits for another one to finish (then 503).
+LOCK_WAIT = 5.0
+#: Seconds a step or parameter change waits for the training thread (then 503).
+REQUEST_WAIT = 30.0
 #: The actions of :meth:`TrainingSession.control`.
 ACTIONS = ("play", "pause", "step", "set", "reset", "sample", "param", "restore", "data")
 
 STATES = ("running", "paused", "done", "diverged", "error", "closed")
+#: The names a control message may carry (an error names one of them first).
+FIELDS = frozenset(
+    {"action", "name", "index", "hidden", "activation", "seed", "layer", "kind", "i", "j"}
+    | {"value", *SETTING_RULES}
+)
+
+logger = logging.getLogger("deltaprop.live")
+
+
+class SessionBusy(RuntimeError):
+    """A request that cannot be served now (the HTTP server answers 503)."""
 
 
 class FrameHub:
@@ -81,9 +107,17 @@ class FrameHub:
         """How many event streams are open."""
         return self._clients
 
-    def add_client(self, change: int) -> None:
+    def add_client(self, limit: int) -> bool:
+        """Count one more open stream, unless ``limit`` are open; whether it was counted."""
         with self._cond:
-            self._clients += change
+            if self._clients >= limit:
+                return False
+            self._clients += 1
+            return True
+
+    def remove_client(self) -> None:
+        with self._cond:
+            self._clients -= 1
 
     def publish(self, item: Any) -> None:
         with self._cond:
@@ -138,28 +172,38 @@ class Settings:
 
 
 def check_settings(changes: dict[str, Any]) -> dict[str, Any]:
-    """Validated setting changes (keys of :class:`Settings`); raises ValueError/TypeError."""
+    """Validated setting changes (keys of :class:`Settings`, ranges :data:`SETTING_RULES`).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For an unknown setting or a value out of its range, naming it.
+
+    Examples
+    --------
+    >>> check_settings({"learning_rate": 0.1, "batch_size": None})
+    {'learning_rate': 0.1, 'batch_size': None}
+    >>> check_settings({"epochs_per_second": 1e-300})
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs_per_second must be >= 0.01, got 1e-300
+    """
     out = {}
     for key, value in changes.items():
-        if key == "learning_rate":
-            value = check_number(key, value, low=0.0, low_open=True)
-            if not math.isfinite(value):
-                raise ValueError(f"learning_rate must be finite, got {value!r}")
-        elif key == "batch_size":
-            value = check_number(key, value, low=1, integer=True, allow_none=True)
-        elif key == "max_iter":
-            value = check_number(key, value, low=1, integer=True)
-        elif key == "target_loss":
-            value = check_number(key, value, allow_none=True)
-        elif key == "epochs_per_second":
-            value = check_number(key, value, low=0.0, low_open=True, allow_none=True)
-        else:
-            raise ValueError(
-                f"unknown setting {key!r}; expected one of "
-                "['learning_rate', 'batch_size', 'max_iter', 'target_loss', 'epochs_per_second']"
-            )
-        out[key] = value
+        if key not in SETTING_RULES:
+            raise ValueError(f"unknown setting {key!r}; expected one of {list(SETTING_RULES)}")
+        out[key] = _number(key, value, **SETTING_RULES[key])
     return out
+
+
+def _number(name: str, value: Any, **rule: Any) -> Any:
+    """``check_number``, with an integer too large for a float refused as out of range."""
+    try:
+        return check_number(name, value, **rule)
+    except OverflowError:
+        raise ValueError(
+            f"{name} must be a finite number, got an integer of {len(str(abs(value)))} digits"
+        ) from None
 
 
 def check_architecture(hidden: Any, activation: Any) -> tuple[list[int], str]:
@@ -168,7 +212,10 @@ def check_architecture(hidden: Any, activation: Any) -> tuple[list[int], str]:
         raise TypeError(f"hidden must be a list of layer sizes, got {hidden!r}")
     if len(hidden) > MAX_HIDDEN_LAYERS:
         raise ValueError(f"hidden must have at most {MAX_HIDDEN_LAYERS} layers, got {len(hidden)}")
-    sizes = [check_number(f"hidden[{i}]", h, low=1, integer=True) for i, h in enumerate(hidden)]
+    sizes = [
+        _number(f"hidden[{i}]", h, low=1, high=MAX_UNITS, integer=True)
+        for i, h in enumerate(hidden)
+    ]
     if sum(sizes) > MAX_UNITS:
         raise ValueError(f"hidden must have at most {MAX_UNITS} units in all, got {sum(sizes)}")
     if activation not in ACTIVATIONS:
@@ -195,7 +242,7 @@ def rebuild(template: Network, hidden: list[int], activation: str, random_state:
 
 
 def _index(name: str, value: Any, size: int, what: str) -> int:
-    index = check_number(name, value, low=0, integer=True)
+    index = _number(name, value, low=0, integer=True)
     if index >= size:
         raise ValueError(f"{name} must be < {size} ({what}), got {index!r}")
     return index
@@ -222,7 +269,7 @@ def check_parameter(net: Network, params: dict[str, Any]) -> dict[str, Any]:
     elif "i" in params:
         raise ValueError("a bias has no input index i")
     j = _index("j", params.get("j"), dense.n_out, "the layer's units")
-    value = check_number("value", params.get("value"), low=-MAX_PARAMETER, high=MAX_PARAMETER)
+    value = _number("value", params.get("value"), low=-MAX_PARAMETER, high=MAX_PARAMETER)
     if not math.isfinite(value):
         raise ValueError(f"value must be finite, got {value!r}")
     return {"layer": layer, "kind": kind, "i": i, "j": j, "value": float(value)}
@@ -323,6 +370,7 @@ class TrainingSession:
         self._offset = 0
         self._frame_due = 0.0
         self._pace_due = 0.0
+        self._paced = True
         self._published: tuple[Network, list[Any]] | None = None
         self._latest_loss: float | None = None
         self._start = time.monotonic()
@@ -399,7 +447,8 @@ class TrainingSession:
         if action in ("step", "restore"):
             return self._wait_for(_Request(action))
         if action == "param":
-            return self._wait_for(_Request(action, check_parameter(self.net, params)))
+            check_parameter(self.net, params)  # a bad request is refused without waiting
+            return self._wait_for(_Request(action, params))
         with self._cond:
             if self._closed:
                 raise ValueError("the session is closed")
@@ -445,7 +494,7 @@ class TrainingSession:
         )
         seed = params.get("seed", self.architecture["seed"])
         if seed is not None:
-            seed = check_number("seed", seed, low=0, integer=True)
+            seed = _number("seed", seed, low=0, high=2**63 - 1, integer=True)
         return {"hidden": hidden, "activation": activation, "seed": seed, "data": name}
 
     def status(self) -> dict[str, Any]:
@@ -520,10 +569,15 @@ class TrainingSession:
     def _wait_for(self, request: _Request) -> dict[str, Any]:
         """Hand ``request`` to the training thread (pausing training); wait for it.
 
-        Requests from several pages are served one after another.
+        Requests from several pages are served one after another; one that waits
+        :data:`LOCK_WAIT` s for another, or :data:`REQUEST_WAIT` s for the training
+        thread, raises :class:`SessionBusy` (it never hangs).
         """
-        if not self._request_lock.acquire(timeout=120.0):
-            raise ValueError(f"the {request.kind} waited 120 s for another request to finish")
+        if not self._request_lock.acquire(timeout=LOCK_WAIT):
+            raise SessionBusy(
+                f"the {request.kind} waited {LOCK_WAIT:g} s for another step or parameter "
+                "change to finish; try again"
+            )
         try:
             return self._hand_over(request)
         finally:
@@ -532,14 +586,22 @@ class TrainingSession:
     def _hand_over(self, request: _Request) -> dict[str, Any]:
         with self._cond:
             if self._closed:
-                raise ValueError("the session is closed")
+                raise SessionBusy("the session is closed")
+            if not self._thread.is_alive():
+                raise SessionBusy("the training thread is not running")
             if self.state == "running":
                 self.state = "paused"
             self._request = request
             self._interrupt = True
             self._cond.notify_all()
-        if not request.done.wait(120.0):
-            raise ValueError(f"the {request.kind} did not finish within 120 s")
+        if not request.done.wait(REQUEST_WAIT):
+            with self._cond:
+                if self._request is request:  # not begun: withdraw it
+                    self._request = None
+            raise SessionBusy(
+                f"the {request.kind} did not finish within {REQUEST_WAIT:g} s (training is "
+                "busy with a long epoch); try again"
+            )
         if request.error is not None:
             raise ValueError(request.error)
         return {**self.status(), **(request.result or {})}
@@ -555,6 +617,11 @@ class TrainingSession:
         )
 
     def _loop(self) -> None:
+        """The training thread: apply what the page asked for, train, publish; never die.
+
+        An error in any of these is a state the page shows ("error", with the
+        message), not the end of the thread: the next play or step tries again.
+        """
         try:
             while True:
                 with self._cond:
@@ -567,30 +634,52 @@ class TrainingSession:
                     self._interrupt = False
                     self._force_frame = False
                     running = self.state == "running"
-                if reset is not None:
-                    self._apply_reset(reset)
-                if pending:
-                    self._apply_settings(pending)
-                if request is not None:
-                    self._run_request(request)
-                elif running:
-                    self._train_chunk()
-                else:
-                    self._publish()
-        except Exception as exc:  # the page shows it; the server keeps answering
-            with self._cond:
-                self.state = "error"
-                self.message = f"training stopped by an error: {type(exc).__name__}: {exc}"
-                if self._request is not None:
-                    self._request.error = self.message
-                    self._request.done.set()
-            self._publish(quiet=True)
+                try:
+                    self._work(reset, pending, request, running)
+                except Exception as exc:  # the page shows it; training waits for play
+                    self._fail(exc, request)
         finally:
             with self._cond:
                 request, self._request = self._request, None
             if request is not None:
                 request.error = request.error or "the session is closed"
                 request.done.set()
+
+    def _work(
+        self,
+        reset: dict[str, Any] | None,
+        pending: dict[str, Any],
+        request: _Request | None,
+        running: bool,
+    ) -> None:
+        if reset is not None:
+            self._apply_reset(reset)
+        if pending:
+            self._apply_settings(pending)
+        if request is not None:
+            self._run_request(request)
+        elif running:
+            self._train_chunk()
+        else:
+            self._publish()
+
+    def _fail(self, exc: Exception, request: _Request | None) -> None:
+        """Record an error of the training thread: state "error", the message, a frame."""
+        logger.error("live training stopped by an error", exc_info=exc)
+        with self._cond:
+            self.state = "error"
+            self.stop_reason = "error"
+            self.message = (
+                f"training stopped by an error: {type(exc).__name__}: {exc}. "
+                "Press play to try again, or reset."
+            )
+        if request is not None and not request.done.is_set():
+            request.error = self.message
+            request.done.set()
+        try:
+            self._publish(quiet=True)
+        except Exception:  # no frame can be computed: the status still says why
+            logger.debug("no frame after the error", exc_info=True)
 
     def _apply_settings(self, pending: dict[str, Any]) -> None:
         for key, value in pending.items():
@@ -640,7 +729,9 @@ class TrainingSession:
             validation_fraction=self.validation_fraction,
         )
 
-    def _train(self, max_iter: int):
+    def _train(self, max_iter: int, *, paced: bool = True):
+        """``max_iter`` epochs of :func:`deltaprop.train`; ``paced`` by the page's speed."""
+        self._paced = paced
         s = self.settings
         return train(
             self.net,
@@ -702,14 +793,14 @@ class TrainingSession:
             if request.kind == "step":
                 self._run_step(request)
                 return
-            if request.kind == "param":
-                self._set_parameter(**request.params)
+            if request.kind == "param":  # checked again: a reset may have come between
+                self._set_parameter(**check_parameter(self.net, request.params))
             elif self._trained is not None:  # restore
                 self.net._set_parameters(self._trained)
                 self._trained = None
             self._publish()
             request.result = {"loss": self._latest_loss}
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             request.error = str(exc)
         request.done.set()
 
@@ -739,7 +830,7 @@ class TrainingSession:
             self._offset = self.epoch
             self._pace_due = time.monotonic()
             self._trained = None  # training goes on from the weights set on the page
-            history = self._train(1)
+            history = self._train(1, paced=False)  # a step is one epoch now, whatever the speed
         except ValueError as exc:
             request.error = str(exc)
             request.done.set()
@@ -778,8 +869,9 @@ class TrainingSession:
         if self.hub.n_clients > 0 and time.monotonic() >= self._frame_due:
             self._publish()
         rate = self.settings.epochs_per_second
-        if rate is not None:
-            self._pace_due = max(self._pace_due + 1.0 / rate, time.monotonic() - 1.0)
+        if rate is not None and self._paced:
+            period = 1.0 / max(rate, MIN_EPOCHS_PER_SECOND)
+            self._pace_due = max(self._pace_due + period, time.monotonic() - 1.0)
             with self._cond:
                 self._cond.wait_for(
                     lambda: self._interrupt or self._closed, self._pace_due - time.monotonic()
