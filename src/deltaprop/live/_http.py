@@ -40,6 +40,8 @@ QUEUE_SIZE = 64
 REQUEST_TIMEOUT = 10.0
 #: Seconds a client may leave its answer unread before it is cut off.
 WRITE_TIMEOUT = 10.0
+#: Seconds the server reads what a client still sends after its answer, before closing.
+LINGER = 1.0
 #: The largest request head (request line and headers), in bytes.
 MAX_HEAD = 16 * 1024
 #: The largest request body, in bytes (a control message is a few hundred).
@@ -193,6 +195,34 @@ class BoundedHandler(BaseHTTPRequestHandler):
             raise ConnectionResetError("the body ended early")
         return body
 
+    def peer_closed(self) -> bool:
+        """Whether the client has closed its end (for long answers: an event stream).
+
+        The client sends nothing after its request, so a readable socket means the
+        end of its data, or garbage that ends the answer as well.
+        """
+        sock = self.connection
+        try:
+            sock.setblocking(False)
+            sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        finally:
+            try:
+                sock.settimeout(WRITE_TIMEOUT)
+            except OSError:
+                pass
+        return True
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+            _linger(self.connection)
+        except (*DISCONNECTS, OSError):
+            pass
+
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
 
@@ -255,6 +285,26 @@ class PooledHTTPServer(HTTPServer):
         deadline = time.monotonic() + 2.0
         for worker in started:
             worker.join(max(0.0, deadline - time.monotonic()))
+
+
+def _linger(sock: socket.socket) -> None:
+    """Half-close, then read what the client still sends (at most :data:`LINGER` s).
+
+    Closing a socket with unread bytes (a body answered 413 unread, a slow client's
+    head) sends a reset, and the client may lose the answer before it reads it.
+    """
+    sock.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + LINGER
+    budget = MAX_HEAD + MAX_BODY
+    while budget > 0:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        sock.settimeout(left)
+        data = sock.recv(min(budget, 65536))
+        if not data:
+            return
+        budget -= len(data)
 
 
 _BUSY = json.dumps({"error": "the server is busy: too many connections; try again"}).encode()

@@ -1,4 +1,4 @@
-"""The live page's HTTP server: the standard library's, with server-sent events.
+"""The live page's HTTP server: the standard library's, bounded, with server-sent events.
 
 Routes:
 
@@ -16,7 +16,11 @@ Routes:
 The server listens on 127.0.0.1 only and answers only requests whose ``Host`` header
 names it (``127.0.0.1:PORT`` or ``localhost:PORT``), so a web page elsewhere cannot
 reach it through a rebound DNS name; ``POST`` needs a JSON body and, when the browser
-sends an ``Origin``, this server's own.
+sends an ``Origin``, this server's own. A fixed pool of threads answers (see
+:mod:`deltaprop.live._http` for the limits on connections, sizes and time), at most
+:data:`MAX_STREAMS` event streams are open at once, and an answer is a status: 400 for
+a bad message (``{"error": ..., "field": ...}``), 413 for a body too large, 503 with
+``Retry-After`` when busy.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ from deltaprop.live._session import (
 
 #: Seconds between keep-alive comments on an idle event stream.
 KEEP_ALIVE = 15.0
+#: Seconds between two looks, on an idle event stream, whether the page has gone.
+STREAM_POLL = 1.0
 #: Event streams open at once; one more is answered 503 (each holds a worker thread).
 MAX_STREAMS = 16
 
@@ -234,14 +240,24 @@ class _Handler(BoundedHandler):
 
 
 def _stream(handler: _Handler, session: TrainingSession) -> None:
-    """Send frames to one page: the newest, at most one per ``MIN_FRAME_INTERVAL``."""
+    """Send frames to one page: the newest, at most one per ``MIN_FRAME_INTERVAL``.
+
+    Between frames it looks every :data:`STREAM_POLL` s whether the page has gone
+    (then the stream ends and frees its worker), and sends a keep-alive comment
+    every :data:`KEEP_ALIVE` s.
+    """
     hub = session.hub
     seq, run, n_loss, n_accuracy = 0, None, 0, 0
     last_sent = -MIN_FRAME_INTERVAL
+    last_write = time.monotonic()
     while True:
-        item = hub.wait(seq, KEEP_ALIVE)
+        item = hub.wait(seq, STREAM_POLL)
         if item is None:
-            handler._write(": keep-alive\n\n")
+            if handler.peer_closed():
+                return
+            if time.monotonic() - last_write >= KEEP_ALIVE:
+                handler._write(": keep-alive\n\n")
+                last_write = time.monotonic()
             continue
         wait = last_sent + MIN_FRAME_INTERVAL - session.elapsed
         if wait > 0:
@@ -263,6 +279,7 @@ def _stream(handler: _Handler, session: TrainingSession) -> None:
         last_sent = session.elapsed
         payload = {**frame, "curve": curve, "sent": last_sent}
         handler._write(f"event: frame\ndata: {json.dumps(payload, allow_nan=False)}\n\n")
+        last_write = time.monotonic()
 
 
 class LiveServer:

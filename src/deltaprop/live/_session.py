@@ -673,13 +673,13 @@ class TrainingSession:
                 f"training stopped by an error: {type(exc).__name__}: {exc}. "
                 "Press play to try again, or reset."
             )
-        if request is not None and not request.done.is_set():
-            request.error = self.message
-            request.done.set()
         try:
             self._publish(quiet=True)
         except Exception:  # no frame can be computed: the status still says why
             logger.debug("no frame after the error", exc_info=True)
+        if request is not None and not request.done.is_set():  # after the frame: the page
+            request.error = self.message  # that asked reads the error state in it
+            request.done.set()
 
     def _apply_settings(self, pending: dict[str, Any]) -> None:
         for key, value in pending.items():
