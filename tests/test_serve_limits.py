@@ -360,6 +360,14 @@ def test_a_network_given_to_serve_keeps_its_settings_rules():
         dp.serve(net, X, y, target_loss=-1.0, block=False)
 
 
+def test_the_cli_names_the_option_out_of_range(capsys):
+    from deltaprop.cli.main import main
+
+    assert main(["serve", "--toy", "xor", "--epochs-per-second", "0.001"]) == 2
+    err = capsys.readouterr().err
+    assert err == "deltaprop: error: --epochs-per-second must be >= 0.01, got 0.001\n"
+
+
 # -- the load test's short slice ----------------------------------------------------------
 @pytest.mark.load
 def test_a_short_load_keeps_threads_and_memory_bounded_and_training_going(tmp_path):

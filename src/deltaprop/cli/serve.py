@@ -152,7 +152,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
     except OSError as exc:
         raise UsageError(f"cannot listen on port {args.port}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a setting out of the page's range, said as the option
+        raise UsageError(_as_option(str(exc))) from None
     return 0
+
+
+def _as_option(message: str) -> str:
+    """``message`` with a leading setting name spelt as its option.
+
+    >>> _as_option("epochs_per_second must be >= 0.01, got 0.001")
+    '--epochs-per-second must be >= 0.01, got 0.001'
+    """
+    name = message.split(" ", 1)[0]
+    if name in live.SETTING_RULES:
+        return "--" + name.replace("_", "-") + message[len(name) :]
+    return message
 
 
 #: The options that read DATA (a table): not for --toy.

@@ -38,7 +38,16 @@ from deltaprop.live._table import TableModel, model_from_table
 from deltaprop.live.toys import TOYS, toy
 from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
 
-__all__ = ["TOYS", "LiveServer", "TableModel", "model_from_table", "serve", "serve_toy", "toy"]
+__all__ = [
+    "SETTING_RULES",
+    "TOYS",
+    "LiveServer",
+    "TableModel",
+    "model_from_table",
+    "serve",
+    "serve_toy",
+    "toy",
+]
 
 _HOSTS = ("127.0.0.1", "localhost")
 
