@@ -36,6 +36,7 @@ from deltaprop.parallel._blocks import (
     part_stats,
     unflatten,
 )
+from deltaprop.training.divergence import forget_overflowed_state
 from deltaprop.training.history import History
 from deltaprop.training.lbfgs import run_lbfgs
 from deltaprop.training.loop import Outcome, first_order_loop, full_batch_iteration
@@ -324,6 +325,7 @@ def train(
         parts, weights, dtype = _persist_parts(cl, X, y, sample_weight, model)
         model_future = cl.scatter(model, broadcast=True, hash=False)
         objective = _Objective(cl, parts, model_future, model, math.fsum(weights))
+        tracker.watch.total_weight = objective.total_weight  # the penalty's divisor
         theta = flatten([to_numpy(p) for p in net.parameters], dtype=dtype)
         if solver == "lbfgs":
             params = _lbfgs(objective, theta, optimizer, max_iter, tracker)
@@ -336,6 +338,8 @@ def train(
                 blocks = (cl, parts, weights, model_future)
                 steps = (batch_size or 200, local_steps, seed)
                 params = _local_sgd(blocks, params, optimizer, max_iter, tracker, steps)
+    if tracker.history.stop_reason == "diverged" and solver != "lbfgs":
+        forget_overflowed_state(optimizer, xp=np)
     net._set_parameters([p.copy() for p in params])
     return tracker.history
 
