@@ -463,13 +463,29 @@ def _sample_weights(
         if weights.shape != (len(frame),):
             raise ValueError(f"sample_weight must have shape ({len(frame)},), got {weights.shape}")
     if weights is not None:
-        bad = np.flatnonzero(~(weights >= 0.0))
-        if bad.size:
-            raise ValueError(
-                f"sample weights must be >= 0 and not missing: row {bad[0] + 1} holds "
-                f"{weights[bad[0]]!r}"
-            )
+        _check_weights(weights, weight_column)
     return frame, weights, weight_column
+
+
+def _check_weights(weights: np.ndarray, weight_column: str | None) -> None:
+    """Weights >= 0, finite, with a finite sum > 0 (a sum of inf makes every metric NaN)."""
+    what = "sample weights" if weight_column is None else f"sample_weight column {weight_column!r}"
+    option = "" if weight_column is None else f"--sample-weight {weight_column}: "
+    bad = np.flatnonzero(~((weights >= 0.0) & (weights < np.inf)))
+    if bad.size:
+        rule = (
+            f"{what} must hold finite numbers >= 0 and no missing values: row {bad[0] + 1} "
+            f"holds {float(weights[bad[0]])!r}"
+        )
+        raise SpelledError(rule, f"{option}{rule}")
+    with np.errstate(over="ignore"):
+        total = float(np.sum(weights))
+    if not 0.0 < total < np.inf:
+        found = "they are all 0" if total == 0.0 else f"their sum overflows to {total!r}"
+        rule = f"{what} must have a finite sum > 0: {found}"
+        remedy = "" if total == 0.0 else " (largest weight {:.3g}); divide them by their largest"
+        remedy = remedy.format(float(np.max(weights)))
+        raise SpelledError(f"{rule}{remedy}", f"{option}{rule}{remedy}")
 
 
 def _classification_report(
