@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core.arrays import array_namespace, device, from_numpy, is_array
+from deltaprop.core.arrays import (
+    array_namespace,
+    device,
+    from_numpy,
+    is_array,
+    quiet_float_errors,
+)
 
 
 def as_array(value: Any, name: str) -> Any:
@@ -99,7 +105,8 @@ def check_sample_weight(sample_weight: Any, X: Any, *, xp: Any) -> Any | None:
     check_finite(w, "sample_weight", xp=xp)
     if not bool(xp.all(w >= 0.0)):
         raise ValueError("sample_weight must be >= 0 (found a negative weight)")
-    total = float(xp.sum(w))
+    with quiet_float_errors(xp):  # an overflowing sum is refused below
+        total = float(xp.sum(w))
     if not total > 0.0:
         raise ValueError("sample_weight must not be all zero")
     if total == float("inf"):

@@ -468,7 +468,7 @@ def _sample_weights(
 
 
 def _check_weights(weights: np.ndarray, weight_column: str | None) -> None:
-    """Weights >= 0, finite, with a finite sum > 0 (a sum of inf makes every metric NaN)."""
+    """Weights >= 0 and finite, with a finite sum (a sum of inf makes every metric NaN)."""
     what = "sample weights" if weight_column is None else f"sample_weight column {weight_column!r}"
     option = "" if weight_column is None else f"--sample-weight {weight_column}: "
     bad = np.flatnonzero(~((weights >= 0.0) & (weights < np.inf)))
@@ -480,12 +480,12 @@ def _check_weights(weights: np.ndarray, weight_column: str | None) -> None:
         raise SpelledError(rule, f"{option}{rule}")
     with np.errstate(over="ignore"):
         total = float(np.sum(weights))
-    if not 0.0 < total < np.inf:
-        found = "they are all 0" if total == 0.0 else f"their sum overflows to {total!r}"
-        rule = f"{what} must have a finite sum > 0: {found}"
-        remedy = "" if total == 0.0 else " (largest weight {:.3g}); divide them by their largest"
-        remedy = remedy.format(float(np.max(weights)))
-        raise SpelledError(f"{rule}{remedy}", f"{option}{rule}{remedy}")
+    if total == np.inf:  # (a sum of 0 is refused by whoever divides by it)
+        rule = (
+            f"{what} must have a finite sum: it overflows to inf (largest weight "
+            f"{float(np.max(weights)):.3g}); divide the weights by their largest"
+        )
+        raise SpelledError(rule, f"{option}{rule}")
 
 
 def _classification_report(
