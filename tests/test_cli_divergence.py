@@ -101,3 +101,16 @@ def test_a_layer_beyond_an_array_is_a_usage_error(table, capsys):
     err = capsys.readouterr().err
     assert status == 2 and "hidden_layer_sizes: a layer of 4 inputs and 10" in err
     assert "Maximum allowed dimension" not in err
+
+
+def test_per_epoch_lines_print_huge_losses_compactly(capsys):
+    import deltaprop as dp
+    from deltaprop.cli.common import Progress
+
+    progress = Progress(5, bar=False, lines=True)
+    progress(1, dp.History(loss=[0.05], val_loss=[1e300]), None)
+    progress(2, dp.History(loss=[0.05, 1.2345678e30]), None)
+    assert capsys.readouterr().err.splitlines() == [
+        "epoch 1/5  loss 0.050000  val_loss 1e+300",
+        "epoch 2/5  loss 1.23457e+30",
+    ]

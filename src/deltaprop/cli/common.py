@@ -38,6 +38,7 @@ __all__ = [
     "layers_of",
     "load_model",
     "loss_png",
+    "loss_text",
     "no_convergence_warnings",
     "number",
     "read_table_at",
@@ -157,9 +158,9 @@ class Progress:
             self.bar.set_postfix(postfix, refresh=False)
             self.bar.update(iteration - self.bar.n)
         elif self.lines:
-            text = f"epoch {iteration}/{self.max_iter}  loss {loss:.6f}"
+            text = f"epoch {iteration}/{self.max_iter}  loss {loss_text(loss)}"
             if val is not None:
-                text += f"  val_loss {val:.6f}"
+                text += f"  val_loss {loss_text(val)}"
             print(text, file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -193,6 +194,12 @@ def loss_png(loss: list[float], val_loss: list[float] | None) -> bytes:
 
 
 # -- training -------------------------------------------------------------------------
+def loss_text(value: float) -> str:
+    """A loss per epoch: 6 decimals (``0.693147``), 6 digits from 1e6 on (``1.5e+30``)."""
+    value = float(value)
+    return f"{value:.6f}" if abs(value) < 1e6 else f"{value:.6g}"
+
+
 def number(value: float) -> str:
     """A loss or score in at most 6 significant digits: ``0.160906``, ``1.2e+300``, ``inf``."""
     return f"{float(value):.6g}"

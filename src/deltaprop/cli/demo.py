@@ -23,6 +23,7 @@ from deltaprop.cli.common import (
     DIVERGED,
     architecture,
     divergence_line,
+    loss_text,
     no_convergence_warnings,
 )
 from deltaprop.cli.options import Parser, UsageError, add
@@ -89,7 +90,7 @@ def _print_losses(losses: list[float]) -> None:
     step = max(1, len(losses) // 10)
     for i, loss in enumerate(losses, start=1):
         if i == 1 or i % step == 0 or i == len(losses):
-            print(f"  iteration {i:5d}  loss {loss:.6f}")
+            print(f"  iteration {i:5d}  loss {loss_text(loss)}")
 
 
 def _network_line(args: argparse.Namespace, n_inputs: int, loss: str) -> str:
