@@ -173,6 +173,15 @@ def test_dask_reports_the_penalty(blobs, dask_client):
             net, da.from_array(X, chunks=20), da.from_array(y, chunks=20), client=dask_client
         )
     assert history.stop_reason == "diverged" and history.divergence.cause == "penalty"
+    w = da.from_array(np.full(X.shape[0], 1e308), chunks=20)
+    with pytest.raises(ValueError, match="sample_weight must have a finite sum, got inf"):
+        parallel_train(
+            _net(),
+            da.from_array(X, chunks=20),
+            da.from_array(y, chunks=20),
+            sample_weight=w,
+            client=dask_client,
+        )
 
 
 def test_sample_weights_whose_sum_overflows_are_refused(blobs):

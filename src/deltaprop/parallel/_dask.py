@@ -160,8 +160,18 @@ def _persist_parts(client, X, y, sample_weight, model: Model):
     kept = [(p, weight) for p, (n_rows, weight) in zip(parts, stats, strict=True) if n_rows > 0]
     if not kept:
         raise ValueError("X is empty: it has 0 samples")
-    if not math.fsum(weight for _, weight in kept) > 0.0:
+    weights = [weight for _, weight in kept]
+    try:
+        total = math.fsum(weights)
+    except OverflowError:  # partial sums beyond the largest float
+        total = math.inf
+    if not total > 0.0:
         raise ValueError("sample_weight must not be all zero")
+    if total == math.inf:
+        raise ValueError(
+            f"sample_weight must have a finite sum, got inf (largest partition sum "
+            f"{max(weights):.3g}); rescale the weights, e.g. divide them by their largest"
+        )
     return [p for p, _ in kept], [weight for _, weight in kept], dtype
 
 
