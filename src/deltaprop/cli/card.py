@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.cli.common import architecture, best_epoch, number, stop_explanation
+from deltaprop.cli.common import (
+    architecture,
+    best_epoch,
+    divergence_line,
+    number,
+    stop_explanation,
+)
 from deltaprop.files.container import FileHeader, read_arrays, read_header
 
 __all__ = ["model_card", "role_lines"]
@@ -139,7 +145,7 @@ def _training_lines(params: dict, fitted: dict) -> list[str]:
     curve = [_float(v) for v in fitted["loss_curve_"]]
     line = (
         f"training: solver {params['solver']}, {len(curve)} epochs, final loss "
-        f"{number(curve[-1])}, stop reason {fitted['stop_reason_']}"
+        f"{number(curve[-1]) if curve else 'none'}, stop reason {fitted['stop_reason_']}"
     )
     if params["solver"] != "lbfgs":
         line += (
@@ -155,6 +161,9 @@ def _training_lines(params: dict, fitted: dict) -> list[str]:
         )
     best = best_epoch(params, fitted)
     lines.append(stop_explanation(fitted["stop_reason_"], best, len(curve)))
+    divergence = fitted.get("divergence_")
+    if divergence is not None:
+        lines.append(divergence_line(divergence))
     class_weight = params.get("class_weight")
     if class_weight is not None:
         lines.append(f"class weights: {class_weight}")

@@ -23,6 +23,7 @@ from deltaprop.cli.options import UsageError, table_reading
 from deltaprop.estimators.plan import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from deltaprop.files.container import load, save, write_atomically
 from deltaprop.tabular import TabularModel, read_table
+from deltaprop.training.history import DivergenceWarning
 
 __all__ = [
     "DIVERGED",
@@ -32,10 +33,12 @@ __all__ = [
     "best_epoch",
     "build_estimator",
     "check_destination",
+    "divergence_line",
     "finish_training",
     "layers_of",
     "load_model",
     "loss_png",
+    "loss_text",
     "no_convergence_warnings",
     "number",
     "read_table_at",
@@ -46,7 +49,7 @@ __all__ = [
 ]
 
 INSTALL = 'pip install "deltaprop[cli]"'
-#: The exit code of ``train`` when the loss stopped being finite (docs/cli.md).
+#: The exit code of ``train`` when training diverged (docs/cli.md).
 DIVERGED = 3
 _CLASSIFICATION_LOSSES = ("log_loss", "cross_entropy")
 _REGRESSION_LOSSES = ("squared_error", "poisson")
@@ -155,9 +158,9 @@ class Progress:
             self.bar.set_postfix(postfix, refresh=False)
             self.bar.update(iteration - self.bar.n)
         elif self.lines:
-            text = f"epoch {iteration}/{self.max_iter}  loss {loss:.6f}"
+            text = f"epoch {iteration}/{self.max_iter}  loss {loss_text(loss)}"
             if val is not None:
-                text += f"  val_loss {val:.6f}"
+                text += f"  val_loss {loss_text(val)}"
             print(text, file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -191,6 +194,12 @@ def loss_png(loss: list[float], val_loss: list[float] | None) -> bytes:
 
 
 # -- training -------------------------------------------------------------------------
+def loss_text(value: float) -> str:
+    """A loss per epoch: 6 decimals (``0.693147``), 6 digits from 1e6 on (``1.5e+30``)."""
+    value = float(value)
+    return f"{value:.6f}" if abs(value) < 1e6 else f"{value:.6g}"
+
+
 def number(value: float) -> str:
     """A loss or score in at most 6 significant digits: ``0.160906``, ``1.2e+300``, ``inf``."""
     return f"{float(value):.6g}"
@@ -224,16 +233,31 @@ _STOPPED = {
     "target_loss": "the loss reached --target-loss",
     "min_learning_rate": "the learning-rate schedule reached its minimum",
     "callback": "a callback asked to stop",
-    "diverged": "the loss stopped being finite (diverged): lower --learning-rate, and "
-    "check the scaling of the columns (do not pass --no-standardize)",
+    "diverged": "training diverged",
+}
+
+#: What to change on the command line, by the probable cause of a divergence
+#: (:class:`deltaprop.training.history.Divergence`).
+_DIVERGENCE_ADVICE = {
+    "penalty": "the L2 penalty is too large: lower --alpha",
+    "learning_rate": "the learning rate is too high: lower --learning-rate",
+    "inputs": "the columns' scales differ widely: do not pass --no-standardize",
+    "data": "a column or the --sample-weight column holds extreme values: rescale it",
+    "initial_weights": "the weights it started from overflow: train without --resume",
+    "unknown": "check the table for extreme values",
 }
 
 
-def _diverged(curve: list[float], reason: str | None) -> bool:
-    """The loss stopped being finite, or ended 100 times above where it started."""
-    if reason == "diverged" or not np.isfinite(curve[-1]):
-        return True
-    return bool(curve[0] > 0.0 and curve[-1] > 100.0 * curve[0])
+def divergence_line(divergence: dict) -> str:
+    """One line: where training diverged, what was found, the probable cause in options.
+
+    ``divergence`` is an estimator's ``divergence_`` (or a model file's record of it).
+    """
+    where = f"epoch {divergence['iteration']}"
+    if divergence.get("batch") is not None:
+        where += f", batch {divergence['batch']}"
+    advice = _DIVERGENCE_ADVICE.get(str(divergence["cause"]), _DIVERGENCE_ADVICE["unknown"])
+    return f"diverged at {where}: {divergence['problem']}; probable cause: {advice}"
 
 
 def stop_explanation(reason: str | None, best: int | None, n_epochs: int) -> str:
@@ -306,8 +330,9 @@ def build_estimator(args: argparse.Namespace, task: str, callbacks: list | None)
 
 @contextlib.contextmanager
 def no_convergence_warnings():
-    """No ConvergenceWarning: the summary of ``train`` says why training stopped."""
+    """No ConvergenceWarning or DivergenceWarning: ``train``'s summary says why it stopped."""
     with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)
         with contextlib.suppress(ImportError):
             from sklearn.exceptions import ConvergenceWarning  # optional dependency
 
@@ -316,9 +341,15 @@ def no_convergence_warnings():
 
 
 def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: str = "") -> int:
-    """Write the model (``--out``) and the plot (``--plot``), print the summary."""
+    """Write the model (``--out``) and the plot (``--plot``), print the summary.
+
+    A diverged run writes no model unless ``--keep-diverged`` and returns
+    :data:`DIVERGED`.
+    """
     estimator = model.estimator_
-    if args.out is not None:
+    diverged = estimator.stop_reason_ == "diverged"
+    write = args.out is not None and (not diverged or getattr(args, "keep_diverged", False))
+    if write:
         save(model, args.out)
     if args.plot is not None:
         write_bytes(args.plot, loss_png(estimator.loss_curve_, estimator.validation_loss_curve_))
@@ -335,12 +366,12 @@ def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: st
     curve = estimator.loss_curve_
     say(
         args,
-        f"{estimator.solver}: {len(curve)} epochs, final loss {number(curve[-1])}, "
-        f"stopped: {estimator.stop_reason_}",
+        f"{estimator.solver}: {len(curve)} epochs, final loss "
+        f"{number(curve[-1]) if curve else 'none'}, stopped: {estimator.stop_reason_}",
     )
-    if args.out is not None:
+    if write:
         say(args, f"wrote {args.out}")
-    else:
+    elif args.out is None:
         warnings.warn(
             "no --out: the trained model was thrown away; add --out MODEL to keep it",
             UserWarning,
@@ -352,18 +383,19 @@ def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: st
         saved = f"; the model was written to {args.out}" if args.out else ""
         print(f"deltaprop: interrupted{saved}", file=sys.stderr)
         return 130
+    if diverged:
+        written = (
+            f"; the model was written to {args.out} (--keep-diverged)"
+            if write
+            else "; no model was written (--keep-diverged writes it)"
+        )
+        line = divergence_line(estimator.divergence_)
+        print(f"deltaprop: error: training {line}{written}", file=sys.stderr)
+        return DIVERGED
     why = stop_explanation(
         estimator.stop_reason_,
         best_epoch(estimator.get_params(), vars(estimator)),
         len(curve),
     )
-    if _diverged(curve, estimator.stop_reason_):
-        if estimator.stop_reason_ != "diverged":
-            why = (
-                f"stopped because the loss grew from {number(curve[0])} to {number(curve[-1])} "
-                f"(diverged): {_STOPPED['diverged'].split(': ', 1)[1]}"
-            )
-        print(f"deltaprop: error: {why}", file=sys.stderr)
-        return DIVERGED
     say(args, why)
     return 0

@@ -9,15 +9,23 @@ with NumPy alone it trains the same network in memory.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import itertools
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deltaprop.cli.common import architecture
+from deltaprop.cli.common import (
+    DIVERGED,
+    architecture,
+    divergence_line,
+    loss_text,
+    no_convergence_warnings,
+)
 from deltaprop.cli.options import Parser, UsageError, add
 from deltaprop.cli.tabular import add_train
 from deltaprop.core.layers import Dense
@@ -82,7 +90,7 @@ def _print_losses(losses: list[float]) -> None:
     step = max(1, len(losses) // 10)
     for i, loss in enumerate(losses, start=1):
         if i == 1 or i % step == 0 or i == len(losses):
-            print(f"  iteration {i:5d}  loss {loss:.6f}")
+            print(f"  iteration {i:5d}  loss {loss_text(loss)}")
 
 
 def _network_line(args: argparse.Namespace, n_inputs: int, loss: str) -> str:
@@ -146,7 +154,9 @@ def _demo_cli(args: argparse.Namespace) -> int:
         train_args = train_parser.parse_args(
             [str(folder / "train.csv"), *options, "--out", model_path, "--quiet"]
         )
-        train_args.func(train_args)
+        status = train_args.func(train_args)
+        if status == DIVERGED:  # train said why on stderr and wrote no model
+            return status
         model = load(model_path)
     estimator = model.estimator_
     _print_losses(estimator.loss_curve_)
@@ -181,16 +191,21 @@ def _demo_core(args: argparse.Namespace) -> int:
         f"{X_test.shape[0]} test rows, {len(features)} standardised features"
     )
     print(_network_line(args, X.shape[1], "weighted cross-entropy"))
-    history = train(
-        net,
-        X_train,
-        y_train,
-        optimizer=SGD(learning_rate=args.learning_rate),
-        max_iter=args.max_iter,
-        target_loss=args.target_loss,
-    )
+    with no_convergence_warnings():  # a divergence is said below, in options' words
+        history = train(
+            net,
+            X_train,
+            y_train,
+            optimizer=SGD(learning_rate=args.learning_rate),
+            max_iter=args.max_iter,
+            target_loss=args.target_loss,
+        )
     _print_losses(history.loss)
     print(f"stopped: {history.stop_reason} after {history.n_iter} iterations")
+    if history.divergence is not None:
+        line = divergence_line(dataclasses.asdict(history.divergence))
+        print(f"deltaprop: error: training {line}", file=sys.stderr)
+        return DIVERGED
     for name, X_part, y_part in (("train", X_train, y_train), ("test", X_test, y_test)):
         accuracy = float(np.mean((net.forward(X_part)[:, 0] >= 0.5) == (y_part == 1.0)))
         print(f"{name} accuracy: {accuracy:.4f}")

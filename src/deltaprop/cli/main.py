@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ImportError as exc:
             print(f"deltaprop: error: {_one_line(exc)}", file=sys.stderr)
             return 1
-        except OSError as exc:
+        except (OSError, MemoryError) as exc:
             print(f"deltaprop: error: {_one_line(exc)}", file=sys.stderr)
             return 1
         except Exception as exc:

@@ -387,6 +387,12 @@ OPTIONS: dict[str, Option] = {
         metavar="PATH",
         help="continue from a checkpoint (same data and options): the result is identical",
     ),
+    "keep_diverged": _o(
+        "--keep-diverged",
+        action="store_true",
+        help="write --out even when training diverged (exit code 3 all the same); by "
+        "default a diverged run writes no model",
+    ),
     "quiet": _o("-q", "--quiet", action="store_true", help="print nothing but errors"),
     "verbose": _o(
         "-v",

@@ -284,7 +284,8 @@ _TRAIN_GROUPS = {
         "impute", "scaling", "no_standardize", "categorical", "id", "drop", "dry_run",
     ),
     "output and checkpoints": (
-        "plot", "checkpoint", "checkpoint_every", "resume", "quiet", "verbose",
+        "plot", "keep_diverged", "checkpoint", "checkpoint_every", "resume", "quiet",
+        "verbose",
     ),
     "Dask (a Parquet dataset larger than this machine's memory; docs/scale.md)": (
         "dask", "dask_scheduler", "dask_workers", "local_steps",

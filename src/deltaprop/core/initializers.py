@@ -20,14 +20,65 @@ their inputs.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from deltaprop.core.activations import Activation, get_activation
 
-__all__ = ["INITIALIZERS", "glorot_parameters", "initial_parameters", "make_rng"]
+__all__ = [
+    "INITIALIZERS",
+    "MAX_WEIGHTS",
+    "allocating",
+    "check_weight_shape",
+    "glorot_parameters",
+    "initial_parameters",
+    "make_rng",
+]
+
+#: The most numbers one layer's weight matrix may hold: what a float64 NumPy array can
+#: address (``numpy.iinfo(numpy.intp).max // 8``, about 1.2e18 on 64-bit machines).
+MAX_WEIGHTS = int(np.iinfo(np.intp).max // 8)
+
+
+def check_weight_shape(n_in: int, n_out: int, what: str) -> None:
+    """Refuse a layer whose ``n_in * n_out`` weights no array can hold.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        The layer's inputs and units.
+    what : str
+        The argument the sizes come from, for the message (``"hidden_layer_sizes"``).
+
+    Raises
+    ------
+    ValueError
+        When ``n_in * n_out > MAX_WEIGHTS``.
+    """
+    if n_in * n_out > MAX_WEIGHTS:
+        raise ValueError(
+            f"{what}: a layer of {n_in} inputs and {n_out} units would hold "
+            f"{float(n_in * n_out):.3g} weights, more than an array can hold "
+            f"({float(MAX_WEIGHTS):.3g}); use fewer units"
+        )
+
+
+@contextlib.contextmanager
+def allocating(n_in: int, n_out: int, what: str) -> Iterator[None]:
+    """Turn NumPy's MemoryError while drawing a layer's weights into one naming ``what``."""
+    try:
+        yield
+    except MemoryError:
+        gib = n_in * n_out * 8 / 2**30
+        raise MemoryError(
+            f"{what}: the {n_in} x {n_out} weights of a layer need {gib:.3g} GiB, more "
+            "than this machine could allocate; use fewer units"
+        ) from None
+
 
 INITIALIZERS = ("auto", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 

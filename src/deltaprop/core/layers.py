@@ -30,7 +30,7 @@ import numpy as _np  # only to accept plain lists and NumPy arrays in the setter
 
 from deltaprop.core.activations import Activation, get_activation
 from deltaprop.core.arrays import array_namespace, is_array
-from deltaprop.core.initializers import INITIALIZERS
+from deltaprop.core.initializers import INITIALIZERS, check_weight_shape
 from deltaprop.core.validation import check_number
 
 __all__ = ["Dense"]
@@ -88,6 +88,7 @@ class Dense:
     ) -> None:
         self.n_in = _check_int("n_in", n_in)
         self.n_out = _check_int("n_out", n_out)
+        check_weight_shape(self.n_in, self.n_out, "n_in, n_out")
         self.activation = get_activation(activation)
         if init not in INITIALIZERS:
             raise ValueError(f"init must be one of {list(INITIALIZERS)}, got {init!r}")

@@ -24,7 +24,7 @@ from deltaprop.core.arrays import (
     to_numpy,
 )
 from deltaprop.core.backprop import forward_pass, pairs
-from deltaprop.core.initializers import initial_parameters, make_rng
+from deltaprop.core.initializers import allocating, initial_parameters, make_rng
 from deltaprop.core.layers import Dense
 from deltaprop.core.losses import Loss, get_loss
 from deltaprop.core.objective import DataTerm, data_term, objective
@@ -94,11 +94,12 @@ class Network:
         self.alpha: float = check_number("alpha", alpha, low=0.0)
         self.random_state = random_state
         rng = make_rng(random_state)
-        for layer in layers:
+        for i, layer in enumerate(layers):
             # Draw for every layer, so a preset layer does not shift the others' numbers.
-            weights, bias = initial_parameters(
-                layer.n_in, layer.n_out, layer.activation, layer.init, rng
-            )
+            with allocating(layer.n_in, layer.n_out, f"layers[{i}]"):
+                weights, bias = initial_parameters(
+                    layer.n_in, layer.n_out, layer.activation, layer.init, rng
+                )
             if layer.weights is None:
                 layer.weights = weights
             if layer.bias is None:

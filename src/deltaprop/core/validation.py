@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.core.arrays import array_namespace, device, from_numpy, is_array
+from deltaprop.core.arrays import (
+    array_namespace,
+    device,
+    from_numpy,
+    is_array,
+    quiet_float_errors,
+)
 
 
 def as_array(value: Any, name: str) -> Any:
@@ -87,7 +93,7 @@ def check_targets(y: Any, X: Any, n_outputs: int, *, xp: Any) -> Any:
 
 
 def check_sample_weight(sample_weight: Any, X: Any, *, xp: Any) -> Any | None:
-    """Validate sample weights for ``X``: 1-D, finite, >= 0, not all zero. None stays None."""
+    """Validate sample weights for ``X``: 1-D, finite, >= 0, a finite sum > 0. None stays None."""
     if sample_weight is None:
         return None
     w = _same_library(sample_weight, "sample_weight", xp=xp, like=X)
@@ -99,8 +105,15 @@ def check_sample_weight(sample_weight: Any, X: Any, *, xp: Any) -> Any | None:
     check_finite(w, "sample_weight", xp=xp)
     if not bool(xp.all(w >= 0.0)):
         raise ValueError("sample_weight must be >= 0 (found a negative weight)")
-    if not bool(xp.sum(w) > 0.0):
+    with quiet_float_errors(xp):  # an overflowing sum is refused below
+        total = float(xp.sum(w))
+    if not total > 0.0:
         raise ValueError("sample_weight must not be all zero")
+    if total == float("inf"):
+        raise ValueError(
+            f"sample_weight must have a finite sum, got inf in {w.dtype} (largest weight "
+            f"{float(xp.max(w)):.3g}); rescale the weights, e.g. divide them by their largest"
+        )
     return w
 
 

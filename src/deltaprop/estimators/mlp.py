@@ -42,6 +42,7 @@ See ``docs/estimators.md`` for every parameter and every difference from scikit-
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import numbers
@@ -476,6 +477,8 @@ class _BaseMLP(BaseEstimator):
         self.t_ = int(self.t_) + history.n_iter * n_train
         stopped_by_score = score is not None and score.stopped
         self.stop_reason_ = "early_stopping" if stopped_by_score else history.stop_reason
+        diverged = history.divergence
+        self.divergence_ = None if diverged is None else dataclasses.asdict(diverged)
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else None
         if early_stopping:
             val_offset = self._loss_offset(validation[1], validation[2])
@@ -646,6 +649,12 @@ _ATTRIBUTES_DOC = """
     out_activation_ : str
     stop_reason_ : str
         Why the last call stopped (:attr:`deltaprop.History.stop_reason`).
+    divergence_ : dict or None
+        When the last call diverged (``stop_reason_ == "diverged"``, with a
+        :class:`~deltaprop.DivergenceWarning`): ``iteration``, ``batch``, ``problem``,
+        ``cause`` (the probable one: ``"penalty"``, ``"learning_rate"``, ``"inputs"``,
+        ``"data"``, ``"initial_weights"`` or ``"unknown"``) and ``advice``
+        (:class:`deltaprop.training.history.Divergence`); None otherwise.
     network_ : deltaprop.Network
         The trained network.
     optimizer_state_ : dict or None

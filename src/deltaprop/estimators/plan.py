@@ -47,7 +47,7 @@ import numpy as np
 
 from deltaprop.core.activations import ACTIVATIONS, get_activation
 from deltaprop.core.activations import ALIASES as ACTIVATION_ALIASES
-from deltaprop.core.initializers import glorot_parameters
+from deltaprop.core.initializers import allocating, check_weight_shape, glorot_parameters
 from deltaprop.core.layers import Dense
 from deltaprop.core.network import Network
 from deltaprop.optim.optimizers import LBFGS, SGD, Adam, Optimizer
@@ -132,7 +132,10 @@ def initial_parameters(
     numerator = get_activation(activation).glorot_numerator
     coefs, intercepts = [], []
     for fan_in, fan_out in pairwise(layer_units):
-        coef, intercept = glorot_parameters(fan_in, fan_out, numerator, random_state)
+        check_weight_shape(fan_in, fan_out, "hidden_layer_sizes")
+    for fan_in, fan_out in pairwise(layer_units):
+        with allocating(fan_in, fan_out, "hidden_layer_sizes"):
+            coef, intercept = glorot_parameters(fan_in, fan_out, numerator, random_state)
         coefs.append(coef.astype(dtype, copy=False))
         intercepts.append(intercept.astype(dtype, copy=False))
     return coefs, intercepts

@@ -109,6 +109,31 @@ def _float_list(values: Any, where: str) -> list[float]:
     return [decode_float(v, f"{where}[{i}]") for i, v in enumerate(values)]
 
 
+#: The fields of ``divergence_`` (:class:`deltaprop.training.history.Divergence`).
+_DIVERGENCE_TEXTS = ("problem", "cause", "advice")
+
+
+def _divergence_to_json(divergence: dict) -> dict:
+    out = {key: str(divergence[key]) for key in _DIVERGENCE_TEXTS}
+    batch = divergence["batch"]
+    out["iteration"] = int(divergence["iteration"])
+    out["batch"] = None if batch is None else int(batch)
+    return out
+
+
+def _divergence_from_json(state: Any, where: str) -> dict | None:
+    if state is None:
+        return None
+    check_keys(state, ("iteration", "batch", *_DIVERGENCE_TEXTS), where)
+    out = {key: get_field(state, key, str, where) for key in _DIVERGENCE_TEXTS}
+    out["iteration"] = get_field(state, "iteration", int, where)
+    batch = state["batch"]
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int)):
+        raise ModelFileError(f"{where}.batch must be an integer or null")
+    out["batch"] = batch
+    return out
+
+
 # -- parameters -----------------------------------------------------------------------
 def _params_to_json(est: Any) -> dict:
     params = {}
@@ -256,6 +281,8 @@ def estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
         fitted[key] = None if value is None else [encode_float(float(v)) for v in value]
     fitted["out_activation_"] = str(est.out_activation_)
     fitted["stop_reason_"] = None if est.stop_reason_ is None else str(est.stop_reason_)
+    if getattr(est, "divergence_", None) is not None:  # only files of diverged fits have it
+        fitted["divergence_"] = _divergence_to_json(est.divergence_)
     names = getattr(est, "feature_names_in_", None)
     fitted["feature_names_in_"] = None if names is None else [str(n) for n in names]
     if isinstance(est, ClassifierMixin):
@@ -286,7 +313,10 @@ def estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
     keys += ("out_activation_", "stop_reason_", "feature_names_in_")
     if issubclass(cls, ClassifierMixin):
         keys += ("classes_", "y_type_")
+    if "divergence_" in fitted:
+        keys += ("divergence_",)
     check_keys(fitted, keys, where)
+    est.divergence_ = _divergence_from_json(fitted.get("divergence_"), f"{where}.divergence_")
     for key in _INT_ATTRIBUTES:
         value = get_field(fitted, key, int, where)
         if value < 0:

@@ -51,6 +51,16 @@ class Optimizer:
     def reset(self) -> None:
         """Forget the state (velocities, moments, step count)."""
 
+    def state_arrays(self) -> list[Any]:
+        """Every array of the state (velocities, moments); empty before the first step.
+
+        Returns
+        -------
+        list of arrays
+            In ``_array_state``'s order, each shaped like its parameter; not copies.
+        """
+        return [a for key in self._array_state for a in (getattr(self, key) or ())]
+
     # The step split in two, for the static-buffer step of deltaprop.kernels.cuda_graph: the
     # scalars of a step (advancing the step count) as Python floats, and the update as
     # a function of parameters, gradients, state and those scalars. The scalars may be

@@ -91,7 +91,10 @@ class Part:
 
     @property
     def weight(self) -> float:
-        return float(self.n_rows) if self.w is None else float(np.sum(self.w))
+        if self.w is None:
+            return float(self.n_rows)
+        with np.errstate(over="ignore"):  # a sum of inf is refused by the client
+            return float(np.sum(self.w))
 
 
 def make_part(X: Any, y: Any, w: Any, index: int, model: Model, dtype: Any) -> Part:

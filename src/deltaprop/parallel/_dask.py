@@ -36,6 +36,7 @@ from deltaprop.parallel._blocks import (
     part_stats,
     unflatten,
 )
+from deltaprop.training.divergence import forget_overflowed_state
 from deltaprop.training.history import History
 from deltaprop.training.lbfgs import run_lbfgs
 from deltaprop.training.loop import Outcome, first_order_loop, full_batch_iteration
@@ -159,8 +160,18 @@ def _persist_parts(client, X, y, sample_weight, model: Model):
     kept = [(p, weight) for p, (n_rows, weight) in zip(parts, stats, strict=True) if n_rows > 0]
     if not kept:
         raise ValueError("X is empty: it has 0 samples")
-    if not math.fsum(weight for _, weight in kept) > 0.0:
+    weights = [weight for _, weight in kept]
+    try:
+        total = math.fsum(weights)
+    except OverflowError:  # partial sums beyond the largest float
+        total = math.inf
+    if not total > 0.0:
         raise ValueError("sample_weight must not be all zero")
+    if total == math.inf:
+        raise ValueError(
+            f"sample_weight must have a finite sum, got inf (largest partition sum "
+            f"{max(weights):.3g}); rescale the weights, e.g. divide them by their largest"
+        )
     return [p for p, _ in kept], [weight for _, weight in kept], dtype
 
 
@@ -324,6 +335,7 @@ def train(
         parts, weights, dtype = _persist_parts(cl, X, y, sample_weight, model)
         model_future = cl.scatter(model, broadcast=True, hash=False)
         objective = _Objective(cl, parts, model_future, model, math.fsum(weights))
+        tracker.watch.total_weight = objective.total_weight  # the penalty's divisor
         theta = flatten([to_numpy(p) for p in net.parameters], dtype=dtype)
         if solver == "lbfgs":
             params = _lbfgs(objective, theta, optimizer, max_iter, tracker)
@@ -336,6 +348,8 @@ def train(
                 blocks = (cl, parts, weights, model_future)
                 steps = (batch_size or 200, local_steps, seed)
                 params = _local_sgd(blocks, params, optimizer, max_iter, tracker, steps)
+    if tracker.history.stop_reason == "diverged" and solver != "lbfgs":
+        forget_overflowed_state(optimizer, xp=np)
     net._set_parameters([p.copy() for p in params])
     return tracker.history
 

@@ -463,13 +463,29 @@ def _sample_weights(
         if weights.shape != (len(frame),):
             raise ValueError(f"sample_weight must have shape ({len(frame)},), got {weights.shape}")
     if weights is not None:
-        bad = np.flatnonzero(~(weights >= 0.0))
-        if bad.size:
-            raise ValueError(
-                f"sample weights must be >= 0 and not missing: row {bad[0] + 1} holds "
-                f"{weights[bad[0]]!r}"
-            )
+        _check_weights(weights, weight_column)
     return frame, weights, weight_column
+
+
+def _check_weights(weights: np.ndarray, weight_column: str | None) -> None:
+    """Weights >= 0 and finite, with a finite sum (a sum of inf makes every metric NaN)."""
+    what = "sample weights" if weight_column is None else f"sample_weight column {weight_column!r}"
+    option = "" if weight_column is None else f"--sample-weight {weight_column}: "
+    bad = np.flatnonzero(~((weights >= 0.0) & (weights < np.inf)))
+    if bad.size:
+        rule = (
+            f"{what} must hold finite numbers >= 0 and no missing values: row {bad[0] + 1} "
+            f"holds {float(weights[bad[0]])!r}"
+        )
+        raise SpelledError(rule, f"{option}{rule}")
+    with np.errstate(over="ignore"):
+        total = float(np.sum(weights))
+    if total == np.inf:  # (a sum of 0 is refused by whoever divides by it)
+        rule = (
+            f"{what} must have a finite sum: it overflows to inf (largest weight "
+            f"{float(np.max(weights)):.3g}); divide the weights by their largest"
+        )
+        raise SpelledError(rule, f"{option}{rule}")
 
 
 def _classification_report(

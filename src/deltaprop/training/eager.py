@@ -73,7 +73,9 @@ def train_eager(
             step = _BatchSteps(
                 net, optimizer, (params, last_finite), data, order, draw_masks, kernel
             )
-            loss, bad_batch = run_epoch(step, n_samples, rows, tracker.interrupt)
+            loss, bad_batch = run_epoch(
+                step, n_samples, rows, tracker.interrupt, tracker.watch.unsound
+            )
             outcome = Outcome(loss, step.params, step.last_finite, bad_batch is not None, bad_batch)
         params, last_finite = outcome.params, outcome.last_finite
         return outcome

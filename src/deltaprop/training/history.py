@@ -4,11 +4,48 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DivergenceWarning", "History"]
+__all__ = ["Divergence", "DivergenceWarning", "History"]
 
 
 class DivergenceWarning(UserWarning):
-    """Training stopped because the loss became NaN or infinite."""
+    """Training stopped because it diverged (see :mod:`deltaprop.training.divergence`).
+
+    The loss became NaN or infinite or exploded, or the weights (or the optimizer's
+    state) overflowed; the message names the iteration and the probable cause, which
+    ``History.divergence`` records.
+    """
+
+
+@dataclass
+class Divergence:
+    """How a training run diverged (:attr:`History.divergence`).
+
+    Attributes
+    ----------
+    iteration : int
+        The iteration (from 1) at which it was found.
+    batch : int or None
+        The mini-batch (from 1) whose loss was not finite, when one was.
+    problem : str
+        What was found: ``"the loss became nan"``, ``"the loss exploded to ..."``,
+        ``"the weights overflow ..."``...
+    cause : str
+        The probable cause: ``"initial_weights"``, ``"data"``, ``"penalty"``,
+        ``"inputs"`` (unscaled), ``"learning_rate"`` or ``"unknown"``.
+    advice : str
+        The sentence of the warning that explains the cause and what to try.
+
+    Examples
+    --------
+    >>> Divergence(3, None, "the loss became nan", "learning_rate", "...").cause
+    'learning_rate'
+    """
+
+    iteration: int
+    batch: int | None
+    problem: str
+    cause: str
+    advice: str
 
 
 @dataclass
@@ -27,6 +64,8 @@ class History:
         dropout, of the weights at the end of the iteration.
     learning_rate : list of float
         The learning rate used in each iteration (empty for L-BFGS).
+    divergence : Divergence or None
+        With ``stop_reason == "diverged"``: when, what and the probable cause.
     best_iteration : int or None
         With validation data, the iteration (counted from 1) with the lowest
         validation loss; with ``early_stopping=True`` the network ends with its weights.
@@ -48,6 +87,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)
     best_iteration: int | None = None
+    divergence: Divergence | None = None
 
     @property
     def n_iter(self) -> int:

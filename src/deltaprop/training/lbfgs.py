@@ -20,7 +20,7 @@ from deltaprop.core.flat import unflatten as unflatten_numpy
 from deltaprop.core.network import Network
 from deltaprop.kernels import data_term_for
 from deltaprop.optim.optimizers import LBFGS
-from deltaprop.training.stopping import Tracker, report_divergence
+from deltaprop.training.stopping import Tracker
 
 __all__ = ["run_lbfgs", "train_lbfgs"]
 
@@ -28,9 +28,9 @@ __all__ = ["run_lbfgs", "train_lbfgs"]
 class _Stop(Exception):
     """Raised in SciPy's callback to end the optimisation with ``reason``."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, problem: str | None = None) -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.problem = reason, problem
 
 
 def run_lbfgs(
@@ -61,9 +61,10 @@ def run_lbfgs(
     -------
     parameters
         ``to_params`` of the last accepted iterate (of ``x0`` when the first loss is
-        not finite).
+        not finite). A loss that is not finite or explodes, or weights that overflow,
+        stop the run as diverged (``tracker.watch``, :mod:`deltaprop.training.divergence`).
     """
-    history = tracker.history
+    history, watch = tracker.history, tracker.watch
     last: dict[str, Any] = {"x": None, "loss": math.nan}
     state: dict[str, Any] = {"iteration": 0, "params": to_params(x0)}
 
@@ -78,32 +79,39 @@ def run_lbfgs(
             loss = last["loss"]
         else:  # not expected: L-BFGS-B's last evaluation is the accepted point
             loss, _ = objective(x)
-        if not math.isfinite(loss):
-            raise _Stop("diverged")
-        state["params"] = to_params(x)
-        reason = tracker.end_iteration(state["iteration"], loss, state["params"])
+        params = to_params(x)
+        problem = watch.check_loss(loss) or watch.check_weights(params)
+        if problem is not None:
+            raise _Stop("diverged", problem)
+        state["params"] = params
+        reason = tracker.end_iteration(state["iteration"], loss, params)
         if reason is not None:
             raise _Stop(reason)
 
-    first_loss, _ = objective(x0)
-    if not math.isfinite(first_loss):
-        report_divergence(history, 1, first_loss, optimizer, X=tracker.inputs)
+    def diverged(iteration: int, problem: str) -> Any:
+        watch.report(history, iteration, problem, optimizer=optimizer, stacklevel=5)
         return state["params"]
+
+    problem = watch.start(state["params"], history)
+    if problem is not None:
+        return diverged(1, problem)
+    problem = watch.check_loss(objective(x0)[0])
+    if problem is not None:
+        return diverged(1, problem)
     try:
         result = optimizer.minimize(fun, x0, max_iter=max_iter, callback=callback)
     except _Stop as stop:
-        if stop.reason == "diverged":
-            report_divergence(history, state["iteration"], math.nan, optimizer, X=tracker.inputs)
-        else:
-            history.stop_reason = stop.reason
+        if stop.problem is not None:
+            return diverged(state["iteration"], stop.problem)
+        history.stop_reason = stop.reason
         return state["params"]
-    if not math.isfinite(float(result.fun)):
-        report_divergence(
-            history, state["iteration"], float(result.fun), optimizer, X=tracker.inputs
-        )
-        return state["params"]
+    final = to_params(result.x)
+    # SciPy's result is the iterate it ended on, which the callback may not have seen
+    problem = watch.check_loss(float(result.fun)) or watch.check_weights(final)
+    if problem is not None:
+        return diverged(state["iteration"] + 1, problem)
     history.stop_reason = optimizer.stop_reason(result, max_iter)
-    return to_params(result.x)
+    return final
 
 
 def train_lbfgs(

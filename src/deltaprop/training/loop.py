@@ -1,8 +1,9 @@
 """The one iteration loop of first-order training, and the pieces its iterations share.
 
 :func:`first_order_loop` owns what every first-order engine does around an iteration:
-the learning-rate schedule (reset, or restored when resuming), divergence, the stop
-rules of a :class:`~deltaprop.training.stopping.Tracker`, and the check of the last
+the learning-rate schedule (reset, or restored when resuming), divergence (one detector,
+:class:`~deltaprop.training.divergence.Watch`), the stop rules of a
+:class:`~deltaprop.training.stopping.Tracker`, and the check of the last
 update. An engine plugs in ``one_iteration(iteration) -> Outcome``: the eager step
 (:mod:`deltaprop.training.eager`), the static-buffer step that CUDA graphs replay
 (:mod:`deltaprop.training.static`) and the Dask engine's full-batch and local-SGD
@@ -15,14 +16,14 @@ rounds (:mod:`deltaprop.parallel`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from deltaprop.core.arrays import device, from_numpy
-from deltaprop.training.stopping import InterruptGuard, Tracker, all_finite, report_divergence
+from deltaprop.training.stopping import InterruptGuard, Tracker
 
 __all__ = ["Outcome", "batch_order", "first_order_loop", "full_batch_iteration", "run_epoch"]
 
@@ -40,9 +41,9 @@ class Outcome:
     last_finite : list of arrays
         The last parameters whose loss was finite.
     diverged : bool
-        The loss is not finite.
+        The loss is not finite or exploded (no update was applied with it).
     bad_batch : int or None
-        The batch (from 1) whose loss was not finite.
+        The batch (from 1) whose loss was unsound.
     skipped : bool
         Nothing was learnt (every row had weight 0): the iteration leaves no trace in
         the History.
@@ -64,8 +65,16 @@ def first_order_loop(
     last_finite: Any,
     one_iteration: Callable[[int], Outcome],
     tracked: Callable[[Any], Any] | None = None,
+    state: Callable[[], Sequence[Any]] | None = None,
 ) -> Any:
     """The iterations of a first-order optimizer, around ``one_iteration(iteration)``.
+
+    After each iteration ``tracker.watch`` checks the loss (not finite, or exploded) and
+    the weights and optimizer state (not finite, or overflowing): a divergence stops
+    the run (:mod:`deltaprop.training.divergence`). After an unsound loss the run ends
+    with ``last_finite`` (the engines apply no update with an unsound loss); after
+    overflowing weights, with the weights whose loss the iteration computed, and that
+    loss is recorded.
 
     Parameters
     ----------
@@ -75,27 +84,35 @@ def first_order_loop(
     max_iter : int
         The last iteration (counted from 1, resumed runs included).
     tracker : Tracker
-        Its History, stop rules and resume state (``first_iteration``,
-        ``schedule_state``); ``tracker.last_finite`` is kept up to date.
+        Its History, stop rules, divergence detector and resume state
+        (``first_iteration``, ``schedule_state``); ``tracker.last_finite`` is kept up to
+        date.
     params, last_finite : list of arrays
         The parameters to start from, and the last ones with a finite loss.
     one_iteration : callable
         ``one_iteration(iteration) -> Outcome``.
     tracked : callable, optional
         ``tracked(params)`` is what the stop rules receive (default: ``params`` itself).
+    state : callable, optional
+        ``state()`` returns the optimizer's state arrays (default:
+        ``optimizer.state_arrays()``).
 
     Returns
     -------
     list of arrays
-        The parameters training ends with (the last finite ones after a divergence).
+        The parameters training ends with (the last sound ones after a divergence).
     """
-    history, schedule = tracker.history, tracker.schedule
+    history, schedule, watch = tracker.history, tracker.schedule, tracker.watch
+    state = optimizer.state_arrays if state is None else state
     initial_rate = optimizer.learning_rate
     if schedule is not None:
         schedule.reset(initial_rate)
         if tracker.schedule_state is not None:  # resuming
             schedule.load_state_dict(tracker.schedule_state)
-    iteration = tracker.first_iteration
+    problem = watch.start(params, history)
+    if problem is not None:
+        watch.report(history, tracker.first_iteration, problem, optimizer=optimizer)
+        return params
     try:
         for iteration in range(tracker.first_iteration, max_iter + 1):
             if schedule is not None:
@@ -106,14 +123,14 @@ def first_order_loop(
                 history.learning_rate.pop()
                 continue
             params, last_finite = outcome.params, outcome.last_finite
-            if outcome.diverged:
-                report_divergence(
-                    history,
-                    iteration,
-                    outcome.loss,
-                    optimizer,
-                    batch=outcome.bad_batch,
-                    X=tracker.inputs,
+            problem = watch.check_loss(outcome.loss)
+            if problem is None:
+                problem = watch.check_weights(params, state())
+                if problem is not None:  # the loss is sound: that of the weights kept
+                    history.loss.append(outcome.loss)
+            if problem is not None:
+                watch.report(
+                    history, iteration, problem, optimizer=optimizer, batch=outcome.bad_batch
                 )
                 return last_finite
             tracker.last_finite = last_finite
@@ -125,9 +142,6 @@ def first_order_loop(
                 break
         else:
             history.stop_reason = "max_iter"
-        if not all_finite(params, xp=tracker.xp):  # the very last update overflowed
-            report_divergence(history, iteration, math.nan, optimizer, X=tracker.inputs)
-            return last_finite
         return params
     finally:
         optimizer.learning_rate = initial_rate
@@ -157,7 +171,7 @@ def full_batch_iteration(
     xp : namespace
     """
     loss, grads = loss_and_gradients(params)
-    if not math.isfinite(loss):
+    if tracker.watch.unsound(loss):  # not finite, or exploded
         return Outcome(loss, params, last_finite, diverged=True)
     if tracker.reached_target(loss):
         return Outcome(loss, params, params)
@@ -195,8 +209,12 @@ def run_epoch(
     n_samples: int,
     batch_size: int,
     interrupt: InterruptGuard | None,
+    unsound: Callable[[float], bool] = lambda loss: not math.isfinite(loss),
 ) -> tuple[float, int | None]:
-    """One pass over the mini-batches; ``update()`` runs for each batch with a finite loss.
+    """One pass over the mini-batches; ``update()`` runs for each batch with a sound loss.
+
+    ``unsound(loss)`` says whether a batch's loss ends the epoch as diverged (default:
+    it is not finite; the engines pass ``tracker.watch.unsound``, which adds exploded).
 
     Batches whose weights are all 0 are skipped (nothing to learn). Ctrl-C stops after
     the current batch, and the epoch's loss covers the batches done so far.
@@ -204,17 +222,16 @@ def run_epoch(
     Returns
     -------
     loss : float
-        The sample-weighted mean of the batch losses, or the first loss that was not
-        finite.
+        The sample-weighted mean of the batch losses, or the first unsound loss.
     bad_batch : int or None
-        The batch (from 1) of a loss that was not finite.
+        The batch (from 1) of an unsound loss.
     """
     loss_sum, weight_sum = 0.0, 0.0
     for batch, start in enumerate(range(0, n_samples, batch_size), start=1):
         loss, batch_weight, update = batch_step(start, min(start + batch_size, n_samples))
         if batch_weight == 0.0 or update is None:
             continue
-        if not math.isfinite(loss):
+        if unsound(loss):
             return loss, batch
         loss_sum += loss * batch_weight
         weight_sum += batch_weight

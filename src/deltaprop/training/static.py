@@ -8,7 +8,6 @@ one first-order loop (:func:`~deltaprop.training.loop.first_order_loop`).
 
 from __future__ import annotations
 
-import math
 import os
 from typing import Any
 
@@ -123,7 +122,7 @@ def train_static(
         step = step_for(n_samples)
         summary, grads = step.gradient()
         loss = float(to_numpy(summary)[0])  # the iteration's one synchronisation
-        if not math.isfinite(loss):
+        if tracker.watch.unsound(loss):  # not finite, or exploded
             return Outcome(loss, params, last_finite, diverged=True)
         if tracker.reached_target(loss):
             return Outcome(loss, params, params)
@@ -138,7 +137,9 @@ def train_static(
         else:
             order = batch_order(rng, n_samples, shuffle, xp=tracker.xp, like=X)
             batch_step = _BatchSteps(step_for, buffers, optimizer, order)
-            loss, bad_batch = run_epoch(batch_step, n_samples, rows, tracker.interrupt)
+            loss, bad_batch = run_epoch(
+                batch_step, n_samples, rows, tracker.interrupt, tracker.watch.unsound
+            )
             outcome = Outcome(loss, params, buffers.previous, bad_batch is not None, bad_batch)
         last_finite = outcome.last_finite
         return outcome
@@ -151,7 +152,14 @@ def train_static(
 
     try:
         return first_order_loop(
-            optimizer, max_iter, tracker, params, last_finite, one_iteration, tracked
+            optimizer,
+            max_iter,
+            tracker,
+            params,
+            last_finite,
+            one_iteration,
+            tracked,
+            state=lambda: [a for arrays in buffers.state.values() for a in arrays],
         )
     finally:
         for key, arrays in buffers.state.items():

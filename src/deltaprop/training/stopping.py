@@ -3,9 +3,9 @@
 :class:`Tracker` records each iteration in the :class:`~deltaprop.History` and checks
 the rules in :func:`deltaprop.train`'s order (target loss, early stopping or no
 improvement, the schedule, the callbacks; a pending Ctrl-C first); it also holds the
-state of the run that checkpoints save. :class:`InterruptGuard` turns Ctrl-C into a
-stop request, :func:`report_divergence` ends a run whose loss stopped being finite, and
-:func:`all_finite` checks the parameters an update produced.
+state of the run that checkpoints save, and the run's divergence detector
+(:class:`~deltaprop.training.divergence.Watch`). :class:`InterruptGuard` turns Ctrl-C
+into a stop request.
 """
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ from __future__ import annotations
 import math
 import signal
 import threading
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from deltaprop.core.diagnostics import check_feature_scales
 from deltaprop.core.network import Network
 from deltaprop.optim.schedules import Schedule
-from deltaprop.training.history import DivergenceWarning, History
+from deltaprop.training.divergence import Watch
+from deltaprop.training.history import History
 from deltaprop.training.splits import validation_loss
 
-__all__ = ["Callback", "InterruptGuard", "Tracker", "all_finite", "report_divergence"]
+__all__ = ["Callback", "InterruptGuard", "Tracker"]
 
 #: ``callback(iteration, history, net)``; returning True stops training.
 Callback = Callable[[int, History, Network], Any]
@@ -82,9 +81,15 @@ class Tracker:
     inputs : array of shape (n_samples, n_features) or None
         The training inputs, whose scales a divergence report checks (None: not known,
         as for data on a Dask cluster).
+    sample_weight : array of shape (n_samples,) or None
+        The training rows' weights, checked by a divergence report for extreme values.
+    total_weight : float or None
+        Their sum (or the number of rows): the divisor of the L2 penalty.
 
     Attributes
     ----------
+    watch : Watch
+        The divergence detector every solver reports to.
     interrupt : InterruptGuard or None
     optimizer, rng, initial_rng_state, data_info, last_finite, schedule_state, first_iteration
         The state of the run that checkpoints save and ``resume`` restores.
@@ -104,12 +109,15 @@ class Tracker:
         callbacks: Sequence[Callback] = (),
         xp: Any,
         inputs: Any = None,
+        sample_weight: Any = None,
+        total_weight: float | None = None,
     ) -> None:
         self.net, self.history, self.validation, self.xp = net, history, validation, xp
         self.target_loss, self.tol, self.n_iter_no_change = target_loss, tol, n_iter_no_change
         self.early_stopping, self.schedule = early_stopping, schedule
         self.callbacks = list(callbacks)
         self.inputs = inputs
+        self.watch = Watch(net, inputs, sample_weight, total_weight, xp=xp)
         self.best_loss, self.no_improvement = math.inf, 0
         self.best_val_loss: float = math.inf
         self.best_params: list[Any] | None = None
@@ -166,66 +174,3 @@ class Tracker:
         self.no_improvement = self.no_improvement + 1 if monitored > self.best_loss - tol else 0
         self.best_loss = min(self.best_loss, monitored)
         return self.no_improvement >= self.n_iter_no_change
-
-
-def all_finite(params: Sequence[Any], *, xp: Any) -> bool:
-    """Whether every entry of every array of ``params`` is finite."""
-    return all(bool(xp.all(xp.isfinite(p))) for p in params)
-
-
-def report_divergence(
-    history: History,
-    iteration: int,
-    loss: float,
-    optimizer: Any,
-    *,
-    batch: int | None = None,
-    X: Any = None,
-) -> None:
-    """Stop with ``"diverged"`` and warn, naming the iteration and the likely cause.
-
-    Parameters
-    ----------
-    history : History
-    iteration : int
-        Counted from 1.
-    loss : float
-        The loss that was not finite.
-    optimizer : Optimizer or LBFGS
-        Its ``learning_rate`` (if it has one) is named in the message.
-    batch : int, optional
-        The batch (from 1) whose loss was not finite.
-    X : array of shape (n_samples, n_features), optional
-        The training inputs, checked for unscaled features.
-
-    Warns
-    -----
-    DivergenceWarning
-    """
-    history.stop_reason = "diverged"
-    where = f"iteration {iteration}" + (f", batch {batch}" if batch is not None else "")
-    rate = getattr(optimizer, "learning_rate", None)
-    with_rate = f" with learning_rate={rate!r}" if rate is not None else f" with {optimizer!r}"
-    warnings.warn(
-        f"training diverged at {where}: the loss became {loss!r}{with_rate}; the last "
-        f"weights with a finite loss were kept. {_likely_cause(rate, X)}",
-        DivergenceWarning,
-        stacklevel=4,
-    )
-
-
-def _likely_cause(rate: float | None, X: Any) -> str:
-    if X is None:  # the inputs are not at hand (a Dask cluster holds them)
-        return "Try a smaller learning rate or standardise the inputs."
-    scales = check_feature_scales(X)
-    if scales is not None:
-        cause = f"Likely cause: unscaled inputs. {scales[0].upper()}{scales[1:]}."
-        if rate is not None:
-            cause += " Then, if it still diverges, try a smaller learning rate."
-        return cause
-    if rate is not None:
-        return (
-            f"Likely cause: the learning rate is too high (the inputs look scaled); try "
-            f"learning_rate={rate / 10:.3g} or smaller."
-        )
-    return "Check the data and the loss for extreme values."

@@ -29,9 +29,13 @@ validation data), then checks its stop rules in this order; the first that holds
 - ``"max_iter"`` after ``max_iter`` iterations (L-BFGS adds ``"converged"``,
   ``"max_fun"`` and ``"line_search_failed"``, see :class:`~deltaprop.LBFGS`).
 
-A loss that stops being finite stops training at once (``"diverged"``): the last weights
-with a finite loss are restored and a :class:`DivergenceWarning` names the iteration and
-the learning rate.
+A loss that stops being finite or explodes (above 1e6 times the first loss and above
+1e3), or weights (or an optimizer state) that overflow, stop training at once
+(``"diverged"``): the last sound weights are restored, ``History.divergence`` records what
+happened and its probable cause (a penalty too large, a learning rate too high, unscaled
+or extreme inputs...), and a :class:`DivergenceWarning` says it
+(:mod:`deltaprop.training.divergence`). An optimizer state that overflowed is reset
+(``optimizer.reset()``), so that a warm start does not inherit it.
 
 Ctrl-C (SIGINT, in the main thread) stops training after the current batch with
 ``"interrupted"``; with validation data the weights with the lowest validation loss are
@@ -61,6 +65,7 @@ from deltaprop.optim.optimizers import LBFGS, Optimizer
 from deltaprop.optim.schedules import Schedule
 from deltaprop.training.checkpoint import Checkpoint, TrainingState, attached, read_resume, restore
 from deltaprop.training.defaults import MAX_ITER, auto_batch_size, default_optimizer
+from deltaprop.training.divergence import forget_overflowed_state
 from deltaprop.training.eager import train_eager
 from deltaprop.training.history import DivergenceWarning, History
 from deltaprop.training.lbfgs import train_lbfgs
@@ -190,7 +195,7 @@ def train(
     Warns
     -----
     DivergenceWarning
-        When the loss stops being finite.
+        When training diverges (``history.stop_reason == "diverged"``).
 
     Examples
     --------
@@ -281,6 +286,8 @@ def train(
         callbacks=callbacks,
         xp=xp,
         inputs=X,
+        sample_weight=data[2],
+        total_weight=data[3],
     )
     tracker.optimizer, tracker.rng, tracker.initial_rng_state = optimizer, rng, initial_rng_state
     tracker.data_info = {
@@ -322,6 +329,8 @@ def train(
                 tracker=tracker,
             )
     history = tracker.history
+    if history.stop_reason == "diverged" and not isinstance(optimizer, LBFGS):
+        forget_overflowed_state(optimizer, xp=xp)
     keep_best = early_stopping or history.stop_reason == "interrupted"
     if keep_best and tracker.best_params is not None:
         params = tracker.best_params
