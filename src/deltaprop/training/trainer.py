@@ -63,12 +63,19 @@ from deltaprop.training.checkpoint import Checkpoint, TrainingState, attached, r
 from deltaprop.training.defaults import MAX_ITER, auto_batch_size, default_optimizer
 from deltaprop.training.eager import train_eager
 from deltaprop.training.history import DivergenceWarning, History
-from deltaprop.training.lbfgs import train_lbfgs
+from deltaprop.training.lbfgs import can_checkpoint_lbfgs, train_lbfgs
 from deltaprop.training.splits import prepare_rows
 from deltaprop.training.static import choose, train_static
 from deltaprop.training.stopping import Callback, InterruptGuard, Tracker
 
-__all__ = ["DivergenceWarning", "History", "train"]
+__all__ = [
+    "DivergenceWarning",
+    "History",
+    "check_callbacks",
+    "check_lbfgs",
+    "check_validation",
+    "train",
+]
 
 
 def train(
@@ -166,7 +173,8 @@ def train(
         the iterations before it too. ``optimizer=None`` and ``schedule=None`` rebuild
         the checkpoint's; given ones must be of the same class (their own
         hyper-parameters are used). With the same data, architecture, seed and settings
-        the result is bit-identical to a run that never stopped. Not with LBFGS.
+        the result is bit-identical to a run that never stopped. LBFGS too (SciPy >= 1.15):
+        its L-BFGS-B workspace (curvature pairs, line-search state) is restored.
     cuda_graph : bool or None, default None
         For PyTorch tensors on a CUDA device, capture each training step (forward,
         backward, optimizer update) as a CUDA graph and replay it
@@ -243,14 +251,14 @@ def train(
     target_loss = check_number("target_loss", target_loss, allow_none=True)
     tol = check_number("tol", tol, low=0.0, allow_none=True)
     n_iter_no_change = check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True)
-    validation_fraction = _check_validation(
+    validation_fraction = check_validation(
         validation_data, validation_fraction, early_stopping, schedule
     )
     _check_flags(shuffle=shuffle, cuda_graph=cuda_graph)
-    callbacks = _check_callbacks(callbacks)
+    callbacks = check_callbacks(callbacks)
     checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
     if isinstance(optimizer, LBFGS):
-        _check_lbfgs(net, batch, schedule, cuda_graph, bool(checkpoints) or resumed is not None)
+        check_lbfgs(net, batch, schedule, cuda_graph, bool(checkpoints) or resumed is not None)
 
     X, y, w, _, xp = net._check_data(X, y, sample_weight)
     rng = make_rng(net.random_state if random_state is None else random_state)
@@ -289,7 +297,7 @@ def train(
         "n_outputs": data[1].shape[1],
         "batch_size": batch,
     }
-    if resumed is not None and not isinstance(optimizer, LBFGS):
+    if resumed is not None:
         params = restore(
             resumed,
             net=net,
@@ -363,7 +371,7 @@ def _check_batch_size(batch_size: Any, optimizer: Any, resumed: TrainingState | 
     return check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
 
 
-def _check_validation(
+def check_validation(
     validation_data: Any, validation_fraction: Any, early_stopping: Any, schedule: Schedule | None
 ) -> float | None:
     """Check the validation arguments; return ``validation_fraction`` as a float (or None)."""
@@ -394,16 +402,26 @@ def _check_flags(*, shuffle: Any, cuda_graph: Any) -> None:
         raise TypeError(f"cuda_graph must be a bool or None, got {cuda_graph!r}")
 
 
-def _check_lbfgs(
+def check_lbfgs(
     net: Network,
     batch_size: int | None,
     schedule: Schedule | None,
     cuda_graph: bool | None,
     saves_state: bool,
 ) -> None:
-    """What L-BFGS cannot do: mini-batches, schedules, dropout, CUDA graphs, checkpoints."""
-    if saves_state:
-        raise ValueError("checkpoints and resume need a first-order optimizer, not LBFGS")
+    """What L-BFGS cannot do: mini-batches, schedules, dropout, CUDA graphs (and, with
+    SciPy < 1.15, checkpoints).
+
+    Raises
+    ------
+    ValueError
+        Naming what does not go with LBFGS.
+    """
+    if saves_state and not can_checkpoint_lbfgs():
+        raise ValueError(
+            "checkpoints and resume of LBFGS need SciPy >= 1.15 (its L-BFGS-B workspace "
+            "is what they save); upgrade SciPy or use a first-order optimizer"
+        )
     if batch_size is not None:
         raise ValueError(f"LBFGS is full-batch: batch_size must be None, got {batch_size!r}")
     if schedule is not None:
@@ -414,7 +432,14 @@ def _check_lbfgs(
         raise ValueError("cuda_graph=True needs a first-order optimizer, not LBFGS")
 
 
-def _check_callbacks(callbacks: Callback | Sequence[Callback] | None) -> list[Callback]:
+def check_callbacks(callbacks: Callback | Sequence[Callback] | None) -> list[Callback]:
+    """``callbacks`` (None, a callable or a sequence of callables) as a list.
+
+    Raises
+    ------
+    TypeError
+        For something that is not callable.
+    """
     if callbacks is None:
         return []
     if callable(callbacks):
