@@ -228,17 +228,15 @@ def train(
             n_iter_no_change=n_iter_no_change,
             random_state=random_state,
             client=client,
-            unsupported={
-                "schedule": schedule is not None,
-                "validation_data": validation_data is not None,
-                "validation_fraction": validation_fraction is not None,
-                "early_stopping": bool(early_stopping),
-                "callbacks": bool(callbacks),
-                "class_weight": class_weight is not None,
-                "resume": resume is not None,
-                "shuffle=False": not shuffle,
-                "cuda_graph=True": cuda_graph is True,
-            },
+            schedule=schedule,
+            validation_data=validation_data,
+            validation_fraction=validation_fraction,
+            early_stopping=early_stopping,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            shuffle=shuffle,
+            resume=resume,
+            unsupported={"cuda_graph=True": cuda_graph is True},
         )
     if client is not None:
         raise ValueError("client is only used with dask inputs; X is not a dask collection")
@@ -459,7 +457,7 @@ def _train_on_dask(
     if used:
         raise ValueError(
             f"{', '.join(used)} {'is' if len(used) == 1 else 'are'} not supported with dask "
-            "inputs yet; train on NumPy arrays or drop these arguments"
+            "inputs (the workers train with NumPy); train on in-memory arrays or drop it"
         )
     # named, not imported: deltaprop.parallel sits above training (ARCHITECTURE.md, "ways up")
     result: History = importlib.import_module("deltaprop.parallel").train(net, X, y, **kwargs)
