@@ -49,7 +49,7 @@ from deltaprop.training.splits import class_weights_from_counts
 from deltaprop.training.stopping import Callback, InterruptGuard, Tracker
 from deltaprop.training.trainer import check_callbacks, check_lbfgs, check_validation
 
-__all__ = ["SOLVERS", "is_dask_collection", "train"]
+__all__ = ["SOLVERS", "held_out_blocks", "is_dask_collection", "train"]
 
 SOLVERS = ("gd", "lbfgs", "local_sgd")
 _FAN_IN = 8  # additions per reduction task
@@ -197,23 +197,51 @@ class _Rows:
         return math.fsum(self.weights)
 
 
-def _hold_out(rows: _Rows, fraction: float, rng: np.random.Generator) -> tuple[_Rows, _Rows]:
-    """``(training, validation)``: ``round(fraction * n_blocks)`` whole blocks held out.
+def held_out_blocks(n_blocks: int, fraction: float, rng: Any) -> list[int]:
+    """The blocks ``validation_fraction`` holds out: ``round(fraction * n_blocks)`` of them.
 
-    The blocks are drawn by ``rng`` (at least one, and at least one left to train on).
+    At least one, and at least one left to train on; drawn as the first entries of
+    ``rng.permutation(n_blocks)``, so the same seed and the same blocks give the same
+    split.
+
+    Parameters
+    ----------
+    n_blocks : int
+        The non-empty row blocks (partitions).
+    fraction : float in (0, 1)
+    rng : numpy Generator or RandomState
+
+    Returns
+    -------
+    list of int
+        The held-out blocks' indices, sorted.
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 blocks.
+
+    Examples
+    --------
+    >>> held_out_blocks(10, 0.2, np.random.default_rng(0))
+    [4, 6]
     """
-    n = len(rows.parts)
-    if n < 2:
+    if n_blocks < 2:
         raise ValueError(
             f"validation_fraction={fraction!r} holds out whole row blocks (partitions), but "
-            f"X has {n} non-empty block; give X at least 2 (e.g. X.rechunk) or pass "
+            f"X has {n_blocks} non-empty block; give X at least 2 (e.g. X.rechunk) or pass "
             "validation_data"
         )
-    n_held = min(max(1, math.floor(fraction * n + 0.5)), n - 1)
-    held = set(rng.permutation(n)[:n_held].tolist())
+    n_held = min(max(1, math.floor(fraction * n_blocks + 0.5)), n_blocks - 1)
+    return sorted(int(i) for i in rng.permutation(n_blocks)[:n_held])
+
+
+def _hold_out(rows: _Rows, fraction: float, rng: np.random.Generator) -> tuple[_Rows, _Rows]:
+    """``(training, validation)``: the blocks :func:`held_out_blocks` picks held out."""
+    held = set(held_out_blocks(len(rows.parts), fraction, rng))
 
     def pick(keep: bool) -> _Rows:
-        chosen = [i for i in range(n) if (i in held) == keep]
+        chosen = [i for i in range(len(rows.parts)) if (i in held) == keep]
         return _Rows(
             [rows.parts[i] for i in chosen],
             [rows.n_rows[i] for i in chosen],
