@@ -199,6 +199,7 @@ def fit_on_dask(
     *,
     client: Any = None,
     local_steps: int | None = None,
+    resume: Any = None,
 ) -> Any:
     """Fit ``est`` (an MLPClassifier or MLPRegressor) on dask collections; returns ``est``.
 
@@ -215,16 +216,20 @@ def fit_on_dask(
     local_steps : int, optional
         Local SGD only: steps per row block between averagings, instead of
         ``ceil(n_samples / (n_blocks * batch_size))``.
+    resume : path or TrainingState, optional
+        Continue the run a :class:`~deltaprop.Checkpoint` in ``est.callbacks`` saved
+        (on the same partitions), as :func:`deltaprop.parallel.train` does.
 
     See ``docs/scale.md``.
     """
     _check_parameters(est)
     dask, da = _import_dask()
     with client_for(client) as client, dask.config.set(scheduler=client):
-        return _fit(est, client, X, y, sample_weight, local_steps, da)
+        return _fit(est, client, (X, y, sample_weight), local_steps, resume, da)
 
 
-def _fit(est, client, X, y, sample_weight, local_steps, da):
+def _fit(est, client, data, local_steps, resume, da):
+    X, y, sample_weight = data
     hidden = plan.hidden_sizes(est.hidden_layer_sizes)
     first_pass = not hasattr(est, "coefs_") or not est.warm_start
     X_in, X = X, _rows(X, "X", da)
@@ -263,6 +268,7 @@ def _fit(est, client, X, y, sample_weight, local_steps, da):
         early_stopping=stop.on_validation_loss,
         callbacks=est._callbacks(offset, None),
         class_weight=est._class_weight_indices(),
+        resume=resume,
     )
     previous_val_curve = getattr(est, "validation_loss_curve_", None)
     est._store(net, optimizer, history, n_train, offset, None, None, False)

@@ -55,7 +55,21 @@ from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
 from deltaprop.tabular.roles import ColumnRole
 
-__all__ = ["Fitted", "fit_estimator", "fit_preprocessor", "open_client", "read_parquet"]
+__all__ = [
+    "RECIPE_ON_DASK",
+    "Fitted",
+    "fit_estimator",
+    "fit_preprocessor",
+    "open_client",
+    "read_parquet",
+]
+
+#: Why the tabular recipe does not train through Dask (said by ``train --dask``).
+RECIPE_ON_DASK = (
+    "the tabular recipe (an ensemble of 5 MLPs) is not available through Dask: each "
+    "member holds out its own stratified share of the rows and keeps its own best epoch "
+    "within a wall-clock budget, which whole partitions on workers cannot reproduce"
+)
 
 _INSTALL = 'pip install "deltaprop[dask]"'
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -388,6 +402,7 @@ def fit_preprocessor(
     sample_weight: str | None = None,
     scaling: str = "standard",
     drop: Sequence[str] | None = None,
+    id_columns: Sequence[str] | None = None,
 ) -> tuple[Preprocessor, Fitted]:
     """Fit a :class:`~deltaprop.tabular.Preprocessor` on a dask DataFrame, on the workers.
 
@@ -396,7 +411,7 @@ def fit_preprocessor(
     frame : dask.dataframe.DataFrame
     target : str
     client : distributed.Client
-    task, impute, categorical, standardize, standardize_target, drop
+    task, impute, categorical, standardize, standardize_target, drop, id_columns
         As for :class:`~deltaprop.tabular.Preprocessor`; ``impute="median"`` is not
         available (an exact median needs the whole column in one place), and the
         default is ``"mean"``.
@@ -446,13 +461,21 @@ def fit_preprocessor(
         standardize_target=standardize_target,
         scaling=scaling,
         drop=drop,
+        id_columns=id_columns,
         sample_weight=sample_weight,
     )
     columns = [str(c) for c in frame.columns]
     pre._check_names(columns)
-    if not any(c not in (target, sample_weight, *pre.drop) for c in columns):
+    absent = [c for c in pre.id_columns if c not in columns]
+    if absent:
+        shown = f"(columns: {columns[:20]})"
+        raise SpelledError(
+            f"id_columns column {absent[0]!r} is not in the table {shown}",
+            f"--id {absent[0]}: no such column {shown}",
+        )
+    left_out = {target, sample_weight, *pre.drop, *pre.id_columns}
+    if not any(c not in left_out for c in columns):
         raise ValueError("the table has no feature columns besides the target")
-    left_out = {target, sample_weight, *pre.drop}
     features = [c for c in columns if c not in left_out]
     partitions = frame.to_delayed()
     spec = _Spec(tuple(features), target, sample_weight, task is None)
@@ -468,6 +491,10 @@ def fit_preprocessor(
     targets = [p["target"] for p in parts]
     task_ = _target_task(pre, rows, targets)
     pre.roles_ = {c: ColumnRole("dropped", "dropped on request") for c in pre.drop}
+    for name in pre.id_columns:
+        pre.roles_[name] = ColumnRole(
+            "id", "identifies rows: no feature, written next to each prediction"
+        )
     pre.roles_[target] = ColumnRole("target", "the column to predict")
     if sample_weight is not None:
         pre.roles_[sample_weight] = ColumnRole("weight", "row weights")
@@ -744,6 +771,7 @@ def fit_estimator(
     *,
     sample_weight: str | None = None,
     local_steps: int | None = None,
+    resume: Any = None,
 ) -> Any:
     """Train a deltaprop estimator on the encoded partitions of ``frame``, on the workers.
 
@@ -756,21 +784,30 @@ def fit_estimator(
     sample_weight=...)`` would leave it, for the solvers where the Dask path gives the
     in-memory iterates (``"gd"``, ``"lbfgs"``, one batch per epoch); ``"sgd"`` and
     ``"adam"`` with smaller batches run local SGD, ``local_steps`` steps per partition
-    between averagings (default: about one pass over the rows per round).
+    between averagings (default: about one pass over the rows per round). ``resume``
+    continues a checkpoint of the same run (see :func:`deltaprop.parallel.train`).
 
     Raises
     ------
     ValueError
-        For the parameters the estimators' Dask path refuses (early stopping,
-        learning-rate schedules, ...), naming them.
+        For the parameters the estimators' Dask path refuses (``device``, early stopping
+        on the score, ...), naming them.
     """
-    # deltaprop.estimators.dask imports scikit-learn (optional dependency)
+    # deltaprop.estimators.dask and .recipe import scikit-learn (optional dependency)
     from deltaprop.estimators.dask import fit_on_dask
+    from deltaprop.estimators.recipe import TabularClassifier, TabularRegressor
 
+    if isinstance(estimator, TabularClassifier | TabularRegressor):
+        raise ValueError(
+            f"{RECIPE_ON_DASK}; train an MLPClassifier or MLPRegressor instead (as "
+            "'deltaprop train --dask' does)"
+        )
     estimator._validate_params()
     arrays = _encoded_arrays(frame, pre, sample_weight, fitted.n_rows)
     # encoded once: the classes, the Poisson constant and training all read these blocks
     arrays = client.persist(arrays)
     X, y = arrays[:2]
     w = arrays[2] if sample_weight is not None else None
-    return fit_on_dask(estimator, X, y, w, client=client, local_steps=local_steps)
+    return fit_on_dask(
+        estimator, X, y, w, client=client, local_steps=local_steps, resume=resume
+    )
