@@ -71,14 +71,23 @@ def test_early_stopping_on_validation_data_equals_the_local_fit(client, data):
     kwargs["n_iter_no_change"] = 3
     local, remote = _net(), _net()
     expected = dp.train(
-        local, X[fit], y[fit], sample_weight=w[fit], validation_data=(X[held], y[held], w[held]),
+        local,
+        X[fit],
+        y[fit],
+        sample_weight=w[fit],
+        validation_data=(X[held], y[held], w[held]),
         **kwargs,
-    )  # fmt: skip
+    )
     Xd, yd, wd = _dask(X, y, w)
     history = parallel_train(
-        remote, Xd[:71], yd[:71], sample_weight=wd[:71],
-        validation_data=(Xd[71:], yd[71:], wd[71:]), client=client, **kwargs,
-    )  # fmt: skip
+        remote,
+        Xd[:71],
+        yd[:71],
+        sample_weight=wd[:71],
+        validation_data=(Xd[71:], yd[71:], wd[71:]),
+        client=client,
+        **kwargs,
+    )
     assert history.stop_reason == "early_stopping" and history.n_iter < 60  # it has teeth
     assert history.best_iteration < history.n_iter  # the best weights were restored
     _assert_same_run(remote, local, history, expected)
@@ -96,34 +105,62 @@ def test_validation_fraction_holds_out_whole_blocks_drawn_by_the_seed(client, da
     schedule = ReduceOnPlateau(factor=0.5, patience=2, threshold=0.05, monitor="val_loss")
     local, remote = _net(), _net()
     expected = dp.train(
-        local, X[kept], y[kept], sample_weight=w[kept], optimizer=dp.SGD(1.0), max_iter=25,
-        validation_data=(X[rows], y[rows], w[rows]), schedule=schedule, tol=1e-3,
-    )  # fmt: skip
+        local,
+        X[kept],
+        y[kept],
+        sample_weight=w[kept],
+        optimizer=dp.SGD(1.0),
+        max_iter=25,
+        validation_data=(X[rows], y[rows], w[rows]),
+        schedule=schedule,
+        tol=1e-3,
+    )
     Xd, yd, wd = _dask(X, y, w)
     schedule = ReduceOnPlateau(factor=0.5, patience=2, threshold=0.05, monitor="val_loss")
     history = parallel_train(
-        remote, Xd, yd, sample_weight=wd, optimizer=dp.SGD(1.0), max_iter=25,
-        validation_fraction=fraction, schedule=schedule, tol=1e-3, random_state=seed,
+        remote,
+        Xd,
+        yd,
+        sample_weight=wd,
+        optimizer=dp.SGD(1.0),
+        max_iter=25,
+        validation_fraction=fraction,
+        schedule=schedule,
+        tol=1e-3,
+        random_state=seed,
         client=client,
-    )  # fmt: skip
+    )
     assert len(set(history.learning_rate)) > 1  # the schedule did reduce the rate
     _assert_same_run(remote, local, history, expected)
 
 
 def test_inverse_scaling_and_class_weight_equal_the_local_fit(client, data):
-    X, y, w = data
+    X, _, w = data
     Y = np.eye(3)[np.digitize(X[:, 2], [-0.5, 0.5])]  # one-hot, three classes
     for class_weight in ("balanced", {0: 2.0, 2: 0.25}):
         local, remote = _net(n_out=3), _net(n_out=3)
         expected = dp.train(
-            local, X, Y, sample_weight=w, optimizer=dp.SGD(0.5, momentum=0.5), max_iter=15,
-            schedule=InverseScaling(power_t=0.5), class_weight=class_weight,
-        )  # fmt: skip
+            local,
+            X,
+            Y,
+            sample_weight=w,
+            optimizer=dp.SGD(0.5, momentum=0.5),
+            max_iter=15,
+            schedule=InverseScaling(power_t=0.5),
+            class_weight=class_weight,
+        )
         Xd, Yd, wd = _dask(X, Y, w)
         history = parallel_train(
-            remote, Xd, Yd, sample_weight=wd, optimizer=dp.SGD(0.5, momentum=0.5), max_iter=15,
-            schedule=InverseScaling(power_t=0.5), class_weight=class_weight, client=client,
-        )  # fmt: skip
+            remote,
+            Xd,
+            Yd,
+            sample_weight=wd,
+            optimizer=dp.SGD(0.5, momentum=0.5),
+            max_iter=15,
+            schedule=InverseScaling(power_t=0.5),
+            class_weight=class_weight,
+            client=client,
+        )
         _assert_same_run(remote, local, history, expected)
     # an independent check of "balanced": n / (n_classes * n_c) in the first loss
     counts = Y.sum(axis=0)
@@ -133,9 +170,14 @@ def test_inverse_scaling_and_class_weight_equal_the_local_fit(client, data):
     losses = -np.sum(Y * np.log(net.forward(X)), axis=1)
     penalty = 0.5 * 0.01 * sum(np.sum(W * W) for W in net.parameters[0::2]) / weights.sum()
     history = parallel_train(
-        net, *_dask(X, Y), sample_weight=_dask(w)[0], class_weight="balanced",
-        learning_rate=0.1, max_iter=1, client=client,
-    )  # fmt: skip
+        net,
+        *_dask(X, Y),
+        sample_weight=_dask(w)[0],
+        class_weight="balanced",
+        learning_rate=0.1,
+        max_iter=1,
+        client=client,
+    )
     assert history.loss[0] == pytest.approx(np.sum(weights * losses) / weights.sum() + penalty)
 
 
@@ -157,13 +199,23 @@ def test_multilabel_targets_and_callbacks(client, data):
 
     local, remote = multilabel_net(), multilabel_net()
     expected = dp.train(
-        local, X, Y, sample_weight=w, optimizer=dp.SGD(0.5), max_iter=20,
+        local,
+        X,
+        Y,
+        sample_weight=w,
+        optimizer=dp.SGD(0.5),
+        max_iter=20,
         callbacks=recorder("memory"),
-    )  # fmt: skip
+    )
     history = parallel_train(
-        remote, *_dask(X, Y), sample_weight=_dask(w)[0], optimizer=dp.SGD(0.5), max_iter=20,
-        callbacks=recorder("dask"), client=client,
-    )  # fmt: skip
+        remote,
+        *_dask(X, Y),
+        sample_weight=_dask(w)[0],
+        optimizer=dp.SGD(0.5),
+        max_iter=20,
+        callbacks=recorder("dask"),
+        client=client,
+    )
     assert history.stop_reason == "callback" and history.n_iter == 7
     _assert_same_run(remote, local, history, expected)
     for a, b in zip(seen["dask"], seen["memory"], strict=True):
@@ -198,9 +250,13 @@ def test_local_sgd_dropout_is_deterministic(client, data):
     for dropout in (0.5, 0.5, 0.0):
         net = _net(dropout=dropout)
         history = parallel_train(
-            net, *_dask(X, y, w)[:2], sample_weight=_dask(w)[0], optimizer=dp.SGD(0.3),
-            client=client, **kwargs,
-        )  # fmt: skip
+            net,
+            *_dask(X, y, w)[:2],
+            sample_weight=_dask(w)[0],
+            optimizer=dp.SGD(0.3),
+            client=client,
+            **kwargs,
+        )
         runs.append((history.loss, net.parameters))
     assert runs[0][0] == runs[1][0]
     assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
@@ -279,9 +335,15 @@ def test_gradient_descent_with_dropout_resumed_on_dask(client, data, tmp_path):
     kwargs = {"random_state": 4}
     local = _net(dropout=0.2)
     expected = dp.train(
-        local, X, y, sample_weight=w, optimizer=dp.Adam(0.05), batch_size=None, max_iter=20,
+        local,
+        X,
+        y,
+        sample_weight=w,
+        optimizer=dp.Adam(0.05),
+        batch_size=None,
+        max_iter=20,
         **kwargs,
-    )  # fmt: skip
+    )
     Xd, yd, wd = _dask(X, y, w)
 
     def run(net, optimizer=dp.Adam(0.05), **more):  # noqa: B008
@@ -300,9 +362,17 @@ def test_local_sgd_resumed_is_bit_identical(client, data, tmp_path):
     def run(net, optimizer=None, **more):
         optimizer = dp.Adam(0.05) if optimizer is None and "resume" not in more else optimizer
         return parallel_train(
-            net, Xd, yd, sample_weight=wd, optimizer=optimizer, batch_size=16, local_steps=2,
-            random_state=2, client=client, **more,
-        )  # fmt: skip
+            net,
+            Xd,
+            yd,
+            sample_weight=wd,
+            optimizer=optimizer,
+            batch_size=16,
+            local_steps=2,
+            random_state=2,
+            client=client,
+            **more,
+        )
 
     straight = _net()
     expected = run(straight, max_iter=9)
@@ -347,8 +417,14 @@ def test_estimator_schedules_and_dropout_equal_the_in_memory_fit(client, data, p
 
     X, _, w = data
     target = X[:, 0] - 2.0 * X[:, 1] ** 2
-    params = {"hidden_layer_sizes": (4,), "batch_size": 101, "max_iter": 25, "random_state": 2,
-              "learning_rate_init": 0.05, **params}  # fmt: skip
+    params = {
+        "hidden_layer_sizes": (4,),
+        "batch_size": 101,
+        "max_iter": 25,
+        "random_state": 2,
+        "learning_rate_init": 0.05,
+        **params,
+    }
     in_memory = _fit_quietly(MLPRegressor(**params), X, target, sample_weight=w)
     X_d, t_d, w_d = _dask(X, target, w)
     on_dask = _fit_quietly(MLPRegressor(**params), X_d, t_d, sample_weight=w_d)
@@ -389,13 +465,28 @@ def test_estimator_early_stopping_holds_out_partitions(client, data):
     held = held_out_blocks(4, 0.25, rs)
     rows = np.concatenate([np.arange(STARTS[i], STARTS[i + 1]) for i in held])
     kept = np.setdiff1d(np.arange(101), rows)
-    net = plan.network(coefs, intercepts, activation="tanh", out_activation="logistic",
-                       loss="binary_cross_entropy", alpha=0.01, dropout=0.0, dtype=np.float64)  # fmt: skip
+    net = plan.network(
+        coefs,
+        intercepts,
+        activation="tanh",
+        out_activation="logistic",
+        loss="binary_cross_entropy",
+        alpha=0.01,
+        dropout=0.0,
+        dtype=np.float64,
+    )
     history = dp.train(
-        net, X[kept], y[kept], sample_weight=w[kept], optimizer=dp.SGD(3.0), max_iter=80,
-        validation_data=(X[rows], y[rows], w[rows]), early_stopping=True, tol=0.0,
+        net,
+        X[kept],
+        y[kept],
+        sample_weight=w[kept],
+        optimizer=dp.SGD(3.0),
+        max_iter=80,
+        validation_data=(X[rows], y[rows], w[rows]),
+        early_stopping=True,
+        tol=0.0,
         n_iter_no_change=3,
-    )  # fmt: skip
+    )
     assert clf.stop_reason_ == history.stop_reason == "early_stopping"
     np.testing.assert_allclose(clf.loss_curve_, history.loss, rtol=1e-10)
     np.testing.assert_allclose(clf.validation_loss_curve_, history.val_loss, rtol=1e-10)

@@ -114,8 +114,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
         estimator = build_estimator(args, pre.task_, callbacks=callbacks)
         say(
             args,
-            f"model: one {type(estimator).__name__} (solver {args.solver}); "
-            f"{RECIPE_ON_DASK}",
+            f"model: one {type(estimator).__name__} (solver {args.solver}); {RECIPE_ON_DASK}",
         )
         with no_convergence_warnings():
             fit_estimator(

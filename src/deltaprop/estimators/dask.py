@@ -233,7 +233,7 @@ def _fit(est, client, data, local_steps, resume, da):
     hidden = plan.hidden_sizes(est.hidden_layer_sizes)
     first_pass = not hasattr(est, "coefs_") or not est.warm_start
     X_in, X = X, _rows(X, "X", da)
-    X, n_samples, n_features = _features(est, X_in, X, first_pass)
+    X, _, n_features = _features(est, X_in, X, first_pass)
     y = _next_to(y, X, "y", da)
     w = _next_to(sample_weight, X, "sample_weight", da)
     targets = _classifier_targets if is_classifier(est) else _regressor_targets

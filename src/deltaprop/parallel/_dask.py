@@ -156,8 +156,7 @@ def _persist_parts(client, X, y, sample_weight, model: Model, *, what: str = "X"
         raise ValueError(f"{prefix}X must be 2-D (n_samples, n_features), got {X.ndim}-D")
     if X.shape[1] != model.layers[0].n_in:
         raise ValueError(
-            f"{prefix}X has {X.shape[1]} features, but the network expects "
-            f"{model.layers[0].n_in}"
+            f"{prefix}X has {X.shape[1]} features, but the network expects {model.layers[0].n_in}"
         )
     dtype = np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
     rows = X.chunks[0]
@@ -581,9 +580,7 @@ def _prepare_rows(client, data, splits, model: Model, rng) -> tuple[_Rows, _Rows
                 f"got {type(validation_data).__name__}"
             )
         X_v, y_v, w_v = (*validation_data, None)[:3]
-        v_parts, v_stats, _ = _persist_parts(
-            client, X_v, y_v, w_v, model, what="validation_data"
-        )
+        v_parts, v_stats, _ = _persist_parts(client, X_v, y_v, w_v, model, what="validation_data")
         validation = _Rows.of(v_parts, v_stats)
     if class_weight is not None:
         rows, validation = _weigh_classes(

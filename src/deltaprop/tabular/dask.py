@@ -808,6 +808,4 @@ def fit_estimator(
     arrays = client.persist(arrays)
     X, y = arrays[:2]
     w = arrays[2] if sample_weight is not None else None
-    return fit_on_dask(
-        estimator, X, y, w, client=client, local_steps=local_steps, resume=resume
-    )
+    return fit_on_dask(estimator, X, y, w, client=client, local_steps=local_steps, resume=resume)

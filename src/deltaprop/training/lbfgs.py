@@ -228,7 +228,6 @@ class LbfgsRun:
         )
 
 
-
 class _Stop(Exception):
     """Raised in SciPy's callback to end the optimisation with ``reason``."""
 
