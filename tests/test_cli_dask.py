@@ -117,7 +117,7 @@ def _assert_same_model(a, b, rtol=1e-10):
 def test_folder_through_dask_matches_one_file_in_memory(scheduler, tmp_path, target, options):
     folder, single = _write(_table(), tmp_path)
     common = ["--target", target, "--hidden", "5", "--seed", "2", "--quiet", *options.split()]
-    common += ["--scaling", "standard"]  # the Dask path's scaling (robust needs quartiles)
+    common += ["--scaling", "standard"]  # the Dask default; robust: test_median_and_robust...
     dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
     argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
     assert main(argv) == 0
@@ -221,9 +221,7 @@ def test_errors_name_the_problem_in_one_line(scheduler, tmp_path, capsys):
             ["train", folder, "--target", "label", "--impute", "none", *go],
             "column 'gap' has missing values in",
         ),
-        (["train", folder, "--target", "label", "--scaling", "robust", *go], "--scaling robust"),
         (["train", folder, "--target", "label", "--id", "nope", *go], "--id nope: no such column"),
-        (["train", folder, "--target", "label", "--impute", "median", *go], "--impute median"),
         (["train", single.replace(".parquet", ".csv"), "--target", "x", *go], "no such file"),
         (["train", folder, "--target", "label", "--local-steps", "3"], "needs --dask"),
         (["train", folder, "--target", "label", "--dask-scheduler", "nonsense"], "nonsense"),
@@ -323,3 +321,32 @@ def test_early_stopping_and_id_columns_through_dask(scheduler, tmp_path, capsys)
     assert main(argv) == 0
     for wa, wb in zip(_weights(dp.load(out[1])), _weights(dp.load(mem)), strict=True):
         np.testing.assert_allclose(wa, wb, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("target", ["label", "price"])
+def test_median_and_robust_scaling_through_dask_are_exact(scheduler, tmp_path, target):
+    """The in-memory defaults (median fill, robust scaling) read exact order statistics."""
+    frame = _table()
+    frame["steps"] = np.repeat([1.0, 2.0], [75, 15])  # quartiles coincide: the MAD fallback
+    frame.loc[frame.index[::7], "steps"] = np.nan
+    folder, single = _write(frame, tmp_path)
+    common = ["--target", target, "--hidden", "5", "--seed", "2", "--quiet", "--tol", "0"]
+    common += ["--solver", "lbfgs", "--max-iter", "15", "--impute", "median"]
+    common += ["--scaling", "robust"]
+    dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
+    argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
+    assert main(argv) == 0
+    assert main(["train", single, "--out", memory_model, *common]) == 0
+    a, b = dp.load(dask_model), dp.load(memory_model)
+    pa, pb = a.preprocessor_, b.preprocessor_
+    # medians and quartiles are order statistics: the same numbers, not just close ones
+    assert pa.fill_values_ == pb.fill_values_
+    numeric = [c["name"] for c in pa.columns_ if c["kind"] == "numeric"]
+    exact = [i for i, name in enumerate(numeric) if name != "steps"]
+    np.testing.assert_array_equal(pa.mean_[exact], pb.mean_[exact])
+    np.testing.assert_array_equal(pa.scale_[exact], pb.scale_[exact])
+    # "steps": its spread is a mean absolute deviation, a sum over the partitions
+    steps = numeric.index("steps")
+    assert pa.mean_[steps] == pb.mean_[steps]
+    assert pa.scale_[steps] == pytest.approx(pb.scale_[steps], rel=1e-14)
+    _assert_same_model(a, b, rtol=1e-8)

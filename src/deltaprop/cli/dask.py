@@ -15,11 +15,12 @@ What trains is one :class:`~deltaprop.MLPClassifier` or
 :class:`~deltaprop.MLPRegressor` built from the options (the command says so): the
 tabular recipe (an ensemble of five MLPs, each holding out its own stratified share of
 the *rows* and keeping its own best epoch under a wall-clock budget) has no exact
-counterpart on partitions and is not available through Dask. Numbers are standardised
-(``--scaling standard``: robust scaling needs exact quartiles) and missing values filled
-with the mean by default (an exact median needs the whole column); dates and free text
-are not recognised (name them in ``--drop``, or ``--id`` for the columns that identify
-rows).
+counterpart on partitions and is not available through Dask. By default numbers are
+standardised (``--scaling standard``) and missing values filled with the mean: ``--scaling
+robust`` and ``--impute median`` (the in-memory defaults) read exact quartiles and medians
+by a radix selection over the partitions, four more passes over the data each. Dates and
+free text are not recognised (name them in ``--drop``, or ``--id`` for the columns that
+identify rows).
 """
 
 from __future__ import annotations
@@ -54,16 +55,6 @@ def _refuse_unsupported(args: argparse.Namespace) -> None:
         raise UsageError(f"--resume {args.resume}: no such file")
     if args.checkpoint is None and args.checkpoint_every is not None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
-    if args.impute == "median":
-        raise UsageError(
-            "--impute median is not available with --dask (an exact median needs the whole "
-            "column in one place); use --impute mean or most-frequent"
-        )
-    if args.scaling == "robust":
-        raise UsageError(
-            "--scaling robust is not available with --dask (it needs the exact quartiles of "
-            "each whole column); use --scaling standard, the default with --dask"
-        )
 
 
 def train_on_dask(args: argparse.Namespace) -> int:
@@ -98,7 +89,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
             # as TabularModel.fit: Poisson counts are not standardised
             standardize_target=args.loss != "poisson",
             sample_weight=args.sample_weight,
-            scaling="standard",
+            scaling=args.scaling or "standard",
             drop=args.drop,
             id_columns=args.id,
         )
@@ -135,7 +126,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
         impute=pre.impute,
         standardize=not args.no_standardize,
         categorical=args.categorical,
-        scaling="standard",
+        scaling=args.scaling or "standard",
         drop=args.drop,
         id_columns=args.id,
     )._set_fitted(pre, estimator, args.target, args.sample_weight)

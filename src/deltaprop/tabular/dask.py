@@ -12,7 +12,11 @@ category, which labels a target has):
    to know about the target; the client decides every column's kind, the task, the
    means and the fill values;
 2. (only for ``impute="most_frequent"``) the most frequent number of each numeric
-   column, reduced on the workers to one value;
+   column, reduced on the workers to one value; (only for ``impute="median"`` and
+   ``scaling="robust"``) the exact medians and quartiles, four passes each of a radix
+   selection (:mod:`deltaprop.tabular.selection`) that bring back only histograms of
+   16-bit digits, and, where a column's quartiles coincide, one pass of sums of
+   absolute deviations;
 3. a second pass sums the squared deviations from those means (the population standard
    deviation, as :func:`numpy.std`) and collects the category sets with their counts
    and the class set.
@@ -54,6 +58,14 @@ from deltaprop.tabular.columns import (
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
 from deltaprop.tabular.roles import ColumnRole
+from deltaprop.tabular.selection import (
+    digit_counts,
+    numpy_median,
+    numpy_quantiles,
+    quantile_ranks,
+    select,
+)
+from deltaprop.tabular.transforms import robust_from_quartiles
 
 __all__ = [
     "RECIPE_ON_DASK",
@@ -323,6 +335,84 @@ def _tree(dask: Any, leaves: list[Any], combine: Any) -> Any:
     return leaves[0]
 
 
+# -- exact medians and quartiles: a radix selection over the partitions ---------------------
+def _partition_digits(frame: Any, targets: list, shift: int) -> list:
+    """A partition's digit counts (:func:`~deltaprop.tabular.selection.digit_counts`)."""
+    pd = require_pandas()
+    frame = frame.reset_index(drop=True)
+    columns = {}
+    for name in {t[0] for t in targets}:
+        numbers, missing = parse_numbers(frame[name], pd)
+        columns[name] = numbers[~missing]
+    return digit_counts(columns, targets, shift)
+
+
+def _abs_deviations(frame: Any, centres: list[tuple[str, float, float]]) -> dict[str, float]:
+    """A partition's ``sum |x / c - median|`` per ``(column, c, median)`` (missing left out)."""
+    pd = require_pandas()
+    frame = frame.reset_index(drop=True)
+    out = {}
+    for name, c, median in centres:
+        numbers, missing = parse_numbers(frame[name], pd)
+        out[name] = float(np.sum(np.abs(numbers[~missing] / c - median)))
+    return out
+
+
+class _Selector:
+    """Exact order statistics of numeric columns, a few passes over the partitions."""
+
+    def __init__(self, dask: Any, client: Any, partitions: list) -> None:
+        self.dask, self.client, self.partitions = dask, client, partitions
+
+    def _count(self, targets: list, shift: int) -> list:
+        call = self.dask.delayed(_partition_digits, pure=True)
+        return self.client.gather(
+            self.client.compute([call(p, targets, shift) for p in self.partitions])
+        )
+
+    def medians(self, numeric: dict) -> None:
+        """Each column's median of its present values (``np.median``) as its ``"fill"``."""
+        ranks = {name: sorted({(s["n"] - 1) // 2, s["n"] // 2}) for name, s in numeric.items()}
+        found = select(self._count, ranks)
+        for name, values in found.items():
+            at = dict(zip(ranks[name], values, strict=True))
+            numeric[name]["fill"] = numpy_median(at, numeric[name]["n"])
+
+    def robust(self, numeric: dict, n_total: int) -> dict[str, tuple[float, float]]:
+        """Each column's :func:`~deltaprop.tabular.transforms.robust_scaling` of its filled values.
+
+        The quartiles are read from the exact order statistics (the fill value counted
+        once per missing entry); the mean absolute deviation, needed only where the
+        quartiles coincide, is one more pass of sums.
+        """
+        ranks = {name: quantile_ranks(n_total, (0.25, 0.5, 0.75)) for name in numeric}
+        extra = {name: (s["fill"], s["n_missing"]) for name, s in numeric.items()}
+        found = select(self._count, ranks, extra)
+        quartiles, scales = {}, {}
+        for name, values in found.items():
+            s = numeric[name]
+            c = max(abs(s["min"]), abs(s["max"])) or 1.0  # max |filled values|
+            at = {k: v / c for k, v in zip(ranks[name], values, strict=True)}
+            quartiles[name] = (c, numpy_quantiles(at, n_total, (0.25, 0.5, 0.75)))
+        flat = [(name, c, q[1]) for name, (c, q) in quartiles.items() if q[0] == q[2]]
+        deviations: dict[str, float] = {}
+        if flat:
+            call = self.dask.delayed(_abs_deviations, pure=True)
+            parts = self.client.gather(
+                self.client.compute([call(p, flat) for p in self.partitions])
+            )
+            for name, c, median in flat:
+                s = numeric[name]
+                total = math.fsum(part[name] for part in parts)
+                total += s["n_missing"] * abs(s["fill"] / c - median)
+                deviations[name] = total / n_total
+        for name, (c, q) in quartiles.items():
+            scales[name] = robust_from_quartiles(
+                (q[0], q[1], q[2]), c, lambda name=name: deviations[name]
+            )
+        return scales
+
+
 # -- the client's side: decisions from summaries --------------------------------------------
 class _Rows:
     """Global row numbers (1-based, partitions in order) from per-partition local indices."""
@@ -412,14 +502,14 @@ def fit_preprocessor(
     target : str
     client : distributed.Client
     task, impute, categorical, standardize, standardize_target, drop, id_columns
-        As for :class:`~deltaprop.tabular.Preprocessor`; ``impute="median"`` is not
-        available (an exact median needs the whole column in one place), and the
-        default is ``"mean"``.
+        As for :class:`~deltaprop.tabular.Preprocessor`; the default ``impute`` is
+        ``"mean"`` (``"median"`` costs four more passes over the data: an exact median
+        by radix selection).
     sample_weight : str, optional
         A column of non-negative row weights: validated, and not a feature.
-    scaling : {"standard"}
-        Only the standard scaling: the robust one needs exact quartiles of each whole
-        column, which the partitions' summaries do not give.
+    scaling : {"standard", "robust"}, default "standard"
+        ``"robust"`` reads the exact quartiles of each column by radix selection (four
+        more passes), giving the in-memory robust scaling.
 
     Notes
     -----
@@ -442,16 +532,6 @@ def fit_preprocessor(
         row numbers counted over the partitions in order.
     """
     dask, _, _, _ = _import_dask()
-    if impute == "median":
-        raise ValueError(
-            "impute='median' is not available through Dask (an exact median needs the "
-            "whole column in one place); use 'mean' or 'most_frequent'"
-        )
-    if scaling != "standard":
-        raise ValueError(
-            f"scaling={scaling!r} is not available through Dask (robust scaling needs the "
-            "exact quartiles of each whole column); use scaling='standard'"
-        )
     pre = Preprocessor(
         target,
         task=task,
@@ -499,9 +579,15 @@ def fit_preprocessor(
     if sample_weight is not None:
         pre.roles_[sample_weight] = ColumnRole("weight", "row weights")
     numeric, categorical_ = _feature_kinds(pre, features, rows, parts, n_total)
+    selector = _Selector(dask, client, partitions)
     if impute == "most_frequent" and numeric:
         _most_frequent_numbers(numeric, dask, client, partitions)
+    if impute == "median" and numeric:
+        selector.medians(numeric)
     _means(numeric, impute, n_total)
+    robust = None
+    if pre.scaling == "robust" and standardize and numeric:
+        robust = selector.robust(numeric, n_total)
     target_stats = _target_centre(target, task_, rows, targets, n_total)
     centres = _Centres(
         tuple((name, s["mean"], s["fill"]) for name, s in numeric.items()),
@@ -512,7 +598,7 @@ def fit_preprocessor(
     )
     moments = dask.delayed(_moments, pure=True)
     seconds = client.gather(client.compute([moments(p, centres) for p in partitions]))
-    scale_rows = _set_columns(pre, features, numeric, seconds, n_total)
+    scale_rows = _set_columns(pre, features, numeric, seconds, n_total, robust)
     pre.roles_ = {c: pre.roles_[c] for c in columns}  # the table's order
     _set_target(pre, task_, target_stats, seconds, n_total)
     mean = np.array([m for m, _ in scale_rows])
@@ -650,9 +736,17 @@ def _target_centre(
 
 
 def _set_columns(
-    pre: Preprocessor, features: list[str], numeric: dict, seconds: list[dict], n_total: int
+    pre: Preprocessor,
+    features: list[str],
+    numeric: dict,
+    seconds: list[dict],
+    n_total: int,
+    robust: dict[str, tuple[float, float]] | None = None,
 ) -> list[tuple[float, float]]:
-    """Record the fitted feature columns in ``pre``; each output column's (mean, std)."""
+    """Record the fitted feature columns in ``pre``; each output column's (mean, std).
+
+    ``robust``: each numeric column's (centre, spread) under ``scaling="robust"``.
+    """
     columns, stats = [], []
     fill_values: dict[str, Any] | None = None if pre.impute is None else {}
     scale_rows: list[tuple[float, float]] = []
@@ -666,6 +760,8 @@ def _set_columns(
             std = 0.0 if constant else math.sqrt(ssd / n_total)
             scale = 1.0 if constant else std
             mean, scale = (s["mean"], scale) if pre.standardize else (0.0, 1.0)
+            if robust is not None:
+                mean, scale = robust[name]
             column = {"name": name, "kind": "numeric"}
             stats.append((mean, scale, s["min"], s["max"]))
             if fill_values is not None:
