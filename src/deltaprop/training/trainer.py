@@ -163,7 +163,9 @@ def train(
         DataFrames train on a Dask cluster through :func:`deltaprop.parallel.train`
         (this client, else the current one, else a local cluster): full-batch gradient
         descent, L-BFGS with an :class:`LBFGS` optimizer, or local SGD with
-        ``batch_size``. See ``docs/scale.md``.
+        ``batch_size``. Every other argument keeps its meaning there (validation rows,
+        early stopping, schedules, callbacks, checkpoints, class weights, dropout);
+        ``cuda_graph=True`` is refused. See ``docs/scale.md``'s parity table.
     resume : path or TrainingState, optional
         Continue the run saved by a :class:`~deltaprop.Checkpoint` (a checkpoint file,
         or a :class:`~deltaprop.training.checkpoint.TrainingState` read with
