@@ -7,6 +7,12 @@ core functions as single-process training, reduces the shares with a tree of add
 and updates the parameters on the client. Dask is imported only when :func:`train`
 runs.
 
+When the blocks do not fit in the workers' memory, :func:`train` streams them: each pass
+recomputes every block from its source (a Parquet partition, say) and releases it
+(``data="stream"``; ``"auto"`` decides from the workers' memory limits, see
+:func:`plan_data` and :class:`DataPlan`). A worker lost while training raises a
+:class:`WorkerMemoryError` that names memory.
+
 >>> from deltaprop.parallel import SOLVERS
 >>> SOLVERS
 ('gd', 'lbfgs', 'local_sgd')
@@ -20,13 +26,18 @@ from deltaprop.parallel._dask import (
     is_dask_collection,
     train,
 )
+from deltaprop.parallel._memory import DATA_MODES, DataPlan, WorkerMemoryError, plan_data
 
 __all__ = [
+    "DATA_MODES",
     "SOLVERS",
+    "DataPlan",
+    "WorkerMemoryError",
     "client_for",
     "flatten",
     "held_out_blocks",
     "is_dask_collection",
+    "plan_data",
     "train",
     "unflatten",
 ]

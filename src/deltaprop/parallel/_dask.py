@@ -12,6 +12,7 @@ parameters and gradients) takes the step.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,14 @@ from deltaprop.parallel._blocks import (
     reweighted,
     unflatten,
 )
+from deltaprop.parallel._memory import (
+    DATA_MODES,
+    DataPlan,
+    Waiter,
+    derive_parts,
+    map_parts,
+    plan_data,
+)
 from deltaprop.training.checkpoint import Checkpoint, attached, read_resume, restore
 from deltaprop.training.divergence import forget_overflowed_state
 from deltaprop.training.history import History
@@ -53,6 +62,7 @@ from deltaprop.training.trainer import check_callbacks, check_lbfgs, check_valid
 __all__ = ["SOLVERS", "held_out_blocks", "is_dask_collection", "train"]
 
 SOLVERS = ("gd", "lbfgs", "local_sgd")
+_LOG = logging.getLogger("deltaprop.parallel")
 _FAN_IN = 8  # additions per reduction task
 
 
@@ -125,19 +135,23 @@ def _as_dask_array(value: Any, name: str, *, rows: Any, da: Any) -> Any:
     return arr
 
 
-def _persist_parts(client, X, y, sample_weight, model: Model, *, what: str = "X"):
-    """Validate and persist aligned ``(X, y, w)`` blocks on the workers.
+def _persist_parts(client, X, y, sample_weight, model: Model, *, what: str = "X", load=None):
+    """Validate aligned ``(X, y, w)`` blocks and keep them on the workers, or stream them.
 
     Parameters
     ----------
     what : str
         ``"X"`` for the training rows; ``"validation_data"`` for validation rows, which
         may also be in-memory arrays (sent to the workers as one block).
+    load : _Load
+        The requested data mode and the waiter; its ``plan`` is set from the training
+        rows (``what="X"``) and followed for the validation rows.
 
     Returns
     -------
-    parts : list of Future
-        One per non-empty row block, each holding a :class:`~._blocks.Part`.
+    parts : list of Future or of dask.delayed
+        One per non-empty row block: futures holding a :class:`~._blocks.Part`
+        (``"persist"``), or recipes making it at each pass (``"stream"``).
     stats : list of (int, float)
         Each part's rows and total sample weight.
     dtype : numpy dtype
@@ -167,17 +181,57 @@ def _persist_parts(client, X, y, sample_weight, model: Model, *, what: str = "X"
     y_blocks = y.to_delayed().ravel()
     w_blocks = [None] * len(x_blocks) if w is None else w.to_delayed().ravel()
     make = dask.delayed(make_part, pure=False)
-    parts = client.compute(
-        [
-            make(xb, yb, wb, i, model, dtype)
-            for i, (xb, yb, wb) in enumerate(zip(x_blocks, y_blocks, w_blocks, strict=True))
-        ]
-    )
-    stats = client.gather(client.map(part_stats, parts, pure=False))
+    recipes = [
+        make(xb, yb, wb, i, model, dtype)
+        for i, (xb, yb, wb) in enumerate(zip(x_blocks, y_blocks, w_blocks, strict=True))
+    ]
+    parts, stats = load.parts(recipes, rows, _row_bytes(model, dtype, w is not None), model)
     kept = [(p, stat) for p, stat in zip(parts, stats, strict=True) if stat[0] > 0]
     if not kept:
         raise ValueError(f"{prefix}X is empty: it has 0 samples")
     return [p for p, _ in kept], [stat for _, stat in kept], dtype
+
+
+def _row_bytes(model: Model, dtype: Any, weighted: bool) -> tuple[int, int]:
+    """``(bytes of a row of a block, bytes per row of the arrays computing its share)``."""
+    size = np.dtype(dtype).itemsize
+    columns = model.layers[0].n_in + model.layers[-1].n_out + int(weighted)
+    # forward outputs and backward deltas of every layer, in float64 at worst
+    work = 2 * 8 * sum(layer.n_out for layer in model.layers)
+    return columns * size, work
+
+
+class _Load:
+    """How the blocks are held (``data``, then the :class:`DataPlan`) and the waiter."""
+
+    def __init__(self, client, data: str | DataPlan) -> None:
+        self.client, self.requested = client, data
+        self.plan: DataPlan | None = data if isinstance(data, DataPlan) else None
+        self.waiter = Waiter(client, self.plan)
+
+    def _decide(self, n_rows: Sequence[int], row_bytes: tuple[int, int]) -> None:
+        if self.plan is None:
+            bytes_per_row, work = row_bytes
+            self.plan = plan_data(
+                self.client, n_rows, bytes_per_row, data=self.requested, work_per_row=work
+            )
+            self.waiter.plan = self.plan
+
+    def parts(self, recipes: list[Any], rows: Sequence[float], row_bytes, model: Model):
+        """``(parts, stats)`` of the blocks ``recipes`` make, held as the plan says."""
+        known = not any(math.isnan(n) for n in rows)
+        if self.plan is None and (known or self.requested != "auto"):
+            self._decide([int(n) if known else 0 for n in rows], row_bytes)
+        if self.plan is None:  # row counts unknown: count them on a streamed pass first
+            stats = self.waiter.gather(map_parts(self.client, part_stats, recipes))
+            self._decide([n for n, _ in stats], row_bytes)
+            if self.plan.mode == "stream":
+                return recipes, stats
+        if self.plan.mode == "stream":
+            parts = recipes
+        else:
+            parts = self.client.compute(recipes)
+        return parts, self.waiter.gather(map_parts(self.client, part_stats, parts))
 
 
 @dataclass
@@ -254,10 +308,10 @@ def _hold_out(rows: _Rows, fraction: float, rng: np.random.Generator) -> tuple[_
     return pick(False), pick(True)
 
 
-def _weigh_classes(client, rows: _Rows, validation: _Rows | None, class_weight, n_outputs: int):
+def _weigh_classes(client, rows: _Rows, validation: _Rows | None, class_weight, n_outputs, waiter):
     """Multiply ``class_weight`` into the rows' weights (counted on the training rows)."""
     n_classes = 2 if n_outputs == 1 else n_outputs
-    counts = client.gather(client.map(class_counts, rows.parts, n_classes=n_classes, pure=False))
+    counts = waiter.gather(map_parts(client, class_counts, rows.parts, n_classes=n_classes))
     if any(c is None for c in counts):
         raise ValueError(
             "class_weight needs class labels: y must be a single column of 0/1 values or "
@@ -269,8 +323,8 @@ def _weigh_classes(client, rows: _Rows, validation: _Rows | None, class_weight, 
         if group is None:
             out.append(None)
             continue
-        parts = client.map(reweighted, group.parts, weights_by_class=by_class, pure=False)
-        stats = client.gather(client.map(part_stats, parts, pure=False))
+        parts = derive_parts(client, reweighted, group.parts, weights_by_class=by_class)
+        stats = waiter.gather(map_parts(client, part_stats, parts))
         out.append(_Rows.of(parts, stats))
     return out[0], out[1]
 
@@ -293,17 +347,7 @@ def _submit_per_part(client, parts, function, theta, shared, per_part=None) -> l
     """
     # a fresh key every call (hash=False): no block can see an older theta
     theta_future = client.scatter(theta, broadcast=True, hash=False)
-    return [
-        client.submit(
-            function,
-            part,
-            theta_future,
-            *shared,
-            *(() if per_part is None else per_part(index)),
-            pure=False,
-        )
-        for index, part in enumerate(parts)
-    ]
+    return map_parts(client, function, parts, theta_future, *shared, per_part=per_part)
 
 
 class _Objective:
@@ -314,8 +358,9 @@ class _Objective:
     ``rng`` then skips the entries all the blocks drew, as one process would have.
     """
 
-    def __init__(self, client, rows: _Rows, model_future, model: Model, rng=None):
+    def __init__(self, client, rows: _Rows, model_future, model: Model, rng=None, waiter=None):
         self.client, self.parts = client, rows.parts
+        self.waiter = Waiter(client) if waiter is None else waiter
         self.model_future, self.model = model_future, model
         self.total_weight = rows.total_weight
         self.rng = rng if any(layer.dropout for layer in model.layers) else None
@@ -336,7 +381,7 @@ class _Objective:
         shares = _submit_per_part(
             self.client, self.parts, block_loss_and_gradient, theta, shared, self._masks_at()
         )
-        total = _tree_sum(self.client, shares).result()
+        total = self.waiter.gather(_tree_sum(self.client, shares))
         params = unflatten(theta, self.model.shapes)
         grads = [g.copy() for g in unflatten(total[1:], self.model.shapes)]
         loss, grads = add_penalty(
@@ -348,15 +393,16 @@ class _Objective:
 class _ValidationLoss:
     """``params -> validation loss`` summed over the validation blocks on the workers."""
 
-    def __init__(self, client, rows: _Rows, model_future, dtype):
+    def __init__(self, client, rows: _Rows, model_future, dtype, waiter=None):
         self.client, self.parts, self.model_future = client, rows.parts, model_future
+        self.waiter = Waiter(client) if waiter is None else waiter
         self.total_weight, self.dtype = rows.total_weight, dtype
 
     def __call__(self, params: Sequence[np.ndarray]) -> float:
         theta = flatten(params, dtype=self.dtype)
         shared = (self.model_future, self.total_weight)
         shares = _submit_per_part(self.client, self.parts, block_loss, theta, shared)
-        return math.fsum(self.client.gather(shares))
+        return math.fsum(self.waiter.gather(shares))
 
 
 # -- the public entry ------------------------------------------------------------------
@@ -385,6 +431,7 @@ def train(
     class_weight: str | Mapping[int, float] | None = None,
     shuffle: bool = True,
     resume: Any = None,
+    data: str | DataPlan = "auto",
 ) -> History:
     """Train ``net`` in place on a Dask cluster, data-parallel over blocks of rows.
 
@@ -465,6 +512,14 @@ def train(
         does: the same data, partitions, seed and settings give the weights of a run
         that never stopped (up to the order of additions for ``"gd"`` and
         ``"lbfgs"``; exactly for ``"local_sgd"`` resumed on Dask).
+    data : {"auto", "persist", "stream"} or DataPlan, default "auto"
+        How the row blocks are held (:mod:`deltaprop.parallel` explains): ``"persist"``
+        keeps them in the workers' memory, ``"stream"`` recomputes each block from its
+        source (e.g. reads its Parquet partition) at every pass and releases it, so
+        data larger than the workers' memory trains; ``"auto"`` keeps them when their
+        estimated size fits (:func:`plan_data`). The choice and its reason are logged
+        (logger ``"deltaprop.parallel"``, level INFO); a :class:`DataPlan` from
+        :func:`plan_data` is followed as it is. Both give bit-identical results.
 
     Returns
     -------
@@ -484,10 +539,17 @@ def train(
     ValueError, TypeError
         For bad data (raised from the worker that found it, naming the row block) or
         hyper-parameters.
+    WorkerMemoryError
+        When a worker dies while training (most often killed for exceeding its memory)
+        or every worker stays paused for memory: the message names the workers' limit,
+        the data's estimated size and what to change.
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
     resumed = None if resume is None else read_resume(resume)
+    data_mode = data
+    if not isinstance(data_mode, DataPlan) and data_mode not in DATA_MODES:
+        raise ValueError(f"data must be one of {list(DATA_MODES)} or a DataPlan, got {data!r}")
     batch_size = check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
     if resumed is not None and optimizer is None and learning_rate is None:
         optimizer = resumed.make_optimizer()
@@ -532,10 +594,12 @@ def train(
     data = (X, y, sample_weight)
     splits = (validation_data, validation_fraction, class_weight)
     with client_for(client) as cl, np.errstate(over="ignore", invalid="ignore"):
-        rows, validation, dtype = _prepare_rows(cl, data, splits, model, rng)
+        load = _Load(cl, data_mode)
+        rows, validation, dtype = _prepare_rows(cl, data, splits, model, rng, load)
+        _LOG.info("deltaprop.parallel.train: %s", load.plan.describe())
         model_future = cl.scatter(model, broadcast=True, hash=False)
         if validation is not None:
-            tracker.validation = _ValidationLoss(cl, validation, model_future, dtype)
+            tracker.validation = _ValidationLoss(cl, validation, model_future, dtype, load.waiter)
         tracker.data_info = {
             "n_samples": sum(rows.n_rows),
             "n_features": model.layers[0].n_in,
@@ -556,11 +620,11 @@ def train(
                 check_initial_rng=check_rng,
                 xp=np,
             )
-        objective = _Objective(cl, rows, model_future, model, rng)
+        objective = _Objective(cl, rows, model_future, model, rng, load.waiter)
         tracker.watch.total_weight = objective.total_weight  # the penalty's divisor
         with InterruptGuard() as interrupt, attached(checkpoints, tracker):
             tracker.interrupt = interrupt
-            blocks = (cl, rows, model_future)
+            blocks = (cl, rows, model_future, load.waiter)
             steps = (batch_size or 200, local_steps, seed)
             params = _solve(solver, objective, params, optimizer, max_iter, tracker, blocks, steps)
     history = tracker.history
@@ -573,10 +637,10 @@ def train(
     return history
 
 
-def _prepare_rows(client, data, splits, model: Model, rng) -> tuple[_Rows, _Rows | None, Any]:
-    """The training rows and the validation rows (or None), persisted on the workers."""
+def _prepare_rows(client, data, splits, model: Model, rng, load: _Load):
+    """``(training rows, validation rows or None, dtype)``, kept or streamed as ``load`` says."""
     validation_data, validation_fraction, class_weight = splits
-    parts, stats, dtype = _persist_parts(client, *data, model)
+    parts, stats, dtype = _persist_parts(client, *data, model, load=load)
     rows, validation = _Rows.of(parts, stats), None
     if validation_fraction is not None:
         rows, validation = _hold_out(rows, validation_fraction, rng)
@@ -587,11 +651,13 @@ def _prepare_rows(client, data, splits, model: Model, rng) -> tuple[_Rows, _Rows
                 f"got {type(validation_data).__name__}"
             )
         X_v, y_v, w_v = (*validation_data, None)[:3]
-        v_parts, v_stats, _ = _persist_parts(client, X_v, y_v, w_v, model, what="validation_data")
+        v_parts, v_stats, _ = _persist_parts(
+            client, X_v, y_v, w_v, model, what="validation_data", load=load
+        )
         validation = _Rows.of(v_parts, v_stats)
     if class_weight is not None:
         rows, validation = _weigh_classes(
-            client, rows, validation, class_weight, model.layers[-1].n_out
+            client, rows, validation, class_weight, model.layers[-1].n_out, load.waiter
         )
     if not rows.total_weight > 0.0:
         what = "sample_weight must not be all zero"
@@ -709,7 +775,7 @@ def _lbfgs(objective, params, optimizer, max_iter, tracker):
 
 def _local_sgd(blocks, params, optimizer, max_iter, tracker, steps):
     """Rounds of local SGD on every row block, then a weighted average of the replicas."""
-    client, rows, model_future = blocks
+    client, rows, model_future, waiter = blocks
     parts, weights = rows.parts, rows.weights
     batch_size, local_steps, seed = steps
     dtype, shapes = params[0].dtype, [p.shape for p in params]
@@ -726,7 +792,7 @@ def _local_sgd(blocks, params, optimizer, max_iter, tracker, steps):
             (optimizer_future, model_future, batch_size, local_steps),
             per_part=lambda index: ((seed, round_, index),),
         )
-        results = client.gather(futures)
+        results = waiter.gather(futures)
         if any(not math.isfinite(loss_sum) for _, _, loss_sum, _ in results):
             return Outcome(math.nan, params, params, diverged=True)
         # replicas whose batches all had weight 0 took no step: they have no say
