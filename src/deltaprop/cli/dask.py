@@ -43,6 +43,7 @@ from deltaprop.tabular.dask import (
     fit_estimator,
     fit_preprocessor,
     open_client,
+    plan_training_data,
     read_parquet,
 )
 from deltaprop.training.checkpoint import Checkpoint
@@ -65,10 +66,10 @@ def train_on_dask(args: argparse.Namespace) -> int:
     # pandas deprecations that Dask's own readers trigger are Dask's to fix, not the user's
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=r"dask(\.|$)")
-    if args.dask_scheduler is not None and args.dask_workers is not None:
-        raise UsageError(
-            "--dask-workers sizes a local cluster; it does not go with --dask-scheduler"
-        )
+    for option in ("dask_workers", "dask_worker_memory"):
+        if args.dask_scheduler is not None and getattr(args, option) is not None:
+            flag = "--" + option.replace("_", "-")
+            raise UsageError(f"{flag} sizes a local cluster; it does not go with --dask-scheduler")
     frame = read_parquet(args.data)
     columns = [str(c) for c in frame.columns]
     if args.target not in columns:
@@ -76,7 +77,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
             f"target column {args.target!r} is not in {args.data!r} (columns: "
             f"{', '.join(columns[:20])})"
         )
-    with open_client(args.dask_scheduler, args.dask_workers) as client:
+    with open_client(args.dask_scheduler, args.dask_workers, args.dask_worker_memory) as client:
         n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
         pre, fitted = fit_preprocessor(
             frame,
@@ -107,6 +108,15 @@ def train_on_dask(args: argparse.Namespace) -> int:
             args,
             f"model: one {type(estimator).__name__} (solver {args.solver}); {RECIPE_ON_DASK}",
         )
+        data_plan = plan_training_data(
+            client,
+            estimator,
+            pre,
+            fitted,
+            sample_weight=args.sample_weight,
+            data=args.dask_data or "auto",
+        )
+        say(args, data_plan.describe())
         with no_convergence_warnings():
             fit_estimator(
                 estimator,
@@ -117,6 +127,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
                 sample_weight=args.sample_weight,
                 local_steps=args.local_steps,
                 resume=args.resume,
+                data=data_plan,
             )
         estimator.set_params(callbacks=None)  # functions are never stored in model files
         address = args.dask_scheduler or "a local cluster"

@@ -16,6 +16,7 @@ parser uses.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import textwrap
 from collections.abc import Callable
@@ -59,6 +60,30 @@ def int_at_least(low: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+_BYTE_UNITS = {
+    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+
+
+def byte_size(text: str) -> int:
+    """An argument type: a memory size such as ``400MB``, ``1.5GB``, ``512MiB`` (bytes).
+
+    >>> byte_size("400MB"), byte_size("1.5 GiB")
+    (400000000, 1610612736)
+    """
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).lower() if match else None
+    if match is None or unit not in _BYTE_UNITS:
+        raise argparse.ArgumentTypeError(
+            f"must be a size such as 400MB, 2GB or 512MiB, got {text!r}"
+        )
+    value = int(float(match.group(1)) * _BYTE_UNITS[unit])
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {text!r}")
+    return value
 
 
 def float_in(
@@ -418,6 +443,21 @@ OPTIONS: dict[str, Option] = {
         type=int_at_least(1),
         metavar="N",
         help="worker processes of the local cluster (default: Dask's choice)",
+    ),
+    "dask_worker_memory": _o(
+        "--dask-worker-memory",
+        type=byte_size,
+        metavar="SIZE",
+        help="memory limit of each worker of the local cluster, e.g. 400MB or 2GB "
+        "(default: Dask's share of this machine's memory)",
+    ),
+    "dask_data": _o(
+        "--dask-data",
+        choices=("auto", "persist", "stream"),
+        help="keep the partitions in the workers' memory (persist), read them again from "
+        "DATA at every epoch (stream, for data larger than the workers' memory), or "
+        "choose from the estimated size and the workers' limits (auto, the default); "
+        "train prints the choice and why",
     ),
     "local_steps": _o(
         "--local-steps",

@@ -72,7 +72,7 @@ def _preprocessing(args: argparse.Namespace) -> dict[str, Any]:
 
 def _check_in_memory_options(args: argparse.Namespace) -> None:
     """The options of training in this process that only go together in some ways."""
-    for option in ("dask_workers", "local_steps"):
+    for option in ("dask_workers", "dask_worker_memory", "dask_data", "local_steps"):
         if getattr(args, option) is not None:
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{flag} needs --dask or --dask-scheduler ADDRESS")
@@ -288,7 +288,8 @@ _TRAIN_GROUPS = {
         "verbose",
     ),
     "Dask (a Parquet dataset larger than this machine's memory; docs/scale.md)": (
-        "dask", "dask_scheduler", "dask_workers", "local_steps",
+        "dask", "dask_scheduler", "dask_workers", "dask_worker_memory", "dask_data",
+        "local_steps",
     ),
 }  # fmt: skip
 

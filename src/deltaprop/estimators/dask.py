@@ -200,6 +200,7 @@ def fit_on_dask(
     client: Any = None,
     local_steps: int | None = None,
     resume: Any = None,
+    data: Any = "auto",
 ) -> Any:
     """Fit ``est`` (an MLPClassifier or MLPRegressor) on dask collections; returns ``est``.
 
@@ -219,17 +220,21 @@ def fit_on_dask(
     resume : path or TrainingState, optional
         Continue the run a :class:`~deltaprop.Checkpoint` in ``est.callbacks`` saved
         (on the same partitions), as :func:`deltaprop.parallel.train` does.
+    data : {"auto", "persist", "stream"} or DataPlan, default "auto"
+        Keep the row blocks in the workers' memory or stream them from their source at
+        every pass (:func:`deltaprop.parallel.train`'s ``data``).
 
     See ``docs/scale.md``.
     """
     _check_parameters(est)
     dask, da = _import_dask()
     with client_for(client) as client, dask.config.set(scheduler=client):
-        return _fit(est, client, (X, y, sample_weight), local_steps, resume, da)
+        return _fit(est, client, (X, y, sample_weight), (local_steps, data), resume, da)
 
 
-def _fit(est, client, data, local_steps, resume, da):
+def _fit(est, client, data, settings, resume, da):
     X, y, sample_weight = data
+    local_steps, data_mode = settings
     hidden = plan.hidden_sizes(est.hidden_layer_sizes)
     first_pass = not hasattr(est, "coefs_") or not est.warm_start
     X_in, X = X, _rows(X, "X", da)
@@ -269,6 +274,7 @@ def _fit(est, client, data, local_steps, resume, da):
         callbacks=est._callbacks(offset, None),
         class_weight=est._class_weight_indices(),
         resume=resume,
+        data=data_mode,
     )
     previous_val_curve = getattr(est, "validation_loss_curve_", None)
     est._store(net, optimizer, history, n_train, offset, None, None, False)

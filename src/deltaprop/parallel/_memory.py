@@ -271,7 +271,10 @@ class Waiter:
         try:
             while True:
                 try:
-                    distributed.wait(listed, timeout=POLL_SECONDS)
+                    # wait() asks for the current client: this one (the caller's may
+                    # not be set as the default)
+                    with self.client.as_current():
+                        distributed.wait(listed, timeout=POLL_SECONDS)
                     break
                 except (TimeoutError, distributed.TimeoutError):
                     self._check_paused()

@@ -73,6 +73,7 @@ __all__ = [
     "fit_estimator",
     "fit_preprocessor",
     "open_client",
+    "plan_training_data",
     "read_parquet",
 ]
 
@@ -101,8 +102,13 @@ def _import_dask() -> tuple[Any, Any, Any, Any]:
 
 # -- the cluster and the data ---------------------------------------------------------------
 @contextlib.contextmanager
-def open_client(scheduler: str | None = None, n_workers: int | None = None) -> Iterator[Any]:
+def open_client(
+    scheduler: str | None = None, n_workers: int | None = None, memory_limit: int | None = None
+) -> Iterator[Any]:
     """A ``distributed.Client`` of the scheduler at ``scheduler``, else of a new LocalCluster.
+
+    ``n_workers`` and ``memory_limit`` (bytes per worker; default Dask's share of this
+    machine's memory) size the LocalCluster.
 
     Raises
     ------
@@ -128,7 +134,9 @@ def open_client(scheduler: str | None = None, n_workers: int | None = None) -> I
             yield client
         return
     with (
-        distributed.LocalCluster(n_workers=n_workers, dashboard_address=":0") as cluster,
+        distributed.LocalCluster(
+            n_workers=n_workers, dashboard_address=":0", memory_limit=memory_limit or "auto"
+        ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
     ):
         yield client
@@ -858,6 +866,40 @@ def _encoded_arrays(
     return [da.concatenate(b, axis=0) for b in blocks]
 
 
+def plan_training_data(
+    client: Any,
+    estimator: Any,
+    pre: Preprocessor,
+    fitted: Fitted,
+    *,
+    sample_weight: str | None = None,
+    data: str = "auto",
+) -> Any:
+    """Whether ``estimator``'s encoded partitions are kept on the workers or streamed.
+
+    The in-memory size of the encoded blocks is estimated from the row counts of the
+    partitions (the summary pass's) and the encoded widths (``pre.n_features_out_``
+    inputs, one output per class or target, the weight), in float64, plus the arrays
+    that compute a block's share (every layer's outputs and deltas); it is compared with
+    the workers' memory limits by :func:`deltaprop.parallel.plan_data`.
+
+    Returns
+    -------
+    DataPlan
+    """
+    from deltaprop.estimators import plan  # loads scikit-learn (optional dependency)
+    from deltaprop.parallel import plan_data
+
+    classes = getattr(pre, "classes_", None) if pre.task_ == "classification" else None
+    n_classes = 0 if classes is None else len(classes)
+    n_out = n_classes if n_classes > 2 else 1
+    widths = [*plan.hidden_sizes(estimator.hidden_layer_sizes), n_out]
+    columns = pre.n_features_out_ + n_out + (sample_weight is not None)
+    return plan_data(
+        client, fitted.n_rows, 8 * columns, data=data, work_per_row=2 * 8 * sum(widths)
+    )
+
+
 def fit_estimator(
     estimator: Any,
     frame: Any,
@@ -868,6 +910,7 @@ def fit_estimator(
     sample_weight: str | None = None,
     local_steps: int | None = None,
     resume: Any = None,
+    data: Any = "auto",
 ) -> Any:
     """Train a deltaprop estimator on the encoded partitions of ``frame``, on the workers.
 
@@ -882,6 +925,10 @@ def fit_estimator(
     ``"adam"`` with smaller batches run local SGD, ``local_steps`` steps per partition
     between averagings (default: about one pass over the rows per round). ``resume``
     continues a checkpoint of the same run (see :func:`deltaprop.parallel.train`).
+    ``data`` (``"auto"``, ``"persist"``, ``"stream"`` or the DataPlan of
+    :func:`plan_training_data`) decides whether the encoded partitions are kept on the
+    workers or read and encoded again at every pass (data larger than the workers'
+    memory).
 
     Raises
     ------
@@ -899,9 +946,16 @@ def fit_estimator(
             "'deltaprop train --dask' does)"
         )
     estimator._validate_params()
+    if isinstance(data, str):
+        data = plan_training_data(
+            client, estimator, pre, fitted, sample_weight=sample_weight, data=data
+        )
     arrays = _encoded_arrays(frame, pre, sample_weight, fitted.n_rows)
-    # encoded once: the classes, the Poisson constant and training all read these blocks
-    arrays = client.persist(arrays)
+    if data.mode == "persist":
+        # encoded once: the classes, the Poisson constant and training read these blocks
+        arrays = client.persist(arrays)
     X, y = arrays[:2]
     w = arrays[2] if sample_weight is not None else None
-    return fit_on_dask(estimator, X, y, w, client=client, local_steps=local_steps, resume=resume)
+    return fit_on_dask(
+        estimator, X, y, w, client=client, local_steps=local_steps, resume=resume, data=data
+    )
