@@ -51,6 +51,16 @@ def xor():
     return X, y
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``out_of_core`` (minutes of disk and CPU) run only when selected by -m."""
+    if "out_of_core" in (config.getoption("markexpr", "") or ""):
+        return
+    skip = pytest.mark.skip(reason="out-of-core run: select it with -m out_of_core")
+    for item in items:
+        if "out_of_core" in item.keywords:
+            item.add_marker(skip)
+
+
 # -- Dask: one small in-process cluster per test module ---------------------------------
 def _in_process_cluster(distributed, n_workers=2):
     return distributed.LocalCluster(

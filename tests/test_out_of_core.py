@@ -1,0 +1,263 @@
+"""Out-of-core Dask training: streamed blocks, the automatic choice, lost workers.
+
+Streaming recomputes every block from its source at each pass; the shares and their
+sums are the same, so the weights must be bit-identical to keeping the blocks
+(``data="persist"``), and equal to the in-memory fit to 1e-10. The test marked
+``out_of_core`` trains on a Parquet dataset larger than its worker processes' memory
+(it runs only when selected: ``pytest -m out_of_core``, as ``.ci/run`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import types
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+da = pytest.importorskip("dask.array")
+
+import deltaprop as dp  # noqa: E402
+from deltaprop.parallel import (  # noqa: E402
+    DataPlan,
+    WorkerMemoryError,
+    _memory,
+    plan_data,
+)
+from deltaprop.parallel import train as parallel_train  # noqa: E402
+
+MB = 10**6
+
+
+@pytest.fixture(scope="module")
+def client(dask_client):
+    return dask_client
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(240, 4))
+    y = (X[:, 0] - X[:, 1] > 0).astype(float)
+    w = rng.uniform(0.5, 2.0, 240)
+    return X, y, w
+
+
+def _net(dropout: float = 0.0):
+    return dp.Network(
+        [dp.Dense(4, 6, "tanh", dropout=dropout), dp.Dense(6, 1, "sigmoid")],
+        loss="binary_cross_entropy",
+        alpha=1e-3,
+        random_state=0,
+    )
+
+
+def _fit(client, data, mode, **kw):
+    X, y, w = data
+    net = _net(kw.pop("dropout", 0.0))
+    chunks = (50, 70, 40, 80)  # unequal blocks
+    history = parallel_train(
+        net,
+        da.from_array(X, chunks=(chunks, 4)),
+        da.from_array(y, chunks=(chunks,)),
+        sample_weight=da.from_array(w, chunks=(chunks,)),
+        client=client,
+        max_iter=4,
+        random_state=7,
+        data=mode,
+        **kw,
+    )
+    return [np.array(p) for p in net.parameters], history
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"solver": "gd", "learning_rate": 0.5},
+        {"solver": "lbfgs"},
+        {"solver": "local_sgd", "batch_size": 16, "local_steps": 3},
+        {"solver": "gd", "validation_fraction": 0.25, "class_weight": "balanced"},
+        {"solver": "gd", "dropout": 0.3},
+    ],
+    ids=["gd", "lbfgs", "local_sgd", "held-out+class_weight", "dropout"],
+)
+def test_streaming_gives_the_weights_of_persisted_blocks_bit_for_bit(client, data, options):
+    if options["solver"] == "lbfgs":
+        pytest.importorskip("scipy")
+    kept, h_kept = _fit(client, data, "persist", **dict(options))
+    streamed, h_streamed = _fit(client, data, "stream", **dict(options))
+    for a, b in zip(kept, streamed, strict=True):
+        assert np.array_equal(a, b)
+    assert h_kept.loss == h_streamed.loss
+    assert h_kept.val_loss == h_streamed.val_loss
+
+
+def test_streaming_matches_the_in_memory_fit(client, data):
+    X, y, w = data
+    streamed, _ = _fit(client, data, "stream", solver="gd", learning_rate=0.5)
+    net = _net()
+    dp.train(net, X, y, sample_weight=w, optimizer=dp.SGD(0.5), max_iter=4, batch_size=None)
+    for a, b in zip(net.parameters, streamed, strict=True):
+        np.testing.assert_allclose(b, np.asarray(a), rtol=1e-10, atol=1e-12)
+
+
+def test_the_choice_is_logged_with_its_reason(client, data, caplog):
+    with caplog.at_level(logging.INFO, logger="deltaprop.parallel"):
+        _fit(client, data, "stream", solver="gd")
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "deltaprop.parallel"]
+    assert "data streamed (stream): 'stream' was asked for" in line
+
+
+def test_unknown_row_counts_are_counted_before_choosing(client, data, caplog):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y, _ = data
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")).assign(t=y), npartitions=3)
+    net = _net()
+    with caplog.at_level(logging.INFO, logger="deltaprop.parallel"):
+        parallel_train(net, frame[list("abcd")], frame["t"], client=client, max_iter=2)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "deltaprop.parallel"]
+    # 240 rows x (4 inputs + 1 target) x 8 bytes, counted on a pass over the partitions
+    assert "data kept in the workers' memory (persist): about 9.6 kB of blocks <=" in line
+
+
+class _Cluster:
+    """A stand-in client: ``scheduler_info`` of workers with these limits and threads."""
+
+    def __init__(self, limits, threads=1, status="running"):
+        self.workers = {
+            f"tcp://w{i}": {"memory_limit": limit, "nthreads": threads, "status": status}
+            for i, limit in enumerate(limits)
+        }
+
+    def scheduler_info(self, n_workers=-1):
+        return {"workers": self.workers}
+
+
+def test_auto_streams_data_larger_than_half_the_workers_memory():
+    # 4 workers of 300 MB; 1 GB of blocks (10 blocks of 1000 rows of 100 kB)
+    cluster = _Cluster([300 * MB] * 4)
+    plan = plan_data(cluster, [1000] * 10, 100_000)
+    assert plan.mode == "stream"
+    assert plan.data_bytes == 10**9
+    assert "about 1 GB of blocks > 50% of the workers' 1.2 GB (4 x 300 MB)" in plan.reason
+    # 500 MB <= 50% of 1.2 GB; a worker: 125 MB of blocks + one 16 MB block at work <= 150 MB
+    small = plan_data(_Cluster([300 * MB] * 4), [400] * 50, 25_000, work_per_row=15_000)
+    assert (small.mode, small.data_bytes, small.largest_block_bytes) == ("persist", 5e8, 16e6)
+
+
+def test_auto_streams_when_one_worker_would_hold_too_much():
+    # 400 MB in total is 40% of 1 GB, but 2 workers of 500 MB each hold 200 MB + 4 threads
+    # x 20 MB = 280 MB > 250 MB
+    plan = plan_data(_Cluster([500 * MB] * 2, threads=4), [100] * 20, 200_000)
+    assert plan.mode == "stream"
+
+
+def test_forced_modes_and_workers_without_limits():
+    cluster = _Cluster([300 * MB] * 4)
+    assert plan_data(cluster, [10], 8, data="stream").mode == "stream"
+    forced = plan_data(cluster, [1000] * 10, 100_000, data="persist")
+    assert forced.mode == "persist" and forced.reason.startswith("'persist' was asked for")
+    unlimited = plan_data(_Cluster([0, None]), [10**9], 8)
+    assert unlimited.mode == "persist" and unlimited.worker_limits == (None, None)
+    with pytest.raises(ValueError, match=r"data must be one of \['auto', 'persist', 'stream'\]"):
+        plan_data(cluster, [10], 8, data="disk")
+
+
+def test_a_block_too_large_for_a_worker_is_said():
+    plan = plan_data(_Cluster([300 * MB] * 2), [1000], 300_000)
+    assert plan.mode == "stream"
+    assert "the largest block needs about 300 MB per thread" in plan.reason
+    assert "use smaller partitions" in plan.reason
+
+
+def test_train_refuses_an_unknown_data_mode(client, data):
+    with pytest.raises(ValueError, match=r"data must be one of .* or a DataPlan, got .disk."):
+        _fit(client, data, "disk", solver="gd")
+
+
+def _raise_killed_worker():
+    last_worker = types.SimpleNamespace(address="tcp://127.0.0.1:1")
+    raise distributed.KilledWorker("block-3", last_worker, 3)
+
+
+def test_a_lost_worker_is_reported_as_memory(client):
+    plan = DataPlan("persist", "auto", 2 * 10**9, 120 * MB, (700 * MB, 700 * MB), 40, "r")
+    waiter = _memory.Waiter(client, plan)
+    with pytest.raises(WorkerMemoryError) as caught:
+        waiter.gather([client.submit(_raise_killed_worker, pure=False)])
+    text = str(caught.value)
+    assert "a Dask worker died while training (KilledWorker" in text
+    assert "exceeding its memory limit" in text
+    assert "each worker may use 700 MB; the data are about 2 GB in 40 blocks" in text
+    assert "streaming the data (data='stream', --dask-data stream)" in text
+    assert isinstance(caught.value, MemoryError)
+
+
+def test_cancelled_futures_are_reported_as_memory(client):
+    future = client.submit(time.sleep, 5, pure=False)
+    client.cancel([future])
+    with pytest.raises(WorkerMemoryError, match="a Dask worker died while training"):
+        _memory.Waiter(client).gather([future])
+
+
+def test_workers_paused_for_memory_stop_the_run(client, monkeypatch):
+    monkeypatch.setattr(_memory, "POLL_SECONDS", 0.05)
+    info = client.scheduler_info(n_workers=-1)
+    paused = {a: {**w, "status": "paused"} for a, w in info["workers"].items()}
+    monkeypatch.setattr(client, "scheduler_info", lambda n_workers=-1: {"workers": paused})
+    future = client.submit(time.sleep, 3, pure=False)
+    waiter = _memory.Waiter(client, pause_timeout=0.2)
+    started = time.monotonic()
+    with pytest.raises(WorkerMemoryError, match=r"all the workers paused for memory for 0 s"):
+        waiter.gather([future])
+    assert time.monotonic() - started < 2.5  # it did not wait for the task
+
+
+# -- a real cluster of processes over data larger than their memory ------------------------
+def _write_parquet(folder, n_files, rows, seed=0):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(seed)
+    for i in range(n_files):
+        X = rng.normal(size=(rows, 20))
+        frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(20)])
+        frame["y"] = (X[:, 0] + X[:, 1] > 0).astype(float)
+        frame.to_parquet(folder / f"part-{i:03d}.parquet", index=False)
+    return sum(p.stat().st_size for p in folder.glob("*.parquet"))
+
+
+@pytest.mark.out_of_core
+def test_data_larger_than_the_workers_memory_trains_streamed(tmp_path, caplog):
+    """4 worker processes of 300 MB each (1.2 GB) over 1.3 GB of Parquet (1.4 GB of blocks)."""
+    dd = pytest.importorskip("dask.dataframe")
+    pytest.importorskip("pyarrow")
+    size = _write_parquet(tmp_path, n_files=160, rows=50_000)
+    assert size > 1.2e9
+    with (
+        distributed.LocalCluster(
+            n_workers=4, threads_per_worker=1, memory_limit="300MB", dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster, set_as_default=False) as client,
+        caplog.at_level(logging.INFO, logger="deltaprop.parallel"),
+    ):
+        before = set(client.scheduler_info(n_workers=-1)["workers"])
+        frame = dd.read_parquet(str(tmp_path))
+        layers = [dp.Dense(20, 8, "tanh"), dp.Dense(8, 1, "sigmoid")]
+        net = dp.Network(layers, loss="binary_cross_entropy", random_state=0)
+        history = parallel_train(
+            net,
+            frame[[f"x{j}" for j in range(20)]],
+            frame["y"],
+            client=client,
+            solver="gd",
+            learning_rate=0.5,
+            max_iter=2,
+        )
+        after = set(client.scheduler_info(n_workers=-1)["workers"])
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "deltaprop.parallel"]
+    # 8 000 000 rows x (20 inputs + 1 target) x 8 bytes
+    assert "data streamed (stream): about 1.34 GB of blocks > 50% of the workers' 1.2 GB" in line
+    assert len(history.loss) == 2 and history.loss[1] < history.loss[0]
+    assert before == after  # no worker was killed and restarted
