@@ -9,7 +9,11 @@ in-memory model (same weights up to the order of floating-point additions), ``sg
 ``adam`` run local SGD. ``--early-stopping`` holds out ``--validation-fraction`` of the
 partitions (whole partitions, drawn by ``--seed``); ``--checkpoint`` and ``--resume``
 work for every solver. The model file is the same ``tabular_model`` as ``deltaprop
-train`` writes without Dask.
+train`` writes without Dask. ``--dask-data`` keeps the encoded partitions on the workers
+(``persist``) or reads and encodes them again at every pass (``stream``, for data larger
+than the workers' memory); ``auto`` chooses from their estimated size and the workers'
+memory limits (:func:`deltaprop.tabular.dask.plan_training_data`), and the command
+prints the choice.
 
 What trains is one :class:`~deltaprop.MLPClassifier` or
 :class:`~deltaprop.MLPRegressor` built from the options (the command says so): the
