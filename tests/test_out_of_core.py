@@ -216,6 +216,63 @@ def test_workers_paused_for_memory_stop_the_run(client, monkeypatch):
     assert time.monotonic() - started < 2.5  # it did not wait for the task
 
 
+# -- the command line ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def parquet_folder(tmp_path_factory):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    folder = tmp_path_factory.mktemp("rows")
+    rng = np.random.default_rng(5)
+    for i, n in enumerate((40, 25, 35)):
+        frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+        frame["y"] = 2.0 * frame.a - frame.b + 0.1 * rng.normal(size=n)
+        frame.to_parquet(folder / f"part-{i}.parquet", index=False)
+    return folder
+
+
+def test_cli_streams_on_request_and_writes_the_same_model(dask_cluster, parquet_folder, capsys):
+    pytest.importorskip("sklearn")
+    from deltaprop.cli.main import main
+
+    models = {}
+    for mode in ("persist", "stream"):
+        out = parquet_folder.parent / f"{mode}.deltaprop"
+        argv = ["train", str(parquet_folder), "--target", "y", "--solver", "gd", "--hidden", "4"]
+        argv += ["--max-iter", "3", "--out", str(out), "--dask-data", mode]
+        assert main([*argv, "--dask-scheduler", dask_cluster.scheduler_address]) == 0
+        models[mode] = dp.load(out).estimator_
+        printed = capsys.readouterr().out
+        held = "data streamed (stream)" if mode == "stream" else "data kept in the workers'"
+        assert f"{held}" in printed and f"'{mode}' was asked for; about 2.4 kB of blocks" in printed
+    for a, b in zip(models["persist"].coefs_, models["stream"].coefs_, strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--dask-data", "stream"], "--dask-data needs --dask or --dask-scheduler ADDRESS"),
+        (
+            ["--dask-scheduler", "tcp://127.0.0.1:1", "--dask-worker-memory", "1GB"],
+            "--dask-worker-memory sizes a local cluster; it does not go with --dask-scheduler",
+        ),
+        (["--dask", "--dask-worker-memory", "lots"], "must be a size such as 400MB"),
+        (["--dask", "--dask-data", "disk"], "invalid choice: 'disk'"),
+    ],
+)
+def test_cli_refuses_bad_data_options(parquet_folder, capsys, extra, message):
+    pytest.importorskip("sklearn")
+    from deltaprop.cli.main import main
+
+    argv = ["train", str(parquet_folder), "--target", "y", "--out", "never.deltaprop"]
+    try:
+        code = main([*argv, *extra])
+    except SystemExit as stop:  # argparse's own errors
+        code = stop.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
 # -- a real cluster of processes over data larger than their memory ------------------------
 def _write_parquet(folder, n_files, rows, seed=0):
     pd = pytest.importorskip("pandas")

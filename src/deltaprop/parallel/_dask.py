@@ -185,7 +185,7 @@ def _persist_parts(client, X, y, sample_weight, model: Model, *, what: str = "X"
         make(xb, yb, wb, i, model, dtype)
         for i, (xb, yb, wb) in enumerate(zip(x_blocks, y_blocks, w_blocks, strict=True))
     ]
-    parts, stats = load.parts(recipes, rows, _row_bytes(model, dtype, w is not None), model)
+    parts, stats = load.parts(recipes, rows, _row_bytes(model, dtype, w is not None))
     kept = [(p, stat) for p, stat in zip(parts, stats, strict=True) if stat[0] > 0]
     if not kept:
         raise ValueError(f"{prefix}X is empty: it has 0 samples")
@@ -205,32 +205,31 @@ class _Load:
     """How the blocks are held (``data``, then the :class:`DataPlan`) and the waiter."""
 
     def __init__(self, client, data: str | DataPlan) -> None:
-        self.client, self.requested = client, data
+        self.client = client
+        self.requested = "auto" if isinstance(data, DataPlan) else data
         self.plan: DataPlan | None = data if isinstance(data, DataPlan) else None
         self.waiter = Waiter(client, self.plan)
 
-    def _decide(self, n_rows: Sequence[int], row_bytes: tuple[int, int]) -> None:
+    def _decide(self, n_rows: Sequence[int], row_bytes: tuple[int, int]) -> DataPlan:
+        """The plan: the one given, else :func:`plan_data`'s for these blocks."""
         if self.plan is None:
             bytes_per_row, work = row_bytes
             self.plan = plan_data(
                 self.client, n_rows, bytes_per_row, data=self.requested, work_per_row=work
             )
             self.waiter.plan = self.plan
+        return self.plan
 
-    def parts(self, recipes: list[Any], rows: Sequence[float], row_bytes, model: Model):
+    def parts(self, recipes: list[Any], rows: Sequence[float], row_bytes: tuple[int, int]):
         """``(parts, stats)`` of the blocks ``recipes`` make, held as the plan says."""
         known = not any(math.isnan(n) for n in rows)
-        if self.plan is None and (known or self.requested != "auto"):
-            self._decide([int(n) if known else 0 for n in rows], row_bytes)
-        if self.plan is None:  # row counts unknown: count them on a streamed pass first
+        if self.plan is None and not known and self.requested == "auto":
+            # row counts unknown (a DataFrame's partitions): count them on a streamed pass
             stats = self.waiter.gather(map_parts(self.client, part_stats, recipes))
-            self._decide([n for n, _ in stats], row_bytes)
-            if self.plan.mode == "stream":
+            if self._decide([n for n, _ in stats], row_bytes).mode == "stream":
                 return recipes, stats
-        if self.plan.mode == "stream":
-            parts = recipes
-        else:
-            parts = self.client.compute(recipes)
+        plan = self._decide([int(n) if known else 0 for n in rows], row_bytes)
+        parts = recipes if plan.mode == "stream" else self.client.compute(recipes)
         return parts, self.waiter.gather(map_parts(self.client, part_stats, parts))
 
 
@@ -591,12 +590,13 @@ def train(
         net.loss,
         net.alpha,
     )
-    data = (X, y, sample_weight)
+    arrays = (X, y, sample_weight)
     splits = (validation_data, validation_fraction, class_weight)
     with client_for(client) as cl, np.errstate(over="ignore", invalid="ignore"):
         load = _Load(cl, data_mode)
-        rows, validation, dtype = _prepare_rows(cl, data, splits, model, rng, load)
-        _LOG.info("deltaprop.parallel.train: %s", load.plan.describe())
+        rows, validation, dtype = _prepare_rows(cl, arrays, splits, model, rng, load)
+        if load.plan is not None:
+            _LOG.info("deltaprop.parallel.train: %s", load.plan.describe())
         model_future = cl.scatter(model, broadcast=True, hash=False)
         if validation is not None:
             tracker.validation = _ValidationLoss(cl, validation, model_future, dtype, load.waiter)
@@ -640,7 +640,8 @@ def train(
 def _prepare_rows(client, data, splits, model: Model, rng, load: _Load):
     """``(training rows, validation rows or None, dtype)``, kept or streamed as ``load`` says."""
     validation_data, validation_fraction, class_weight = splits
-    parts, stats, dtype = _persist_parts(client, *data, model, load=load)
+    X, y, sample_weight = data
+    parts, stats, dtype = _persist_parts(client, X, y, sample_weight, model, load=load)
     rows, validation = _Rows.of(parts, stats), None
     if validation_fraction is not None:
         rows, validation = _hold_out(rows, validation_fraction, rng)
