@@ -196,6 +196,16 @@ def test_a_lost_worker_is_reported_as_memory(client):
     assert isinstance(caught.value, MemoryError)
 
 
+def test_lost_workers_outside_training_are_named_too(client):
+    from deltaprop.parallel import lost_workers_named
+
+    with pytest.raises(WorkerMemoryError, match=r"KilledWorker.*each worker may use"):
+        with lost_workers_named(client):
+            client.submit(_raise_killed_worker, pure=False).result()
+    with pytest.raises(ValueError, match="not about memory"), lost_workers_named(client):
+        raise ValueError("not about memory")
+
+
 def test_cancelled_futures_are_reported_as_memory(client):
     future = client.submit(time.sleep, 5, pure=False)
     client.cancel([future])

@@ -41,6 +41,7 @@ from deltaprop.cli.common import (
     say,
 )
 from deltaprop.cli.options import IMPUTE, UsageError
+from deltaprop.parallel import lost_workers_named
 from deltaprop.tabular import TabularModel, check_feature_scales
 from deltaprop.tabular.dask import (
     RECIPE_ON_DASK,
@@ -81,7 +82,10 @@ def train_on_dask(args: argparse.Namespace) -> int:
             f"target column {args.target!r} is not in {args.data!r} (columns: "
             f"{', '.join(columns[:20])})"
         )
-    with open_client(args.dask_scheduler, args.dask_workers, args.dask_worker_memory) as client:
+    with (
+        open_client(args.dask_scheduler, args.dask_workers, args.dask_worker_memory) as client,
+        lost_workers_named(client),
+    ):
         n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
         pre, fitted = fit_preprocessor(
             frame,

@@ -26,7 +26,13 @@ from deltaprop.parallel._dask import (
     is_dask_collection,
     train,
 )
-from deltaprop.parallel._memory import DATA_MODES, DataPlan, WorkerMemoryError, plan_data
+from deltaprop.parallel._memory import (
+    DATA_MODES,
+    DataPlan,
+    WorkerMemoryError,
+    lost_workers_named,
+    plan_data,
+)
 
 __all__ = [
     "DATA_MODES",
@@ -37,6 +43,7 @@ __all__ = [
     "flatten",
     "held_out_blocks",
     "is_dask_collection",
+    "lost_workers_named",
     "plan_data",
     "train",
     "unflatten",

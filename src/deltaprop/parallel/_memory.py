@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ __all__ = [
     "derive_parts",
     "format_bytes",
     "is_recipe",
+    "lost_workers_named",
     "map_parts",
     "plan_data",
     "worker_memory",
@@ -280,11 +282,16 @@ class Waiter:
                     self._check_paused()
             return self.client.gather(futures)
         except lost as exc:
-            self.client.cancel(listed)
+            self._cancel(listed)
             raise self._lost_worker(exc) from exc
         except WorkerMemoryError:
-            self.client.cancel(listed)
+            self._cancel(listed)
             raise
+
+    def _cancel(self, futures: list) -> None:
+        """Drop the pass's remaining work (a best effort: the client may be closing)."""
+        with contextlib.suppress(Exception):
+            self.client.cancel(futures)
 
     def _check_paused(self) -> None:
         """Raise once every worker has been paused (or gone) for ``pause_timeout``."""
@@ -338,6 +345,22 @@ class Waiter:
         if self.plan is not None:
             return self.plan.advice()
         return "smaller partitions, streaming the data (--dask-data stream), or more memory"
+
+
+@contextlib.contextmanager
+def lost_workers_named(client: Any) -> Iterator[None]:
+    """Within: an error that means a worker was lost becomes a :class:`WorkerMemoryError`.
+
+    For Dask work outside :func:`~deltaprop.parallel.train`'s passes (summaries of a
+    dataset, say), which raises ``KilledWorker``, cancelled futures or closed
+    connections when a worker is killed for its memory.
+    """
+    import distributed  # optional dependency: the dask extra
+
+    try:
+        yield
+    except _worker_loss_errors(distributed) as exc:
+        raise Waiter(client)._lost_worker(exc) from exc
 
 
 def _worker_loss_errors(distributed: Any) -> tuple[type[BaseException], ...]:
