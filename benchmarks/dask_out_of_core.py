@@ -6,7 +6,8 @@ runs ``deltaprop train DATA --dask`` on a local cluster of 2 worker processes of
 each (800 MB in all, less than half the data): ``--dask-data auto`` sees the data do not
 fit and streams them, reading every partition again at each epoch. A sampler records
 the resident memory of the command's process (the client) and of every worker process
-(a process tree walk every 0.2 s). Writes ``benchmarks/results/dask_out_of_core.md``.
+(a process tree walk every 0.2 s). Writes ``benchmarks/results/dask_out_of_core.md`` and
+its section of BENCHMARKS.md.
 
 Run from the repository root (several minutes; the dataset is written once, under
 ``--folder``, and reused)::
@@ -19,16 +20,22 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import psutil
+from _report import cpu_model, write_section
 
-OUT = Path(__file__).resolve().parent / "results" / "dask_out_of_core.md"
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "results" / "dask_out_of_core.md"
+TITLE = "Dask training on data larger than the workers' memory"
+START_MARK, END_MARK = "<!-- dask_out_of_core:start -->", "<!-- dask_out_of_core:end -->"
 N_FEATURES = 20
 
 
@@ -102,6 +109,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--folder", type=Path, default=Path("/tmp/deltaprop-out-of-core"))
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -124,12 +132,14 @@ def main() -> None:
     peaks = sampler.peaks.values()
     workers = sorted((rss for rss, role in peaks if role == "worker"), reverse=True)
     client = max((rss for rss, role in peaks if role.startswith("client")), default=0)
+    said = [line for line in output.splitlines() if line.strip()]
+    # Dask's own log lines (memory warnings, pauses): counted by kind, not copied
+    logged = [line for line in said if re.match(r"\d{4}-\d\d-\d\d .* - distributed\.", line)]
+    kinds = Counter(re.sub(r".* - (WARNING|INFO|ERROR) - ", "", line)[:40] for line in logged)
     lines = [
-        "# Dask training on data larger than the workers' memory",
-        "",
-        f"`python benchmarks/dask_out_of_core.py` on {platform.machine()}, "
-        f"{os.cpu_count()} cores (shared with other jobs: the machine was loaded; times are "
-        "indicative), Python {platform.python_version()}.",
+        f"`python benchmarks/dask_out_of_core.py` on {cpu_model()} ({platform.machine()}, "
+        f"{os.cpu_count()} cores, shared with other jobs: the machine was loaded, so the time "
+        f"is indicative), Python {platform.python_version()}.",
         "",
         f"- dataset: {args.rows:,} rows x {N_FEATURES} float64 features + target, "
         f"{-(-args.rows // args.rows_per_file)} Parquet files, {data_bytes / 1e9:.2f} GB on disk "
@@ -143,16 +153,21 @@ def main() -> None:
         "- peak resident memory per worker process: "
         + ", ".join(f"{rss / 1e6:.0f} MB" for rss in workers),
         f"- peak resident memory of the client (the command's process): {client / 1e6:.0f} MB",
+        "- Dask's log lines during the run: "
+        + (", ".join(f"{n} x '{kind}...'" for kind, n in kinds.most_common(4)) or "none"),
         "",
-        "The command's output:",
+        "The command's output (without Dask's log lines):",
         "",
         "```text",
-        *[line for line in output.splitlines() if line.strip()],
+        *[line for line in said if line not in logged],
         "```",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
+    args.out.write_text("\n".join([f"# {TITLE}", "", *lines]))
+    write_section(
+        args.output, [START_MARK, f"## {TITLE}", "", *lines, END_MARK], START_MARK, END_MARK
+    )
     print("\n".join(lines))
     sys.exit(process.returncode)
 
