@@ -1,7 +1,9 @@
 """Data-parallel training on a ``dask.distributed`` cluster.
 
 The rows of ``X``, ``y`` and the sample weights are cut into aligned blocks, validated
-and persisted together on the workers once; the data never comes back to the client.
+and persisted together on the workers once, or, when they do not fit the workers'
+memory, remade from their source at every pass (:mod:`._memory`); the data never come
+back to the client.
 Each iteration the client broadcasts the flat parameter vector under a fresh key, every
 block computes its share of the loss and gradient with the core's
 :func:`~deltaprop.core.backprop.forward_pass` / :func:`~deltaprop.core.backprop.backward_pass`, a
