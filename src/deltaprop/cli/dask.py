@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from pathlib import Path
 
 from deltaprop.cli.common import (
     build_estimator,
+    check_checkpoint_options,
     finish_training,
     no_convergence_warnings,
     require_extras,
@@ -56,18 +56,11 @@ from deltaprop.training.checkpoint import Checkpoint
 __all__ = ["RECIPE_ON_DASK", "train_on_dask"]
 
 
-def _refuse_unsupported(args: argparse.Namespace) -> None:
-    if args.resume is not None and not Path(args.resume).is_file():
-        raise UsageError(f"--resume {args.resume}: no such file")
-    if args.checkpoint is None and args.checkpoint_every is not None:
-        raise UsageError("--checkpoint-every needs --checkpoint PATH")
-
-
 def train_on_dask(args: argparse.Namespace) -> int:
     """Train on the Parquet dataset ``args.data`` through Dask and write the model."""
     require_extras("train")
 
-    _refuse_unsupported(args)
+    check_checkpoint_options(args)
     # pandas deprecations that Dask's own readers trigger are Dask's to fix, not the user's
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=r"dask(\.|$)")

@@ -9,6 +9,13 @@ block computes its share of the loss and gradient with the core's
 :func:`~deltaprop.core.backprop.forward_pass` / :func:`~deltaprop.core.backprop.backward_pass`, a
 tree of additions on the workers reduces the shares, and the client (which holds only
 parameters and gradients) takes the step.
+
+Everything around the step is training's own: the one loop and its stop rules
+(:class:`~deltaprop.training.stopping.Tracker`: validation loss, early stopping,
+schedules, callbacks, checkpoints), the L-BFGS driver, ``resume``. Validation rows are
+persisted blocks too (given, or whole blocks held out), whose loss the workers sum;
+``class_weight`` is counted block by block; dropout masks are drawn where the rows are,
+as one process would draw them.
 """
 
 from __future__ import annotations
