@@ -3,8 +3,7 @@
 The rows of ``X``, ``y`` and the sample weights are cut into aligned blocks, validated
 and persisted together on the workers once, or, when they do not fit the workers'
 memory, remade from their source at every pass (:mod:`._memory`); the data never come
-back to the client.
-Each iteration the client broadcasts the flat parameter vector under a fresh key, every
+back to the client. Each iteration the client broadcasts the flat parameter vector under a fresh key, every
 block computes its share of the loss and gradient with the core's
 :func:`~deltaprop.core.backprop.forward_pass` / :func:`~deltaprop.core.backprop.backward_pass`, a
 tree of additions on the workers reduces the shares, and the client (which holds only
@@ -13,7 +12,8 @@ parameters and gradients) takes the step.
 Everything around the step is training's own: the one loop and its stop rules
 (:class:`~deltaprop.training.stopping.Tracker`: validation loss, early stopping,
 schedules, callbacks, checkpoints), the L-BFGS driver, ``resume``. Validation rows are
-persisted blocks too (given, or whole blocks held out), whose loss the workers sum;
+blocks too, kept or streamed as the training rows (given, or whole blocks held out),
+whose loss the workers sum;
 ``class_weight`` is counted block by block; dropout masks are drawn where the rows are,
 as one process would draw them.
 """
