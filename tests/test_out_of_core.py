@@ -121,6 +121,12 @@ def test_unknown_row_counts_are_counted_before_choosing(client, data, caplog):
     (line,) = [r.getMessage() for r in caplog.records if r.name == "deltaprop.parallel"]
     # 240 rows x (4 inputs + 1 target) x 8 bytes, counted on a pass over the partitions
     assert "data kept in the workers' memory (persist): about 9.6 kB of blocks <=" in line
+    for mode in ("persist", "stream"):  # forced: counted on the first pass all the same
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="deltaprop.parallel"):
+            parallel_train(_net(), frame[list("abcd")], frame["t"], max_iter=1, data=mode)
+        (line,) = [r.getMessage() for r in caplog.records if r.name == "deltaprop.parallel"]
+        assert f"({mode}): '{mode}' was asked for; about 9.6 kB of blocks" in line
 
 
 class _Cluster:

@@ -3,8 +3,8 @@
 The rows of ``X``, ``y`` and the sample weights are cut into aligned blocks, validated
 and persisted together on the workers once, or, when they do not fit the workers'
 memory, remade from their source at every pass (:mod:`._memory`); the data never come
-back to the client. Each iteration the client broadcasts the flat parameter vector under a fresh key, every
-block computes its share of the loss and gradient with the core's
+back to the client. Each iteration the client broadcasts the flat parameter vector
+under a fresh key, every block computes its share of the loss and gradient with the core's
 :func:`~deltaprop.core.backprop.forward_pass` / :func:`~deltaprop.core.backprop.backward_pass`, a
 tree of additions on the workers reduces the shares, and the client (which holds only
 parameters and gradients) takes the step.
@@ -232,12 +232,18 @@ class _Load:
     def parts(self, recipes: list[Any], rows: Sequence[float], row_bytes: tuple[int, int]):
         """``(parts, stats)`` of the blocks ``recipes`` make, held as the plan says."""
         known = not any(math.isnan(n) for n in rows)
-        if self.plan is None and not known and self.requested == "auto":
-            # row counts unknown (a DataFrame's partitions): count them on a streamed pass
+        if self.plan is None and not known:
+            # row counts unknown (a DataFrame's partitions): count them on the first pass
+            # (a streamed one, unless persisting was asked for), then decide
+            if self.requested == "persist":
+                parts = self.client.compute(recipes)
+                stats = self.waiter.gather(map_parts(self.client, part_stats, parts))
+                self._decide([n for n, _ in stats], row_bytes)
+                return parts, stats
             stats = self.waiter.gather(map_parts(self.client, part_stats, recipes))
             if self._decide([n for n, _ in stats], row_bytes).mode == "stream":
                 return recipes, stats
-        plan = self._decide([int(n) if known else 0 for n in rows], row_bytes)
+        plan = self._decide([int(n) for n in rows] if known else [], row_bytes)
         parts = recipes if plan.mode == "stream" else self.client.compute(recipes)
         return parts, self.waiter.gather(map_parts(self.client, part_stats, parts))
 
