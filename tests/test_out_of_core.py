@@ -159,6 +159,10 @@ def test_auto_streams_when_one_worker_would_hold_too_much():
     # x 20 MB = 280 MB > 250 MB
     plan = plan_data(_Cluster([500 * MB] * 2, threads=4), [100] * 20, 200_000)
     assert plan.mode == "stream"
+    assert plan.reason == (
+        "about 400 MB of blocks, 280 MB per worker with 4 block(s) at work > 50% of a "
+        "worker's 500 MB"
+    )
 
 
 def test_forced_modes_and_workers_without_limits():

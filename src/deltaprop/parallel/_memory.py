@@ -183,15 +183,7 @@ def plan_data(
     n_workers = max(len(limits), 1)
     finite = [limit for limit in limits if limit is not None]
     per_worker = math.ceil(total / n_workers) + max(threads, default=1) * largest
-    if not finite or len(finite) < len(limits):
-        fits, why = True, "the workers have no memory limit"
-    else:
-        fits = total <= PERSIST_SHARE * sum(finite) and per_worker <= PERSIST_SHARE * min(finite)
-        compare = "<=" if fits else ">"
-        why = (
-            f"about {format_bytes(total)} of blocks {compare} {PERSIST_SHARE:.0%} of the "
-            f"workers' {format_bytes(sum(finite))} ({len(finite)} x {format_bytes(min(finite))})"
-        )
+    fits, why = _fits(total, per_worker, limits, max(threads, default=1))
     if data == "auto":
         mode = "persist" if fits else "stream"
     else:
@@ -202,6 +194,27 @@ def plan_data(
             "a worker's limit: use smaller partitions"
         )
     return DataPlan(mode, data, total, largest, tuple(limits), len(n_rows), why)
+
+
+def _fits(total: int, per_worker: int, limits: list, threads: int) -> tuple[bool, str]:
+    """Whether kept blocks fit the workers (:func:`plan_data`'s rule), and why, in words."""
+    finite = [limit for limit in limits if limit is not None]
+    if not finite or len(finite) < len(limits):
+        return True, "the workers have no memory limit"
+    workers = f"{format_bytes(sum(finite))} ({len(finite)} x {format_bytes(min(finite))})"
+    if total > PERSIST_SHARE * sum(finite):
+        return False, (
+            f"about {format_bytes(total)} of blocks > {PERSIST_SHARE:.0%} of the workers' {workers}"
+        )
+    if per_worker > PERSIST_SHARE * min(finite):
+        return False, (
+            f"about {format_bytes(total)} of blocks, {format_bytes(per_worker)} per worker "
+            f"with {threads} block(s) at work > {PERSIST_SHARE:.0%} of a worker's "
+            f"{format_bytes(min(finite))}"
+        )
+    return True, (
+        f"about {format_bytes(total)} of blocks <= {PERSIST_SHARE:.0%} of the workers' {workers}"
+    )
 
 
 def is_recipe(part: Any) -> bool:
