@@ -45,7 +45,7 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
-from deltaprop.training.checkpoint import Checkpoint
+from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError, describe_change
 
 __all__ = ["add_commands", "add_train"]
 
@@ -80,6 +80,38 @@ def _check_in_memory_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--resume {args.resume}: no such file")
     if args.checkpoint is None and args.checkpoint_every is not None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
+
+
+#: train's names of the options that ``train`` sets under another name
+_RESUME_OPTIONS = {"optimizer": "--solver"}
+_CLI_SET = {
+    "learning_rate",
+    "momentum",
+    "batch_size",
+    "tol",
+    "n_iter_no_change",
+    "early_stopping",
+    "validation_fraction",
+    "class_weight",
+    "target_loss",
+}
+
+
+def _resume_mismatch(exc: ResumeMismatchError, args: argparse.Namespace) -> str:
+    """What changed since the checkpoint, in the command line's option names."""
+    parts = []
+    for name, old, new in exc.changes:
+        if name == "data":
+            parts.append(describe_change(name, old, new) + f" in {args.data!r}")
+            continue
+        if name in _RESUME_OPTIONS or name in _CLI_SET:
+            name = _RESUME_OPTIONS.get(name) or "--" + name.replace("_", "-")
+        parts.append(describe_change(name, old, new))
+    return (
+        f"--resume {args.resume}: this run differs from the checkpoint's: "
+        + "; ".join(parts)
+        + " (resume with the options and data of the run that wrote it, or drop --resume)"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -150,6 +182,8 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     with no_convergence_warnings():
         try:
             model.fit(frame, args.target, sample_weight=args.sample_weight, resume=args.resume)
+        except ResumeMismatchError as exc:
+            raise UsageError(_resume_mismatch(exc, args)) from None
         finally:
             progress.close()
     model.estimator_.set_params(callbacks=None)  # functions are never stored in model files

@@ -86,7 +86,8 @@ class Tracker:
     Attributes
     ----------
     interrupt : InterruptGuard or None
-    optimizer, rng, initial_rng_state, data_info, last_finite, schedule_state, first_iteration
+    optimizer, rng, initial_rng_state, data_info, options, last_finite, schedule_state,
+    first_iteration
         The state of the run that checkpoints save and ``resume`` restores.
     """
 
@@ -118,6 +119,7 @@ class Tracker:
         self.rng: Any = None
         self.initial_rng_state: Any = None
         self.data_info: dict[str, Any] = {}
+        self.options: dict[str, Any] = {}
         self.last_finite: list[Any] | None = None
         self.schedule_state: dict[str, Any] | None = None
         self.first_iteration = 1
