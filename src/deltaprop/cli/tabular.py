@@ -36,6 +36,7 @@ from deltaprop.cli.common import (
 )
 from deltaprop.cli.options import Parser, UsageError, add, impute_of, wrap
 from deltaprop.cli.report import html_page, report_lines, report_png
+from deltaprop.cli.terminal import terminal_safe
 from deltaprop.core.network import Network
 from deltaprop.files.container import load
 from deltaprop.tabular import (
@@ -154,7 +155,7 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     )
     table = [(n, r.role, r.reason, r.n_missing) for n, r in roles.items()]
     if args.dry_run or not args.quiet:
-        print("\n".join(role_lines(table, impute_of(args))))
+        print(terminal_safe("\n".join(role_lines(table, impute_of(args)))))
     if args.dry_run:
         return 0
     task = args.task or infer_task(frame[args.target], name=args.target)
@@ -217,7 +218,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             out[f"proba_{label}"] = proba[:, k]
     text = out.to_csv(index=False, lineterminator="\n")
     if args.out is None:
-        sys.stdout.write(text)
+        # on a terminal the table's labels and IDs are shown, never obeyed; a pipe or a
+        # file gets them as they are (they are data)
+        sys.stdout.write(terminal_safe(text) if sys.stdout.isatty() else text)
     else:
         write_bytes(args.out, text.encode("utf-8"))
         if args.verbose:
@@ -235,7 +238,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     frame = read_table_at(args.data, args)
     target = args.target or model.target_
     report = model.report(frame, target=target, sample_weight=args.sample_weight)
-    print(json.dumps(report) if args.json else "\n".join(report_lines(report, args.data)))
+    # JSON escapes every control and non-ASCII character itself
+    print(
+        json.dumps(report)
+        if args.json
+        else terminal_safe("\n".join(report_lines(report, args.data)))
+    )
     if args.plot is None and args.html is None:
         return 0
     actual = predicted = None
@@ -270,7 +278,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         # not a kind info describes, or a config it cannot read: load's own error
         obj = load(args.model)
         raise UsageError(f"{args.model!r} holds a {type(obj).__name__}, not a model")
-    print("\n".join(lines))
+    print(terminal_safe("\n".join(lines)))
     return 0
 
 
