@@ -78,7 +78,10 @@ def _check_in_memory_options(args: argparse.Namespace) -> None:
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{flag} needs --dask or --dask-scheduler ADDRESS")
     if args.resume is not None and not Path(args.resume).is_file():
-        raise UsageError(f"--resume {args.resume}: no such file")
+        problem = (
+            "it is a folder, not a checkpoint" if Path(args.resume).is_dir() else "no such file"
+        )
+        raise UsageError(f"--resume {args.resume}: {problem}")
     if args.checkpoint is None and args.checkpoint_every is not None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
 
