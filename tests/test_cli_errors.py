@@ -256,7 +256,7 @@ def test_a_folder_as_model_is_called_a_folder(tmp_path, capsys, command):
     folder = tmp_path / "models"
     folder.mkdir()
     argv = [command[0], str(folder), *(c.format(data=tmp_path / "good.csv") for c in command[1:])]
-    _assert_one_line_error(capsys, 2, main(argv), f"'{folder}' is a folder, not a model file")
+    _assert_one_line_error(capsys, 2, main(argv), f"'{folder}' is not a file: it is a folder")
 
 
 def test_unexpected_error_is_exit_code_1_with_a_hint(model, tmp_path, monkeypatch, capsys):

@@ -881,7 +881,7 @@ def _checked_path(path: str | os.PathLike) -> tuple[Path, str, int]:
     if not path.exists():
         raise ModelFileError(f"{where}: no such file")
     if path.is_dir():
-        raise ModelFileError(f"{where} is a folder, not a model file")
+        raise ModelFileError(f"{where} is not a file: it is a folder")
     if not path.is_file():
         raise ModelFileError(f"{where} is not a file")
     size = path.stat().st_size
