@@ -424,6 +424,7 @@ def _resume_error(checkpoint_path, X, y, **change):
         (dict(tol=0.5), "tol None -> 0.5"),
         (dict(n_iter_no_change=3), "n_iter_no_change 10 -> 3"),
         (dict(target_loss=0.1), "target_loss None -> 0.1"),
+        (dict(class_weight={0: 1.0, 1: 2.0}), """class_weight None -> '{"0": 1.0, "1": 2.0}'"""),
     ],
 )
 def test_resume_names_each_option_that_changed(checkpoint_path, change, named):

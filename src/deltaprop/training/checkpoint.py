@@ -48,6 +48,7 @@ import math
 import os
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -477,23 +478,22 @@ def data_fingerprint(*arrays: Any) -> dict[str, Any]:
 
 
 def run_options(
-    optimizer: Optimizer,
-    schedule: Schedule | None,
-    *,
-    batch_size: int | None,
-    shuffle: bool,
-    target_loss: float | None,
-    tol: float | None,
-    n_iter_no_change: int,
-    early_stopping: bool,
-    validation_fraction: float | None,
-    class_weight: Any,
+    optimizer: Optimizer, schedule: Schedule | None, settings: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The options of a :func:`deltaprop.train` run that decide its result, as JSON values.
 
     ``max_iter`` and the callbacks are not among them: resuming to train longer is
     what checkpoints are for. The random state and the dtype are checked apart (the
     generator's saved state replaces the one; the other is the data's).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    schedule : Schedule or None
+    settings : mapping
+        ``train``'s other arguments that decide the result, by name: ``batch_size``,
+        ``shuffle``, ``target_loss``, ``tol``, ``n_iter_no_change``, ``early_stopping``,
+        ``validation_fraction``, ``class_weight`` (a mapping is stored as JSON text).
 
     Returns
     -------
@@ -508,18 +508,11 @@ def run_options(
     if schedule is not None:
         for key, value in schedule.state_dict()["params"].items():  # type: ignore[attr-defined]
             options[f"schedule.{key}"] = value
-    if isinstance(class_weight, dict):
-        class_weight = json.dumps({str(k): float(v) for k, v in sorted(class_weight.items())})
-    options.update(
-        batch_size=batch_size,
-        shuffle=shuffle,
-        target_loss=target_loss,
-        tol=tol,
-        n_iter_no_change=n_iter_no_change,
-        early_stopping=early_stopping,
-        validation_fraction=validation_fraction,
-        class_weight=class_weight,
-    )
+    options.update(settings)
+    class_weight = options.get("class_weight")
+    if isinstance(class_weight, Mapping):
+        pairs = sorted((str(k), float(v)) for k, v in class_weight.items())
+        options["class_weight"] = json.dumps(dict(pairs))
     return {key: _plain_option(value) for key, value in options.items()}
 
 

@@ -303,18 +303,10 @@ def train(
         # rows given apart, which decide early stopping and the best epoch
         given = validation[:3] if validation_data is not None and validation else ()
         tracker.data_info["fingerprint"] = data_fingerprint(*checked, *given)
-        tracker.options = run_options(
-            optimizer,
-            schedule,
-            batch_size=batch,
-            shuffle=shuffle,
-            target_loss=target_loss,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            class_weight=class_weight,
-        )
+        settings = dict(batch_size=batch, shuffle=shuffle, target_loss=target_loss, tol=tol)
+        settings.update(n_iter_no_change=n_iter_no_change, early_stopping=early_stopping)
+        settings.update(validation_fraction=validation_fraction, class_weight=class_weight)
+        tracker.options = run_options(optimizer, schedule, settings)
     if resumed is not None and not isinstance(optimizer, LBFGS):
         params = restore(
             resumed,
