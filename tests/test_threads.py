@@ -24,7 +24,7 @@ def _trained_weights():
 
 
 def _blas_threads():
-    return [info["num_threads"] for info in threadpoolctl.threadpool_info()]
+    return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
 
 
 def test_threaded_training_gives_the_bits_of_single_threaded_training(monkeypatch):
@@ -59,3 +59,17 @@ def test_the_blas_limit_ends_with_the_call_even_when_calls_overlap():
     assert all(threads == [1] * len(before) for threads in seen)  # limited while running
     assert _threads.run_pieces(piece, [0.0, 0.0]) == [0.0, 0.0]
     assert _blas_threads() == before
+
+
+def test_a_blas_loaded_after_the_first_call_is_limited_too(monkeypatch):
+    _threads.run_pieces(lambda piece: piece, [0, 1])  # the controller is made now
+    made = _threads._controller
+
+    class Later:  # a library loaded since: its import adds a module
+        pass
+
+    monkeypatch.setitem(__import__("sys").modules, "deltaprop_test_later_import", Later)
+    seen = []
+    _threads.run_pieces(lambda piece: seen.append(_blas_threads()), [0, 1])
+    assert _threads._controller is not made  # looked up again after the import
+    assert all(threads == [1] * len(threads) for threads in seen)

@@ -14,6 +14,7 @@ original one and leaves it in force after both returned.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,18 +24,23 @@ __all__ = ["run_pieces"]
 
 _executor: ThreadPoolExecutor | None = None
 _controller: Any = None  # None: not looked up yet; False: threadpoolctl is missing
+_modules_seen = 0  # len(sys.modules) when _controller was made
 _limit_lock = threading.Lock()
 
 
 def _blas_controller() -> Any:
     """threadpoolctl's controller of the loaded BLAS, or None without threadpoolctl."""
-    global _controller
-    if _controller is None:
+    global _controller, _modules_seen
+    # a controller knows the libraries loaded when it was made (an import since, of
+    # SciPy say, can load another BLAS); making one costs milliseconds, so it is made
+    # again only after an import
+    if _controller is None or (_controller and len(sys.modules) != _modules_seen):
         try:
             from threadpoolctl import ThreadpoolController  # optional: the [fast] extra
         except ImportError:
             _controller = False
         else:
+            _modules_seen = len(sys.modules)
             _controller = ThreadpoolController()
     return _controller or None
 
