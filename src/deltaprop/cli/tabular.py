@@ -86,19 +86,15 @@ def _check_in_memory_options(args: argparse.Namespace) -> None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
 
 
-#: train's names of the options that ``train`` sets under another name
-_RESUME_OPTIONS = {"optimizer": "--solver"}
-_CLI_SET = {
-    "learning_rate",
-    "momentum",
-    "batch_size",
-    "tol",
-    "n_iter_no_change",
-    "early_stopping",
-    "validation_fraction",
-    "class_weight",
-    "target_loss",
-}
+#: How the command line spells the options of deltaprop.train that ``train`` sets (the
+#: others, such as Adam's beta_1, keep train's names in a refused --resume)
+_SPELLED = {"optimizer": "--solver"} | {
+    name: "--" + name.replace("_", "-")
+    for name in (
+        "learning_rate", "momentum", "batch_size", "tol", "n_iter_no_change",
+        "early_stopping", "validation_fraction", "class_weight", "target_loss",
+    )
+}  # fmt: skip
 
 
 def _resume_mismatch(exc: ResumeMismatchError, args: argparse.Namespace) -> str:
@@ -108,9 +104,7 @@ def _resume_mismatch(exc: ResumeMismatchError, args: argparse.Namespace) -> str:
         if name == "data":
             parts.append(describe_change(name, old, new) + f" in {args.data!r}")
             continue
-        if name in _RESUME_OPTIONS or name in _CLI_SET:
-            name = _RESUME_OPTIONS.get(name) or "--" + name.replace("_", "-")
-        parts.append(describe_change(name, old, new))
+        parts.append(describe_change(_SPELLED.get(name, name), old, new))
     return (
         f"--resume {args.resume}: this run differs from the checkpoint's: "
         + "; ".join(parts)
