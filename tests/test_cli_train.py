@@ -314,6 +314,26 @@ def test_checkpoint_and_resume_give_the_uninterrupted_model(tmp_path):
     assert resumed.optimizer_state_["t"] == straight.optimizer_state_["t"]
 
 
+def test_resume_refuses_changed_options_or_data_naming_them(tmp_path, capsys):
+    frame = _table("binary")
+    data = _write(frame, tmp_path, "train", "csv")
+    ckpt, out = str(tmp_path / "run.ckpt"), str(tmp_path / "model")
+    common = ["train", data, "--target", "y", "--hidden", "4", "--seed", "1", "-q"]
+    assert main([*common, "--max-iter", "3", "--checkpoint", ckpt]) == 0
+    resume = ["--max-iter", "6", "--resume", ckpt, "--out", out]
+    assert main([*common, *resume, "--learning-rate", "0.05", "--batch-size", "16"]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume {ckpt}: this run differs from the checkpoint's" in err
+    assert "--learning-rate 0.001 -> 0.05" in err and "--batch-size 48 -> 16" in err
+    changed = frame.copy()
+    changed.loc[5, "x1"] += 1.0
+    other = _write(changed, tmp_path, "changed", "csv")
+    assert main(["train", other, *common[2:], *resume]) == 2
+    err = capsys.readouterr().err
+    assert "the training data changed (contents" in err and "'" + other + "'" in err
+    assert main([*common, *resume]) == 0  # the same options and data resume
+
+
 def test_demo_without_the_cli_extra_uses_numpy_alone(monkeypatch, capsys):
     import sys
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.cli.options import UsageError, table_reading
+from deltaprop.cli.terminal import terminal_safe
 from deltaprop.estimators.plan import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from deltaprop.files.container import load, save, write_atomically
 from deltaprop.tabular import TabularModel, read_table
@@ -117,9 +118,9 @@ def architecture(layers: Iterable[tuple[int, int, str]]) -> str:
 
 
 def say(args: argparse.Namespace, text: str) -> None:
-    """Print ``text`` unless ``--quiet``."""
+    """Print ``text`` unless ``--quiet`` (made safe for a terminal: it names columns)."""
     if not getattr(args, "quiet", False):
-        print(text)
+        print(terminal_safe(text))
 
 
 # -- progress -------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 
 from deltaprop.cli.common import check_destination, load_model, read_table_at, require_extras
 from deltaprop.cli.options import UsageError, add, wrap
+from deltaprop.cli.terminal import terminal_safe
 from deltaprop.core.network import Network
 from deltaprop.explain.examples import DEFAULT_LEARNING_RATE, tutorial_example, worked_example
 from deltaprop.explain.trace import Trace, explain
@@ -81,21 +82,22 @@ def _show(args: argparse.Namespace, trace: Trace, context: list[str]) -> int:
         try:
             trace.to_png(args.png)
         except ImportError as exc:
-            print(f"deltaprop: error: {exc}", file=sys.stderr)
+            print(f"deltaprop: error: {terminal_safe(str(exc))}", file=sys.stderr)
             return 1
         except OSError as exc:
             raise UsageError(f"cannot write --png {args.png}: {exc.strerror or exc}") from None
         print(f"deltaprop: wrote {args.png}", file=sys.stderr)
+    # names and labels in the text come from the model file and the table
     if args.format == "json":
-        print(trace.to_json())
+        print(trace.to_json())  # JSON escapes controls and non-ASCII itself
     elif args.format == "markdown":
         if context:
-            print("\n".join(f"> {line}  " for line in context) + "\n")
-        print(trace.to_markdown(), end="")
+            print(terminal_safe("\n".join(f"> {line}  " for line in context) + "\n"))
+        print(terminal_safe(trace.to_markdown()), end="")
     else:
         if context:
-            print("\n".join(context) + "\n")
-        print(trace.to_text(), end="")
+            print(terminal_safe("\n".join(context) + "\n"))
+        print(terminal_safe(trace.to_text()), end="")
     return 0
 
 

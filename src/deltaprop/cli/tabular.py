@@ -36,6 +36,7 @@ from deltaprop.cli.common import (
 )
 from deltaprop.cli.options import Parser, UsageError, add, impute_of, wrap
 from deltaprop.cli.report import html_page, report_lines, report_png
+from deltaprop.cli.terminal import terminal_safe
 from deltaprop.core.network import Network
 from deltaprop.files.container import load
 from deltaprop.tabular import (
@@ -45,7 +46,7 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
-from deltaprop.training.checkpoint import Checkpoint
+from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError, describe_change
 
 __all__ = ["add_commands", "add_train"]
 
@@ -77,9 +78,38 @@ def _check_in_memory_options(args: argparse.Namespace) -> None:
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{flag} needs --dask or --dask-scheduler ADDRESS")
     if args.resume is not None and not Path(args.resume).is_file():
-        raise UsageError(f"--resume {args.resume}: no such file")
+        problem = (
+            "it is a folder, not a checkpoint" if Path(args.resume).is_dir() else "no such file"
+        )
+        raise UsageError(f"--resume {args.resume}: {problem}")
     if args.checkpoint is None and args.checkpoint_every is not None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
+
+
+#: How the command line spells the options of deltaprop.train that ``train`` sets (the
+#: others, such as Adam's beta_1, keep train's names in a refused --resume)
+_SPELLED = {"optimizer": "--solver"} | {
+    name: "--" + name.replace("_", "-")
+    for name in (
+        "learning_rate", "momentum", "batch_size", "tol", "n_iter_no_change",
+        "early_stopping", "validation_fraction", "class_weight", "target_loss",
+    )
+}  # fmt: skip
+
+
+def _resume_mismatch(exc: ResumeMismatchError, args: argparse.Namespace) -> str:
+    """What changed since the checkpoint, in the command line's option names."""
+    parts = []
+    for name, old, new in exc.changes:
+        if name == "data":
+            parts.append(describe_change(name, old, new) + f" in {args.data!r}")
+            continue
+        parts.append(describe_change(_SPELLED.get(name, name), old, new))
+    return (
+        f"--resume {args.resume}: this run differs from the checkpoint's: "
+        + "; ".join(parts)
+        + " (resume with the options and data of the run that wrote it, or drop --resume)"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -122,7 +152,7 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     )
     table = [(n, r.role, r.reason, r.n_missing) for n, r in roles.items()]
     if args.dry_run or not args.quiet:
-        print("\n".join(role_lines(table, impute_of(args))))
+        print(terminal_safe("\n".join(role_lines(table, impute_of(args)))))
     if args.dry_run:
         return 0
     task = args.task or infer_task(frame[args.target], name=args.target)
@@ -150,6 +180,8 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     with no_convergence_warnings():
         try:
             model.fit(frame, args.target, sample_weight=args.sample_weight, resume=args.resume)
+        except ResumeMismatchError as exc:
+            raise UsageError(_resume_mismatch(exc, args)) from None
         finally:
             progress.close()
     model.estimator_.set_params(callbacks=None)  # functions are never stored in model files
@@ -183,7 +215,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             out[f"proba_{label}"] = proba[:, k]
     text = out.to_csv(index=False, lineterminator="\n")
     if args.out is None:
-        sys.stdout.write(text)
+        # on a terminal the table's labels and IDs are shown, never obeyed; a pipe or a
+        # file gets them as they are (they are data)
+        sys.stdout.write(terminal_safe(text) if sys.stdout.isatty() else text)
     else:
         write_bytes(args.out, text.encode("utf-8"))
         if args.verbose:
@@ -201,7 +235,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     frame = read_table_at(args.data, args)
     target = args.target or model.target_
     report = model.report(frame, target=target, sample_weight=args.sample_weight)
-    print(json.dumps(report) if args.json else "\n".join(report_lines(report, args.data)))
+    # JSON escapes every control and non-ASCII character itself
+    print(
+        json.dumps(report)
+        if args.json
+        else terminal_safe("\n".join(report_lines(report, args.data)))
+    )
     if args.plot is None and args.html is None:
         return 0
     actual = predicted = None
@@ -236,7 +275,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         # not a kind info describes, or a config it cannot read: load's own error
         obj = load(args.model)
         raise UsageError(f"{args.model!r} holds a {type(obj).__name__}, not a model")
-    print("\n".join(lines))
+    print(terminal_safe("\n".join(lines)))
     return 0
 
 

@@ -558,7 +558,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Any], None]) -> N
     ``write(file)`` fills a temporary file (``.<name>.<12 hex digits>.tmp``, beside
     ``path``, a name :func:`load` refuses), which is flushed, fsynced and renamed over
     ``path``; the folder is fsynced too. On any exception, Ctrl-C included, the temporary
-    file is removed and whatever was at ``path`` stays untouched.
+    file is removed and whatever was at ``path`` stays untouched; an ``OSError`` (a
+    full disk, a quota) is raised again naming ``path``, with its ``errno``.
     """
     path = Path(path)
     tmp = _create_temporary(path.parent, path.name)
@@ -568,9 +569,13 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Any], None]) -> N
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # a full disk says "No space left on device" without a file name (or names
+            # the temporary file): name the destination the caller asked for
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     _fsync_folder(path.parent)
 
@@ -875,6 +880,8 @@ def _checked_path(path: str | os.PathLike) -> tuple[Path, str, int]:
         )
     if not path.exists():
         raise ModelFileError(f"{where}: no such file")
+    if path.is_dir():
+        raise ModelFileError(f"{where} is not a file: it is a folder")
     if not path.is_file():
         raise ModelFileError(f"{where} is not a file")
     size = path.stat().st_size

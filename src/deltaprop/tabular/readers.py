@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.tabular.columns import NULL_SPELLINGS, column_names, parse_numbers, require_pandas
+from deltaprop.tabular.columns import (
+    NESTED_TYPES,
+    NULL_SPELLINGS,
+    column_names,
+    parse_numbers,
+    require_pandas,
+)
 
 __all__ = ["column_names", "read_table", "require_pandas"]
 
@@ -149,8 +155,14 @@ def read_table(
         raise ValueError(f"{str(path)!r}: the file has no columns")
     if frame.shape[0] == 0:
         raise ValueError(f"{str(path)!r}: the file has a header but no data rows")
-    frame.columns = column_names(frame.columns, str(path))
-    return tidy(frame, pd, decimal or ".")
+    nested = frame.attrs.get(NESTED_TYPES, {})
+    original = list(frame.columns)
+    frame.columns = column_names(original, str(path))
+    frame = tidy(frame, pd, decimal or ".")
+    if nested:  # kept with the table, so that its roles name the Arrow types
+        renamed = dict(zip(original, frame.columns, strict=True))
+        frame.attrs[NESTED_TYPES] = {renamed[k]: v for k, v in nested.items() if k in renamed}
+    return frame
 
 
 def _check_parquet_folder(path: Path) -> None:
@@ -415,8 +427,18 @@ def _read_npz(path: Path, pd: Any) -> Any:
 def _read_parquet(path: Path, pd: Any) -> Any:
     _require_pyarrow()
     import pyarrow
+    import pyarrow.parquet
 
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
+        if any(dtype.kind == "O" for dtype in frame.dtypes):
+            # list, struct and map columns arrive as objects: record their Arrow types
+            schema = pyarrow.parquet.ParquetDataset(path).schema
+            frame.attrs[NESTED_TYPES] = {
+                field.name: str(field.type)
+                for field in schema
+                if pyarrow.types.is_nested(field.type)
+            }
     except (OSError, ValueError, pyarrow.ArrowException) as exc:
         raise ValueError(f"{str(path)!r}: cannot read Parquet: {exc}") from None
+    return frame

@@ -10,8 +10,8 @@
 - :mod:`~deltaprop.training.history` and :mod:`~deltaprop.training.checkpoint`.
 """
 
-from deltaprop.training.checkpoint import Checkpoint
+from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError
 from deltaprop.training.history import DivergenceWarning, History
 from deltaprop.training.trainer import train
 
-__all__ = ["Checkpoint", "DivergenceWarning", "History", "train"]
+__all__ = ["Checkpoint", "DivergenceWarning", "History", "ResumeMismatchError", "train"]
