@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import warnings
@@ -24,7 +25,6 @@ pytest.importorskip("sklearn")
 import deltaprop as dp  # noqa: E402
 from deltaprop.cli import tabular as cli_tabular  # noqa: E402
 from deltaprop.cli.main import main  # noqa: E402
-from deltaprop.estimators.stored import StoredEstimator  # noqa: E402
 from deltaprop.tabular import read_table  # noqa: E402
 from deltaprop.tabular.plain import (  # noqa: E402
     PlainTable,
@@ -32,6 +32,7 @@ from deltaprop.tabular.plain import (  # noqa: E402
     read_small_csv,
     tidy_strings,
 )
+from deltaprop.tabular.stored import StoredEstimator  # noqa: E402
 
 CORPUS = Path(__file__).parent / "data" / "messy"
 #: CSV files of the messy corpus -> (target, ID columns)
@@ -259,3 +260,24 @@ def test_plain_csv_text_is_what_pandas_writes(rng):
     ]
     expected = pd.DataFrame(dict(columns)).to_csv(index=False, lineterminator="\n")
     assert plain_csv_text(columns) == expected
+
+
+def test_a_loaded_model_pickles_saves_and_refits_as_before(saved_models, tmp_path):
+    path = saved_models["hr.csv"]
+    frame = read_table(CORPUS / "hr.csv")
+    model = dp.load(path)
+    again = pickle.loads(pickle.dumps(model))
+    assert not again._fitted_estimator.built
+    assert np.array_equal(again.predict(frame), model.predict(frame))
+    copy = tmp_path / "copy.deltaprop"
+    dp.save(model, copy)  # builds the estimator, which writes the same bytes
+    assert copy.read_bytes() == path.read_bytes()
+    assert model.estimator is model.estimator_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(frame, "left")  # a loaded model trains again
+    assert type(model.estimator_) is dp.MLPClassifier
+    assert np.array_equal(
+        model.predictor_.predict(model.transform(frame)),
+        model.estimator_.predict(model.transform(frame)),
+    )

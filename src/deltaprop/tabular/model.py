@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.estimators.predictor import Predictor
-from deltaprop.estimators.stored import StoredEstimator, predictor_of, read_stored_estimator
+from deltaprop.estimators.predictor import Predictor, predictor_of
 from deltaprop.files.container import (
     ArrayStore,
     ModelFileError,
@@ -47,6 +46,7 @@ from deltaprop.tabular.columns import SpelledError, table_frame
 from deltaprop.tabular.plain import PlainTable
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
+from deltaprop.tabular.stored import StoredEstimator, read_stored_estimator
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel"]
 

@@ -14,57 +14,16 @@ always was (its module imports what it needs).
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from deltaprop.estimators.predictor import Predictor
+from deltaprop.estimators.predictor import Predictor, predictor_of
 from deltaprop.estimators.state import estimator_from_fitted_state, read_fitted_state
 from deltaprop.files.container import ArrayStore, ModelFileError, load_nested
 
-__all__ = ["StoredEstimator", "predictor_of", "read_stored_estimator"]
+__all__ = ["StoredEstimator", "read_stored_estimator"]
 
 #: The kinds read without scikit-learn: kind -> (class name, whether a classifier).
 _MLP_KINDS = {"mlp_classifier": ("MLPClassifier", True), "mlp_regressor": ("MLPRegressor", False)}
-
-
-def predictor_of(estimator: Any) -> Predictor:
-    """The :class:`Predictor` that answers as a fitted deltaprop estimator does.
-
-    Parameters
-    ----------
-    estimator : MLPClassifier, MLPRegressor, TabularClassifier or TabularRegressor
-        Fitted.
-
-    Returns
-    -------
-    Predictor
-        Its ``predict`` (and ``predict_proba``) equal the estimator's bit for bit.
-
-    Raises
-    ------
-    TypeError
-        For anything else.
-    """
-    if hasattr(estimator, "members_"):  # the tabular recipe: members averaged in float64
-        common = {"members": estimator.members_, "input_dtype": "float32", "mean_dtype": "float64"}
-        if hasattr(estimator, "classes_"):
-            return Predictor(task="classification", classes=estimator.classes_, **common)
-        return Predictor(
-            task="regression",
-            target_mean=estimator.target_mean_,
-            target_scale=estimator.target_scale_,
-            target_min=estimator.target_min_,
-            target_max=estimator.target_max_,
-            flatten_single_output=estimator._one_output,
-            **common,
-        )
-    if hasattr(estimator, "network_") and hasattr(estimator, "out_activation_"):
-        if hasattr(estimator, "classes_"):
-            multilabel = estimator._label_binarizer.y_type_.startswith("multilabel")
-            task = "multilabel" if multilabel else "classification"
-            return Predictor([estimator.network_], task=task, classes=estimator.classes_)
-        return Predictor([estimator.network_], task="regression")
-    raise TypeError(f"no Predictor answers for a {type(estimator).__name__}")
 
 
 class StoredEstimator:
@@ -85,13 +44,15 @@ class StoredEstimator:
         Whether :meth:`estimator` has built the estimator.
     """
 
-    def __init__(self, kind: str, predictor: Predictor, build: Any) -> None:
+    def __init__(
+        self, kind: str, predictor: Predictor, *, state: Any = None, estimator: Any = None
+    ) -> None:
         self.kind = kind
         self.predictor = predictor
         self.classes_ = predictor.classes_
         self.n_features_in_ = predictor.n_features_in_
-        self._build = build
-        self._estimator: Any = None
+        self._state = state  # read_fitted_state's answer: the estimator is built from it
+        self._estimator = estimator
 
     @property
     def built(self) -> bool:
@@ -108,7 +69,8 @@ class StoredEstimator:
             For constructor parameters scikit-learn refuses.
         """
         if self._estimator is None:
-            self._estimator = self._build()
+            self._estimator = _build_mlp(_MLP_KINDS[self.kind][0], self._state)
+            self._state = None
         return self._estimator
 
     def __repr__(self) -> str:
@@ -116,8 +78,8 @@ class StoredEstimator:
 
 
 def _build_mlp(class_name: str, state: dict[str, Any]) -> Any:
-    try:  # deltaprop.estimators.mlp imports scikit-learn (optional dependency)
-        mlp = importlib.import_module("deltaprop.estimators.mlp")
+    try:
+        from deltaprop.estimators import mlp  # imports scikit-learn (optional dependency)
     except ImportError as exc:
         raise ImportError(
             f"this model's {class_name} needs scikit-learn ({exc}): "
@@ -155,12 +117,10 @@ def read_stored_estimator(
     kind = node["kind"]
     if kind not in _MLP_KINDS:
         estimator = load_nested(node, arrays, prefix, where=where)
-        stored = StoredEstimator(str(kind), predictor_of(estimator), lambda: estimator)
-        stored.estimator()
-        return stored
+        return StoredEstimator(str(kind), predictor_of(estimator), estimator=estimator)
     if not isinstance(node["config"], dict):
         raise ModelFileError(f"{where}.config must be a JSON object")
-    class_name, classifier = _MLP_KINDS[kind]
+    classifier = _MLP_KINDS[kind][1]
     try:
         state = read_fitted_state(classifier, node["config"], arrays.nested(prefix))
     except ModelFileError as exc:
@@ -178,4 +138,4 @@ def read_stored_estimator(
             predictor = Predictor([network], task=task, classes=attributes["classes_"])
         except ValueError as exc:
             raise ModelFileError(f"{where}: {exc}") from None
-    return StoredEstimator(kind, predictor, lambda: _build_mlp(class_name, state))
+    return StoredEstimator(kind, predictor, state=state)
