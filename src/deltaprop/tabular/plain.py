@@ -226,11 +226,11 @@ def read_small_csv(
     --------
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
-    >>> _ = open(path, "w").write("x, colour\n1.5, red \nNA,blue\n")
+    >>> _ = open(path, "w").write("x, colour\\n1.5, red \\nNA,blue\\n")
     >>> table = read_small_csv(path)
     >>> table.columns, table["x"], table["colour"]
     (['x', 'colour'], array([1.5, nan]), array(['red', 'blue'], dtype=object))
-    >>> _ = open(path, "w").write('x,colour\n1.5,"re"d\n')  # pandas decides this one
+    >>> _ = open(path, "w").write('x,colour\\n1.5,"re"d\\n')  # pandas decides this one
     >>> read_small_csv(path) is None
     True
     """
