@@ -144,22 +144,25 @@ def test_cli_predict_writes_the_same_bytes(name, saved_models, monkeypatch, caps
 
 
 _IMPORTS_CHILD = """
-import contextlib, io, json, sys
+import contextlib, io, json, os, sys
+for name in os.environ.get("BLOCK_MODULES", "").split():
+    sys.modules[name] = None  # as if not installed: importing it raises ImportError
 from deltaprop.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()):
     try:
         code = main(sys.argv[1:])
     except SystemExit as exc:  # --help
         code = exc.code
-loaded = {m.split(".")[0] for m in sys.modules}
+loaded = {m.split(".")[0] for m, module in sys.modules.items() if module is not None}
 print(json.dumps([code, sorted(loaded & {"sklearn", "pandas", "scipy", "pyarrow"})]))
 """
 
 
-def _imports(*argv: str) -> tuple[int, list[str]]:
+def _imports(*argv: str, block: str = "") -> tuple[int, list[str]]:
     out = subprocess.run(
         [sys.executable, "-c", _IMPORTS_CHILD, *argv],
-        capture_output=True, text=True, env=_env(), check=True, timeout=120,
+        capture_output=True, text=True, env={**_env(), "BLOCK_MODULES": block}, check=True,
+        timeout=120,
     )  # fmt: skip
     return tuple(json.loads(out.stdout.splitlines()[-1]))
 
@@ -177,6 +180,18 @@ def test_predict_and_info_import_neither_sklearn_nor_pandas(saved_models, tmp_pa
     odd.write_text((CORPUS / "hr.csv").read_text().replace(",sales,", ',sa"les,', 1))
     code, loaded = _imports("predict", model, str(odd))
     assert code == 0 and "pandas" in loaded and "sklearn" not in loaded
+
+
+def test_predict_works_without_sklearn_and_pandas_installed(saved_models, tmp_path):
+    model, data = str(saved_models["churn.tsv"]), str(CORPUS / "churn.tsv")
+    out = tmp_path / "p.csv"
+    argv = ("predict", model, data, "--proba", "--out", str(out))
+    assert _imports(*argv, block="sklearn pandas") == (0, [])
+    assert main([*argv[:-1], str(tmp_path / "q.csv")]) == 0
+    assert out.read_bytes() == (tmp_path / "q.csv").read_bytes()
+    # a file that needs pandas says so
+    code, _ = _imports("predict", model, str(CORPUS / "penguins.npz"), block="sklearn pandas")
+    assert code == 1
 
 
 # -- the reader's parity on hand-made files ------------------------------------------------
