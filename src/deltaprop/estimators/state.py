@@ -30,8 +30,6 @@ import re
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin
-from sklearn.preprocessing import LabelBinarizer
 
 from deltaprop.core.network import Network
 from deltaprop.files.container import (
@@ -46,7 +44,12 @@ from deltaprop.files.container import (
 )
 from deltaprop.optim.optimizers import OPTIMIZERS
 
-__all__ = ["estimator_from_state", "estimator_to_state"]
+__all__ = [
+    "estimator_from_fitted_state",
+    "estimator_from_state",
+    "estimator_to_state",
+    "read_fitted_state",
+]
 
 #: NumPy dtypes class labels may have: booleans, integers, floats, text, Python strings.
 _LABEL_DTYPE = re.compile(r"[<>|]?(b1|[iu][1248]|f[48]|U[0-9]{1,6}|O)")
@@ -258,6 +261,12 @@ def _optimizer_from_json(config: Any, arrays: ArrayStore, shapes: list) -> dict 
 
 
 # -- the kinds ------------------------------------------------------------------------
+def _is_classifier(cls: type) -> bool:
+    from sklearn.base import ClassifierMixin  # optional dependency: the sklearn extra
+
+    return issubclass(cls, ClassifierMixin)
+
+
 def estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
     """``(config, arrays)`` of a fitted MLPClassifier or MLPRegressor (its kind's ``to_state``).
 
@@ -285,7 +294,7 @@ def estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
         fitted["divergence_"] = _divergence_to_json(est.divergence_)
     names = getattr(est, "feature_names_in_", None)
     fitted["feature_names_in_"] = None if names is None else [str(n) for n in names]
-    if isinstance(est, ClassifierMixin):
+    if _is_classifier(type(est)):
         fitted["classes_"] = _labels_to_json(est.classes_)
         fitted["y_type_"] = str(est._label_binarizer.y_type_)
     config = {
@@ -295,6 +304,126 @@ def estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
         "optimizer_state": _optimizer_to_json(est.optimizer_state_, arrays),
     }
     return config, arrays
+
+
+def read_fitted_state(classifier: bool, config: Any, arrays: ArrayStore) -> dict[str, Any]:
+    """Everything a stored MLPClassifier or MLPRegressor holds but its parameters, checked.
+
+    Needs neither scikit-learn nor the estimator classes: :func:`estimator_from_state`
+    builds the estimator from it, and a :class:`~deltaprop.tabular.TabularModel` loaded
+    from a file predicts from it without scikit-learn. Every array of the estimator is
+    read (the optimizer's too), so a file is checked in full when it is loaded.
+
+    Parameters
+    ----------
+    classifier : bool
+        Whether the state is an MLPClassifier's (``classes_`` and ``y_type_``).
+    config : dict
+        The kind's config: ``params``, ``fitted``, ``network``, ``optimizer_state``.
+    arrays : ArrayStore
+        The estimator's arrays.
+
+    Returns
+    -------
+    dict
+        ``params`` (the JSON object, checked when the estimator is built), ``attributes``
+        (fitted attribute -> value, ``network_``, ``coefs_``, ``intercepts_``,
+        ``optimizer_state_`` and a classifier's ``classes_`` included) and, for a
+        classifier, ``y_type`` (``"binary"``, ``"multiclass"`` or
+        ``"multilabel-indicator"``).
+
+    Raises
+    ------
+    ModelFileError
+        Naming the field that is missing, malformed or inconsistent.
+    """
+    check_keys(config, ("params", "fitted", "network", "optimizer_state"), "config")
+    params = get_field(config, "params", dict, "config")
+    fitted = get_field(config, "fitted", dict, "config")
+    where = "config.fitted"
+    keys = (*_INT_ATTRIBUTES, *_FLOAT_OR_NONE, *_CURVES)
+    keys += ("out_activation_", "stop_reason_", "feature_names_in_")
+    if classifier:
+        keys += ("classes_", "y_type_")
+    if "divergence_" in fitted:
+        keys += ("divergence_",)
+    check_keys(fitted, keys, where)
+    attributes: dict[str, Any] = {}
+    attributes["divergence_"] = _divergence_from_json(
+        fitted.get("divergence_"), f"{where}.divergence_"
+    )
+    for key in _INT_ATTRIBUTES:
+        value = get_field(fitted, key, int, where)
+        if value < 0:
+            raise ModelFileError(f"{where}.{key} must be >= 0, got {value}")
+        attributes[key] = value
+    for key in _FLOAT_OR_NONE:
+        value = fitted[key]
+        attributes[key] = None if value is None else decode_float(value, f"{where}.{key}")
+    for key in _CURVES:
+        value = fitted[key]
+        attributes[key] = None if value is None else _float_list(value, f"{where}.{key}")
+    attributes["out_activation_"] = get_field(fitted, "out_activation_", str, where)
+    reason = fitted["stop_reason_"]
+    if reason is not None and not isinstance(reason, str):
+        raise ModelFileError(f"{where}.stop_reason_ must be a string or null")
+    attributes["stop_reason_"] = reason
+    names = fitted["feature_names_in_"]
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ModelFileError(f"{where}.feature_names_in_ must be a list of strings or null")
+        attributes["feature_names_in_"] = np.array(names, dtype=object)
+
+    net = load_nested(config["network"], arrays, "network", where="config.network")
+    if not isinstance(net, Network):
+        raise ModelFileError("config.network must hold a network")
+    layers = net.layers
+    n_layers, n_in, n_out = (attributes[k] for k in ("n_layers_", "n_features_in_", "n_outputs_"))
+    if len(layers) != n_layers - 1 or layers[0].n_in != n_in or layers[-1].n_out != n_out:
+        raise ModelFileError(
+            "config.network does not fit n_layers_, n_features_in_ and n_outputs_ "
+            f"({n_layers}, {n_in}, {n_out})"
+        )
+    if names is not None and len(names) != n_in:
+        raise ModelFileError(f"{where}.feature_names_in_ must have n_features_in_ names")
+    attributes["network_"] = net
+    attributes["coefs_"] = [np.asarray(layer.weights) for layer in layers]
+    attributes["intercepts_"] = [np.asarray(layer.bias) for layer in layers]
+    shapes = [tuple(np.shape(p)) for layer in layers for p in (layer.weights, layer.bias)]
+    attributes["optimizer_state_"] = _optimizer_from_json(config["optimizer_state"], arrays, shapes)
+    state = {"params": params, "attributes": attributes}
+    if classifier:
+        attributes["classes_"] = _labels_from_json(fitted["classes_"], f"{where}.classes_")
+        y_type = get_field(fitted, "y_type_", str, where)
+        if y_type not in _Y_TYPES:
+            raise ModelFileError(f"{where}.y_type_ must be one of {list(_Y_TYPES)}")
+        state["y_type"] = y_type
+    return state
+
+
+def estimator_from_fitted_state(cls: type, state: dict[str, Any]) -> Any:
+    """A fitted ``cls`` from :func:`read_fitted_state`'s answer (needs scikit-learn).
+
+    Raises
+    ------
+    ModelFileError
+        For constructor parameters that are missing, unexpected or invalid.
+    """
+    return _with_fitted_state(_params_from_json(cls, state["params"]), state)
+
+
+def _with_fitted_state(est: Any, state: dict[str, Any]) -> Any:
+    from sklearn.preprocessing import LabelBinarizer  # optional dependency: the sklearn extra
+
+    for key, value in state["attributes"].items():
+        setattr(est, key, value)
+    if "y_type" in state:
+        binarizer = LabelBinarizer()
+        binarizer.classes_ = est.classes_
+        binarizer.y_type_ = state["y_type"]
+        binarizer.sparse_input_ = False
+        est._label_binarizer = binarizer
+    return est
 
 
 def estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
@@ -307,68 +436,4 @@ def estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
     """
     check_keys(config, ("params", "fitted", "network", "optimizer_state"), "config")
     est = _params_from_json(cls, config["params"])
-    fitted = get_field(config, "fitted", dict, "config")
-    where = "config.fitted"
-    keys = (*_INT_ATTRIBUTES, *_FLOAT_OR_NONE, *_CURVES)
-    keys += ("out_activation_", "stop_reason_", "feature_names_in_")
-    if issubclass(cls, ClassifierMixin):
-        keys += ("classes_", "y_type_")
-    if "divergence_" in fitted:
-        keys += ("divergence_",)
-    check_keys(fitted, keys, where)
-    est.divergence_ = _divergence_from_json(fitted.get("divergence_"), f"{where}.divergence_")
-    for key in _INT_ATTRIBUTES:
-        value = get_field(fitted, key, int, where)
-        if value < 0:
-            raise ModelFileError(f"{where}.{key} must be >= 0, got {value}")
-        setattr(est, key, value)
-    for key in _FLOAT_OR_NONE:
-        value = fitted[key]
-        setattr(est, key, None if value is None else decode_float(value, f"{where}.{key}"))
-    for key in _CURVES:
-        value = fitted[key]
-        setattr(est, key, None if value is None else _float_list(value, f"{where}.{key}"))
-    est.out_activation_ = get_field(fitted, "out_activation_", str, where)
-    reason = fitted["stop_reason_"]
-    if reason is not None and not isinstance(reason, str):
-        raise ModelFileError(f"{where}.stop_reason_ must be a string or null")
-    est.stop_reason_ = reason
-    names = fitted["feature_names_in_"]
-    if names is not None:
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ModelFileError(f"{where}.feature_names_in_ must be a list of strings or null")
-        est.feature_names_in_ = np.array(names, dtype=object)
-
-    net = load_nested(config["network"], arrays, "network", where="config.network")
-    if not isinstance(net, Network):
-        raise ModelFileError("config.network must hold a network")
-    layers = net.layers
-    if (
-        len(layers) != est.n_layers_ - 1
-        or layers[0].n_in != est.n_features_in_
-        or layers[-1].n_out != est.n_outputs_
-    ):
-        raise ModelFileError(
-            "config.network does not fit n_layers_, n_features_in_ and n_outputs_ "
-            f"({est.n_layers_}, {est.n_features_in_}, {est.n_outputs_})"
-        )
-    if names is not None and len(names) != est.n_features_in_:
-        raise ModelFileError(f"{where}.feature_names_in_ must have n_features_in_ names")
-    est.network_ = net
-    est.coefs_ = [np.asarray(layer.weights) for layer in layers]
-    est.intercepts_ = [np.asarray(layer.bias) for layer in layers]
-    shapes = [tuple(np.shape(p)) for p in est._parameters()]
-    est.optimizer_state_ = _optimizer_from_json(config["optimizer_state"], arrays, shapes)
-
-    if issubclass(cls, ClassifierMixin):
-        classes = _labels_from_json(fitted["classes_"], f"{where}.classes_")
-        y_type = get_field(fitted, "y_type_", str, where)
-        if y_type not in _Y_TYPES:
-            raise ModelFileError(f"{where}.y_type_ must be one of {list(_Y_TYPES)}")
-        binarizer = LabelBinarizer()
-        binarizer.classes_ = classes
-        binarizer.y_type_ = y_type
-        binarizer.sparse_input_ = False
-        est.classes_ = classes
-        est._label_binarizer = binarizer
-    return est
+    return _with_fitted_state(est, read_fitted_state(_is_classifier(cls), config, arrays))

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.estimators.predictor import Predictor, predictor_of
 from deltaprop.files.container import (
     ArrayStore,
     ModelFileError,
@@ -42,8 +43,10 @@ from deltaprop.files.container import (
     register_kind,
 )
 from deltaprop.tabular.columns import SpelledError, table_frame
+from deltaprop.tabular.plain import PlainTable
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
+from deltaprop.tabular.stored import StoredEstimator, read_stored_estimator
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel"]
 
@@ -101,7 +104,12 @@ class TabularModel:
     estimator_ : MLPClassifier or MLPRegressor
         Fitted on the preprocessed rows; a classifier's classes are ``0 .. n - 1``,
         indices into ``classes_``, and a regressor learns the standardised target
-        (the target itself with ``loss="poisson"``).
+        (the target itself with ``loss="poisson"``). A model loaded from a file builds
+        it (importing scikit-learn) when it is first asked for; until then the
+        model predicts with ``predictor_``.
+    predictor_ : Predictor
+        Predicts as ``estimator_`` does, bit for bit, with NumPy alone
+        (:class:`~deltaprop.estimators.predictor.Predictor`).
     target_ : str
         The target column.
     task_ : str
@@ -215,6 +223,43 @@ class TabularModel:
             estimator._fit(X, y, sample_weight=weights, incremental=False, resume=resume)
         return self._set_fitted(pre, estimator, target, weight_column)
 
+    # A model loaded from a file holds a StoredEstimator in place of its estimator: the
+    # properties below build the scikit-learn estimator when something asks for it.
+    @property
+    def estimator(self) -> Any:
+        return _built(self._estimator)
+
+    @estimator.setter
+    def estimator(self, value: Any) -> None:
+        self._estimator = value
+
+    @property
+    def estimator_(self) -> Any:
+        if "_fitted_estimator" not in self.__dict__:
+            raise AttributeError("'TabularModel' object has no attribute 'estimator_'")
+        return _built(self._fitted_estimator)
+
+    @estimator_.setter
+    def estimator_(self, value: Any) -> None:
+        self._fitted_estimator = value
+
+    @property
+    def predictor_(self) -> Predictor:
+        answering = self._answering()
+        return answering if isinstance(answering, Predictor) else predictor_of(answering)
+
+    def _answering(self) -> Any:
+        """What computes the predictions: the estimator, or (loaded, not built) its predictor.
+
+        Both answer alike, bit for bit; the estimator wins once it exists, as the user
+        may have changed it.
+        """
+        self._check_fitted()
+        stored = self._fitted_estimator
+        if isinstance(stored, StoredEstimator) and not stored.built:
+            return stored.predictor
+        return self.estimator_
+
     def _set_fitted(self, pre: Any, estimator: Any, target: str, weight_column: Any):
         """Record the fitted parts (after ``fit``, or when a model file is loaded)."""
         self.preprocessor_ = pre
@@ -230,7 +275,7 @@ class TabularModel:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "estimator_"):
+        if "_fitted_estimator" not in self.__dict__:
             raise ValueError("this TabularModel is not fitted yet: call fit(table, target) first")
 
     def transform(self, table: Any) -> np.ndarray:
@@ -243,11 +288,13 @@ class TabularModel:
         -------
         ndarray of shape (n_samples, n_features_out)
         """
-        pd = require_pandas()
         self._check_fitted()
-        frame = table_frame(table, pd)
-        if self.sample_weight_ is not None and self.sample_weight_ in frame.columns:
-            frame = frame.drop(columns=[self.sample_weight_])
+        weight = self.sample_weight_
+        if isinstance(table, PlainTable):  # a small CSV file read without pandas
+            return self.preprocessor_.transform(table.without([weight] if weight else []))
+        frame = table_frame(table, require_pandas())
+        if weight is not None and weight in frame.columns:
+            frame = frame.drop(columns=[weight])
         return self.preprocessor_.transform(frame)
 
     # -- predicting -------------------------------------------------------------------
@@ -258,13 +305,15 @@ class TabularModel:
         ----------
         table : pandas.DataFrame or mapping of column name -> 1-D array-like
             Holds every feature column (any order; extra columns are ignored with a
-            :class:`~deltaprop.tabular.DataWarning`).
+            :class:`~deltaprop.tabular.DataWarning`). A
+            :class:`~deltaprop.tabular.plain.PlainTable` is taken too (see
+            :meth:`Preprocessor.transform <deltaprop.tabular.Preprocessor.transform>`).
 
         Returns
         -------
         ndarray of shape (n_samples,)
         """
-        output = self.estimator_.predict(self.transform(table))
+        output = self._answering().predict(self.transform(table))
         return self.preprocessor_.inverse_transform_target(output)
 
     def predict_proba(self, table: Any) -> np.ndarray:
@@ -278,7 +327,7 @@ class TabularModel:
         self._check_fitted()
         if self.task_ != "classification":
             raise ValueError("probabilities need a classification model; this is regression")
-        return self.estimator_.predict_proba(self.transform(table))
+        return self._answering().predict_proba(self.transform(table))
 
     def evaluate(
         self, table: Any, target: str | None = None, sample_weight: str | Any = None
@@ -379,14 +428,15 @@ class TabularModel:
             "n_rows": len(frame),
             "sample_weight": weight_column,
         }
+        answering = self._answering()
         if self.task_ == "classification":
-            proba = self.estimator_.predict_proba(X)
-            predicted = self.estimator_.predict(X)
+            proba = answering.predict_proba(X)
+            predicted = answering.predict(X)
             return {
                 **report,
                 **_classification_report(y_true, proba, predicted, weights, self.classes_),
             }
-        predicted = self.preprocessor_.inverse_transform_target(self.estimator_.predict(X))
+        predicted = self.preprocessor_.inverse_transform_target(answering.predict(X))
         actual = self.preprocessor_.inverse_transform_target(y_true)
         return {**report, **_regression_report(actual, predicted, weights)}
 
@@ -423,6 +473,11 @@ class TabularModel:
 
     def __repr__(self) -> str:
         return f"TabularModel(estimator={self.estimator!r}, task={self.task!r})"
+
+
+def _built(estimator: Any) -> Any:
+    """``estimator``, or the one a StoredEstimator builds (importing scikit-learn)."""
+    return estimator.estimator() if isinstance(estimator, StoredEstimator) else estimator
 
 
 def _sample_weights(
@@ -595,12 +650,14 @@ def _model_from_state(config: dict, arrays: ArrayStore) -> TabularModel:
         raise ModelFileError(f"config.target {target!r:.60} is not the preprocessor's target")
     if weight is not None and (not isinstance(weight, str) or weight in pre.feature_names_in_):
         raise ModelFileError("config.sample_weight must be null or a column that is no feature")
-    estimator = load_nested(config["estimator"], arrays, "estimator", where="config.estimator")
-    MLPClassifier, MLPRegressor = _estimators()
+    estimator = read_stored_estimator(
+        config["estimator"], arrays, "estimator", where="config.estimator"
+    )
     classifier = pre.task_ == "classification"
-    wanted = MLPClassifier if classifier else MLPRegressor
-    if type(estimator) is not wanted:
-        raise ModelFileError(f"config.estimator must hold a {wanted.__name__} for {pre.task_}")
+    wanted = "mlp_classifier" if classifier else "mlp_regressor"
+    if estimator.kind != wanted or estimator.predictor.task == "multilabel":
+        name = "MLPClassifier" if classifier else "MLPRegressor"
+        raise ModelFileError(f"config.estimator must hold a {name} for {pre.task_}")
     if estimator.n_features_in_ != pre.n_features_out_:
         raise ModelFileError(
             f"config.estimator takes {estimator.n_features_in_} inputs, the preprocessor "
