@@ -521,10 +521,9 @@ def test_resume_from_a_model_file_or_with_lbfgs(tmp_path, checkpoint_path):
     dp.save(_net(), model)
     with pytest.raises(ValueError, match="holds a Network, not a checkpoint"):
         dp.train(_net(), X, y, resume=model)
-    with pytest.raises(ValueError, match="not LBFGS"):
+    # a first-order checkpoint cannot be continued by L-BFGS (L-BFGS runs have their own)
+    with pytest.raises(ValueError, match="written by an SGD run, which an LBFGS cannot continue"):
         dp.train(_net(), X, y, optimizer=dp.LBFGS(), resume=checkpoint_path)
-    with pytest.raises(ValueError, match="not LBFGS"):
-        dp.train(_net(), X, y, optimizer=dp.LBFGS(), callbacks=[dp.Checkpoint(tmp_path / "c")])
 
 
 def test_checkpoint_mistakes(tmp_path):
@@ -666,3 +665,32 @@ def _npy(array):
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, array)
     return buffer.getvalue()
+
+
+def test_lbfgs_checkpoint_holds_a_checked_workspace(tmp_path):
+    pytest.importorskip("scipy")
+    from deltaprop.files.container import ModelFileError
+    from deltaprop.training.lbfgs import can_checkpoint_lbfgs, workspace_shapes
+
+    if not can_checkpoint_lbfgs():
+        pytest.skip("needs SciPy >= 1.15")
+    X, y = _data()
+    path = tmp_path / "lbfgs.ckpt"
+    net = _net()
+    dp.train(net, X, y, optimizer=dp.LBFGS(memory=4), max_iter=6, callbacks=[dp.Checkpoint(path)])
+    state = dp.load(path)
+    n = sum(p.size for p in net.parameters)
+    assert state.iteration == 6 and state.optimizer["name"] == "LBFGS"
+    assert state.optimizer["scalar_state"]["n_iterations"] == 6
+    shapes = workspace_shapes(n, 4)
+    for key, (value,) in state.optimizer["array_state"].items():
+        assert value.shape == shapes[key]
+    # the iterate is the network's weights, flattened
+    x = state.optimizer["array_state"]["x"][0]
+    np.testing.assert_array_equal(x, np.concatenate([p.ravel() for p in state.network.parameters]))
+    assert isinstance(state.make_optimizer(), dp.LBFGS)
+    # an integer array of SciPy's that is not integral is refused on load
+    state.optimizer["array_state"]["iwa"][0][0] = 0.5
+    dp.save(state, tmp_path / "bad.ckpt")
+    with pytest.raises(ModelFileError, match=r"optimizer\.iwa\.0 holds invalid values"):
+        dp.load(tmp_path / "bad.ckpt")

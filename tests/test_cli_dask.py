@@ -117,7 +117,7 @@ def _assert_same_model(a, b, rtol=1e-10):
 def test_folder_through_dask_matches_one_file_in_memory(scheduler, tmp_path, target, options):
     folder, single = _write(_table(), tmp_path)
     common = ["--target", target, "--hidden", "5", "--seed", "2", "--quiet", *options.split()]
-    common += ["--scaling", "standard"]  # the Dask path's scaling (robust needs quartiles)
+    common += ["--scaling", "standard"]  # the Dask default; robust: test_median_and_robust...
     dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
     argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
     assert main(argv) == 0
@@ -221,9 +221,7 @@ def test_errors_name_the_problem_in_one_line(scheduler, tmp_path, capsys):
             ["train", folder, "--target", "label", "--impute", "none", *go],
             "column 'gap' has missing values in",
         ),
-        (["train", folder, "--target", "label", "--scaling", "robust", *go], "--scaling robust"),
-        (["train", folder, "--target", "label", "--early-stopping", *go], "--early-stopping"),
-        (["train", folder, "--target", "label", "--impute", "median", *go], "--impute median"),
+        (["train", folder, "--target", "label", "--id", "nope", *go], "--id nope: no such column"),
         (["train", single.replace(".parquet", ".csv"), "--target", "x", *go], "no such file"),
         (["train", folder, "--target", "label", "--local-steps", "3"], "needs --dask"),
         (["train", folder, "--target", "label", "--dask-scheduler", "nonsense"], "nonsense"),
@@ -256,3 +254,99 @@ def test_dask_without_a_scheduler_starts_a_local_cluster(small_local_clusters, t
     assert main(argv) == 0
     assert small_local_clusters == [1]
     assert "through Dask (a local cluster, 1 worker)" in capsys.readouterr().out
+
+
+def _weights(model):
+    estimator = model.estimator_
+    return estimator.coefs_ + estimator.intercepts_
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "gd"])
+def test_checkpoint_and_resume_through_dask(scheduler, tmp_path, solver):
+    """A run resumed through Dask ends where the uninterrupted in-memory run ends."""
+    folder, single = _write(_table(), tmp_path)
+    common = ["--target", "label", "--hidden", "5", "--seed", "2", "--quiet", "--impute", "mean"]
+    common += ["--scaling", "standard", "--solver", solver, "--learning-rate", "0.5"]
+    common += ["--sample-weight", "weight", "--tol", "0"]
+    go = ["--dask-scheduler", scheduler]
+    checkpoint = str(tmp_path / "run.ckpt")
+    paths = {name: str(tmp_path / f"{name}.deltaprop") for name in ("first", "resumed", "mem")}
+    argv = ["train", folder, *common, *go, "--max-iter", "8", "--checkpoint", checkpoint]
+    assert main([*argv, "--out", paths["first"]]) == 0
+    assert dp.load(checkpoint).iteration == 8
+    argv = ["train", folder, *common, *go, "--max-iter", "20", "--resume", checkpoint]
+    assert main([*argv, "--out", paths["resumed"]]) == 0
+    assert main(["train", single, *common, "--max-iter", "20", "--out", paths["mem"]]) == 0
+    resumed, in_memory = dp.load(paths["resumed"]), dp.load(paths["mem"])
+    assert len(resumed.estimator_.loss_curve_) == len(in_memory.estimator_.loss_curve_) == 20
+    rtol = 1e-8 if solver == "lbfgs" else 1e-10
+    np.testing.assert_allclose(
+        resumed.estimator_.loss_curve_, in_memory.estimator_.loss_curve_, rtol=rtol
+    )
+    for a, b in zip(_weights(resumed), _weights(in_memory), strict=True):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12)
+
+
+def test_early_stopping_and_id_columns_through_dask(scheduler, tmp_path, capsys):
+    frame = _table()
+    frame.insert(0, "row_id", [f"r{i}" for i in range(len(frame))])
+    folder, single = _write(frame, tmp_path)
+    common = ["--target", "yes", "--hidden", "4", "--seed", "1", "--impute", "mean"]
+    common += ["--scaling", "standard", "--id", "row_id"]
+    go = ["--dask-scheduler", scheduler]
+    stopping = ["--solver", "gd", "--learning-rate", "5", "--max-iter", "60"]
+    stopping += ["--early-stopping", "--validation-fraction", "0.3", "--n-iter-no-change", "2"]
+    out = [str(tmp_path / f"{name}.deltaprop") for name in ("a", "b")]
+    for path in out:
+        assert main(["train", folder, *common, *go, *stopping, "--out", path]) == 0
+    printed = capsys.readouterr().out
+    # which estimator trained, and why not the recipe
+    assert "model: one MLPClassifier (solver gd); the tabular recipe" in printed
+    a, b = dp.load(out[0]), dp.load(out[1])
+    assert a.estimator_.stop_reason_ == "early_stopping"
+    n_epochs = len(a.estimator_.loss_curve_)
+    assert len(a.estimator_.validation_loss_curve_) == n_epochs < 60
+    for wa, wb in zip(_weights(a), _weights(b), strict=True):  # the same held-out files
+        np.testing.assert_array_equal(wa, wb)
+    # --id: not a feature, written next to each prediction
+    assert a.id_columns_ == ["row_id"] and "row_id" not in a.feature_names_in_
+    assert a.roles_["row_id"].role == "id"
+    assert main(["predict", out[0], single]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "row_id,yes" and lines[1].startswith("r0,")
+    # without early stopping, the same model as in memory with --id
+    mem = str(tmp_path / "mem.deltaprop")
+    lbfgs = ["--solver", "lbfgs", "--max-iter", "15", "--quiet"]
+    assert main(["train", single, *common, *lbfgs, "--out", mem]) == 0
+    assert main(["train", folder, *common, *go, *lbfgs, "--out", out[1]]) == 0
+    for wa, wb in zip(_weights(dp.load(out[1])), _weights(dp.load(mem)), strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("target", ["label", "price"])
+def test_median_and_robust_scaling_through_dask_are_exact(scheduler, tmp_path, target):
+    """The in-memory defaults (median fill, robust scaling) read exact order statistics."""
+    frame = _table()
+    frame["steps"] = np.repeat([1.0, 2.0], [75, 15])  # quartiles coincide: the MAD fallback
+    frame.loc[frame.index[::7], "steps"] = np.nan
+    folder, single = _write(frame, tmp_path)
+    common = ["--target", target, "--hidden", "5", "--seed", "2", "--quiet", "--tol", "0"]
+    common += ["--solver", "lbfgs", "--max-iter", "15", "--impute", "median"]
+    common += ["--scaling", "robust"]
+    dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
+    argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
+    assert main(argv) == 0
+    assert main(["train", single, "--out", memory_model, *common]) == 0
+    a, b = dp.load(dask_model), dp.load(memory_model)
+    pa, pb = a.preprocessor_, b.preprocessor_
+    # medians and quartiles are order statistics: the same numbers, not just close ones
+    assert pa.fill_values_ == pb.fill_values_
+    numeric = [c["name"] for c in pa.columns_ if c["kind"] == "numeric"]
+    exact = [i for i, name in enumerate(numeric) if name != "steps"]
+    np.testing.assert_array_equal(pa.mean_[exact], pb.mean_[exact])
+    np.testing.assert_array_equal(pa.scale_[exact], pb.scale_[exact])
+    # "steps": its spread is a mean absolute deviation, a sum over the partitions
+    steps = numeric.index("steps")
+    assert pa.mean_[steps] == pb.mean_[steps]
+    assert pa.scale_[steps] == pytest.approx(pb.scale_[steps], rel=1e-14)
+    _assert_same_model(a, b, rtol=1e-8)

@@ -195,7 +195,6 @@ def test_a_file_that_is_not_a_model(tmp_path, capsys):
         (["--resume", "."], "--resume .: it is a folder, not a checkpoint"),
         (["--sample-weight", "colour"], "column 'colour' must hold numbers: row 1 holds 'blue'"),
         (["--out", "no/such/folder/m.deltaprop"], "does not exist"),
-        (["--solver", "lbfgs", "--checkpoint", "c.ckpt"], "first-order optimizer"),
     ],
 )
 def test_bad_options(extra, fragment, tmp_path, monkeypatch, capsys):

@@ -334,6 +334,27 @@ def test_resume_refuses_changed_options_or_data_naming_them(tmp_path, capsys):
     assert main([*common, *resume]) == 0  # the same options and data resume
 
 
+def test_lbfgs_checkpoint_and_resume_give_the_uninterrupted_model(tmp_path):
+    """lbfgs checkpoints too: the resumed run keeps L-BFGS's curvature pairs."""
+    pytest.importorskip("scipy")
+    data = _write(_table("multiclass"), tmp_path, "train", "csv")
+    ckpt = str(tmp_path / "run.ckpt")
+    common = ["train", data, "--target", "y", "--hidden", "5", "--solver", "lbfgs"]
+    common += ["--tol", "0", "--seed", "7", "--quiet"]
+    assert main([*common, "--max-iter", "5", "--checkpoint", ckpt]) == 0
+    resumed_path, straight_path = str(tmp_path / "resumed"), str(tmp_path / "straight")
+    assert main([*common, "--max-iter", "15", "--resume", ckpt, "--out", resumed_path]) == 0
+    assert main([*common, "--max-iter", "15", "--out", straight_path]) == 0
+    resumed, straight = dp.load(resumed_path).estimator_, dp.load(straight_path).estimator_
+    assert len(straight.loss_curve_) == 15
+    assert resumed.loss_curve_ == straight.loss_curve_
+    pairs = zip(
+        resumed.coefs_ + resumed.intercepts_, straight.coefs_ + straight.intercepts_, strict=True
+    )
+    for a, b in pairs:
+        np.testing.assert_array_equal(a, b)
+
+
 def test_demo_without_the_cli_extra_uses_numpy_alone(monkeypatch, capsys):
     import sys
 

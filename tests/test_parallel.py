@@ -421,9 +421,11 @@ def test_solver_follows_optimizer_and_batch_size(client, data):
     gd = parallel_train(_seed_net(), Xd, yd, learning_rate=0.2, max_iter=2, client=client)
     assert history.loss[0] != pytest.approx(gd.loss[0], rel=1e-6)
     assert history.learning_rate == gd.learning_rate == [0.2, 0.2]
-    with pytest.raises(ValueError, match="dropout"):
-        net = dp.Network([dp.Dense(3, 4, dropout=0.5), dp.Dense(4, 1)])
-        parallel_train(net, Xd, yd, client=client)
+    # dropout trains (tests/test_dask_parity.py); a generator that cannot jump ahead is refused
+    net = dp.Network([dp.Dense(3, 4, dropout=0.5), dp.Dense(4, 1)])
+    mt = np.random.Generator(np.random.MT19937(0))
+    with pytest.raises(ValueError, match="dropout on Dask needs a generator that can jump"):
+        parallel_train(net, Xd, yd, client=client, random_state=mt)
 
 
 def test_bad_data(client, data):
@@ -494,12 +496,22 @@ def test_deltaprop_train_dispatches_dask_inputs(client, rng):
     np.testing.assert_allclose(h_remote.loss, h_local.loss, rtol=1e-12)
     for a, b in zip(remote.parameters, local.parameters, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
-    with pytest.raises(ValueError, match="early_stopping is not supported with dask"):
+    # early stopping, schedules, callbacks... go through (tests/test_dask_parity.py);
+    # CUDA graphs cannot: the workers train with NumPy
+    with pytest.raises(ValueError, match="early_stopping=True needs validation_data"):
         dp.train(
             remote,
             da.from_array(X, chunks=25),
             da.from_array(y, chunks=25),
             early_stopping=True,
+            client=client,
+        )
+    with pytest.raises(ValueError, match="cuda_graph=True is not supported with dask"):
+        dp.train(
+            remote,
+            da.from_array(X, chunks=25),
+            da.from_array(y, chunks=25),
+            cuda_graph=True,
             client=client,
         )
     with pytest.raises(ValueError, match="client is only used with dask inputs"):

@@ -33,6 +33,7 @@ __all__ = [
     "architecture",
     "best_epoch",
     "build_estimator",
+    "check_checkpoint_options",
     "check_destination",
     "divergence_line",
     "finish_training",
@@ -99,6 +100,17 @@ def check_destination(path: str | None, option: str) -> None:
         raise UsageError(f"{option} {path}: it is a folder")
     if not destination.parent.is_dir():
         raise UsageError(f"{option} {path}: folder {str(destination.parent)!r} does not exist")
+
+
+def check_checkpoint_options(args: argparse.Namespace) -> None:
+    """``--resume`` names a file; ``--checkpoint-every`` comes with ``--checkpoint``."""
+    if args.resume is not None and not Path(args.resume).is_file():
+        problem = (
+            "it is a folder, not a checkpoint" if Path(args.resume).is_dir() else "no such file"
+        )
+        raise UsageError(f"--resume {args.resume}: {problem}")
+    if args.checkpoint is None and args.checkpoint_every is not None:
+        raise UsageError("--checkpoint-every needs --checkpoint PATH")
 
 
 def write_bytes(path: str, data: bytes) -> None:

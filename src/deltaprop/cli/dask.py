@@ -6,11 +6,21 @@ summaries and each partition is encoded where it was read (see
 through its own Dask path (:func:`deltaprop.estimators.dask.fit_on_dask`); the client
 holds only statistics, parameters and gradients. ``gd`` and ``lbfgs`` give the
 in-memory model (same weights up to the order of floating-point additions), ``sgd`` and
-``adam`` run local SGD. The model file is the same ``tabular_model`` as ``deltaprop
-train`` writes without Dask. Through Dask, numbers are standardised (``--scaling
-standard``: robust scaling needs exact quartiles) and missing values filled with the mean
-by default (an exact median needs the whole column); dates, free text and identifiers
-are not recognised (name them in ``--drop``).
+``adam`` run local SGD. ``--early-stopping`` holds out ``--validation-fraction`` of the
+partitions (whole partitions, drawn by ``--seed``); ``--checkpoint`` and ``--resume``
+work for every solver. The model file is the same ``tabular_model`` as ``deltaprop
+train`` writes without Dask.
+
+What trains is one :class:`~deltaprop.MLPClassifier` or
+:class:`~deltaprop.MLPRegressor` built from the options (the command says so): the
+tabular recipe (an ensemble of five MLPs, each holding out its own stratified share of
+the *rows* and keeping its own best epoch under a wall-clock budget) has no exact
+counterpart on partitions and is not available through Dask. By default numbers are
+standardised (``--scaling standard``) and missing values filled with the mean: ``--scaling
+robust`` and ``--impute median`` (the in-memory defaults) read exact quartiles and medians
+by a radix selection over the partitions, four more passes over the data each. Dates and
+free text are not recognised (name them in ``--drop``, or ``--id`` for the columns that
+identify rows).
 """
 
 from __future__ import annotations
@@ -20,47 +30,31 @@ import warnings
 
 from deltaprop.cli.common import (
     build_estimator,
+    check_checkpoint_options,
     finish_training,
     no_convergence_warnings,
     require_extras,
+    say,
 )
 from deltaprop.cli.options import IMPUTE, UsageError
 from deltaprop.tabular import TabularModel, check_feature_scales
-from deltaprop.tabular.dask import fit_estimator, fit_preprocessor, open_client, read_parquet
+from deltaprop.tabular.dask import (
+    RECIPE_ON_DASK,
+    fit_estimator,
+    fit_preprocessor,
+    open_client,
+    read_parquet,
+)
+from deltaprop.training.checkpoint import Checkpoint
 
-__all__ = ["train_on_dask"]
-
-#: Options of ``deltaprop train`` that the Dask path refuses, and why.
-_UNSUPPORTED = {
-    "early_stopping": ("--early-stopping", "it needs a held-out split of the rows"),
-    "checkpoint": ("--checkpoint", "checkpoints hold the state of in-memory training"),
-    "resume": ("--resume", "checkpoints hold the state of in-memory training"),
-}
-
-
-def _refuse_unsupported(args: argparse.Namespace) -> None:
-    for option, (flag, why) in _UNSUPPORTED.items():
-        if getattr(args, option):
-            raise UsageError(f"{flag} is not available with --dask ({why}); drop it")
-    if args.impute == "median":
-        raise UsageError(
-            "--impute median is not available with --dask (an exact median needs the whole "
-            "column in one place); use --impute mean or most-frequent"
-        )
-    if args.scaling == "robust":
-        raise UsageError(
-            "--scaling robust is not available with --dask (it needs the exact quartiles of "
-            "each whole column); use --scaling standard, the default with --dask"
-        )
-    if args.id:
-        raise UsageError("--id is not available with --dask; use --drop for the ID columns")
+__all__ = ["RECIPE_ON_DASK", "train_on_dask"]
 
 
 def train_on_dask(args: argparse.Namespace) -> int:
     """Train on the Parquet dataset ``args.data`` through Dask and write the model."""
     require_extras("train")
 
-    _refuse_unsupported(args)
+    check_checkpoint_options(args)
     # pandas deprecations that Dask's own readers trigger are Dask's to fix, not the user's
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category, module=r"dask(\.|$)")
@@ -88,8 +82,9 @@ def train_on_dask(args: argparse.Namespace) -> int:
             # as TabularModel.fit: Poisson counts are not standardised
             standardize_target=args.loss != "poisson",
             sample_weight=args.sample_weight,
-            scaling="standard",
+            scaling=args.scaling or "standard",
             drop=args.drop,
+            id_columns=args.id,
         )
         if args.no_standardize:
             message = check_feature_scales(
@@ -97,7 +92,14 @@ def train_on_dask(args: argparse.Namespace) -> int:
             )
             if message is not None:
                 warnings.warn(message, UserWarning, stacklevel=1)
-        estimator = build_estimator(args, pre.task_, callbacks=None)
+        callbacks = None
+        if args.checkpoint is not None:
+            callbacks = [Checkpoint(args.checkpoint, every=args.checkpoint_every or 1)]
+        estimator = build_estimator(args, pre.task_, callbacks=callbacks)
+        say(
+            args,
+            f"model: one {type(estimator).__name__} (solver {args.solver}); {RECIPE_ON_DASK}",
+        )
         with no_convergence_warnings():
             fit_estimator(
                 estimator,
@@ -107,7 +109,9 @@ def train_on_dask(args: argparse.Namespace) -> int:
                 client,
                 sample_weight=args.sample_weight,
                 local_steps=args.local_steps,
+                resume=args.resume,
             )
+        estimator.set_params(callbacks=None)  # functions are never stored in model files
         address = args.dask_scheduler or "a local cluster"
     model = TabularModel(
         estimator,
@@ -115,8 +119,9 @@ def train_on_dask(args: argparse.Namespace) -> int:
         impute=pre.impute,
         standardize=not args.no_standardize,
         categorical=args.categorical,
-        scaling="standard",
+        scaling=args.scaling or "standard",
         drop=args.drop,
+        id_columns=args.id,
     )._set_fitted(pre, estimator, args.target, args.sample_weight)
     where = f" through Dask ({address}, {n_workers} worker{'s' if n_workers != 1 else ''})"
     return finish_training(args, model, sum(fitted.n_rows), where)

@@ -15,7 +15,6 @@ import argparse
 import json
 import sys
 import warnings
-from pathlib import Path
 from typing import Any
 
 from deltaprop.cli import dask
@@ -24,6 +23,7 @@ from deltaprop.cli.common import (
     INSTALL,
     Progress,
     build_estimator,
+    check_checkpoint_options,
     check_destination,
     finish_training,
     load_model,
@@ -78,13 +78,7 @@ def _check_in_memory_options(args: argparse.Namespace) -> None:
         if getattr(args, option) is not None:
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{flag} needs --dask or --dask-scheduler ADDRESS")
-    if args.resume is not None and not Path(args.resume).is_file():
-        problem = (
-            "it is a folder, not a checkpoint" if Path(args.resume).is_dir() else "no such file"
-        )
-        raise UsageError(f"--resume {args.resume}: {problem}")
-    if args.checkpoint is None and args.checkpoint_every is not None:
-        raise UsageError("--checkpoint-every needs --checkpoint PATH")
+    check_checkpoint_options(args)
 
 
 #: How the command line spells the options of deltaprop.train that ``train`` sets (the

@@ -38,7 +38,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names
 
 from deltaprop.estimators import plan
-from deltaprop.parallel import client_for
+from deltaprop.parallel import client_for, held_out_blocks
 from deltaprop.parallel import train as parallel_train
 
 __all__ = ["fit_on_dask", "predict_on_dask"]
@@ -63,16 +63,15 @@ def _check_parameters(est: Any) -> None:
     """Refuse, naming it, every parameter the distributed path cannot honour."""
     if est.device is not None:
         _refuse("device", est.device, "the workers train with NumPy; use device=None")
-    if est.early_stopping:
-        _refuse("early_stopping", True, "hold out a validation set yourself and score it")
-    if est.solver in ("sgd", "gd") and est.learning_rate != "constant":
-        _refuse("learning_rate", est.learning_rate, "only 'constant' is available on Dask")
-    if est.verbose:
-        _refuse("verbose", est.verbose, "read loss_curve_ after fit instead")
-    if est.callbacks is not None:
-        _refuse("callbacks", est.callbacks, "callbacks run only in-process")
-    if est.dropout:
-        _refuse("dropout", est.dropout, "dropout layers are not available on Dask yet")
+    if est.early_stopping and est.solver in plan.FIRST_ORDER:
+        if est.early_stopping_metric == "score":
+            _refuse(
+                "early_stopping_metric",
+                "score",
+                "the score (accuracy or R^2) of the held-out partitions would need their "
+                "predictions in this process every epoch; use early_stopping_metric='loss' "
+                "(their loss, summed on the workers)",
+            )
 
 
 def _rows(value: Any, name: str, da: Any) -> Any:
@@ -111,20 +110,42 @@ def _binarize_block(y_block, binarizer, two_columns, n_out, out_dtype):
     return np.hstack([1.0 - Y, Y]) if two_columns else Y
 
 
-def _class_weight_block(y_block, classes, factors, out_dtype):
-    return factors[np.searchsorted(classes, y_block)].astype(out_dtype)
+def _multilabel_targets(est, y, first_pass, dtype, da):
+    """Multilabel indicator targets (one 0/1 column per label): used as they are."""
+    y = y.rechunk({1: -1})
+    values = np.asarray(da.unique(y).compute())
+    if not set(values.tolist()) <= {0, 1}:
+        raise ValueError(
+            "y with several columns must be a multilabel indicator matrix of 0/1 values, "
+            f"got the values {values[:10].tolist()}"
+        )
+    n_labels = int(y.shape[1])
+    # the binarizer of the indicator matrix: classes 0..n_labels-1, type multilabel
+    binarizer = LabelBinarizer().fit(np.vstack([np.eye(n_labels), np.zeros(n_labels)]))
+    if first_pass or not hasattr(est, "classes_"):
+        est._label_binarizer, est.classes_ = binarizer, binarizer.classes_
+    elif not np.array_equal(est.classes_, binarizer.classes_):
+        raise ValueError(
+            "warm_start can only be used where `y` has the same classes as in the previous "
+            f"call to fit. Previously got {est.classes_}, `y` has {binarizer.classes_}"
+        )
+    est._class_weight_indices()  # refuses class_weight, as in memory
+    return y.astype(dtype)
 
 
 def _classifier_targets(est, y, first_pass, dtype, da):
-    """``(Y, class_factors)``: one-hot (or 0/1) targets and per-row class weights, lazily."""
+    """One-hot (or 0/1) targets, encoded lazily block by block.
+
+    ``class_weight`` is left to :func:`deltaprop.parallel.train` (as the in-memory fit
+    leaves it to :func:`deltaprop.train`), which counts the classes on the workers.
+    """
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
+    if y.ndim == 2:
+        return _multilabel_targets(est, y, first_pass, dtype, da)
     if y.ndim != 1:
-        raise ValueError(
-            "y must hold one class label per row when fitting on dask collections "
-            f"(multilabel indicator targets are not supported there), got shape {y.shape}"
-        )
-    classes, counts = (np.asarray(a) for a in da.compute(*da.unique(y, return_counts=True)))
+        raise ValueError(f"y must be 1-D or 2-D, got {y.ndim}-D")
+    classes = np.asarray(da.unique(y).compute())
     check_classification_targets(classes)
     if first_pass or not hasattr(est, "classes_"):
         est._label_binarizer = LabelBinarizer().fit(classes)
@@ -149,31 +170,14 @@ def _classifier_targets(est, y, first_pass, dtype, da):
         chunks=(y.chunks[0], (n_out,)),
         meta=np.empty((0, n_out), dtype=dtype),
     )
-    weights = est._class_weight_indices()
-    if weights is None:
-        return Y, None
-    index = np.searchsorted(est.classes_, classes)
-    if isinstance(weights, str):  # "balanced": n / (n_classes * n_c), as in memory
-        factors = np.ones(len(est.classes_))
-        factors[index] = counts.sum() / (len(classes) * counts)
-    else:
-        factors = np.array([weights.get(i, 1.0) for i in range(len(est.classes_))])
-    per_row = y.map_blocks(
-        _class_weight_block,
-        classes=est.classes_,
-        factors=factors,
-        out_dtype=dtype,
-        dtype=dtype,
-        meta=np.empty((0,), dtype=dtype),
-    )
-    return Y, per_row
+    return Y
 
 
 def _regressor_targets(est, y, first_pass, dtype, da):
     if y.ndim not in (1, 2):
         raise ValueError(f"y must be 1-D or 2-D, got {y.ndim}-D")
     Y = y[:, None] if y.ndim == 1 else y.rechunk({1: -1})
-    return Y.astype(dtype), None
+    return Y.astype(dtype)
 
 
 def _poisson_constant(Y, w, da) -> float:
@@ -195,6 +199,7 @@ def fit_on_dask(
     *,
     client: Any = None,
     local_steps: int | None = None,
+    resume: Any = None,
 ) -> Any:
     """Fit ``est`` (an MLPClassifier or MLPRegressor) on dask collections; returns ``est``.
 
@@ -211,33 +216,38 @@ def fit_on_dask(
     local_steps : int, optional
         Local SGD only: steps per row block between averagings, instead of
         ``ceil(n_samples / (n_blocks * batch_size))``.
+    resume : path or TrainingState, optional
+        Continue the run a :class:`~deltaprop.Checkpoint` in ``est.callbacks`` saved
+        (on the same partitions), as :func:`deltaprop.parallel.train` does.
 
     See ``docs/scale.md``.
     """
     _check_parameters(est)
     dask, da = _import_dask()
     with client_for(client) as client, dask.config.set(scheduler=client):
-        return _fit(est, client, X, y, sample_weight, local_steps, da)
+        return _fit(est, client, (X, y, sample_weight), local_steps, resume, da)
 
 
-def _fit(est, client, X, y, sample_weight, local_steps, da):
+def _fit(est, client, data, local_steps, resume, da):
+    X, y, sample_weight = data
     hidden = plan.hidden_sizes(est.hidden_layer_sizes)
     first_pass = not hasattr(est, "coefs_") or not est.warm_start
     X_in, X = X, _rows(X, "X", da)
-    X, n_samples, n_features = _features(est, X_in, X, first_pass)
+    X, _, n_features = _features(est, X_in, X, first_pass)
     y = _next_to(y, X, "y", da)
     w = _next_to(sample_weight, X, "sample_weight", da)
     targets = _classifier_targets if is_classifier(est) else _regressor_targets
-    Y, class_factors = targets(est, y, first_pass, X.dtype, da)
-    if class_factors is not None:
-        w = class_factors if w is None else w.astype(X.dtype) * class_factors
+    Y = targets(est, y, first_pass, X.dtype, da)
 
     random_state = check_random_state(est.random_state)
     layer_units = [n_features, *hidden, int(Y.shape[1])]
     est._prepare_parameters(layer_units, X.dtype, random_state, first_pass)
-    offset = _poisson_constant(Y, w, da) if getattr(est, "loss", None) == "poisson" else 0.0
     stop = plan.stopping(est)
-    solver, batch_size, local_steps = _solver(est, X, n_samples, local_steps)
+    (X, Y, w), validation = _holdout(est, X, Y, w, stop, random_state)
+    n_train = int(sum(X.chunks[0]))
+    poisson = getattr(est, "loss", None) == "poisson"
+    offset = _poisson_constant(Y, w, da) if poisson else 0.0
+    solver, batch_size, local_steps = _solver(est, X, n_train, local_steps)
     history = parallel_train(
         net := est._network(X.dtype),
         X,
@@ -253,10 +263,47 @@ def _fit(est, client, X, y, sample_weight, local_steps, da):
         batch_size=batch_size,
         local_steps=local_steps,
         random_state=plan.train_seed(random_state),
+        schedule=plan.schedule(est, stop, n_train=n_train, t=est.t_),
+        validation_data=validation,
+        early_stopping=stop.on_validation_loss,
+        callbacks=est._callbacks(offset, None),
+        class_weight=est._class_weight_indices(),
+        resume=resume,
     )
-    est._store(net, optimizer, history, n_samples, offset, None, None, False)
+    previous_val_curve = getattr(est, "validation_loss_curve_", None)
+    est._store(net, optimizer, history, n_train, offset, None, None, False)
+    if validation is not None:
+        # the held-out partitions' loss; their score is not computed on Dask
+        val_offset = _poisson_constant(validation[1], validation[2], da) if poisson else 0.0
+        curve = [loss + val_offset for loss in history.val_loss]
+        est.validation_loss_curve_ = [*(previous_val_curve or []), *curve]
+        est.best_loss_ = None
     est._warn_if_not_converged(history, stacklevel=6)
     return est
+
+
+def _holdout(est, X, Y, w, stop, random_state):
+    """``((X, Y, w) to train on, validation data or None)``: whole partitions held out.
+
+    ``validation_fraction`` of the non-empty row blocks, drawn from ``random_state``
+    (:func:`deltaprop.parallel.held_out_blocks`); the rows never come to this process.
+    """
+    if not stop.holdout:
+        return (X, Y, w), None
+    rows = X.chunks[0]
+    Y = Y.rechunk({0: rows})
+    w = None if w is None else w.rechunk({0: rows})
+    blocks = [i for i, n in enumerate(rows) if n > 0]
+    held = {blocks[i] for i in held_out_blocks(len(blocks), est.validation_fraction, random_state)}
+    kept = [i for i in range(len(rows)) if i not in held]
+    held_list = sorted(held)
+
+    def take(a, idx):
+        return None if a is None else a.blocks[idx]
+
+    training = tuple(take(a, kept) for a in (X, Y, w))
+    validation = tuple(take(a, held_list) for a in (X, Y, w))
+    return training, validation
 
 
 def _features(est: Any, X_in: Any, X: Any, first_pass: bool) -> tuple[Any, int, int]:

@@ -180,14 +180,12 @@ def _device_mover(device: str):
     return move
 
 
-def _refuse_dask_for(*, incremental: bool, resume: Any) -> None:
+def _refuse_dask_for(*, incremental: bool) -> None:
     if incremental:
         raise TypeError(
             "partial_fit takes in-memory arrays, not dask collections (it would pull the "
             "data into this process); fit trains on dask collections"
         )
-    if resume is not None:
-        raise ValueError("resume is not supported with dask inputs")
 
 
 def _poisson_constant(Y: np.ndarray, w: np.ndarray | None) -> float:
@@ -332,8 +330,8 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, incremental=False, resume=None):
         if is_dask_collection(X, y, sample_weight):
-            _refuse_dask_for(incremental=incremental, resume=resume)
-            return fit_on_dask(self, X, y, sample_weight)
+            _refuse_dask_for(incremental=incremental)
+            return fit_on_dask(self, X, y, sample_weight, resume=resume)
         to_device = None if self.device is None else _device_mover(self.device)
         hidden = plan.hidden_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -882,7 +880,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self
         """
         if is_dask_collection(X, y, sample_weight):
-            _refuse_dask_for(incremental=True, resume=None)
+            _refuse_dask_for(incremental=True)
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
@@ -1086,7 +1084,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self
         """
         if is_dask_collection(X, y, sample_weight):
-            _refuse_dask_for(incremental=True, resume=None)
+            _refuse_dask_for(incremental=True)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):

@@ -398,7 +398,9 @@ class LBFGS:
     ``"line_search_failed"`` (SciPy's abnormal termination, usually at the limit of
     floating-point precision near a minimum), or one of :func:`deltaprop.train`'s own
     per-iteration rules (``"target_loss"``, ``"no_improvement"``, ``"early_stopping"``,
-    ``"callback"``). L-BFGS keeps no state between calls.
+    ``"callback"``). L-BFGS keeps no state between calls; within a run, a
+    :class:`~deltaprop.Checkpoint` saves L-BFGS-B's workspace so that ``resume`` continues
+    it exactly (SciPy >= 1.15).
 
     Parameters
     ----------
@@ -427,6 +429,9 @@ class LBFGS:
     >>> history.stop_reason, np.round(net.layers[0].weights, 6), np.round(net.layers[0].bias, 6)
     ('converged', array([[2.]]), array([1.]))
     """
+
+    #: What a checkpoint records of it (a resumed run with other values is refused)
+    _hyper_parameters: tuple[str, ...] = ("max_iter", "tol", "max_fun", "memory")
 
     def __init__(
         self,

@@ -13,6 +13,20 @@ runs.
 """
 
 from deltaprop.parallel._blocks import flatten, unflatten
-from deltaprop.parallel._dask import SOLVERS, client_for, is_dask_collection, train
+from deltaprop.parallel._dask import (
+    SOLVERS,
+    client_for,
+    held_out_blocks,
+    is_dask_collection,
+    train,
+)
 
-__all__ = ["SOLVERS", "client_for", "flatten", "is_dask_collection", "train", "unflatten"]
+__all__ = [
+    "SOLVERS",
+    "client_for",
+    "flatten",
+    "held_out_blocks",
+    "is_dask_collection",
+    "train",
+    "unflatten",
+]

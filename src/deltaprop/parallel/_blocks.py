@@ -15,6 +15,7 @@ the vector SciPy's L-BFGS works on.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,17 +31,22 @@ from deltaprop.core.objective import objective
 from deltaprop.core.validation import check_targets, check_X
 from deltaprop.kernels import data_term_for
 from deltaprop.optim.optimizers import Optimizer
+from deltaprop.training.splits import class_labels, validation_loss, weighted_by_class
 
 __all__ = [
     "Model",
     "Part",
     "add",
     "average_states",
+    "block_loss",
     "block_loss_and_gradient",
+    "block_masks",
+    "class_counts",
     "flatten",
     "local_sgd_block",
     "make_part",
     "part_stats",
+    "reweighted",
     "unflatten",
 ]
 
@@ -136,9 +142,101 @@ def part_stats(part: Part) -> tuple[int, float]:
     return part.n_rows, part.weight
 
 
+def part_digest(part: Part) -> bytes:
+    """A BLAKE2b digest of a part's ``X``, ``y`` and ``w`` (dtype, shape and bytes)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (part.X, part.y, part.w):
+        if array is None:
+            digest.update(b"None;")
+            continue
+        block = np.ascontiguousarray(array)
+        digest.update(f"{block.dtype.str}{block.shape};".encode())
+        digest.update(block.data)
+    return digest.digest()
+
+
+def class_counts(part: Part, n_classes: int) -> np.ndarray | None:
+    """Rows per class index of a part (as :func:`~deltaprop.training.splits.class_labels`
+    reads ``y``), or None when its targets are not class labels."""
+    if part.n_rows == 0:
+        return np.zeros(n_classes, dtype=np.int64)
+    labels = class_labels(part.y)
+    return None if labels is None else np.bincount(labels, minlength=n_classes)
+
+
+def reweighted(part: Part, weights_by_class: dict[int, float]) -> Part:
+    """The part with each row's weight multiplied by its class's weight (``class_weight``)."""
+    if part.n_rows == 0:
+        return part
+    w = weighted_by_class(part.w, part.y, weights_by_class, "y", xp=np, like=part.X)
+    return Part(part.X, part.y, np.asarray(w, dtype=part.X.dtype))
+
+
+# -- dropout masks: each block's rows of the masks one generator draws for all rows ------
+def block_masks(
+    model: Model, masks_at: tuple[dict, int, int], n_rows: int, dtype: Any
+) -> list[np.ndarray | None]:
+    """The rows ``offset .. offset + n_rows`` of the full batch's inverted-dropout masks.
+
+    In one process, :func:`deltaprop.train` draws each iteration's masks layer by layer
+    as ``rng.random((n_samples, n_out))``: one 64-bit draw per entry, row after row.
+    A block jumps its copy of the generator ahead (``bit_generator.advance``) to its
+    first entry and draws only its own rows, so the blocks' masks together are exactly
+    the masks drawn in one process.
+
+    Parameters
+    ----------
+    model : Model
+        The layers' ``dropout`` rates and widths.
+    masks_at : tuple ``(state, offset, n_total)``
+        The generator's ``bit_generator.state`` at the start of the iteration, the
+        block's first row among all training rows and the number of training rows.
+    n_rows : int
+        The block's rows.
+    dtype : numpy dtype
+
+    Returns
+    -------
+    list
+        Per layer None (no dropout) or an array of shape (n_rows, n_out) of 0 or
+        ``1 / (1 - rate)``.
+    """
+    state, offset, n_total = masks_at
+    masks: list[np.ndarray | None] = []
+    skipped = 0  # entries the layers before this one drew
+    for layer in model.layers:
+        rate = layer.dropout
+        if not rate:
+            masks.append(None)
+            continue
+        bit_generator = getattr(np.random, state["bit_generator"])()
+        bit_generator.state = state
+        bit_generator.advance(skipped + offset * layer.n_out)
+        keep = np.random.Generator(bit_generator).random((n_rows, layer.n_out)) >= rate
+        masks.append((keep / (1.0 - rate)).astype(dtype))
+        skipped += n_total * layer.n_out
+    return masks
+
+
 # -- full-batch gradient ------------------------------------------------------------------
+def block_loss(part: Part, theta: np.ndarray, model: Model, total_weight: float) -> float:
+    """One block's share of the validation loss: ``sum_i w_i l_i / total_weight``.
+
+    No penalty and no dropout, as :func:`deltaprop.training.splits.validation_loss`.
+    """
+    if part.n_rows == 0:
+        return 0.0
+    params = unflatten(theta, model.shapes)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return validation_loss(model, params, part.X, part.y, part.w, total_weight, xp=np)
+
+
 def block_loss_and_gradient(
-    part: Part, theta: np.ndarray, model: Model, total_weight: float
+    part: Part,
+    theta: np.ndarray,
+    model: Model,
+    total_weight: float,
+    masks_at: tuple[dict, int, int] | None = None,
 ) -> np.ndarray:
     """One block's share of the data term: ``sum_i w_i l_i / total_weight`` and its gradient.
 
@@ -150,6 +248,9 @@ def block_loss_and_gradient(
     model : Model
     total_weight : float
         The sum of the weights of *all* rows, so that the blocks' results add up.
+    masks_at : tuple, optional
+        Where this block's dropout masks start (:func:`block_masks`); None without
+        dropout.
 
     Returns
     -------
@@ -158,10 +259,20 @@ def block_loss_and_gradient(
         reduction adds one array), both without the L2 penalty, which the client adds once.
     """
     params = unflatten(theta, model.shapes)
+    masks = None if masks_at is None else block_masks(model, masks_at, part.n_rows, part.X.dtype)
     with np.errstate(over="ignore", invalid="ignore"):
-        zs, activations = forward_pass(model.layers, params, part.X, xp=np)
+        zs, activations = forward_pass(model.layers, params, part.X, xp=np, masks=masks)
         result = backward_pass(
-            model.layers, model.loss, params, zs, activations, part.y, part.w, total_weight, xp=np
+            model.layers,
+            model.loss,
+            params,
+            zs,
+            activations,
+            part.y,
+            part.w,
+            total_weight,
+            xp=np,
+            masks=masks,
         )
     return np.concatenate([np.reshape(result.loss, (1,)), flatten(result.grads)])
 
@@ -175,7 +286,7 @@ def add(*arrays: np.ndarray) -> np.ndarray:
 
 
 # -- local SGD --------------------------------------------------------------------------
-def _objective(model: Model, params, X, y, w, total_weight):
+def _objective(model: Model, params, X, y, w, total_weight, masks=None):
     loss, grads = objective(
         model.layers,
         model.loss,
@@ -186,9 +297,24 @@ def _objective(model: Model, params, X, y, w, total_weight):
         total_weight,
         model.alpha,
         xp=np,
-        data=data_term_for(X, xp=np),
+        masks=masks,
+        data=data_term_for(X, xp=np, dropout=masks is not None),
     )
     return float(loss), grads
+
+
+def _draw_masks(model: Model, rng: np.random.Generator, n_rows: int, dtype: Any) -> Any:
+    """Inverted-dropout masks for one local batch, layer by layer (None without dropout)."""
+    if not any(layer.dropout for layer in model.layers):
+        return None
+    masks = []
+    for layer in model.layers:
+        if not layer.dropout:
+            masks.append(None)
+            continue
+        keep = rng.random((n_rows, layer.n_out)) >= layer.dropout
+        masks.append((keep / (1.0 - layer.dropout)).astype(dtype))
+    return masks
 
 
 def local_sgd_block(
@@ -203,7 +329,8 @@ def local_sgd_block(
     """Run ``local_steps`` mini-batch steps of ``optimizer`` on one part.
 
     The rows are visited in a shuffled order drawn from ``numpy.random.default_rng(seed)``,
-    reshuffled whenever a pass over the part is complete. Each batch's objective is its
+    reshuffled whenever a pass over the part is complete; the same generator draws each
+    batch's dropout masks (layers with dropout). Each batch's objective is its
     weighted mean loss plus the L2 term over the batch weight, as in :func:`deltaprop.train`.
 
     Returns
@@ -232,9 +359,10 @@ def local_sgd_block(
             X_b, y_b = part.X[idx], part.y[idx]
             w_b = None if part.w is None else part.w[idx]
             batch_weight = float(idx.shape[0]) if w_b is None else float(np.sum(w_b))
+            masks = _draw_masks(model, rng, idx.shape[0], part.X.dtype)
             if batch_weight == 0.0:  # nothing to learn from rows of weight 0
                 continue
-            loss, grads = _objective(model, params, X_b, y_b, w_b, batch_weight)
+            loss, grads = _objective(model, params, X_b, y_b, w_b, batch_weight, masks)
             if not math.isfinite(loss):
                 return flatten(params), optimizer, math.nan, weight_sum
             loss_sum += loss * batch_weight

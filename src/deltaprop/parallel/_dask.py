@@ -7,13 +7,22 @@ block computes its share of the loss and gradient with the core's
 :func:`~deltaprop.core.backprop.forward_pass` / :func:`~deltaprop.core.backprop.backward_pass`, a
 tree of additions on the workers reduces the shares, and the client (which holds only
 parameters and gradients) takes the step.
+
+Everything around the step is training's own: the one loop and its stop rules
+(:class:`~deltaprop.training.stopping.Tracker`: validation loss, early stopping,
+schedules, callbacks, checkpoints), the L-BFGS driver, ``resume``. Validation rows are
+persisted blocks too (given, or whole blocks held out), whose loss the workers sum;
+``class_weight`` is counted block by block; dropout masks are drawn where the rows are,
+as one process would draw them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,24 +34,38 @@ from deltaprop.core.network import Network
 from deltaprop.core.objective import add_penalty
 from deltaprop.core.validation import check_number
 from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
+from deltaprop.optim.schedules import Schedule
 from deltaprop.parallel._blocks import (
     Model,
     add,
     average_states,
+    block_loss,
     block_loss_and_gradient,
+    class_counts,
     flatten,
     local_sgd_block,
     make_part,
+    part_digest,
     part_stats,
+    reweighted,
     unflatten,
+)
+from deltaprop.training.checkpoint import (
+    Checkpoint,
+    attached,
+    read_resume,
+    restore,
+    run_options,
 )
 from deltaprop.training.divergence import forget_overflowed_state
 from deltaprop.training.history import History
 from deltaprop.training.lbfgs import run_lbfgs
 from deltaprop.training.loop import Outcome, first_order_loop, full_batch_iteration
-from deltaprop.training.stopping import Tracker
+from deltaprop.training.splits import class_weights_from_counts
+from deltaprop.training.stopping import Callback, InterruptGuard, Tracker
+from deltaprop.training.trainer import check_callbacks, check_lbfgs, check_validation
 
-__all__ = ["SOLVERS", "is_dask_collection", "train"]
+__all__ = ["SOLVERS", "held_out_blocks", "is_dask_collection", "train"]
 
 SOLVERS = ("gd", "lbfgs", "local_sgd")
 _FAN_IN = 8  # additions per reduction task
@@ -117,30 +140,39 @@ def _as_dask_array(value: Any, name: str, *, rows: Any, da: Any) -> Any:
     return arr
 
 
-def _persist_parts(client, X, y, sample_weight, model: Model):
+def _persist_parts(client, X, y, sample_weight, model: Model, *, what: str = "X"):
     """Validate and persist aligned ``(X, y, w)`` blocks on the workers.
+
+    Parameters
+    ----------
+    what : str
+        ``"X"`` for the training rows; ``"validation_data"`` for validation rows, which
+        may also be in-memory arrays (sent to the workers as one block).
 
     Returns
     -------
     parts : list of Future
         One per non-empty row block, each holding a :class:`~._blocks.Part`.
-    weights : list of float
-        Each part's total sample weight.
+    stats : list of (int, float)
+        Each part's rows and total sample weight.
     dtype : numpy dtype
         float32 when X is float32, else float64.
     """
     dask, da, _ = _import_distributed()
     if not is_dask_collection(X):
-        raise TypeError(
-            f"X must be a dask array or dask DataFrame, got {type(X).__name__} "
-            "(use deltaprop.train for in-memory arrays)"
-        )
+        if what == "X":
+            raise TypeError(
+                f"X must be a dask array or dask DataFrame, got {type(X).__name__} "
+                "(use deltaprop.train for in-memory arrays)"
+            )
+        X = da.from_array(np.asarray(to_numpy(X)))
     X = _as_dask_array(X, "X", rows=None, da=da)
+    prefix = "" if what == "X" else f"{what}: "
     if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got {X.ndim}-D")
+        raise ValueError(f"{prefix}X must be 2-D (n_samples, n_features), got {X.ndim}-D")
     if X.shape[1] != model.layers[0].n_in:
         raise ValueError(
-            f"X has {X.shape[1]} features, but the network expects {model.layers[0].n_in}"
+            f"{prefix}X has {X.shape[1]} features, but the network expects {model.layers[0].n_in}"
         )
     dtype = np.dtype(np.float32) if X.dtype == np.float32 else np.dtype(np.float64)
     rows = X.chunks[0]
@@ -157,22 +189,105 @@ def _persist_parts(client, X, y, sample_weight, model: Model):
         ]
     )
     stats = client.gather(client.map(part_stats, parts, pure=False))
-    kept = [(p, weight) for p, (n_rows, weight) in zip(parts, stats, strict=True) if n_rows > 0]
+    kept = [(p, stat) for p, stat in zip(parts, stats, strict=True) if stat[0] > 0]
     if not kept:
-        raise ValueError("X is empty: it has 0 samples")
-    weights = [weight for _, weight in kept]
-    try:
-        total = math.fsum(weights)
-    except OverflowError:  # partial sums beyond the largest float
-        total = math.inf
-    if not total > 0.0:
-        raise ValueError("sample_weight must not be all zero")
-    if total == math.inf:
+        raise ValueError(f"{prefix}X is empty: it has 0 samples")
+    return [p for p, _ in kept], [stat for _, stat in kept], dtype
+
+
+@dataclass
+class _Rows:
+    """Persisted parts and what the client knows of them: rows and total weight each."""
+
+    parts: list[Any]
+    n_rows: list[int]
+    weights: list[float]
+
+    @classmethod
+    def of(cls, parts: list[Any], stats: Sequence[tuple[int, float]]) -> _Rows:
+        return cls(list(parts), [n for n, _ in stats], [w for _, w in stats])
+
+    @property
+    def total_weight(self) -> float:
+        try:
+            return math.fsum(self.weights)
+        except OverflowError:  # partial sums beyond the largest float
+            return math.inf
+
+
+def held_out_blocks(n_blocks: int, fraction: float, rng: Any) -> list[int]:
+    """The blocks ``validation_fraction`` holds out: ``round(fraction * n_blocks)`` of them.
+
+    At least one, and at least one left to train on; drawn as the first entries of
+    ``rng.permutation(n_blocks)``, so the same seed and the same blocks give the same
+    split.
+
+    Parameters
+    ----------
+    n_blocks : int
+        The non-empty row blocks (partitions).
+    fraction : float in (0, 1)
+    rng : numpy Generator or RandomState
+
+    Returns
+    -------
+    list of int
+        The held-out blocks' indices, sorted.
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 blocks.
+
+    Examples
+    --------
+    >>> held_out_blocks(10, 0.2, np.random.default_rng(0))
+    [4, 6]
+    """
+    if n_blocks < 2:
         raise ValueError(
-            f"sample_weight must have a finite sum, got inf (largest partition sum "
-            f"{max(weights):.3g}); rescale the weights, e.g. divide them by their largest"
+            f"validation_fraction={fraction!r} holds out whole row blocks (partitions), but "
+            f"X has {n_blocks} non-empty block; give X at least 2 (e.g. X.rechunk) or pass "
+            "validation_data"
         )
-    return [p for p, _ in kept], [weight for _, weight in kept], dtype
+    n_held = min(max(1, math.floor(fraction * n_blocks + 0.5)), n_blocks - 1)
+    return sorted(int(i) for i in rng.permutation(n_blocks)[:n_held])
+
+
+def _hold_out(rows: _Rows, fraction: float, rng: np.random.Generator) -> tuple[_Rows, _Rows]:
+    """``(training, validation)``: the blocks :func:`held_out_blocks` picks held out."""
+    held = set(held_out_blocks(len(rows.parts), fraction, rng))
+
+    def pick(keep: bool) -> _Rows:
+        chosen = [i for i in range(len(rows.parts)) if (i in held) == keep]
+        return _Rows(
+            [rows.parts[i] for i in chosen],
+            [rows.n_rows[i] for i in chosen],
+            [rows.weights[i] for i in chosen],
+        )
+
+    return pick(False), pick(True)
+
+
+def _weigh_classes(client, rows: _Rows, validation: _Rows | None, class_weight, n_outputs: int):
+    """Multiply ``class_weight`` into the rows' weights (counted on the training rows)."""
+    n_classes = 2 if n_outputs == 1 else n_outputs
+    counts = client.gather(client.map(class_counts, rows.parts, n_classes=n_classes, pure=False))
+    if any(c is None for c in counts):
+        raise ValueError(
+            "class_weight needs class labels: y must be a single column of 0/1 values or "
+            "one-hot rows (a single 1 per row)"
+        )
+    by_class = class_weights_from_counts(class_weight, np.sum(counts, axis=0))
+    out = []
+    for group in (rows, validation):
+        if group is None:
+            out.append(None)
+            continue
+        parts = client.map(reweighted, group.parts, weights_by_class=by_class, pure=False)
+        stats = client.gather(client.map(part_stats, parts, pure=False))
+        out.append(_Rows.of(parts, stats))
+    return out[0], out[1]
 
 
 def _tree_sum(client, futures: Sequence[Any]) -> Any:
@@ -207,16 +322,35 @@ def _submit_per_part(client, parts, function, theta, shared, per_part=None) -> l
 
 
 class _Objective:
-    """The distributed full-batch objective ``theta -> (loss, gradient)``."""
+    """The distributed full-batch objective ``theta -> (loss, gradient)``.
 
-    def __init__(self, client, parts, model_future, model: Model, total_weight: float):
-        self.client, self.parts = client, parts
+    With dropout, each call draws one iteration's masks: every block draws its own rows
+    of them from the state ``rng`` has at the call (:func:`~._blocks.block_masks`), and
+    ``rng`` then skips the entries all the blocks drew, as one process would have.
+    """
+
+    def __init__(self, client, rows: _Rows, model_future, model: Model, rng=None):
+        self.client, self.parts = client, rows.parts
         self.model_future, self.model = model_future, model
-        self.total_weight = total_weight
+        self.total_weight = rows.total_weight
+        self.rng = rng if any(layer.dropout for layer in model.layers) else None
+        self.n_total = sum(rows.n_rows)
+        self.offsets = [sum(rows.n_rows[:i]) for i in range(len(rows.n_rows))]
+
+    def _masks_at(self):
+        """``per_part`` giving each block where its dropout masks start (None: none)."""
+        if self.rng is None:
+            return None
+        state = self.rng.bit_generator.state
+        width = sum(layer.n_out for layer in self.model.layers if layer.dropout)
+        self.rng.bit_generator.advance(self.n_total * width)
+        return lambda index: ((state, self.offsets[index], self.n_total),)
 
     def __call__(self, theta: np.ndarray) -> tuple[float, list[np.ndarray]]:
         shared = (self.model_future, self.total_weight)
-        shares = _submit_per_part(self.client, self.parts, block_loss_and_gradient, theta, shared)
+        shares = _submit_per_part(
+            self.client, self.parts, block_loss_and_gradient, theta, shared, self._masks_at()
+        )
         total = _tree_sum(self.client, shares).result()
         params = unflatten(theta, self.model.shapes)
         grads = [g.copy() for g in unflatten(total[1:], self.model.shapes)]
@@ -224,6 +358,20 @@ class _Objective:
             float(total[0]), grads, params, self.model.alpha, self.total_weight, xp=np
         )
         return float(loss), grads
+
+
+class _ValidationLoss:
+    """``params -> validation loss`` summed over the validation blocks on the workers."""
+
+    def __init__(self, client, rows: _Rows, model_future, dtype):
+        self.client, self.parts, self.model_future = client, rows.parts, model_future
+        self.total_weight, self.dtype = rows.total_weight, dtype
+
+    def __call__(self, params: Sequence[np.ndarray]) -> float:
+        theta = flatten(params, dtype=self.dtype)
+        shared = (self.model_future, self.total_weight)
+        shares = _submit_per_part(self.client, self.parts, block_loss, theta, shared)
+        return math.fsum(self.client.gather(shares))
 
 
 # -- the public entry ------------------------------------------------------------------
@@ -244,6 +392,14 @@ def train(
     batch_size: int | None = None,
     local_steps: int = 10,
     random_state: Any = None,
+    schedule: Schedule | None = None,
+    validation_data: tuple[Any, ...] | None = None,
+    validation_fraction: float | None = None,
+    early_stopping: bool = False,
+    callbacks: Callback | Sequence[Callback] | None = None,
+    class_weight: str | Mapping[int, float] | None = None,
+    shuffle: bool = True,
+    resume: Any = None,
 ) -> History:
     """Train ``net`` in place on a Dask cluster, data-parallel over blocks of rows.
 
@@ -269,8 +425,9 @@ def train(
         Default: the current client; when there is none, a ``LocalCluster`` is started
         for this call and closed at its end.
     optimizer : Optimizer or LBFGS, optional
-        Default ``SGD(learning_rate)`` (``LBFGS()`` for ``solver="lbfgs"``). Its state
-        carries over between calls, as with :func:`deltaprop.train`.
+        Default ``SGD(learning_rate)`` (``LBFGS()`` for ``solver="lbfgs"``; the
+        checkpoint's when resuming). Its state carries over between calls, as with
+        :func:`deltaprop.train`.
     learning_rate : float, optional
         Learning rate of the default SGD (0.1 when not given).
     max_iter : int, default 200
@@ -278,15 +435,51 @@ def train(
     target_loss : float, optional
         Stop once an iteration's loss is at or below this value.
     tol : float, optional
-        Only when given, stop after ``n_iter_no_change`` iterations whose loss did not
-        improve by ``tol`` (L-BFGS's own gradient tolerance is ``LBFGS(tol=...)``).
+        Only when given (or with ``early_stopping``), stop after ``n_iter_no_change``
+        iterations whose loss did not improve by ``tol`` (L-BFGS's own gradient
+        tolerance is ``LBFGS(tol=...)``).
     n_iter_no_change : int, default 10
     batch_size : int, optional
         ``"local_sgd"``: rows per local step (200 when not given).
     local_steps : int, default 10
         ``"local_sgd"``: mini-batch steps each replica takes between averagings.
     random_state : int, numpy Generator or None
-        Seeds local SGD's shuffling; None uses ``net.random_state``.
+        Seeds local SGD's shuffling, the blocks held out by ``validation_fraction`` and
+        the dropout masks; None uses ``net.random_state``.
+    schedule : Schedule, optional
+        A learning-rate schedule, applied per iteration (per round for local SGD), as
+        :func:`deltaprop.train` applies it. Not with L-BFGS.
+    validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, w_val)``, optional
+        Rows whose loss is ``History.val_loss``: dask collections (kept on the workers)
+        or in-memory arrays (sent to them once).
+    validation_fraction : float in (0, 1), optional
+        Instead of ``validation_data``: hold out ``round(validation_fraction *
+        n_blocks)`` whole row blocks (at least one, and one left to train on), drawn by
+        the seeded generator. Blocks, not rows: the rows never come to the client, and
+        the split is the same for the same seed and the same partitions. (In one
+        process :func:`deltaprop.train` draws rows, stratified by class; pass those
+        rows as ``validation_data`` on both sides for the same fit.)
+    early_stopping : bool, default False
+        Stop when the validation loss has not improved by ``tol`` (0 when None) for
+        ``n_iter_no_change`` iterations and restore the weights with the lowest
+        validation loss, as :func:`deltaprop.train`.
+    callbacks : callable or list of callables, optional
+        ``callback(iteration, history, net)`` after every iteration, on the client, with
+        ``net`` holding the current weights; returning True stops training. A
+        :class:`~deltaprop.Checkpoint` saves the run (every solver, L-BFGS included).
+    class_weight : "balanced" or mapping, optional
+        As :func:`deltaprop.train`: per-class weights multiplied into the training and
+        validation rows' weights, ``"balanced"`` counted on the training rows (by the
+        workers, block by block).
+    shuffle : bool, default True
+        False is refused with ``"local_sgd"`` (its blocks draw their batches at random);
+        the full-batch solvers do not shuffle.
+    resume : path or TrainingState, optional
+        Continue a run saved by a :class:`~deltaprop.Checkpoint` (here or by
+        :func:`deltaprop.train` in memory on the same rows), as ``deltaprop.train``
+        does: the same data, partitions, seed and settings give the weights of a run
+        that never stopped (up to the order of additions for ``"gd"`` and
+        ``"lbfgs"``; exactly for ``"local_sgd"`` resumed on Dask).
 
     Returns
     -------
@@ -295,8 +488,9 @@ def train(
         update); for ``"lbfgs"``, the loss at the iterate iteration ``k`` accepted; for
         ``"local_sgd"``, the weighted mean of round ``k``'s batch losses. ``stop_reason``
         as for :func:`deltaprop.train`: ``"max_iter"``, ``"target_loss"``,
-        ``"no_improvement"``, ``"diverged"`` and, for L-BFGS, ``"converged"``,
-        ``"max_fun"`` or ``"line_search_failed"``.
+        ``"early_stopping"``, ``"no_improvement"``, ``"min_learning_rate"``,
+        ``"callback"``, ``"interrupted"``, ``"diverged"`` and, for L-BFGS,
+        ``"converged"``, ``"max_fun"`` or ``"line_search_failed"``.
 
     Raises
     ------
@@ -308,10 +502,21 @@ def train(
     """
     if not isinstance(net, Network):
         raise TypeError(f"net must be a Network, got {type(net).__name__}")
+    resumed = None if resume is None else read_resume(resume)
     batch_size = check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
+    if resumed is not None and optimizer is None and learning_rate is None:
+        optimizer = resumed.make_optimizer()
+    if resumed is not None and schedule is None:
+        schedule = resumed.make_schedule()
     solver, optimizer = _resolve_solver(solver, optimizer, learning_rate, batch_size)
-    if any(getattr(layer, "dropout", 0.0) for layer in net.layers):
-        raise ValueError("dropout layers are not supported on Dask yet (set dropout=0)")
+    validation_fraction = check_validation(
+        validation_data, validation_fraction, early_stopping, schedule
+    )
+    callbacks = check_callbacks(callbacks)
+    checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
+    rng = make_rng(net.random_state if random_state is None else random_state)
+    saves_state = bool(checkpoints) or resumed is not None
+    _check_solver_options(net, solver, schedule, shuffle, rng, saves_state)
     max_iter = check_number("max_iter", max_iter, low=1, integer=True)
     tracker = Tracker(
         net,
@@ -320,38 +525,145 @@ def train(
         target_loss=check_number("target_loss", target_loss, allow_none=True),
         tol=check_number("tol", tol, low=0.0, allow_none=True),
         n_iter_no_change=check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True),
+        early_stopping=early_stopping,
+        schedule=schedule,
+        callbacks=callbacks,
         xp=np,
     )
     local_steps = check_number("local_steps", local_steps, low=1, integer=True)
-    seed_source = net.random_state if random_state is None else random_state
-    seed = int(make_rng(seed_source).integers(2**63 - 1)) if solver == "local_sgd" else 0
+    tracker.optimizer, tracker.rng = optimizer, rng
+    tracker.initial_rng_state = rng.bit_generator.state
+    # local SGD's seed is the generator's first draw (as before validation existed)
+    seed = int(rng.integers(2**63 - 1)) if solver == "local_sgd" else 0
 
     model = Model(
-        [Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init) for layer in net.layers],
+        [
+            Dense(layer.n_in, layer.n_out, layer.activation, init=layer.init, dropout=layer.dropout)
+            for layer in net.layers
+        ],
         net.loss,
         net.alpha,
     )
+    data = (X, y, sample_weight)
+    splits = (validation_data, validation_fraction, class_weight)
     with client_for(client) as cl, np.errstate(over="ignore", invalid="ignore"):
-        parts, weights, dtype = _persist_parts(cl, X, y, sample_weight, model)
+        rows, validation, dtype = _prepare_rows(cl, data, splits, model, rng)
         model_future = cl.scatter(model, broadcast=True, hash=False)
-        objective = _Objective(cl, parts, model_future, model, math.fsum(weights))
+        if validation is not None:
+            tracker.validation = _ValidationLoss(cl, validation, model_future, dtype)
+        tracker.data_info = {
+            "n_samples": sum(rows.n_rows),
+            "n_features": model.layers[0].n_in,
+            "n_outputs": model.layers[-1].n_out,
+            "batch_size": (batch_size or 200) if solver == "local_sgd" else None,
+        }
+        if saves_state:
+            n_columns = model.layers[0].n_in
+            tracker.data_info["fingerprint"] = _fingerprint(cl, rows, validation, n_columns)
+            settings = dict(batch_size=batch_size, local_steps=local_steps, shuffle=shuffle)
+            settings.update(target_loss=target_loss, tol=tol, n_iter_no_change=n_iter_no_change)
+            settings.update(early_stopping=early_stopping, class_weight=class_weight)
+            settings.update(validation_fraction=validation_fraction, solver=solver)
+            tracker.options = run_options(optimizer, schedule, settings)
+        params = [np.asarray(to_numpy(p), dtype=dtype) for p in net.parameters]
+        if resumed is not None:
+            check_rng = validation_fraction is not None or solver == "local_sgd"
+            params = restore(
+                resumed,
+                net=net,
+                params=params,
+                optimizer=optimizer,
+                schedule=schedule,
+                tracker=tracker,
+                max_iter=max_iter,
+                check_initial_rng=check_rng,
+                xp=np,
+            )
+        objective = _Objective(cl, rows, model_future, model, rng)
         tracker.watch.total_weight = objective.total_weight  # the penalty's divisor
-        theta = flatten([to_numpy(p) for p in net.parameters], dtype=dtype)
-        if solver == "lbfgs":
-            params = _lbfgs(objective, theta, optimizer, max_iter, tracker)
-        else:
-            params = unflatten(theta, model.shapes)
-            optimizer._match_state(params, xp=np)
-            if solver == "gd":
-                params = _gradient_descent(objective, params, optimizer, max_iter, tracker)
-            else:
-                blocks = (cl, parts, weights, model_future)
-                steps = (batch_size or 200, local_steps, seed)
-                params = _local_sgd(blocks, params, optimizer, max_iter, tracker, steps)
-    if tracker.history.stop_reason == "diverged" and solver != "lbfgs":
+        with InterruptGuard() as interrupt, attached(checkpoints, tracker):
+            tracker.interrupt = interrupt
+            blocks = (cl, rows, model_future)
+            steps = (batch_size or 200, local_steps, seed)
+            params = _solve(solver, objective, params, optimizer, max_iter, tracker, blocks, steps)
+    history = tracker.history
+    if history.stop_reason == "diverged" and solver != "lbfgs":
         forget_overflowed_state(optimizer, xp=np)
-    net._set_parameters([p.copy() for p in params])
-    return tracker.history
+    keep_best = early_stopping or history.stop_reason == "interrupted"
+    if keep_best and tracker.best_params is not None:
+        params = tracker.best_params
+    net._set_parameters([np.array(p, copy=True) for p in params])
+    return history
+
+
+def _prepare_rows(client, data, splits, model: Model, rng) -> tuple[_Rows, _Rows | None, Any]:
+    """The training rows and the validation rows (or None), persisted on the workers."""
+    validation_data, validation_fraction, class_weight = splits
+    parts, stats, dtype = _persist_parts(client, *data, model)
+    rows, validation = _Rows.of(parts, stats), None
+    if validation_fraction is not None:
+        rows, validation = _hold_out(rows, validation_fraction, rng)
+    elif validation_data is not None:
+        if not isinstance(validation_data, tuple | list) or len(validation_data) not in (2, 3):
+            raise TypeError(
+                "validation_data must be a tuple (X_val, y_val) or (X_val, y_val, w_val), "
+                f"got {type(validation_data).__name__}"
+            )
+        X_v, y_v, w_v = (*validation_data, None)[:3]
+        v_parts, v_stats, _ = _persist_parts(client, X_v, y_v, w_v, model, what="validation_data")
+        validation = _Rows.of(v_parts, v_stats)
+    if class_weight is not None:
+        rows, validation = _weigh_classes(
+            client, rows, validation, class_weight, model.layers[-1].n_out
+        )
+    if not rows.total_weight > 0.0:
+        what = "sample_weight must not be all zero"
+        if class_weight is not None:
+            what = "the training rows' weights (after class_weight) are all zero"
+        raise ValueError(what)
+    if rows.total_weight == math.inf:
+        raise ValueError(
+            f"sample_weight must have a finite sum, got inf (largest partition sum "
+            f"{max(rows.weights):.3g}); rescale the weights, e.g. divide them by their largest"
+        )
+    if validation is not None and not validation.total_weight > 0.0:
+        raise ValueError("the validation rows' weights are all zero")
+    return rows, validation, dtype
+
+
+def _fingerprint(client, rows: _Rows, validation: _Rows | None, n_columns: int) -> dict[str, Any]:
+    """The rows, columns and a hash of the row blocks (and validation blocks), in order.
+
+    Hashed by the workers block by block, so it is the same for the same partitions of
+    the same data; a checkpoint of a Dask run is checked against it when resumed.
+    """
+    groups = [rows] if validation is None else [rows, validation]
+    digest = hashlib.blake2b(digest_size=16)
+    for group in groups:
+        for block in client.gather(client.map(part_digest, group.parts, pure=False)):
+            digest.update(block)
+        digest.update(b";")
+    return {"rows": sum(rows.n_rows), "columns": n_columns, "hash": digest.hexdigest()}
+
+
+def _check_solver_options(net, solver, schedule, shuffle, rng, saves_state) -> None:
+    """What a solver cannot do on Dask, refused with the reason."""
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle must be a bool, got {shuffle!r}")
+    if solver == "lbfgs":
+        check_lbfgs(net, None, schedule, None, saves_state)
+    if solver == "local_sgd" and not shuffle:
+        raise ValueError(
+            "shuffle=False is not available with solver='local_sgd': each row block draws "
+            "its mini-batches in a random order (use solver='gd' for a fixed order)"
+        )
+    dropout = any(layer.dropout for layer in net.layers)
+    if solver == "gd" and dropout and not hasattr(rng.bit_generator, "advance"):
+        raise ValueError(
+            "dropout on Dask needs a generator that can jump ahead (each row block draws "
+            "its own rows of the masks): random_state's bit generator "
+            f"{type(rng.bit_generator).__name__} cannot; pass an int seed or a PCG64 Generator"
+        )
 
 
 def _resolve_solver(
@@ -385,9 +697,20 @@ def _resolve_solver(
 
 
 # -- the solvers: training's loop and L-BFGS driver, on the distributed objective --------
+def _solve(solver, objective, params, optimizer, max_iter, tracker, blocks, steps):
+    """Run ``solver`` from ``params``; return the parameters training ends with."""
+    if solver == "lbfgs":
+        return _lbfgs(objective, params, optimizer, max_iter, tracker)
+    optimizer._match_state(params, xp=np)
+    if solver == "gd":
+        return _gradient_descent(objective, params, optimizer, max_iter, tracker)
+    return _local_sgd(blocks, params, optimizer, max_iter, tracker, steps)
+
+
 def _gradient_descent(objective, params, optimizer, max_iter, tracker):
     """Full-batch steps: exactly the iterates of :func:`deltaprop.train` on the same rows."""
-    dtype, last_finite = params[0].dtype, params
+    dtype = params[0].dtype
+    last_finite = params if tracker.last_finite is None else tracker.last_finite
 
     def loss_and_gradients(current):
         return objective(flatten(current, dtype=dtype))
@@ -402,12 +725,12 @@ def _gradient_descent(objective, params, optimizer, max_iter, tracker):
         last_finite = outcome.last_finite
         return outcome
 
-    return first_order_loop(optimizer, max_iter, tracker, params, params, one_iteration)
+    return first_order_loop(optimizer, max_iter, tracker, params, last_finite, one_iteration)
 
 
-def _lbfgs(objective, theta, optimizer, max_iter, tracker):
+def _lbfgs(objective, params, optimizer, max_iter, tracker):
     """SciPy's L-BFGS-B on the client, through training's driver."""
-    dtype, shapes = theta.dtype, objective.model.shapes
+    dtype, shapes = params[0].dtype, objective.model.shapes
 
     def flat_objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         loss, grads = objective(x.astype(dtype))
@@ -416,7 +739,7 @@ def _lbfgs(objective, theta, optimizer, max_iter, tracker):
     def to_params(x: np.ndarray) -> list[np.ndarray]:
         return unflatten(x.astype(dtype), shapes)
 
-    x0 = theta.astype(np.float64)
+    x0 = flatten(params, dtype=np.float64)
     return run_lbfgs(
         optimizer, flat_objective, x0, max_iter=max_iter, tracker=tracker, to_params=to_params
     )
@@ -424,9 +747,11 @@ def _lbfgs(objective, theta, optimizer, max_iter, tracker):
 
 def _local_sgd(blocks, params, optimizer, max_iter, tracker, steps):
     """Rounds of local SGD on every row block, then a weighted average of the replicas."""
-    client, parts, weights, model_future = blocks
+    client, rows, model_future = blocks
+    parts, weights = rows.parts, rows.weights
     batch_size, local_steps, seed = steps
     dtype, shapes = params[0].dtype, [p.shape for p in params]
+    last_finite = params if tracker.last_finite is None else tracker.last_finite
 
     def one_round(round_: int) -> Outcome:
         nonlocal params
@@ -456,4 +781,4 @@ def _local_sgd(blocks, params, optimizer, max_iter, tracker, steps):
         params = outcome.params
         return outcome
 
-    return first_order_loop(optimizer, max_iter, tracker, params, params, one_round)
+    return first_order_loop(optimizer, max_iter, tracker, params, last_finite, one_round)

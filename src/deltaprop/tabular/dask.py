@@ -12,7 +12,11 @@ category, which labels a target has):
    to know about the target; the client decides every column's kind, the task, the
    means and the fill values;
 2. (only for ``impute="most_frequent"``) the most frequent number of each numeric
-   column, reduced on the workers to one value;
+   column, reduced on the workers to one value; (only for ``impute="median"`` and
+   ``scaling="robust"``) the exact medians and quartiles, four passes each of a radix
+   selection (:mod:`deltaprop.tabular.selection`) that bring back only histograms of
+   16-bit digits, and, where a column's quartiles coincide, one pass of sums of
+   absolute deviations;
 3. a second pass sums the squared deviations from those means (the population standard
    deviation, as :func:`numpy.std`) and collects the category sets with their counts
    and the class set.
@@ -54,8 +58,30 @@ from deltaprop.tabular.columns import (
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
 from deltaprop.tabular.roles import ColumnRole
+from deltaprop.tabular.selection import (
+    digit_counts,
+    numpy_median,
+    numpy_quantiles,
+    quantile_ranks,
+    select,
+)
+from deltaprop.tabular.transforms import robust_from_quartiles
 
-__all__ = ["Fitted", "fit_estimator", "fit_preprocessor", "open_client", "read_parquet"]
+__all__ = [
+    "RECIPE_ON_DASK",
+    "Fitted",
+    "fit_estimator",
+    "fit_preprocessor",
+    "open_client",
+    "read_parquet",
+]
+
+#: Why the tabular recipe does not train through Dask (said by ``train --dask``).
+RECIPE_ON_DASK = (
+    "the tabular recipe (an ensemble of 5 MLPs) is not available through Dask: each "
+    "member holds out its own stratified share of the rows and keeps its own best epoch "
+    "within a wall-clock budget, which whole partitions on workers cannot reproduce"
+)
 
 _INSTALL = 'pip install "deltaprop[dask]"'
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
@@ -309,6 +335,84 @@ def _tree(dask: Any, leaves: list[Any], combine: Any) -> Any:
     return leaves[0]
 
 
+# -- exact medians and quartiles: a radix selection over the partitions ---------------------
+def _partition_digits(frame: Any, targets: list, shift: int) -> list:
+    """A partition's digit counts (:func:`~deltaprop.tabular.selection.digit_counts`)."""
+    pd = require_pandas()
+    frame = frame.reset_index(drop=True)
+    columns = {}
+    for name in {t[0] for t in targets}:
+        numbers, missing = parse_numbers(frame[name], pd)
+        columns[name] = numbers[~missing]
+    return digit_counts(columns, targets, shift)
+
+
+def _abs_deviations(frame: Any, centres: list[tuple[str, float, float]]) -> dict[str, float]:
+    """A partition's ``sum |x / c - median|`` per ``(column, c, median)`` (missing left out)."""
+    pd = require_pandas()
+    frame = frame.reset_index(drop=True)
+    out = {}
+    for name, c, median in centres:
+        numbers, missing = parse_numbers(frame[name], pd)
+        out[name] = float(np.sum(np.abs(numbers[~missing] / c - median)))
+    return out
+
+
+class _Selector:
+    """Exact order statistics of numeric columns, a few passes over the partitions."""
+
+    def __init__(self, dask: Any, client: Any, partitions: list) -> None:
+        self.dask, self.client, self.partitions = dask, client, partitions
+
+    def _count(self, targets: list, shift: int) -> list:
+        call = self.dask.delayed(_partition_digits, pure=True)
+        return self.client.gather(
+            self.client.compute([call(p, targets, shift) for p in self.partitions])
+        )
+
+    def medians(self, numeric: dict) -> None:
+        """Each column's median of its present values (``np.median``) as its ``"fill"``."""
+        ranks = {name: sorted({(s["n"] - 1) // 2, s["n"] // 2}) for name, s in numeric.items()}
+        found = select(self._count, ranks)
+        for name, values in found.items():
+            at = dict(zip(ranks[name], values, strict=True))
+            numeric[name]["fill"] = numpy_median(at, numeric[name]["n"])
+
+    def robust(self, numeric: dict, n_total: int) -> dict[str, tuple[float, float]]:
+        """Each column's :func:`~deltaprop.tabular.transforms.robust_scaling` of its filled values.
+
+        The quartiles are read from the exact order statistics (the fill value counted
+        once per missing entry); the mean absolute deviation, needed only where the
+        quartiles coincide, is one more pass of sums.
+        """
+        ranks = {name: quantile_ranks(n_total, (0.25, 0.5, 0.75)) for name in numeric}
+        extra = {name: (s["fill"], s["n_missing"]) for name, s in numeric.items()}
+        found = select(self._count, ranks, extra)
+        quartiles, scales = {}, {}
+        for name, values in found.items():
+            s = numeric[name]
+            c = max(abs(s["min"]), abs(s["max"])) or 1.0  # max |filled values|
+            at = {k: v / c for k, v in zip(ranks[name], values, strict=True)}
+            quartiles[name] = (c, numpy_quantiles(at, n_total, (0.25, 0.5, 0.75)))
+        flat = [(name, c, q[1]) for name, (c, q) in quartiles.items() if q[0] == q[2]]
+        deviations: dict[str, float] = {}
+        if flat:
+            call = self.dask.delayed(_abs_deviations, pure=True)
+            parts = self.client.gather(
+                self.client.compute([call(p, flat) for p in self.partitions])
+            )
+            for name, c, median in flat:
+                s = numeric[name]
+                total = math.fsum(part[name] for part in parts)
+                total += s["n_missing"] * abs(s["fill"] / c - median)
+                deviations[name] = total / n_total
+        for name, (c, q) in quartiles.items():
+            scales[name] = robust_from_quartiles(
+                (q[0], q[1], q[2]), c, lambda name=name: deviations[name]
+            )
+        return scales
+
+
 # -- the client's side: decisions from summaries --------------------------------------------
 class _Rows:
     """Global row numbers (1-based, partitions in order) from per-partition local indices."""
@@ -388,6 +492,7 @@ def fit_preprocessor(
     sample_weight: str | None = None,
     scaling: str = "standard",
     drop: Sequence[str] | None = None,
+    id_columns: Sequence[str] | None = None,
 ) -> tuple[Preprocessor, Fitted]:
     """Fit a :class:`~deltaprop.tabular.Preprocessor` on a dask DataFrame, on the workers.
 
@@ -396,15 +501,15 @@ def fit_preprocessor(
     frame : dask.dataframe.DataFrame
     target : str
     client : distributed.Client
-    task, impute, categorical, standardize, standardize_target, drop
-        As for :class:`~deltaprop.tabular.Preprocessor`; ``impute="median"`` is not
-        available (an exact median needs the whole column in one place), and the
-        default is ``"mean"``.
+    task, impute, categorical, standardize, standardize_target, drop, id_columns
+        As for :class:`~deltaprop.tabular.Preprocessor`; the default ``impute`` is
+        ``"mean"`` (``"median"`` costs four more passes over the data: an exact median
+        by radix selection).
     sample_weight : str, optional
         A column of non-negative row weights: validated, and not a feature.
-    scaling : {"standard"}
-        Only the standard scaling: the robust one needs exact quartiles of each whole
-        column, which the partitions' summaries do not give.
+    scaling : {"standard", "robust"}, default "standard"
+        ``"robust"`` reads the exact quartiles of each column by radix selection (four
+        more passes), giving the in-memory robust scaling.
 
     Notes
     -----
@@ -427,16 +532,6 @@ def fit_preprocessor(
         row numbers counted over the partitions in order.
     """
     dask, _, _, _ = _import_dask()
-    if impute == "median":
-        raise ValueError(
-            "impute='median' is not available through Dask (an exact median needs the "
-            "whole column in one place); use 'mean' or 'most_frequent'"
-        )
-    if scaling != "standard":
-        raise ValueError(
-            f"scaling={scaling!r} is not available through Dask (robust scaling needs the "
-            "exact quartiles of each whole column); use scaling='standard'"
-        )
     pre = Preprocessor(
         target,
         task=task,
@@ -446,13 +541,21 @@ def fit_preprocessor(
         standardize_target=standardize_target,
         scaling=scaling,
         drop=drop,
+        id_columns=id_columns,
         sample_weight=sample_weight,
     )
     columns = [str(c) for c in frame.columns]
     pre._check_names(columns)
-    if not any(c not in (target, sample_weight, *pre.drop) for c in columns):
+    absent = [c for c in pre.id_columns if c not in columns]
+    if absent:
+        shown = f"(columns: {columns[:20]})"
+        raise SpelledError(
+            f"id_columns column {absent[0]!r} is not in the table {shown}",
+            f"--id {absent[0]}: no such column {shown}",
+        )
+    left_out = {target, sample_weight, *pre.drop, *pre.id_columns}
+    if not any(c not in left_out for c in columns):
         raise ValueError("the table has no feature columns besides the target")
-    left_out = {target, sample_weight, *pre.drop}
     features = [c for c in columns if c not in left_out]
     partitions = frame.to_delayed()
     spec = _Spec(tuple(features), target, sample_weight, task is None)
@@ -468,13 +571,23 @@ def fit_preprocessor(
     targets = [p["target"] for p in parts]
     task_ = _target_task(pre, rows, targets)
     pre.roles_ = {c: ColumnRole("dropped", "dropped on request") for c in pre.drop}
+    for name in pre.id_columns:
+        pre.roles_[name] = ColumnRole(
+            "id", "identifies rows: no feature, written next to each prediction"
+        )
     pre.roles_[target] = ColumnRole("target", "the column to predict")
     if sample_weight is not None:
         pre.roles_[sample_weight] = ColumnRole("weight", "row weights")
     numeric, categorical_ = _feature_kinds(pre, features, rows, parts, n_total)
+    selector = _Selector(dask, client, partitions)
     if impute == "most_frequent" and numeric:
         _most_frequent_numbers(numeric, dask, client, partitions)
+    if impute == "median" and numeric:
+        selector.medians(numeric)
     _means(numeric, impute, n_total)
+    robust = None
+    if pre.scaling == "robust" and standardize and numeric:
+        robust = selector.robust(numeric, n_total)
     target_stats = _target_centre(target, task_, rows, targets, n_total)
     centres = _Centres(
         tuple((name, s["mean"], s["fill"]) for name, s in numeric.items()),
@@ -485,7 +598,7 @@ def fit_preprocessor(
     )
     moments = dask.delayed(_moments, pure=True)
     seconds = client.gather(client.compute([moments(p, centres) for p in partitions]))
-    scale_rows = _set_columns(pre, features, numeric, seconds, n_total)
+    scale_rows = _set_columns(pre, features, numeric, seconds, n_total, robust)
     pre.roles_ = {c: pre.roles_[c] for c in columns}  # the table's order
     _set_target(pre, task_, target_stats, seconds, n_total)
     mean = np.array([m for m, _ in scale_rows])
@@ -623,9 +736,17 @@ def _target_centre(
 
 
 def _set_columns(
-    pre: Preprocessor, features: list[str], numeric: dict, seconds: list[dict], n_total: int
+    pre: Preprocessor,
+    features: list[str],
+    numeric: dict,
+    seconds: list[dict],
+    n_total: int,
+    robust: dict[str, tuple[float, float]] | None = None,
 ) -> list[tuple[float, float]]:
-    """Record the fitted feature columns in ``pre``; each output column's (mean, std)."""
+    """Record the fitted feature columns in ``pre``; each output column's (mean, std).
+
+    ``robust``: each numeric column's (centre, spread) under ``scaling="robust"``.
+    """
     columns, stats = [], []
     fill_values: dict[str, Any] | None = None if pre.impute is None else {}
     scale_rows: list[tuple[float, float]] = []
@@ -639,6 +760,8 @@ def _set_columns(
             std = 0.0 if constant else math.sqrt(ssd / n_total)
             scale = 1.0 if constant else std
             mean, scale = (s["mean"], scale) if pre.standardize else (0.0, 1.0)
+            if robust is not None:
+                mean, scale = robust[name]
             column = {"name": name, "kind": "numeric"}
             stats.append((mean, scale, s["min"], s["max"]))
             if fill_values is not None:
@@ -744,6 +867,7 @@ def fit_estimator(
     *,
     sample_weight: str | None = None,
     local_steps: int | None = None,
+    resume: Any = None,
 ) -> Any:
     """Train a deltaprop estimator on the encoded partitions of ``frame``, on the workers.
 
@@ -756,21 +880,28 @@ def fit_estimator(
     sample_weight=...)`` would leave it, for the solvers where the Dask path gives the
     in-memory iterates (``"gd"``, ``"lbfgs"``, one batch per epoch); ``"sgd"`` and
     ``"adam"`` with smaller batches run local SGD, ``local_steps`` steps per partition
-    between averagings (default: about one pass over the rows per round).
+    between averagings (default: about one pass over the rows per round). ``resume``
+    continues a checkpoint of the same run (see :func:`deltaprop.parallel.train`).
 
     Raises
     ------
     ValueError
-        For the parameters the estimators' Dask path refuses (early stopping,
-        learning-rate schedules, ...), naming them.
+        For the parameters the estimators' Dask path refuses (``device``, early stopping
+        on the score, ...), naming them.
     """
-    # deltaprop.estimators.dask imports scikit-learn (optional dependency)
+    # deltaprop.estimators.dask and .recipe import scikit-learn (optional dependency)
     from deltaprop.estimators.dask import fit_on_dask
+    from deltaprop.estimators.recipe import TabularClassifier, TabularRegressor
 
+    if isinstance(estimator, TabularClassifier | TabularRegressor):
+        raise ValueError(
+            f"{RECIPE_ON_DASK}; train an MLPClassifier or MLPRegressor instead (as "
+            "'deltaprop train --dask' does)"
+        )
     estimator._validate_params()
     arrays = _encoded_arrays(frame, pre, sample_weight, fitted.n_rows)
     # encoded once: the classes, the Poisson constant and training all read these blocks
     arrays = client.persist(arrays)
     X, y = arrays[:2]
     w = arrays[2] if sample_weight is not None else None
-    return fit_on_dask(estimator, X, y, w, client=client, local_steps=local_steps)
+    return fit_on_dask(estimator, X, y, w, client=client, local_steps=local_steps, resume=resume)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -25,6 +25,7 @@ __all__ = [
     "date_part_names",
     "date_parts",
     "hashed_words",
+    "robust_from_quartiles",
     "robust_scaling",
     "scaled",
     "smooth_clip",
@@ -70,9 +71,33 @@ def robust_scaling(values: np.ndarray) -> tuple[float, float]:
     c = _magnitude(values)
     v = values / c
     q1, median, q3 = np.quantile(v, [0.25, 0.5, 0.75])
+    return robust_from_quartiles((q1, median, q3), c, lambda: float(np.mean(np.abs(v - median))))
+
+
+def robust_from_quartiles(
+    quartiles: tuple[float, float, float], c: float, mean_abs_deviation: Callable[[], float]
+) -> tuple[float, float]:
+    """:func:`robust_scaling` from the quartiles of ``values / c`` (``c = max|values|``).
+
+    Parameters
+    ----------
+    quartiles : (float, float, float)
+        The 25th, 50th and 75th percentiles of ``values / c`` (:func:`numpy.quantile`).
+    c : float
+        ``max|values|``, or 1 when every value is 0.
+    mean_abs_deviation : callable
+        ``() -> mean(|values / c - median|)``, called only when the quartiles coincide
+        (so that summaries of a column spread over partitions need it only then).
+
+    Returns
+    -------
+    (float, float)
+        ``(centre, spread)``, ``spread > 0``.
+    """
+    q1, median, q3 = quartiles
     spread = (q3 - q1) / _IQR_NORMAL
     if spread == 0.0:
-        spread = float(np.mean(np.abs(v - median))) / _MAD_NORMAL
+        spread = mean_abs_deviation() / _MAD_NORMAL
     if spread == 0.0:
         return float(median) * c, 1.0
     return float(median) * c, float(spread) * c

@@ -70,9 +70,10 @@ from deltaprop.files.container import (
     register_kind,
     save,
 )
-from deltaprop.optim.optimizers import OPTIMIZERS, Optimizer
+from deltaprop.optim.optimizers import LBFGS, OPTIMIZERS, Optimizer
 from deltaprop.optim.schedules import SCHEDULES, Schedule
 from deltaprop.training.history import History
+from deltaprop.training.lbfgs import WORKSPACE, workspace_shapes
 
 __all__ = [
     "Checkpoint",
@@ -125,7 +126,10 @@ class TrainingState:
         ``{"name", "hyper_parameters", "scalar_state", "array_state"}``: the class name,
         its hyper-parameters (``learning_rate`` is the initial rate, before any
         schedule), scalar state such as Adam's step count ``t``, and array state (per
-        name a list of arrays shaped like ``network.parameters``, or None).
+        name a list of arrays shaped like ``network.parameters``, or None). For
+        :class:`~deltaprop.LBFGS`: scalar state ``n_iterations`` and ``n_evaluations``,
+        and per name of :data:`~deltaprop.training.lbfgs.WORKSPACE` a list of one float64
+        array (L-BFGS-B's iterate, gradient, curvature pairs and line-search state).
     schedule : dict or None
         :meth:`Schedule.state_dict() <deltaprop.optim.schedules.Schedule.state_dict>`.
     rng_state, initial_rng_state : dict
@@ -179,8 +183,11 @@ class TrainingState:
         self.data = data
         self.options = options
 
-    def make_optimizer(self) -> Optimizer:
+    def make_optimizer(self) -> Optimizer | LBFGS:
         """A new optimizer of the saved class, hyper-parameters and state.
+
+        An :class:`~deltaprop.LBFGS` gets its hyper-parameters here; its workspace is
+        put back by ``train(..., resume=...)``.
 
         Raises
         ------
@@ -188,6 +195,8 @@ class TrainingState:
             For an optimizer class that is not built in (pass one to ``train``).
         """
         name = self.optimizer["name"]
+        if name == "LBFGS":
+            return LBFGS(**self.optimizer["hyper_parameters"])
         if name not in OPTIMIZERS:
             raise ValueError(
                 f"the checkpoint's optimizer {name!r} is not built in ({sorted(OPTIMIZERS)}): "
@@ -236,8 +245,10 @@ class Checkpoint:
     optimizer state are no longer finite (training is diverging). Resume with
     ``deltaprop.train(..., resume=path)``.
 
-    Works with first-order optimizers (:class:`~deltaprop.SGD`,
-    :class:`~deltaprop.Adam`, subclasses), not :class:`~deltaprop.LBFGS`; the network's
+    Works with every optimizer: first-order ones (:class:`~deltaprop.SGD`,
+    :class:`~deltaprop.Adam`, subclasses) and :class:`~deltaprop.LBFGS` (with SciPy >=
+    1.15, whose L-BFGS-B workspace it saves: the curvature pairs and the line search's
+    state), in memory and on Dask (:func:`deltaprop.parallel.train`); the network's
     activations and loss must be built in, as for :func:`deltaprop.save`.
 
     Parameters
@@ -354,14 +365,40 @@ def _optimizer_state(optimizer: Optimizer, learning_rate: float) -> dict:
     }
 
 
+def _lbfgs_state(optimizer: LBFGS, run: Any) -> dict:
+    """An LBFGS's hyper-parameters and its running workspace (none before it starts)."""
+    hyper: dict[str, Any] = {
+        "tol": optimizer.tol,
+        "max_fun": optimizer.max_fun,
+        "memory": optimizer.memory,
+    }
+    if optimizer.max_iter is not None:
+        hyper["max_iter"] = optimizer.max_iter
+    scalars, arrays = {}, {}
+    if run is not None:
+        state = run.state()
+        scalars = {k: state[k] for k in ("n_iterations", "n_evaluations")}
+        # model files hold floats: the integer arrays travel as exact float64 values
+        arrays = {k: [np.asarray(v, dtype=np.float64)] for k, v in state["arrays"].items()}
+    return {
+        "name": "LBFGS",
+        "hyper_parameters": hyper,
+        "scalar_state": scalars,
+        "array_state": arrays,
+    }
+
+
 def _snapshot(tracker: Any, iteration: int, net: Network) -> TrainingState | None:
     history, schedule, optimizer = tracker.history, tracker.schedule, tracker.optimizer
     params = _copies(net.parameters)
     node, arrays = _network_node(net)
     network = load_nested(node, ArrayStore(arrays), "network")
     network._set_parameters(params)
-    initial_rate = schedule.initial if schedule is not None else optimizer.learning_rate
-    opt_state = _optimizer_state(optimizer, initial_rate)
+    if isinstance(optimizer, LBFGS):
+        opt_state = _lbfgs_state(optimizer, tracker.lbfgs)
+    else:
+        initial_rate = schedule.initial if schedule is not None else optimizer.learning_rate
+        opt_state = _optimizer_state(optimizer, initial_rate)
     best = None if tracker.best_params is None else _copies(tracker.best_params)
     last = None if tracker.last_finite is None else _copies(tracker.last_finite)
     if last is not None and all(np.array_equal(a, b) for a, b in zip(last, params, strict=True)):
@@ -588,27 +625,40 @@ def _load_optimizer_state(optimizer: Optimizer, saved: dict) -> None:
         setattr(optimizer, key, None if value is None else [a.copy() for a in value])
 
 
-def restore(
-    state: TrainingState,
-    *,
-    net: Network,
-    params: list[Any],
-    optimizer: Optimizer,
-    schedule: Schedule | None,
-    tracker: Any,
-    max_iter: int,
-    check_initial_rng: bool,
-    xp: Any,
-) -> list[Any]:
-    """Put ``state`` into a run that is about to start; return its parameters.
+def _lbfgs_resume(optimizer: LBFGS, saved: dict) -> dict[str, Any]:
+    """The workspace an LBFGS run continues from (``tracker.lbfgs_resume``)."""
+    if saved["name"] != "LBFGS" or not saved["array_state"]:
+        raise ValueError(
+            f"the checkpoint's optimizer is a {saved['name']} "
+            + ("" if saved["name"] != "LBFGS" else "saved before its first iteration ")
+            + "that an LBFGS cannot continue"
+        )
+    memory = saved["hyper_parameters"]["memory"]
+    if optimizer.memory != memory:
+        raise ValueError(
+            f"resume: the checkpoint's LBFGS keeps memory={memory} curvature pairs, this "
+            f"run's keeps {optimizer.memory}; give LBFGS(memory={memory})"
+        )
+    arrays = {k: v[0].astype(WORKSPACE[k]) for k, v in saved["array_state"].items()}
+    return {**saved["scalar_state"], "arrays": arrays}
 
-    ``params`` are the network's parameters already in the data's library and dtype.
-    """
+
+def _check_same_shapes(
+    state: TrainingState, net: Network, params: list[Any], optimizer: Any, tracker: Any
+) -> None:
+    """The network, the kind of optimizer, the data's shapes and dtype match ``state``."""
     expected, got = _architecture(state.network), _architecture(net)
     if expected != got:
         raise ValueError(
             "resume: the network does not match the checkpoint's "
             f"({state.network!r} vs {net!r}, or their initialisers, dropout or alpha)"
+        )
+    saved_name = state.optimizer["name"]
+    if isinstance(optimizer, LBFGS) != (saved_name == "LBFGS"):
+        raise ValueError(
+            f"resume: the checkpoint was written by an {saved_name} run, which an "
+            f"{type(optimizer).__name__} cannot continue (L-BFGS and first-order optimizers "
+            "keep different state); pass optimizer=None to rebuild the checkpoint's"
         )
     # with a fingerprint, changed rows and batch_size are among the changes named below
     fingerprinted = "fingerprint" in state.data and "fingerprint" in tracker.data_info
@@ -623,6 +673,25 @@ def restore(
     saved_dtype = state.network.layers[0].weights.dtype
     if saved_dtype != dtype:
         raise ValueError(f"resume: the checkpoint holds {saved_dtype} weights, the data is {dtype}")
+
+
+def restore(
+    state: TrainingState,
+    *,
+    net: Network,
+    params: list[Any],
+    optimizer: Optimizer | LBFGS,
+    schedule: Schedule | None,
+    tracker: Any,
+    max_iter: int,
+    check_initial_rng: bool,
+    xp: Any,
+) -> list[Any]:
+    """Put ``state`` into a run that is about to start; return its parameters.
+
+    ``params`` are the network's parameters already in the data's library and dtype.
+    """
+    _check_same_shapes(state, net, params, optimizer, tracker)
     if check_initial_rng and state.initial_rng_state != _plain(tracker.initial_rng_state):
         raise ValueError(
             "resume: the random generator does not start as in the checkpoint's run, so "
@@ -646,7 +715,10 @@ def restore(
             raise ValueError(
                 f"resume: the checkpoint's schedule is {state.schedule['name']}, not {name}"
             )
-    _load_optimizer_state(optimizer, state.optimizer)
+    if isinstance(optimizer, LBFGS):
+        tracker.lbfgs_resume = _lbfgs_resume(optimizer, state.optimizer)
+    else:
+        _load_optimizer_state(optimizer, state.optimizer)
     changes = _changes(state, tracker)
     if changes:
         raise ResumeMismatchError(changes)
@@ -808,7 +880,7 @@ def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
             raise ModelFileError(f"{at} must hold {len(shapes)} arrays, got {n}")
         return [arrays.take(f"{prefix}.{i}", shape) for i, shape in enumerate(shapes)]
 
-    optimizer = _optimizer_from_config(config["optimizer"], take_list)
+    optimizer = _optimizer_from_config(config["optimizer"], take_list, arrays, shapes)
     schedule = None
     if config["schedule"] is not None:
         schedule = _schedule_from_config(config["schedule"])
@@ -846,7 +918,9 @@ def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
     )
 
 
-def _optimizer_from_config(opt: Any, take_list: Any) -> dict[str, Any]:
+def _optimizer_from_config(
+    opt: Any, take_list: Any, arrays: ArrayStore, shapes: list[tuple[int, ...]]
+) -> dict[str, Any]:
     at = "config.optimizer"
     check_keys(opt, ("name", "hyper_parameters", "scalar_state", "array_state"), at)
     name = get_field(opt, "name", str, at)
@@ -856,6 +930,8 @@ def _optimizer_from_config(opt: Any, take_list: Any) -> dict[str, Any]:
     scalar_state = _scalars(opt["scalar_state"], f"{at}.scalar_state")
     if not isinstance(opt["array_state"], dict):
         raise ModelFileError(f"{at}.array_state must be a JSON object")
+    if name == "LBFGS":
+        return _lbfgs_from_config(hyper, scalar_state, opt["array_state"], arrays, shapes)
     array_state = {}
     for key, n in opt["array_state"].items():
         if not _WORD.fullmatch(key):
@@ -873,6 +949,44 @@ def _optimizer_from_config(opt: Any, take_list: Any) -> dict[str, Any]:
         cls(**hyper)
     return {
         "name": name,
+        "hyper_parameters": hyper,
+        "scalar_state": scalar_state,
+        "array_state": array_state,
+    }
+
+
+def _lbfgs_from_config(
+    hyper: dict,
+    scalar_state: dict,
+    counts: dict,
+    arrays: ArrayStore,
+    parameter_shapes: list[tuple[int, ...]],
+) -> dict[str, Any]:
+    """An LBFGS's saved state: its workspace checked against the network's size."""
+    at = "config.optimizer"
+    try:
+        LBFGS(**hyper)
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{at}.hyper_parameters: {exc}") from None
+    array_state: dict[str, Any] = {}
+    if counts:  # none when saved before the first iteration
+        check_keys(counts, tuple(WORKSPACE), f"{at}.array_state")
+        check_keys(scalar_state, ("n_iterations", "n_evaluations"), f"{at}.scalar_state")
+        for key in scalar_state:
+            check_number(f"{at}.scalar_state.{key}", scalar_state[key], low=0, integer=True)
+        n_parameters = sum(int(np.prod(shape)) for shape in parameter_shapes)
+        shapes = workspace_shapes(n_parameters, int(hyper.get("memory", 10)))
+        for key, dtype in WORKSPACE.items():
+            if counts[key] != 1:
+                raise ModelFileError(f"{at}.array_state.{key} must be 1, got {counts[key]!r}")
+            value = arrays.take(f"optimizer.{key}.0", shapes[key])
+            if not bool(np.all(np.isfinite(value))) or (
+                dtype is np.int32 and not bool(np.all(value == np.round(value)))
+            ):
+                raise ModelFileError(f"{at}: array optimizer.{key}.0 holds invalid values")
+            array_state[key] = [value]
+    return {
+        "name": "LBFGS",
         "hyper_parameters": hyper,
         "scalar_state": scalar_state,
         "array_state": array_state,
@@ -915,8 +1029,10 @@ def _history_from_config(saved: Any, iteration: int) -> History:
         learning_rate=_float_list(saved["learning_rate"], f"{at}.learning_rate"),
         best_iteration=_get_int(saved, "best_iteration", at, 1, allow_none=True),
     )
-    if len(history.loss) != iteration or len(history.learning_rate) != iteration:
-        raise ModelFileError(f"{at}: loss and learning_rate must have {iteration} entries")
+    if len(history.loss) != iteration:
+        raise ModelFileError(f"{at}.loss must have {iteration} entries")
+    if len(history.learning_rate) not in (0, iteration):  # none for LBFGS
+        raise ModelFileError(f"{at}.learning_rate must have 0 or {iteration} entries")
     if len(history.val_loss) not in (0, iteration):
         raise ModelFileError(f"{at}.val_loss must have 0 or {iteration} entries")
     if history.best_iteration is not None and history.best_iteration > iteration:

@@ -4,12 +4,21 @@
 ``x -> (loss, flat gradient)``, so that one driver serves the in-memory engine
 (:func:`train_lbfgs`) and the Dask engine, whose objective sums the gradients of the
 row blocks on a cluster.
+
+With SciPy >= 1.15 the driver runs L-BFGS-B's reverse-communication routine itself
+(:class:`LbfgsRun`, the loop of ``scipy.optimize.minimize(method="L-BFGS-B")`` written
+out, so the iterates are SciPy's, bit for bit). Between two iterations the whole state
+of the method lies in a few arrays (:data:`WORKSPACE`: the iterate, its loss and
+gradient, the ``memory`` curvature pairs ``(s, y)`` and the line search's saved
+scalars), which a :class:`~deltaprop.Checkpoint` saves and ``resume=`` puts back: the
+resumed run takes the same steps as one that never stopped.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -22,7 +31,201 @@ from deltaprop.kernels import data_term_for
 from deltaprop.optim.optimizers import LBFGS
 from deltaprop.training.stopping import Tracker
 
-__all__ = ["run_lbfgs", "train_lbfgs"]
+__all__ = [
+    "WORKSPACE",
+    "LbfgsRun",
+    "can_checkpoint_lbfgs",
+    "run_lbfgs",
+    "train_lbfgs",
+    "workspace_shapes",
+]
+
+#: L-BFGS-B's state between iterations: array name -> dtype (the names of SciPy's loop).
+WORKSPACE = {
+    "x": np.float64,
+    "f": np.float64,
+    "g": np.float64,
+    "wa": np.float64,
+    "iwa": np.int32,
+    "task": np.int32,
+    "ln_task": np.int32,
+    "lsave": np.int32,
+    "isave": np.int32,
+    "dsave": np.float64,
+}
+# scipy.optimize.minimize's L-BFGS-B defaults that LBFGS does not set
+_FTOL = 2.2204460492503131e-09
+_MAX_LINE_SEARCH = 20
+# L-BFGS-B's task codes (SciPy >= 1.15): evaluate f and g at x; a new iterate; stop
+_FG, _NEW_X, _STOP = 3, 1, 5
+_CONVERGED = 4
+_STOP_MAX_FUN, _STOP_MAX_ITER = 502, 504
+
+
+def workspace_shapes(n_parameters: int, memory: int) -> dict[str, tuple[int, ...]]:
+    """The shape of each :data:`WORKSPACE` array for ``n_parameters`` and ``memory`` pairs."""
+    n, m = n_parameters, memory
+    return {
+        "x": (n,),
+        "f": (1,),
+        "g": (n,),
+        "wa": (2 * m * n + 5 * n + 11 * m * m + 8 * m,),
+        "iwa": (3 * n,),
+        "task": (2,),
+        "ln_task": (2,),
+        "lsave": (4,),
+        "isave": (44,),
+        "dsave": (29,),
+    }
+
+
+def _setulb() -> Any:
+    """SciPy's L-BFGS-B routine with the interface of SciPy >= 1.15, or None."""
+    try:
+        import scipy  # optional dependency: the scipy extra
+        from scipy.optimize import _lbfgsb  # private, but the routine minimize itself calls
+    except ImportError:
+        return None
+    major, minor = (int(part) for part in scipy.__version__.split(".")[:2])
+    if (major, minor) < (1, 15):  # older SciPy: Fortran interface with other arguments
+        return None
+    return _lbfgsb.setulb
+
+
+def can_checkpoint_lbfgs() -> bool:
+    """Whether this SciPy lets L-BFGS runs be checkpointed and resumed (SciPy >= 1.15)."""
+    return _setulb() is not None
+
+
+class LbfgsRun:
+    """SciPy's L-BFGS-B, driven one reverse-communication call at a time.
+
+    The loop of ``scipy.optimize.minimize(fun, x0, method="L-BFGS-B", jac=True)`` without
+    bounds: the same calls with the same arguments, so the same iterates. Its
+    :meth:`state` between iterations is what a checkpoint saves.
+
+    Parameters
+    ----------
+    optimizer : LBFGS
+        ``tol`` (``gtol``), ``max_fun``, ``memory`` and ``max_iter``.
+    fun : callable
+        ``fun(x) -> (loss, gradient)`` on float64 vectors of shape (n_parameters,).
+    x0 : float64 array of shape (n_parameters,)
+    max_iter : int
+        Used when ``optimizer.max_iter`` is None.
+    saved : dict, optional
+        A :meth:`state` to continue from instead of starting at ``x0``.
+
+    Attributes
+    ----------
+    f : float
+        The loss at the current iterate.
+    n_iterations, n_evaluations : int
+        Iterations done and evaluations of ``fun`` (SciPy's ``nit`` and ``nfev``).
+    """
+
+    def __init__(
+        self,
+        optimizer: LBFGS,
+        fun: Callable[[np.ndarray], tuple[float, np.ndarray]],
+        x0: np.ndarray,
+        *,
+        max_iter: int,
+        saved: dict[str, Any] | None = None,
+    ) -> None:
+        setulb = _setulb()
+        if setulb is None:
+            raise ImportError("stepping L-BFGS-B needs SciPy >= 1.15")
+        self._setulb, self._fun, self.optimizer = setulb, fun, optimizer
+        self.max_iter = optimizer.max_iter if optimizer.max_iter is not None else max_iter
+        self._cache: tuple[np.ndarray, float, np.ndarray] | None = None
+        n = int(np.size(x0))
+        self._bounds = (np.zeros(n), np.zeros(n), np.zeros(n, np.int32))
+        if saved is None:
+            shapes = workspace_shapes(n, optimizer.memory)
+            self.arrays = {k: np.zeros(shapes[k], dtype) for k, dtype in WORKSPACE.items()}
+            self.arrays["x"] = np.array(x0, dtype=np.float64)
+            self.n_iterations, self.n_evaluations = 0, 0
+            self.f: Any = np.array(0.0)  # as SciPy: a 0-d array until the first evaluation
+            self.g = self.arrays["g"]
+            first, _ = self._evaluate(self.arrays["x"])  # SciPy evaluates x0 up front
+            self.first_loss = first
+        else:
+            self.arrays = {k: np.array(saved["arrays"][k], dtype=WORKSPACE[k]) for k in WORKSPACE}
+            self.n_iterations = int(saved["n_iterations"])
+            self.n_evaluations = int(saved["n_evaluations"])
+            self.f, self.g = float(self.arrays["f"][0]), self.arrays["g"]
+            self._cache = (self.arrays["x"].copy(), self.f, self.g.copy())
+            self.first_loss = self.f
+        self._resumed = saved is not None
+
+    def _evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """``fun(x)``, evaluated once per distinct ``x`` (as SciPy's ScalarFunction)."""
+        if self._cache is None or not np.array_equal(x, self._cache[0]):
+            x = np.copy(x)
+            f, g = self._fun(x)
+            self.n_evaluations += 1
+            self._cache = (x, float(f), np.atleast_1d(np.asarray(g, dtype=np.float64)))
+        return self._cache[1], self._cache[2]
+
+    def state(self) -> dict[str, Any]:
+        """Copies of the workspace at the end of an iteration (for a checkpoint)."""
+        arrays = {k: np.array(v, copy=True) for k, v in self.arrays.items()}
+        arrays["f"] = np.array([float(self.f)])
+        arrays["g"] = np.array(self.g, dtype=np.float64, copy=True)
+        return {
+            "n_iterations": self.n_iterations,
+            "n_evaluations": self.n_evaluations,
+            "arrays": arrays,
+        }
+
+    def _limits(self) -> None:
+        """After an iteration: stop at ``max_iter`` iterations or ``max_fun`` evaluations."""
+        task = self.arrays["task"]
+        if self.n_iterations >= self.max_iter:
+            task[0], task[1] = _STOP, _STOP_MAX_ITER
+        elif self.n_evaluations > self.optimizer.max_fun:
+            task[0], task[1] = _STOP, _STOP_MAX_FUN
+
+    def run(self, callback: Callable[[np.ndarray], None]) -> SimpleNamespace:
+        """Iterate until L-BFGS-B stops; ``callback(x)`` after each iteration.
+
+        Returns
+        -------
+        SimpleNamespace
+            ``x``, ``fun``, ``status`` (0 converged, 1 a limit, 2 the line search failed),
+            ``nit`` and ``nfev``, as SciPy's OptimizeResult.
+        """
+        a, optimizer = self.arrays, self.optimizer
+        low, high, bounded = self._bounds
+        factr = _FTOL / np.finfo(float).eps
+        if self._resumed:
+            self._limits()
+        while True:
+            # SciPy's loop: a fresh float64 copy of g for every call
+            self.g = np.asarray(self.g).astype(np.float64)
+            self._setulb(
+                optimizer.memory, a["x"], low, high, bounded, self.f, self.g, factr,
+                optimizer.tol, a["wa"], a["iwa"], a["task"], a["lsave"], a["isave"],
+                a["dsave"], _MAX_LINE_SEARCH, a["ln_task"],
+            )  # fmt: skip
+            if a["task"][0] == _FG:
+                self.f, self.g = self._evaluate(a["x"])
+            elif a["task"][0] == _NEW_X:
+                self.n_iterations += 1
+                callback(np.copy(a["x"]))
+                self._limits()
+            else:
+                break
+        if a["task"][0] == _CONVERGED:
+            status = 0
+        elif self.n_evaluations > optimizer.max_fun or self.n_iterations >= self.max_iter:
+            status = 1
+        else:
+            status = 2
+        return SimpleNamespace(
+            x=a["x"], fun=self.f, status=status, nit=self.n_iterations, nfev=self.n_evaluations
+        )
 
 
 class _Stop(Exception):
@@ -63,10 +266,17 @@ def run_lbfgs(
         ``to_params`` of the last accepted iterate (of ``x0`` when the first loss is
         not finite). A loss that is not finite or explodes, or weights that overflow,
         stop the run as diverged (``tracker.watch``, :mod:`deltaprop.training.divergence`).
+
+    Notes
+    -----
+    A run resumed from a checkpoint (``tracker.lbfgs_resume``, set by
+    :func:`~deltaprop.training.checkpoint.restore`) continues from the saved workspace;
+    ``x0`` is then the saved iterate. While it runs, ``tracker.lbfgs`` is the
+    :class:`LbfgsRun` whose state checkpoints save.
     """
     history, watch = tracker.history, tracker.watch
     last: dict[str, Any] = {"x": None, "loss": math.nan}
-    state: dict[str, Any] = {"iteration": 0, "params": to_params(x0)}
+    state: dict[str, Any] = {"iteration": tracker.first_iteration - 1, "params": to_params(x0)}
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         loss, grad = objective(x)
@@ -94,17 +304,28 @@ def run_lbfgs(
 
     problem = watch.start(state["params"], history)
     if problem is not None:
-        return diverged(1, problem)
-    problem = watch.check_loss(objective(x0)[0])
-    if problem is not None:
-        return diverged(1, problem)
+        return diverged(state["iteration"] + 1, problem)
+    stepper: LbfgsRun | None = None
     try:
-        result = optimizer.minimize(fun, x0, max_iter=max_iter, callback=callback)
+        if can_checkpoint_lbfgs():
+            stepper = LbfgsRun(optimizer, fun, x0, max_iter=max_iter, saved=tracker.lbfgs_resume)
+            tracker.lbfgs, first_loss = stepper, stepper.first_loss
+        else:  # SciPy < 1.15: scipy.optimize.minimize runs it (no checkpoints)
+            first_loss, _ = objective(x0)
+        problem = watch.check_loss(first_loss)
+        if problem is not None:
+            return diverged(state["iteration"] + 1, problem)
+        if stepper is not None:
+            result = stepper.run(callback)
+        else:
+            result = optimizer.minimize(fun, x0, max_iter=max_iter, callback=callback)
     except _Stop as stop:
         if stop.problem is not None:
             return diverged(state["iteration"], stop.problem)
         history.stop_reason = stop.reason
         return state["params"]
+    finally:
+        tracker.lbfgs = None
     final = to_params(result.x)
     # SciPy's result is the iterate it ended on, which the callback may not have seen
     problem = watch.check_loss(float(result.fun)) or watch.check_weights(final)

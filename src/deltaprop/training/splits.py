@@ -26,6 +26,7 @@ __all__ = [
     "check_validation_data",
     "class_labels",
     "class_weights",
+    "class_weights_from_counts",
     "prepare_rows",
     "stratified_split",
     "take_rows",
@@ -150,14 +151,44 @@ def class_weights(class_weight: str | Mapping[int, float], y: Any) -> dict[int, 
             "one-hot rows (a single 1 per row)"
         )
     n_classes = 2 if y.shape[1] == 1 else y.shape[1]
+    return class_weights_from_counts(class_weight, np.bincount(labels, minlength=n_classes))
+
+
+def class_weights_from_counts(
+    class_weight: str | Mapping[int, float], counts: np.ndarray
+) -> dict[int, float]:
+    """Weight by class index, from ``"balanced"`` or a mapping, given the class counts.
+
+    What :func:`class_weights` computes once the rows of each class are counted (the
+    Dask engine counts them block by block on its workers).
+
+    Parameters
+    ----------
+    class_weight : "balanced" or mapping of int to float
+    counts : int array of shape (n_classes,)
+        The number of rows of each class index.
+
+    Returns
+    -------
+    dict of int to float
+
+    Raises
+    ------
+    ValueError, TypeError
+        When ``class_weight`` is not valid.
+
+    Examples
+    --------
+    >>> class_weights_from_counts("balanced", np.array([3, 1]))
+    {0: 0.6666666666666666, 1: 2.0}
+    """
+    n_classes = len(counts)
     if isinstance(class_weight, str):
         if class_weight != "balanced":
             raise ValueError(f"class_weight must be 'balanced' or a mapping, got {class_weight!r}")
-        present, counts = np.unique(labels, return_counts=True)
-        return {
-            int(c): labels.size / (present.size * int(n))
-            for c, n in zip(present, counts, strict=True)
-        }
+        present = [(c, int(n)) for c, n in enumerate(counts) if n > 0]
+        n_rows = sum(n for _, n in present)
+        return {c: n_rows / (len(present) * n) for c, n in present}
     if not isinstance(class_weight, Mapping):
         raise TypeError(
             f"class_weight must be 'balanced' or a mapping, got {type(class_weight).__name__}"

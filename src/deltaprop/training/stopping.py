@@ -81,7 +81,9 @@ class Tracker:
         Evaluated on the validation rows; callbacks receive it with the current weights.
     history : History
         Filled by :meth:`end_iteration`.
-    validation : tuple ``(X_val, y_val, w_val, total_weight)`` or None
+    validation : tuple ``(X_val, y_val, w_val, total_weight)``, callable or None
+        The validation rows, or ``validation(params) -> float`` computing their loss
+        (no penalty, no dropout) where they are not in this process.
     target_loss, tol, n_iter_no_change, early_stopping
         The stop rules, as :func:`deltaprop.train` takes them.
     schedule : Schedule or None
@@ -104,13 +106,16 @@ class Tracker:
     optimizer, rng, initial_rng_state, data_info, options, last_finite, schedule_state,
     first_iteration
         The state of the run that checkpoints save and ``resume`` restores.
+    lbfgs, lbfgs_resume
+        The running L-BFGS (its workspace is what checkpoints save), and the saved
+        workspace a resumed L-BFGS run continues from.
     """
 
     def __init__(
         self,
         net: Network,
         history: History,
-        validation: tuple[Any, Any, Any, float] | None,
+        validation: tuple[Any, Any, Any, float] | Callable[[Any], float] | None,
         *,
         target_loss: float | None,
         tol: float | None,
@@ -141,6 +146,8 @@ class Tracker:
         self.last_finite: list[Any] | None = None
         self.schedule_state: dict[str, Any] | None = None
         self.first_iteration = 1
+        self.lbfgs: Any = None
+        self.lbfgs_resume: dict[str, Any] | None = None
 
     def reached_target(self, loss: float) -> bool:
         """Whether ``loss`` is at or below ``target_loss``."""
@@ -169,7 +176,10 @@ class Tracker:
     def _record_validation(self, iteration: int, params: Any) -> float | None:
         if self.validation is None:
             return None
-        val_loss = validation_loss(self.net, params, *self.validation, xp=self.xp)
+        if callable(self.validation):  # rows held elsewhere (a Dask cluster) compute it
+            val_loss = float(self.validation(params))
+        else:
+            val_loss = validation_loss(self.net, params, *self.validation, xp=self.xp)
         self.history.val_loss.append(val_loss)
         if val_loss < self.best_val_loss:
             self.best_val_loss, self.best_params = val_loss, params

@@ -76,12 +76,19 @@ from deltaprop.training.defaults import MAX_ITER, auto_batch_size, default_optim
 from deltaprop.training.divergence import forget_overflowed_state
 from deltaprop.training.eager import train_eager
 from deltaprop.training.history import DivergenceWarning, History
-from deltaprop.training.lbfgs import train_lbfgs
+from deltaprop.training.lbfgs import can_checkpoint_lbfgs, train_lbfgs
 from deltaprop.training.splits import prepare_rows
 from deltaprop.training.static import choose, train_static
 from deltaprop.training.stopping import Callback, InterruptGuard, Tracker
 
-__all__ = ["DivergenceWarning", "History", "train"]
+__all__ = [
+    "DivergenceWarning",
+    "History",
+    "check_callbacks",
+    "check_lbfgs",
+    "check_validation",
+    "train",
+]
 
 
 def train(
@@ -169,7 +176,9 @@ def train(
         DataFrames train on a Dask cluster through :func:`deltaprop.parallel.train`
         (this client, else the current one, else a local cluster): full-batch gradient
         descent, L-BFGS with an :class:`LBFGS` optimizer, or local SGD with
-        ``batch_size``. See ``docs/scale.md``.
+        ``batch_size``. Every other argument keeps its meaning there (validation rows,
+        early stopping, schedules, callbacks, checkpoints, class weights, dropout);
+        ``cuda_graph=True`` is refused. See ``docs/scale.md``'s parity table.
     resume : path or TrainingState, optional
         Continue the run saved by a :class:`~deltaprop.Checkpoint` (a checkpoint file,
         or a :class:`~deltaprop.training.checkpoint.TrainingState` read with
@@ -179,7 +188,8 @@ def train(
         the iterations before it too. ``optimizer=None`` and ``schedule=None`` rebuild
         the checkpoint's; given ones must be of the same class (their own
         hyper-parameters are used). With the same data, architecture, seed and settings
-        the result is bit-identical to a run that never stopped. Not with LBFGS.
+        the result is bit-identical to a run that never stopped. LBFGS too (SciPy >= 1.15):
+        its L-BFGS-B workspace (curvature pairs, line-search state) is restored.
     cuda_graph : bool or None, default None
         For PyTorch tensors on a CUDA device, capture each training step (forward,
         backward, optimizer update) as a CUDA graph and replay it
@@ -233,17 +243,15 @@ def train(
             n_iter_no_change=n_iter_no_change,
             random_state=random_state,
             client=client,
-            unsupported={
-                "schedule": schedule is not None,
-                "validation_data": validation_data is not None,
-                "validation_fraction": validation_fraction is not None,
-                "early_stopping": bool(early_stopping),
-                "callbacks": bool(callbacks),
-                "class_weight": class_weight is not None,
-                "resume": resume is not None,
-                "shuffle=False": not shuffle,
-                "cuda_graph=True": cuda_graph is True,
-            },
+            schedule=schedule,
+            validation_data=validation_data,
+            validation_fraction=validation_fraction,
+            early_stopping=early_stopping,
+            callbacks=callbacks,
+            class_weight=class_weight,
+            shuffle=shuffle,
+            resume=resume,
+            unsupported={"cuda_graph=True": cuda_graph is True},
         )
     if client is not None:
         raise ValueError("client is only used with dask inputs; X is not a dask collection")
@@ -256,14 +264,14 @@ def train(
     target_loss = check_number("target_loss", target_loss, allow_none=True)
     tol = check_number("tol", tol, low=0.0, allow_none=True)
     n_iter_no_change = check_number("n_iter_no_change", n_iter_no_change, low=1, integer=True)
-    validation_fraction = _check_validation(
+    validation_fraction = check_validation(
         validation_data, validation_fraction, early_stopping, schedule
     )
     _check_flags(shuffle=shuffle, cuda_graph=cuda_graph)
-    callbacks = _check_callbacks(callbacks)
+    callbacks = check_callbacks(callbacks)
     checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
     if isinstance(optimizer, LBFGS):
-        _check_lbfgs(net, batch, schedule, cuda_graph, bool(checkpoints) or resumed is not None)
+        check_lbfgs(net, batch, schedule, cuda_graph, bool(checkpoints) or resumed is not None)
 
     X, y, w, _, xp = net._check_data(X, y, sample_weight)
     checked = (X, y, w)
@@ -305,7 +313,7 @@ def train(
         "n_outputs": data[1].shape[1],
         "batch_size": batch,
     }
-    if (checkpoints or resumed is not None) and not isinstance(optimizer, LBFGS):
+    if checkpoints or resumed is not None:
         # the data as given (before the validation split draws rows), and validation
         # rows given apart, which decide early stopping and the best epoch
         given = validation[:3] if validation_data is not None and validation else ()
@@ -314,7 +322,7 @@ def train(
         settings.update(n_iter_no_change=n_iter_no_change, early_stopping=early_stopping)
         settings.update(validation_fraction=validation_fraction, class_weight=class_weight)
         tracker.options = run_options(optimizer, schedule, settings)
-    if resumed is not None and not isinstance(optimizer, LBFGS):
+    if resumed is not None:
         params = restore(
             resumed,
             net=net,
@@ -390,7 +398,7 @@ def _check_batch_size(batch_size: Any, optimizer: Any, resumed: TrainingState | 
     return check_number("batch_size", batch_size, low=1, integer=True, allow_none=True)
 
 
-def _check_validation(
+def check_validation(
     validation_data: Any, validation_fraction: Any, early_stopping: Any, schedule: Schedule | None
 ) -> float | None:
     """Check the validation arguments; return ``validation_fraction`` as a float (or None)."""
@@ -421,16 +429,26 @@ def _check_flags(*, shuffle: Any, cuda_graph: Any) -> None:
         raise TypeError(f"cuda_graph must be a bool or None, got {cuda_graph!r}")
 
 
-def _check_lbfgs(
+def check_lbfgs(
     net: Network,
     batch_size: int | None,
     schedule: Schedule | None,
     cuda_graph: bool | None,
     saves_state: bool,
 ) -> None:
-    """What L-BFGS cannot do: mini-batches, schedules, dropout, CUDA graphs, checkpoints."""
-    if saves_state:
-        raise ValueError("checkpoints and resume need a first-order optimizer, not LBFGS")
+    """What L-BFGS cannot do: mini-batches, schedules, dropout, CUDA graphs (and, with
+    SciPy < 1.15, checkpoints).
+
+    Raises
+    ------
+    ValueError
+        Naming what does not go with LBFGS.
+    """
+    if saves_state and not can_checkpoint_lbfgs():
+        raise ValueError(
+            "checkpoints and resume of LBFGS need SciPy >= 1.15 (its L-BFGS-B workspace "
+            "is what they save); upgrade SciPy or use a first-order optimizer"
+        )
     if batch_size is not None:
         raise ValueError(f"LBFGS is full-batch: batch_size must be None, got {batch_size!r}")
     if schedule is not None:
@@ -441,7 +459,14 @@ def _check_lbfgs(
         raise ValueError("cuda_graph=True needs a first-order optimizer, not LBFGS")
 
 
-def _check_callbacks(callbacks: Callback | Sequence[Callback] | None) -> list[Callback]:
+def check_callbacks(callbacks: Callback | Sequence[Callback] | None) -> list[Callback]:
+    """``callbacks`` (None, a callable or a sequence of callables) as a list.
+
+    Raises
+    ------
+    TypeError
+        For something that is not callable.
+    """
     if callbacks is None:
         return []
     if callable(callbacks):
@@ -461,7 +486,7 @@ def _train_on_dask(
     if used:
         raise ValueError(
             f"{', '.join(used)} {'is' if len(used) == 1 else 'are'} not supported with dask "
-            "inputs yet; train on NumPy arrays or drop these arguments"
+            "inputs (the workers train with NumPy); train on in-memory arrays or drop it"
         )
     # named, not imported: deltaprop.parallel sits above training (ARCHITECTURE.md, "ways up")
     result: History = importlib.import_module("deltaprop.parallel").train(net, X, y, **kwargs)
