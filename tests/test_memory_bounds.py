@@ -11,7 +11,6 @@ under the bound.
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import struct
@@ -23,9 +22,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
-from deltaprop.files import ModelFileError
-from deltaprop.files import archives
-from deltaprop.files import container
+from deltaprop.files import ModelFileError, container
 
 MiB = 2**20
 
@@ -46,7 +43,7 @@ class Peak:
 # -- crafting ZIP archives by hand ------------------------------------------------------
 def _npy_header(shape, descr="<f8") -> bytes:
     """A version 1.0 ``.npy`` header (128 bytes for short shapes)."""
-    text = "{'descr': '%s', 'fortran_order': False, 'shape': %r, }" % (descr, tuple(shape))
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {tuple(shape)!r}, }}"
     text += " " * ((64 - (10 + len(text) + 1) % 64) % 64) + "\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin-1")
 
@@ -176,15 +173,16 @@ def test_header_with_too_many_items_is_refused_before_parsing(tmp_path):
 
 def test_header_at_the_limits_parses_within_its_memory_bound(tmp_path):
     """The costliest header that passes (objects keyed by distinct strings) stays under
-    MAX_HEADER_MEMORY."""
-    n_keys = container.MAX_HEADER_ITEMS // 3 - 10  # each key brings one ',', ':' and '{'
+    MAX_HEADER_MEMORY: measured on a quarter of MAX_HEADER_ITEMS (the cost grows linearly
+    with the items; the whole limit takes seconds under tracemalloc)."""
+    n_keys = container.MAX_HEADER_ITEMS // 12  # each key brings one ',', ':' and '{'
     body = b",".join(b'"%d":{}' % i for i in range(n_keys))
     text = b'{"format": "deltaprop", "format_version": 1, "x": {' + body + b"}}"
     assert len(text) < container.MAX_HEADER_BYTES
     path = _header_file(tmp_path, text)
     with Peak() as peak, pytest.raises(ModelFileError, match="lacks"):
         dp.load(path)
-    assert peak.bytes < container.MAX_HEADER_MEMORY, peak.bytes
+    assert 4 * peak.bytes < container.MAX_HEADER_MEMORY, peak.bytes
 
 
 def test_header_over_the_byte_limit_is_refused(tmp_path):

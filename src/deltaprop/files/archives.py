@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import struct
 import zipfile
-from typing import IO
+from typing import IO, Any
+
+import numpy as np
 
 __all__ = [
     "EXPANSION_ALLOWANCE",
@@ -37,6 +39,7 @@ __all__ = [
     "check_zip_layout",
     "expansion_limit",
     "read_bounded",
+    "read_npy_header",
 ]
 
 #: A compressed input may inflate to at most this many times its size on disk ...
@@ -47,6 +50,7 @@ EXPANSION_ALLOWANCE = 64 * 2**20
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature, (versions, flags, ...), name, extra
 _LOCAL_MAGIC = b"PK\x03\x04"
 _CHUNK = 2**20
+_MAX_NPY_HEADER_BYTES = 10_000
 
 
 class ArchiveError(ValueError):
@@ -200,3 +204,39 @@ def _member_end(file: IO[bytes], info: zipfile.ZipInfo, where: str) -> int:
     if magic != _LOCAL_MAGIC:
         raise ArchiveError(f"{where}: member {info.filename!r} has no local header (damaged?)")
     return info.header_offset + _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
+
+
+def read_npy_header(stream: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` from the ``.npy`` header at the start of ``stream``.
+
+    Only the header is read (at most 10,000 bytes of it, version 1.0, 2.0 or 3.0), so the
+    declared shape can be checked against the bytes present before anything is
+    allocated.
+
+    Raises
+    ------
+    ValueError
+        For a missing or malformed header (also ``SyntaxError`` and ``EOFError`` from
+        NumPy's parser, re-raised as ``ValueError``).
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> buffer = io.BytesIO()
+    >>> np.save(buffer, np.zeros((2, 3)))
+    >>> _ = buffer.seek(0)
+    >>> read_npy_header(buffer)
+    ((2, 3), False, dtype('float64'))
+    """
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            read_header = np.lib.format.read_array_header_1_0
+        elif version in ((2, 0), (3, 0)):
+            read_header = np.lib.format.read_array_header_2_0
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+        return read_header(stream, max_header_size=_MAX_NPY_HEADER_BYTES)
+    except (SyntaxError, EOFError) as exc:
+        raise ValueError(str(exc)) from None

@@ -65,7 +65,7 @@ from deltaprop.core.arrays import to_numpy
 from deltaprop.core.layers import Dense
 from deltaprop.core.losses import LOSSES
 from deltaprop.core.network import Network
-from deltaprop.files.archives import ArchiveError, check_zip_layout
+from deltaprop.files.archives import ArchiveError, check_zip_layout, read_npy_header
 
 __all__ = [
     "FORMAT_NAME",
@@ -116,7 +116,6 @@ MAX_HEADER_MEMORY = 160 * 2**20
 #: The largest product of the dimensions of a declared shape, a zero counting as one
 #: (so that NumPy can represent it; the bytes are checked against the file as well).
 MAX_SHAPE_PRODUCT = 2**53
-_MAX_NPY_HEADER_BYTES = 10_000
 _MAX_MEMBERS = 100_000
 _MAX_NDIM = 32
 _READ_CHUNK = 16 * 2**20
@@ -822,15 +821,8 @@ def _check_array_spec(name: str, spec: Any, where: str) -> None:
 def _read_npy_header(member: Any, name: str, where: str) -> tuple[tuple, bool, np.dtype]:
     """The shape, Fortran order and dtype in the ``.npy`` header of ``member``."""
     try:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            read_header = np.lib.format.read_array_header_1_0
-        elif version in ((2, 0), (3, 0)):
-            read_header = np.lib.format.read_array_header_2_0
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-        return read_header(member, max_header_size=_MAX_NPY_HEADER_BYTES)
-    except (ValueError, SyntaxError, EOFError, zipfile.BadZipFile) as exc:
+        return read_npy_header(member)
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelFileError(f"{where}: array {name!r} is not a valid .npy member: {exc}") from None
 
 
