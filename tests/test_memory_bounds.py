@@ -11,6 +11,7 @@ under the bound.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import struct
@@ -254,11 +255,12 @@ def test_estimator_file_with_wide_label_dtype_is_refused(classifier_file, tmp_pa
     assert peak.bytes < 4 * MiB, peak.bytes
 
 
-def test_estimator_with_wide_labels_is_saved_as_python_strings(tmp_path):
+def test_estimator_with_wide_labels_is_saved_as_python_strings(tmp_path, monkeypatch):
     """A classifier whose labels exceed the fixed-width limit still saves and loads."""
-    from deltaprop.estimators.state import MAX_LABEL_ARRAY_BYTES
+    from deltaprop.estimators import state
 
-    width = MAX_LABEL_ARRAY_BYTES // (2 * 4) + 1
+    monkeypatch.setattr(state, "MAX_LABEL_ARRAY_BYTES", 4000)  # the real one: 16 MiB
+    width = 4000 // (2 * 4) + 1
     y = np.array(["a" * width, "b", "b", "a" * width])
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     clf = dp.MLPClassifier((2,), solver="lbfgs", max_iter=3, random_state=0)
@@ -306,3 +308,145 @@ def test_dask_category_summaries_hold_python_strings():
         summary = tabular_dask._moments(frame, centres)  # pass 2 on one partition
     assert summary["categories"]["colour"] == {"blue": n // 2 - 1, "g" * 20_000: 1, "red": n // 2}
     assert peak.bytes < 16 * MiB, peak.bytes  # the fixed-width array alone: 1.6 GB
+
+
+# -- data files -----------------------------------------------------------------------------
+
+
+def _read_table():
+    pytest.importorskip("pandas")
+    from deltaprop.tabular import read_table
+
+    return read_table
+
+
+def test_gzip_bomb_csv_is_refused_while_inflating(tmp_path):
+    """200 KB of gzip inflating to 200 MB: refused at the expansion limit (84 MiB here)."""
+    read_table = _read_table()
+    path = tmp_path / "bomb.csv.gz"
+    member = gzip.compress(b"1,2\n" * (MiB // 4), compresslevel=9)
+    path.write_bytes(gzip.compress(b"x,y\n") + member * 200)  # gzip members concatenate
+    from deltaprop.files.archives import expansion_limit
+
+    limit = expansion_limit(path.stat().st_size)
+    with Peak() as peak, pytest.raises(ValueError, match=r"bomb\.csv\.gz.*compression bomb"):
+        read_table(path)
+    assert peak.bytes < limit + 4 * MiB, (peak.bytes, limit)
+
+
+def test_overlapping_npz_members_are_refused_before_reading(tmp_path):
+    """64 columns sharing 1 MiB: 64 MiB once read (1.8 GB from 1.4 MB with more members)."""
+    read_table = _read_table()
+    path = tmp_path / "bomb.npz"
+    path.write_bytes(overlapping_zip(64, MiB, "columns_"))
+    with Peak() as peak, pytest.raises(ValueError, match=r"bomb\.npz.*overlap"):
+        read_table(path)
+    assert peak.bytes < 4 * MiB, peak.bytes
+
+
+def _deflated_zip(path, members: dict[str, bytes], zeros: int = 0) -> None:
+    """A ZIP of deflated ``members``; the last one is followed by ``zeros`` MiB of zero bytes.
+
+    The zeros are one deflated MiB repeated (full flushes make deflate blocks independent),
+    so a bomb costs milliseconds to build instead of compressing all its bytes.
+    """
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    mib = compressor.compress(bytes(MiB)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    entries, body = [], b""
+    names = list(members)
+    for name in names:
+        data = members[name]
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        stream = packer.compress(data) + packer.flush(zlib.Z_FULL_FLUSH)
+        crc, size = zlib.crc32(data), len(data)
+        if name == names[-1] and zeros:
+            stream += mib * zeros
+            crc = zlib.crc32(bytes(zeros * MiB), crc)
+            size += zeros * MiB
+        stream += zlib.compressobj(9, zlib.DEFLATED, -15).flush()  # an empty final block
+        local = struct.pack(
+            "<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 33, crc, len(stream), size, len(name), 0
+        )
+        central = struct.pack(
+            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 33, crc, len(stream), size,
+            len(name), 0, 0, 0, 0, 0, len(body),
+        )  # fmt: skip
+        entries.append(central + name.encode())
+        body += local + name.encode() + stream
+    directory = b"".join(entries)
+    end = struct.pack(
+        "<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(directory), len(body), 0
+    )
+    path.write_bytes(body + directory + end)
+
+
+def test_compressed_npz_bomb_is_refused_before_inflating(tmp_path):
+    """A 100 KB .npz column of 100 MB of zeros (savez_compressed)."""
+    read_table = _read_table()
+    path = tmp_path / "zeros.npz"
+    n = 100 * MiB // 8
+    _deflated_zip(path, {"x.npy": _npy_header((n,))}, zeros=100)
+    assert path.stat().st_size < 200_000
+    with Peak() as peak, pytest.raises(ValueError, match=r"zeros\.npz.*compression bomb"):
+        read_table(path)
+    assert peak.bytes < 4 * MiB, peak.bytes
+
+
+@pytest.mark.parametrize(
+    ("shape", "descr"),
+    [((10**12,), "<f8"), ((10**6,), "<U1000000"), ((2**62,), "<f8"), ((3, 4), "<f8")],
+    ids=["10^12", "wide-text", "2^62", "2-D"],
+)
+def test_npz_declared_shapes_are_checked_before_allocating(tmp_path, shape, descr):
+    """A .npy header declaring 8 TB (NumPy allocates before reading) or 4 TB of text."""
+    read_table = _read_table()
+    path = tmp_path / "absurd.npz"
+    _deflated_zip(path, {"x.npy": _npy_header(shape, descr) + bytes(64)})
+    with Peak() as peak, pytest.raises(ValueError, match=r"absurd\.npz.*array 'x'"):
+        read_table(path)
+    assert peak.bytes < MiB, peak.bytes
+
+
+def test_xlsx_bomb_is_refused_before_opening(tmp_path):
+    """A workbook whose sheet inflates to 100 MB of zero bytes from 100 KB."""
+    pytest.importorskip("openpyxl")
+    read_table = _read_table()
+    path = tmp_path / "bomb.xlsx"
+    _deflated_zip(path, {"[Content_Types].xml": b"<Types/>", "xl/worksheets/sheet1.xml": b""}, 100)
+    with Peak() as peak, pytest.raises(ValueError, match=r"bomb\.xlsx.*compression bomb"):
+        read_table(path)
+    assert peak.bytes < 4 * MiB, peak.bytes
+
+
+def test_a_gigantic_csv_field_is_refused_with_the_limit(tmp_path):
+    read_table = _read_table()
+    from deltaprop.tabular.readers import MAX_FIELD_CHARS
+
+    path = tmp_path / "field.csv"
+    path.write_text('x,y\n1,"' + "a" * (MAX_FIELD_CHARS + 1) + '"\n2,b\n')
+    with pytest.raises(ValueError, match=r"field\.csv'.*line 2.*MAX_FIELD_CHARS"):
+        read_table(path)
+
+
+def test_a_gigantic_csv_line_is_refused_with_the_column_limit(tmp_path):
+    """One 1.5 MB header line of 200,000 fields would be as many pandas columns."""
+    read_table = _read_table()
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"c{i}" for i in range(200_000)) + "\n")
+    with Peak() as peak, pytest.raises(ValueError, match=r"wide\.csv'.*MAX_COLUMNS"):
+        read_table(path)
+    assert peak.bytes < 200 * MiB, peak.bytes
+
+
+def test_parquet_declaring_more_than_the_expansion_limit_is_refused(tmp_path):
+    """12 million zeros: a 40 KB Parquet file, 96 MB in pandas."""
+    read_table = _read_table()
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "zeros.parquet"
+    pq.write_table(pa.table({"x": pa.array(np.zeros(12_000_000))}), path)
+    assert path.stat().st_size < 200_000
+    with Peak() as peak, pytest.raises(ValueError, match=r"zeros\.parquet.*metadata declares"):
+        read_table(path)
+    assert peak.bytes < 4 * MiB, peak.bytes
