@@ -736,9 +736,9 @@ def _read_header(archive: zipfile.ZipFile, members: dict, where: str) -> dict:
             f"{where}: {_HEADER_NAME} is {info.file_size:,} bytes, over the limit of "
             f"{MAX_HEADER_BYTES:,} bytes (MAX_HEADER_BYTES)"
         )
+    raw = archive.read(info)
+    _check_header_items(raw, where)
     try:
-        raw = archive.read(info)
-        _check_header_items(raw, where)
         text = raw.decode("utf-8")
         del raw
         header = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)

@@ -544,5 +544,7 @@ def _read_parquet(path: Path, pd: Any) -> Any:
     try:
         _check_parquet_sizes(path)
         return pd.read_parquet(path)
+    except ArchiveError:
+        raise
     except (OSError, ValueError, pyarrow.ArrowException) as exc:
         raise ValueError(f"{str(path)!r}: cannot read Parquet: {exc}") from None
