@@ -121,8 +121,8 @@ def read_bounded(stream: IO[bytes], limit: int, where: str, what: str = "the con
     Raises
     ------
     ArchiveError
-        When ``stream`` holds more than ``limit`` bytes; at most ``limit`` + 1 MiB were
-        inflated by then.
+        When ``stream`` holds more than ``limit`` bytes; at most ``limit`` + 1 byte
+        were inflated by then (held in chunks, without over-allocation).
 
     Examples
     --------

@@ -243,8 +243,11 @@ def _decode(path: Path, suffix: str, encoding: str | None) -> str:
     where = str(path)
     try:
         with _CSV_OPENERS[suffix](path, "rb") as raw:
-            # A compressed file inflates at most to its expansion limit (no gzip bomb).
-            data = read_bounded(raw, expansion_limit(path.stat().st_size), repr(where), "the text")
+            if _CSV_OPENERS[suffix] is open:
+                data = raw.read()
+            else:  # inflated at most to the expansion limit (no gzip or bzip2 bomb)
+                limit = expansion_limit(path.stat().st_size)
+                data = read_bounded(raw, limit, repr(where), "the text")
     except (OSError, EOFError, lzma.LZMAError) as exc:
         raise ValueError(f"{where!r}: cannot read the file: {exc}") from None
     if encoding is not None:
