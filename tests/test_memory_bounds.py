@@ -344,14 +344,14 @@ def test_overlapping_npz_members_are_refused_before_reading(tmp_path):
     assert peak.bytes < 4 * MiB, peak.bytes
 
 
-def _deflated_zip(path, members: dict[str, bytes], zeros: int = 0) -> None:
-    """A ZIP of deflated ``members``; the last one is followed by ``zeros`` MiB of zero bytes.
+def _deflated_zip(path, members: dict[str, bytes], repeat=(b"", 0, b"")) -> None:
+    """A ZIP of deflated ``members``; the last one goes on with ``chunk * count + suffix``
+    for ``repeat = (chunk, count, suffix)``.
 
-    The zeros are one deflated MiB repeated (full flushes make deflate blocks independent),
-    so a bomb costs milliseconds to build instead of compressing all its bytes.
+    The chunk is deflated once and its bytes repeated (full flushes make deflate blocks
+    independent), so a bomb costs milliseconds to build instead of compressing it all.
     """
-    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
-    mib = compressor.compress(bytes(MiB)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    chunk, count, suffix = repeat
     entries, body = [], b""
     names = list(members)
     for name in names:
@@ -359,10 +359,13 @@ def _deflated_zip(path, members: dict[str, bytes], zeros: int = 0) -> None:
         packer = zlib.compressobj(9, zlib.DEFLATED, -15)
         stream = packer.compress(data) + packer.flush(zlib.Z_FULL_FLUSH)
         crc, size = zlib.crc32(data), len(data)
-        if name == names[-1] and zeros:
-            stream += mib * zeros
-            crc = zlib.crc32(bytes(zeros * MiB), crc)
-            size += zeros * MiB
+        if name == names[-1] and count:
+            stream += (packer.compress(chunk) + packer.flush(zlib.Z_FULL_FLUSH)) * count
+            for _ in range(count):
+                crc = zlib.crc32(chunk, crc)
+            stream += packer.compress(suffix) + packer.flush(zlib.Z_FULL_FLUSH)
+            crc = zlib.crc32(suffix, crc)
+            size += len(chunk) * count + len(suffix)
         stream += zlib.compressobj(9, zlib.DEFLATED, -15).flush()  # an empty final block
         local = struct.pack(
             "<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 33, crc, len(stream), size, len(name), 0
@@ -385,7 +388,7 @@ def test_compressed_npz_bomb_is_refused_before_inflating(tmp_path):
     read_table = _read_table()
     path = tmp_path / "zeros.npz"
     n = 100 * MiB // 8
-    _deflated_zip(path, {"x.npy": _npy_header((n,))}, zeros=100)
+    _deflated_zip(path, {"x.npy": _npy_header((n,))}, (bytes(MiB), 100, b""))
     assert path.stat().st_size < 200_000
     with Peak() as peak, pytest.raises(ValueError, match=r"zeros\.npz.*compression bomb"):
         read_table(path)
@@ -408,11 +411,24 @@ def test_npz_declared_shapes_are_checked_before_allocating(tmp_path, shape, desc
 
 
 def test_xlsx_bomb_is_refused_before_opening(tmp_path):
-    """A workbook whose sheet inflates to 100 MB of zero bytes from 100 KB."""
-    pytest.importorskip("openpyxl")
+    """A valid workbook whose sheet inflates to 6 million rows (150 MiB of XML) from 400 KB."""
+    openpyxl = pytest.importorskip("openpyxl")
     read_table = _read_table()
+    book = openpyxl.Workbook()
+    book.active.append(["x"])
+    book.active.append([1])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with zipfile.ZipFile(buffer) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    sheet_name = "xl/worksheets/sheet1.xml"
+    sheet = members.pop(sheet_name)
+    head, tail = sheet.split(b"</sheetData>")
+    row = b"<row><c><v>1</v></c></row>"
+    members[sheet_name] = head
     path = tmp_path / "bomb.xlsx"
-    _deflated_zip(path, {"[Content_Types].xml": b"<Types/>", "xl/worksheets/sheet1.xml": b""}, 100)
+    _deflated_zip(path, members, (row * (MiB // len(row)), 150, b"</sheetData>" + tail))
+    assert path.stat().st_size < 400_000
     with Peak() as peak, pytest.raises(ValueError, match=r"bomb\.xlsx.*compression bomb"):
         read_table(path)
     assert peak.bytes < 4 * MiB, peak.bytes
