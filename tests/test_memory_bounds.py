@@ -274,12 +274,12 @@ def test_estimator_with_wide_labels_is_saved_as_python_strings(tmp_path, monkeyp
 
 
 def test_long_class_labels_in_a_table_stay_python_strings(tmp_path):
-    """A 56 KB file, one 40,000-character label among 4,000 short ones: a fixed-width label
-    array would be 4,000 x 40,000 x 4 bytes = 640 MB."""
+    """A 50 KB file, one 40,000-character label among 2,000 short ones: a fixed-width label
+    array would be 2,000 x 40,000 x 4 bytes = 320 MB."""
     pytest.importorskip("pandas")
     from deltaprop.tabular import read_table
 
-    rows = ["x,label"] + [f"{i % 7},{'ab'[i % 2]}" for i in range(4_000)]
+    rows = ["x,label"] + [f"{i % 7},{'ab'[i % 2]}" for i in range(2_000)]
     rows.append(f"3,{'z' * 40_000}")
     path = tmp_path / "labels.csv"
     path.write_text("\n".join(rows) + "\n")
