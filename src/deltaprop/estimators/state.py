@@ -45,6 +45,7 @@ from deltaprop.files.container import (
 from deltaprop.optim.optimizers import OPTIMIZERS
 
 __all__ = [
+    "MAX_LABEL_ARRAY_BYTES",
     "estimator_from_fitted_state",
     "estimator_from_state",
     "estimator_to_state",
@@ -53,6 +54,11 @@ __all__ = [
 
 #: NumPy dtypes class labels may have: booleans, integers, floats, text, Python strings.
 _LABEL_DTYPE = re.compile(r"[<>|]?(b1|[iu][1248]|f[48]|U[0-9]{1,6}|O)")
+#: The most bytes a fixed-width text array of class labels (dtype ``"<U..."``) read from a
+#: file may take: its width times its length times 4. A few labels in a small header
+#: could otherwise declare a width of a million characters each. Wider arrays are saved
+#: as Python strings (``"|O"``) instead, so every file this module writes loads again.
+MAX_LABEL_ARRAY_BYTES = 16 * 2**20
 _INT_ATTRIBUTES = ("n_iter_", "t_", "n_outputs_", "n_layers_", "n_features_in_")
 _FLOAT_OR_NONE = ("best_loss_", "best_validation_score_", "loss_")
 _CURVES = ("loss_curve_", "validation_loss_curve_", "validation_scores_")
@@ -73,6 +79,8 @@ def _scalar(value: Any, name: str) -> Any:
 
 def _labels_to_json(labels: np.ndarray) -> dict:
     labels = np.asarray(labels)
+    if labels.dtype.kind == "U" and labels.nbytes > MAX_LABEL_ARRAY_BYTES:
+        labels = labels.astype(object)
     dtype = labels.dtype.str
     if not _LABEL_DTYPE.fullmatch(dtype):
         raise TypeError(f"cannot save class labels of dtype {labels.dtype}")
@@ -91,6 +99,12 @@ def _labels_from_json(state: Any, where: str) -> np.ndarray:
         raise ModelFileError(f"{where}.dtype {dtype!r:.40} is not a dtype class labels may have")
     values = get_field(state, "values", list, where)
     dtype = np.dtype(dtype)
+    if dtype.kind == "U" and dtype.itemsize * len(values) > MAX_LABEL_ARRAY_BYTES:
+        raise ModelFileError(
+            f"{where}: {len(values)} labels of dtype {dtype.str} would take "
+            f"{dtype.itemsize * len(values):,} bytes, over the limit of "
+            f"{MAX_LABEL_ARRAY_BYTES:,} (MAX_LABEL_ARRAY_BYTES) for fixed-width labels"
+        )
     element = {"b": bool, "i": int, "u": int, "f": (int, float), "U": str, "O": str}[dtype.kind]
     for v in values:
         if (isinstance(v, bool) and dtype.kind != "b") or not isinstance(v, element):
