@@ -19,6 +19,8 @@ import gzip
 import io
 import lzma
 import re
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,8 @@ _SEPARATORS = (",", ";", "\t", "|")
 _SNIFF_CHARS = 65536
 _DECIMAL_COMMA = re.compile(r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?[0-9]+\.[0-9]+$")
+# what a damaged .npz raises, from its ZIP directory, a member's header or its data
+_NPZ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError)
 
 
 def _require_pyarrow() -> None:
@@ -378,7 +382,7 @@ def _read_npz(path: Path, pd: Any) -> Any:
     where = str(path)
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except _NPZ_ERRORS as exc:
         raise ValueError(f"{where!r}: not a readable .npz archive: {exc}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{where!r}: not an .npz archive (a single .npy array?)")
@@ -389,7 +393,7 @@ def _read_npz(path: Path, pd: Any) -> Any:
         for name in archive.files:
             try:
                 values = archive[name]
-            except (ValueError, OSError, EOFError) as exc:
+            except _NPZ_ERRORS as exc:
                 raise ValueError(f"{where!r}: array {name!r} cannot be read: {exc}") from None
             if values.ndim != 1:
                 raise ValueError(
