@@ -374,8 +374,14 @@ def _read_excel(path: Path, pd: Any) -> Any:
         raise ImportError("reading .xlsx files needs openpyxl: pip install openpyxl") from None
     try:
         return pd.read_excel(path, sheet_name=0, dtype=object)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{str(path)!r}: cannot read the workbook: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # openpyxl parses a ZIP of XML parts: a damaged file fails in zipfile, zlib, the
+        # XML parser or openpyxl itself, each with its own exception; all mean the same
+        raise ValueError(
+            f"{str(path)!r}: cannot read the workbook: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _read_npz(path: Path, pd: Any) -> Any:
