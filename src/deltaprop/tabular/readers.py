@@ -19,6 +19,7 @@ import gzip
 import io
 import lzma
 import re
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -44,8 +45,17 @@ _SEPARATORS = (",", ";", "\t", "|")
 _SNIFF_CHARS = 65536
 _DECIMAL_COMMA = re.compile(r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?[0-9]+\.[0-9]+$")
-# what a damaged .npz raises, from its ZIP directory, a member's header or its data
-_NPZ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError)
+# what a damaged .npz raises, from its ZIP directory, a member's header (NumPy tokenizes
+# it: TokenError) or its data
+_NPZ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    tokenize.TokenError,
+)
 
 
 def _require_pyarrow() -> None:
