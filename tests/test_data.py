@@ -137,6 +137,16 @@ def test_malformed_npz(tmp_path):
         read_table(tmp_path / "junk.npz")
 
 
+def test_a_damaged_gzip_table_is_a_value_error_naming_the_file(tmp_path):
+    # found by the fuzz harness (tests/fuzz): zlib's error used to escape read_table
+    data = bytearray(gzip.compress(b"x,y\n" + b"1,a\n" * 200, mtime=0))
+    data[10] = 0xFF  # the first byte of the deflate stream: "invalid block type"
+    path = tmp_path / "damaged.csv.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"damaged\.csv\.gz': cannot read the file"):
+        read_table(path)
+
+
 @pytest.mark.parametrize("damage", ["local header", "deflate stream", "npy header"])
 def test_an_npz_with_a_damaged_member_is_a_value_error_naming_the_file(tmp_path, damage):
     # found by the fuzz harness (tests/fuzz): zipfile's BadZipFile, zlib's error and

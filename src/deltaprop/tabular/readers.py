@@ -242,7 +242,7 @@ def _decode(path: Path, suffix: str, encoding: str | None) -> str:
     try:
         with _CSV_OPENERS[suffix](path, "rb") as raw:
             data = raw.read()
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:  # zlib: a damaged .gz
         raise ValueError(f"{where!r}: cannot read the file: {exc}") from None
     if encoding is not None:
         try:
