@@ -340,6 +340,19 @@ def test_damaged_array_bytes_fail_the_checksum(saved, tmp_path):
     _expect_error(bad, "damaged|CRC")
 
 
+def test_an_npy_header_numpy_cannot_tokenize_is_a_model_file_error(saved, tmp_path):
+    # found by the fuzz harness (tests/fuzz): an unmatched bracket in a member's .npy
+    # header made NumPy's header parser raise tokenize.TokenError through load()
+    _, members = saved
+    name = "arrays/layers.0.weights.npy"
+    npy = bytearray(members[name])
+    start = npy.index(b"'fortran_order'")
+    npy[start : start + 1] = b"]"
+    bad = tmp_path / "bad.deltaprop"
+    _write_zip(bad, {**members, name: bytes(npy)})
+    _expect_error(bad, r"array 'layers\.0\.weights' is not a valid \.npy member")
+
+
 def test_pickle_renamed_as_model_is_never_unpickled(tmp_path):
     marker = tmp_path / "code-ran"
 

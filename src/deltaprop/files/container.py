@@ -51,6 +51,7 @@ import math
 import os
 import re
 import secrets
+import tokenize
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -778,7 +779,8 @@ def _read_npy_header(member: Any, name: str, where: str) -> tuple[tuple, bool, n
         else:
             raise ValueError(f"unsupported .npy version {version}")
         return read_header(member, max_header_size=_MAX_NPY_HEADER_BYTES)
-    except (ValueError, SyntaxError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, SyntaxError, EOFError, zipfile.BadZipFile, tokenize.TokenError) as exc:
+        # TokenError: NumPy tokenizes the header, an unmatched bracket stops the tokenizer
         raise ModelFileError(f"{where}: array {name!r} is not a valid .npy member: {exc}") from None
 
 
