@@ -353,6 +353,19 @@ def test_an_npy_header_numpy_cannot_tokenize_is_a_model_file_error(saved, tmp_pa
     _expect_error(bad, r"array 'layers\.0\.weights' is not a valid \.npy member")
 
 
+def test_a_member_offset_before_the_start_of_the_file_is_a_model_file_error(saved, tmp_path):
+    # found by the fuzz harness (tests/fuzz): bytes deleted before the central directory
+    # shift it, zipfile then computes a negative member offset and seeking there raised
+    # OSError (EINVAL) through load()
+    path, _ = saved
+    data = path.read_bytes()
+    bad = tmp_path / "bad.deltaprop"
+    bad.write_bytes(data[:40] + data[100:])  # 60 bytes of the first member gone
+    with zipfile.ZipFile(bad) as archive:
+        assert archive.infolist()[0].header_offset == -60
+    _expect_error(bad, "'header.json' starts 60 bytes before the start of the file")
+
+
 def test_pickle_renamed_as_model_is_never_unpickled(tmp_path):
     marker = tmp_path / "code-ran"
 

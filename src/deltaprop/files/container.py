@@ -695,6 +695,11 @@ def _check_directory(archive: zipfile.ZipFile, file_size: int, where: str) -> di
             raise ModelFileError(
                 f"{where}: member {name!r} is compressed; model files store members uncompressed"
             )
+        if info.header_offset < 0:  # the directory sits elsewhere than its record says
+            raise ModelFileError(
+                f"{where}: member {name!r} starts {-info.header_offset} bytes before the "
+                "start of the file (damaged?)"
+            )
         if info.header_offset + info.file_size > file_size:
             raise ModelFileError(
                 f"{where}: member {name!r} claims {info.file_size} bytes beyond the end of the "
