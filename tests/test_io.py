@@ -432,6 +432,16 @@ def test_newer_format_version(saved, tmp_path):
     ("edit", "match"),
     [
         (lambda h: h.update(kind="transformer"), "unknown kind 'transformer'"),
+        # found by the fuzz harness (tests/fuzz): a dtype that is a JSON list or object
+        # raised TypeError (unhashable) instead of naming the array
+        (
+            lambda h: h["arrays"]["layers.0.bias"].update(dtype=[{}]),
+            r"array 'layers\.0\.bias' has dtype \[\{\}\]; only \[",
+        ),
+        (
+            lambda h: h["arrays"]["layers.0.bias"].update(dtype={"a": 1}),
+            r"array 'layers\.0\.bias' has dtype \{'a': 1\}",
+        ),
         (lambda h: h.update(format="keras"), "lacks format 'deltaprop'"),
         (lambda h: h.update(format_version="1"), "format_version must be an int"),
         (lambda h: h.update(extra=1), r"unexpected keys \['extra'\]"),

@@ -757,7 +757,7 @@ def _check_array_spec(name: str, spec: Any, where: str) -> None:
     if len(name) > _MAX_NAME_LENGTH or not _NAME_RE.fullmatch(name):
         raise ModelFileError(f"{where}: array name {name!r:.80} is not allowed")
     check_keys(spec, ("dtype", "shape"), f"{where}: arrays[{name!r}]")
-    if spec["dtype"] not in ALLOWED_DTYPES:
+    if not isinstance(spec["dtype"], str) or spec["dtype"] not in ALLOWED_DTYPES:
         raise ModelFileError(
             f"{where}: array {name!r} has dtype {spec['dtype']!r:.40}; only "
             f"{sorted(ALLOWED_DTYPES)} are allowed"
