@@ -20,11 +20,13 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import shutil
 import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -157,13 +159,28 @@ def _on_alarm(signum: int, frame: Any) -> None:
     raise Hang("the example ran past its deadline")
 
 
+def _keep(files: tuple[Path, ...]) -> None:
+    """Copy the input files of a failing example to ``DELTAPROP_FUZZ_FAILURES``, if set."""
+    folder = os.environ.get("DELTAPROP_FUZZ_FAILURES")
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{len(os.listdir(folder))}"
+    for file in files:
+        if file.is_file():
+            target = Path(folder) / stamp / file.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, target)
+
+
 @contextlib.contextmanager
-def guard(what: str, seconds: float = 30.0) -> Iterator[None]:
+def guard(what: str, seconds: float = 30.0, files: tuple[Path, ...] = ()) -> Iterator[None]:
     """Run an example's code with a deadline and a memory bound; ``what`` names the input.
 
     A hang becomes an ``AssertionError`` naming ``what``; so does a peak resident memory
     that grew by more than :data:`MEMORY_BOUND`. pytest-timeout's own alarm, when it
-    set one, is put back afterwards.
+    set one, is put back afterwards. When the example fails, its input ``files`` are
+    copied to the folder ``DELTAPROP_FUZZ_FAILURES`` names (when set).
     """
     old_handler = signal.signal(signal.SIGALRM, _on_alarm)
     old_alarm, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -177,7 +194,11 @@ def guard(what: str, seconds: float = 30.0) -> Iterator[None]:
     try:
         yield
     except Hang:
+        _keep(files)
         raise AssertionError(f"hang: {what} ran for more than {seconds:g} s") from None
+    except BaseException:
+        _keep(files)
+        raise
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old_handler)

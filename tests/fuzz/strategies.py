@@ -234,6 +234,7 @@ def damaged_model_files(draw) -> tuple[str, bytes]:
     or arrays damaged."""
     seed = draw(st.sampled_from(MODEL_SEEDS))
     data = seed.read_bytes()
+    name = f"{seed.parent.name}/{seed.name}"  # two folders hold a classifier.deltaprop
     how = draw(st.sampled_from(["bytes", "header", "header", "array"]))
     try:
         members = model_members(data)
@@ -243,16 +244,14 @@ def damaged_model_files(draw) -> tuple[str, bytes]:
     if how == "header":
         text = json.dumps(draw(mutated_json(header)))
         members["header.json"] = text.encode()
-        return f"{seed.name} (header)", _recipe(model_file(members), f"{seed.name}, header {text}")
+        return f"{name} (header)", _recipe(model_file(members), f"{name}, header {text}")
     if how == "array":
         names = [n for n in members if n != "header.json"]
         if names:
-            name = draw(st.sampled_from(names))
-            members[name] = damaged = draw(mutated(members[name], name, max_edits=2))
-            return f"{seed.name} ({name})", _recipe(
-                model_file(members), f"{seed.name}, {damaged!r}"
-            )
-    return f"{seed.name} (bytes)", draw(mutated(data, seed.name))
+            member = draw(st.sampled_from(names))
+            members[member] = damaged = draw(mutated(members[member], member, max_edits=2))
+            return f"{name} ({member})", _recipe(model_file(members), f"{name}, {damaged!r}")
+    return f"{name} (bytes)", draw(mutated(data, name))
 
 
 def _recipe(data: bytes, recipe: str) -> Mutated:

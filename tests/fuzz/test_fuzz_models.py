@@ -81,7 +81,7 @@ def test_load_answers_or_names_the_file():
         path = folder / "model.deltaprop"
         path.write_bytes(content)
         try:
-            with guard(f"load of {what}, {len(content)} bytes"):
+            with guard(f"load of {what}, {len(content)} bytes", files=(path,)):
                 check_load(path)
         finally:
             path.unlink()

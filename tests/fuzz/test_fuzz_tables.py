@@ -90,7 +90,9 @@ def test_read_table_answers_or_names_the_file():
         path = folder / f"table{suffix}"
         path.write_bytes(content)
         try:
-            with guard(f"read_table of {what} ({suffix}, {len(content)} bytes, {options})"):
+            with guard(
+                f"read_table of {what} ({suffix}, {len(content)} bytes, {options})", files=(path,)
+            ):
                 check_read(path, options)
         finally:
             path.unlink()
