@@ -9,6 +9,7 @@ once its fix is merged: the harness then sends such inputs again and must pass.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,33 @@ def _table_npz_huge_shape(case: Any) -> bool:
     return suffix == ".npz" and _npz_declares_more_than(content, 1 << 30)
 
 
+_SPEED = re.compile(rb'"epochs_per_second"\s*:\s*([0-9.eE+-]+)')
+
+
+def _http_tiny_speed(request: bytes) -> bool:
+    for match in _SPEED.finditer(request):
+        try:
+            value = float(match.group(1))
+        except ValueError:
+            continue
+        if 0 < value < 1e-6:
+            return True
+    return False
+
+
+def _http_deep_json(request: bytes) -> bool:
+    """Whether the body nests brackets deeper than Python's JSON decoder can recurse."""
+    body = request.partition(b"\r\n\r\n")[2]
+    depth = deepest = 0
+    for byte in body:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest > 500
+
+
 KNOWN: list[Known] = [
     Known(
         name="npz-declared-shape-allocates",
@@ -72,6 +100,37 @@ KNOWN: list[Known] = [
             "t.read_table('tests/fuzz/corpus/tables/huge-shape.npz')\"  -> MemoryError"
         ),
         matches=_table_npz_huge_shape,
+    ),
+    Known(
+        name="live-tiny-speed-kills-training",
+        target="http",
+        owner="issue-live-server",
+        defect=(
+            "a /control 'set' with a tiny epochs_per_second (1e-300) makes the pacing wait "
+            "1/rate seconds: OverflowError (timestamp out of range), the training thread "
+            "ends in the 'error' state for good"
+        ),
+        reproducer=(
+            "deltaprop serve --toy xor, then curl -H 'Content-Type: application/json' "
+            '-d \'{"action": "set", "epochs_per_second": 1e-300}\' '
+            "http://127.0.0.1:PORT/control  (corpus/requests/post-tiny-speed.http)"
+        ),
+        matches=_http_tiny_speed,
+    ),
+    Known(
+        name="live-deep-json-no-answer",
+        target="http",
+        owner="issue-live-server",
+        defect=(
+            "a /control body nesting JSON arrays thousands deep raises RecursionError in "
+            "json.loads, which the handler does not catch: the connection closes with no "
+            "answer and socketserver prints a traceback"
+        ),
+        reproducer=(
+            "deltaprop serve --toy xor, then send corpus/requests/post-deep-json.http "
+            "({HOST} replaced by 127.0.0.1:PORT), e.g. with nc: the reply is empty"
+        ),
+        matches=_http_deep_json,
     ),
 ]
 
