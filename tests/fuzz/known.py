@@ -1,9 +1,11 @@
 """Known defects the fuzz harness finds, each fixed on another branch: left out until then.
 
 Each :class:`Known` names the defect, the branch that owns its fix, a reproducer (input
-and command) and a predicate telling whether a fuzz input triggers it; a target skips
-such an input (counting it in the run's summary) instead of failing. Remove an entry
-once its fix is merged: the harness then sends such inputs again and must pass.
+and command, and a corpus file) and a predicate telling whether a fuzz input triggers
+it; a target skips such an input (counting it in the run's summary) instead of failing.
+tests/fuzz/test_known.py expects each entry's corpus file to fail the target's oracle
+(a strict xfail): once a fix is merged that test says so; remove the entry then, and
+the harness sends such inputs again and must pass.
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Known:
-    """One known defect: ``matches(case)`` says whether a fuzz input of ``target`` hits it."""
+    """One known defect: ``matches(case)`` says whether a fuzz input of ``target`` hits it.
+
+    ``corpus`` is a file of ``tests/fuzz/corpus`` that reproduces it
+    (tests/fuzz/test_known.py checks that it still does).
+    """
 
     name: str
     target: str
@@ -28,6 +34,7 @@ class Known:
     defect: str
     reproducer: str
     matches: Callable[[Any], bool]
+    corpus: str
 
 
 def _npz_declares_more_than(content: bytes, limit: int) -> bool:
@@ -100,6 +107,7 @@ KNOWN: list[Known] = [
             "t.read_table('tests/fuzz/corpus/tables/huge-shape.npz')\"  -> MemoryError"
         ),
         matches=_table_npz_huge_shape,
+        corpus="tables/huge-shape.npz",
     ),
     Known(
         name="live-tiny-speed-kills-training",
@@ -116,6 +124,7 @@ KNOWN: list[Known] = [
             "http://127.0.0.1:PORT/control  (corpus/requests/post-tiny-speed.http)"
         ),
         matches=_http_tiny_speed,
+        corpus="requests/post-tiny-speed.http",
     ),
     Known(
         name="live-deep-json-no-answer",
@@ -131,6 +140,7 @@ KNOWN: list[Known] = [
             "({HOST} replaced by 127.0.0.1:PORT), e.g. with nc: the reply is empty"
         ),
         matches=_http_deep_json,
+        corpus="requests/post-deep-json.http",
     ),
 ]
 
