@@ -15,6 +15,7 @@ import io
 import json
 import lzma
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -129,7 +130,10 @@ def _npz(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def _fixed_zip_times(data: bytes) -> bytes:
-    """The same ZIP with every member dated 1980-01-01 (a deterministic corpus)."""
+    """The same ZIP with every member dated 1980-01-01 (a deterministic corpus).
+
+    A workbook's ``docProps/core.xml`` dates (the time openpyxl saved it) are fixed too.
+    """
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as dst:
@@ -137,7 +141,14 @@ def _fixed_zip_times(data: bytes) -> bytes:
             fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             fixed.compress_type = info.compress_type
             fixed.external_attr = info.external_attr
-            dst.writestr(fixed, src.read(info))
+            body = src.read(info)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(
+                    rb"(<dcterms:(created|modified)[^>]*>)[^<]*",
+                    rb"\g<1>2026-01-01T00:00:00Z",
+                    body,
+                )
+            dst.writestr(fixed, body)
     return out.getvalue()
 
 
