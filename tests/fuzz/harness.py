@@ -9,10 +9,11 @@ draws new inputs on every run (the long run).
 
 Each example runs under :func:`guard`: a wall-clock deadline (``SIGALRM`` raises
 :class:`Hang`, which no ``except Exception`` swallows), an address-space limit a few
-GiB above the process's size (an allocation beyond it raises ``MemoryError`` instead of
-taking the machine down) and a check that the peak resident memory grew by less than
-:data:`MEMORY_BOUND`. Anything the oracle of a target does not expect fails the test,
-with the input that caused it.
+GiB above the process's size (on Linux: an allocation beyond it raises ``MemoryError``
+instead of taking the machine down) and a check that the peak resident memory grew by
+less than :data:`MEMORY_BOUND`. The harness needs POSIX (``SIGALRM``, ``resource``):
+tests/fuzz/conftest.py leaves it out on Windows. Anything the oracle of a target does
+not expect fails the test, with the input that caused it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import resource
 import shutil
 import signal
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -145,14 +147,19 @@ def out_of_time(target: str) -> bool:
     return False
 
 
-def _address_space() -> int:
-    with open("/proc/self/statm") as file:
-        pages = int(file.read().split()[0])
+def _address_space() -> int | None:
+    """The process's virtual size in bytes; None where /proc does not tell (macOS)."""
+    try:
+        with open("/proc/self/statm") as file:
+            pages = int(file.read().split()[0])
+    except OSError:
+        return None
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
@@ -185,10 +192,12 @@ def guard(what: str, seconds: float = 30.0, files: tuple[Path, ...] = ()) -> Ite
     old_handler = signal.signal(signal.SIGALRM, _on_alarm)
     old_alarm, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
     old_limit = resource.getrlimit(resource.RLIMIT_AS)
-    limit = _address_space() + ADDRESS_SPACE_HEADROOM
-    if old_limit[1] != resource.RLIM_INFINITY:
-        limit = min(limit, old_limit[1])
-    resource.setrlimit(resource.RLIMIT_AS, (limit, old_limit[1]))
+    size = _address_space()
+    if size is not None:  # Linux: an allocation past the headroom is a MemoryError
+        limit = size + ADDRESS_SPACE_HEADROOM
+        if old_limit[1] != resource.RLIM_INFINITY:
+            limit = min(limit, old_limit[1])
+        resource.setrlimit(resource.RLIMIT_AS, (limit, old_limit[1]))
     rss_before = _peak_rss()
     start = time.monotonic()
     try:
