@@ -195,6 +195,9 @@ def test_a_file_that_is_not_a_model(tmp_path, capsys):
         (["--resume", "."], "--resume .: it is a folder, not a checkpoint"),
         (["--sample-weight", "colour"], "column 'colour' must hold numbers: row 1 holds 'blue'"),
         (["--out", "no/such/folder/m.deltaprop"], "does not exist"),
+        # found by the fuzz harness (tests/fuzz): a name the system refuses was OSError, exit 1
+        (["--plot", "x" * 300 + ".png"], "--plot xxx"),
+        (["--out", "x" * 300], "File name too long"),
     ],
 )
 def test_bad_options(extra, fragment, tmp_path, monkeypatch, capsys):

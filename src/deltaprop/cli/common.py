@@ -96,9 +96,13 @@ def check_destination(path: str | None, option: str) -> None:
     if path is None:
         return
     destination = Path(path)
-    if destination.is_dir():
+    try:
+        is_folder, parent_is_folder = destination.is_dir(), destination.parent.is_dir()
+    except OSError as exc:  # a name the system refuses: too long, ...
+        raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
+    if is_folder:
         raise UsageError(f"{option} {path}: it is a folder")
-    if not destination.parent.is_dir():
+    if not parent_is_folder:
         raise UsageError(f"{option} {path}: folder {str(destination.parent)!r} does not exist")
 
 

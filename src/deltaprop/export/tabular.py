@@ -53,6 +53,10 @@ def _numeric_feature(
         is_nan = graph.node("IsNaN", [x], "is_nan", width=1, opset=9)
         x = graph.node("Where", [is_nan, graph.scalar(fill), x], "filled", width=1)
     if math.isfinite(low) and math.isfinite(high):  # infinities to the training range
+        # a bound past the graph's float type (files before column roles clip at float64's
+        # largest number) clips at that type's largest number instead of overflowing
+        largest = float(np.finfo(graph.dtype).max)
+        low, high = max(low, -largest), min(high, largest)
         x = graph.node("Min", [x, graph.scalar(high)], "below_high", width=1)
         x = graph.node("Max", [x, graph.scalar(low)], "clipped", width=1, opset=8)
     if mean == 0.0 and scale == 1.0:  # not standardised

@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import struct
+import tokenize
 import zipfile
 from typing import IO, Any
 
@@ -238,5 +239,6 @@ def read_npy_header(stream: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
         else:
             raise ValueError(f"unsupported .npy version {version}")
         return read_header(stream, max_header_size=_MAX_NPY_HEADER_BYTES)
-    except (SyntaxError, EOFError) as exc:
+    except (SyntaxError, EOFError, tokenize.TokenError) as exc:
+        # TokenError: NumPy tokenizes the header, an unmatched bracket stops the tokenizer
         raise ValueError(str(exc)) from None

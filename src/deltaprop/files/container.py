@@ -719,6 +719,11 @@ def _check_directory(archive: zipfile.ZipFile, file: Any, file_size: int, where:
             raise ModelFileError(
                 f"{where}: member {name!r} is compressed; model files store members uncompressed"
             )
+        if info.header_offset < 0:  # the directory sits elsewhere than its record says
+            raise ModelFileError(
+                f"{where}: member {name!r} starts {-info.header_offset} bytes before the "
+                "start of the file (damaged?)"
+            )
         if info.header_offset + info.file_size > file_size:
             raise ModelFileError(
                 f"{where}: member {name!r} claims {info.file_size} bytes beyond the end of the "
@@ -801,7 +806,7 @@ def _check_array_spec(name: str, spec: Any, where: str) -> None:
     if len(name) > _MAX_NAME_LENGTH or not _NAME_RE.fullmatch(name):
         raise ModelFileError(f"{where}: array name {name!r:.80} is not allowed")
     check_keys(spec, ("dtype", "shape"), f"{where}: arrays[{name!r}]")
-    if spec["dtype"] not in ALLOWED_DTYPES:
+    if not isinstance(spec["dtype"], str) or spec["dtype"] not in ALLOWED_DTYPES:
         raise ModelFileError(
             f"{where}: array {name!r} has dtype {spec['dtype']!r:.40}; only "
             f"{sorted(ALLOWED_DTYPES)} are allowed"

@@ -19,7 +19,9 @@ import gzip
 import io
 import lzma
 import re
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +66,17 @@ _SEPARATORS = (",", ";", "\t", "|")
 _SNIFF_CHARS = 65536
 _DECIMAL_COMMA = re.compile(r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?[0-9]+\.[0-9]+$")
+# what a damaged .npz raises, from its ZIP directory, a member's header (NumPy tokenizes
+# it: TokenError) or its data
+_NPZ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    tokenize.TokenError,
+)
 
 
 def _require_pyarrow() -> None:
@@ -260,7 +273,7 @@ def _decode(path: Path, suffix: str, encoding: str | None) -> str:
             else:  # inflated at most to the expansion limit (no gzip or bzip2 bomb)
                 limit = expansion_limit(path.stat().st_size)
                 data = read_bounded(raw, limit, repr(where), "the text")
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:  # zlib: a damaged .gz
         raise ValueError(f"{where!r}: cannot read the file: {exc}") from None
     if encoding is not None:
         try:
@@ -442,8 +455,14 @@ def _read_excel(path: Path, pd: Any) -> Any:
     _check_zip(path, ".xlsx workbook")
     try:
         return pd.read_excel(path, sheet_name=0, dtype=object)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{str(path)!r}: cannot read the workbook: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # openpyxl parses a ZIP of XML parts: a damaged file fails in zipfile, zlib, the
+        # XML parser or openpyxl itself, each with its own exception; all mean the same
+        raise ValueError(
+            f"{str(path)!r}: cannot read the workbook: {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _check_npz_members(path: Path) -> None:
@@ -487,7 +506,7 @@ def _read_npz(path: Path, pd: Any) -> Any:
     _check_npz_members(path)
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except _NPZ_ERRORS as exc:
         raise ValueError(f"{where!r}: not a readable .npz archive: {exc}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{where!r}: not an .npz archive (a single .npy array?)")
@@ -498,7 +517,7 @@ def _read_npz(path: Path, pd: Any) -> Any:
         for name in archive.files:
             try:
                 values = archive[name]
-            except (ValueError, OSError, EOFError) as exc:
+            except _NPZ_ERRORS as exc:
                 raise ValueError(f"{where!r}: array {name!r} cannot be read: {exc}") from None
             if values.ndim != 1:
                 raise ValueError(
