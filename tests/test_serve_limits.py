@@ -257,6 +257,21 @@ def test_deep_json_and_huge_numbers_are_answered_400(xor_server, capfd):
 
 
 # -- connections --------------------------------------------------------------------------
+def test_a_body_shorter_than_its_length_is_answered_400(xor_server):
+    # found by the fuzz harness: a client that sent less than its Content-Length and
+    # closed its sending side got no answer at all
+    head = f"POST /control HTTP/1.1\r\nHost: 127.0.0.1:{xor_server.port}\r\n".encode()
+    sock = raw(
+        xor_server.port,
+        head + b'Content-Type: application/json\r\nContent-Length: 39\r\n\r\n{"action":',
+    )
+    sock.shutdown(socket.SHUT_WR)
+    answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.0 400"), answer[:200]
+    assert b"ended after 10 of its Content-Length of 39 bytes" in answer
+    assert epochs_go_on(xor_server)
+
+
 def test_clients_that_go_away_are_quiet(xor_server, capfd):
     port = xor_server.port
     host = f"Host: 127.0.0.1:{port}\r\n"
