@@ -515,7 +515,7 @@ def data_fingerprint(*arrays: Any) -> dict[str, Any]:
 
 
 def run_options(
-    optimizer: Optimizer, schedule: Schedule | None, settings: Mapping[str, Any]
+    optimizer: Optimizer | LBFGS, schedule: Schedule | None, settings: Mapping[str, Any]
 ) -> dict[str, Any]:
     """The options of a :func:`deltaprop.train` run that decide its result, as JSON values.
 
