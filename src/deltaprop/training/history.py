@@ -27,6 +27,10 @@ class History:
         dropout, of the weights at the end of the iteration.
     learning_rate : list of float
         The learning rate used in each iteration (empty for L-BFGS).
+    val_score : list of float
+        One entry per iteration when a :class:`~deltaprop.training.metrics.ValidationScore`
+        is among the callbacks (else empty): its score (accuracy, R², ...) of the
+        weights at the end of the iteration.
     best_iteration : int or None
         With validation data, the iteration (counted from 1) with the lowest
         validation loss; with ``early_stopping=True`` the network ends with its weights.
@@ -48,6 +52,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)
     best_iteration: int | None = None
+    val_score: list[float] = field(default_factory=list)
 
     @property
     def n_iter(self) -> int:
