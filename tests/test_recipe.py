@@ -330,12 +330,12 @@ def test_a_tabular_model_with_the_recipe_round_trips(tmp_path):
 def test_each_member_records_its_validation_score(blobs, line):
     X, y = blobs
     clf = dp.TabularClassifier(**SMALL, random_state=0).fit(X, y)
-    for net, scores, n_iter in zip(clf.members_, clf.validation_score_curves_, clf.n_iter_):
+    for scores, n_iter in zip(clf.validation_score_curves_, clf.n_iter_, strict=True):
         assert len(scores) == n_iter
         assert all(0.0 <= s <= 1.0 for s in scores)
     X, y = line
     reg = dp.TabularRegressor(**SMALL, random_state=0).fit(X, y)
-    assert all(len(s) == n for s, n in zip(reg.validation_score_curves_, reg.n_iter_))
+    assert all(len(s) == n for s, n in zip(reg.validation_score_curves_, reg.n_iter_, strict=True))
     assert max(reg.validation_score_curves_[0]) > 0.5  # R² of a learnable line
     assert set(reg.stop_reasons_) <= {"early_stopping", "max_iter"}
 

@@ -369,8 +369,7 @@ _REGRESSION_ARRAYS = ("mean", "scale", "min", "max")
 def _regression_mapping(est: Any) -> tuple[np.ndarray, ...]:
     """The regressor's ``(mean, scale, min, max)`` arrays, shape (n_outputs,), float64."""
     return tuple(
-        np.asarray(getattr(est, f"target_{name}_"), dtype=np.float64)
-        for name in _REGRESSION_ARRAYS
+        np.asarray(getattr(est, f"target_{name}_"), dtype=np.float64) for name in _REGRESSION_ARRAYS
     )
 
 
@@ -526,8 +525,7 @@ def recipe_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
     nodes = get_field(config, "members", list, "config")
     if not 1 <= len(nodes) <= est.n_ensemble:
         raise ModelFileError(
-            f"config.members must hold 1 to n_ensemble ({est.n_ensemble}) members, "
-            f"got {len(nodes)}"
+            f"config.members must hold 1 to n_ensemble ({est.n_ensemble}) members, got {len(nodes)}"
         )
     shape = (est.n_features_in_, n_outputs)
     members = [_member_from_json(node, arrays, i, shape) for i, node in enumerate(nodes)]

@@ -721,7 +721,8 @@ def _schedule_from_config(saved: Any) -> dict[str, Any]:
 def _history_from_config(saved: Any, iteration: int) -> History:
     at = "config.history"
     keys = ("loss", "val_loss", "learning_rate", "best_iteration")
-    if isinstance(saved, dict) and "val_score" in saved:  # absent from checkpoints written before val_score
+    # checkpoints written before History had val_score lack it
+    if isinstance(saved, dict) and "val_score" in saved:
         keys += ("val_score",)
     check_keys(saved, keys, at)
     history = History(
