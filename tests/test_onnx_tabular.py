@@ -17,6 +17,9 @@ from deltaprop.cli.main import main  # noqa: E402
 from deltaprop.files import container as io  # noqa: E402
 from deltaprop.tabular import DataWarning  # noqa: E402
 
+# train's default, the tabular recipe, with few epochs (conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_recipe")
+
 RTOL = {"float32": 1e-6, "float64": 1e-12}
 TARGETS = {"binary": "answer", "multiclass": "grade", "regression": "price"}
 

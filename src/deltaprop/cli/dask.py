@@ -23,12 +23,19 @@ from deltaprop.cli.common import (
     finish_training,
     no_convergence_warnings,
     require_extras,
+    say,
 )
-from deltaprop.cli.options import IMPUTE, UsageError
+from deltaprop.cli.options import IMPUTE, MLP_OPTIONS, UsageError
 from deltaprop.tabular import TabularModel, check_feature_scales
 from deltaprop.tabular.dask import fit_estimator, fit_preprocessor, open_client, read_parquet
 
-__all__ = ["train_on_dask"]
+__all__ = ["WHY_MLP", "train_on_dask"]
+
+#: Why ``train --dask`` trains the MLP estimator rather than the tabular recipe.
+WHY_MLP = (
+    "the tabular recipe trains in this process, each of its members on its own split of "
+    "the rows, which Dask's partitioned training does not provide"
+)
 
 #: Options of ``deltaprop train`` that the Dask path refuses, and why.
 _UNSUPPORTED = {
@@ -119,4 +126,6 @@ def train_on_dask(args: argparse.Namespace) -> int:
         drop=args.drop,
     )._set_fitted(pre, estimator, args.target, args.sample_weight)
     where = f" through Dask ({address}, {n_workers} worker{'s' if n_workers != 1 else ''})"
+    if args.recipe is None and not set(MLP_OPTIONS) & set(getattr(args, "given", ())):
+        say(args, f"model: one MLP estimator (--recipe mlp): {WHY_MLP}")
     return finish_training(args, model, sum(fitted.n_rows), where)
