@@ -346,3 +346,27 @@ def test_a_spent_time_budget_is_the_stop_reason(blobs):
     clf.fit(X, y)
     assert clf.stop_reasons_ == ["time_budget"]  # one member always trains, then no more
     assert clf.n_iter_ == [1]
+
+
+def test_a_loaded_recipe_model_predicts_without_building_the_estimator(tmp_path):
+    from deltaprop.estimators.stored import StoredEstimator
+
+    rng = np.random.default_rng(4)
+    size = rng.normal(size=60)
+    table = {"size": size, "label": np.where(size > 0, "big", "small"), "y": 2.0 * size}
+    for target, estimator in (
+        ("label", dp.TabularClassifier(**SMALL, random_state=0)),
+        ("y", dp.TabularRegressor(**SMALL, random_state=0)),
+    ):
+        features = {k: v for k, v in table.items() if k in ("size", target)}
+        model = dp.TabularModel(estimator).fit(features, target)
+        dp.save(model, tmp_path / "m.deltaprop")
+        again = dp.load(tmp_path / "m.deltaprop")
+        stored = again._fitted_estimator
+        assert isinstance(stored, StoredEstimator) and stored.kind.startswith("tabular_")
+        assert np.array_equal(again.predict(features), model.predict(features))
+        if target == "label":
+            assert np.array_equal(again.predict_proba(features), model.predict_proba(features))
+        assert not stored.built  # the Predictor answered, with NumPy alone
+        assert type(again.estimator_) is type(estimator) and stored.built
+        assert again.estimator_.stop_reasons_ == estimator.stop_reasons_

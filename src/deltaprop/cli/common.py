@@ -59,11 +59,14 @@ _REGRESSION_LOSSES = ("squared_error", "poisson")
 
 
 # -- reading and writing --------------------------------------------------------------
-def require_extras(command: str) -> Any:
-    """pandas (returned), scikit-learn: a clear ImportError naming the extra if missing."""
+def require_extras(command: str, *, sklearn: bool = True) -> Any:
+    """pandas (returned) and scikit-learn (unless ``sklearn`` is False): a clear ImportError
+    naming the extra when one is missing."""
     try:
         import pandas  # optional dependency: the cli extra
-        import sklearn  # noqa: F401  (optional dependency: the cli extra)
+
+        if sklearn:
+            import sklearn as _  # noqa: F401  (optional dependency: the cli extra)
     except ImportError as exc:
         raise ImportError(f"deltaprop {command} needs {exc.name}: {INSTALL}") from None
     return pandas

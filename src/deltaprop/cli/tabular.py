@@ -36,7 +36,15 @@ from deltaprop.cli.common import (
     training_png,
     write_bytes,
 )
-from deltaprop.cli.options import MLP_OPTIONS, Parser, UsageError, add, impute_of, wrap
+from deltaprop.cli.options import (
+    MLP_OPTIONS,
+    Parser,
+    UsageError,
+    add,
+    impute_of,
+    table_reading,
+    wrap,
+)
 from deltaprop.cli.report import html_page, report_lines, report_png
 from deltaprop.core.network import Network
 from deltaprop.files.container import load
@@ -47,6 +55,7 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
+from deltaprop.tabular.plain import PlainTable, plain_csv_text, read_small_csv
 from deltaprop.training.checkpoint import Checkpoint
 
 __all__ = ["add_commands", "add_train"]
@@ -198,37 +207,59 @@ def _train_in_memory(args: argparse.Namespace) -> int:
 
 # -- predict --------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Write one prediction (and, with --proba, class probabilities) per input row."""
-    require_extras("predict")
+    """Write one prediction (and, with --proba, class probabilities) per input row.
+
+    Neither scikit-learn nor, for a small CSV file, pandas is imported: the model
+    predicts with its :class:`~deltaprop.estimators.predictor.Predictor`, and the file
+    is read (and the predictions written) with the csv module when
+    :func:`~deltaprop.tabular.plain.read_small_csv` can promise pandas's reading.
+    """
     check_destination(args.out, "--out")
     model = load_model(args.model)
     if args.proba and model.task_ != "classification":
         raise UsageError("--proba needs a classification model; this one is regression")
-    frame = read_table_at(args.data, args)
-    ids = [c for c in model.id_columns_ if c in frame.columns]
-    absent = [c for c in model.id_columns_ if c not in frame.columns]
+    table = None
+    if model.preprocessor_.reads_plain_tables():
+        table = read_small_csv(args.data, **table_reading(args))
+    if table is None:
+        require_extras("predict", sklearn=False)
+        table = read_table_at(args.data, args)
+    ids = [c for c in model.id_columns_ if c in table.columns]
+    absent = [c for c in model.id_columns_ if c not in table.columns]
     if absent:
         warnings.warn(
             f"the table lacks the ID column(s) {absent}: predictions are written without them",
             UserWarning,
             stacklevel=1,
         )
-    out = frame[ids].reset_index(drop=True).copy()
+    # name -> values, in order; a later name replaces an earlier one in place (as pandas)
+    out: dict[str, Any] = {c: _column_values(table, c) for c in ids}
     out[model.target_ if model.target_ not in ids else f"predicted_{model.target_}"] = (
-        model.predict(frame)
+        model.predict(table)
     )
     if args.proba:
-        proba = model.predict_proba(frame)
+        proba = model.predict_proba(table)
         for k, label in enumerate(model.classes_.tolist()):
             out[f"proba_{label}"] = proba[:, k]
-    text = out.to_csv(index=False, lineterminator="\n")
+    if isinstance(table, PlainTable):
+        text = plain_csv_text(list(out.items()))
+    else:
+        frame = table[ids].reset_index(drop=True).copy()
+        for name, values in out.items():
+            frame[name] = values
+        text = frame.to_csv(index=False, lineterminator="\n")
     if args.out is None:
         sys.stdout.write(text)
     else:
         write_bytes(args.out, text.encode("utf-8"))
         if args.verbose:
-            print(f"deltaprop: wrote {len(out)} rows to {args.out}", file=sys.stderr)
+            print(f"deltaprop: wrote {len(table)} rows to {args.out}", file=sys.stderr)
     return 0
+
+
+def _column_values(table: Any, name: str) -> Any:
+    """A column of a PlainTable (an array) or of a DataFrame (a Series)."""
+    return table[name] if isinstance(table, PlainTable) else table[name].reset_index(drop=True)
 
 
 # -- evaluate -------------------------------------------------------------------------

@@ -70,10 +70,14 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from deltaprop.core.arrays import to_numpy
-from deltaprop.core.backprop import forward_pass
 from deltaprop.core.network import Network
 from deltaprop.estimators import plan, state
 from deltaprop.estimators.dask import fit_on_dask, predict_on_dask
+from deltaprop.estimators.predictor import (
+    class_labels_from_outputs,
+    class_probabilities,
+    network_outputs,
+)
 from deltaprop.files.container import register_kind
 from deltaprop.optim.optimizers import LBFGS
 from deltaprop.parallel import is_dask_collection
@@ -504,10 +508,7 @@ class _BaseMLP(BaseEstimator):
             )
         if sp.issparse(X):
             X = X.toarray()
-        params = [np.asarray(p, dtype=np.result_type(p, X)) for p in self._parameters()]
-        X = np.asarray(X, dtype=np.result_type(X, *params))
-        _, activations = forward_pass(self.network_.layers, params, X, xp=np)
-        return activations[-1]
+        return network_outputs(self.network_.layers, self._parameters(), X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -830,12 +831,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return {index[label]: float(w) for label, w in self.class_weight.items()}
 
     def _decode(self, out):
-        if self.out_activation_ == "softmax" and not self._multilabel():
-            if self._label_binarizer.y_type_ != "multiclass":
-                classes = self.classes_ if len(self.classes_) == 2 else self.classes_[[0, 0]]
-                return classes[np.argmax(out, axis=1)]
-        y = out.ravel() if self.n_outputs_ == 1 else out
-        return self._label_binarizer.inverse_transform(y)
+        return class_labels_from_outputs(
+            out,
+            self.classes_,
+            softmax=self.out_activation_ == "softmax",
+            multilabel=self._multilabel(),
+        )
 
     # -- public API -------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -902,13 +903,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         check_is_fitted(self)
         if is_dask_collection(X):
             return predict_on_dask(self, X, "predict_proba")
-        out = self._forward(X)
-        if self.n_outputs_ == 1:
-            p = out.ravel()
-            return np.vstack([1.0 - p, p]).T
-        if self._label_binarizer.y_type_ == "multiclass" and self.out_activation_ != "softmax":
-            return out / np.sum(out, axis=1, keepdims=True)
-        return out
+        return class_probabilities(
+            self._forward(X),
+            softmax=self.out_activation_ == "softmax",
+            multilabel=self._multilabel(),
+        )
 
     def predict_log_proba(self, X):
         """``log(predict_proba(X))``."""

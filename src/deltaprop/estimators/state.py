@@ -1,7 +1,7 @@
 """Model-file kinds of the fitted estimators: the MLPs and the tabular recipe.
 
 Kinds ``"mlp_classifier"`` and ``"mlp_regressor"`` (below) and ``"tabular_classifier"``
-and ``"tabular_regressor"`` (:func:`recipe_to_state`, :func:`recipe_from_state`: member
+and ``"tabular_regressor"`` (:func:`recipe_to_state`, :func:`read_recipe_state`: member
 networks and the output mapping).
 
 A fitted :class:`~deltaprop.MLPClassifier` or :class:`~deltaprop.MLPRegressor` is stored
@@ -34,8 +34,6 @@ import re
 from typing import Any
 
 import numpy as np
-from sklearn.base import ClassifierMixin
-from sklearn.preprocessing import LabelBinarizer
 
 from deltaprop.core.network import Network
 from deltaprop.files.container import (
@@ -51,8 +49,12 @@ from deltaprop.files.container import (
 from deltaprop.optim.optimizers import OPTIMIZERS
 
 __all__ = [
+    "estimator_from_fitted_state",
     "estimator_from_state",
     "estimator_to_state",
+    "read_fitted_state",
+    "read_recipe_state",
+    "recipe_from_read_state",
     "recipe_from_state",
     "recipe_to_state",
 ]
@@ -242,6 +244,12 @@ def _optimizer_from_json(config: Any, arrays: ArrayStore, shapes: list) -> dict 
 
 
 # -- the kinds ------------------------------------------------------------------------
+def _is_classifier(cls: type) -> bool:
+    from sklearn.base import ClassifierMixin  # optional dependency: the sklearn extra
+
+    return issubclass(cls, ClassifierMixin)
+
+
 def estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
     """``(config, arrays)`` of a fitted MLPClassifier or MLPRegressor (its kind's ``to_state``).
 
@@ -267,7 +275,7 @@ def estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
     fitted["stop_reason_"] = None if est.stop_reason_ is None else str(est.stop_reason_)
     names = getattr(est, "feature_names_in_", None)
     fitted["feature_names_in_"] = None if names is None else [str(n) for n in names]
-    if isinstance(est, ClassifierMixin):
+    if _is_classifier(type(est)):
         fitted["classes_"] = _labels_to_json(est.classes_)
         fitted["y_type_"] = str(est._label_binarizer.y_type_)
     config = {
@@ -277,6 +285,121 @@ def estimator_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
         "optimizer_state": _optimizer_to_json(est.optimizer_state_, arrays),
     }
     return config, arrays
+
+
+def read_fitted_state(classifier: bool, config: Any, arrays: ArrayStore) -> dict[str, Any]:
+    """Everything a stored MLPClassifier or MLPRegressor holds but its parameters, checked.
+
+    Needs neither scikit-learn nor the estimator classes: :func:`estimator_from_state`
+    builds the estimator from it, and a :class:`~deltaprop.tabular.TabularModel` loaded
+    from a file predicts from it without scikit-learn. Every array of the estimator is
+    read (the optimizer's too), so a file is checked in full when it is loaded.
+
+    Parameters
+    ----------
+    classifier : bool
+        Whether the state is an MLPClassifier's (``classes_`` and ``y_type_``).
+    config : dict
+        The kind's config: ``params``, ``fitted``, ``network``, ``optimizer_state``.
+    arrays : ArrayStore
+        The estimator's arrays.
+
+    Returns
+    -------
+    dict
+        ``params`` (the JSON object, checked when the estimator is built), ``attributes``
+        (fitted attribute -> value, ``network_``, ``coefs_``, ``intercepts_``,
+        ``optimizer_state_`` and a classifier's ``classes_`` included) and, for a
+        classifier, ``y_type`` (``"binary"``, ``"multiclass"`` or
+        ``"multilabel-indicator"``).
+
+    Raises
+    ------
+    ModelFileError
+        Naming the field that is missing, malformed or inconsistent.
+    """
+    check_keys(config, ("params", "fitted", "network", "optimizer_state"), "config")
+    params = get_field(config, "params", dict, "config")
+    fitted = get_field(config, "fitted", dict, "config")
+    where = "config.fitted"
+    keys = (*_INT_ATTRIBUTES, *_FLOAT_OR_NONE, *_CURVES)
+    keys += ("out_activation_", "stop_reason_", "feature_names_in_")
+    if classifier:
+        keys += ("classes_", "y_type_")
+    check_keys(fitted, keys, where)
+    attributes: dict[str, Any] = {}
+    for key in _INT_ATTRIBUTES:
+        value = get_field(fitted, key, int, where)
+        if value < 0:
+            raise ModelFileError(f"{where}.{key} must be >= 0, got {value}")
+        attributes[key] = value
+    for key in _FLOAT_OR_NONE:
+        value = fitted[key]
+        attributes[key] = None if value is None else decode_float(value, f"{where}.{key}")
+    for key in _CURVES:
+        value = fitted[key]
+        attributes[key] = None if value is None else _float_list(value, f"{where}.{key}")
+    attributes["out_activation_"] = get_field(fitted, "out_activation_", str, where)
+    reason = fitted["stop_reason_"]
+    if reason is not None and not isinstance(reason, str):
+        raise ModelFileError(f"{where}.stop_reason_ must be a string or null")
+    attributes["stop_reason_"] = reason
+    names = fitted["feature_names_in_"]
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ModelFileError(f"{where}.feature_names_in_ must be a list of strings or null")
+        attributes["feature_names_in_"] = np.array(names, dtype=object)
+
+    net = load_nested(config["network"], arrays, "network", where="config.network")
+    if not isinstance(net, Network):
+        raise ModelFileError("config.network must hold a network")
+    layers = net.layers
+    n_layers, n_in, n_out = (attributes[k] for k in ("n_layers_", "n_features_in_", "n_outputs_"))
+    if len(layers) != n_layers - 1 or layers[0].n_in != n_in or layers[-1].n_out != n_out:
+        raise ModelFileError(
+            "config.network does not fit n_layers_, n_features_in_ and n_outputs_ "
+            f"({n_layers}, {n_in}, {n_out})"
+        )
+    if names is not None and len(names) != n_in:
+        raise ModelFileError(f"{where}.feature_names_in_ must have n_features_in_ names")
+    attributes["network_"] = net
+    attributes["coefs_"] = [np.asarray(layer.weights) for layer in layers]
+    attributes["intercepts_"] = [np.asarray(layer.bias) for layer in layers]
+    shapes = [tuple(np.shape(p)) for layer in layers for p in (layer.weights, layer.bias)]
+    attributes["optimizer_state_"] = _optimizer_from_json(config["optimizer_state"], arrays, shapes)
+    state = {"params": params, "attributes": attributes}
+    if classifier:
+        attributes["classes_"] = _labels_from_json(fitted["classes_"], f"{where}.classes_")
+        y_type = get_field(fitted, "y_type_", str, where)
+        if y_type not in _Y_TYPES:
+            raise ModelFileError(f"{where}.y_type_ must be one of {list(_Y_TYPES)}")
+        state["y_type"] = y_type
+    return state
+
+
+def estimator_from_fitted_state(cls: type, state: dict[str, Any]) -> Any:
+    """A fitted ``cls`` from :func:`read_fitted_state`'s answer (needs scikit-learn).
+
+    Raises
+    ------
+    ModelFileError
+        For constructor parameters that are missing, unexpected or invalid.
+    """
+    return _with_fitted_state(_params_from_json(cls, state["params"]), state)
+
+
+def _with_fitted_state(est: Any, state: dict[str, Any]) -> Any:
+    from sklearn.preprocessing import LabelBinarizer  # optional dependency: the sklearn extra
+
+    for key, value in state["attributes"].items():
+        setattr(est, key, value)
+    if "y_type" in state:
+        binarizer = LabelBinarizer()
+        binarizer.classes_ = est.classes_
+        binarizer.y_type_ = state["y_type"]
+        binarizer.sparse_input_ = False
+        est._label_binarizer = binarizer
+    return est
 
 
 def estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
@@ -289,68 +412,7 @@ def estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
     """
     check_keys(config, ("params", "fitted", "network", "optimizer_state"), "config")
     est = _params_from_json(cls, config["params"])
-    fitted = get_field(config, "fitted", dict, "config")
-    where = "config.fitted"
-    keys = (*_INT_ATTRIBUTES, *_FLOAT_OR_NONE, *_CURVES)
-    keys += ("out_activation_", "stop_reason_", "feature_names_in_")
-    if issubclass(cls, ClassifierMixin):
-        keys += ("classes_", "y_type_")
-    check_keys(fitted, keys, where)
-    for key in _INT_ATTRIBUTES:
-        value = get_field(fitted, key, int, where)
-        if value < 0:
-            raise ModelFileError(f"{where}.{key} must be >= 0, got {value}")
-        setattr(est, key, value)
-    for key in _FLOAT_OR_NONE:
-        value = fitted[key]
-        setattr(est, key, None if value is None else decode_float(value, f"{where}.{key}"))
-    for key in _CURVES:
-        value = fitted[key]
-        setattr(est, key, None if value is None else _float_list(value, f"{where}.{key}"))
-    est.out_activation_ = get_field(fitted, "out_activation_", str, where)
-    reason = fitted["stop_reason_"]
-    if reason is not None and not isinstance(reason, str):
-        raise ModelFileError(f"{where}.stop_reason_ must be a string or null")
-    est.stop_reason_ = reason
-    names = fitted["feature_names_in_"]
-    if names is not None:
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ModelFileError(f"{where}.feature_names_in_ must be a list of strings or null")
-        est.feature_names_in_ = np.array(names, dtype=object)
-
-    net = load_nested(config["network"], arrays, "network", where="config.network")
-    if not isinstance(net, Network):
-        raise ModelFileError("config.network must hold a network")
-    layers = net.layers
-    if (
-        len(layers) != est.n_layers_ - 1
-        or layers[0].n_in != est.n_features_in_
-        or layers[-1].n_out != est.n_outputs_
-    ):
-        raise ModelFileError(
-            "config.network does not fit n_layers_, n_features_in_ and n_outputs_ "
-            f"({est.n_layers_}, {est.n_features_in_}, {est.n_outputs_})"
-        )
-    if names is not None and len(names) != est.n_features_in_:
-        raise ModelFileError(f"{where}.feature_names_in_ must have n_features_in_ names")
-    est.network_ = net
-    est.coefs_ = [np.asarray(layer.weights) for layer in layers]
-    est.intercepts_ = [np.asarray(layer.bias) for layer in layers]
-    shapes = [tuple(np.shape(p)) for p in est._parameters()]
-    est.optimizer_state_ = _optimizer_from_json(config["optimizer_state"], arrays, shapes)
-
-    if issubclass(cls, ClassifierMixin):
-        classes = _labels_from_json(fitted["classes_"], f"{where}.classes_")
-        y_type = get_field(fitted, "y_type_", str, where)
-        if y_type not in _Y_TYPES:
-            raise ModelFileError(f"{where}.y_type_ must be one of {list(_Y_TYPES)}")
-        binarizer = LabelBinarizer()
-        binarizer.classes_ = classes
-        binarizer.y_type_ = y_type
-        binarizer.sparse_input_ = False
-        est.classes_ = classes
-        est._label_binarizer = binarizer
-    return est
+    return _with_fitted_state(est, read_fitted_state(_is_classifier(cls), config, arrays))
 
 
 # -- the tabular recipe: member networks and the output mapping -----------------------
@@ -363,14 +425,9 @@ _MEMBER_KEYS = (
     "validation_loss_curve",
     "validation_score_curve",
 )
+_MEMBER_CURVES = ("loss_curve", "validation_loss_curve", "validation_score_curve")
 _REGRESSION_ARRAYS = ("mean", "scale", "min", "max")
-
-
-def _regression_mapping(est: Any) -> tuple[np.ndarray, ...]:
-    """The regressor's ``(mean, scale, min, max)`` arrays, shape (n_outputs,), float64."""
-    return tuple(
-        np.asarray(getattr(est, f"target_{name}_"), dtype=np.float64) for name in _REGRESSION_ARRAYS
-    )
+_RECIPE_FITTED = ("n_features_in_", "feature_names_in_", "batch_size_", "max_epochs_", "fit_time_")
 
 
 def recipe_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
@@ -394,27 +451,22 @@ def recipe_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
     members = []
     for i, net in enumerate(est.members_):
         best = est.best_iterations_[i]
-        members.append(
-            {
-                "network": dump_nested(net, f"members.{i}", arrays),
-                "n_iter": int(est.n_iter_[i]),
-                "best_iteration": None if best is None else int(best),
-                "stop_reason": str(est.stop_reasons_[i]),
-                "loss_curve": [encode_float(float(v)) for v in est.loss_curves_[i]],
-                "validation_loss_curve": [
-                    encode_float(float(v)) for v in est.validation_loss_curves_[i]
-                ],
-                "validation_score_curve": [
-                    encode_float(float(v)) for v in est.validation_score_curves_[i]
-                ],
-            }
-        )
-    if isinstance(est, ClassifierMixin):
+        member = {
+            "network": dump_nested(net, f"members.{i}", arrays),
+            "n_iter": int(est.n_iter_[i]),
+            "best_iteration": None if best is None else int(best),
+            "stop_reason": str(est.stop_reasons_[i]),
+        }
+        for key in _MEMBER_CURVES:
+            curve = getattr(est, f"{key}s_")[i]
+            member[key] = [encode_float(float(v)) for v in curve]
+        members.append(member)
+    if _is_classifier(type(est)):
         output: dict[str, Any] = {"kind": "classes", "classes": _labels_to_json(est.classes_)}
     else:
         output = {"kind": "regression", "one_output": bool(est._one_output)}
-        for name, value in zip(_REGRESSION_ARRAYS, _regression_mapping(est), strict=True):
-            arrays[f"output.{name}"] = value
+        for name in _REGRESSION_ARRAYS:
+            arrays[f"output.{name}"] = np.asarray(getattr(est, f"target_{name}_"), np.float64)
     names = getattr(est, "feature_names_in_", None)
     fitted = {
         "n_features_in_": int(est.n_features_in_),
@@ -458,7 +510,7 @@ def _member_from_json(node: Any, arrays: ArrayStore, i: int, shape: tuple[int, i
         "best_iteration": best,
         "stop_reason": get_field(node, "stop_reason", str, where),
     }
-    for key in ("loss_curve", "validation_loss_curve", "validation_score_curve"):
+    for key in _MEMBER_CURVES:
         curve = _float_list(node[key], f"{where}.{key}")
         if len(curve) not in (0, n_iter):
             raise ModelFileError(f"{where}.{key} must have 0 or n_iter ({n_iter}) entries")
@@ -466,32 +518,109 @@ def _member_from_json(node: Any, arrays: ArrayStore, i: int, shape: tuple[int, i
     return record
 
 
-def _output_from_json(est: Any, output: Any, arrays: ArrayStore) -> int:
-    """Set the classes or the regression mapping on ``est``; returns the outputs' count."""
+def _output_from_json(classifier: bool, output: Any, arrays: ArrayStore) -> dict[str, Any]:
+    """The output mapping's attributes (``classes_``, or ``target_*_`` and ``_one_output``)."""
     where = "config.output"
-    if isinstance(est, ClassifierMixin):
+    if classifier:
         check_keys(output, ("kind", "classes"), where)
         if output["kind"] != "classes":
             raise ModelFileError(f"{where}.kind must be 'classes' for a classifier")
-        est.classes_ = _labels_from_json(output["classes"], f"{where}.classes")
-        if len(est.classes_) < 2:
+        classes = _labels_from_json(output["classes"], f"{where}.classes")
+        if len(classes) < 2:
             raise ModelFileError(f"{where}.classes must hold at least 2 labels")
-        return len(est.classes_)
+        return {"classes_": classes}
     check_keys(output, ("kind", "one_output"), where)
     if output["kind"] != "regression":
         raise ModelFileError(f"{where}.kind must be 'regression' for a regressor")
-    est._one_output = get_field(output, "one_output", bool, where)
+    mapping: dict[str, Any] = {"_one_output": get_field(output, "one_output", bool, where)}
     values = [arrays.take(f"output.{name}") for name in _REGRESSION_ARRAYS]
     n_outputs = values[0].shape[0] if values[0].ndim == 1 else 0
     for name, value in zip(_REGRESSION_ARRAYS, values, strict=True):
         if value.shape != (n_outputs,) or n_outputs < 1 or not np.isfinite(value).all():
             raise ModelFileError(f"array 'output.{name}' must be finite, shape (n_outputs,)")
-        setattr(est, f"target_{name}_", np.asarray(value, dtype=np.float64))
-    if not (est.target_scale_ > 0.0).all() or not (est.target_min_ <= est.target_max_).all():
+        mapping[f"target_{name}_"] = np.asarray(value, dtype=np.float64)
+    if (
+        not (mapping["target_scale_"] > 0.0).all()
+        or not (mapping["target_min_"] <= mapping["target_max_"]).all()
+    ):
         raise ModelFileError("array 'output.scale' must be > 0 and 'output.min' <= 'output.max'")
-    if est._one_output and n_outputs != 1:
+    if mapping["_one_output"] and n_outputs != 1:
         raise ModelFileError(f"{where}.one_output needs 1 output, the arrays have {n_outputs}")
-    return n_outputs
+    return mapping
+
+
+def read_recipe_state(classifier: bool, config: Any, arrays: ArrayStore) -> dict[str, Any]:
+    """Everything a stored TabularClassifier or TabularRegressor holds, checked, with NumPy.
+
+    As :func:`read_fitted_state` for the MLPs: the member networks and the output mapping
+    are read (every array) without scikit-learn, so a model file predicts through a
+    :class:`~deltaprop.estimators.predictor.Predictor` at once;
+    :func:`recipe_from_read_state` builds the estimator when it is asked for.
+
+    Returns
+    -------
+    dict
+        ``params`` (the JSON object, checked when the estimator is built) and
+        ``attributes`` (fitted attribute -> value: ``members_``, ``n_iter_``,
+        ``best_iterations_``, ``stop_reasons_``, the curves, ``batch_size_``,
+        ``max_epochs_``, ``fit_time_``, ``n_features_in_`` and the output mapping).
+
+    Raises
+    ------
+    ModelFileError
+        Naming the field that is missing, malformed or inconsistent.
+    """
+    check_keys(config, ("params", "fitted", "members", "output"), "config")
+    params = get_field(config, "params", dict, "config")
+    where = "config.fitted"
+    fitted = get_field(config, "fitted", dict, "config")
+    check_keys(fitted, _RECIPE_FITTED, where)
+    attributes: dict[str, Any] = {
+        key: _positive_int(fitted, key, where)
+        for key in ("n_features_in_", "batch_size_", "max_epochs_")
+    }
+    attributes["fit_time_"] = decode_float(fitted["fit_time_"], f"{where}.fit_time_")
+    names = fitted["feature_names_in_"]
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ModelFileError(f"{where}.feature_names_in_ must be a list of strings or null")
+        if len(names) != attributes["n_features_in_"]:
+            raise ModelFileError(f"{where}.feature_names_in_ must have n_features_in_ names")
+        attributes["feature_names_in_"] = np.array(names, dtype=object)
+    mapping = _output_from_json(classifier, config["output"], arrays)
+    attributes.update(mapping)
+    n_outputs = len(mapping["classes_"]) if classifier else len(mapping["target_mean_"])
+    nodes = get_field(config, "members", list, "config")
+    n_ensemble = params.get("n_ensemble")
+    if isinstance(n_ensemble, bool) or not isinstance(n_ensemble, int):
+        raise ModelFileError(f"config.params.n_ensemble must be an int, got {n_ensemble!r:.40}")
+    if not 1 <= len(nodes) <= n_ensemble:
+        raise ModelFileError(
+            f"config.members must hold 1 to n_ensemble ({n_ensemble}) members, got {len(nodes)}"
+        )
+    shape = (attributes["n_features_in_"], n_outputs)
+    members = [_member_from_json(node, arrays, i, shape) for i, node in enumerate(nodes)]
+    attributes["members_"] = [m["network"] for m in members]
+    attributes["n_iter_"] = [m["n_iter"] for m in members]
+    attributes["best_iterations_"] = [m["best_iteration"] for m in members]
+    attributes["stop_reasons_"] = [m["stop_reason"] for m in members]
+    for key in _MEMBER_CURVES:
+        attributes[f"{key}s_"] = [m[key] for m in members]
+    return {"params": params, "attributes": attributes}
+
+
+def recipe_from_read_state(cls: type, state: dict[str, Any]) -> Any:
+    """A fitted ``cls`` from :func:`read_recipe_state`'s answer (needs scikit-learn).
+
+    Raises
+    ------
+    ModelFileError
+        For constructor parameters that are missing, unexpected or invalid.
+    """
+    est = _params_from_json(cls, state["params"])
+    for key, value in state["attributes"].items():
+        setattr(est, key, value)
+    return est
 
 
 def recipe_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
@@ -502,38 +631,4 @@ def recipe_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
     ModelFileError
         Naming the field that is missing, malformed or inconsistent.
     """
-    check_keys(config, ("params", "fitted", "members", "output"), "config")
-    est = _params_from_json(cls, config["params"])
-    where = "config.fitted"
-    fitted = get_field(config, "fitted", dict, "config")
-    check_keys(
-        fitted,
-        ("n_features_in_", "feature_names_in_", "batch_size_", "max_epochs_", "fit_time_"),
-        where,
-    )
-    for key in ("n_features_in_", "batch_size_", "max_epochs_"):
-        setattr(est, key, _positive_int(fitted, key, where))
-    est.fit_time_ = decode_float(fitted["fit_time_"], f"{where}.fit_time_")
-    names = fitted["feature_names_in_"]
-    if names is not None:
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ModelFileError(f"{where}.feature_names_in_ must be a list of strings or null")
-        if len(names) != est.n_features_in_:
-            raise ModelFileError(f"{where}.feature_names_in_ must have n_features_in_ names")
-        est.feature_names_in_ = np.array(names, dtype=object)
-    n_outputs = _output_from_json(est, config["output"], arrays)
-    nodes = get_field(config, "members", list, "config")
-    if not 1 <= len(nodes) <= est.n_ensemble:
-        raise ModelFileError(
-            f"config.members must hold 1 to n_ensemble ({est.n_ensemble}) members, got {len(nodes)}"
-        )
-    shape = (est.n_features_in_, n_outputs)
-    members = [_member_from_json(node, arrays, i, shape) for i, node in enumerate(nodes)]
-    est.members_ = [m["network"] for m in members]
-    est.n_iter_ = [m["n_iter"] for m in members]
-    est.best_iterations_ = [m["best_iteration"] for m in members]
-    est.stop_reasons_ = [m["stop_reason"] for m in members]
-    est.loss_curves_ = [m["loss_curve"] for m in members]
-    est.validation_loss_curves_ = [m["validation_loss_curve"] for m in members]
-    est.validation_score_curves_ = [m["validation_score_curve"] for m in members]
-    return est
+    return recipe_from_read_state(cls, read_recipe_state(_is_classifier(cls), config, arrays))

@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.estimators.predictor import Predictor
+from deltaprop.estimators.stored import StoredEstimator, predictor_of, read_stored_estimator
 from deltaprop.files.container import (
     ArrayStore,
     ModelFileError,
@@ -42,6 +44,7 @@ from deltaprop.files.container import (
     register_kind,
 )
 from deltaprop.tabular.columns import SpelledError, table_frame
+from deltaprop.tabular.plain import PlainTable
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
 
@@ -57,6 +60,16 @@ CLASSIFICATION_METRICS = (
 )
 REGRESSION_METRICS = ("r2", "rmse", "mse", "mae", "mape")
 _INSTALL = 'pip install "deltaprop[cli]"'
+
+
+#: The model-file kinds of the estimators each task takes, and their classes' names.
+_KINDS_OF_TASK = {
+    "classification": {
+        "mlp_classifier": "MLPClassifier",
+        "tabular_classifier": "TabularClassifier",
+    },
+    "regression": {"mlp_regressor": "MLPRegressor", "tabular_regressor": "TabularRegressor"},
+}
 
 
 def _estimators_for(task: str) -> tuple[type, type]:
@@ -107,7 +120,12 @@ class TabularModel:
     estimator_ : MLPClassifier, MLPRegressor, TabularClassifier or TabularRegressor
         Fitted on the preprocessed rows; a classifier's classes are ``0 .. n - 1``,
         indices into ``classes_``, and a regressor learns the standardised target
-        (the target itself with ``loss="poisson"``).
+        (the target itself with ``loss="poisson"``). A model loaded from a file builds
+        it (importing scikit-learn) when it is first asked for; until then the
+        model predicts with ``predictor_``.
+    predictor_ : Predictor
+        Predicts as ``estimator_`` does, bit for bit, with NumPy alone
+        (:class:`~deltaprop.estimators.predictor.Predictor`).
     target_ : str
         The target column.
     task_ : str
@@ -225,6 +243,50 @@ class TabularModel:
             estimator._fit(X, y, sample_weight=weights, incremental=False, resume=resume)
         return self._set_fitted(pre, estimator, target, weight_column)
 
+    # A model loaded from a file holds a StoredEstimator in place of its estimator: the
+    # properties below build the scikit-learn estimator when something asks for it.
+    @property
+    def estimator(self) -> Any:
+        if isinstance(self._estimator, StoredEstimator):
+            return self._estimator.estimator()
+        return self._estimator
+
+    @estimator.setter
+    def estimator(self, value: Any) -> None:
+        self._estimator = value
+
+    @property
+    def estimator_(self) -> Any:
+        if "_fitted_estimator" not in self.__dict__:
+            raise AttributeError("'TabularModel' object has no attribute 'estimator_'")
+        if isinstance(self._fitted_estimator, StoredEstimator):
+            return self._fitted_estimator.estimator()
+        return self._fitted_estimator
+
+    @estimator_.setter
+    def estimator_(self, value: Any) -> None:
+        self._fitted_estimator = value
+
+    @property
+    def predictor_(self) -> Predictor:
+        self._check_fitted()
+        stored = self._fitted_estimator
+        if isinstance(stored, StoredEstimator) and not stored.built:
+            return stored.predictor
+        return predictor_of(self.estimator_)
+
+    def _answering(self) -> Any:
+        """What computes the predictions: the estimator, or (loaded, not built) its predictor.
+
+        Both answer alike, bit for bit; the estimator wins once it exists, as the user
+        may have changed it.
+        """
+        self._check_fitted()
+        stored = self._fitted_estimator
+        if isinstance(stored, StoredEstimator) and not stored.built:
+            return stored.predictor
+        return self.estimator_
+
     def _set_fitted(self, pre: Any, estimator: Any, target: str, weight_column: Any):
         """Record the fitted parts (after ``fit``, or when a model file is loaded)."""
         self.preprocessor_ = pre
@@ -240,7 +302,7 @@ class TabularModel:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "estimator_"):
+        if "_fitted_estimator" not in self.__dict__:
             raise ValueError("this TabularModel is not fitted yet: call fit(table, target) first")
 
     def transform(self, table: Any) -> np.ndarray:
@@ -253,11 +315,13 @@ class TabularModel:
         -------
         ndarray of shape (n_samples, n_features_out)
         """
-        pd = require_pandas()
         self._check_fitted()
-        frame = table_frame(table, pd)
-        if self.sample_weight_ is not None and self.sample_weight_ in frame.columns:
-            frame = frame.drop(columns=[self.sample_weight_])
+        weight = self.sample_weight_
+        if isinstance(table, PlainTable):  # a small CSV file read without pandas
+            return self.preprocessor_.transform(table.without([weight] if weight else []))
+        frame = table_frame(table, require_pandas())
+        if weight is not None and weight in frame.columns:
+            frame = frame.drop(columns=[weight])
         return self.preprocessor_.transform(frame)
 
     # -- predicting -------------------------------------------------------------------
@@ -268,13 +332,15 @@ class TabularModel:
         ----------
         table : pandas.DataFrame or mapping of column name -> 1-D array-like
             Holds every feature column (any order; extra columns are ignored with a
-            :class:`~deltaprop.tabular.DataWarning`).
+            :class:`~deltaprop.tabular.DataWarning`). A
+            :class:`~deltaprop.tabular.plain.PlainTable` is taken too (see
+            :meth:`Preprocessor.transform <deltaprop.tabular.Preprocessor.transform>`).
 
         Returns
         -------
         ndarray of shape (n_samples,)
         """
-        output = self.estimator_.predict(self.transform(table))
+        output = self._answering().predict(self.transform(table))
         return self.preprocessor_.inverse_transform_target(output)
 
     def predict_proba(self, table: Any) -> np.ndarray:
@@ -288,7 +354,7 @@ class TabularModel:
         self._check_fitted()
         if self.task_ != "classification":
             raise ValueError("probabilities need a classification model; this is regression")
-        return self.estimator_.predict_proba(self.transform(table))
+        return self._answering().predict_proba(self.transform(table))
 
     def evaluate(
         self, table: Any, target: str | None = None, sample_weight: str | Any = None
@@ -389,14 +455,15 @@ class TabularModel:
             "n_rows": len(frame),
             "sample_weight": weight_column,
         }
+        answering = self._answering()
         if self.task_ == "classification":
-            proba = self.estimator_.predict_proba(X)
-            predicted = self.estimator_.predict(X)
+            proba = answering.predict_proba(X)
+            predicted = answering.predict(X)
             return {
                 **report,
                 **_classification_report(y_true, proba, predicted, weights, self.classes_),
             }
-        predicted = self.preprocessor_.inverse_transform_target(self.estimator_.predict(X))
+        predicted = self.preprocessor_.inverse_transform_target(answering.predict(X))
         actual = self.preprocessor_.inverse_transform_target(y_true)
         return {**report, **_regression_report(actual, predicted, weights)}
 
@@ -589,11 +656,13 @@ def _model_from_state(config: dict, arrays: ArrayStore) -> TabularModel:
         raise ModelFileError(f"config.target {target!r:.60} is not the preprocessor's target")
     if weight is not None and (not isinstance(weight, str) or weight in pre.feature_names_in_):
         raise ModelFileError("config.sample_weight must be null or a column that is no feature")
-    estimator = load_nested(config["estimator"], arrays, "estimator", where="config.estimator")
+    estimator = read_stored_estimator(
+        config["estimator"], arrays, "estimator", where="config.estimator"
+    )
     classifier = pre.task_ == "classification"
-    wanted = _estimators_for(pre.task_)
-    if type(estimator) not in wanted:
-        names = " or a ".join(c.__name__ for c in wanted)
+    wanted = _KINDS_OF_TASK[pre.task_]
+    if estimator.kind not in wanted or estimator.predictor.task == "multilabel":
+        names = " or a ".join(wanted.values())
         raise ModelFileError(f"config.estimator must hold a {names} for {pre.task_}")
     if estimator.n_features_in_ != pre.n_features_out_:
         raise ModelFileError(
