@@ -495,6 +495,13 @@ OPTIONS: dict[str, Option] = {
     ),
     # explain
     "row": _o("--row", type=int, metavar="N", help="the row of DATA to explain (1 is the first)"),
+    "member": _o(
+        "--member",
+        type=int_at_least(1),
+        metavar="K",
+        help="a model of the tabular recipe: the member network to explain (numbered from "
+        "1; default 1); the model predicts the average of its members",
+    ),
     "format": _o(
         "--format",
         choices=["text", "markdown", "json"],
