@@ -720,7 +720,7 @@ def _schedule_from_config(saved: Any) -> dict[str, Any]:
 
 def _history_from_config(saved: Any, iteration: int) -> History:
     at = "config.history"
-    keys = ("loss", "val_loss", "learning_rate", "best_iteration")
+    keys: tuple[str, ...] = ("loss", "val_loss", "learning_rate", "best_iteration")
     # checkpoints written before History had val_score lack it
     if isinstance(saved, dict) and "val_score" in saved:
         keys += ("val_score",)
