@@ -131,9 +131,11 @@ class StoredEstimator:
         return f"StoredEstimator(kind={self.kind!r}, built={self.built})"
 
 
-def _estimator_class(module: str, class_name: str) -> type:
+def _estimator_class(class_name: str) -> type:
     try:  # deltaprop.estimators.mlp and .recipe import scikit-learn (optional dependency)
-        return getattr(importlib.import_module(module), class_name)
+        if class_name.startswith("MLP"):
+            return getattr(importlib.import_module("deltaprop.estimators.mlp"), class_name)
+        return getattr(importlib.import_module("deltaprop.estimators.recipe"), class_name)
     except ImportError as exc:
         raise ImportError(
             f"this model's {class_name} needs scikit-learn ({exc}): "
@@ -142,15 +144,11 @@ def _estimator_class(module: str, class_name: str) -> type:
 
 
 def _build_mlp(class_name: str, state: dict[str, Any]) -> Any:
-    return estimator_from_fitted_state(
-        _estimator_class("deltaprop.estimators.mlp", class_name), state
-    )
+    return estimator_from_fitted_state(_estimator_class(class_name), state)
 
 
 def _build_recipe(class_name: str, state: dict[str, Any]) -> Any:
-    return recipe_from_read_state(
-        _estimator_class("deltaprop.estimators.recipe", class_name), state
-    )
+    return recipe_from_read_state(_estimator_class(class_name), state)
 
 
 def _read_recipe(kind: str, config: dict, arrays: ArrayStore, where: str) -> StoredEstimator:
