@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import warnings
@@ -24,7 +25,6 @@ pytest.importorskip("sklearn")
 import deltaprop as dp  # noqa: E402
 from deltaprop.cli import tabular as cli_tabular  # noqa: E402
 from deltaprop.cli.main import main  # noqa: E402
-from deltaprop.estimators.stored import StoredEstimator  # noqa: E402
 from deltaprop.tabular import read_table  # noqa: E402
 from deltaprop.tabular.plain import (  # noqa: E402
     PlainTable,
@@ -32,6 +32,7 @@ from deltaprop.tabular.plain import (  # noqa: E402
     read_small_csv,
     tidy_strings,
 )
+from deltaprop.tabular.stored import StoredEstimator  # noqa: E402
 
 CORPUS = Path(__file__).parent / "data" / "messy"
 #: CSV files of the messy corpus -> (target, ID columns)
@@ -143,22 +144,25 @@ def test_cli_predict_writes_the_same_bytes(name, saved_models, monkeypatch, caps
 
 
 _IMPORTS_CHILD = """
-import contextlib, io, json, sys
+import contextlib, io, json, os, sys
+for name in os.environ.get("BLOCK_MODULES", "").split():
+    sys.modules[name] = None  # as if not installed: importing it raises ImportError
 from deltaprop.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()):
     try:
         code = main(sys.argv[1:])
     except SystemExit as exc:  # --help
         code = exc.code
-loaded = {m.split(".")[0] for m in sys.modules}
+loaded = {m.split(".")[0] for m, module in sys.modules.items() if module is not None}
 print(json.dumps([code, sorted(loaded & {"sklearn", "pandas", "scipy", "pyarrow"})]))
 """
 
 
-def _imports(*argv: str) -> tuple[int, list[str]]:
+def _imports(*argv: str, block: str = "") -> tuple[int, list[str]]:
     out = subprocess.run(
         [sys.executable, "-c", _IMPORTS_CHILD, *argv],
-        capture_output=True, text=True, env=_env(), check=True, timeout=120,
+        capture_output=True, text=True, env={**_env(), "BLOCK_MODULES": block}, check=True,
+        timeout=120,
     )  # fmt: skip
     return tuple(json.loads(out.stdout.splitlines()[-1]))
 
@@ -176,6 +180,18 @@ def test_predict_and_info_import_neither_sklearn_nor_pandas(saved_models, tmp_pa
     odd.write_text((CORPUS / "hr.csv").read_text().replace(",sales,", ',sa"les,', 1))
     code, loaded = _imports("predict", model, str(odd))
     assert code == 0 and "pandas" in loaded and "sklearn" not in loaded
+
+
+def test_predict_works_without_sklearn_and_pandas_installed(saved_models, tmp_path):
+    model, data = str(saved_models["churn.tsv"]), str(CORPUS / "churn.tsv")
+    out = tmp_path / "p.csv"
+    argv = ("predict", model, data, "--proba", "--out", str(out))
+    assert _imports(*argv, block="sklearn pandas") == (0, [])
+    assert main([*argv[:-1], str(tmp_path / "q.csv")]) == 0
+    assert out.read_bytes() == (tmp_path / "q.csv").read_bytes()
+    # a file that needs pandas says so
+    code, _ = _imports("predict", model, str(CORPUS / "penguins.npz"), block="sklearn pandas")
+    assert code == 1
 
 
 # -- the reader's parity on hand-made files ------------------------------------------------
@@ -259,3 +275,24 @@ def test_plain_csv_text_is_what_pandas_writes(rng):
     ]
     expected = pd.DataFrame(dict(columns)).to_csv(index=False, lineterminator="\n")
     assert plain_csv_text(columns) == expected
+
+
+def test_a_loaded_model_pickles_saves_and_refits_as_before(saved_models, tmp_path):
+    path = saved_models["hr.csv"]
+    frame = read_table(CORPUS / "hr.csv")
+    model = dp.load(path)
+    again = pickle.loads(pickle.dumps(model))
+    assert not again._fitted_estimator.built
+    assert np.array_equal(again.predict(frame), model.predict(frame))
+    copy = tmp_path / "copy.deltaprop"
+    dp.save(model, copy)  # builds the estimator, which writes the same bytes
+    assert copy.read_bytes() == path.read_bytes()
+    assert model.estimator is model.estimator_
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(frame, "left")  # a loaded model trains again
+    assert type(model.estimator_) is dp.MLPClassifier
+    assert np.array_equal(
+        model.predictor_.predict(model.transform(frame)),
+        model.estimator_.predict(model.transform(frame)),
+    )

@@ -18,6 +18,7 @@ from deltaprop.estimators.predictor import (
     Predictor,
     class_labels_from_outputs,
     class_probabilities,
+    predictor_of,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*failed to converge")
@@ -116,6 +117,7 @@ def test_equals_mlp_classifier(rng, name, n_classes, params, X_dtype):
     assert np.array_equal(predictor.predict_proba(X_new), clf.predict_proba(X_new))
     assert predictor.predict_proba(X_new).dtype == clf.predict_proba(X_new).dtype
     assert np.array_equal(predictor.predict(X_new), clf.predict(X_new))
+    assert np.array_equal(predictor_of(clf).predict(X_new), clf.predict(X_new))
 
 
 def test_equals_mlp_classifier_multilabel(rng):
@@ -127,6 +129,7 @@ def test_equals_mlp_classifier_multilabel(rng):
     assert np.array_equal(predictor.predict_proba(X), clf.predict_proba(X))
     assert np.array_equal(predictor.predict(X), clf.predict(X))
     assert predictor.predict(X).dtype == clf.predict(X).dtype
+    assert np.array_equal(predictor_of(clf).predict(X), clf.predict(X))
 
 
 @pytest.mark.parametrize("loss", ["squared_error", "poisson"])
@@ -138,6 +141,7 @@ def test_equals_mlp_regressor(rng, loss):
     reg.set_params(random_state=0).fit(X, y)
     predictor = Predictor([reg.network_], task="regression")
     assert np.array_equal(predictor.predict(X), reg.predict(X))
+    assert np.array_equal(predictor_of(reg).predict(X), reg.predict(X))
     Y2 = np.column_stack([y, -y])
     reg2 = dp.MLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=20).fit(X, Y2)
     assert np.array_equal(Predictor([reg2.network_], task="regression").predict(X), reg2.predict(X))
@@ -159,6 +163,7 @@ def test_equals_tabular_classifier(rng):
     )
     assert np.array_equal(predictor.predict_proba(X), clf.predict_proba(X))
     assert np.array_equal(predictor.predict(X), clf.predict(X))
+    assert np.array_equal(predictor_of(clf).predict_proba(X), clf.predict_proba(X))
 
 
 @pytest.mark.parametrize("two_d", [False, True])
@@ -181,6 +186,7 @@ def test_equals_tabular_regressor(rng, two_d):
     X_far = np.vstack([X, [[50.0, 0.0, 0.0]]])  # clipped to the training range
     assert np.array_equal(predictor.predict(X_far), reg.predict(X_far))
     assert predictor.predict(X_far).max() <= y.max()
+    assert np.array_equal(predictor_of(reg).predict(X_far), reg.predict(X_far))
 
 
 def test_bad_arguments_are_named():
@@ -205,3 +211,5 @@ def test_bad_arguments_are_named():
         predictor.predict(np.zeros((4, 3)))
     with pytest.raises(ValueError, match="regression"):
         Predictor([net], task="regression").predict_proba(np.zeros((1, 2)))
+    with pytest.raises(TypeError, match="no Predictor answers for a Network"):
+        predictor_of(net)

@@ -349,7 +349,7 @@ def test_a_spent_time_budget_is_the_stop_reason(blobs):
 
 
 def test_a_loaded_recipe_model_predicts_without_building_the_estimator(tmp_path):
-    from deltaprop.estimators.stored import StoredEstimator
+    from deltaprop.tabular.stored import StoredEstimator
 
     rng = np.random.default_rng(4)
     size = rng.normal(size=60)

@@ -52,6 +52,7 @@ __all__ = [
     "class_labels_from_outputs",
     "class_probabilities",
     "network_outputs",
+    "predictor_of",
 ]
 
 #: The tasks a :class:`Predictor` maps outputs for.
@@ -367,3 +368,43 @@ class Predictor:
             f"Predictor({len(self.members)} member(s), task={self.task!r}, "
             f"n_features_in_={self.n_features_in_}, n_outputs_={self.n_outputs_})"
         )
+
+
+def predictor_of(estimator: Any) -> Predictor:
+    """The :class:`Predictor` that answers as a fitted deltaprop estimator does.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier, MLPRegressor, TabularClassifier or TabularRegressor
+        Fitted.
+
+    Returns
+    -------
+    Predictor
+        Its ``predict`` (and ``predict_proba``) equal the estimator's bit for bit.
+
+    Raises
+    ------
+    TypeError
+        For anything else.
+    """
+    if hasattr(estimator, "members_"):  # the tabular recipe: members averaged in float64
+        common = {"members": estimator.members_, "input_dtype": "float32", "mean_dtype": "float64"}
+        if hasattr(estimator, "classes_"):
+            return Predictor(task="classification", classes=estimator.classes_, **common)
+        return Predictor(
+            task="regression",
+            target_mean=estimator.target_mean_,
+            target_scale=estimator.target_scale_,
+            target_min=estimator.target_min_,
+            target_max=estimator.target_max_,
+            flatten_single_output=estimator._one_output,
+            **common,
+        )
+    if hasattr(estimator, "network_") and hasattr(estimator, "out_activation_"):
+        if hasattr(estimator, "classes_"):
+            multilabel = estimator._label_binarizer.y_type_.startswith("multilabel")
+            task = "multilabel" if multilabel else "classification"
+            return Predictor([estimator.network_], task=task, classes=estimator.classes_)
+        return Predictor([estimator.network_], task="regression")
+    raise TypeError(f"no Predictor answers for a {type(estimator).__name__}")

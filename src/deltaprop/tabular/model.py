@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.estimators.predictor import Predictor
-from deltaprop.estimators.stored import StoredEstimator, predictor_of, read_stored_estimator
+from deltaprop.estimators.predictor import Predictor, predictor_of
 from deltaprop.files.container import (
     ArrayStore,
     ModelFileError,
@@ -47,6 +46,7 @@ from deltaprop.tabular.columns import SpelledError, table_frame
 from deltaprop.tabular.plain import PlainTable
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
+from deltaprop.tabular.stored import StoredEstimator, read_stored_estimator
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel"]
 
@@ -247,9 +247,7 @@ class TabularModel:
     # properties below build the scikit-learn estimator when something asks for it.
     @property
     def estimator(self) -> Any:
-        if isinstance(self._estimator, StoredEstimator):
-            return self._estimator.estimator()
-        return self._estimator
+        return _built(self._estimator)
 
     @estimator.setter
     def estimator(self, value: Any) -> None:
@@ -259,9 +257,7 @@ class TabularModel:
     def estimator_(self) -> Any:
         if "_fitted_estimator" not in self.__dict__:
             raise AttributeError("'TabularModel' object has no attribute 'estimator_'")
-        if isinstance(self._fitted_estimator, StoredEstimator):
-            return self._fitted_estimator.estimator()
-        return self._fitted_estimator
+        return _built(self._fitted_estimator)
 
     @estimator_.setter
     def estimator_(self, value: Any) -> None:
@@ -269,11 +265,8 @@ class TabularModel:
 
     @property
     def predictor_(self) -> Predictor:
-        self._check_fitted()
-        stored = self._fitted_estimator
-        if isinstance(stored, StoredEstimator) and not stored.built:
-            return stored.predictor
-        return predictor_of(self.estimator_)
+        answering = self._answering()
+        return answering if isinstance(answering, Predictor) else predictor_of(answering)
 
     def _answering(self) -> Any:
         """What computes the predictions: the estimator, or (loaded, not built) its predictor.
@@ -500,6 +493,11 @@ class TabularModel:
 
     def __repr__(self) -> str:
         return f"TabularModel(estimator={self.estimator!r}, task={self.task!r})"
+
+
+def _built(estimator: Any) -> Any:
+    """``estimator``, or the one a StoredEstimator builds (importing scikit-learn)."""
+    return estimator.estimator() if isinstance(estimator, StoredEstimator) else estimator
 
 
 def _sample_weights(

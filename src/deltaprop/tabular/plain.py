@@ -221,6 +221,18 @@ def read_small_csv(
         (same names, same values, same dtypes), or None for a file larger than
         :data:`SMALL_CSV_BYTES`, of another format, or one whose reading by pandas this
         function cannot promise to match (see the module's docstring).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> _ = open(path, "w").write("x, colour\\n1.5, red \\nNA,blue\\n")
+    >>> table = read_small_csv(path)
+    >>> table.columns, table["x"], table["colour"]
+    (['x', 'colour'], array([1.5, nan]), array(['red', 'blue'], dtype=object))
+    >>> _ = open(path, "w").write('x,colour\\n1.5,"re"d\\n')  # pandas decides this one
+    >>> read_small_csv(path) is None
+    True
     """
     path = Path(path)
     try:

@@ -15,10 +15,10 @@ always was (its module imports what it needs).
 
 from __future__ import annotations
 
-import importlib
+from types import SimpleNamespace
 from typing import Any
 
-from deltaprop.estimators.predictor import Predictor
+from deltaprop.estimators.predictor import Predictor, predictor_of
 from deltaprop.estimators.state import (
     estimator_from_fitted_state,
     read_fitted_state,
@@ -27,7 +27,7 @@ from deltaprop.estimators.state import (
 )
 from deltaprop.files.container import ArrayStore, ModelFileError, load_nested
 
-__all__ = ["StoredEstimator", "predictor_of", "read_stored_estimator"]
+__all__ = ["StoredEstimator", "read_stored_estimator"]
 
 #: The kinds read without scikit-learn: kind -> (class name, whether a classifier).
 _MLP_KINDS = {"mlp_classifier": ("MLPClassifier", True), "mlp_regressor": ("MLPRegressor", False)}
@@ -35,52 +35,6 @@ _RECIPE_KINDS = {
     "tabular_classifier": ("TabularClassifier", True),
     "tabular_regressor": ("TabularRegressor", False),
 }
-
-
-def predictor_of(estimator: Any) -> Predictor:
-    """The :class:`Predictor` that answers as a fitted deltaprop estimator does.
-
-    Parameters
-    ----------
-    estimator : MLPClassifier, MLPRegressor, TabularClassifier or TabularRegressor
-        Fitted.
-
-    Returns
-    -------
-    Predictor
-        Its ``predict`` (and ``predict_proba``) equal the estimator's bit for bit.
-
-    Raises
-    ------
-    TypeError
-        For anything else.
-    """
-    if hasattr(estimator, "members_"):
-        return _recipe_predictor(vars(estimator))
-    if hasattr(estimator, "network_") and hasattr(estimator, "out_activation_"):
-        if hasattr(estimator, "classes_"):
-            multilabel = estimator._label_binarizer.y_type_.startswith("multilabel")
-            task = "multilabel" if multilabel else "classification"
-            return Predictor([estimator.network_], task=task, classes=estimator.classes_)
-        return Predictor([estimator.network_], task="regression")
-    raise TypeError(f"no Predictor answers for a {type(estimator).__name__}")
-
-
-def _recipe_predictor(attributes: dict[str, Any]) -> Predictor:
-    """The Predictor of the tabular recipe's fitted attributes: its members' outputs (of
-    float32 inputs) averaged in float64, then the classes or the regression mapping."""
-    common = {"members": attributes["members_"], "input_dtype": "float32", "mean_dtype": "float64"}
-    if "classes_" in attributes:
-        return Predictor(task="classification", classes=attributes["classes_"], **common)
-    return Predictor(
-        task="regression",
-        target_mean=attributes["target_mean_"],
-        target_scale=attributes["target_scale_"],
-        target_min=attributes["target_min_"],
-        target_max=attributes["target_max_"],
-        flatten_single_output=attributes["_one_output"],
-        **common,
-    )
 
 
 class StoredEstimator:
@@ -101,13 +55,15 @@ class StoredEstimator:
         Whether :meth:`estimator` has built the estimator.
     """
 
-    def __init__(self, kind: str, predictor: Predictor, build: Any) -> None:
+    def __init__(
+        self, kind: str, predictor: Predictor, *, state: Any = None, estimator: Any = None
+    ) -> None:
         self.kind = kind
         self.predictor = predictor
         self.classes_ = predictor.classes_
         self.n_features_in_ = predictor.n_features_in_
-        self._build = build
-        self._estimator: Any = None
+        self._state = state  # read_fitted_state's answer: the estimator is built from it
+        self._estimator = estimator
 
     @property
     def built(self) -> bool:
@@ -124,42 +80,48 @@ class StoredEstimator:
             For constructor parameters scikit-learn refuses.
         """
         if self._estimator is None:
-            self._estimator = self._build()
+            if self.kind in _RECIPE_KINDS:
+                self._estimator = _build_recipe(_RECIPE_KINDS[self.kind][0], self._state)
+            else:
+                self._estimator = _build_mlp(_MLP_KINDS[self.kind][0], self._state)
+            self._state = None
         return self._estimator
 
     def __repr__(self) -> str:
         return f"StoredEstimator(kind={self.kind!r}, built={self.built})"
 
 
-def _estimator_class(class_name: str) -> type:
-    try:  # deltaprop.estimators.mlp and .recipe import scikit-learn (optional dependency)
-        if class_name.startswith("MLP"):
-            return getattr(importlib.import_module("deltaprop.estimators.mlp"), class_name)
-        return getattr(importlib.import_module("deltaprop.estimators.recipe"), class_name)
+def _build_mlp(class_name: str, state: dict[str, Any]) -> Any:
+    try:
+        from deltaprop.estimators import mlp  # imports scikit-learn (optional dependency)
     except ImportError as exc:
         raise ImportError(
             f"this model's {class_name} needs scikit-learn ({exc}): "
             'pip install "deltaprop[sklearn]"'
         ) from None
-
-
-def _build_mlp(class_name: str, state: dict[str, Any]) -> Any:
-    return estimator_from_fitted_state(_estimator_class(class_name), state)
+    return estimator_from_fitted_state(getattr(mlp, class_name), state)
 
 
 def _build_recipe(class_name: str, state: dict[str, Any]) -> Any:
-    return recipe_from_read_state(_estimator_class(class_name), state)
+    try:
+        from deltaprop.estimators import recipe  # imports scikit-learn (optional dependency)
+    except ImportError as exc:
+        raise ImportError(
+            f"this model's {class_name} needs scikit-learn ({exc}): "
+            'pip install "deltaprop[sklearn]"'
+        ) from None
+    return recipe_from_read_state(getattr(recipe, class_name), state)
 
 
 def _read_recipe(kind: str, config: dict, arrays: ArrayStore, where: str) -> StoredEstimator:
-    """A stored tabular recipe: its members and output mapping read with NumPy alone."""
-    class_name, classifier = _RECIPE_KINDS[kind]
+    """A stored tabular recipe: its member networks and output mapping read with NumPy."""
     try:
-        state = read_recipe_state(classifier, config, arrays)
-        predictor = _recipe_predictor(state["attributes"])
+        state = read_recipe_state(_RECIPE_KINDS[kind][1], config, arrays)
+        # predictor_of reads the fitted attributes off whatever holds them
+        predictor = predictor_of(SimpleNamespace(**state["attributes"]))
     except (ModelFileError, ValueError) as exc:
         raise ModelFileError(f"{where}: {exc}") from None
-    return StoredEstimator(kind, predictor, lambda: _build_recipe(class_name, state))
+    return StoredEstimator(kind, predictor, state=state)
 
 
 def read_stored_estimator(
@@ -193,12 +155,10 @@ def read_stored_estimator(
         return _read_recipe(kind, node["config"], arrays.nested(prefix), where)
     if kind not in _MLP_KINDS:
         estimator = load_nested(node, arrays, prefix, where=where)
-        stored = StoredEstimator(str(kind), predictor_of(estimator), lambda: estimator)
-        stored.estimator()
-        return stored
+        return StoredEstimator(str(kind), predictor_of(estimator), estimator=estimator)
     if not isinstance(node["config"], dict):
         raise ModelFileError(f"{where}.config must be a JSON object")
-    class_name, classifier = _MLP_KINDS[kind]
+    classifier = _MLP_KINDS[kind][1]
     try:
         state = read_fitted_state(classifier, node["config"], arrays.nested(prefix))
     except ModelFileError as exc:
@@ -216,4 +176,4 @@ def read_stored_estimator(
             predictor = Predictor([network], task=task, classes=attributes["classes_"])
         except ValueError as exc:
             raise ModelFileError(f"{where}: {exc}") from None
-    return StoredEstimator(kind, predictor, lambda: _build_mlp(class_name, state))
+    return StoredEstimator(kind, predictor, state=state)
