@@ -96,7 +96,8 @@ def test_mlp_options_select_the_mlp_estimator(tables, tmp_path, capsys):
         (["--recipe", "tabular", "--hidden", "8", "--solver", "sgd"],
          "--hidden, --solver set the MLP estimator; --recipe tabular takes none of them"),
         (["--hidden", "8", "--time-budget", "5"],
-         "--time-budget caps the tabular recipe, not the MLP estimator that --hidden select"),
+         "--time-budget caps the tabular recipe, not the MLP estimator that --hidden selects: "
+         "drop it or --time-budget"),
         (["--recipe", "mlp", "--time-budget", "5"],
          "--time-budget caps the tabular recipe, not the MLP estimator of --recipe mlp"),
         (["--recipe", "tabular", "--dask"], "--recipe tabular is not available with --dask"),
@@ -109,6 +110,17 @@ def test_bad_recipe_options_exit_2(options, message, tables, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("deltaprop: error: ") and message in err, err
     assert err.count("\n") == 1 and not out.exists()
+
+
+def test_plot_draws_each_members_loss_curves(tables, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "loss.png"
+    code, _ = _train(tmp_path, tables["reg"], "--plot", str(plot), "-q")
+    assert code == 0
+    data = plot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (600, 400)
 
 
 def test_a_spent_time_budget_stops_training(tables, tmp_path, capsys):

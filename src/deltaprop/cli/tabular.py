@@ -104,7 +104,11 @@ def choose_recipe(args: argparse.Namespace) -> str:
         if args.recipe:
             why = "not the MLP estimator of --recipe mlp: use --max-iter"
         else:
-            why = f"not the MLP estimator that {_flags(given)} select: drop them, or --time-budget"
+            one = len(given) == 1
+            why = (
+                f"not the MLP estimator that {_flags(given)} select{'s' if one else ''}: "
+                f"drop {'it' if one else 'them'} or --time-budget"
+            )
         raise UsageError(f"--time-budget caps the tabular recipe, {why}")
     return recipe
 
