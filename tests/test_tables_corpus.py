@@ -21,6 +21,7 @@ from deltaprop.tabular import Preprocessor, infer_roles, read_table  # noqa: E40
 
 # train's default, the tabular recipe, with few epochs (conftest.py)
 pytestmark = pytest.mark.usefixtures("quick_recipe")
+RECIPE_EPOCHS = 16  # the scores below are checked: enough epochs to learn the tables
 
 CORPUS = Path(__file__).parent / "data" / "messy"
 
