@@ -24,6 +24,9 @@ import deltaprop as dp  # noqa: E402
 from deltaprop.cli.main import main  # noqa: E402
 from deltaprop.files import container as dio  # noqa: E402
 
+# train's default, the tabular recipe, with few epochs (conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_recipe")
+
 GOOD = "x1,x2,colour,y\n" + "".join(
     f"{i % 7 * 0.5},{(i * 3) % 5 - 2.0},{'red' if i % 3 else 'blue'},{'yes' if i % 2 else 'no'}\n"
     for i in range(24)

@@ -17,6 +17,9 @@ pytest.importorskip("pyarrow")
 import deltaprop as dp  # noqa: E402
 from deltaprop.cli.main import main  # noqa: E402
 
+# train's default, the tabular recipe, with few epochs (conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_recipe")
+
 N_ROWS = 48
 
 

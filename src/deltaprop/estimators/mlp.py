@@ -102,7 +102,8 @@ class _ValidationScore:
 
     Counts the epochs whose score is below ``best + tol``; asks training to stop when
     there are more than ``patience`` of them in a row (when ``stop`` is True). Keeps the
-    parameters with the best score, which the estimator restores at the end.
+    parameters with the best score, which the estimator restores at the end. Each score
+    is also appended to ``History.val_score`` (what ``deltaprop train`` shows).
     """
 
     def __init__(self, estimator, X_val, y_val, w_val, *, stop, tol, patience, verbose):
@@ -124,6 +125,7 @@ class _ValidationScore:
                 self.estimator._score_function(self.y_val, y_pred, sample_weight=self.w_val)
             )
         self.scores.append(score)
+        history.val_score.append(score)
         if self.verbose:
             print(f"Validation score: {score:f}")
         self.no_improvement = self.no_improvement + 1 if score < self.best_score + self.tol else 0

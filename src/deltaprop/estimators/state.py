@@ -1,4 +1,8 @@
-"""Model-file kinds ``"mlp_classifier"`` and ``"mlp_regressor"``: the fitted estimators.
+"""Model-file kinds of the fitted estimators: the MLPs and the tabular recipe.
+
+Kinds ``"mlp_classifier"`` and ``"mlp_regressor"`` (below) and ``"tabular_classifier"``
+and ``"tabular_regressor"`` (:func:`recipe_to_state`, :func:`read_recipe_state`: member
+networks and the output mapping).
 
 A fitted :class:`~deltaprop.MLPClassifier` or :class:`~deltaprop.MLPRegressor` is stored
 as its constructor parameters (``get_params()``), its fitted attributes as plain JSON,
@@ -50,6 +54,10 @@ __all__ = [
     "estimator_from_state",
     "estimator_to_state",
     "read_fitted_state",
+    "read_recipe_state",
+    "recipe_from_read_state",
+    "recipe_from_state",
+    "recipe_to_state",
 ]
 
 #: NumPy dtypes class labels may have: booleans, integers, floats, text, Python strings.
@@ -188,7 +196,7 @@ def _params_to_json(est: Any) -> dict:
 def _params_from_json(cls: type, params: Any) -> Any:
     where = "config.params"
     expected = set(cls().get_params(deep=False))
-    if isinstance(params, dict) and "device" not in params:
+    if isinstance(params, dict) and "device" in expected and "device" not in params:
         params = {**params, "device": None}  # written before the estimators had device=
     check_keys(params, expected, where)
     kwargs = {}
@@ -451,3 +459,222 @@ def estimator_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
     check_keys(config, ("params", "fitted", "network", "optimizer_state"), "config")
     est = _params_from_json(cls, config["params"])
     return _with_fitted_state(est, read_fitted_state(_is_classifier(cls), config, arrays))
+
+
+# -- the tabular recipe: member networks and the output mapping -----------------------
+_MEMBER_KEYS = (
+    "network",
+    "n_iter",
+    "best_iteration",
+    "stop_reason",
+    "loss_curve",
+    "validation_loss_curve",
+    "validation_score_curve",
+)
+_MEMBER_CURVES = ("loss_curve", "validation_loss_curve", "validation_score_curve")
+_REGRESSION_ARRAYS = ("mean", "scale", "min", "max")
+_RECIPE_FITTED = ("n_features_in_", "feature_names_in_", "batch_size_", "max_epochs_", "fit_time_")
+
+
+def recipe_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
+    """``(config, arrays)`` of a fitted TabularClassifier or TabularRegressor.
+
+    The config holds the parameters, each member (its network as a node with arrays
+    under ``members.<i>.``, its best epoch, stop reason and curves) and the output
+    mapping: the class labels, or the regression target's mean, scale and clip range
+    (arrays ``output.mean``, ``output.scale``, ``output.min``, ``output.max``).
+
+    Raises
+    ------
+    ValueError
+        For an estimator that is not fitted.
+    TypeError
+        For parameters or labels that cannot be stored (callbacks, a ``RandomState``).
+    """
+    if not hasattr(est, "members_"):
+        raise ValueError(f"this {type(est).__name__} is not fitted yet: call fit first")
+    arrays: dict[str, Any] = {}
+    members = []
+    for i, net in enumerate(est.members_):
+        best = est.best_iterations_[i]
+        member = {
+            "network": dump_nested(net, f"members.{i}", arrays),
+            "n_iter": int(est.n_iter_[i]),
+            "best_iteration": None if best is None else int(best),
+            "stop_reason": str(est.stop_reasons_[i]),
+        }
+        for key in _MEMBER_CURVES:
+            curve = getattr(est, f"{key}s_")[i]
+            member[key] = [encode_float(float(v)) for v in curve]
+        members.append(member)
+    if _is_classifier(type(est)):
+        output: dict[str, Any] = {"kind": "classes", "classes": _labels_to_json(est.classes_)}
+    else:
+        output = {"kind": "regression", "one_output": bool(est._one_output)}
+        for name in _REGRESSION_ARRAYS:
+            arrays[f"output.{name}"] = np.asarray(getattr(est, f"target_{name}_"), np.float64)
+    names = getattr(est, "feature_names_in_", None)
+    fitted = {
+        "n_features_in_": int(est.n_features_in_),
+        "feature_names_in_": None if names is None else [str(n) for n in names],
+        "batch_size_": int(est.batch_size_),
+        "max_epochs_": int(est.max_epochs_),
+        "fit_time_": encode_float(float(est.fit_time_)),
+    }
+    config = {"params": _params_to_json(est), "fitted": fitted, "members": members}
+    config["output"] = output
+    return config, arrays
+
+
+def _positive_int(config: Any, key: str, where: str) -> int:
+    value = get_field(config, key, int, where)
+    if value < 1:
+        raise ModelFileError(f"{where}.{key} must be >= 1, got {value}")
+    return value
+
+
+def _member_from_json(node: Any, arrays: ArrayStore, i: int, shape: tuple[int, int]) -> dict:
+    """One member's network and record, checked (``shape``: its inputs and outputs)."""
+    where = f"config.members[{i}]"
+    check_keys(node, _MEMBER_KEYS, where)
+    net = load_nested(node["network"], arrays, f"members.{i}", where=f"{where}.network")
+    if not isinstance(net, Network):
+        raise ModelFileError(f"{where}.network must hold a network")
+    if (net.layers[0].n_in, net.layers[-1].n_out) != shape:
+        raise ModelFileError(
+            f"{where}.network must take {shape[0]} inputs and give {shape[1]} outputs"
+        )
+    n_iter = _positive_int(node, "n_iter", where)
+    best = node["best_iteration"]
+    if best is not None and (isinstance(best, bool) or not isinstance(best, int)):
+        raise ModelFileError(f"{where}.best_iteration must be an int or null")
+    if best is not None and not 1 <= best <= n_iter:
+        raise ModelFileError(f"{where}.best_iteration must be in [1, n_iter], got {best}")
+    record = {
+        "network": net,
+        "n_iter": n_iter,
+        "best_iteration": best,
+        "stop_reason": get_field(node, "stop_reason", str, where),
+    }
+    for key in _MEMBER_CURVES:
+        curve = _float_list(node[key], f"{where}.{key}")
+        if len(curve) not in (0, n_iter):
+            raise ModelFileError(f"{where}.{key} must have 0 or n_iter ({n_iter}) entries")
+        record[key] = curve
+    return record
+
+
+def _output_from_json(classifier: bool, output: Any, arrays: ArrayStore) -> dict[str, Any]:
+    """The output mapping's attributes (``classes_``, or ``target_*_`` and ``_one_output``)."""
+    where = "config.output"
+    if classifier:
+        check_keys(output, ("kind", "classes"), where)
+        if output["kind"] != "classes":
+            raise ModelFileError(f"{where}.kind must be 'classes' for a classifier")
+        classes = _labels_from_json(output["classes"], f"{where}.classes")
+        if len(classes) < 2:
+            raise ModelFileError(f"{where}.classes must hold at least 2 labels")
+        return {"classes_": classes}
+    check_keys(output, ("kind", "one_output"), where)
+    if output["kind"] != "regression":
+        raise ModelFileError(f"{where}.kind must be 'regression' for a regressor")
+    mapping: dict[str, Any] = {"_one_output": get_field(output, "one_output", bool, where)}
+    values = [arrays.take(f"output.{name}") for name in _REGRESSION_ARRAYS]
+    n_outputs = values[0].shape[0] if values[0].ndim == 1 else 0
+    for name, value in zip(_REGRESSION_ARRAYS, values, strict=True):
+        if value.shape != (n_outputs,) or n_outputs < 1 or not np.isfinite(value).all():
+            raise ModelFileError(f"array 'output.{name}' must be finite, shape (n_outputs,)")
+        mapping[f"target_{name}_"] = np.asarray(value, dtype=np.float64)
+    if (
+        not (mapping["target_scale_"] > 0.0).all()
+        or not (mapping["target_min_"] <= mapping["target_max_"]).all()
+    ):
+        raise ModelFileError("array 'output.scale' must be > 0 and 'output.min' <= 'output.max'")
+    if mapping["_one_output"] and n_outputs != 1:
+        raise ModelFileError(f"{where}.one_output needs 1 output, the arrays have {n_outputs}")
+    return mapping
+
+
+def read_recipe_state(classifier: bool, config: Any, arrays: ArrayStore) -> dict[str, Any]:
+    """Everything a stored TabularClassifier or TabularRegressor holds, checked, with NumPy.
+
+    As :func:`read_fitted_state` for the MLPs: the member networks and the output mapping
+    are read (every array) without scikit-learn, so a model file predicts through a
+    :class:`~deltaprop.estimators.predictor.Predictor` at once;
+    :func:`recipe_from_read_state` builds the estimator when it is asked for.
+
+    Returns
+    -------
+    dict
+        ``params`` (the JSON object, checked when the estimator is built) and
+        ``attributes`` (fitted attribute -> value: ``members_``, ``n_iter_``,
+        ``best_iterations_``, ``stop_reasons_``, the curves, ``batch_size_``,
+        ``max_epochs_``, ``fit_time_``, ``n_features_in_`` and the output mapping).
+
+    Raises
+    ------
+    ModelFileError
+        Naming the field that is missing, malformed or inconsistent.
+    """
+    check_keys(config, ("params", "fitted", "members", "output"), "config")
+    params = get_field(config, "params", dict, "config")
+    where = "config.fitted"
+    fitted = get_field(config, "fitted", dict, "config")
+    check_keys(fitted, _RECIPE_FITTED, where)
+    attributes: dict[str, Any] = {
+        key: _positive_int(fitted, key, where)
+        for key in ("n_features_in_", "batch_size_", "max_epochs_")
+    }
+    attributes["fit_time_"] = decode_float(fitted["fit_time_"], f"{where}.fit_time_")
+    names = fitted["feature_names_in_"]
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ModelFileError(f"{where}.feature_names_in_ must be a list of strings or null")
+        if len(names) != attributes["n_features_in_"]:
+            raise ModelFileError(f"{where}.feature_names_in_ must have n_features_in_ names")
+        attributes["feature_names_in_"] = np.array(names, dtype=object)
+    mapping = _output_from_json(classifier, config["output"], arrays)
+    attributes.update(mapping)
+    n_outputs = len(mapping["classes_"]) if classifier else len(mapping["target_mean_"])
+    nodes = get_field(config, "members", list, "config")
+    n_ensemble = params.get("n_ensemble")
+    if isinstance(n_ensemble, bool) or not isinstance(n_ensemble, int):
+        raise ModelFileError(f"config.params.n_ensemble must be an int, got {n_ensemble!r:.40}")
+    if not 1 <= len(nodes) <= n_ensemble:
+        raise ModelFileError(
+            f"config.members must hold 1 to n_ensemble ({n_ensemble}) members, got {len(nodes)}"
+        )
+    shape = (attributes["n_features_in_"], n_outputs)
+    members = [_member_from_json(node, arrays, i, shape) for i, node in enumerate(nodes)]
+    attributes["members_"] = [m["network"] for m in members]
+    attributes["n_iter_"] = [m["n_iter"] for m in members]
+    attributes["best_iterations_"] = [m["best_iteration"] for m in members]
+    attributes["stop_reasons_"] = [m["stop_reason"] for m in members]
+    for key in _MEMBER_CURVES:
+        attributes[f"{key}s_"] = [m[key] for m in members]
+    return {"params": params, "attributes": attributes}
+
+
+def recipe_from_read_state(cls: type, state: dict[str, Any]) -> Any:
+    """A fitted ``cls`` from :func:`read_recipe_state`'s answer (needs scikit-learn).
+
+    Raises
+    ------
+    ModelFileError
+        For constructor parameters that are missing, unexpected or invalid.
+    """
+    est = _params_from_json(cls, state["params"])
+    for key, value in state["attributes"].items():
+        setattr(est, key, value)
+    return est
+
+
+def recipe_from_state(cls: type, config: dict, arrays: ArrayStore) -> Any:
+    """A fitted ``cls`` (TabularClassifier or TabularRegressor) rebuilt from its state.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the field that is missing, malformed or inconsistent.
+    """
+    return recipe_from_read_state(cls, read_recipe_state(_is_classifier(cls), config, arrays))

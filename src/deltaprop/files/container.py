@@ -154,6 +154,8 @@ _LAZY_KINDS: dict[str, tuple[str, str]] = {
     "tabular_model": ("deltaprop.tabular.model", "cli"),
     "mlp_classifier": ("deltaprop.estimators.mlp", "sklearn"),
     "mlp_regressor": ("deltaprop.estimators.mlp", "sklearn"),
+    "tabular_classifier": ("deltaprop.estimators.recipe", "sklearn"),
+    "tabular_regressor": ("deltaprop.estimators.recipe", "sklearn"),
 }
 
 

@@ -62,12 +62,27 @@ REGRESSION_METRICS = ("r2", "rmse", "mse", "mae", "mape")
 _INSTALL = 'pip install "deltaprop[cli]"'
 
 
-def _estimators() -> tuple[type, type]:
-    try:  # deltaprop.estimators.mlp imports scikit-learn (optional dependency)
+#: The model-file kinds of the estimators each task takes, and their classes' names.
+_KINDS_OF_TASK = {
+    "classification": {
+        "mlp_classifier": "MLPClassifier",
+        "tabular_classifier": "TabularClassifier",
+    },
+    "regression": {"mlp_regressor": "MLPRegressor", "tabular_regressor": "TabularRegressor"},
+}
+
+
+def _estimators_for(task: str) -> tuple[type, type]:
+    """The estimator classes a ``task`` takes: its MLP estimator (the default), then the
+    tabular recipe's."""
+    try:  # deltaprop.estimators.mlp and .recipe import scikit-learn (optional dependency)
         from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
+        from deltaprop.estimators.recipe import TabularClassifier, TabularRegressor
     except ImportError:
         raise ImportError(f"TabularModel needs scikit-learn: {_INSTALL}") from None
-    return MLPClassifier, MLPRegressor
+    if task == "classification":
+        return MLPClassifier, TabularClassifier
+    return MLPRegressor, TabularRegressor
 
 
 class TabularModel:
@@ -75,10 +90,11 @@ class TabularModel:
 
     Parameters
     ----------
-    estimator : MLPClassifier or MLPRegressor, optional
+    estimator : MLPClassifier, MLPRegressor, TabularClassifier or TabularRegressor, optional
         The estimator to train, fitted in place by :meth:`fit` (its ``callbacks`` must be
-        None again before the model is saved). Default: one with default parameters,
-        of the class the task needs.
+        None again before the model is saved): an MLP estimator, or the tabular recipe
+        (what ``deltaprop train`` uses by default). Default: an MLP estimator with
+        default parameters, of the class the task needs.
     task : {"classification", "regression"} or None
         None infers it from the target (:func:`deltaprop.tabular.infer_task`).
     impute : {"median", "mean", "most_frequent", None}, default "median"
@@ -101,7 +117,7 @@ class TabularModel:
     ----------
     preprocessor_ : Preprocessor
         Fitted on the training table (with the target).
-    estimator_ : MLPClassifier or MLPRegressor
+    estimator_ : MLPClassifier, MLPRegressor, TabularClassifier or TabularRegressor
         Fitted on the preprocessed rows; a classifier's classes are ``0 .. n - 1``,
         indices into ``classes_``, and a regressor learns the standardised target
         (the target itself with ``loss="poisson"``). A model loaded from a file builds
@@ -187,7 +203,7 @@ class TabularModel:
             a bad weight column, or an estimator of the wrong class for the task.
         """
         pd = require_pandas()
-        MLPClassifier, MLPRegressor = _estimators()
+        _estimators_for("classification")  # scikit-learn, or an ImportError naming the extra
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {target!r}")
         full = table_frame(table, pd)
@@ -208,13 +224,17 @@ class TabularModel:
         ).fit(full)
         X = pre.transform(frame)
         y = pre.transform_target(frame)
-        classifier = pre.task_ == "classification"
-        wanted = MLPClassifier if classifier else MLPRegressor
-        estimator = self.estimator if self.estimator is not None else wanted()
-        if type(estimator) is not wanted:
+        wanted = _estimators_for(pre.task_)
+        estimator = self.estimator if self.estimator is not None else wanted[0]()
+        if type(estimator) not in wanted:
             raise ValueError(
                 f"the target {target!r} is a {pre.task_} target: it needs a "
-                f"{wanted.__name__}, got a {type(estimator).__name__}"
+                f"{' or a '.join(c.__name__ for c in wanted)}, got a {type(estimator).__name__}"
+            )
+        if resume is not None and type(estimator) is not wanted[0]:
+            raise ValueError(
+                f"resume needs a {wanted[0].__name__} (checkpoints hold the state of one "
+                f"network's training), got a {type(estimator).__name__}"
             )
         if resume is None:
             estimator.fit(X, y, sample_weight=weights)
@@ -654,10 +674,10 @@ def _model_from_state(config: dict, arrays: ArrayStore) -> TabularModel:
         config["estimator"], arrays, "estimator", where="config.estimator"
     )
     classifier = pre.task_ == "classification"
-    wanted = "mlp_classifier" if classifier else "mlp_regressor"
-    if estimator.kind != wanted or estimator.predictor.task == "multilabel":
-        name = "MLPClassifier" if classifier else "MLPRegressor"
-        raise ModelFileError(f"config.estimator must hold a {name} for {pre.task_}")
+    wanted = _KINDS_OF_TASK[pre.task_]
+    if estimator.kind not in wanted or estimator.predictor.task == "multilabel":
+        names = " or a ".join(wanted.values())
+        raise ModelFileError(f"config.estimator must hold a {names} for {pre.task_}")
     if estimator.n_features_in_ != pre.n_features_out_:
         raise ModelFileError(
             f"config.estimator takes {estimator.n_features_in_} inputs, the preprocessor "

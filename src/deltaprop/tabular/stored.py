@@ -1,7 +1,8 @@
 """Estimators stored inside other model files, read without scikit-learn.
 
 A :class:`~deltaprop.tabular.TabularModel` file holds its estimator as a nested node
-(kind ``"mlp_classifier"`` or ``"mlp_regressor"``). :func:`read_stored_estimator` reads
+(kind ``"mlp_classifier"``, ``"mlp_regressor"``, or the tabular recipe's
+``"tabular_classifier"`` and ``"tabular_regressor"``). :func:`read_stored_estimator` reads
 and checks such a node in full (every field, every array) with NumPy alone and answers a
 :class:`StoredEstimator`: a :class:`~deltaprop.estimators.predictor.Predictor` that
 predicts at once, and the scikit-learn estimator built only when something asks for it
@@ -14,16 +15,26 @@ always was (its module imports what it needs).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from deltaprop.estimators.predictor import Predictor, predictor_of
-from deltaprop.estimators.state import estimator_from_fitted_state, read_fitted_state
+from deltaprop.estimators.state import (
+    estimator_from_fitted_state,
+    read_fitted_state,
+    read_recipe_state,
+    recipe_from_read_state,
+)
 from deltaprop.files.container import ArrayStore, ModelFileError, load_nested
 
 __all__ = ["StoredEstimator", "read_stored_estimator"]
 
 #: The kinds read without scikit-learn: kind -> (class name, whether a classifier).
 _MLP_KINDS = {"mlp_classifier": ("MLPClassifier", True), "mlp_regressor": ("MLPRegressor", False)}
+_RECIPE_KINDS = {
+    "tabular_classifier": ("TabularClassifier", True),
+    "tabular_regressor": ("TabularRegressor", False),
+}
 
 
 class StoredEstimator:
@@ -69,7 +80,10 @@ class StoredEstimator:
             For constructor parameters scikit-learn refuses.
         """
         if self._estimator is None:
-            self._estimator = _build_mlp(_MLP_KINDS[self.kind][0], self._state)
+            if self.kind in _RECIPE_KINDS:
+                self._estimator = _build_recipe(_RECIPE_KINDS[self.kind][0], self._state)
+            else:
+                self._estimator = _build_mlp(_MLP_KINDS[self.kind][0], self._state)
             self._state = None
         return self._estimator
 
@@ -86,6 +100,28 @@ def _build_mlp(class_name: str, state: dict[str, Any]) -> Any:
             'pip install "deltaprop[sklearn]"'
         ) from None
     return estimator_from_fitted_state(getattr(mlp, class_name), state)
+
+
+def _build_recipe(class_name: str, state: dict[str, Any]) -> Any:
+    try:
+        from deltaprop.estimators import recipe  # imports scikit-learn (optional dependency)
+    except ImportError as exc:
+        raise ImportError(
+            f"this model's {class_name} needs scikit-learn ({exc}): "
+            'pip install "deltaprop[sklearn]"'
+        ) from None
+    return recipe_from_read_state(getattr(recipe, class_name), state)
+
+
+def _read_recipe(kind: str, config: dict, arrays: ArrayStore, where: str) -> StoredEstimator:
+    """A stored tabular recipe: its member networks and output mapping read with NumPy."""
+    try:
+        state = read_recipe_state(_RECIPE_KINDS[kind][1], config, arrays)
+        # predictor_of reads the fitted attributes off whatever holds them
+        predictor = predictor_of(SimpleNamespace(**state["attributes"]))
+    except (ModelFileError, ValueError) as exc:
+        raise ModelFileError(f"{where}: {exc}") from None
+    return StoredEstimator(kind, predictor, state=state)
 
 
 def read_stored_estimator(
@@ -115,6 +151,8 @@ def read_stored_estimator(
     if not isinstance(node, dict) or set(node) != {"kind", "config"}:
         raise ModelFileError(f"{where} must be an object with keys 'kind' and 'config'")
     kind = node["kind"]
+    if kind in _RECIPE_KINDS and isinstance(node["config"], dict):
+        return _read_recipe(kind, node["config"], arrays.nested(prefix), where)
     if kind not in _MLP_KINDS:
         estimator = load_nested(node, arrays, prefix, where=where)
         return StoredEstimator(str(kind), predictor_of(estimator), estimator=estimator)

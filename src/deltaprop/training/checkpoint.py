@@ -420,6 +420,7 @@ def _snapshot(tracker: Any, iteration: int, net: Network) -> TrainingState | Non
             val_loss=list(history.val_loss),
             learning_rate=list(history.learning_rate),
             best_iteration=history.best_iteration,
+            val_score=list(history.val_score),
         ),
         stopping={
             "best_loss": tracker.best_loss,
@@ -752,6 +753,7 @@ def restore(
     history.val_loss[:] = state.history.val_loss
     history.learning_rate[:] = state.history.learning_rate
     history.best_iteration = state.history.best_iteration
+    history.val_score[:] = state.history.val_score
     tracker.best_loss = state.stopping["best_loss"]
     tracker.no_improvement = state.stopping["no_improvement"]
     tracker.best_val_loss = state.stopping["best_val_loss"]
@@ -831,6 +833,7 @@ def _state_to_config(state: TrainingState) -> tuple[dict, dict[str, Any]]:
             "val_loss": [encode_float(v) for v in history.val_loss],
             "learning_rate": [encode_float(v) for v in history.learning_rate],
             "best_iteration": history.best_iteration,
+            "val_score": [encode_float(v) for v in history.val_score],
         },
         "stopping": {
             "best_loss": encode_float(state.stopping["best_loss"]),
@@ -1022,12 +1025,17 @@ def _schedule_from_config(saved: Any) -> dict[str, Any]:
 
 def _history_from_config(saved: Any, iteration: int) -> History:
     at = "config.history"
-    check_keys(saved, ("loss", "val_loss", "learning_rate", "best_iteration"), at)
+    keys: tuple[str, ...] = ("loss", "val_loss", "learning_rate", "best_iteration")
+    # checkpoints written before History had val_score lack it
+    if isinstance(saved, dict) and "val_score" in saved:
+        keys += ("val_score",)
+    check_keys(saved, keys, at)
     history = History(
         loss=_float_list(saved["loss"], f"{at}.loss"),
         val_loss=_float_list(saved["val_loss"], f"{at}.val_loss"),
         learning_rate=_float_list(saved["learning_rate"], f"{at}.learning_rate"),
         best_iteration=_get_int(saved, "best_iteration", at, 1, allow_none=True),
+        val_score=_float_list(saved.get("val_score", []), f"{at}.val_score"),
     )
     if len(history.loss) != iteration:
         raise ModelFileError(f"{at}.loss must have {iteration} entries")
@@ -1035,6 +1043,8 @@ def _history_from_config(saved: Any, iteration: int) -> History:
         raise ModelFileError(f"{at}.learning_rate must have 0 or {iteration} entries")
     if len(history.val_loss) not in (0, iteration):
         raise ModelFileError(f"{at}.val_loss must have 0 or {iteration} entries")
+    if len(history.val_score) not in (0, iteration):
+        raise ModelFileError(f"{at}.val_score must have 0 or {iteration} entries")
     if history.best_iteration is not None and history.best_iteration > iteration:
         raise ModelFileError(f"{at}.best_iteration is after iteration {iteration}")
     return history
