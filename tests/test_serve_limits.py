@@ -349,8 +349,11 @@ def test_event_streams_are_capped(monkeypatch):
         for _ in range(2):
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
             conn.request("GET", "/events")
-            assert conn.getresponse().status == 200
-            streams.append(conn)
+            response = conn.getresponse()
+            assert response.status == 200
+            # the response holds the socket (HTTP/1.0): dropping it would close the stream,
+            # and the server frees a closed stream's slot within a second
+            streams.append(response)
         status, data, _ = request(server.port, "GET", "/events")
         assert status == 503 and "at most 2 event streams" in json.loads(data)["error"]
         streams.pop().close()
@@ -361,8 +364,8 @@ def test_event_streams_are_capped(monkeypatch):
         conn.request("GET", "/events")
         assert conn.getresponse().status == 200
         conn.close()
-        for conn in streams:
-            conn.close()
+        for response in streams:
+            response.close()
 
 
 def test_a_network_given_to_serve_keeps_its_settings_rules():

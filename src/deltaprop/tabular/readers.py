@@ -480,7 +480,7 @@ def _check_npz_members(path: Path) -> None:
             try:
                 with archive.open(info) as member:
                     shape, _, dtype = read_npy_header(member)
-            except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+            except _NPZ_ERRORS as exc:
                 raise ValueError(f"{where}: array {name!r} cannot be read: {exc}") from None
             if len(shape) != 1:
                 raise ValueError(
