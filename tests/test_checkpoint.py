@@ -325,7 +325,11 @@ def test_checkpoint_file_round_trip(tmp_path):
     assert state.iteration == 4
     assert state.schedule["best"] > 0 and state.schedule["bad_epochs"] >= 0
     assert state.best_params is not None and len(state.best_params) == 4
-    assert state.data == {"n_samples": 48, "n_features": 3, "n_outputs": 1, "batch_size": None}
+    data = dict(state.data)
+    fingerprint = data.pop("fingerprint")
+    assert data == {"n_samples": 48, "n_features": 3, "n_outputs": 1, "batch_size": None}
+    assert (fingerprint["rows"], fingerprint["columns"], len(fingerprint["hash"])) == (48, 3, 32)
+    assert state.options["optimizer"] == "SGD" and state.options["momentum"] == 0.9
     again = tmp_path / "again.ckpt"
     dp.save(state, again)
     assert again.read_bytes() == path.read_bytes()
@@ -370,7 +374,7 @@ def checkpoint_path(tmp_path):
     ("change", "error", "match"),
     [
         (dict(net=dp.Network([dp.Dense(3, 4), dp.Dense(4, 1)])), ValueError, "does not match"),
-        (dict(batch_size=8), ValueError, "batch_size=None"),
+        (dict(batch_size=8), ValueError, "batch_size None -> 8"),
         (dict(random_state=6), ValueError, "pass the same random_state"),
         (dict(max_iter=4), ValueError, "at iteration 4, max_iter=4 leaves nothing"),
         (dict(optimizer=dp.Adam()), ValueError, "a Adam .* cannot continue"),
@@ -395,6 +399,120 @@ def test_resume_refuses_a_mismatch(checkpoint_path, change, error, match):
     net = kwargs.pop("net")
     with pytest.raises(error, match=match):
         dp.train(net, X, y, **kwargs)
+
+
+def _resume_error(checkpoint_path, X, y, **change):
+    kwargs = dict(
+        optimizer=dp.SGD(0.3, momentum=0.5),
+        max_iter=10,
+        validation_fraction=0.25,
+        random_state=5,
+        resume=checkpoint_path,
+    )
+    kwargs.update(change)
+    with pytest.raises(ValueError) as info:
+        dp.train(_net(), X, y, **kwargs)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (dict(optimizer=dp.SGD(0.5, momentum=0.5)), "learning_rate 0.3 -> 0.5"),
+        (dict(optimizer=dp.SGD(0.3, momentum=0.9)), "momentum 0.5 -> 0.9"),
+        (dict(shuffle=False), "shuffle True -> False"),
+        (dict(tol=0.5), "tol None -> 0.5"),
+        (dict(n_iter_no_change=3), "n_iter_no_change 10 -> 3"),
+        (dict(target_loss=0.1), "target_loss None -> 0.1"),
+        (dict(class_weight={0: 1.0, 1: 2.0}), """class_weight None -> '{"0": 1.0, "1": 2.0}'"""),
+    ],
+)
+def test_resume_names_each_option_that_changed(checkpoint_path, change, named):
+    # used to be accepted silently: the "resumed" run was another run
+    X, y = _data()
+    error = _resume_error(checkpoint_path, X, y, **change)
+    assert isinstance(error, dp.training.ResumeMismatchError)
+    assert named in str(error)
+    assert len(error.changes) == 1
+
+
+def test_resume_names_two_changes_at_once(checkpoint_path):
+    X, y = _data()
+    error = _resume_error(checkpoint_path, X, y, optimizer=dp.SGD(0.1, momentum=0.5), shuffle=False)
+    assert [name for name, _, _ in error.changes] == ["learning_rate", "shuffle"]
+
+
+def test_resume_refuses_changed_data(checkpoint_path):
+    X, y = _data()
+    X_changed = X.copy()
+    X_changed[7, 1] += 1e-12  # one value, the same shape
+    error = _resume_error(checkpoint_path, X_changed, y)
+    assert error.changes[0][0] == "data"
+    assert "the training data changed (contents" in str(error)
+    assert "same 48 rows x 3 columns" in str(error)
+    y_changed = y.copy()
+    y_changed[0] = 1.0 - y_changed[0]
+    assert "the training data changed" in str(_resume_error(checkpoint_path, X, y_changed))
+    weights = np.ones(len(X))
+    weights[3] = 2.0
+    error = _resume_error(checkpoint_path, X, y, sample_weight=weights)
+    assert "the training data changed" in str(error)
+    X_more, y_more = _data(n=60)
+    error = _resume_error(checkpoint_path, X_more, y_more)
+    assert "(48 rows x 3 columns -> 60 rows x 3 columns)" in str(error)
+
+
+def test_resume_with_the_same_options_and_data_passes_and_checks_validation_rows(tmp_path):
+    X, y = _data()
+    path = tmp_path / "v.ckpt"
+    val = (X[:8] + 1.0, y[:8])
+    dp.train(_net(), X, y, max_iter=2, validation_data=val, callbacks=[dp.Checkpoint(path)])
+    dp.train(_net(), X, y, max_iter=4, validation_data=val, resume=path)
+    other = (X[:8] + 2.0, y[:8])
+    with pytest.raises(dp.training.ResumeMismatchError, match="the training data changed"):
+        dp.train(_net(), X, y, max_iter=4, validation_data=other, resume=path)
+
+
+def test_resume_from_a_checkpoint_without_fingerprint_warns(tmp_path, checkpoint_path):
+    state = dp.load(checkpoint_path)
+    state.options = None
+    del state.data["fingerprint"]
+    old = tmp_path / "old.ckpt"
+    dp.save(state, old)
+    X, y = _data()
+    with pytest.warns(UserWarning, match="only their shapes were checked"):
+        dp.train(
+            _net(),
+            X,
+            y,
+            optimizer=dp.SGD(0.3, momentum=0.5),
+            max_iter=6,
+            validation_fraction=0.25,
+            random_state=5,
+            resume=old,
+        )
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda c: c["options"].update({"x\x1b[2J": 1}), "is not an option name"),
+        (lambda c: c["options"].update(tol=[1]), "must be a number, a bool, a string or null"),
+        (lambda c: c["data"]["fingerprint"].update(hash="zz"), "32 hexadecimal digits"),
+        (lambda c: c["data"]["fingerprint"].pop("rows"), "lacks"),
+    ],
+)
+def test_a_damaged_fingerprint_or_options_is_a_model_file_error(checkpoint_path, edit, match):
+    with zipfile.ZipFile(checkpoint_path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = json.loads(members["header.json"])
+    edit(header["config"])
+    members["header.json"] = json.dumps(header).encode()
+    with zipfile.ZipFile(checkpoint_path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(dpio.ModelFileError, match=match):
+        dp.load(checkpoint_path)
 
 
 def test_resume_from_a_model_file_or_with_lbfgs(tmp_path, checkpoint_path):

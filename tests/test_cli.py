@@ -9,6 +9,9 @@ import pytest
 
 from deltaprop.cli.main import main
 
+# train's default, the tabular recipe, with few epochs (conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_recipe")
+
 
 def test_demo_reaches_95_percent_test_accuracy(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)

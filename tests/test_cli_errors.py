@@ -24,6 +24,9 @@ import deltaprop as dp  # noqa: E402
 from deltaprop.cli.main import main  # noqa: E402
 from deltaprop.files import container as dio  # noqa: E402
 
+# train's default, the tabular recipe, with few epochs (conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_recipe")
+
 GOOD = "x1,x2,colour,y\n" + "".join(
     f"{i % 7 * 0.5},{(i * 3) % 5 - 2.0},{'red' if i % 3 else 'blue'},{'yes' if i % 2 else 'no'}\n"
     for i in range(24)
@@ -192,8 +195,12 @@ def test_a_file_that_is_not_a_model(tmp_path, capsys):
         (["--loss", "poisson"], "--loss poisson is not available for classification"),
         (["--checkpoint-every", "3"], "--checkpoint-every needs --checkpoint"),
         (["--resume", "nowhere.ckpt"], "--resume nowhere.ckpt: no such file"),
+        (["--resume", "."], "--resume .: it is a folder, not a checkpoint"),
         (["--sample-weight", "colour"], "column 'colour' must hold numbers: row 1 holds 'blue'"),
         (["--out", "no/such/folder/m.deltaprop"], "does not exist"),
+        # found by the fuzz harness (tests/fuzz): a name the system refuses was OSError, exit 1
+        (["--plot", "x" * 300 + ".png"], "--plot xxx"),
+        (["--out", "x" * 300], "File name too long"),
     ],
 )
 def test_bad_options(extra, fragment, tmp_path, monkeypatch, capsys):
@@ -218,6 +225,43 @@ def test_interrupted_write_keeps_the_previous_model(model, tmp_path, monkeypatch
     _assert_one_line_error(capsys, 1, rc, "No space left on device")
     assert model.read_bytes() == before
     assert dio.temporary_files(model) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "written"),
+    [
+        (["train", "{data}", "--target", "y", *TRAIN, "--out", "{out}"], "new.deltaprop"),
+        (
+            ["train", "{data}", "--target", "y", "--hidden", "3", "--max-iter", "3",
+             "--checkpoint", "{out}", "--out", "{folder}/never.deltaprop"],
+            "run.ckpt",
+        ),
+        (["evaluate", "{model}", "{data}", "--html", "{out}"], "report.html"),
+        (["predict", "{model}", "{data}", "--out", "{out}"], "predictions.csv"),
+    ],
+)  # fmt: skip
+def test_a_full_disk_names_the_file_and_leaves_none_half_written(
+    model, tmp_path, monkeypatch, capsys, command, written
+):
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dio.os, "fsync", full)  # the bytes do not fit when flushed
+    out = tmp_path / written
+    values = dict(data=tmp_path / "good.csv", model=model, out=out, folder=tmp_path)
+    rc = main([part.format(**values) for part in command])
+    _assert_one_line_error(capsys, 1, rc, "No space left on device", repr(str(out)))
+    assert not out.exists() and dio.temporary_files(out) == []
+    assert not (tmp_path / "never.deltaprop").exists()
+
+
+@pytest.mark.parametrize("command", [["info"], ["evaluate", "{data}"], ["predict", "{data}"]])
+def test_a_folder_as_model_is_called_a_folder(tmp_path, capsys, command):
+    (tmp_path / "good.csv").write_text(GOOD)
+    folder = tmp_path / "models"
+    folder.mkdir()
+    argv = [command[0], str(folder), *(c.format(data=tmp_path / "good.csv") for c in command[1:])]
+    _assert_one_line_error(capsys, 2, main(argv), f"'{folder}' is not a file: it is a folder")
 
 
 def test_unexpected_error_is_exit_code_1_with_a_hint(model, tmp_path, monkeypatch, capsys):

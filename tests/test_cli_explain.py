@@ -10,6 +10,9 @@ import pytest
 
 from deltaprop.cli.main import main
 
+# train's default, the tabular recipe, with few epochs (conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_recipe")
+
 
 def test_explain_prints_the_worked_example(capsys):
     assert main(["explain"]) == 0

@@ -17,6 +17,9 @@ pytest.importorskip("pyarrow")
 import deltaprop as dp  # noqa: E402
 from deltaprop.cli.main import main  # noqa: E402
 
+# train's default, the tabular recipe, with few epochs (conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_recipe")
+
 N_ROWS = 48
 
 
@@ -312,6 +315,26 @@ def test_checkpoint_and_resume_give_the_uninterrupted_model(tmp_path):
     for a, b in pairs:
         np.testing.assert_array_equal(a, b)
     assert resumed.optimizer_state_["t"] == straight.optimizer_state_["t"]
+
+
+def test_resume_refuses_changed_options_or_data_naming_them(tmp_path, capsys):
+    frame = _table("binary")
+    data = _write(frame, tmp_path, "train", "csv")
+    ckpt, out = str(tmp_path / "run.ckpt"), str(tmp_path / "model")
+    common = ["train", data, "--target", "y", "--hidden", "4", "--seed", "1", "-q"]
+    assert main([*common, "--max-iter", "3", "--checkpoint", ckpt]) == 0
+    resume = ["--max-iter", "6", "--resume", ckpt, "--out", out]
+    assert main([*common, *resume, "--learning-rate", "0.05", "--batch-size", "16"]) == 2
+    err = capsys.readouterr().err
+    assert f"--resume {ckpt}: this run differs from the checkpoint's" in err
+    assert "--learning-rate 0.001 -> 0.05" in err and "--batch-size 48 -> 16" in err
+    changed = frame.copy()
+    changed.loc[5, "x1"] += 1.0
+    other = _write(changed, tmp_path, "changed", "csv")
+    assert main(["train", other, *common[2:], *resume]) == 2
+    err = capsys.readouterr().err
+    assert "the training data changed (contents" in err and "'" + other + "'" in err
+    assert main([*common, *resume]) == 0  # the same options and data resume
 
 
 def test_lbfgs_checkpoint_and_resume_give_the_uninterrupted_model(tmp_path):

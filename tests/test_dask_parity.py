@@ -384,6 +384,27 @@ def test_local_sgd_resumed_is_bit_identical(client, data, tmp_path):
 
 
 # -- the estimators --------------------------------------------------------------------------
+def test_resume_on_dask_refuses_changed_options_or_data(client, data, tmp_path):
+    """A Dask checkpoint records the options and a fingerprint of the row blocks."""
+    X, y, w = data
+    path = tmp_path / "run.ckpt"
+
+    def run(X, optimizer, **more):
+        Xd, yd, wd = _dask(X, y, w)
+        return parallel_train(
+            _net(), Xd, yd, sample_weight=wd, optimizer=optimizer, client=client, **more
+        )
+
+    run(X, dp.SGD(0.1), max_iter=3, callbacks=[dp.Checkpoint(path)])
+    with pytest.raises(dp.training.ResumeMismatchError, match=r"learning_rate 0\.1 -> 0\.2"):
+        run(X, dp.SGD(0.2), max_iter=6, resume=path)
+    changed = X.copy()
+    changed[50, 2] += 1e-9
+    with pytest.raises(dp.training.ResumeMismatchError, match="the training data changed"):
+        run(changed, dp.SGD(0.1), max_iter=6, resume=path)
+    assert run(X, dp.SGD(0.1), max_iter=6, resume=path).n_iter == 6
+
+
 def _fit_quietly(est, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is small on purpose

@@ -137,6 +137,41 @@ def test_malformed_npz(tmp_path):
         read_table(tmp_path / "junk.npz")
 
 
+def test_a_damaged_gzip_table_is_a_value_error_naming_the_file(tmp_path):
+    # found by the fuzz harness (tests/fuzz): zlib's error used to escape read_table
+    data = bytearray(gzip.compress(b"x,y\n" + b"1,a\n" * 200, mtime=0))
+    data[10] = 0xFF  # the first byte of the deflate stream: "invalid block type"
+    path = tmp_path / "damaged.csv.gz"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"damaged\.csv\.gz': cannot read the file"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("damage", ["local header", "deflate stream", "npy header"])
+def test_an_npz_with_a_damaged_member_is_a_value_error_naming_the_file(tmp_path, damage):
+    # found by the fuzz harness (tests/fuzz): zipfile's BadZipFile, zlib's error and
+    # NumPy's header tokenizer's TokenError used to escape read_table
+    path = tmp_path / "damaged.npz"
+    compressed = damage == "deflate stream"
+    (np.savez_compressed if compressed else np.savez)(path, x=np.arange(50.0), y=np.ones(50))
+    data = bytearray(path.read_bytes())
+    if compressed:
+        start = data.index(b"x.npy") + len(b"x.npy")
+        data[start + 10 : start + 30] = b"\xff" * 20  # the deflated stream of member x
+    elif damage == "npy header":  # a lone .npy, its header with an unmatched bracket
+        with open(path, "wb") as file:
+            np.save(file, np.arange(50.0))
+        data = bytearray(path.read_bytes())
+        start = data.index(b"'fortran_order'")
+        data[start : start + 1] = b"]"
+    else:
+        data[30:31] = b"z"  # the first member's name in its local header: "z.npy"
+    path.write_bytes(bytes(data))
+    problem = "not a readable .npz" if damage == "npy header" else "array 'x' cannot be read"
+    with pytest.raises(ValueError, match=rf"damaged\.npz': {problem}"):
+        read_table(path)
+
+
 def test_missing_pandas_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r'pip install "deltaprop\[data\]"'):

@@ -58,3 +58,25 @@ def test_full_batch_keeps_best_validation_weights(rng):
     assert history.val_loss[history.best_iteration - 1] == min(history.val_loss)
     # the network holds the weights with the lowest validation loss, not the last ones
     assert net.loss_and_gradients(X_val, y_val)[0] == pytest.approx(min(history.val_loss))
+
+
+def test_an_inherited_ignore_of_sigint_stays(rng):
+    # a background job of a shell starts with SIGINT ignored: Ctrl-C must not stop it
+    X, y = _data(rng)
+    net = dp.Network([dp.Dense(3, 4), dp.Dense(4, 1)], random_state=0)
+    seen = []
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        history = dp.train(
+            net,
+            X,
+            y,
+            optimizer=_CtrlCAtStep(3, learning_rate=0.5),
+            max_iter=5,
+            callbacks=[lambda i, h, n: seen.append(signal.getsignal(signal.SIGINT))],
+        )
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert history.stop_reason == "max_iter" and history.n_iter == 5
+    assert seen == [signal.SIG_IGN] * 5

@@ -340,6 +340,32 @@ def test_damaged_array_bytes_fail_the_checksum(saved, tmp_path):
     _expect_error(bad, "damaged|CRC")
 
 
+def test_an_npy_header_numpy_cannot_tokenize_is_a_model_file_error(saved, tmp_path):
+    # found by the fuzz harness (tests/fuzz): an unmatched bracket in a member's .npy
+    # header made NumPy's header parser raise tokenize.TokenError through load()
+    _, members = saved
+    name = "arrays/layers.0.weights.npy"
+    npy = bytearray(members[name])
+    start = npy.index(b"'fortran_order'")
+    npy[start : start + 1] = b"]"
+    bad = tmp_path / "bad.deltaprop"
+    _write_zip(bad, {**members, name: bytes(npy)})
+    _expect_error(bad, r"array 'layers\.0\.weights' is not a valid \.npy member")
+
+
+def test_a_member_offset_before_the_start_of_the_file_is_a_model_file_error(saved, tmp_path):
+    # found by the fuzz harness (tests/fuzz): bytes deleted before the central directory
+    # shift it, zipfile then computes a negative member offset and seeking there raised
+    # OSError (EINVAL) through load()
+    path, _ = saved
+    data = path.read_bytes()
+    bad = tmp_path / "bad.deltaprop"
+    bad.write_bytes(data[:40] + data[100:])  # 60 bytes of the first member gone
+    with zipfile.ZipFile(bad) as archive:
+        assert archive.infolist()[0].header_offset == -60
+    _expect_error(bad, "'header.json' starts 60 bytes before the start of the file")
+
+
 def test_pickle_renamed_as_model_is_never_unpickled(tmp_path):
     marker = tmp_path / "code-ran"
 
@@ -406,6 +432,16 @@ def test_newer_format_version(saved, tmp_path):
     ("edit", "match"),
     [
         (lambda h: h.update(kind="transformer"), "unknown kind 'transformer'"),
+        # found by the fuzz harness (tests/fuzz): a dtype that is a JSON list or object
+        # raised TypeError (unhashable) instead of naming the array
+        (
+            lambda h: h["arrays"]["layers.0.bias"].update(dtype=[{}]),
+            r"array 'layers\.0\.bias' has dtype \[\{\}\]; only \[",
+        ),
+        (
+            lambda h: h["arrays"]["layers.0.bias"].update(dtype={"a": 1}),
+            r"array 'layers\.0\.bias' has dtype \{'a': 1\}",
+        ),
         (lambda h: h.update(format="keras"), "lacks format 'deltaprop'"),
         (lambda h: h.update(format_version="1"), "format_version must be an int"),
         (lambda h: h.update(extra=1), r"unexpected keys \['extra'\]"),

@@ -39,3 +39,27 @@ def test_a_0_1_0_preprocessor_reads_as_standard_scaling():
         "income": "numeric",
         "plan": "categorical",
     }
+
+
+def test_a_0_1_0_model_exports_to_float32_onnx_without_overflow(tmp_path):
+    # found by the fuzz harness (tests/fuzz): these files clip numbers at float64's largest
+    # value, which overflowed to inf (a NumPy RuntimeWarning) in a float32 graph
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    import numpy as np
+    import pandas as pd
+
+    import deltaprop as dp
+
+    model = dp.load(DATA / "classifier.deltaprop")
+    out = tmp_path / "model.onnx"
+    model.to_onnx(out, dtype="float32")  # RuntimeWarnings are errors in this suite
+    frame = pd.read_csv(DATA / "customers.csv")
+    session = ort.InferenceSession(str(out))
+    feeds = {
+        "age": frame[["age"]].to_numpy(np.float32),
+        "income": frame[["income"]].to_numpy(np.float32),
+        "plan": frame[["plan"]].to_numpy(object),
+    }
+    labels, _ = session.run(None, feeds)
+    np.testing.assert_array_equal(labels, model.predict(frame))

@@ -17,6 +17,9 @@ from deltaprop.cli.main import main  # noqa: E402
 from deltaprop.files import container as io  # noqa: E402
 from deltaprop.tabular import DataWarning  # noqa: E402
 
+# train's default, the tabular recipe, with few epochs (conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_recipe")
+
 RTOL = {"float32": 1e-6, "float64": 1e-12}
 TARGETS = {"binary": "answer", "multiclass": "grade", "regression": "price"}
 
@@ -180,3 +183,35 @@ def test_bad_input_exits_2(args, message, trained, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "o.onnx").exists()
+
+
+@pytest.mark.parametrize("task", list(TARGETS))
+def test_a_recipe_model_exports_the_mean_of_its_members(task, tmp_path):
+    """train's default (the tabular recipe): every member, averaged; regression clipped."""
+    table = _table(seed=2)
+    target = TARGETS[task]
+    csv = tmp_path / "t.csv"
+    table.drop(columns=[t for t in TARGETS.values() if t != target]).to_csv(csv, index=False)
+    path = tmp_path / "m.deltaprop"
+    assert main(["train", str(csv), "--target", target, "--out", str(path), "-q"]) == 0
+    model = io.load(path)
+    assert len(model.estimator_.members_) == 5
+    frame = pd.read_csv(csv)
+    if task == "regression":  # a narrow clip range (standardised units) clips many rows
+        model.estimator_.target_min_ = np.array([-0.5])
+        model.estimator_.target_max_ = np.array([0.5])
+    for dtype in ("float32", "float64"):
+        out = tmp_path / f"{dtype}.onnx"
+        model.to_onnx(out, dtype=dtype)
+        result = _run(out, frame, dtype)
+        if task == "regression":
+            expected = model.predict(frame)
+            clipped = np.isclose(expected, expected.max()) | np.isclose(expected, expected.min())
+            assert clipped.sum() >= 10
+            scale = np.max(np.abs(expected))
+            assert np.max(np.abs(result["predictions"] - expected)) <= 1e-5 * scale
+        else:
+            np.testing.assert_array_equal(result["label"], model.predict(frame))
+            np.testing.assert_allclose(
+                result["probabilities"], model.predict_proba(frame), rtol=0.0, atol=1e-5
+            )

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import deltaprop as dp
 from deltaprop.estimators.recipe import _split, auto_batch_size, auto_epochs
+from deltaprop.files import ModelFileError, read_header
 
 SMALL = {"hidden_layer_sizes": (8, 8), "n_ensemble": 3, "max_epochs": 40, "learning_rate": 0.02}
 
@@ -199,3 +200,173 @@ def test_auto_sizes():
     assert auto_epochs(10**6, 256, 10**6, 5) == 8
     small, large = auto_epochs(2000, 64, 40_000, 5), auto_epochs(8000, 256, 40_000, 5)
     assert 8 <= large < small <= 128
+
+
+# -- model files ----------------------------------------------------------------------
+def _rewrite_header(path, change):
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = json.loads(members["header.json"])
+    change(header)
+    members["header.json"] = json.dumps(header).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_classifier_round_trip_is_bit_identical(blobs, tmp_path):
+    X, y = blobs
+    clf = dp.TabularClassifier(**SMALL, random_state=0).fit(X, y)
+    path = tmp_path / "clf.deltaprop"
+    dp.save(clf, path)
+    assert read_header(path).kind == "tabular_classifier"
+    again = dp.load(path)
+    assert type(again) is dp.TabularClassifier
+    assert again.get_params() == clf.get_params()
+    assert again.classes_.dtype == clf.classes_.dtype
+    assert list(again.classes_) == ["a", "b", "c"]
+    assert np.array_equal(again.predict_proba(X), clf.predict_proba(X))
+    assert np.array_equal(again.predict(X), clf.predict(X))
+    for name in (
+        "n_iter_",
+        "best_iterations_",
+        "stop_reasons_",
+        "loss_curves_",
+        "validation_loss_curves_",
+        "validation_score_curves_",
+        "batch_size_",
+        "max_epochs_",
+        "fit_time_",
+    ):
+        assert getattr(again, name) == getattr(clf, name), name
+
+
+def test_regressor_round_trip_keeps_the_output_mapping(line, tmp_path):
+    X, y = line
+    reg = dp.TabularRegressor(**SMALL, random_state=0).fit(X, y)
+    path = tmp_path / "reg.deltaprop"
+    dp.save(reg, path)
+    again = dp.load(path)
+    assert np.array_equal(again.predict(X), reg.predict(X))
+    assert again.predict(X).shape == (60,)
+    for name in ("target_mean_", "target_scale_", "target_min_", "target_max_"):
+        assert np.array_equal(getattr(again, name), getattr(reg, name)), name
+    # two outputs come back as two columns
+    reg2 = dp.TabularRegressor(**SMALL, random_state=0).fit(X, np.c_[y, -y])
+    dp.save(reg2, path)
+    assert np.array_equal(dp.load(path).predict(X), reg2.predict(X))
+
+
+def test_unsavable_recipes(blobs, tmp_path):
+    X, y = blobs
+    with pytest.raises(ValueError, match="not fitted yet"):
+        dp.save(dp.TabularClassifier(), tmp_path / "m")
+    clf = dp.TabularClassifier(
+        n_ensemble=1, max_epochs=2, callbacks=[lambda i, h, n: None], random_state=0
+    ).fit(X, y)
+    with pytest.raises(TypeError, match="callbacks"):
+        dp.save(clf, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda h: h["config"]["params"].update(n_ensemble=0), "n_ensemble"),
+        (lambda h: h["config"]["params"].update(evil=1), "unexpected keys"),
+        (lambda h: h["config"]["output"]["classes"].update(values=["b", "a", "c"]), "sorted"),
+        (lambda h: h["config"]["output"].update(kind="regression"), "kind must be"),
+        (lambda h: h["config"]["fitted"].update(n_features_in_=5), "must take 5 inputs"),
+        (lambda h: h["config"]["members"][0].update(best_iteration=999), "best_iteration"),
+        (lambda h: h["config"]["members"][0]["loss_curve"].append(1.0), "loss_curve"),
+        (lambda h: h["config"]["params"].update(n_ensemble=1), "1 to n_ensemble"),
+        (lambda h: h["config"]["members"].clear(), "1 to n_ensemble"),
+    ],
+)
+def test_tampered_recipe_files_are_refused(change, message, blobs, tmp_path):
+    X, y = blobs
+    path = tmp_path / "clf.deltaprop"
+    dp.save(dp.TabularClassifier(**SMALL, random_state=0).fit(X, y), path)
+    _rewrite_header(path, change)
+    with pytest.raises(ModelFileError, match=message):
+        dp.load(path)
+
+
+def test_tampered_regression_mapping_is_refused(line, tmp_path):
+    X, y = line
+    path = tmp_path / "reg.deltaprop"
+    dp.save(dp.TabularRegressor(n_ensemble=1, max_epochs=2, random_state=0).fit(X, y), path)
+    _rewrite_header(path, lambda h: h["config"]["output"].update(kind="classes"))
+    with pytest.raises(ModelFileError, match="kind must be 'regression'"):
+        dp.load(path)
+
+
+def test_a_tabular_model_with_the_recipe_round_trips(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 80
+    size = rng.normal(size=n)
+    colour = rng.choice(["red", "blue"], size=n)
+    table = {"size": size, "colour": colour, "label": np.where(size > 0, "big", "small")}
+    model = dp.TabularModel(dp.TabularClassifier(**SMALL, random_state=0)).fit(table, "label")
+    path = tmp_path / "model.deltaprop"
+    dp.save(model, path)
+    again = dp.load(path)
+    assert type(again.estimator_) is dp.TabularClassifier
+    assert again.predict(table).tolist() == model.predict(table).tolist()
+    assert np.array_equal(again.predict_proba(table), model.predict_proba(table))
+    price = {"size": size, "colour": colour, "price": 3.0 * size + 100.0}
+    model = dp.TabularModel(dp.TabularRegressor(**SMALL, random_state=0)).fit(price, "price")
+    dp.save(model, path)
+    assert np.array_equal(dp.load(path).predict(price), model.predict(price))
+    with pytest.raises(ValueError, match="needs a MLPRegressor or a TabularRegressor"):
+        dp.TabularModel(dp.TabularClassifier()).fit(price, "price")
+    with pytest.raises(ValueError, match="resume needs a MLPRegressor"):
+        dp.TabularModel(dp.TabularRegressor()).fit(price, "price", resume=path)
+
+
+def test_each_member_records_its_validation_score(blobs, line):
+    X, y = blobs
+    clf = dp.TabularClassifier(**SMALL, random_state=0).fit(X, y)
+    for scores, n_iter in zip(clf.validation_score_curves_, clf.n_iter_, strict=True):
+        assert len(scores) == n_iter
+        assert all(0.0 <= s <= 1.0 for s in scores)
+    X, y = line
+    reg = dp.TabularRegressor(**SMALL, random_state=0).fit(X, y)
+    assert all(len(s) == n for s, n in zip(reg.validation_score_curves_, reg.n_iter_, strict=True))
+    assert max(reg.validation_score_curves_[0]) > 0.5  # R² of a learnable line
+    assert set(reg.stop_reasons_) <= {"early_stopping", "max_iter"}
+
+
+def test_a_spent_time_budget_is_the_stop_reason(blobs):
+    X, y = blobs
+    clf = dp.TabularClassifier(n_ensemble=2, max_epochs=500, time_budget=1e-6, random_state=0)
+    clf.fit(X, y)
+    assert clf.stop_reasons_ == ["time_budget"]  # one member always trains, then no more
+    assert clf.n_iter_ == [1]
+
+
+def test_a_loaded_recipe_model_predicts_without_building_the_estimator(tmp_path):
+    from deltaprop.tabular.stored import StoredEstimator
+
+    rng = np.random.default_rng(4)
+    size = rng.normal(size=60)
+    table = {"size": size, "label": np.where(size > 0, "big", "small"), "y": 2.0 * size}
+    for target, estimator in (
+        ("label", dp.TabularClassifier(**SMALL, random_state=0)),
+        ("y", dp.TabularRegressor(**SMALL, random_state=0)),
+    ):
+        features = {k: v for k, v in table.items() if k in ("size", target)}
+        model = dp.TabularModel(estimator).fit(features, target)
+        dp.save(model, tmp_path / "m.deltaprop")
+        again = dp.load(tmp_path / "m.deltaprop")
+        stored = again._fitted_estimator
+        assert isinstance(stored, StoredEstimator) and stored.kind.startswith("tabular_")
+        assert np.array_equal(again.predict(features), model.predict(features))
+        if target == "label":
+            assert np.array_equal(again.predict_proba(features), model.predict_proba(features))
+        assert not stored.built  # the Predictor answered, with NumPy alone
+        assert type(again.estimator_) is type(estimator) and stored.built
+        assert again.estimator_.stop_reasons_ == estimator.stop_reasons_

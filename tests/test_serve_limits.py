@@ -257,6 +257,21 @@ def test_deep_json_and_huge_numbers_are_answered_400(xor_server, capfd):
 
 
 # -- connections --------------------------------------------------------------------------
+def test_a_body_shorter_than_its_length_is_answered_400(xor_server):
+    # found by the fuzz harness: a client that sent less than its Content-Length and
+    # closed its sending side got no answer at all
+    head = f"POST /control HTTP/1.1\r\nHost: 127.0.0.1:{xor_server.port}\r\n".encode()
+    sock = raw(
+        xor_server.port,
+        head + b'Content-Type: application/json\r\nContent-Length: 39\r\n\r\n{"action":',
+    )
+    sock.shutdown(socket.SHUT_WR)
+    answer = read_all(sock)
+    assert answer.startswith(b"HTTP/1.0 400"), answer[:200]
+    assert b"ended after 10 of its Content-Length of 39 bytes" in answer
+    assert epochs_go_on(xor_server)
+
+
 def test_clients_that_go_away_are_quiet(xor_server, capfd):
     port = xor_server.port
     host = f"Host: 127.0.0.1:{port}\r\n"
@@ -334,8 +349,11 @@ def test_event_streams_are_capped(monkeypatch):
         for _ in range(2):
             conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
             conn.request("GET", "/events")
-            assert conn.getresponse().status == 200
-            streams.append(conn)
+            response = conn.getresponse()
+            assert response.status == 200
+            # the response holds the socket (HTTP/1.0): dropping it would close the stream,
+            # and the server frees a closed stream's slot within a second
+            streams.append(response)
         status, data, _ = request(server.port, "GET", "/events")
         assert status == 503 and "at most 2 event streams" in json.loads(data)["error"]
         streams.pop().close()
@@ -346,8 +364,8 @@ def test_event_streams_are_capped(monkeypatch):
         conn.request("GET", "/events")
         assert conn.getresponse().status == 200
         conn.close()
-        for conn in streams:
-            conn.close()
+        for response in streams:
+            response.close()
 
 
 def test_a_network_given_to_serve_keeps_its_settings_rules():

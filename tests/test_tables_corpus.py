@@ -19,6 +19,10 @@ import deltaprop as dp  # noqa: E402
 from deltaprop.cli.main import main  # noqa: E402
 from deltaprop.tabular import Preprocessor, infer_roles, read_table  # noqa: E402
 
+# train's default, the tabular recipe, with few epochs (conftest.py)
+pytestmark = pytest.mark.usefixtures("quick_recipe")
+RECIPE_EPOCHS = 16  # the scores below are checked: enough epochs to learn the tables
+
 CORPUS = Path(__file__).parent / "data" / "messy"
 
 #: file -> (target, ID columns given with --id, expected roles of some columns, the

@@ -97,6 +97,39 @@ def test_an_xlsx_export_reads_like_its_csv(tmp_path):
     np.testing.assert_array_equal(from_xlsx["value"].to_numpy(float), [1.5, np.nan, 3.0])
 
 
+@pytest.mark.parametrize("damage", ["local header", "deflate stream", "xml"])
+def test_a_damaged_xlsx_is_a_value_error_naming_the_file(tmp_path, damage):
+    # found by the fuzz harness (tests/fuzz): zipfile's BadZipFile, zlib's error and the
+    # XML parser's errors used to escape read_table
+    pytest.importorskip("openpyxl")
+    import zipfile
+
+    from deltaprop.tabular import read_table
+
+    good = tmp_path / "good.xlsx"
+    pd.DataFrame({"x": [1.0, 2.0], "y": ["a", "b"]}).to_excel(good, index=False)
+    path = tmp_path / "damaged.xlsx"
+    if damage == "xml":  # every part sound as a ZIP member, the sheet not XML
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                body = src.read(info)
+                if info.filename == "xl/worksheets/sheet1.xml":
+                    body = body[: len(body) // 2]
+                dst.writestr(info, body)
+    else:
+        data = bytearray(good.read_bytes())
+        with zipfile.ZipFile(good) as archive:
+            info = archive.getinfo("xl/workbook.xml")
+        start = info.header_offset + 30 + len(info.filename)  # the member's data
+        if damage == "local header":
+            data[info.header_offset + 30] ^= 0x20  # its name in the local header
+        else:
+            data[start : start + 16] = b"\xff" * 16
+        path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"damaged\.xlsx': cannot read the workbook"):
+        read_table(path)
+
+
 def test_a_folder_of_other_files_is_named_as_a_folder_not_a_parquet_error(tmp_path):
     pytest.importorskip("pyarrow")
     from deltaprop.tabular import read_table

@@ -16,6 +16,7 @@ from deltaprop.cli.common import (
     best_epoch,
     divergence_line,
     number,
+    recipe_lines,
     stop_explanation,
 )
 from deltaprop.files.container import FileHeader, read_arrays, read_header
@@ -173,21 +174,40 @@ def _training_lines(params: dict, fitted: dict) -> list[str]:
     return lines
 
 
-def _describe_tabular_model(path: str, header: FileHeader) -> list[str]:
-    model = header.config
-    pre = model["preprocessor"]["config"]
-    estimator = model["estimator"]["config"]
+def _mlp_lines(header: FileHeader, estimator: dict) -> list[str]:
+    """The network, parameter count and training of a stored MLP estimator."""
     params, fitted = estimator["params"], estimator["fitted"]
     network = estimator["network"]["config"]
     layers = _network_layers(network)
-    lines = [_task_line(model, pre)]
-    lines.append(
+    lines = [
         f"network: {architecture(layers)}; loss {network['loss']['name']}, "
-        f"alpha {_float(params['alpha']):g}"
+        f"alpha {_float(params['alpha']):g}",
+        f"parameters: {_n_parameters(header, 'estimator.network.', len(layers)):,}",
+    ]
+    return lines + _training_lines(params, fitted)
+
+
+def _recipe_lines(header: FileHeader, estimator: dict, task: str) -> list[str]:
+    """The members, their best epochs, the time used and the hyper-parameters of a stored
+    tabular recipe."""
+    members = estimator["members"]
+    layers = _network_layers(members[0]["network"]["config"])
+    n_parameters = sum(
+        _n_parameters(header, f"estimator.members.{i}.", len(layers)) for i in range(len(members))
     )
-    n_parameters = _n_parameters(header, "estimator.network.", len(layers))
-    lines.append(f"parameters: {n_parameters:,}")
-    lines += _training_lines(params, fitted)
+    lines = recipe_lines(estimator["params"], estimator["fitted"], members, layers, task)
+    lines.insert(1, f"parameters: {n_parameters:,} ({len(members)} members)")
+    return [*lines, _parameter_line(estimator["params"])]
+
+
+def _describe_tabular_model(path: str, header: FileHeader) -> list[str]:
+    model = header.config
+    pre = model["preprocessor"]["config"]
+    lines = [_task_line(model, pre)]
+    if model["estimator"]["kind"] in ("tabular_classifier", "tabular_regressor"):
+        lines += _recipe_lines(header, model["estimator"]["config"], pre["task"])
+    else:
+        lines += _mlp_lines(header, model["estimator"]["config"])
     if model["sample_weight"] is not None:
         lines.append(f"sample weights: column {model['sample_weight']!r}")
     arrays = read_arrays(path, ["preprocessor.mean", "preprocessor.scale"])

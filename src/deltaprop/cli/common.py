@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.cli.options import UsageError, table_reading
+from deltaprop.cli.terminal import terminal_safe
 from deltaprop.estimators.plan import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from deltaprop.files.container import load, save, write_atomically
 from deltaprop.tabular import TabularModel, read_table
@@ -32,10 +33,12 @@ __all__ = [
     "architecture",
     "best_epoch",
     "build_estimator",
+    "build_recipe",
     "check_checkpoint_options",
     "check_destination",
     "divergence_line",
     "finish_training",
+    "is_recipe",
     "layers_of",
     "load_model",
     "loss_png",
@@ -43,9 +46,13 @@ __all__ = [
     "no_convergence_warnings",
     "number",
     "read_table_at",
+    "recipe_lines",
+    "recipe_record",
     "require_extras",
     "say",
+    "score_name",
     "stop_explanation",
+    "training_png",
     "write_bytes",
 ]
 
@@ -57,11 +64,14 @@ _REGRESSION_LOSSES = ("squared_error", "poisson")
 
 
 # -- reading and writing --------------------------------------------------------------
-def require_extras(command: str) -> Any:
-    """pandas (returned), scikit-learn: a clear ImportError naming the extra if missing."""
+def require_extras(command: str, *, sklearn: bool = True) -> Any:
+    """pandas (returned) and scikit-learn (unless ``sklearn`` is False): a clear ImportError
+    naming the extra when one is missing."""
     try:
         import pandas  # optional dependency: the cli extra
-        import sklearn  # noqa: F401  (optional dependency: the cli extra)
+
+        if sklearn:
+            import sklearn as _  # noqa: F401  (optional dependency: the cli extra)
     except ImportError as exc:
         raise ImportError(f"deltaprop {command} needs {exc.name}: {INSTALL}") from None
     return pandas
@@ -92,16 +102,23 @@ def check_destination(path: str | None, option: str) -> None:
     if path is None:
         return
     destination = Path(path)
-    if destination.is_dir():
+    try:
+        is_folder, parent_is_folder = destination.is_dir(), destination.parent.is_dir()
+    except OSError as exc:  # a name the system refuses: too long, ...
+        raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
+    if is_folder:
         raise UsageError(f"{option} {path}: it is a folder")
-    if not destination.parent.is_dir():
+    if not parent_is_folder:
         raise UsageError(f"{option} {path}: folder {str(destination.parent)!r} does not exist")
 
 
 def check_checkpoint_options(args: argparse.Namespace) -> None:
     """``--resume`` names a file; ``--checkpoint-every`` comes with ``--checkpoint``."""
     if args.resume is not None and not Path(args.resume).is_file():
-        raise UsageError(f"--resume {args.resume}: no such file")
+        problem = (
+            "it is a folder, not a checkpoint" if Path(args.resume).is_dir() else "no such file"
+        )
+        raise UsageError(f"--resume {args.resume}: {problem}")
     if args.checkpoint is None and args.checkpoint_every is not None:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
 
@@ -126,18 +143,36 @@ def architecture(layers: Iterable[tuple[int, int, str]]) -> str:
 
 
 def say(args: argparse.Namespace, text: str) -> None:
-    """Print ``text`` unless ``--quiet``."""
+    """Print ``text`` unless ``--quiet`` (made safe for a terminal: it names columns)."""
     if not getattr(args, "quiet", False):
-        print(text)
+        print(terminal_safe(text))
 
 
 # -- progress -------------------------------------------------------------------------
 class Progress:
-    """A train callback: a tqdm bar on a terminal, or one line per epoch (``-v``)."""
+    """A train callback: a tqdm bar on a terminal, or one line per epoch (``-v``).
 
-    def __init__(self, max_iter: int, *, bar: bool, lines: bool) -> None:
-        self.max_iter = max_iter
+    It shows the loss, the validation loss and, when training records one
+    (``History.val_score``), the validation score named ``score_name``. With
+    ``members`` > 1 (the tabular recipe trains its members one after another) each
+    member's epochs count afresh, labelled ``member i/n``; ``max_iter`` may then be a
+    function returning the epochs, read when the first member starts (the recipe picks
+    them from the table's size).
+    """
+
+    def __init__(
+        self,
+        max_iter: int | Any,
+        *,
+        bar: bool,
+        lines: bool,
+        score_name: str | None = None,
+        members: int = 1,
+    ) -> None:
+        self._max_iter = max_iter
         self.lines = lines
+        self.score_name = score_name
+        self.members, self.member, self.last = members, 0, 0
         self.bar = None
         if bar:
             try:
@@ -151,25 +186,50 @@ class Progress:
                 except (OSError, ValueError):
                     columns = 0
                 self.bar = tqdm(
-                    total=max_iter,
+                    total=max_iter if isinstance(max_iter, int) else None,
                     unit="epoch",
                     file=sys.stderr,
                     ncols=None if columns > 0 else 80,
                 )
 
-    def __call__(self, iteration: int, history: Any, net: Any) -> None:
-        loss = history.loss[-1]
-        val = history.val_loss[-1] if history.val_loss else None
+    @property
+    def max_iter(self) -> int:
+        """The epochs of one run (of one member)."""
+        return self._max_iter if isinstance(self._max_iter, int) else int(self._max_iter())
+
+    def _next_member(self) -> None:
+        self.member += 1
         if self.bar is not None:
-            postfix = {"loss": f"{loss:.4g}"}
-            if val is not None:
-                postfix["val_loss"] = f"{val:.4g}"
-            self.bar.set_postfix(postfix, refresh=False)
+            self.bar.reset(total=self.max_iter)
+            if self.members > 1:
+                self.bar.set_description(f"member {self.member}/{self.members}", refresh=False)
+
+    def _numbers(self, history: Any) -> dict[str, float]:
+        numbers = {"loss": history.loss[-1]}
+        if history.val_loss:
+            numbers["val_loss"] = history.val_loss[-1]
+        if history.val_score and self.score_name is not None:
+            numbers[f"val_{self.score_name}"] = history.val_score[-1]
+        return numbers
+
+    def __call__(self, iteration: int, history: Any, net: Any) -> None:
+        if self.member == 0 or iteration <= self.last:
+            self._next_member()
+        self.last = iteration
+        numbers = self._numbers(history)
+        # losses in significant digits (their scale varies), scores in [0, 1] to 4 places
+        losses = ("loss", "val_loss")
+        if self.bar is not None:
+            shown = {k: f"{v:.4g}" if k in losses else f"{v:.4f}" for k, v in numbers.items()}
+            self.bar.set_postfix(shown, refresh=False)
             self.bar.update(iteration - self.bar.n)
         elif self.lines:
-            text = f"epoch {iteration}/{self.max_iter}  loss {loss_text(loss)}"
-            if val is not None:
-                text += f"  val_loss {loss_text(val)}"
+            member = f"member {self.member}/{self.members}  " if self.members > 1 else ""
+            text = f"{member}epoch {iteration}/{self.max_iter}"
+            for name, value in numbers.items():
+                text += (
+                    f"  {name} {loss_text(value)}" if name in losses else f"  {name} {value:.4f}"
+                )
             print(text, file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -177,21 +237,19 @@ class Progress:
             self.bar.close()
 
 
-def loss_png(loss: list[float], val_loss: list[float] | None) -> bytes:
-    """Training (and validation) loss per epoch, drawn as a PNG (needs matplotlib)."""
+def loss_png(curves: list[tuple[str, list[float]]]) -> bytes:
+    """Loss curves (label, loss per epoch) drawn as a PNG (needs matplotlib)."""
     try:
         from matplotlib.figure import Figure  # optional dependency: the cli extra
     except ImportError:
         raise ImportError(f"--plot needs matplotlib: {INSTALL}") from None
     figure = Figure(figsize=(6.0, 4.0))
     axes = figure.add_subplot()
-    epochs = np.arange(1, len(loss) + 1)
-    axes.plot(epochs, loss, label="training loss")
-    if val_loss:
-        axes.plot(epochs[: len(val_loss)], val_loss, label="validation loss")
+    for label, curve in curves:
+        axes.plot(np.arange(1, len(curve) + 1), curve, label=label)
     axes.set_xlabel("epoch")
     axes.set_ylabel("loss")
-    finite = [v for v in loss if np.isfinite(v)]
+    finite = [v for _, curve in curves[:1] for v in curve if np.isfinite(v)]
     if finite and min(finite) > 0.0:
         axes.set_yscale("log")
     axes.legend()
@@ -200,6 +258,27 @@ def loss_png(loss: list[float], val_loss: list[float] | None) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
+
+
+def is_recipe(estimator: Any) -> bool:
+    """Whether ``estimator`` is the tabular recipe (an ensemble of member networks)."""
+    return hasattr(estimator, "members_")
+
+
+def training_png(estimator: Any) -> bytes:
+    """The loss curves of a fitted estimator: training and validation loss per epoch,
+    for each member of the tabular recipe."""
+    if not is_recipe(estimator):
+        curves = [("training loss", estimator.loss_curve_)]
+        if estimator.validation_loss_curve_:
+            curves.append(("validation loss", estimator.validation_loss_curve_))
+        return loss_png(curves)
+    curves = []
+    for i, (loss, val) in enumerate(
+        zip(estimator.loss_curves_, estimator.validation_loss_curves_, strict=True), 1
+    ):
+        curves += [(f"member {i} training", loss), (f"member {i} validation", val)]
+    return loss_png(curves)
 
 
 # -- training -------------------------------------------------------------------------
@@ -349,6 +428,135 @@ def no_convergence_warnings():
         yield
 
 
+def build_recipe(args: argparse.Namespace, task: str, callbacks: list | None) -> Any:
+    """The TabularClassifier or TabularRegressor of ``train``'s default (``--recipe tabular``)."""
+    # deltaprop.estimators.recipe imports scikit-learn (optional dependency)
+    from deltaprop.estimators.recipe import TabularClassifier, TabularRegressor
+
+    cls = TabularClassifier if task == "classification" else TabularRegressor
+    return cls(time_budget=args.time_budget, random_state=args.seed, callbacks=callbacks)
+
+
+def score_name(task: str) -> str:
+    """The validation score of a task: what the progress bar and summaries show."""
+    return "accuracy" if task == "classification" else "R2"
+
+
+#: Why a member of the tabular recipe stopped, by its stop reason.
+_MEMBER_STOPPED = {
+    "early_stopping": "no lower validation loss for {patience} epochs",
+    "max_iter": "all its epochs ran",
+    "time_budget": "its share of the time budget was spent",
+    "interrupted": "interrupted (Ctrl-C)",
+    "diverged": "the loss stopped being finite (diverged)",
+}
+
+
+def recipe_lines(
+    params: dict, fitted: dict, members: list[dict], layers: list, task: str
+) -> list[str]:
+    """What ``train`` and ``info`` say about a fitted tabular recipe.
+
+    ``params`` are its parameters, ``fitted`` its ``batch_size_``, ``max_epochs_`` and
+    ``fit_time_``, ``members`` one dict per member (``n_iter``, ``best_iteration``,
+    ``stop_reason``, ``validation_score_curve``): a model file's record of them, or the
+    same read off the estimator (:func:`recipe_record`). ``layers`` are those of a member.
+    """
+    n = len(members)
+    lines = [
+        f"model: the tabular recipe, {n} member network{'s' if n != 1 else ''} averaged, "
+        f"each {architecture(layers)}"
+    ]
+    budget = params["time_budget"]
+    spent = f"{float(fitted['fit_time_']):.1f} s"
+    spent += " (no time budget)" if budget is None else f" of a {float(budget):g} s time budget"
+    if n < params["n_ensemble"]:
+        spent += f"; {n} of {params['n_ensemble']} members trained before it ran out"
+    lines.append(
+        f"training: {spent}; Adam (learning rate {float(params['learning_rate']):g}, "
+        f"beta_2 {float(params['beta_2']):g}), cosine decay over {fitted['max_epochs_']} "
+        f"epochs, batch size {fitted['batch_size_']}, "
+        f"{float(params['validation_fraction']):g} of the rows held out by each member"
+    )
+    name = score_name(task)
+    for i, member in enumerate(members, 1):
+        reason = str(member["stop_reason"])
+        why = _MEMBER_STOPPED.get(reason, f"stop reason {reason}")
+        text = f"  member {i}: {member['n_iter']} epochs, stopped: " + why.format(
+            patience=params["n_iter_no_change"]
+        )
+        best, scores = member["best_iteration"], member["validation_score_curve"]
+        if best is not None:
+            text += f"; kept epoch {best}"
+            if scores:
+                text += f" (validation {name} {float(scores[best - 1]):.4f})"
+        lines.append(text)
+    lines.append("each member keeps the weights of its epoch with the lowest validation loss")
+    return lines
+
+
+def recipe_record(estimator: Any) -> tuple[dict, dict, list[dict]]:
+    """``(params, fitted, members)`` of a fitted tabular recipe, as :func:`recipe_lines`
+    takes them."""
+    fitted = {key: getattr(estimator, key) for key in ("batch_size_", "max_epochs_", "fit_time_")}
+    members = [
+        {
+            "n_iter": n_iter,
+            "best_iteration": best,
+            "stop_reason": reason,
+            "validation_score_curve": scores,
+        }
+        for n_iter, best, reason, scores in zip(
+            estimator.n_iter_,
+            estimator.best_iterations_,
+            estimator.stop_reasons_,
+            estimator.validation_score_curves_,
+            strict=True,
+        )
+    ]
+    return estimator.get_params(), fitted, members
+
+
+def _warn_without_out(args: argparse.Namespace) -> None:
+    if args.out is None:
+        warnings.warn(
+            "no --out: the trained model was thrown away; add --out MODEL to keep it",
+            UserWarning,
+            stacklevel=1,
+        )
+
+
+def _finish_recipe(args: argparse.Namespace, model: Any, written: bool) -> int:
+    """The recipe's part of :func:`finish_training`: members, then the exit code."""
+    estimator = model.estimator_
+    params, fitted, members = recipe_record(estimator)
+    layers = layers_of(estimator.members_[0])
+    for line in recipe_lines(params, fitted, members, layers, model.task_):
+        say(args, line)
+    if written:
+        say(args, f"wrote {args.out}")
+    if args.plot is not None:
+        say(args, f"wrote {args.plot}")
+    if "interrupted" in estimator.stop_reasons_:
+        saved = f"; the model of the members trained so far was written to {args.out}"
+        print(f"deltaprop: interrupted{saved if args.out else ''}", file=sys.stderr)
+        return 130
+    diverged = [i for i, r in enumerate(estimator.stop_reasons_, 1) if r == "diverged"]
+    if diverged:
+        kept = (
+            f"; the model was written to {args.out} (--keep-diverged)"
+            if written
+            else "; no model was written (--keep-diverged writes it)"
+        )
+        print(
+            f"deltaprop: error: member {diverged[0]} diverged: its loss stopped being finite "
+            f"or exploded; check the scaling of the columns (do not pass --no-standardize){kept}",
+            file=sys.stderr,
+        )
+        return DIVERGED
+    return 0
+
+
 def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: str = "") -> int:
     """Write the model (``--out``) and the plot (``--plot``), print the summary.
 
@@ -356,14 +564,14 @@ def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: st
     :data:`DIVERGED`.
     """
     estimator = model.estimator_
-    diverged = estimator.stop_reason_ == "diverged"
+    recipe = is_recipe(estimator)
+    diverged = "diverged" in (estimator.stop_reasons_ if recipe else [estimator.stop_reason_])
     write = args.out is not None and (not diverged or getattr(args, "keep_diverged", False))
     if write:
         save(model, args.out)
     if args.plot is not None:
-        write_bytes(args.plot, loss_png(estimator.loss_curve_, estimator.validation_loss_curve_))
+        write_bytes(args.plot, training_png(estimator))
 
-    interrupted = estimator.stop_reason_ == "interrupted"
     what = f" ({len(model.classes_)} classes)" if model.task_ == "classification" else ""
     n_columns = len(model.feature_names_in_)
     say(
@@ -371,6 +579,10 @@ def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: st
         f"trained on {n_rows} rows of {args.data}{where}: {model.task_} of {args.target!r}"
         f"{what} from {n_columns} feature column{'s' if n_columns > 1 else ''}",
     )
+    if recipe:
+        _warn_without_out(args)
+        return _finish_recipe(args, model, write)
+    interrupted = estimator.stop_reason_ == "interrupted"
     say(args, f"network: {architecture(layers_of(estimator.network_))}")
     curve = estimator.loss_curve_
     say(
@@ -380,12 +592,7 @@ def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: st
     )
     if write:
         say(args, f"wrote {args.out}")
-    elif args.out is None:
-        warnings.warn(
-            "no --out: the trained model was thrown away; add --out MODEL to keep it",
-            UserWarning,
-            stacklevel=1,
-        )
+    _warn_without_out(args)
     if args.plot is not None:
         say(args, f"wrote {args.plot}")
     if interrupted:

@@ -53,7 +53,10 @@ from deltaprop.tabular.dask import (
 )
 from deltaprop.training.checkpoint import Checkpoint
 
-__all__ = ["RECIPE_ON_DASK", "train_on_dask"]
+__all__ = ["WHY_MLP", "train_on_dask"]
+
+#: Why ``train --dask`` trains the MLP estimator rather than the tabular recipe.
+WHY_MLP = RECIPE_ON_DASK
 
 
 def train_on_dask(args: argparse.Namespace) -> int:

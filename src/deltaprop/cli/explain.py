@@ -14,8 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.cli.common import check_destination, load_model, read_table_at, require_extras
+from deltaprop.cli.common import (
+    check_destination,
+    is_recipe,
+    load_model,
+    read_table_at,
+    require_extras,
+)
 from deltaprop.cli.options import UsageError, add, wrap
+from deltaprop.cli.terminal import terminal_safe
 from deltaprop.core.network import Network
 from deltaprop.explain.examples import DEFAULT_LEARNING_RATE, tutorial_example, worked_example
 from deltaprop.explain.trace import Trace, explain
@@ -81,21 +88,22 @@ def _show(args: argparse.Namespace, trace: Trace, context: list[str]) -> int:
         try:
             trace.to_png(args.png)
         except ImportError as exc:
-            print(f"deltaprop: error: {exc}", file=sys.stderr)
+            print(f"deltaprop: error: {terminal_safe(str(exc))}", file=sys.stderr)
             return 1
         except OSError as exc:
             raise UsageError(f"cannot write --png {args.png}: {exc.strerror or exc}") from None
         print(f"deltaprop: wrote {args.png}", file=sys.stderr)
+    # names and labels in the text come from the model file and the table
     if args.format == "json":
-        print(trace.to_json())
+        print(trace.to_json())  # JSON escapes controls and non-ASCII itself
     elif args.format == "markdown":
         if context:
-            print("\n".join(f"> {line}  " for line in context) + "\n")
-        print(trace.to_markdown(), end="")
+            print(terminal_safe("\n".join(f"> {line}  " for line in context) + "\n"))
+        print(terminal_safe(trace.to_markdown()), end="")
     else:
         if context:
-            print("\n".join(context) + "\n")
-        print(trace.to_text(), end="")
+            print(terminal_safe("\n".join(context) + "\n"))
+        print(terminal_safe(trace.to_text()), end="")
     return 0
 
 
@@ -103,13 +111,35 @@ def _show(args: argparse.Namespace, trace: Trace, context: list[str]) -> int:
 def _encoded_target(model: Any, series: Any) -> np.ndarray:
     """The rows' target as the network trained on it: 0/1 or one-hot, or standardised."""
     codes = model.preprocessor_.transform_target(series)
-    if model.task_ == "regression":
-        return np.asarray(codes, dtype=np.float64).reshape(-1, 1)
     est = model.estimator_
+    if model.task_ == "regression" and not is_recipe(est):
+        return np.asarray(codes, dtype=np.float64).reshape(-1, 1)
+    if is_recipe(est):  # the tabular recipe's members: standardised targets, softmax classes
+        if model.task_ == "regression":
+            return (np.asarray(codes, np.float64).reshape(-1, 1) - est.target_mean_) / (
+                est.target_scale_
+            )
+        return np.eye(len(est.classes_))[np.asarray(codes, dtype=np.intp)]
     Y = est._label_binarizer.transform(codes).astype(np.float64)
     if est.out_activation_ == "softmax" and Y.shape[1] == 1:
         Y = np.hstack([1.0 - Y, Y])
     return Y
+
+
+def _network_of(estimator: Any, member: int | None) -> Network:
+    """The network to explain: the MLP's, or member ``member`` (from 1) of the recipe."""
+    if not is_recipe(estimator):
+        if member is not None:
+            raise UsageError(
+                "--member picks a network of the tabular recipe; this model is one MLP "
+                "estimator (drop --member)"
+            )
+        return estimator.network_
+    n = len(estimator.members_)
+    k = 1 if member is None else member
+    if k > n:
+        raise UsageError(f"--member {k}: this model's tabular recipe has {n} members (1 to {n})")
+    return estimator.members_[k - 1]
 
 
 def _explain_model(args: argparse.Namespace) -> int:
@@ -146,8 +176,7 @@ def _explain_model(args: argparse.Namespace) -> int:
     features = frame.drop(columns=[target]) if target != model.target_ else frame
     X_all = model.transform(features)
     Y = _encoded_target(model, row[target])
-    est = model.estimator_
-    net = _with_alpha(est.network_, args.alpha)
+    net = _with_alpha(_network_of(model.estimator_, args.member), args.alpha)
     learning_rate = args.learning_rate or DEFAULT_LEARNING_RATE
     names = [str(n) for n in model.preprocessor_.get_feature_names_out()]
     trace = explain(
@@ -164,6 +193,13 @@ def _explain_model(args: argparse.Namespace) -> int:
     if args.png is not None:
         check_destination(args.png, "--png")
     context = [] if args.format == "json" else _context(args, model, row, X_all[[i]], Y, target)
+    if context and is_recipe(model.estimator_):
+        n = len(model.estimator_.members_)
+        context.insert(
+            1,
+            f"explaining member {args.member or 1} of the {n} networks of the tabular recipe "
+            "(the model predicts their average; --member K picks another)",
+        )
     if context and weights is not None:
         context.append(f"sample weight ({weight_column}): {weights[i]:g}")
     return _show(args, trace, context)
@@ -199,7 +235,8 @@ def add_explain(commands: Any) -> None:
             "squared error, learning rate 0.5), or with --example tutorial of the "
             "tutorial's three weighted rows. With MODEL DATA --row N, of one row of real "
             "data with a model written by 'deltaprop train', through the model's own "
-            "preprocessing and network (unit health measured on all rows of DATA). "
+            "preprocessing and network (one member network of the tabular recipe, "
+            "--member K, the first by default; unit health measured on all rows of DATA). "
             "Layers, rows and units are numbered from 1."
         ),
         epilog=(
@@ -222,6 +259,7 @@ def add_explain(commands: Any) -> None:
         help="the column holding the row's true value (default: the model's target)",
     )
     add(parser, "example")
+    add(parser, "member")
     add(parser, "weight")
     add(parser, "format")
     add(parser, "png")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from deltaprop._version import __version__
 from deltaprop.cli import demo, explain, serve, tabular
 from deltaprop.cli.options import Parser, UsageError
+from deltaprop.cli.terminal import terminal_safe
 
 __all__ = ["build_parser", "main"]
 
@@ -55,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split("\n")) or type(exc).__name__
+def _one_line(exc: BaseException | str) -> str:
+    # messages carry names and values from files: safe for a terminal, on one line
+    return terminal_safe(" ".join(str(exc).split("\n"))) or type(exc).__name__
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -80,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return args.func(args)
         except (UsageError, ValueError, TypeError) as exc:
             # an error that names a setting says it as the command line spells it
-            text = getattr(exc, "cli", None) or _one_line(exc)
+            text = _one_line(getattr(exc, "cli", None) or exc)
             print(f"deltaprop: error: {text}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:

@@ -27,18 +27,56 @@ import numpy as np
 
 from deltaprop.live.toys import TOYS
 
-__all__ = ["OPTIONS", "Option", "Parser", "UsageError", "add", "wrap"]
+__all__ = ["MLP_OPTIONS", "OPTIONS", "Option", "Parser", "UsageError", "add", "wrap"]
 
 
 class UsageError(ValueError):
     """Bad usage or bad input: reported in one line with exit code 2."""
 
 
+_NOT_GIVEN: Any = object()
+
+
 class Parser(argparse.ArgumentParser):
-    """An argument parser that raises :class:`UsageError` instead of exiting."""
+    """An argument parser that raises :class:`UsageError` instead of exiting.
+
+    After :meth:`watch`, the parsed namespace also has ``given``: the watched options
+    that the command line set (a default is not told apart from a value by comparing:
+    ``--hidden 100`` is given although 100 is the default).
+    """
+
+    watched: frozenset[str] = frozenset()
 
     def error(self, message: str):  # argparse would exit itself; we want a return code
         raise UsageError(message)
+
+    def watch(self, dests: Any) -> None:
+        """Record which of the options ``dests`` (store, store_true) a command line sets."""
+        self.watched = frozenset(dests)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if not self.watched:
+            return super().parse_known_args(args, namespace)
+        namespace = argparse.Namespace() if namespace is None else namespace
+        # argparse fills in a default only where the namespace lacks the attribute: one
+        # that still holds the marker afterwards was not on the command line
+        for dest in self.watched:
+            if not hasattr(namespace, dest):
+                setattr(namespace, dest, _NOT_GIVEN)
+        namespace, extras = super().parse_known_args(args, namespace)
+        given = set()
+        for action in self._actions:
+            if action.dest not in self.watched or action.default is argparse.SUPPRESS:
+                continue
+            if getattr(namespace, action.dest) is not _NOT_GIVEN:
+                given.add(action.dest)
+                continue
+            default = action.default
+            if isinstance(default, str):  # as argparse does: a text default is parsed
+                default = self._get_value(action, default)
+            setattr(namespace, action.dest, default)
+        namespace.given = frozenset(given)
+        return namespace, extras
 
 
 def wrap(text: str) -> str:
@@ -337,6 +375,20 @@ OPTIONS: dict[str, Option] = {
         "--class-weight", choices=["balanced"], help="weigh classes by n / (n_classes * n_c)"
     ),
     "seed": _o("--seed", type=int, default=0, help="random seed (default 0)"),
+    "recipe": _o(
+        "--recipe",
+        choices=["tabular", "mlp"],
+        help="tabular: an ensemble of 5 MLPs trained by deltaprop's tabular recipe (the "
+        "default); mlp: one MLP estimator, set by the network and training options below "
+        "(any of them given without --recipe selects mlp)",
+    ),
+    "time_budget": _o(
+        "--time-budget",
+        type=float_in(0.0, low_open=True),
+        metavar="SECONDS",
+        help="the tabular recipe: cap the wall-clock time of training (default: none; the "
+        "epochs follow from the table's size)",
+    ),
     "task": _o(
         "--task",
         choices=["classification", "regression"],
@@ -489,6 +541,13 @@ OPTIONS: dict[str, Option] = {
     ),
     # explain
     "row": _o("--row", type=int, metavar="N", help="the row of DATA to explain (1 is the first)"),
+    "member": _o(
+        "--member",
+        type=int_at_least(1),
+        metavar="K",
+        help="a model of the tabular recipe: the member network to explain (numbered from "
+        "1; default 1); the model predicts the average of its members",
+    ),
     "format": _o(
         "--format",
         choices=["text", "markdown", "json"],
@@ -531,6 +590,15 @@ OPTIONS: dict[str, Option] = {
     "open": _o("--open", action="store_true", help="open the page in a browser"),
     "paused": _o("--paused", action="store_true", help="start paused"),
 }
+
+#: The options of ``train`` that set the MLP estimator: any of them given selects
+#: ``--recipe mlp`` (docs/cli.md); the tabular recipe takes none of them.
+MLP_OPTIONS = (
+    *("hidden", "activation", "output_activation", "loss", "alpha"),
+    *("solver", "learning_rate", "batch_size", "max_iter", "target_loss", "tol"),
+    *("n_iter_no_change", "early_stopping", "validation_fraction", "class_weight"),
+    *("checkpoint", "checkpoint_every", "resume"),
+)
 
 _KEEP: Any = object()
 

@@ -23,19 +23,30 @@ from deltaprop.cli.common import (
     INSTALL,
     Progress,
     build_estimator,
+    build_recipe,
     check_checkpoint_options,
     check_destination,
     finish_training,
     load_model,
-    loss_png,
     no_convergence_warnings,
     read_table_at,
     require_extras,
     say,
+    score_name,
+    training_png,
     write_bytes,
 )
-from deltaprop.cli.options import Parser, UsageError, add, impute_of, wrap
+from deltaprop.cli.options import (
+    MLP_OPTIONS,
+    Parser,
+    UsageError,
+    add,
+    impute_of,
+    table_reading,
+    wrap,
+)
 from deltaprop.cli.report import html_page, report_lines, report_png
+from deltaprop.cli.terminal import terminal_safe
 from deltaprop.core.network import Network
 from deltaprop.files.container import load
 from deltaprop.tabular import (
@@ -45,7 +56,8 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
-from deltaprop.training.checkpoint import Checkpoint
+from deltaprop.tabular.plain import PlainTable, plain_csv_text, read_small_csv
+from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError, describe_change
 
 __all__ = ["add_commands", "add_train"]
 
@@ -70,6 +82,38 @@ def _preprocessing(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _flags(names: Any) -> str:
+    return ", ".join("--" + name.replace("_", "-") for name in names)
+
+
+def choose_recipe(args: argparse.Namespace) -> str:
+    """``"tabular"`` or ``"mlp"``: ``--recipe``, else mlp when an MLP option is given.
+
+    Raises
+    ------
+    UsageError
+        For MLP options with ``--recipe tabular``, or ``--time-budget`` with the MLP.
+    """
+    given = [name for name in MLP_OPTIONS if name in getattr(args, "given", ())]
+    if args.recipe == "tabular" and given:
+        raise UsageError(
+            f"{_flags(given)} set{'s' if len(given) == 1 else ''} the MLP estimator; "
+            "--recipe tabular takes none of them (drop them, or write --recipe mlp)"
+        )
+    recipe = args.recipe or ("mlp" if given else "tabular")
+    if recipe == "mlp" and args.time_budget is not None:
+        if args.recipe:
+            why = "not the MLP estimator of --recipe mlp: use --max-iter"
+        else:
+            one = len(given) == 1
+            why = (
+                f"not the MLP estimator that {_flags(given)} select{'s' if one else ''}: "
+                f"drop {'it' if one else 'them'} or --time-budget"
+            )
+        raise UsageError(f"--time-budget caps the tabular recipe, {why}")
+    return recipe
+
+
 def _check_in_memory_options(args: argparse.Namespace) -> None:
     """The options of training in this process that only go together in some ways."""
     for option in ("dask_workers", "dask_worker_memory", "dask_data", "local_steps"):
@@ -77,6 +121,32 @@ def _check_in_memory_options(args: argparse.Namespace) -> None:
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{flag} needs --dask or --dask-scheduler ADDRESS")
     check_checkpoint_options(args)
+
+
+#: How the command line spells the options of deltaprop.train that ``train`` sets (the
+#: others, such as Adam's beta_1, keep train's names in a refused --resume)
+_SPELLED = {"optimizer": "--solver"} | {
+    name: "--" + name.replace("_", "-")
+    for name in (
+        "learning_rate", "momentum", "batch_size", "tol", "n_iter_no_change",
+        "early_stopping", "validation_fraction", "class_weight", "target_loss",
+    )
+}  # fmt: skip
+
+
+def _resume_mismatch(exc: ResumeMismatchError, args: argparse.Namespace) -> str:
+    """What changed since the checkpoint, in the command line's option names."""
+    parts = []
+    for name, old, new in exc.changes:
+        if name == "data":
+            parts.append(describe_change(name, old, new) + f" in {args.data!r}")
+            continue
+        parts.append(describe_change(_SPELLED.get(name, name), old, new))
+    return (
+        f"--resume {args.resume}: this run differs from the checkpoint's: "
+        + "; ".join(parts)
+        + " (resume with the options and data of the run that wrote it, or drop --resume)"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -91,12 +161,20 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ImportError(f"--plot needs matplotlib: {INSTALL}") from None
     if args.early_stopping and args.validation_fraction == 0.0:
         raise UsageError("argument --validation-fraction: must be > 0 and < 1, got 0")
+    recipe = choose_recipe(args)
     if args.dask or args.dask_scheduler is not None:
         if args.dry_run:
             raise UsageError(
                 "--dry-run reads the table in this process; it does not go with --dask"
             )
+        if args.recipe == "tabular" or args.time_budget is not None:
+            option = "--recipe tabular" if args.recipe else "--time-budget"
+            raise UsageError(
+                f"{option} is not available with --dask ({dask.WHY_MLP}); drop it: "
+                "through Dask, train trains one MLP estimator"
+            )
         return dask.train_on_dask(args)
+    args.recipe = recipe
     _check_in_memory_options(args)
     return _train_in_memory(args)
 
@@ -119,7 +197,7 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     )
     table = [(n, r.role, r.reason, r.n_missing) for n, r in roles.items()]
     if args.dry_run or not args.quiet:
-        print("\n".join(role_lines(table, impute_of(args))))
+        print(terminal_safe("\n".join(role_lines(table, impute_of(args)))))
     if args.dry_run:
         return 0
     task = args.task or infer_task(frame[args.target], name=args.target)
@@ -128,25 +206,29 @@ def _train_in_memory(args: argparse.Namespace) -> int:
         if message is not None:
             warnings.warn(message, UserWarning, stacklevel=1)
 
-    progress = Progress(
-        args.max_iter,
-        bar=sys.stderr.isatty() and not args.quiet,
-        lines=args.verbose > 0 and not args.quiet,
-    )
-    callbacks: list[Any] = [progress]
-    if args.checkpoint is not None:
-        callbacks.append(Checkpoint(args.checkpoint, every=args.checkpoint_every or 1))
+    show = {
+        "bar": sys.stderr.isatty() and not args.quiet,
+        "lines": args.verbose > 0 and not args.quiet,
+        "score_name": score_name(task),
+    }
+    if args.recipe == "tabular":
+        estimator = build_recipe(args, task, None)
+        progress = Progress(lambda: estimator.max_epochs_, members=estimator.n_ensemble, **show)
+        estimator.set_params(callbacks=[progress])
+    else:
+        progress = Progress(args.max_iter, **show)
+        callbacks: list[Any] = [progress]
+        if args.checkpoint is not None:
+            callbacks.append(Checkpoint(args.checkpoint, every=args.checkpoint_every or 1))
+        estimator = build_estimator(args, task, callbacks)
     preprocessing = _preprocessing(args)
     del preprocessing["sample_weight"]  # TabularModel.fit takes it
-    model = TabularModel(
-        build_estimator(args, task, callbacks),
-        task=task,
-        standardize=not args.no_standardize,
-        **preprocessing,
-    )
+    model = TabularModel(estimator, task=task, standardize=not args.no_standardize, **preprocessing)
     with no_convergence_warnings():
         try:
             model.fit(frame, args.target, sample_weight=args.sample_weight, resume=args.resume)
+        except ResumeMismatchError as exc:
+            raise UsageError(_resume_mismatch(exc, args)) from None
         finally:
             progress.close()
     model.estimator_.set_params(callbacks=None)  # functions are never stored in model files
@@ -155,37 +237,61 @@ def _train_in_memory(args: argparse.Namespace) -> int:
 
 # -- predict --------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Write one prediction (and, with --proba, class probabilities) per input row."""
-    require_extras("predict")
+    """Write one prediction (and, with --proba, class probabilities) per input row.
+
+    Neither scikit-learn nor, for a small CSV file, pandas is imported: the model
+    predicts with its :class:`~deltaprop.estimators.predictor.Predictor`, and the file
+    is read (and the predictions written) with the csv module when
+    :func:`~deltaprop.tabular.plain.read_small_csv` can promise pandas's reading.
+    """
     check_destination(args.out, "--out")
     model = load_model(args.model)
     if args.proba and model.task_ != "classification":
         raise UsageError("--proba needs a classification model; this one is regression")
-    frame = read_table_at(args.data, args)
-    ids = [c for c in model.id_columns_ if c in frame.columns]
-    absent = [c for c in model.id_columns_ if c not in frame.columns]
+    table = None
+    if model.preprocessor_.reads_plain_tables():
+        table = read_small_csv(args.data, **table_reading(args))
+    if table is None:
+        require_extras("predict", sklearn=False)
+        table = read_table_at(args.data, args)
+    ids = [c for c in model.id_columns_ if c in table.columns]
+    absent = [c for c in model.id_columns_ if c not in table.columns]
     if absent:
         warnings.warn(
             f"the table lacks the ID column(s) {absent}: predictions are written without them",
             UserWarning,
             stacklevel=1,
         )
-    out = frame[ids].reset_index(drop=True).copy()
+    # name -> values, in order; a later name replaces an earlier one in place (as pandas)
+    out: dict[str, Any] = {c: _column_values(table, c) for c in ids}
     out[model.target_ if model.target_ not in ids else f"predicted_{model.target_}"] = (
-        model.predict(frame)
+        model.predict(table)
     )
     if args.proba:
-        proba = model.predict_proba(frame)
+        proba = model.predict_proba(table)
         for k, label in enumerate(model.classes_.tolist()):
             out[f"proba_{label}"] = proba[:, k]
-    text = out.to_csv(index=False, lineterminator="\n")
+    if isinstance(table, PlainTable):
+        text = plain_csv_text(list(out.items()))
+    else:
+        frame = table[ids].reset_index(drop=True).copy()
+        for name, values in out.items():
+            frame[name] = values
+        text = frame.to_csv(index=False, lineterminator="\n")
     if args.out is None:
-        sys.stdout.write(text)
+        # on a terminal the table's labels and IDs are shown, never obeyed; a pipe or a
+        # file gets them as they are (they are data)
+        sys.stdout.write(terminal_safe(text) if sys.stdout.isatty() else text)
     else:
         write_bytes(args.out, text.encode("utf-8"))
         if args.verbose:
-            print(f"deltaprop: wrote {len(out)} rows to {args.out}", file=sys.stderr)
+            print(f"deltaprop: wrote {len(table)} rows to {args.out}", file=sys.stderr)
     return 0
+
+
+def _column_values(table: Any, name: str) -> Any:
+    """A column of a PlainTable (an array) or of a DataFrame (a Series)."""
+    return table[name] if isinstance(table, PlainTable) else table[name].reset_index(drop=True)
 
 
 # -- evaluate -------------------------------------------------------------------------
@@ -198,7 +304,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     frame = read_table_at(args.data, args)
     target = args.target or model.target_
     report = model.report(frame, target=target, sample_weight=args.sample_weight)
-    print(json.dumps(report) if args.json else "\n".join(report_lines(report, args.data)))
+    # JSON escapes every control and non-ASCII character itself
+    print(
+        json.dumps(report)
+        if args.json
+        else terminal_safe("\n".join(report_lines(report, args.data)))
+    )
     if args.plot is None and args.html is None:
         return 0
     actual = predicted = None
@@ -218,7 +329,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             data=args.data,
             model=args.model,
             picture=picture,
-            losses=loss_png(estimator.loss_curve_, estimator.validation_loss_curve_),
+            losses=training_png(estimator),
             card=model_card(args.model) or [],
         )
         write_bytes(args.html, page.encode("utf-8"))
@@ -233,7 +344,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         # not a kind info describes, or a config it cannot read: load's own error
         obj = load(args.model)
         raise UsageError(f"{args.model!r} holds a {type(obj).__name__}, not a model")
-    print("\n".join(lines))
+    print(terminal_safe("\n".join(lines)))
     return 0
 
 
@@ -258,8 +369,10 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
 # -- the parsers ----------------------------------------------------------------------
 _TRAIN_EPILOG = """examples:
   deltaprop train iris.csv --target species --out iris.deltaprop
+  deltaprop train houses.csv --target price --out houses.deltaprop --time-budget 60
   deltaprop train houses.parquet --target price --hidden 64,32 --solver sgd \\
       --learning-rate 0.01 --batch-size 32 --early-stopping --plot loss.png
+      # an MLP option (network, training) selects the MLP estimator: --recipe mlp
   deltaprop train big.csv --target y --out model.deltaprop --checkpoint run.ckpt \\
       --checkpoint-every 10      # later, after a crash: add --resume run.ckpt
   deltaprop train parquet_folder/ --target y --out model.deltaprop --solver lbfgs \\
@@ -270,19 +383,22 @@ exits with code 130 (through Dask it stops at once, writing no model)."""
 
 #: The option groups of ``train``, in the order of its help.
 _TRAIN_GROUPS = {
-    "network": ("hidden", "activation", "output_activation", "loss", "alpha"),
-    "training": (
-        "solver", "learning_rate", "batch_size", "max_iter", "target_loss", "tol",
-        "n_iter_no_change", "early_stopping", "validation_fraction", "sample_weight",
-        "class_weight", "seed",
+    "model": ("recipe", "time_budget", "seed"),
+    "network (MLP estimator; any of these selects --recipe mlp)": (
+        "hidden", "activation", "output_activation", "loss", "alpha",
     ),
+    "training (MLP estimator; any of these selects --recipe mlp)": (
+        "solver", "learning_rate", "batch_size", "max_iter", "target_loss", "tol",
+        "n_iter_no_change", "early_stopping", "validation_fraction", "class_weight",
+    ),
+    "rows": ("sample_weight",),
     "reading the table": ("sep", "decimal", "encoding"),
     "preprocessing": (
         "impute", "scaling", "no_standardize", "categorical", "id", "drop", "dry_run",
     ),
-    "output and checkpoints": (
-        "plot", "keep_diverged", "checkpoint", "checkpoint_every", "resume", "quiet",
-        "verbose",
+    "output": ("plot", "keep_diverged", "quiet", "verbose"),
+    "checkpoints (MLP estimator; any of these selects --recipe mlp)": (
+        "checkpoint", "checkpoint_every", "resume",
     ),
     "Dask (a Parquet dataset larger than this machine's memory; docs/scale.md)": (
         "dask", "dask_scheduler", "dask_workers", "dask_worker_memory", "dask_data",
@@ -297,13 +413,20 @@ def add_train(commands: Any) -> Parser:
         "train",
         help="train a model on a table (CSV, Parquet, NPZ)",
         description=wrap(
-            "Train a feed-forward network on the table DATA to predict the column "
+            "Train feed-forward networks on the table DATA to predict the column "
             "--target from the others. Each column gets a role, printed first (--dry-run "
             "prints the roles and stops): numbers are robustly scaled, categories one-hot "
             "encoded, dates become calendar features, free text hashed words; "
             "identifiers and constant columns are left out; missing values are filled "
-            "and flagged. This preprocessing is stored in the model. A progress bar "
-            "shows the epoch, loss and validation loss on a terminal."
+            "and flagged. This preprocessing is stored in the model. By default (--recipe "
+            "tabular) train fits deltaprop's tabular recipe, for classification and "
+            "regression alike: 5 MLPs (3 hidden layers of 128 ReLU units, Adam, cosine "
+            "decay), each holding out its own 20% of the rows and keeping its best epoch, "
+            "averaged; the epochs follow from the table's size and --time-budget caps "
+            "the time. Any option of the network, training or checkpoint groups trains "
+            "one MLP estimator instead (--recipe mlp, scikit-learn's MLP defaults). A "
+            "progress bar shows the epoch, loss, validation loss and validation score "
+            "(accuracy or R2) on a terminal."
         ),
         epilog=_TRAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -316,6 +439,7 @@ def add_train(commands: Any) -> Parser:
         group = train.add_argument_group(title)
         for name in names:
             add(group, name)
+    train.watch(MLP_OPTIONS)
     train.set_defaults(func=cmd_train)
     return train
 

@@ -71,10 +71,14 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from deltaprop.core.arrays import to_numpy
-from deltaprop.core.backprop import forward_pass
 from deltaprop.core.network import Network
 from deltaprop.estimators import plan, state
 from deltaprop.estimators.dask import fit_on_dask, predict_on_dask
+from deltaprop.estimators.predictor import (
+    class_labels_from_outputs,
+    class_probabilities,
+    network_outputs,
+)
 from deltaprop.files.container import register_kind
 from deltaprop.optim.optimizers import LBFGS
 from deltaprop.parallel import is_dask_collection
@@ -98,7 +102,8 @@ class _ValidationScore:
 
     Counts the epochs whose score is below ``best + tol``; asks training to stop when
     there are more than ``patience`` of them in a row (when ``stop`` is True). Keeps the
-    parameters with the best score, which the estimator restores at the end.
+    parameters with the best score, which the estimator restores at the end. Each score
+    is also appended to ``History.val_score`` (what ``deltaprop train`` shows).
     """
 
     def __init__(self, estimator, X_val, y_val, w_val, *, stop, tol, patience, verbose):
@@ -120,6 +125,7 @@ class _ValidationScore:
                 self.estimator._score_function(self.y_val, y_pred, sample_weight=self.w_val)
             )
         self.scores.append(score)
+        history.val_score.append(score)
         if self.verbose:
             print(f"Validation score: {score:f}")
         self.no_improvement = self.no_improvement + 1 if score < self.best_score + self.tol else 0
@@ -503,10 +509,7 @@ class _BaseMLP(BaseEstimator):
             )
         if sp.issparse(X):
             X = X.toarray()
-        params = [np.asarray(p, dtype=np.result_type(p, X)) for p in self._parameters()]
-        X = np.asarray(X, dtype=np.result_type(X, *params))
-        _, activations = forward_pass(self.network_.layers, params, X, xp=np)
-        return activations[-1]
+        return network_outputs(self.network_.layers, self._parameters(), X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -835,12 +838,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return {index[label]: float(w) for label, w in self.class_weight.items()}
 
     def _decode(self, out):
-        if self.out_activation_ == "softmax" and not self._multilabel():
-            if self._label_binarizer.y_type_ != "multiclass":
-                classes = self.classes_ if len(self.classes_) == 2 else self.classes_[[0, 0]]
-                return classes[np.argmax(out, axis=1)]
-        y = out.ravel() if self.n_outputs_ == 1 else out
-        return self._label_binarizer.inverse_transform(y)
+        return class_labels_from_outputs(
+            out,
+            self.classes_,
+            softmax=self.out_activation_ == "softmax",
+            multilabel=self._multilabel(),
+        )
 
     # -- public API -------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -907,13 +910,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         check_is_fitted(self)
         if is_dask_collection(X):
             return predict_on_dask(self, X, "predict_proba")
-        out = self._forward(X)
-        if self.n_outputs_ == 1:
-            p = out.ravel()
-            return np.vstack([1.0 - p, p]).T
-        if self._label_binarizer.y_type_ == "multiclass" and self.out_activation_ != "softmax":
-            return out / np.sum(out, axis=1, keepdims=True)
-        return out
+        return class_probabilities(
+            self._forward(X),
+            softmax=self.out_activation_ == "softmax",
+            multilabel=self._multilabel(),
+        )
 
     def predict_log_proba(self, X):
         """``log(predict_proba(X))``."""

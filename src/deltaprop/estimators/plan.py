@@ -360,9 +360,13 @@ def stopping(est: Any, *, incremental: bool = False) -> Stopping:
     if holdout and est.early_stopping_metric == "loss":
         on_validation_loss, tol = True, float(est.tol)
         if finite_patience and not adaptive:
-            n_no_change = patience + 1
+            n_no_change = patience + 1 if finite_patience else 1
     elif stochastic and not holdout and not adaptive and finite_patience:
         tol, n_no_change = float(est.tol), patience + 1
+    if tol is None and not on_validation_loss:
+        # read by no rule of train's; a value that does not move with max_iter, so that
+        # a checkpoint resumed with a larger max_iter records the same options
+        n_no_change = patience + 1 if finite_patience else 1
     return Stopping(
         max_iter=max_iter,
         patience=patience,

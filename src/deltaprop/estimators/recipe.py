@@ -30,6 +30,7 @@ size (so a seed gives bit-identical results); ``time_budget`` caps the wall time
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import time
@@ -46,9 +47,11 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from deltaprop.core.network import Network
-from deltaprop.estimators import plan
+from deltaprop.estimators import plan, state
+from deltaprop.files.container import register_kind
 from deltaprop.optim.optimizers import Adam
 from deltaprop.optim.schedules import CosineAnnealing
+from deltaprop.training.metrics import ValidationScore, accuracy, r2_score
 from deltaprop.training.trainer import train
 
 __all__ = ["TabularClassifier", "TabularRegressor", "auto_batch_size", "auto_epochs"]
@@ -107,9 +110,11 @@ class _Deadline:
 
     def __init__(self, at: float) -> None:
         self.at = at
+        self.fired = False
 
     def __call__(self, iteration, history, net) -> bool:
-        return time.perf_counter() >= self.at
+        self.fired = self.fired or time.perf_counter() >= self.at
+        return self.fired
 
 
 _COMMON_DOC = """
@@ -143,6 +148,10 @@ _COMMON_DOC = """
         member starts once the budget is spent (at least one member always trains).
     random_state : int, RandomState or None, default=None
         Seeds the members (weights, validation rows, batches, dropout).
+    callbacks : callable or list of callables, optional
+        Called after every epoch of every member as ``callback(iteration, history,
+        network)`` (see :func:`deltaprop.train`); ``history.val_score`` holds the
+        member's validation score so far. Must be None to save the model.
 """
 
 _ATTRIBUTES_DOC = """
@@ -157,6 +166,18 @@ _ATTRIBUTES_DOC = """
     validation_loss_curves_ : list of list of float
         Each member's validation loss after every epoch (true labels, standardised
         targets).
+    validation_score_curves_ : list of list of float
+        Each member's validation score after every epoch: accuracy (classification) or
+        R² (regression, before clipping).
+    loss_curves_ : list of list of float
+        Each member's training loss per epoch.
+    stop_reasons_ : list of str
+        Why each member stopped: ``"early_stopping"`` (``n_iter_no_change`` epochs
+        without a lower validation loss), ``"max_iter"`` (``max_epochs_`` ran),
+        ``"time_budget"`` (its share of ``time_budget`` was spent), or a reason of
+        :class:`~deltaprop.training.History` (``"callback"``, ``"interrupted"``, ...).
+    fit_time_ : float
+        Wall-clock seconds the fit took (what ``time_budget`` caps).
     batch_size_, max_epochs_ : int
         The values used.
     n_features_in_ : int
@@ -180,6 +201,7 @@ class _TabularBase(BaseEstimator):
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "time_budget": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "random_state": ["random_state"],
+        "callbacks": [callable, list, tuple, None],
     }
 
     def __init__(
@@ -198,6 +220,7 @@ class _TabularBase(BaseEstimator):
         n_iter_no_change=16,
         time_budget=None,
         random_state=None,
+        callbacks=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.n_ensemble = n_ensemble
@@ -212,10 +235,14 @@ class _TabularBase(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.time_budget = time_budget
         self.random_state = random_state
+        self.callbacks = callbacks
 
     # -- subclass hooks ---------------------------------------------------------------
     _out_activation = "identity"
     _loss = "squared_error"
+
+    _score = staticmethod(r2_score)
+    _score_name = "R2"
 
     def _targets(self, y):
         """``(Y_train, Y_val)``: float targets to learn and to select epochs on."""
@@ -255,7 +282,8 @@ class _TabularBase(BaseEstimator):
             np.iinfo(np.int32).max, size=self.n_ensemble
         )
         self.members_, self.n_iter_, self.best_iterations_ = [], [], []
-        self.validation_loss_curves_ = []
+        self.validation_loss_curves_, self.validation_score_curves_ = [], []
+        self.loss_curves_, self.stop_reasons_ = [], []
         for i, seed in enumerate(seeds):
             deadline = None
             if self.time_budget is not None:
@@ -264,12 +292,27 @@ class _TabularBase(BaseEstimator):
                     break
                 deadline = time.perf_counter() + left / (self.n_ensemble - i)
             self._fit_member(X, Y_fit, Y_val, w, units, int(seed), deadline)
+            if self.stop_reasons_[-1] == "interrupted":
+                break  # Ctrl-C: the members trained so far make the model
+        self.fit_time_ = time.perf_counter() - start
         return self
 
     def _fit_member(self, X, Y_fit, Y_val, w, units, seed, deadline) -> None:
         train_idx, val_idx = _split(X.shape[0], self.validation_fraction, seed, self._stratify())
         layers = plan.dense_layers(units, "relu", self._out_activation, dropout=self.dropout)
         net = Network(layers, loss=self._loss, random_state=seed)
+        w_val = None if w is None else w[val_idx]
+        callbacks = [
+            ValidationScore(
+                X[val_idx], Y_val[val_idx], self._score, sample_weight=w_val, name=self._score_name
+            )
+        ]
+        timer = None if deadline is None else _Deadline(deadline)
+        if timer is not None:
+            callbacks.append(timer)
+        if self.callbacks is not None:
+            user = self.callbacks
+            callbacks += list(user) if isinstance(user, list | tuple) else [user]
         history = train(
             net,
             X[train_idx],
@@ -285,15 +328,19 @@ class _TabularBase(BaseEstimator):
             max_iter=self.max_epochs_,
             random_state=seed,
             schedule=CosineAnnealing(t_max=self.max_epochs_),
-            validation_data=(X[val_idx], Y_val[val_idx], None if w is None else w[val_idx]),
+            validation_data=(X[val_idx], Y_val[val_idx], w_val),
             early_stopping=True,
             n_iter_no_change=int(self.n_iter_no_change),
-            callbacks=None if deadline is None else [_Deadline(deadline)],
+            callbacks=callbacks,
         )
         self.members_.append(net)
         self.n_iter_.append(history.n_iter)
         self.best_iterations_.append(history.best_iteration)
         self.validation_loss_curves_.append(list(history.val_loss))
+        self.validation_score_curves_.append(list(history.val_score))
+        self.loss_curves_.append(list(history.loss))
+        out_of_time = timer is not None and timer.fired and history.stop_reason == "callback"
+        self.stop_reasons_.append("time_budget" if out_of_time else str(history.stop_reason))
 
     # -- prediction -------------------------------------------------------------------
     def _mean_output(self, X) -> np.ndarray:
@@ -352,6 +399,8 @@ class TabularClassifier(ClassifierMixin, _TabularBase):
     }
     _out_activation = "softmax"
     _loss = "cross_entropy"
+    _score = staticmethod(accuracy)
+    _score_name = "accuracy"
 
     def __init__(
         self,
@@ -370,6 +419,7 @@ class TabularClassifier(ClassifierMixin, _TabularBase):
         n_iter_no_change=16,
         time_budget=None,
         random_state=None,
+        callbacks=None,
     ):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes,
@@ -385,6 +435,7 @@ class TabularClassifier(ClassifierMixin, _TabularBase):
             n_iter_no_change=n_iter_no_change,
             time_budget=time_budget,
             random_state=random_state,
+            callbacks=callbacks,
         )
         self.label_smoothing = label_smoothing
 
@@ -511,3 +562,18 @@ class TabularRegressor(RegressorMixin, _TabularBase):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+# the "tabular_classifier" and "tabular_regressor" kinds of model files
+register_kind(
+    "tabular_classifier",
+    TabularClassifier,
+    state.recipe_to_state,
+    functools.partial(state.recipe_from_state, TabularClassifier),
+)
+register_kind(
+    "tabular_regressor",
+    TabularRegressor,
+    state.recipe_to_state,
+    functools.partial(state.recipe_from_state, TabularRegressor),
+)

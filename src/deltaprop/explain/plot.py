@@ -12,7 +12,11 @@ figure is built without pyplot, so no backend is changed.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 from typing import Any
+
+from deltaprop.files.container import write_atomically
 
 #: Units drawn per layer: a wider layer shows its first MAX_UNITS - 1 and "... n more".
 MAX_UNITS = 8
@@ -84,7 +88,12 @@ def draw_trace(trace: Any, path: Any, *, sample: int = 0, dpi: int = 150) -> Non
     ax.set_xlim(-3.2 if names is not None else -1.0, (len(sizes) - 1) * x_step + 1.4)
     ax.set_ylim(bottom, top + 0.6)
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    if not isinstance(path, str | os.PathLike):
+        fig.savefig(path, dpi=dpi)  # a file object: the caller's to manage
+        return
+    # atomically: a full disk leaves the previous picture, never half of a new one
+    suffix = Path(path).suffix.lstrip(".").lower() or None
+    write_atomically(path, lambda file: fig.savefig(file, dpi=dpi, format=suffix))
 
 
 def _draw_edges(ax: Any, trace: Any, positions: list, shown: list[int]) -> None:

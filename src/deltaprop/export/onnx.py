@@ -101,6 +101,7 @@ _OP_OPSET = {
     "Less": 7,
     "MatMul": 1,
     "Log": 6,
+    "Max": 8,
     "Min": 8,
     "Mul": 7,
     "Neg": 6,

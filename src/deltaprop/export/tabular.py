@@ -9,9 +9,11 @@ scaling, the smooth clip ``z / sqrt(1 + (z / 3)^2)``; per categorical column a o
 block (an unseen category is a row of zeros, as in ``TabularModel.predict``); a 0/1
 missing-value indicator where the model has one. Date and free-text columns are not
 expressed (the export names them: drop them in training to export). Then the network
-and the head: for a classifier the outputs ``label`` (the original labels) and
-``probabilities``; for a
-regressor ``predictions``, shape (N,), in the target's units.
+(for the tabular recipe, what ``deltaprop train`` fits by default: every member network
+and the mean of their outputs, then, for regression, the recipe's target scaling and its
+clip to the training range) and the head: for a classifier the outputs ``label`` (the
+original labels) and ``probabilities``; for a regressor ``predictions``, shape (N,), in
+the target's units.
 
 Missing values: with ``impute`` a NaN in a numeric input is replaced by the stored fill
 value (``IsNaN`` and ``Where``), and so is an empty string in a text input; without
@@ -53,6 +55,10 @@ def _numeric_feature(
         is_nan = graph.node("IsNaN", [x], "is_nan", width=1, opset=9)
         x = graph.node("Where", [is_nan, graph.scalar(fill), x], "filled", width=1)
     if math.isfinite(low) and math.isfinite(high):  # infinities to the training range
+        # a bound past the graph's float type (files before column roles clip at float64's
+        # largest number) clips at that type's largest number instead of overflowing
+        largest = float(np.finfo(graph.dtype).max)
+        low, high = max(low, -largest), min(high, largest)
         x = graph.node("Min", [x, graph.scalar(high)], "below_high", width=1)
         x = graph.node("Max", [x, graph.scalar(low)], "clipped", width=1, opset=8)
     if mean == 0.0 and scale == 1.0:  # not standardised
@@ -80,6 +86,27 @@ def _text_feature(
         value = graph.constant(np.array([str(fill)], dtype=object), "fill", dtype=object)
         x = graph.node("Where", [is_empty, value, x], "filled", width=1)
     return add_one_hot(graph, x, categories), is_empty
+
+
+def _add_recipe(graph: OnnxGraph, estimator: Any, X: str) -> str:
+    """The tabular recipe's answer before the model's head: the mean of its members'
+    outputs (probabilities); for regression mapped to the recipe's target units and
+    clipped to the training range (``Min`` and ``Max``: ``Clip`` takes scalars only)."""
+    outputs = [add_network(graph, net, X) for net in estimator.members_]
+    width = estimator.members_[0].n_outputs
+    total = outputs[0]
+    for output in outputs[1:]:  # in the members' order, as the Python predictions add
+        total = graph.node("Add", [total, output], "members_sum", width=width)
+    mean = graph.node(
+        "Div", [total, graph.scalar(float(len(outputs)))], "members_mean", width=width
+    )
+    if not hasattr(estimator, "target_mean_"):
+        return mean
+    y = add_inverse_scaling(graph, mean, estimator.target_mean_, estimator.target_scale_)
+    high = graph.constant(np.asarray(estimator.target_max_, dtype=graph.dtype), "target_max")
+    low = graph.constant(np.asarray(estimator.target_min_, dtype=graph.dtype), "target_min")
+    y = graph.node("Min", [y, high], "y_below_max", width=width)
+    return graph.node("Max", [y, low], "y_clipped", width=width)
 
 
 def tabular_model_to_model_proto(model: Any, *, opset: int | None = None, dtype: Any = None) -> Any:
@@ -110,8 +137,14 @@ def tabular_model_to_model_proto(model: Any, *, opset: int | None = None, dtype:
     """
     model._check_fitted()
     pre, estimator = model.preprocessor_, model.estimator_
+    recipe = hasattr(estimator, "members_")
     if dtype is None:
-        dtype = np.result_type(*estimator.coefs_)
+        weights = (
+            [p for net in estimator.members_ for p in net.parameters]
+            if recipe
+            else estimator.coefs_
+        )
+        dtype = np.result_type(*weights)
     graph = OnnxGraph(dtype, name="deltaprop_tabular_model")
     fills = pre.fill_values_
     blocks = []
@@ -137,15 +170,19 @@ def tabular_model_to_model_proto(model: Any, *, opset: int | None = None, dtype:
             to = _element_type(graph.onnx, graph.dtype)
             blocks.append(graph.node("Cast", [missing], "missing", width=1, to=to))
     X = graph.concat(blocks, "features")
-    net = estimator._network(graph.dtype)
-    scores = add_network(graph, net, X)
+    if recipe:
+        scores = _add_recipe(graph, estimator, X)
+        net = estimator.members_[0]
+    else:
+        net = estimator._network(graph.dtype)
+        scores = add_network(graph, net, X)
     if model.task_ == "regression":
         y = add_inverse_scaling(graph, scores, [pre.target_mean_], [pre.target_scale_])
         graph.add_output("predictions", graph.ravel(y, "predictions"))
     elif net.n_outputs == 1:
         add_classifier_outputs(graph, scores, kind="binary", classes=pre.classes_)
     else:
-        if estimator.out_activation_ != "softmax":  # independent sigmoids: as predict_proba
+        if not recipe and estimator.out_activation_ != "softmax":  # sigmoids: as predict_proba
             scores = _normalized_rows(graph, scores, net.n_outputs)
         add_classifier_outputs(graph, scores, kind="multiclass", classes=pre.classes_)
     return graph.to_model(opset=opset, doc_string=repr(model))

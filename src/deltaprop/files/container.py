@@ -65,10 +65,15 @@ from deltaprop.core.arrays import to_numpy
 from deltaprop.core.layers import Dense
 from deltaprop.core.losses import LOSSES
 from deltaprop.core.network import Network
+from deltaprop.files.archives import ArchiveError, check_zip_layout, read_npy_header
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "MAX_HEADER_BYTES",
+    "MAX_HEADER_ITEMS",
+    "MAX_HEADER_MEMORY",
+    "MAX_SHAPE_PRODUCT",
     "ArrayStore",
     "FileHeader",
     "ModelFileError",
@@ -98,8 +103,19 @@ _ARRAY_SUFFIX = ".npy"
 #: Array names: dot-separated words, e.g. ``layers.0.weights``.
 _NAME_RE = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")
 _MAX_NAME_LENGTH = 200
-_MAX_HEADER_BYTES = 64 * 2**20
-_MAX_NPY_HEADER_BYTES = 10_000
+#: The largest ``header.json`` a model file may have, in bytes.
+MAX_HEADER_BYTES = 16 * 2**20
+#: The most JSON items (values and keys, counted as the ``,`` ``:`` ``[`` ``{`` of the
+#: text, before it is parsed) a header may hold. Parsed JSON costs up to ~90 bytes per
+#: item, 20 to 30 times its text: with these two limits parsing a header allocates at
+#: most :data:`MAX_HEADER_MEMORY`.
+MAX_HEADER_ITEMS = 1_000_000
+#: What parsing the largest header that passes the two limits above may allocate
+#: (measured by ``tests/test_memory_bounds.py``).
+MAX_HEADER_MEMORY = 160 * 2**20
+#: The largest product of the dimensions of a declared shape, a zero counting as one
+#: (so that NumPy can represent it; the bytes are checked against the file as well).
+MAX_SHAPE_PRODUCT = 2**53
 _MAX_MEMBERS = 100_000
 _MAX_NDIM = 32
 _READ_CHUNK = 16 * 2**20
@@ -138,6 +154,8 @@ _LAZY_KINDS: dict[str, tuple[str, str]] = {
     "tabular_model": ("deltaprop.tabular.model", "cli"),
     "mlp_classifier": ("deltaprop.estimators.mlp", "sklearn"),
     "mlp_regressor": ("deltaprop.estimators.mlp", "sklearn"),
+    "tabular_classifier": ("deltaprop.estimators.recipe", "sklearn"),
+    "tabular_regressor": ("deltaprop.estimators.recipe", "sklearn"),
 }
 
 
@@ -558,7 +576,8 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Any], None]) -> N
     ``write(file)`` fills a temporary file (``.<name>.<12 hex digits>.tmp``, beside
     ``path``, a name :func:`load` refuses), which is flushed, fsynced and renamed over
     ``path``; the folder is fsynced too. On any exception, Ctrl-C included, the temporary
-    file is removed and whatever was at ``path`` stays untouched.
+    file is removed and whatever was at ``path`` stays untouched; an ``OSError`` (a
+    full disk, a quota) is raised again naming ``path``, with its ``errno``.
     """
     path = Path(path)
     tmp = _create_temporary(path.parent, path.name)
@@ -568,9 +587,13 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Any], None]) -> N
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # a full disk says "No space left on device" without a file name (or names
+            # the temporary file): name the destination the caller asked for
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
     _fsync_folder(path.parent)
 
@@ -670,8 +693,12 @@ def _sniff(path: Path, size: int) -> None:
     raise ModelFileError(f"{str(path)!r} is not a deltaprop model file: {what}")
 
 
-def _check_directory(archive: zipfile.ZipFile, file_size: int, where: str) -> dict:
-    """Member name -> ZipInfo, after checking names, flags and sizes of the directory."""
+def _check_directory(archive: zipfile.ZipFile, file: Any, file_size: int, where: str) -> dict:
+    """Member name -> ZipInfo, after checking names, flags, sizes and layout of the directory.
+
+    Members must not overlap (``check_zip_layout``): with every member stored and read
+    once, loading then reads each byte of the file at most once.
+    """
     infos = archive.infolist()
     if len(infos) > _MAX_MEMBERS:
         raise ModelFileError(f"{where}: {len(infos)} members is more than a model file can hold")
@@ -694,12 +721,21 @@ def _check_directory(archive: zipfile.ZipFile, file_size: int, where: str) -> di
             raise ModelFileError(
                 f"{where}: member {name!r} is compressed; model files store members uncompressed"
             )
+        if info.header_offset < 0:  # the directory sits elsewhere than its record says
+            raise ModelFileError(
+                f"{where}: member {name!r} starts {-info.header_offset} bytes before the "
+                "start of the file (damaged?)"
+            )
         if info.header_offset + info.file_size > file_size:
             raise ModelFileError(
                 f"{where}: member {name!r} claims {info.file_size} bytes beyond the end of the "
                 "file (truncated?)"
             )
         members[name] = info
+    try:
+        check_zip_layout(archive, file, where)
+    except ArchiveError as exc:
+        raise ModelFileError(str(exc)) from None
     return members
 
 
@@ -707,10 +743,16 @@ def _read_header(archive: zipfile.ZipFile, members: dict, where: str) -> dict:
     info = members.get(_HEADER_NAME)
     if info is None:
         raise ModelFileError(f"{where} is not a deltaprop model file: it has no {_HEADER_NAME}")
-    if info.file_size > _MAX_HEADER_BYTES:
-        raise ModelFileError(f"{where}: {_HEADER_NAME} is {info.file_size} bytes, too large")
+    if info.file_size > MAX_HEADER_BYTES:
+        raise ModelFileError(
+            f"{where}: {_HEADER_NAME} is {info.file_size:,} bytes, over the limit of "
+            f"{MAX_HEADER_BYTES:,} bytes (MAX_HEADER_BYTES)"
+        )
+    raw = archive.read(info)
+    _check_header_items(raw, where)
     try:
-        text = archive.read(info).decode("utf-8")
+        text = raw.decode("utf-8")
+        del raw
         header = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelFileError(f"{where}: {_HEADER_NAME} is not valid JSON: {exc}") from None
@@ -747,11 +789,26 @@ def _read_header(archive: zipfile.ZipFile, members: dict, where: str) -> dict:
     return header
 
 
+def _check_header_items(raw: bytes, where: str) -> None:
+    """Refuse a header with more than :data:`MAX_HEADER_ITEMS` items, before parsing it.
+
+    Every value or key after the first is preceded by one of ``,`` ``:`` ``[`` ``{``, so
+    their count bounds the objects ``json.loads`` would build (characters inside strings
+    are counted too: an over-estimate, never an under-estimate).
+    """
+    n_items = sum(raw.count(mark) for mark in (b",", b":", b"[", b"{"))
+    if n_items > MAX_HEADER_ITEMS:
+        raise ModelFileError(
+            f"{where}: {_HEADER_NAME} holds about {n_items:,} JSON items, over the limit of "
+            f"{MAX_HEADER_ITEMS:,} (MAX_HEADER_ITEMS); it is refused before parsing"
+        )
+
+
 def _check_array_spec(name: str, spec: Any, where: str) -> None:
     if len(name) > _MAX_NAME_LENGTH or not _NAME_RE.fullmatch(name):
         raise ModelFileError(f"{where}: array name {name!r:.80} is not allowed")
     check_keys(spec, ("dtype", "shape"), f"{where}: arrays[{name!r}]")
-    if spec["dtype"] not in ALLOWED_DTYPES:
+    if not isinstance(spec["dtype"], str) or spec["dtype"] not in ALLOWED_DTYPES:
         raise ModelFileError(
             f"{where}: array {name!r} has dtype {spec['dtype']!r:.40}; only "
             f"{sorted(ALLOWED_DTYPES)} are allowed"
@@ -765,20 +822,19 @@ def _check_array_spec(name: str, spec: Any, where: str) -> None:
         raise ModelFileError(
             f"{where}: array {name!r} has shape {shape!r:.80}; expected a list of ints >= 0"
         )
+    if math.prod(max(n, 1) for n in shape) > MAX_SHAPE_PRODUCT:
+        raise ModelFileError(
+            f"{where}: array {name!r} declares shape {tuple(shape)!r:.80}, whose dimensions "
+            f"multiply (a zero counting as one) to more than {MAX_SHAPE_PRODUCT} "
+            "(MAX_SHAPE_PRODUCT)"
+        )
 
 
 def _read_npy_header(member: Any, name: str, where: str) -> tuple[tuple, bool, np.dtype]:
     """The shape, Fortran order and dtype in the ``.npy`` header of ``member``."""
     try:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            read_header = np.lib.format.read_array_header_1_0
-        elif version in ((2, 0), (3, 0)):
-            read_header = np.lib.format.read_array_header_2_0
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-        return read_header(member, max_header_size=_MAX_NPY_HEADER_BYTES)
-    except (ValueError, SyntaxError, EOFError, zipfile.BadZipFile) as exc:
+        return read_npy_header(member)
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelFileError(f"{where}: array {name!r} is not a valid .npy member: {exc}") from None
 
 
@@ -875,6 +931,8 @@ def _checked_path(path: str | os.PathLike) -> tuple[Path, str, int]:
         )
     if not path.exists():
         raise ModelFileError(f"{where}: no such file")
+    if path.is_dir():
+        raise ModelFileError(f"{where} is not a file: it is a folder")
     if not path.is_file():
         raise ModelFileError(f"{where} is not a file")
     size = path.stat().st_size
@@ -893,7 +951,7 @@ def _open_model_file(path: str | os.PathLike) -> Iterator[tuple[Any, dict, dict,
     path, where, size = _checked_path(path)
     try:
         with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
-            members = _check_directory(archive, size, where)
+            members = _check_directory(archive, file, size, where)
             header = _read_header(archive, members, where)
             expected = {_HEADER_NAME} | {_member_name(name) for name in header["arrays"]}
             unexpected = sorted(set(members) - expected)

@@ -192,7 +192,11 @@ class BoundedHandler(BaseHTTPRequestHandler):
         self._reader.budget += length
         body = self.rfile.read(length)
         if len(body) != length:
-            raise ConnectionResetError("the body ended early")
+            # answered all the same: a client that only closed its sending side reads it
+            raise RequestError(
+                HTTPStatus.BAD_REQUEST,
+                f"the body ended after {len(body)} of its Content-Length of {length} bytes",
+            )
         return body
 
     def peer_closed(self) -> bool:

@@ -430,6 +430,9 @@ class LBFGS:
     ('converged', array([[2.]]), array([1.]))
     """
 
+    #: What a checkpoint records of it (a resumed run with other values is refused)
+    _hyper_parameters: tuple[str, ...] = ("max_iter", "tol", "max_fun", "memory")
+
     def __init__(
         self,
         max_iter: int | None = None,

@@ -15,6 +15,7 @@ the vector SciPy's L-BFGS works on.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -139,6 +140,19 @@ def make_part(X: Any, y: Any, w: Any, index: int, model: Model, dtype: Any) -> P
 def part_stats(part: Part) -> tuple[int, float]:
     """``(n_rows, sum of weights)`` of a part."""
     return part.n_rows, part.weight
+
+
+def part_digest(part: Part) -> bytes:
+    """A BLAKE2b digest of a part's ``X``, ``y`` and ``w`` (dtype, shape and bytes)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in (part.X, part.y, part.w):
+        if array is None:
+            digest.update(b"None;")
+            continue
+        block = np.ascontiguousarray(array)
+        digest.update(f"{block.dtype.str}{block.shape};".encode())
+        digest.update(block.data)
+    return digest.digest()
 
 
 def class_counts(part: Part, n_classes: int) -> np.ndarray | None:

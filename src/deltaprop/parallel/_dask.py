@@ -21,6 +21,7 @@ as one process would draw them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -47,6 +48,7 @@ from deltaprop.parallel._blocks import (
     flatten,
     local_sgd_block,
     make_part,
+    part_digest,
     part_stats,
     reweighted,
     unflatten,
@@ -59,7 +61,13 @@ from deltaprop.parallel._memory import (
     map_parts,
     plan_data,
 )
-from deltaprop.training.checkpoint import Checkpoint, attached, read_resume, restore
+from deltaprop.training.checkpoint import (
+    Checkpoint,
+    attached,
+    read_resume,
+    restore,
+    run_options,
+)
 from deltaprop.training.divergence import forget_overflowed_state
 from deltaprop.training.history import History
 from deltaprop.training.lbfgs import run_lbfgs
@@ -621,6 +629,16 @@ def train(
             "n_outputs": model.layers[-1].n_out,
             "batch_size": (batch_size or 200) if solver == "local_sgd" else None,
         }
+        if saves_state:
+            n_columns = model.layers[0].n_in
+            tracker.data_info["fingerprint"] = _fingerprint(
+                load.waiter, rows, validation, n_columns
+            )
+            settings = dict(batch_size=batch_size, local_steps=local_steps, shuffle=shuffle)
+            settings.update(target_loss=target_loss, tol=tol, n_iter_no_change=n_iter_no_change)
+            settings.update(early_stopping=early_stopping, class_weight=class_weight)
+            settings.update(validation_fraction=validation_fraction, solver=solver)
+            tracker.options = run_options(optimizer, schedule, settings)
         params = [np.asarray(to_numpy(p), dtype=dtype) for p in net.parameters]
         if resumed is not None:
             check_rng = validation_fraction is not None or solver == "local_sgd"
@@ -688,6 +706,21 @@ def _prepare_rows(client, data, splits, model: Model, rng, load: _Load):
     if validation is not None and not validation.total_weight > 0.0:
         raise ValueError("the validation rows' weights are all zero")
     return rows, validation, dtype
+
+
+def _fingerprint(waiter, rows: _Rows, validation: _Rows | None, n_columns: int) -> dict[str, Any]:
+    """The rows, columns and a hash of the row blocks (and validation blocks), in order.
+
+    Hashed by the workers block by block, so it is the same for the same partitions of
+    the same data; a checkpoint of a Dask run is checked against it when resumed.
+    """
+    groups = [rows] if validation is None else [rows, validation]
+    digest = hashlib.blake2b(digest_size=16)
+    for group in groups:
+        for block in waiter.gather(map_parts(waiter.client, part_digest, group.parts)):
+            digest.update(block)
+        digest.update(b";")
+    return {"rows": sum(rows.n_rows), "columns": n_columns, "hash": digest.hexdigest()}
 
 
 def _check_solver_options(net, solver, schedule, shuffle, rng, saves_state) -> None:

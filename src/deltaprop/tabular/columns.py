@@ -13,6 +13,7 @@ regression from the target. The rules are spelled out in ``docs/data.md``.
 from __future__ import annotations
 
 import re
+import reprlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 
 __all__ = [
     "MAX_CLASSES_INFERRED",
+    "NESTED_TYPES",
     "NULL_SPELLINGS",
     "SHOW",
     "SpelledError",
@@ -37,6 +39,7 @@ __all__ = [
     "missing_rows_error",
     "mode",
     "most_frequent",
+    "nested_error",
     "not_numbers_error",
     "not_numbers_rows_error",
     "number_from_text",
@@ -272,6 +275,52 @@ def is_numeric_column(name: str, series: Any, pd: Any) -> bool:
     if 2 * n_numbers >= n_present:
         raise not_numbers_error(name, series, bad, n_numbers)
     return False
+
+
+#: The key of ``DataFrame.attrs`` where :func:`~deltaprop.tabular.read_table` records the
+#: Arrow type of each nested Parquet column (``{name: "list<element: int64>"}``).
+NESTED_TYPES = "deltaprop_nested_types"
+_NESTED_VALUES = (list, tuple, dict, set, frozenset, np.ndarray)
+
+
+def nested_error(name: str, series: Any) -> SpelledError | None:
+    """The error for a column of nested values (lists, structs, maps), or None.
+
+    A cell of such a column holds several values; read as a category, each distinct
+    list would be a class of its own, so such a column is refused, naming its type: the
+    Arrow type that :func:`~deltaprop.tabular.read_table` recorded for a Parquet column,
+    else the Python type of its first nested value.
+
+    Parameters
+    ----------
+    name : str
+        The column's name.
+    series : pandas.Series
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> error = nested_error("tags", pd.Series([[1, 2], [3]]))
+    >>> str(error).split(":")[0], error.cli.split(", ")[-1]
+    ("column 'tags' holds nested values (lists, e.g. [1, 2])", 'or leave it out with --drop tags')
+    >>> nested_error("size", pd.Series([1.0, 2.0])) is None
+    True
+    """
+    kind = series.attrs.get(NESTED_TYPES, {}).get(name)
+    if kind is not None:
+        kind = f"the nested Parquet type {kind}"
+    elif series.dtype == object:
+        for value in series.to_numpy():
+            if isinstance(value, _NESTED_VALUES):
+                kind = f"nested values ({type(value).__name__}s, e.g. {reprlib.repr(value)})"
+                break
+    if kind is None:
+        return None
+    what = (
+        f"column {name!r} holds {kind}: deltaprop reads one number, category, text or date "
+        "per cell. Flatten it into plain columns, or leave it out with "
+    )
+    return SpelledError(f"{what}drop=[{name!r}]", f"{what}--drop {name}")
 
 
 def category_strings(series: Any, pd: Any) -> np.ndarray:

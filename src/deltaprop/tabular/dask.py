@@ -301,7 +301,9 @@ def _moments(frame: Any, centres: _Centres) -> dict:
         out["ssd"][name] = float(np.sum((values - mean) ** 2))
     for name in centres.categorical:
         strings = category_strings(frame[name], pd)
-        present = strings[np.array([s is not None for s in strings], dtype=bool)].astype(str)
+        # Python strings (object dtype): a fixed-width array would be as wide as the
+        # longest category times the partition's rows.
+        present = strings[np.array([s is not None for s in strings], dtype=bool)]
         labels, counts = np.unique(present, return_counts=True)
         out["categories"][name] = dict(zip(labels.tolist(), counts.tolist(), strict=True))
     target = frame[centres.target]

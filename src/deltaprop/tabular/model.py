@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.estimators.predictor import Predictor, predictor_of
 from deltaprop.files.container import (
     ArrayStore,
     ModelFileError,
@@ -42,8 +43,10 @@ from deltaprop.files.container import (
     register_kind,
 )
 from deltaprop.tabular.columns import SpelledError, table_frame
+from deltaprop.tabular.plain import PlainTable
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
+from deltaprop.tabular.stored import StoredEstimator, read_stored_estimator
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel"]
 
@@ -59,12 +62,27 @@ REGRESSION_METRICS = ("r2", "rmse", "mse", "mae", "mape")
 _INSTALL = 'pip install "deltaprop[cli]"'
 
 
-def _estimators() -> tuple[type, type]:
-    try:  # deltaprop.estimators.mlp imports scikit-learn (optional dependency)
+#: The model-file kinds of the estimators each task takes, and their classes' names.
+_KINDS_OF_TASK = {
+    "classification": {
+        "mlp_classifier": "MLPClassifier",
+        "tabular_classifier": "TabularClassifier",
+    },
+    "regression": {"mlp_regressor": "MLPRegressor", "tabular_regressor": "TabularRegressor"},
+}
+
+
+def _estimators_for(task: str) -> tuple[type, type]:
+    """The estimator classes a ``task`` takes: its MLP estimator (the default), then the
+    tabular recipe's."""
+    try:  # deltaprop.estimators.mlp and .recipe import scikit-learn (optional dependency)
         from deltaprop.estimators.mlp import MLPClassifier, MLPRegressor
+        from deltaprop.estimators.recipe import TabularClassifier, TabularRegressor
     except ImportError:
         raise ImportError(f"TabularModel needs scikit-learn: {_INSTALL}") from None
-    return MLPClassifier, MLPRegressor
+    if task == "classification":
+        return MLPClassifier, TabularClassifier
+    return MLPRegressor, TabularRegressor
 
 
 class TabularModel:
@@ -72,10 +90,11 @@ class TabularModel:
 
     Parameters
     ----------
-    estimator : MLPClassifier or MLPRegressor, optional
+    estimator : MLPClassifier, MLPRegressor, TabularClassifier or TabularRegressor, optional
         The estimator to train, fitted in place by :meth:`fit` (its ``callbacks`` must be
-        None again before the model is saved). Default: one with default parameters,
-        of the class the task needs.
+        None again before the model is saved): an MLP estimator, or the tabular recipe
+        (what ``deltaprop train`` uses by default). Default: an MLP estimator with
+        default parameters, of the class the task needs.
     task : {"classification", "regression"} or None
         None infers it from the target (:func:`deltaprop.tabular.infer_task`).
     impute : {"median", "mean", "most_frequent", None}, default "median"
@@ -98,10 +117,15 @@ class TabularModel:
     ----------
     preprocessor_ : Preprocessor
         Fitted on the training table (with the target).
-    estimator_ : MLPClassifier or MLPRegressor
+    estimator_ : MLPClassifier, MLPRegressor, TabularClassifier or TabularRegressor
         Fitted on the preprocessed rows; a classifier's classes are ``0 .. n - 1``,
         indices into ``classes_``, and a regressor learns the standardised target
-        (the target itself with ``loss="poisson"``).
+        (the target itself with ``loss="poisson"``). A model loaded from a file builds
+        it (importing scikit-learn) when it is first asked for; until then the
+        model predicts with ``predictor_``.
+    predictor_ : Predictor
+        Predicts as ``estimator_`` does, bit for bit, with NumPy alone
+        (:class:`~deltaprop.estimators.predictor.Predictor`).
     target_ : str
         The target column.
     task_ : str
@@ -179,7 +203,7 @@ class TabularModel:
             a bad weight column, or an estimator of the wrong class for the task.
         """
         pd = require_pandas()
-        MLPClassifier, MLPRegressor = _estimators()
+        _estimators_for("classification")  # scikit-learn, or an ImportError naming the extra
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {target!r}")
         full = table_frame(table, pd)
@@ -200,13 +224,17 @@ class TabularModel:
         ).fit(full)
         X = pre.transform(frame)
         y = pre.transform_target(frame)
-        classifier = pre.task_ == "classification"
-        wanted = MLPClassifier if classifier else MLPRegressor
-        estimator = self.estimator if self.estimator is not None else wanted()
-        if type(estimator) is not wanted:
+        wanted = _estimators_for(pre.task_)
+        estimator = self.estimator if self.estimator is not None else wanted[0]()
+        if type(estimator) not in wanted:
             raise ValueError(
                 f"the target {target!r} is a {pre.task_} target: it needs a "
-                f"{wanted.__name__}, got a {type(estimator).__name__}"
+                f"{' or a '.join(c.__name__ for c in wanted)}, got a {type(estimator).__name__}"
+            )
+        if resume is not None and type(estimator) is not wanted[0]:
+            raise ValueError(
+                f"resume needs a {wanted[0].__name__} (checkpoints hold the state of one "
+                f"network's training), got a {type(estimator).__name__}"
             )
         if resume is None:
             estimator.fit(X, y, sample_weight=weights)
@@ -214,6 +242,43 @@ class TabularModel:
             estimator._validate_params()
             estimator._fit(X, y, sample_weight=weights, incremental=False, resume=resume)
         return self._set_fitted(pre, estimator, target, weight_column)
+
+    # A model loaded from a file holds a StoredEstimator in place of its estimator: the
+    # properties below build the scikit-learn estimator when something asks for it.
+    @property
+    def estimator(self) -> Any:
+        return _built(self._estimator)
+
+    @estimator.setter
+    def estimator(self, value: Any) -> None:
+        self._estimator = value
+
+    @property
+    def estimator_(self) -> Any:
+        if "_fitted_estimator" not in self.__dict__:
+            raise AttributeError("'TabularModel' object has no attribute 'estimator_'")
+        return _built(self._fitted_estimator)
+
+    @estimator_.setter
+    def estimator_(self, value: Any) -> None:
+        self._fitted_estimator = value
+
+    @property
+    def predictor_(self) -> Predictor:
+        answering = self._answering()
+        return answering if isinstance(answering, Predictor) else predictor_of(answering)
+
+    def _answering(self) -> Any:
+        """What computes the predictions: the estimator, or (loaded, not built) its predictor.
+
+        Both answer alike, bit for bit; the estimator wins once it exists, as the user
+        may have changed it.
+        """
+        self._check_fitted()
+        stored = self._fitted_estimator
+        if isinstance(stored, StoredEstimator) and not stored.built:
+            return stored.predictor
+        return self.estimator_
 
     def _set_fitted(self, pre: Any, estimator: Any, target: str, weight_column: Any):
         """Record the fitted parts (after ``fit``, or when a model file is loaded)."""
@@ -230,7 +295,7 @@ class TabularModel:
         return self
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "estimator_"):
+        if "_fitted_estimator" not in self.__dict__:
             raise ValueError("this TabularModel is not fitted yet: call fit(table, target) first")
 
     def transform(self, table: Any) -> np.ndarray:
@@ -243,11 +308,13 @@ class TabularModel:
         -------
         ndarray of shape (n_samples, n_features_out)
         """
-        pd = require_pandas()
         self._check_fitted()
-        frame = table_frame(table, pd)
-        if self.sample_weight_ is not None and self.sample_weight_ in frame.columns:
-            frame = frame.drop(columns=[self.sample_weight_])
+        weight = self.sample_weight_
+        if isinstance(table, PlainTable):  # a small CSV file read without pandas
+            return self.preprocessor_.transform(table.without([weight] if weight else []))
+        frame = table_frame(table, require_pandas())
+        if weight is not None and weight in frame.columns:
+            frame = frame.drop(columns=[weight])
         return self.preprocessor_.transform(frame)
 
     # -- predicting -------------------------------------------------------------------
@@ -258,13 +325,15 @@ class TabularModel:
         ----------
         table : pandas.DataFrame or mapping of column name -> 1-D array-like
             Holds every feature column (any order; extra columns are ignored with a
-            :class:`~deltaprop.tabular.DataWarning`).
+            :class:`~deltaprop.tabular.DataWarning`). A
+            :class:`~deltaprop.tabular.plain.PlainTable` is taken too (see
+            :meth:`Preprocessor.transform <deltaprop.tabular.Preprocessor.transform>`).
 
         Returns
         -------
         ndarray of shape (n_samples,)
         """
-        output = self.estimator_.predict(self.transform(table))
+        output = self._answering().predict(self.transform(table))
         return self.preprocessor_.inverse_transform_target(output)
 
     def predict_proba(self, table: Any) -> np.ndarray:
@@ -278,7 +347,7 @@ class TabularModel:
         self._check_fitted()
         if self.task_ != "classification":
             raise ValueError("probabilities need a classification model; this is regression")
-        return self.estimator_.predict_proba(self.transform(table))
+        return self._answering().predict_proba(self.transform(table))
 
     def evaluate(
         self, table: Any, target: str | None = None, sample_weight: str | Any = None
@@ -379,14 +448,15 @@ class TabularModel:
             "n_rows": len(frame),
             "sample_weight": weight_column,
         }
+        answering = self._answering()
         if self.task_ == "classification":
-            proba = self.estimator_.predict_proba(X)
-            predicted = self.estimator_.predict(X)
+            proba = answering.predict_proba(X)
+            predicted = answering.predict(X)
             return {
                 **report,
                 **_classification_report(y_true, proba, predicted, weights, self.classes_),
             }
-        predicted = self.preprocessor_.inverse_transform_target(self.estimator_.predict(X))
+        predicted = self.preprocessor_.inverse_transform_target(answering.predict(X))
         actual = self.preprocessor_.inverse_transform_target(y_true)
         return {**report, **_regression_report(actual, predicted, weights)}
 
@@ -423,6 +493,11 @@ class TabularModel:
 
     def __repr__(self) -> str:
         return f"TabularModel(estimator={self.estimator!r}, task={self.task!r})"
+
+
+def _built(estimator: Any) -> Any:
+    """``estimator``, or the one a StoredEstimator builds (importing scikit-learn)."""
+    return estimator.estimator() if isinstance(estimator, StoredEstimator) else estimator
 
 
 def _sample_weights(
@@ -595,12 +670,14 @@ def _model_from_state(config: dict, arrays: ArrayStore) -> TabularModel:
         raise ModelFileError(f"config.target {target!r:.60} is not the preprocessor's target")
     if weight is not None and (not isinstance(weight, str) or weight in pre.feature_names_in_):
         raise ModelFileError("config.sample_weight must be null or a column that is no feature")
-    estimator = load_nested(config["estimator"], arrays, "estimator", where="config.estimator")
-    MLPClassifier, MLPRegressor = _estimators()
+    estimator = read_stored_estimator(
+        config["estimator"], arrays, "estimator", where="config.estimator"
+    )
     classifier = pre.task_ == "classification"
-    wanted = MLPClassifier if classifier else MLPRegressor
-    if type(estimator) is not wanted:
-        raise ModelFileError(f"config.estimator must hold a {wanted.__name__} for {pre.task_}")
+    wanted = _KINDS_OF_TASK[pre.task_]
+    if estimator.kind not in wanted or estimator.predictor.task == "multilabel":
+        names = " or a ".join(wanted.values())
+        raise ModelFileError(f"config.estimator must hold a {names} for {pre.task_}")
     if estimator.n_features_in_ != pre.n_features_out_:
         raise ModelFileError(
             f"config.estimator takes {estimator.n_features_in_} inputs, the preprocessor "

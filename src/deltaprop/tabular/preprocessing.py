@@ -61,6 +61,7 @@ from deltaprop.tabular.columns import (
     parse_numbers,
     table_frame,
 )
+from deltaprop.tabular.plain import PlainTable, plain_category_strings, plain_numbers
 from deltaprop.tabular.readers import require_pandas
 from deltaprop.tabular.roles import ROLES, ColumnRole, infer_roles, parse_dates
 from deltaprop.tabular.transforms import (
@@ -444,8 +445,11 @@ class Preprocessor:
 
         Parameters
         ----------
-        table : pandas.DataFrame or mapping of column name -> 1-D array-like
+        table : pandas.DataFrame, mapping of column name -> 1-D array-like, or PlainTable
             Must hold every feature column seen in fit (any order); others are ignored.
+            A :class:`~deltaprop.tabular.plain.PlainTable` (a small CSV file read
+            without pandas) gives the matrix its file read by ``read_table`` gives; it
+            cannot hold the dates of a datetime column.
 
         Returns
         -------
@@ -464,9 +468,14 @@ class Preprocessor:
             all zeros), missing values in columns that had none in training, and values
             that are not numbers (read as missing); ``transform_report_`` counts them.
         """
-        pd = require_pandas()
         self._check_fitted()
-        frame = table_frame(table, pd)
+        if isinstance(table, PlainTable):
+            if not self.reads_plain_tables():
+                raise ValueError("datetime columns need pandas: pass a DataFrame, not a PlainTable")
+            frame, pd = table, None
+        else:
+            pd = require_pandas()
+            frame = table_frame(table, pd)
         absent = [c for c in self.feature_names_in_ if c not in frame.columns]
         if absent:
             raise ValueError(
@@ -497,6 +506,14 @@ class Preprocessor:
         self.transform_report_ = {k: v for k, v in report.items() if any(v.values())}
         return np.ascontiguousarray(np.hstack(blocks), dtype=self.dtype)
 
+    def reads_plain_tables(self) -> bool:
+        """Whether :meth:`transform` takes a :class:`~deltaprop.tabular.plain.PlainTable`.
+
+        It does unless a feature column holds dates (parsed by pandas).
+        """
+        self._check_fitted()
+        return all(column["kind"] != "datetime" for column in self.columns_)
+
     def _fill(self, name: str, values: np.ndarray, missing: np.ndarray) -> np.ndarray:
         if not missing.any():
             return values
@@ -513,7 +530,7 @@ class Preprocessor:
         name, kind = column["name"], column["kind"]
         if kind in ("numeric", "datetime"):
             if kind == "numeric":
-                values, missing = parse_numbers(series, pd)
+                values, missing = plain_numbers(series) if pd is None else parse_numbers(series, pd)
                 bad = ~missing & np.isnan(values)
                 counts["not_numbers"] = int(bad.sum())
                 if bad.any() and self.fill_values_ is None:
@@ -532,13 +549,14 @@ class Preprocessor:
             parts = date_parts(np.clip(values, -1e6, 1e6), column["hour"])
             parts[:, [0, -1]] = self._scale(parts[:, [0, -1]], [i, i + 1])
             return parts, missing, 2
-        strings = category_strings(series, pd)
+        strings = plain_category_strings(series) if pd is None else category_strings(series, pd)
         missing = np.array([s is None for s in strings], dtype=bool)
         counts["missing"] = int(missing.sum())
         strings = self._fill(name, strings, missing)
         if kind == "text":
             return hashed_words([s or None for s in strings], column["buckets"]), missing, 0
-        codes = pd.Index(column["categories"]).get_indexer(as_text(strings))
+        index = {category: k for k, category in enumerate(column["categories"])}
+        codes = np.array([index.get(s, -1) for s in as_text(strings)], dtype=np.intp)
         unseen = codes < 0
         counts["unseen"] = int(unseen.sum())
         counts["unseen_values"] = sorted({str(v) for v in strings[unseen]})[:SHOW]  # type: ignore[assignment]

@@ -19,14 +19,38 @@ import gzip
 import io
 import lzma
 import re
+import tokenize
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deltaprop.tabular.columns import NULL_SPELLINGS, column_names, parse_numbers, require_pandas
+from deltaprop.files.archives import (
+    ArchiveError,
+    check_expansion,
+    check_zip_layout,
+    expansion_limit,
+    read_bounded,
+    read_npy_header,
+)
+from deltaprop.tabular.columns import (
+    NESTED_TYPES,
+    NULL_SPELLINGS,
+    column_names,
+    parse_numbers,
+    require_pandas,
+)
 
-__all__ = ["column_names", "read_table", "require_pandas"]
+__all__ = ["MAX_COLUMNS", "MAX_FIELD_CHARS", "column_names", "read_table", "require_pandas"]
+
+#: The longest field of a CSV file, in characters (Python's ``csv`` module's default
+#: limit, which deltaprop does not change: it is global to the process).
+MAX_FIELD_CHARS = 131_072
+#: The most columns a table may have (a single gigantic line would otherwise become
+#: millions of columns).
+MAX_COLUMNS = 100_000
 
 
 _INSTALL = 'pip install "deltaprop[data]"'
@@ -42,6 +66,17 @@ _SEPARATORS = (",", ";", "\t", "|")
 _SNIFF_CHARS = 65536
 _DECIMAL_COMMA = re.compile(r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?[0-9]+\.[0-9]+$")
+# what a damaged .npz raises, from its ZIP directory, a member's header (NumPy tokenizes
+# it: TokenError) or its data
+_NPZ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    tokenize.TokenError,
+)
 
 
 def _require_pyarrow() -> None:
@@ -149,8 +184,14 @@ def read_table(
         raise ValueError(f"{str(path)!r}: the file has no columns")
     if frame.shape[0] == 0:
         raise ValueError(f"{str(path)!r}: the file has a header but no data rows")
-    frame.columns = column_names(frame.columns, str(path))
-    return tidy(frame, pd, decimal or ".")
+    nested = frame.attrs.get(NESTED_TYPES, {})
+    original = list(frame.columns)
+    frame.columns = column_names(original, str(path))
+    frame = tidy(frame, pd, decimal or ".")
+    if nested:  # kept with the table, so that its roles name the Arrow types
+        renamed = dict(zip(original, frame.columns, strict=True))
+        frame.attrs[NESTED_TYPES] = {renamed[k]: v for k, v in nested.items() if k in renamed}
+    return frame
 
 
 def _check_parquet_folder(path: Path) -> None:
@@ -227,8 +268,12 @@ def _decode(path: Path, suffix: str, encoding: str | None) -> str:
     where = str(path)
     try:
         with _CSV_OPENERS[suffix](path, "rb") as raw:
-            data = raw.read()
-    except (OSError, EOFError, lzma.LZMAError) as exc:
+            if _CSV_OPENERS[suffix] is open:
+                data = raw.read()
+            else:  # inflated at most to the expansion limit (no gzip or bzip2 bomb)
+                limit = expansion_limit(path.stat().st_size)
+                data = read_bounded(raw, limit, repr(where), "the text")
+    except (OSError, EOFError, lzma.LZMAError, zlib.error) as exc:  # zlib: a damaged .gz
         raise ValueError(f"{where!r}: cannot read the file: {exc}") from None
     if encoding is not None:
         try:
@@ -344,8 +389,13 @@ def _check_fields(text: str, sep: str, where: str) -> None:
                 for i, name in enumerate(names):
                     if not name and i > 0:
                         raise ValueError(f"{where!r}: column {i + 1} of the header has no name")
+                if len(row) > MAX_COLUMNS:
+                    raise ValueError(
+                        f"{where!r}: the header has {len(row):,} fields, more than the "
+                        f"limit of {MAX_COLUMNS:,} columns (MAX_COLUMNS)"
+                    )
                 if len(set(names)) != len(names):
-                    dup = next(name for name in names if names.count(name) > 1)
+                    dup = _first_duplicate(names)
                     raise ValueError(f"{where!r}: column name {dup!r} appears more than once")
                 n_fields = len(row)
                 continue
@@ -356,6 +406,11 @@ def _check_fields(text: str, sep: str, where: str) -> None:
                 )
             n_rows += 1
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise ValueError(
+                f"{where!r}: line {reader.line_num} has a field longer than "
+                f"{MAX_FIELD_CHARS:,} characters (MAX_FIELD_CHARS; an unclosed quote?)"
+            ) from None
         raise ValueError(f"{where!r}: not a valid CSV file: {exc}") from None
     if n_fields == 0:
         raise ValueError(f"{where!r}: the file is empty")
@@ -363,22 +418,95 @@ def _check_fields(text: str, sep: str, where: str) -> None:
         raise ValueError(f"{where!r}: the file has a header but no data rows")
 
 
+def _first_duplicate(names: list[str]) -> str:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    raise AssertionError("no duplicate")  # only called when there is one
+
+
+def _check_zip(path: Path, what: str) -> list[zipfile.ZipInfo]:
+    """The members of a ZIP-based table (``.npz``, ``.xlsx``), checked before any is read.
+
+    Members must lie side by side (no overlapping-member bomb) and their declared sizes
+    together must stay within the expansion limit of the file's size (no zip bomb).
+    """
+    where = repr(str(path))
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as file, zipfile.ZipFile(file) as archive:
+            check_zip_layout(archive, file, where)
+            infos = archive.infolist()
+    except ArchiveError as exc:
+        raise ValueError(str(exc)) from None
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
+        raise ValueError(f"{where}: not a readable {what} (damaged?): {exc}") from None
+    check_expansion(sum(info.file_size for info in infos), size, where, f"the {what}'s members")
+    return infos
+
+
 def _read_excel(path: Path, pd: Any) -> Any:
     try:
         import openpyxl  # noqa: F401  (optional dependency: pip install openpyxl)
     except ImportError:
         raise ImportError("reading .xlsx files needs openpyxl: pip install openpyxl") from None
+    _check_zip(path, ".xlsx workbook")
     try:
         return pd.read_excel(path, sheet_name=0, dtype=object)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{str(path)!r}: cannot read the workbook: {exc}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # openpyxl parses a ZIP of XML parts: a damaged file fails in zipfile, zlib, the
+        # XML parser or openpyxl itself, each with its own exception; all mean the same
+        raise ValueError(
+            f"{str(path)!r}: cannot read the workbook: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _check_npz_members(path: Path) -> None:
+    """Each ``.npy`` member's declared shape and dtype, checked before NumPy allocates it.
+
+    NumPy allocates ``prod(shape) * itemsize`` bytes from a member's header before it
+    reads the data: the header must declare a 1-D array of an allowed dtype whose bytes
+    fit in the member's (bounded) size.
+    """
+    where = repr(str(path))
+    infos = _check_zip(path, ".npz archive")
+    with zipfile.ZipFile(path) as archive:
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            try:
+                with archive.open(info) as member:
+                    shape, _, dtype = read_npy_header(member)
+            except _NPZ_ERRORS as exc:
+                raise ValueError(f"{where}: array {name!r} cannot be read: {exc}") from None
+            if len(shape) != 1:
+                raise ValueError(
+                    f"{where}: array {name!r} has shape {shape!r:.60}; each array of an .npz "
+                    "table is one column and must be 1-D"
+                )
+            if dtype.hasobject:
+                raise ValueError(
+                    f"{where}: array {name!r} cannot be read: it holds Python objects, which "
+                    "would need pickle (never loaded); columns must hold numbers, booleans or "
+                    "text (dtype 'U')"
+                )
+            if shape[0] * dtype.itemsize > info.file_size:
+                raise ValueError(
+                    f"{where}: array {name!r} declares {shape[0]:,} values of {dtype} "
+                    f"({shape[0] * dtype.itemsize:,} bytes) but its member holds "
+                    f"{info.file_size:,} bytes; refused before allocating"
+                )
 
 
 def _read_npz(path: Path, pd: Any) -> Any:
     where = str(path)
+    _check_npz_members(path)
     try:
         archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+    except _NPZ_ERRORS as exc:
         raise ValueError(f"{where!r}: not a readable .npz archive: {exc}") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{where!r}: not an .npz archive (a single .npy array?)")
@@ -389,7 +517,7 @@ def _read_npz(path: Path, pd: Any) -> Any:
         for name in archive.files:
             try:
                 values = archive[name]
-            except (ValueError, OSError, EOFError) as exc:
+            except _NPZ_ERRORS as exc:
                 raise ValueError(f"{where!r}: array {name!r} cannot be read: {exc}") from None
             if values.ndim != 1:
                 raise ValueError(
@@ -412,11 +540,55 @@ def _read_npz(path: Path, pd: Any) -> Any:
     return frame
 
 
+def _check_parquet_sizes(path: Path) -> None:
+    """The sizes a Parquet file's metadata declares, checked before its data is read.
+
+    The rows times the columns times 8 bytes (what pandas holds at least) must stay
+    within the expansion limit of the files' size. For a folder, the files add up.
+    """
+    import pyarrow.parquet  # optional dependency: pip install "deltaprop[data]"
+
+    files = [path] if path.is_file() else _parquet_files(path)
+    size = sum(file.stat().st_size for file in files)
+    n_bytes = 0
+    for file in files:
+        metadata = pyarrow.parquet.ParquetFile(file).metadata
+        declared = max(metadata.num_rows, 0) * max(metadata.num_columns, 1) * 8
+        row_groups = sum(
+            max(metadata.row_group(i).total_byte_size, 0) for i in range(metadata.num_row_groups)
+        )
+        n_bytes += max(declared, row_groups)
+    check_expansion(n_bytes, size, repr(str(path)), "the rows and columns its metadata declares")
+
+
+def _parquet_files(folder: Path) -> list[Path]:
+    return [
+        file
+        for file in sorted(folder.rglob("*"))
+        if file.is_file()
+        and not file.name.startswith((".", "_"))
+        and file.name.lower().endswith(_PARQUET_SUFFIXES)
+    ]
+
+
 def _read_parquet(path: Path, pd: Any) -> Any:
     _require_pyarrow()
     import pyarrow
+    import pyarrow.parquet
 
     try:
-        return pd.read_parquet(path)
+        _check_parquet_sizes(path)
+        frame = pd.read_parquet(path)
+        if any(dtype.kind == "O" for dtype in frame.dtypes):
+            # list, struct and map columns arrive as objects: record their Arrow types
+            schema = pyarrow.parquet.ParquetDataset(path).schema
+            frame.attrs[NESTED_TYPES] = {
+                field.name: str(field.type)
+                for field in schema
+                if pyarrow.types.is_nested(field.type)
+            }
+    except ArchiveError:
+        raise
     except (OSError, ValueError, pyarrow.ArrowException) as exc:
         raise ValueError(f"{str(path)!r}: cannot read Parquet: {exc}") from None
+    return frame

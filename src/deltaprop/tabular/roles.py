@@ -36,6 +36,7 @@ from deltaprop.tabular.columns import (
     clean_text,
     is_numeric_column,
     is_numeric_dtype,
+    nested_error,
     parse_numbers,
     table_frame,
 )
@@ -299,6 +300,10 @@ def infer_roles(
     roles: dict[str, ColumnRole] = {}
     forced = set(categorical)
     for name in frame.columns:
+        given = named.get(name)
+        error = None if given and given.role == "dropped" else nested_error(name, frame[name])
+        if error is not None:
+            raise error
         if name in named:
             roles[name] = named[name]
         else:

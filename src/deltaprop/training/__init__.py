@@ -7,11 +7,20 @@
 - :mod:`~deltaprop.training.lbfgs`: the L-BFGS driver;
 - :mod:`~deltaprop.training.stopping`: the stop rules, Ctrl-C and divergence;
 - :mod:`~deltaprop.training.splits`: validation split, class weights, validation loss;
-- :mod:`~deltaprop.training.history` and :mod:`~deltaprop.training.checkpoint`.
+- :mod:`~deltaprop.training.history` and :mod:`~deltaprop.training.checkpoint`;
+- :mod:`~deltaprop.training.metrics`: a validation score per epoch (accuracy, R²).
 """
 
-from deltaprop.training.checkpoint import Checkpoint
+from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError
 from deltaprop.training.history import DivergenceWarning, History
+from deltaprop.training.metrics import ValidationScore
 from deltaprop.training.trainer import train
 
-__all__ = ["Checkpoint", "DivergenceWarning", "History", "train"]
+__all__ = [
+    "Checkpoint",
+    "DivergenceWarning",
+    "History",
+    "ResumeMismatchError",
+    "ValidationScore",
+    "train",
+]

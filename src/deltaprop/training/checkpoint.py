@@ -42,10 +42,13 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import re
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +75,21 @@ from deltaprop.optim.schedules import SCHEDULES, Schedule
 from deltaprop.training.history import History
 from deltaprop.training.lbfgs import WORKSPACE, workspace_shapes
 
-__all__ = ["Checkpoint", "TrainingState"]
+__all__ = [
+    "Checkpoint",
+    "ResumeMismatchError",
+    "TrainingState",
+    "data_fingerprint",
+    "describe_change",
+    "run_options",
+]
 
 #: Optimizers that can be rebuilt from a checkpoint by name.
 #: NumPy bit generators whose state a checkpoint may hold.
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+_HEX = re.compile(r"[0-9a-f]{32}")
 _DTYPES = ("float16", "float32", "float64")
 _KEYS = (
     "iteration",
@@ -91,6 +103,11 @@ _KEYS = (
     "last_finite",
     "data",
 )
+_DATA_KEYS = ("n_samples", "n_features", "n_outputs", "batch_size")
+#: Keys of ``config`` that checkpoints written before fingerprints (0.x) lack.
+_OPTIONAL_KEYS = ("options",)
+#: Rows hashed at a time: bounds the copy a non-contiguous array needs.
+_HASH_ROWS = 65536
 
 
 class TrainingState:
@@ -129,7 +146,12 @@ class TrainingState:
         diverges); None when they are the network's weights.
     data : dict
         ``n_samples`` (training rows after any validation split), ``n_features``,
-        ``n_outputs`` and ``batch_size``: checked on resume.
+        ``n_outputs`` and ``batch_size``, and ``fingerprint`` (see
+        :func:`data_fingerprint`; absent in checkpoints of older versions): checked on
+        resume.
+    options : dict or None
+        The options of the run that decide its result (see :func:`run_options`),
+        checked on resume; None in checkpoints of older versions.
     """
 
     def __init__(
@@ -146,6 +168,7 @@ class TrainingState:
         best_params: list[np.ndarray] | None,
         last_finite: list[np.ndarray] | None,
         data: dict,
+        options: dict | None = None,
     ) -> None:
         self.iteration = iteration
         self.network = network
@@ -158,6 +181,7 @@ class TrainingState:
         self.best_params = best_params
         self.last_finite = last_finite
         self.data = data
+        self.options = options
 
     def make_optimizer(self) -> Optimizer | LBFGS:
         """A new optimizer of the saved class, hyper-parameters and state.
@@ -396,6 +420,7 @@ def _snapshot(tracker: Any, iteration: int, net: Network) -> TrainingState | Non
             val_loss=list(history.val_loss),
             learning_rate=list(history.learning_rate),
             best_iteration=history.best_iteration,
+            val_score=list(history.val_score),
         ),
         stopping={
             "best_loss": tracker.best_loss,
@@ -405,7 +430,159 @@ def _snapshot(tracker: Any, iteration: int, net: Network) -> TrainingState | Non
         best_params=best,
         last_finite=last,
         data=dict(tracker.data_info),
+        options=dict(tracker.options) if tracker.options else None,
     )
+
+
+# -- what a resumed run must share with the checkpoint's ------------------------------
+class ResumeMismatchError(ValueError):
+    """``resume``: this run is not the checkpoint's run continued.
+
+    Parameters
+    ----------
+    changes : list of tuple ``(name, checkpoint's, this run's)``
+        Each option that changed, by its :func:`deltaprop.train` name, or ``"data"``
+        with a description of the data before and after (rows, columns or contents).
+
+    Attributes
+    ----------
+    changes : list of tuple
+    """
+
+    def __init__(self, changes: list[tuple[str, Any, Any]]) -> None:
+        self.changes = list(changes)
+        super().__init__(
+            "resume: this run differs from the checkpoint's: "
+            + "; ".join(describe_change(*change) for change in self.changes)
+            + " (resume with the checkpoint's options and data, or train afresh)"
+        )
+
+
+def describe_change(name: str, old: Any, new: Any) -> str:
+    """``"learning_rate 0.01 -> 0.1"``, or ``"the training data changed (...)"`` for ``"data"``.
+
+    Examples
+    --------
+    >>> describe_change("learning_rate", 0.01, 0.1)
+    'learning_rate 0.01 -> 0.1'
+    """
+    if name == "data":
+        return f"the training data changed ({old} -> {new})"
+    return f"{name} {old!r} -> {new!r}"
+
+
+def data_fingerprint(*arrays: Any) -> dict[str, Any]:
+    """The shape and a hash of the training data as the model sees it.
+
+    Parameters
+    ----------
+    *arrays : arrays or None
+        ``X`` of shape (n_samples, n_features) first, then any arrays whose rows or
+        values decide the result (targets, sample weights, validation rows); any array
+        library (copied to NumPy a block of rows at a time).
+
+    Returns
+    -------
+    dict
+        ``{"rows": n_samples, "columns": n_features, "hash": hex digest}``: the
+        BLAKE2b hash of each array's dtype, shape and bytes in row order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> a, b = data_fingerprint(X, np.ones(3)), data_fingerprint(X, np.zeros(3))
+    >>> a["rows"], a["columns"], a["hash"] == b["hash"]
+    (3, 2, False)
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        if array is None:
+            digest.update(b"None;")
+            continue
+        shape = tuple(int(n) for n in array.shape)
+        if not shape:
+            digest.update(np.ascontiguousarray(to_numpy(array)).data)
+            continue
+        for start in range(0, max(shape[0], 1), _HASH_ROWS):
+            block = np.ascontiguousarray(
+                to_numpy(array[start : min(start + _HASH_ROWS, shape[0]), ...])
+            )
+            if start == 0:
+                digest.update(f"{block.dtype.str}{shape};".encode())
+            digest.update(block.data)
+    X = arrays[0]
+    return {"rows": int(X.shape[0]), "columns": int(X.shape[1]), "hash": digest.hexdigest()}
+
+
+def run_options(
+    optimizer: Optimizer | LBFGS, schedule: Schedule | None, settings: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The options of a :func:`deltaprop.train` run that decide its result, as JSON values.
+
+    ``max_iter`` and the callbacks are not among them: resuming to train longer is
+    what checkpoints are for. The random state and the dtype are checked apart (the
+    generator's saved state replaces the one; the other is the data's).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+    schedule : Schedule or None
+    settings : mapping
+        ``train``'s other arguments that decide the result, by name: ``batch_size``,
+        ``shuffle``, ``target_loss``, ``tol``, ``n_iter_no_change``, ``early_stopping``,
+        ``validation_fraction``, ``class_weight`` (a mapping is stored as JSON text).
+
+    Returns
+    -------
+    dict
+        ``{name: value}``: ``optimizer`` (class name) and its hyper-parameters by name
+        (``learning_rate`` the initial rate), ``schedule`` (class name or None) and its
+        parameters as ``schedule.NAME``, then the other arguments by name.
+    """
+    hyper = {key: getattr(optimizer, key) for key in optimizer._hyper_parameters}
+    options: dict[str, Any] = {"optimizer": type(optimizer).__name__, **hyper}
+    options["schedule"] = None if schedule is None else type(schedule).__name__
+    if schedule is not None:
+        for key, value in schedule.state_dict()["params"].items():  # type: ignore[attr-defined]
+            options[f"schedule.{key}"] = value
+    options.update(settings)
+    class_weight = options.get("class_weight")
+    if isinstance(class_weight, Mapping):
+        pairs = sorted((str(k), float(v)) for k, v in class_weight.items())
+        options["class_weight"] = json.dumps(dict(pairs))
+    return {key: _plain_option(value) for key, value in options.items()}
+
+
+def _plain_option(value: Any) -> Any:
+    if isinstance(value, bool | str | type(None)):
+        return value
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    return repr(value)
+
+
+def _changes(state: TrainingState, tracker: Any) -> list[tuple[str, Any, Any]]:
+    """What differs between the checkpoint's run and this one: options, then the data."""
+    changes = []
+    if state.options is not None:
+        now = tracker.options
+        for key in list(state.options) + [k for k in now if k not in state.options]:
+            old, new = state.options.get(key), now.get(key)
+            # True == 1 in Python, but a flag and a number are not the same setting
+            if old != new or isinstance(old, bool) != isinstance(new, bool):
+                changes.append((key, old, new))
+    old_print, new_print = state.data.get("fingerprint"), tracker.data_info.get("fingerprint")
+    if old_print is not None and new_print is not None and old_print != new_print:
+        shape = "{rows} rows x {columns} columns"
+        before, after = shape.format(**old_print), shape.format(**new_print)
+        if before == after:
+            before, after = f"contents {old_print['hash'][:12]}", f"{new_print['hash'][:12]}"
+            after += f", same {shape.format(**new_print)}"
+        changes.append(("data", before, after))
+    return changes
 
 
 # -- resuming -------------------------------------------------------------------------
@@ -467,6 +644,38 @@ def _lbfgs_resume(optimizer: LBFGS, saved: dict) -> dict[str, Any]:
     return {**saved["scalar_state"], "arrays": arrays}
 
 
+def _check_same_shapes(
+    state: TrainingState, net: Network, params: list[Any], optimizer: Any, tracker: Any
+) -> None:
+    """The network, the kind of optimizer, the data's shapes and dtype match ``state``."""
+    expected, got = _architecture(state.network), _architecture(net)
+    if expected != got:
+        raise ValueError(
+            "resume: the network does not match the checkpoint's "
+            f"({state.network!r} vs {net!r}, or their initialisers, dropout or alpha)"
+        )
+    saved_name = state.optimizer["name"]
+    if isinstance(optimizer, LBFGS) != (saved_name == "LBFGS"):
+        raise ValueError(
+            f"resume: the checkpoint was written by an {saved_name} run, which an "
+            f"{type(optimizer).__name__} cannot continue (L-BFGS and first-order optimizers "
+            "keep different state); pass optimizer=None to rebuild the checkpoint's"
+        )
+    # with a fingerprint, changed rows and batch_size are among the changes named below
+    fingerprinted = "fingerprint" in state.data and "fingerprint" in tracker.data_info
+    for key in ("n_features", "n_outputs") if fingerprinted else _DATA_KEYS:
+        if state.data[key] != tracker.data_info[key]:
+            raise ValueError(
+                f"resume: the checkpoint was written with {key}={state.data[key]!r}, "
+                f"this run has {tracker.data_info[key]!r}; resume with the same data and "
+                "settings"
+            )
+    dtype = to_numpy(params[0]).dtype
+    saved_dtype = state.network.layers[0].weights.dtype
+    if saved_dtype != dtype:
+        raise ValueError(f"resume: the checkpoint holds {saved_dtype} weights, the data is {dtype}")
+
+
 def restore(
     state: TrainingState,
     *,
@@ -483,30 +692,7 @@ def restore(
 
     ``params`` are the network's parameters already in the data's library and dtype.
     """
-    expected, got = _architecture(state.network), _architecture(net)
-    if expected != got:
-        raise ValueError(
-            "resume: the network does not match the checkpoint's "
-            f"({state.network!r} vs {net!r}, or their initialisers, dropout or alpha)"
-        )
-    saved_name = state.optimizer["name"]
-    if isinstance(optimizer, LBFGS) != (saved_name == "LBFGS"):
-        raise ValueError(
-            f"resume: the checkpoint was written by an {saved_name} run, which an "
-            f"{type(optimizer).__name__} cannot continue (L-BFGS and first-order optimizers "
-            "keep different state); pass optimizer=None to rebuild the checkpoint's"
-        )
-    for key in ("n_samples", "n_features", "n_outputs", "batch_size"):
-        if state.data[key] != tracker.data_info[key]:
-            raise ValueError(
-                f"resume: the checkpoint was written with {key}={state.data[key]!r}, "
-                f"this run has {tracker.data_info[key]!r}; resume with the same data and "
-                "settings"
-            )
-    dtype = to_numpy(params[0]).dtype
-    saved_dtype = state.network.layers[0].weights.dtype
-    if saved_dtype != dtype:
-        raise ValueError(f"resume: the checkpoint holds {saved_dtype} weights, the data is {dtype}")
+    _check_same_shapes(state, net, params, optimizer, tracker)
     if check_initial_rng and state.initial_rng_state != _plain(tracker.initial_rng_state):
         raise ValueError(
             "resume: the random generator does not start as in the checkpoint's run, so "
@@ -534,6 +720,16 @@ def restore(
         tracker.lbfgs_resume = _lbfgs_resume(optimizer, state.optimizer)
     else:
         _load_optimizer_state(optimizer, state.optimizer)
+    changes = _changes(state, tracker)
+    if changes:
+        raise ResumeMismatchError(changes)
+    if state.options is None:
+        warnings.warn(
+            "resume: the checkpoint was written by an older deltaprop, without the "
+            "options and a fingerprint of the data: only their shapes were checked",
+            UserWarning,
+            stacklevel=3,
+        )
     rng = tracker.rng
     saved_generator = state.rng_state.get("bit_generator")
     if saved_generator != type(rng.bit_generator).__name__:
@@ -557,6 +753,7 @@ def restore(
     history.val_loss[:] = state.history.val_loss
     history.learning_rate[:] = state.history.learning_rate
     history.best_iteration = state.history.best_iteration
+    history.val_score[:] = state.history.val_score
     tracker.best_loss = state.stopping["best_loss"]
     tracker.no_improvement = state.stopping["no_improvement"]
     tracker.best_val_loss = state.stopping["best_val_loss"]
@@ -636,6 +833,7 @@ def _state_to_config(state: TrainingState) -> tuple[dict, dict[str, Any]]:
             "val_loss": [encode_float(v) for v in history.val_loss],
             "learning_rate": [encode_float(v) for v in history.learning_rate],
             "best_iteration": history.best_iteration,
+            "val_score": [encode_float(v) for v in history.val_score],
         },
         "stopping": {
             "best_loss": encode_float(state.stopping["best_loss"]),
@@ -646,6 +844,8 @@ def _state_to_config(state: TrainingState) -> tuple[dict, dict[str, Any]]:
         "last_finite": "network" if state.last_finite is None else "stored",
         "data": dict(state.data),
     }
+    if state.options is not None:
+        config["options"] = dict(state.options)
     return config, arrays
 
 
@@ -671,7 +871,7 @@ def _float_list(values: Any, where: str) -> list[float]:
 
 def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
     where = "config"
-    check_keys(config, _KEYS, where)
+    check_keys(config, _KEYS + tuple(k for k in _OPTIONAL_KEYS if k in config), where)
     iteration = _get_int(config, "iteration", where, 1)
     network = load_nested(config["network"], arrays, "network", where="config.network")
     if type(network) is not Network:
@@ -717,6 +917,7 @@ def _state_from_config(config: dict, arrays: ArrayStore) -> TrainingState:
         best_params=best,
         last_finite=last,
         data=_data_from_config(config["data"], network),
+        options=None if "options" not in config else _options_from_config(config["options"]),
     )
 
 
@@ -824,12 +1025,17 @@ def _schedule_from_config(saved: Any) -> dict[str, Any]:
 
 def _history_from_config(saved: Any, iteration: int) -> History:
     at = "config.history"
-    check_keys(saved, ("loss", "val_loss", "learning_rate", "best_iteration"), at)
+    keys: tuple[str, ...] = ("loss", "val_loss", "learning_rate", "best_iteration")
+    # checkpoints written before History had val_score lack it
+    if isinstance(saved, dict) and "val_score" in saved:
+        keys += ("val_score",)
+    check_keys(saved, keys, at)
     history = History(
         loss=_float_list(saved["loss"], f"{at}.loss"),
         val_loss=_float_list(saved["val_loss"], f"{at}.val_loss"),
         learning_rate=_float_list(saved["learning_rate"], f"{at}.learning_rate"),
         best_iteration=_get_int(saved, "best_iteration", at, 1, allow_none=True),
+        val_score=_float_list(saved.get("val_score", []), f"{at}.val_score"),
     )
     if len(history.loss) != iteration:
         raise ModelFileError(f"{at}.loss must have {iteration} entries")
@@ -837,6 +1043,8 @@ def _history_from_config(saved: Any, iteration: int) -> History:
         raise ModelFileError(f"{at}.learning_rate must have 0 or {iteration} entries")
     if len(history.val_loss) not in (0, iteration):
         raise ModelFileError(f"{at}.val_loss must have 0 or {iteration} entries")
+    if len(history.val_score) not in (0, iteration):
+        raise ModelFileError(f"{at}.val_score must have 0 or {iteration} entries")
     if history.best_iteration is not None and history.best_iteration > iteration:
         raise ModelFileError(f"{at}.best_iteration is after iteration {iteration}")
     return history
@@ -854,7 +1062,7 @@ def _stopping_from_config(saved: Any) -> dict[str, Any]:
 
 def _data_from_config(saved: Any, network: Network) -> dict[str, Any]:
     at = "config.data"
-    check_keys(saved, ("n_samples", "n_features", "n_outputs", "batch_size"), at)
+    check_keys(saved, _DATA_KEYS + (("fingerprint",) if "fingerprint" in saved else ()), at)
     data = {
         "n_samples": _get_int(saved, "n_samples", at, 1),
         "n_features": _get_int(saved, "n_features", at, 1),
@@ -863,7 +1071,37 @@ def _data_from_config(saved: Any, network: Network) -> dict[str, Any]:
     }
     if (data["n_features"], data["n_outputs"]) != (network.n_inputs, network.n_outputs):
         raise ModelFileError(f"{at}: n_features and n_outputs do not match the network")
+    if "fingerprint" in saved:
+        where = f"{at}.fingerprint"
+        fingerprint = saved["fingerprint"]
+        check_keys(fingerprint, ("rows", "columns", "hash"), where)
+        data["fingerprint"] = {
+            "rows": _get_int(fingerprint, "rows", where, 1),
+            "columns": _get_int(fingerprint, "columns", where, 1),
+            "hash": get_field(fingerprint, "hash", str, where),
+        }
+        if not _HEX.fullmatch(data["fingerprint"]["hash"]):
+            raise ModelFileError(f"{where}.hash must be 32 hexadecimal digits")
     return data
+
+
+def _options_from_config(saved: Any) -> dict[str, Any]:
+    """The run's options: option names to finite numbers, bools, short strings or null."""
+    at = "config.options"
+    if not isinstance(saved, dict) or len(saved) > 100:
+        raise ModelFileError(f"{at} must be a JSON object of at most 100 options")
+    for key, value in saved.items():
+        if not _OPTION.fullmatch(key):
+            raise ModelFileError(f"{at}: key {key!r:.60} is not an option name")
+        if isinstance(value, str):
+            if len(value) > 1000:
+                raise ModelFileError(f"{at}.{key} is longer than 1000 characters")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(float(value)):
+                raise ModelFileError(f"{at}.{key} must be finite")
+        elif not isinstance(value, bool | type(None)):
+            raise ModelFileError(f"{at}.{key} must be a number, a bool, a string or null")
+    return dict(saved)
 
 
 register_kind("checkpoint", TrainingState, _state_to_config, _state_from_config)

@@ -64,6 +64,10 @@ class History:
         dropout, of the weights at the end of the iteration.
     learning_rate : list of float
         The learning rate used in each iteration (empty for L-BFGS).
+    val_score : list of float
+        One entry per iteration when a :class:`~deltaprop.training.metrics.ValidationScore`
+        is among the callbacks (else empty): its score (accuracy, R², ...) of the
+        weights at the end of the iteration.
     divergence : Divergence or None
         With ``stop_reason == "diverged"``: when, what and the probable cause.
     best_iteration : int or None
@@ -87,6 +91,7 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     learning_rate: list[float] = field(default_factory=list)
     best_iteration: int | None = None
+    val_score: list[float] = field(default_factory=list)
     divergence: Divergence | None = None
 
     @property

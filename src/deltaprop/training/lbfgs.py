@@ -299,23 +299,22 @@ def run_lbfgs(
             raise _Stop(reason)
 
     def diverged(iteration: int, problem: str) -> Any:
-        tracker.lbfgs = None
         watch.report(history, iteration, problem, optimizer=optimizer, stacklevel=5)
         return state["params"]
 
     problem = watch.start(state["params"], history)
     if problem is not None:
-        return diverged(tracker.first_iteration, problem)
+        return diverged(state["iteration"] + 1, problem)
     stepper: LbfgsRun | None = None
-    if can_checkpoint_lbfgs():
-        stepper = LbfgsRun(optimizer, fun, x0, max_iter=max_iter, saved=tracker.lbfgs_resume)
-        tracker.lbfgs, first_loss = stepper, stepper.first_loss
-    else:  # SciPy < 1.15: scipy.optimize.minimize runs it (no checkpoints)
-        first_loss, _ = objective(x0)
-    problem = watch.check_loss(first_loss)
-    if problem is not None:
-        return diverged(tracker.first_iteration, problem)
     try:
+        if can_checkpoint_lbfgs():
+            stepper = LbfgsRun(optimizer, fun, x0, max_iter=max_iter, saved=tracker.lbfgs_resume)
+            tracker.lbfgs, first_loss = stepper, stepper.first_loss
+        else:  # SciPy < 1.15: scipy.optimize.minimize runs it (no checkpoints)
+            first_loss, _ = objective(x0)
+        problem = watch.check_loss(first_loss)
+        if problem is not None:
+            return diverged(state["iteration"] + 1, problem)
         if stepper is not None:
             result = stepper.run(callback)
         else:

@@ -32,7 +32,9 @@ class InterruptGuard:
     """Turn Ctrl-C (SIGINT) into a request to stop after the current batch.
 
     Only the main thread can own signal handlers; elsewhere Ctrl-C keeps its default
-    behaviour. A second Ctrl-C while a stop is pending interrupts at once.
+    behaviour. A second Ctrl-C while a stop is pending interrupts at once. A process
+    that ignores SIGINT (``SIG_IGN``, as a shell's background job inherits it) keeps
+    ignoring it: the guard installs nothing then.
 
     Attributes
     ----------
@@ -53,13 +55,21 @@ class InterruptGuard:
         self.requested = True
 
     def __enter__(self) -> InterruptGuard:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handler)
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is signal.SIG_IGN:
+            return self  # whoever started the process chose that Ctrl-C does nothing
+        signal.signal(signal.SIGINT, self._handler)
+        # None: a handler installed outside Python, which cannot be put back; the
+        # default action is the closest
+        self._previous = signal.SIG_DFL if previous is None else previous
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 class Tracker:
@@ -93,7 +103,8 @@ class Tracker:
     watch : Watch
         The divergence detector every solver reports to.
     interrupt : InterruptGuard or None
-    optimizer, rng, initial_rng_state, data_info, last_finite, schedule_state, first_iteration
+    optimizer, rng, initial_rng_state, data_info, options, last_finite, schedule_state,
+    first_iteration
         The state of the run that checkpoints save and ``resume`` restores.
     lbfgs, lbfgs_resume
         The running L-BFGS (its workspace is what checkpoints save), and the saved
@@ -131,6 +142,7 @@ class Tracker:
         self.rng: Any = None
         self.initial_rng_state: Any = None
         self.data_info: dict[str, Any] = {}
+        self.options: dict[str, Any] = {}
         self.last_finite: list[Any] | None = None
         self.schedule_state: dict[str, Any] | None = None
         self.first_iteration = 1

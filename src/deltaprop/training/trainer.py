@@ -63,7 +63,15 @@ from deltaprop.core.network import Network
 from deltaprop.core.validation import check_number
 from deltaprop.optim.optimizers import LBFGS, Optimizer
 from deltaprop.optim.schedules import Schedule
-from deltaprop.training.checkpoint import Checkpoint, TrainingState, attached, read_resume, restore
+from deltaprop.training.checkpoint import (
+    Checkpoint,
+    TrainingState,
+    attached,
+    data_fingerprint,
+    read_resume,
+    restore,
+    run_options,
+)
 from deltaprop.training.defaults import MAX_ITER, auto_batch_size, default_optimizer
 from deltaprop.training.divergence import forget_overflowed_state
 from deltaprop.training.eager import train_eager
@@ -266,6 +274,7 @@ def train(
         check_lbfgs(net, batch, schedule, cuda_graph, bool(checkpoints) or resumed is not None)
 
     X, y, w, _, xp = net._check_data(X, y, sample_weight)
+    checked = (X, y, w)
     rng = make_rng(net.random_state if random_state is None else random_state)
     initial_rng_state = rng.bit_generator.state
     data, validation = prepare_rows(
@@ -304,6 +313,15 @@ def train(
         "n_outputs": data[1].shape[1],
         "batch_size": batch,
     }
+    if checkpoints or resumed is not None:
+        # the data as given (before the validation split draws rows), and validation
+        # rows given apart, which decide early stopping and the best epoch
+        given = validation[:3] if validation_data is not None and validation else ()
+        tracker.data_info["fingerprint"] = data_fingerprint(*checked, *given)
+        settings = dict(batch_size=batch, shuffle=shuffle, target_loss=target_loss, tol=tol)
+        settings.update(n_iter_no_change=n_iter_no_change, early_stopping=early_stopping)
+        settings.update(validation_fraction=validation_fraction, class_weight=class_weight)
+        tracker.options = run_options(optimizer, schedule, settings)
     if resumed is not None:
         params = restore(
             resumed,
