@@ -64,7 +64,7 @@ def _fit(client, data, mode, **kw):
         da.from_array(y, chunks=(chunks,)),
         sample_weight=da.from_array(w, chunks=(chunks,)),
         client=client,
-        max_iter=4,
+        max_iter=kw.pop("max_iter", 4),
         random_state=7,
         data=mode,
         **kw,
@@ -92,6 +92,17 @@ def test_streaming_gives_the_weights_of_persisted_blocks_bit_for_bit(client, dat
         assert np.array_equal(a, b)
     assert h_kept.loss == h_streamed.loss
     assert h_kept.val_loss == h_streamed.val_loss
+
+
+def test_a_streamed_run_resumes_kept_and_the_other_way(client, data, tmp_path):
+    straight, _ = _fit(client, data, "persist", solver="gd", learning_rate=0.5, max_iter=6)
+    for first, then in (("stream", "persist"), ("persist", "stream")):
+        path = tmp_path / f"{first}.ckpt"
+        checkpoint = dp.Checkpoint(path)
+        _fit(client, data, first, solver="gd", learning_rate=0.5, callbacks=[checkpoint])
+        resumed, _ = _fit(client, data, then, solver="gd", max_iter=6, resume=path)
+        for a, b in zip(resumed, straight, strict=True):
+            assert np.array_equal(a, b)
 
 
 def test_streaming_matches_the_in_memory_fit(client, data):
