@@ -96,6 +96,22 @@ def test_explain_a_row_of_real_data_with_a_trained_model(trained, capsys):
     assert "## deltaprop explain" in capsys.readouterr().out
 
 
+def test_explain_a_regression_row_prints_numbers_as_numbers(tmp_path, capsys):
+    # the target and the prediction were printed as np.float64(1.8827884458406359)
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=40)
+    frame = pd.DataFrame({"x": x, "y": 2.0 * x + 0.125})
+    data, model = tmp_path / "reg.csv", tmp_path / "reg.deltaprop"
+    frame.to_csv(data, index=False)
+    assert main(["train", str(data), "--target", "y", "--out", str(model), "-q"]) == 0
+    assert main(["explain", str(model), str(data), "--row", "2"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert "np." not in first
+    assert f": y = {frame['y'][1]:.6g}, the model predicts " in first
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

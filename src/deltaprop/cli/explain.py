@@ -18,6 +18,7 @@ from deltaprop.cli.common import (
     check_destination,
     is_recipe,
     load_model,
+    number,
     read_table_at,
     require_extras,
 )
@@ -214,12 +215,21 @@ def _context(
     names = model.preprocessor_.get_feature_names_out()
     inputs = ", ".join(f"{n} {v:.4g}" for n, v in zip(names[:12], X[0], strict=False))
     more = f", ... ({len(names)} in all)" if len(names) > 12 else ""
+    seen = ", ".join(number(v) for v in Y[0].tolist())
     return [
-        f"row {args.row} of {data_path} with {model_path}: {target} = {row[target][0]!r}, "
-        f"the model predicts {predicted!r}",
+        f"row {args.row} of {data_path} with {model_path}: {target} = "
+        f"{_shown(row[target][0])}, the model predicts {_shown(predicted)}",
         f"network inputs (after preprocessing): {inputs}{more}",
-        f"target as the network sees it: {Y[0].tolist()}",
+        f"target as the network sees it: [{seen}]",
     ]
+
+
+def _shown(value: Any) -> str:
+    """A label or a target value as a person reads it: ``'benign'``, ``1.90734``, ``3``."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return repr(value)
+    return number(value) if isinstance(value, float) else str(value)
 
 
 def add_explain(commands: Any) -> None:
