@@ -52,13 +52,16 @@ def xor():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``out_of_core`` (minutes of disk and CPU) run only when selected by -m."""
-    if "out_of_core" in (config.getoption("markexpr", "") or ""):
-        return
-    skip = pytest.mark.skip(reason="out-of-core run: select it with -m out_of_core")
-    for item in items:
-        if "out_of_core" in item.keywords:
-            item.add_marker(skip)
+    """Tests marked ``out_of_core`` (minutes of disk and CPU) or ``load`` (a slice of the
+    live page's load test) run only when ``-m`` selects them, as .ci/run does."""
+    selected = config.getoption("markexpr", "") or ""
+    for marker, why in (("out_of_core", "out-of-core run"), ("load", "load test slice")):
+        if marker in selected:
+            continue
+        skip = pytest.mark.skip(reason=f"{why}: select it with -m {marker}")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
 
 
 # -- Dask: one small in-process cluster per test module ---------------------------------

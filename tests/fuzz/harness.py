@@ -1,7 +1,7 @@
 """The fuzz harness: the time box, the per-example guard and the oracle.
 
 Every fuzz target is a Hypothesis test run in rounds until its share of the budget is
-spent. The budget is ``DELTAPROP_FUZZ_SECONDS`` (default 20 s, the slice the default
+spent. The budget is ``DELTAPROP_FUZZ_SECONDS`` (default 10 s, the slice the default
 ``python -m pytest`` runs), split evenly across :data:`TARGETS`. The seed is
 ``DELTAPROP_FUZZ_SEED``: a number (default 0) makes the run deterministic (round ``k``
 runs with seed ``number + k``, and Hypothesis's example database is off), ``random``
@@ -37,7 +37,7 @@ from hypothesis import seed as hypothesis_seed
 #: The fuzz targets; the budget is split evenly among them.
 TARGETS = ("tables", "models", "onnx", "cli", "http")
 #: Seconds for all targets together unless DELTAPROP_FUZZ_SECONDS says otherwise.
-DEFAULT_SECONDS = 20.0
+DEFAULT_SECONDS = 10.0
 #: How much the peak resident memory may grow during one example.
 MEMORY_BOUND = 1 << 30
 #: The address-space headroom of one example (an allocation beyond it is a MemoryError).
