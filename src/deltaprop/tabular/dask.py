@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.parallel import plan_data
 from deltaprop.tabular.columns import (
     MAX_CLASSES_INFERRED,
     SHOW,
@@ -890,7 +891,6 @@ def plan_training_data(
     DataPlan
     """
     from deltaprop.estimators import plan  # loads scikit-learn (optional dependency)
-    from deltaprop.parallel import plan_data
 
     classes = getattr(pre, "classes_", None) if pre.task_ == "classification" else None
     n_classes = 0 if classes is None else len(classes)
