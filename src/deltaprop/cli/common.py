@@ -154,10 +154,12 @@ class Progress:
 
     It shows the loss, the validation loss and, when training records one
     (``History.val_score``), the validation score named ``score_name``. With
-    ``members`` > 1 (the tabular recipe trains its members one after another) each
-    member's epochs count afresh, labelled ``member i/n``; ``max_iter`` may then be a
-    function returning the epochs, read when the first member starts (the recipe picks
-    them from the table's size).
+    ``members`` > 1 (the tabular recipe) each line and the bar's label name the member
+    the numbers belong to, ``member i/n`` (a member is known by its History); the
+    recipe trains its members side by side, so each epoch reports every running
+    member in turn (with dropout, one member after another: the bar then restarts for
+    each). ``max_iter`` may be a function returning the epochs, read when the first
+    member reports (the recipe picks them from the table's size).
     """
 
     def __init__(
@@ -172,7 +174,9 @@ class Progress:
         self._max_iter = max_iter
         self.lines = lines
         self.score_name = score_name
-        self.members, self.member, self.last = members, 0, 0
+        self.members, self.member = members, 0
+        # id(History) -> (member number, the History: held so that its id is not reused)
+        self._member_of: dict[int, tuple[int, Any]] = {}
         self.bar = None
         if bar:
             try:
@@ -197,10 +201,13 @@ class Progress:
         """The epochs of one run (of one member)."""
         return self._max_iter if isinstance(self._max_iter, int) else int(self._max_iter())
 
-    def _next_member(self) -> None:
-        self.member += 1
+    def _show_member(self, history: Any, iteration: int) -> None:
+        first = not self._member_of
+        entry = self._member_of.setdefault(id(history), (len(self._member_of) + 1, history))
+        self.member = entry[0]
         if self.bar is not None:
-            self.bar.reset(total=self.max_iter)
+            if first or iteration < self.bar.n:  # a run starts, or the next member's
+                self.bar.reset(total=self.max_iter)
             if self.members > 1:
                 self.bar.set_description(f"member {self.member}/{self.members}", refresh=False)
 
@@ -213,9 +220,7 @@ class Progress:
         return numbers
 
     def __call__(self, iteration: int, history: Any, net: Any) -> None:
-        if self.member == 0 or iteration <= self.last:
-            self._next_member()
-        self.last = iteration
+        self._show_member(history, iteration)
         numbers = self._numbers(history)
         # losses in significant digits (their scale varies), scores in [0, 1] to 4 places
         losses = ("loss", "val_loss")
@@ -446,7 +451,7 @@ def score_name(task: str) -> str:
 _MEMBER_STOPPED = {
     "early_stopping": "no lower validation loss for {patience} epochs",
     "max_iter": "all its epochs ran",
-    "time_budget": "its share of the time budget was spent",
+    "time_budget": "the time budget was spent",
     "interrupted": "interrupted (Ctrl-C)",
     "diverged": "the loss stopped being finite (diverged)",
 }

@@ -357,8 +357,8 @@ class Softmax(Activation):
 
     def forward(self, z, *, xp):
         # Shifting by the row maximum leaves the result unchanged and keeps exp() <= 1.
-        e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
-        return e / xp.sum(e, axis=1, keepdims=True)
+        e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
+        return e / xp.sum(e, axis=-1, keepdims=True)
 
     def derivative(self, z, a, *, xp):
         raise TypeError(
@@ -367,7 +367,7 @@ class Softmax(Activation):
         )
 
     def backward(self, z, a, d_a, *, xp):
-        return a * (d_a - xp.sum(d_a * a, axis=1, keepdims=True))
+        return a * (d_a - xp.sum(d_a * a, axis=-1, keepdims=True))
 
 
 #: Activations by name. ``logistic`` is scikit-learn's name for the sigmoid.

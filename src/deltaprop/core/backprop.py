@@ -134,7 +134,7 @@ def backward_pass(
     else:
         scale = sample_weight / total_weight
         data_loss = xp.sum(losses * scale)
-        delta = delta * scale[:, None]
+        delta = delta * scale[..., None]
 
     n_layers = len(layers)
     deltas: list[Any] = [None] * n_layers

@@ -14,6 +14,11 @@ Backward, given this layer's error term ``delta = dL/dz`` (n_samples, n_out)::
 ``d_a_prev`` is ``dL/da`` for the layer below, which turns it into its own delta with
 its activation's derivative (the chain rule).
 
+The same formulas take a stack of ``k`` networks of one shape trained side by side
+(:mod:`deltaprop.training.members`): arrays then carry a leading axis of length ``k``
+(``a_prev`` (k, n_samples, n_in), ``weights`` (k, n_in, n_out), ``bias`` (k, n_out)),
+each product is one matrix product per network, and ``.T`` swaps the last two axes.
+
 Dropout (``dropout=p``) is applied by the network during training only: the layer's
 output becomes ``a * mask`` with ``mask = keep / (1 - p)`` and ``keep`` a 0/1 draw that
 is 1 with probability ``1 - p`` (inverted dropout: the expected output is unchanged, so
@@ -158,7 +163,7 @@ class Dense:
         a : array, shape (n_samples, n_out)
             Activations ``f(z)``.
         """
-        z = a_prev @ weights + bias
+        z = a_prev @ weights + (bias if bias.ndim == 1 else bias[..., None, :])
         return z, self.activation.forward(z, xp=xp)
 
     def backward(
@@ -183,11 +188,16 @@ class Dense:
         d_a_prev : array, shape (n_samples, n_in), or None
             ``dL/da_prev``, to be turned into the previous layer's delta.
         """
-        d_weights = a_prev.T @ delta
-        d_bias = xp.sum(delta, axis=0)
-        d_a_prev = delta @ weights.T if need_d_a_prev else None
+        d_weights = _transposed(a_prev) @ delta
+        d_bias = xp.sum(delta, axis=-2)
+        d_a_prev = delta @ _transposed(weights) if need_d_a_prev else None
         return d_weights, d_bias, d_a_prev
 
     def __repr__(self) -> str:
         extra = f", dropout={self.dropout!r}" if self.dropout else ""
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation.name!r}{extra})"
+
+
+def _transposed(matrix: Any) -> Any:
+    """``matrix.T``, or each matrix of a stack transposed (its last two axes swapped)."""
+    return matrix.T if matrix.ndim == 2 else matrix.mT

@@ -114,11 +114,11 @@ class BinaryCrossEntropy(Loss):
     def per_sample(self, y, a, *, xp):
         eps = _eps(xp, a)
         a = xp.clip(a, eps, 1.0 - eps)
-        return -xp.sum(y * xp.log(a) + (1.0 - y) * xp.log(1.0 - a), axis=1)
+        return -xp.sum(y * xp.log(a) + (1.0 - y) * xp.log(1.0 - a), axis=-1)
 
     def per_sample_from_z(self, y, z, *, xp):
         # -[y log s(z) + (1-y) log(1-s(z))] = max(z, 0) - y z + log(1 + exp(-|z|))
-        return xp.sum(xp.maximum(z, 0.0) - y * z + xp.log1p(xp.exp(-xp.abs(z))), axis=1)
+        return xp.sum(xp.maximum(z, 0.0) - y * z + xp.log1p(xp.exp(-xp.abs(z))), axis=-1)
 
     def gradient(self, y, a, *, xp):
         eps = _eps(xp, a)
@@ -144,13 +144,13 @@ class CrossEntropy(Loss):
     canonical_activation = "softmax"
 
     def per_sample(self, y, a, *, xp):
-        return -xp.sum(y * xp.log(xp.maximum(a, _eps(xp, a))), axis=1)
+        return -xp.sum(y * xp.log(xp.maximum(a, _eps(xp, a))), axis=-1)
 
     def per_sample_from_z(self, y, z, *, xp):
         # log softmax(z)_k = z_k - logsumexp(z), with the row maximum shifted out.
-        z_max = xp.max(z, axis=1, keepdims=True)
-        log_sum = z_max + xp.log(xp.sum(xp.exp(z - z_max), axis=1, keepdims=True))
-        return xp.sum(y * (log_sum - z), axis=1)
+        z_max = xp.max(z, axis=-1, keepdims=True)
+        log_sum = z_max + xp.log(xp.sum(xp.exp(z - z_max), axis=-1, keepdims=True))
+        return xp.sum(y * (log_sum - z), axis=-1)
 
     def gradient(self, y, a, *, xp):
         eps = _eps(xp, a)
@@ -159,7 +159,7 @@ class CrossEntropy(Loss):
     def canonical_delta(self, y, a, *, xp):
         # d/dz_k [-sum_j y_j log softmax(z)_j] = a_k sum_j y_j - y_k, which is a - y
         # for one-hot (or any probability) rows; the general form keeps soft targets exact.
-        return a * xp.sum(y, axis=1, keepdims=True) - y
+        return a * xp.sum(y, axis=-1, keepdims=True) - y
 
     def check_targets(self, y, *, xp):
         if not bool(xp.all((y >= 0.0) & (y <= 1.0))):
@@ -178,7 +178,7 @@ class SquaredError(Loss):
 
     def per_sample(self, y, a, *, xp):
         diff = a - y
-        return 0.5 * xp.sum(diff * diff, axis=1)
+        return 0.5 * xp.sum(diff * diff, axis=-1)
 
     def per_sample_from_z(self, y, z, *, xp):
         return self.per_sample(y, z, xp=xp)
@@ -198,10 +198,10 @@ class Poisson(Loss):
 
     def per_sample(self, y, a, *, xp):
         a = xp.maximum(a, _eps(xp, a))
-        return xp.sum(a - y * xp.log(a), axis=1)
+        return xp.sum(a - y * xp.log(a), axis=-1)
 
     def per_sample_from_z(self, y, z, *, xp):
-        return xp.sum(xp.exp(z) - y * z, axis=1)
+        return xp.sum(xp.exp(z) - y * z, axis=-1)
 
     def gradient(self, y, a, *, xp):
         eps = _eps(xp, a)

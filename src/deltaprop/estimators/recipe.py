@@ -21,11 +21,15 @@ member:
   default; the loss takes class probabilities as targets) while its validation loss uses
   the true labels.
 
+The members train side by side (:func:`deltaprop.training.train_members`: one step
+of every member at once, each member's numbers those of :func:`deltaprop.train`
+trained alone); with ``dropout`` they train one after another.
+
 Predictions average the members' class probabilities (classification) or their outputs
 mapped back to the target's units and clipped to the training targets' range
 (regression). ``max_epochs="auto"`` and ``batch_size="auto"`` depend only on the table's
 size (so a seed gives bit-identical results); ``time_budget`` caps the wall time
-(members stop early and later members are skipped once it is spent).
+(the members stop after the epoch that crosses it).
 """
 
 from __future__ import annotations
@@ -46,11 +50,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from deltaprop.core.initializers import make_rng
 from deltaprop.core.network import Network
 from deltaprop.estimators import plan, state
 from deltaprop.files.container import register_kind
 from deltaprop.optim.optimizers import Adam
 from deltaprop.optim.schedules import CosineAnnealing
+from deltaprop.training.members import train_members
 from deltaprop.training.metrics import ValidationScore, accuracy, r2_score
 from deltaprop.training.trainer import train
 
@@ -143,9 +149,10 @@ _COMMON_DOC = """
     n_iter_no_change : int >= 1, default=16
         A member stops after this many epochs without a lower validation loss.
     time_budget : float > 0 or None, default=None
-        Wall-clock seconds for the whole fit: each member gets an equal share of what is
-        left, stops after the epoch that crosses it (keeping its best epoch), and no new
-        member starts once the budget is spent (at least one member always trains).
+        Wall-clock seconds for the whole fit: the members, trained side by side, stop
+        after the epoch that crosses it (each keeping its best epoch). With ``dropout``
+        the members train one after another: each gets an equal share of what is left,
+        and no new member starts once the budget is spent (at least one always trains).
     random_state : int, RandomState or None, default=None
         Seeds the members (weights, validation rows, batches, dropout).
     callbacks : callable or list of callables, optional
@@ -174,7 +181,7 @@ _ATTRIBUTES_DOC = """
     stop_reasons_ : list of str
         Why each member stopped: ``"early_stopping"`` (``n_iter_no_change`` epochs
         without a lower validation loss), ``"max_iter"`` (``max_epochs_`` ran),
-        ``"time_budget"`` (its share of ``time_budget`` was spent), or a reason of
+        ``"time_budget"`` (``time_budget``, or its share of it, was spent), or a reason of
         :class:`~deltaprop.training.History` (``"callback"``, ``"interrupted"``, ...).
     fit_time_ : float
         Wall-clock seconds the fit took (what ``time_budget`` caps).
@@ -284,6 +291,12 @@ class _TabularBase(BaseEstimator):
         self.members_, self.n_iter_, self.best_iterations_ = [], [], []
         self.validation_loss_curves_, self.validation_score_curves_ = [], []
         self.loss_curves_, self.stop_reasons_ = [], []
+        if self.dropout == 0.0 and (w is None or bool(np.all(w > 0.0))):
+            self._fit_side_by_side(X, Y_fit, Y_val, w, units, [int(s) for s in seeds], start)
+            self.fit_time_ = time.perf_counter() - start
+            return self
+        # Dropout masks, and batches that weigh nothing, follow train()'s own path:
+        # the members train one after another.
         for i, seed in enumerate(seeds):
             deadline = None
             if self.time_budget is not None:
@@ -297,10 +310,64 @@ class _TabularBase(BaseEstimator):
         self.fit_time_ = time.perf_counter() - start
         return self
 
+    def _fit_side_by_side(self, X, Y_fit, Y_val, w, units, seeds, start) -> None:
+        """Train every member at once (:func:`~deltaprop.training.members.train_members`)."""
+        splits = [
+            _split(X.shape[0], self.validation_fraction, seed, self._stratify()) for seed in seeds
+        ]
+        nets = [self._member_network(units, seed) for seed in seeds]
+        deadline = None if self.time_budget is None else start + float(self.time_budget)
+        histories = train_members(
+            nets,
+            X,
+            Y_fit,
+            np.stack([train_idx for train_idx, _ in splits]),
+            (np.stack([val_idx for _, val_idx in splits]), Y_val),
+            optimizer=self._optimizer(),
+            batch_size=self.batch_size_,
+            max_iter=self.max_epochs_,
+            rngs=[make_rng(seed) for seed in seeds],
+            sample_weight=w,
+            schedule=CosineAnnealing(t_max=self.max_epochs_),
+            n_iter_no_change=int(self.n_iter_no_change),
+            score=self._score,
+            callbacks=self._user_callbacks(),
+            deadline=deadline,
+        )
+        for net, history in zip(nets, histories, strict=True):
+            self._record(net, history, str(history.stop_reason))
+
+    def _member_network(self, units, seed) -> Network:
+        layers = plan.dense_layers(units, "relu", self._out_activation, dropout=self.dropout)
+        return Network(layers, loss=self._loss, random_state=seed)
+
+    def _optimizer(self) -> Adam:
+        return Adam(
+            learning_rate=float(self.learning_rate),
+            beta_1=float(self.beta_1),
+            beta_2=float(self.beta_2),
+            weight_decay=float(self.weight_decay),
+        )
+
+    def _user_callbacks(self) -> list:
+        user = self.callbacks
+        if user is None:
+            return []
+        return list(user) if isinstance(user, list | tuple) else [user]
+
+    def _record(self, net, history, stop_reason: str) -> None:
+        """Append one trained member and its curves to the fitted attributes."""
+        self.members_.append(net)
+        self.n_iter_.append(history.n_iter)
+        self.best_iterations_.append(history.best_iteration)
+        self.validation_loss_curves_.append(list(history.val_loss))
+        self.validation_score_curves_.append(list(history.val_score))
+        self.loss_curves_.append(list(history.loss))
+        self.stop_reasons_.append(stop_reason)
+
     def _fit_member(self, X, Y_fit, Y_val, w, units, seed, deadline) -> None:
         train_idx, val_idx = _split(X.shape[0], self.validation_fraction, seed, self._stratify())
-        layers = plan.dense_layers(units, "relu", self._out_activation, dropout=self.dropout)
-        net = Network(layers, loss=self._loss, random_state=seed)
+        net = self._member_network(units, seed)
         w_val = None if w is None else w[val_idx]
         callbacks = [
             ValidationScore(
@@ -310,20 +377,13 @@ class _TabularBase(BaseEstimator):
         timer = None if deadline is None else _Deadline(deadline)
         if timer is not None:
             callbacks.append(timer)
-        if self.callbacks is not None:
-            user = self.callbacks
-            callbacks += list(user) if isinstance(user, list | tuple) else [user]
+        callbacks += self._user_callbacks()
         history = train(
             net,
             X[train_idx],
             Y_fit[train_idx],
             sample_weight=None if w is None else w[train_idx],
-            optimizer=Adam(
-                learning_rate=float(self.learning_rate),
-                beta_1=float(self.beta_1),
-                beta_2=float(self.beta_2),
-                weight_decay=float(self.weight_decay),
-            ),
+            optimizer=self._optimizer(),
             batch_size=self.batch_size_,
             max_iter=self.max_epochs_,
             random_state=seed,
@@ -333,14 +393,8 @@ class _TabularBase(BaseEstimator):
             n_iter_no_change=int(self.n_iter_no_change),
             callbacks=callbacks,
         )
-        self.members_.append(net)
-        self.n_iter_.append(history.n_iter)
-        self.best_iterations_.append(history.best_iteration)
-        self.validation_loss_curves_.append(list(history.val_loss))
-        self.validation_score_curves_.append(list(history.val_score))
-        self.loss_curves_.append(list(history.loss))
         out_of_time = timer is not None and timer.fired and history.stop_reason == "callback"
-        self.stop_reasons_.append("time_budget" if out_of_time else str(history.stop_reason))
+        self._record(net, history, "time_budget" if out_of_time else str(history.stop_reason))
 
     # -- prediction -------------------------------------------------------------------
     def _mean_output(self, X) -> np.ndarray:

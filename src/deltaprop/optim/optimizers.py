@@ -61,6 +61,23 @@ class Optimizer:
         """
         return [a for key in self._array_state for a in (getattr(self, key) or ())]
 
+    def keep_members(self, positions: Sequence[int]) -> None:
+        """Keep the state of the stacked networks at ``positions`` only.
+
+        For networks trained side by side (:mod:`deltaprop.training.members`), whose
+        parameters, and so this state, carry a leading axis of one entry per network:
+        when some stop, the others continue with their own velocities or moments.
+
+        Parameters
+        ----------
+        positions : sequence of int
+            Entries of the leading axis to keep, in the order to keep them.
+        """
+        for key in self._array_state:
+            arrays = getattr(self, key)
+            if arrays is not None:
+                setattr(self, key, [a[list(positions)] for a in arrays])
+
     # The step split in two, for the static-buffer step of deltaprop.kernels.cuda_graph: the
     # scalars of a step (advancing the step count) as Python floats, and the update as
     # a function of parameters, gradients, state and those scalars. The scalars may be

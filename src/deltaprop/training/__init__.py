@@ -8,11 +8,14 @@
 - :mod:`~deltaprop.training.stopping`: the stop rules, Ctrl-C and divergence;
 - :mod:`~deltaprop.training.splits`: validation split, class weights, validation loss;
 - :mod:`~deltaprop.training.history` and :mod:`~deltaprop.training.checkpoint`;
-- :mod:`~deltaprop.training.metrics`: a validation score per epoch (accuracy, R²).
+- :mod:`~deltaprop.training.metrics`: a validation score per epoch (accuracy, R²);
+- :mod:`~deltaprop.training.members`: :func:`train_members`, networks of one shape
+  trained side by side (the tabular recipe's ensemble).
 """
 
 from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError
 from deltaprop.training.history import DivergenceWarning, History
+from deltaprop.training.members import train_members
 from deltaprop.training.metrics import ValidationScore
 from deltaprop.training.trainer import train
 
@@ -23,4 +26,5 @@ __all__ = [
     "ResumeMismatchError",
     "ValidationScore",
     "train",
+    "train_members",
 ]

@@ -1,0 +1,130 @@
+"""Mini-batch steps of a stack of networks of one shape (:mod:`deltaprop.training.members`).
+
+The stack's parameters carry a leading axis, one entry per network; so do its batches
+(k, batch_size, n_features). The core's forward and backward pass run on the stack as
+they are (:mod:`deltaprop.core.layers`: one matrix product per network in each
+``matmul``). Here the stack is cut in two halves that run on two threads, each with a
+single-threaded BLAS (:func:`deltaprop.kernels.blocked`'s lanes do the same for row
+blocks): the matrices of a tabular network are small, so BLAS's own threads gain little
+and a second core multiplying another half does. Every network's numbers are those of
+the whole stack computed at once, whichever half it falls in and on one core or two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from deltaprop.core.backprop import backward_pass, forward_pass
+from deltaprop.core.layers import Dense
+from deltaprop.core.losses import Loss
+from deltaprop.kernels._threads import run_pieces
+
+__all__ = ["stacked_batch", "stacked_forward"]
+
+
+def stacked_batch(
+    layers: Sequence[Dense],
+    loss: Loss,
+    params: Sequence[np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    rows: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """One mini-batch of every network: ``(losses, batch_weights, grads)``.
+
+    Parameters
+    ----------
+    layers : sequence of Dense
+        The shape every network shares.
+    loss : Loss
+    params : list of arrays
+        ``[W_0, b_0, ...]`` stacked: ``W_l`` of shape (k, n_in, n_out), ``b_l`` (k, n_out).
+    X : array of shape (n_samples, n_features)
+    y : array of shape (n_samples, n_outputs)
+    w : array of shape (n_samples,) or None
+        Sample weights.
+    rows : int array of shape (k, batch_size)
+        Network ``i``'s batch is rows ``rows[i]`` of ``X``, ``y`` and ``w``.
+
+    Returns
+    -------
+    losses : array of shape (k,)
+        Each batch's weighted mean loss (float64).
+    batch_weights : array of shape (k,)
+        What each mean divides by: the batch's rows, or its sum of weights.
+    grads : list of arrays
+        The gradients of those means, stacked like ``params``.
+    """
+    pieces = _halves(rows.shape[0])
+    results = run_pieces(
+        lambda part: _batch(layers, loss, [p[part] for p in params], X, y, w, rows[part]), pieces
+    )
+    if len(results) == 1:
+        return results[0]
+    (loss_a, weight_a, grads_a), (loss_b, weight_b, grads_b) = results
+    grads = [np.concatenate(pair) for pair in zip(grads_a, grads_b, strict=True)]
+    return np.concatenate([loss_a, loss_b]), np.concatenate([weight_a, weight_b]), grads
+
+
+def stacked_forward(
+    layers: Sequence[Dense], params: Sequence[np.ndarray], X: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The output layer's ``(z, a)`` of every network on its own rows.
+
+    Parameters
+    ----------
+    X : array of shape (k, n_samples, n_features)
+        Network ``i``'s rows are ``X[i]``.
+
+    Returns
+    -------
+    z, a : arrays of shape (k, n_samples, n_outputs)
+    """
+
+    def forward(part: slice) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore"):  # see _batch
+            zs, activations = forward_pass(layers, [p[part] for p in params], X[part], xp=np)
+        return zs[-1], activations[-1]
+
+    results = run_pieces(forward, _halves(X.shape[0]))
+    if len(results) == 1:
+        return results[0]
+    return (
+        np.concatenate([results[0][0], results[1][0]]),
+        np.concatenate([results[0][1], results[1][1]]),
+    )
+
+
+def _halves(k: int) -> list[slice]:
+    if k < 2:
+        return [slice(0, k)]
+    half = (k + 1) // 2
+    return [slice(0, half), slice(half, k)]
+
+
+def _batch(layers, loss, params, X, y, w, rows):
+    """:func:`stacked_batch` on one thread."""
+    X_b, y_b = X[rows], y[rows]
+    # Overflow gives inf or NaN losses, which the caller's divergence watch reports;
+    # errstate is per thread, hence set here.
+    with np.errstate(over="ignore", invalid="ignore"):
+        zs, activations = forward_pass(layers, params, X_b, xp=np)
+        if w is None:
+            w_b = None
+            weights = np.full(rows.shape[0], float(rows.shape[1]))
+            total: Any = float(rows.shape[1])
+        else:
+            w_b = w[rows]
+            # in the dtype of the weights, as train() sums a batch's weights
+            total = np.sum(w_b, axis=1, keepdims=True)
+            weights = total[:, 0].astype(np.float64)
+        result = backward_pass(layers, loss, params, zs, activations, y_b, w_b, total, xp=np)
+        if w_b is None:
+            losses = np.sum(result.losses, axis=1).astype(np.float64) * (1.0 / total)
+        else:
+            losses = np.sum(result.losses * (w_b / total), axis=1, dtype=np.float64)
+    return losses, weights, result.grads
