@@ -4,9 +4,11 @@ The graph takes one input per feature column the model was trained on, named aft
 column, shape (N, 1): numeric (and boolean) columns in the model's float type, text
 columns as ``tensor(string)``. It applies the stored preprocessing as graph nodes, in
 the order :meth:`~deltaprop.tabular.Preprocessor.transform` builds its columns: per numeric
-column infinities clipped to the training range, ``(x - mean) / scale`` and, with robust
-scaling, the smooth clip ``z / sqrt(1 + (z / 3)^2)``; per categorical column a one-hot
-block (an unseen category is a row of zeros, as in ``TabularModel.predict``); a 0/1
+column an infinity replaced by the training range's bound (a finite number past the
+range is kept), ``(x - mean) / scale`` and, with robust scaling, the smooth clip
+``z / sqrt(1 + (z / 3)^2)``, computed as ``transform`` computes it, without squaring a
+large number (1e20 and float32's largest number give ``±3``); per categorical column a
+one-hot block (an unseen category is a row of zeros, as in ``TabularModel.predict``); a 0/1
 missing-value indicator where the model has one. Date and free-text columns are not
 expressed (the export names them: drop them in training to export). Then the network
 (for the tabular recipe, what ``deltaprop train`` fits by default: every member network
@@ -55,10 +57,13 @@ def _replace_infinity(graph: OnnxGraph, x: str, bound: float, *, positive: bool)
         return x
     largest = float(np.finfo(graph.dtype).max)
     bound = min(max(bound, -largest), largest)
-    sign = "positive" if positive else "negative"
-    flags = {"detect_positive": int(positive), "detect_negative": int(not positive)}
-    is_inf = graph.node("IsInf", [x], f"is_{sign}_inf", width=1, opset=10, **flags)
-    return graph.node("Where", [is_inf, graph.scalar(bound), x], f"finite_{sign}", width=1)
+    # beyond the type's largest number lies only the infinity (Greater and Less need
+    # opset 7, IsInf 10)
+    if positive:
+        is_inf = graph.node("Greater", [x, graph.scalar(largest)], "is_inf", width=1)
+    else:
+        is_inf = graph.node("Less", [x, graph.scalar(-largest)], "is_minus_inf", width=1)
+    return graph.node("Where", [is_inf, graph.scalar(bound), x], "finite", width=1)
 
 
 def _smooth_clip(graph: OnnxGraph, z: str) -> str:
