@@ -69,14 +69,15 @@ def _estimator(kind: str, task: str):
 
 @pytest.fixture(scope="module")
 def models():
-    """``(kind, task, scaling) -> fitted TabularModel``."""
+    """``(kind, task, scaling) -> fitted TabularModel`` (scaling "none": not standardised)."""
     table = _table()
     fitted = {}
     for kind in ("recipe", "mlp"):
         for task, target in TASKS.items():
-            for scaling in ("robust", "standard"):
+            for scaling in ("robust", "standard", "none"):
                 data = table.drop(columns=[t for t in TASKS.values() if t != target])
-                model = TabularModel(_estimator(kind, task), scaling=scaling)
+                options = {"standardize": False} if scaling == "none" else {"scaling": scaling}
+                model = TabularModel(_estimator(kind, task), **options)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # too few iterations to converge
                     fitted[kind, task, scaling] = model.fit(data, target)
@@ -135,11 +136,12 @@ def test_robust_scaling_exports_extreme_numbers_as_predict_answers(
     np.testing.assert_allclose(actual, expected, rtol=0.0, atol=ATOL * scale)
 
 
+@pytest.mark.parametrize("scaling", ["standard", "none"])
 @pytest.mark.parametrize("kind", ["recipe", "mlp"])
-def test_standard_scaling_exports_finite_answers_as_predict(kind, models, tmp_path):
-    """Without the smooth clip, huge numbers overflow the network; compared where
-    ``predict`` answers finite numbers (infinities and numbers past the training range)."""
-    model = models[kind, "regression", "standard"]
+def test_unbounded_scaling_exports_finite_answers_as_predict(kind, scaling, models, tmp_path):
+    """Without the smooth clip, huge numbers overflow the network; compared up to 1e20
+    (infinities included), where ``predict`` answers finite numbers."""
+    model = models[kind, "regression", scaling]
     frame = _extreme_rows()
     keep = frame[["size", "weight"]].abs().max(axis=1).to_numpy()
     frame = frame[(keep <= 1e20) | np.isinf(keep)].reset_index(drop=True)
