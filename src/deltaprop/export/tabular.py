@@ -4,9 +4,11 @@ The graph takes one input per feature column the model was trained on, named aft
 column, shape (N, 1): numeric (and boolean) columns in the model's float type, text
 columns as ``tensor(string)``. It applies the stored preprocessing as graph nodes, in
 the order :meth:`~deltaprop.tabular.Preprocessor.transform` builds its columns: per numeric
-column infinities clipped to the training range, ``(x - mean) / scale`` and, with robust
-scaling, the smooth clip ``z / sqrt(1 + (z / 3)^2)``; per categorical column a one-hot
-block (an unseen category is a row of zeros, as in ``TabularModel.predict``); a 0/1
+column an infinity replaced by the training range's bound (a finite number past the
+range is kept), ``(x - mean) / scale`` and, with robust scaling, the smooth clip
+``z / sqrt(1 + (z / 3)^2)``, computed as ``transform`` computes it, without squaring a
+large number (1e20 and float32's largest number give ``±3``); per categorical column a
+one-hot block (an unseen category is a row of zeros, as in ``TabularModel.predict``); a 0/1
 missing-value indicator where the model has one. Date and free-text columns are not
 expressed (the export names them: drop them in training to export). Then the network
 (for the tabular recipe, what ``deltaprop train`` fits by default: every member network
@@ -40,8 +42,50 @@ from deltaprop.export.onnx import (
     add_standardization,
     save_model,
 )
+from deltaprop.tabular.transforms import CLIP
 
 __all__ = ["tabular_model_to_model_proto", "tabular_model_to_onnx"]
+
+
+def _replace_infinity(graph: OnnxGraph, x: str, bound: float, *, positive: bool) -> str:
+    """``x`` with ``+inf`` (``positive``) or ``-inf`` replaced by ``bound``.
+
+    A bound past the graph's float type (files before column roles bound at float64's
+    largest number) becomes that type's largest number instead of an infinity.
+    """
+    if not math.isfinite(bound):  # nothing to replace an infinity with
+        return x
+    largest = float(np.finfo(graph.dtype).max)
+    bound = min(max(bound, -largest), largest)
+    # beyond the type's largest number lies only the infinity (Greater and Less need
+    # opset 7, IsInf 10)
+    if positive:
+        is_inf = graph.node("Greater", [x, graph.scalar(largest)], "is_inf", width=1)
+    else:
+        is_inf = graph.node("Less", [x, graph.scalar(-largest)], "is_minus_inf", width=1)
+    return graph.node("Where", [is_inf, graph.scalar(bound), x], "finite", width=1)
+
+
+def _smooth_clip(graph: OnnxGraph, z: str) -> str:
+    """``z / sqrt(1 + (z / 3)^2)`` as :func:`deltaprop.tabular.transforms.smooth_clip`.
+
+    With ``t = |z| / 3``: for ``t <= 1`` the formula as written; beyond,
+    ``sign(z) * 3 / sqrt(1 + 1 / t^2)``, which never squares a large number (``t^2``
+    overflows float32 from ``|z|`` of about 6e19: the formula as written gave 0 or NaN
+    there, not ``±3``). Both branches are computed; ``Where`` keeps the one that applies.
+    """
+
+    def op(op_type: str, inputs: list[str], hint: str, opset: int | None = None) -> str:
+        return graph.node(op_type, inputs, hint, width=1, opset=opset)
+
+    clip, one = graph.scalar(CLIP), graph.scalar(1.0)
+    t = op("Div", [op("Abs", [z], "abs"), clip], "t")
+    t2 = op("Mul", [t, t], "t_squared")
+    near = op("Div", [z, op("Sqrt", [op("Add", [one, t2], "one_plus")], "root", 6)], "near")
+    inverse = op("Add", [one, op("Div", [one, t2], "inverse")], "one_plus_inverse")
+    signed = op("Mul", [op("Sign", [z], "sign", 9), clip], "signed_clip")
+    far = op("Div", [signed, op("Sqrt", [inverse], "far_root", 6)], "far")
+    return op("Where", [op("Greater", [t, one], "beyond"), far, near], "smooth_clip")
 
 
 def _numeric_feature(
@@ -54,23 +98,15 @@ def _numeric_feature(
     if fill is not None:
         is_nan = graph.node("IsNaN", [x], "is_nan", width=1, opset=9)
         x = graph.node("Where", [is_nan, graph.scalar(fill), x], "filled", width=1)
-    if math.isfinite(low) and math.isfinite(high):  # infinities to the training range
-        # a bound past the graph's float type (files before column roles clip at float64's
-        # largest number) clips at that type's largest number instead of overflowing
-        largest = float(np.finfo(graph.dtype).max)
-        low, high = max(low, -largest), min(high, largest)
-        x = graph.node("Min", [x, graph.scalar(high)], "below_high", width=1)
-        x = graph.node("Max", [x, graph.scalar(low)], "clipped", width=1, opset=8)
+    # infinities (only they: a finite number past the training range is scaled as it is)
+    # become the training range's bounds, as Preprocessor.transform does
+    x = _replace_infinity(graph, x, high, positive=True)
+    x = _replace_infinity(graph, x, low, positive=False)
     if mean == 0.0 and scale == 1.0:  # not standardised
         return x, is_nan
     z = add_standardization(graph, x, [mean], [scale])
     if pre.standardize and pre.scaling == "robust":
-        # z / sqrt(1 + (z / 3)^2)
-        t = graph.node("Div", [z, graph.scalar(3.0)], "third", width=1)
-        t2 = graph.node("Mul", [t, t], "squared", width=1)
-        one_plus = graph.node("Add", [t2, graph.scalar(1.0)], "one_plus", width=1)
-        root = graph.node("Sqrt", [one_plus], "root", width=1, opset=6)
-        z = graph.node("Div", [z, root], "smooth_clip", width=1)
+        z = _smooth_clip(graph, z)
     return z, is_nan
 
 
