@@ -202,7 +202,7 @@ class _Run:
                 keep.append(i)
                 continue
             history.learning_rate.append(self.optimizer.learning_rate)
-            problem = watch.check_loss(float(losses[i]))
+            problem = watch.check_loss(float(losses[i])) or "the loss is unsound"
             watch.report(history, epoch, problem, optimizer=self.optimizer, batch=batch)
         return keep
 
