@@ -38,7 +38,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names
 
 from deltaprop.estimators import plan
-from deltaprop.parallel import client_for, held_out_blocks
+from deltaprop.parallel import client_for, held_out_blocks, watched_compute
 from deltaprop.parallel import train as parallel_train
 
 __all__ = ["fit_on_dask", "predict_on_dask"]
@@ -74,12 +74,14 @@ def _check_parameters(est: Any) -> None:
             )
 
 
-def _rows(value: Any, name: str, da: Any) -> Any:
+def _rows(value: Any, name: str, da: Any, client: Any) -> Any:
     """``value`` (dask array, DataFrame or Series) as a dask array with known row chunks."""
     if isinstance(value, da.Array):
         arr = value
     elif hasattr(value, "to_dask_array"):
-        arr = value.to_dask_array(lengths=True)  # counts the partitions' rows on the workers
+        # the partitions' rows, counted on the workers
+        lengths = watched_compute(client, [_length(p) for p in value.to_delayed()])
+        arr = value.to_dask_array(lengths=tuple(int(n) for n in lengths))
     else:
         raise TypeError(
             f"{name} must be a dask array or dask DataFrame/Series when another input is "
@@ -90,12 +92,19 @@ def _rows(value: Any, name: str, da: Any) -> Any:
     return arr
 
 
-def _next_to(value: Any, X: Any, name: str, da: Any) -> Any:
+def _length(partition: Any) -> Any:
+    """``len(partition)``, computed where the partition is (a ``dask.delayed``)."""
+    import dask  # optional dependency: the dask extra
+
+    return dask.delayed(len, pure=True)(partition)
+
+
+def _next_to(value: Any, X: Any, name: str, da: Any, client: Any) -> Any:
     """``y`` or ``sample_weight``: a dask collection as is, an in-memory array cut like ``X``."""
     if value is None:
         return None
     if hasattr(value, "__dask_graph__"):
-        return _rows(value, name, da)
+        return _rows(value, name, da, client)
     arr = np.asarray(value)
     if arr.shape[:1] != (X.shape[0],):
         raise ValueError(f"{name} has {arr.shape[:1]} rows, but X has {X.shape[0]}")
@@ -110,10 +119,10 @@ def _binarize_block(y_block, binarizer, two_columns, n_out, out_dtype):
     return np.hstack([1.0 - Y, Y]) if two_columns else Y
 
 
-def _multilabel_targets(est, y, first_pass, dtype, da):
+def _multilabel_targets(est, y, first_pass, dtype, da, client):
     """Multilabel indicator targets (one 0/1 column per label): used as they are."""
     y = y.rechunk({1: -1})
-    values = np.asarray(da.unique(y).compute())
+    values = np.asarray(watched_compute(client, da.unique(y)))
     if not set(values.tolist()) <= {0, 1}:
         raise ValueError(
             "y with several columns must be a multilabel indicator matrix of 0/1 values, "
@@ -133,7 +142,7 @@ def _multilabel_targets(est, y, first_pass, dtype, da):
     return y.astype(dtype)
 
 
-def _classifier_targets(est, y, first_pass, dtype, da):
+def _classifier_targets(est, y, first_pass, dtype, da, client):
     """One-hot (or 0/1) targets, encoded lazily block by block.
 
     ``class_weight`` is left to :func:`deltaprop.parallel.train` (as the in-memory fit
@@ -142,10 +151,10 @@ def _classifier_targets(est, y, first_pass, dtype, da):
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim == 2:
-        return _multilabel_targets(est, y, first_pass, dtype, da)
+        return _multilabel_targets(est, y, first_pass, dtype, da, client)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D or 2-D, got {y.ndim}-D")
-    classes = np.asarray(da.unique(y).compute())
+    classes = np.asarray(watched_compute(client, da.unique(y)))
     check_classification_targets(classes)
     if first_pass or not hasattr(est, "classes_"):
         est._label_binarizer = LabelBinarizer().fit(classes)
@@ -173,20 +182,20 @@ def _classifier_targets(est, y, first_pass, dtype, da):
     return Y
 
 
-def _regressor_targets(est, y, first_pass, dtype, da):
+def _regressor_targets(est, y, first_pass, dtype, da, client):
     if y.ndim not in (1, 2):
         raise ValueError(f"y must be 1-D or 2-D, got {y.ndim}-D")
     Y = y[:, None] if y.ndim == 1 else y.rechunk({1: -1})
     return Y.astype(dtype)
 
 
-def _poisson_constant(Y, w, da) -> float:
+def _poisson_constant(Y, w, da, client) -> float:
     """The dask version of the estimator's ``_poisson_constant`` (a reduction)."""
     positive = Y > 0.0
     per_row = da.sum(da.where(positive, Y * da.log(da.where(positive, Y, 1.0)), 0.0) - Y, axis=1)
     if w is None:
-        return float(per_row.mean().compute())
-    total, weight = da.compute((per_row * w).sum(), w.sum())
+        return float(watched_compute(client, per_row.mean()))
+    total, weight = watched_compute(client, [(per_row * w).sum(), w.sum()])
     return float(total / weight)
 
 
@@ -237,12 +246,12 @@ def _fit(est, client, data, settings, resume, da):
     local_steps, data_mode = settings
     hidden = plan.hidden_sizes(est.hidden_layer_sizes)
     first_pass = not hasattr(est, "coefs_") or not est.warm_start
-    X_in, X = X, _rows(X, "X", da)
+    X_in, X = X, _rows(X, "X", da, client)
     X, _, n_features = _features(est, X_in, X, first_pass)
-    y = _next_to(y, X, "y", da)
-    w = _next_to(sample_weight, X, "sample_weight", da)
+    y = _next_to(y, X, "y", da, client)
+    w = _next_to(sample_weight, X, "sample_weight", da, client)
     targets = _classifier_targets if is_classifier(est) else _regressor_targets
-    Y = targets(est, y, first_pass, X.dtype, da)
+    Y = targets(est, y, first_pass, X.dtype, da, client)
 
     random_state = check_random_state(est.random_state)
     layer_units = [n_features, *hidden, int(Y.shape[1])]
@@ -251,7 +260,7 @@ def _fit(est, client, data, settings, resume, da):
     (X, Y, w), validation = _holdout(est, X, Y, w, stop, random_state)
     n_train = int(sum(X.chunks[0]))
     poisson = getattr(est, "loss", None) == "poisson"
-    offset = _poisson_constant(Y, w, da) if poisson else 0.0
+    offset = _poisson_constant(Y, w, da, client) if poisson else 0.0
     solver, batch_size, local_steps = _solver(est, X, n_train, local_steps)
     history = parallel_train(
         net := est._network(X.dtype),
@@ -280,7 +289,7 @@ def _fit(est, client, data, settings, resume, da):
     est._store(net, optimizer, history, n_train, offset, None, None, False)
     if validation is not None:
         # the held-out partitions' loss; their score is not computed on Dask
-        val_offset = _poisson_constant(validation[1], validation[2], da) if poisson else 0.0
+        val_offset = _poisson_constant(validation[1], validation[2], da, client) if poisson else 0.0
         curve = [loss + val_offset for loss in history.val_loss]
         est.validation_loss_curve_ = [*(previous_val_curve or []), *curve]
         est.best_loss_ = None

@@ -11,7 +11,8 @@ When the blocks do not fit in the workers' memory, :func:`train` streams them: e
 recomputes every block from its source (a Parquet partition, say) and releases it
 (``data="stream"``; ``"auto"`` decides from the workers' memory limits, see
 :func:`plan_data` and :class:`DataPlan`). A worker lost while training raises a
-:class:`WorkerMemoryError` that names memory.
+:class:`WorkerMemoryError` that names memory; so does every other pass over the
+workers' data (:func:`watched_compute`: the summaries computed before training).
 
 >>> from deltaprop.parallel import SOLVERS
 >>> SOLVERS
@@ -32,6 +33,7 @@ from deltaprop.parallel._memory import (
     WorkerMemoryError,
     lost_workers_named,
     plan_data,
+    watched_compute,
 )
 
 __all__ = [
@@ -47,4 +49,5 @@ __all__ = [
     "plan_data",
     "train",
     "unflatten",
+    "watched_compute",
 ]
