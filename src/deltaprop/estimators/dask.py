@@ -17,6 +17,10 @@ in-memory ``fit`` draws them, and the solver translated:
   that count: ``deltaprop train --dask --local-steps``). Not step-for-step the
   in-memory fit.
 
+With early stopping, the held-out partitions' score (accuracy or R^2, as the in-memory
+``validation_scores_``) is computed on the workers after every epoch, from per-block
+sums (:class:`_Accuracy`, :class:`_R2`), in the pass that sums their loss.
+
 ``deltaprop train DATA --dask`` trains through :func:`fit_on_dask` too: it hands over
 the partitions encoded by the fitted preprocessor, as the in-memory command hands the
 encoded table to ``fit`` (see :mod:`deltaprop.tabular.dask`).
@@ -38,6 +42,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names
 
 from deltaprop.estimators import plan
+from deltaprop.estimators.predictor import class_labels_from_outputs
 from deltaprop.parallel import client_for, held_out_blocks, watched_compute
 from deltaprop.parallel import train as parallel_train
 
@@ -199,6 +204,118 @@ def _poisson_constant(Y, w, da, client) -> float:
     return float(total / weight)
 
 
+# -- the held-out partitions' score, from per-block sums --------------------------------------
+class _Accuracy:
+    """``accuracy_score`` of the labels ``predict`` gives, summed block by block.
+
+    A block's sums: the weight of its rows predicted right (every label right, for
+    multilabel targets: subset accuracy), its total weight, and 1 when an output is not
+    finite (the score is then NaN, as in memory). The encoded targets decode to their
+    labels by the same rule as the outputs (a one-hot row, a 0/1 column, a 0/1 indicator
+    row), so labels are compared as class indices.
+    """
+
+    def __init__(self, n_classes: int, *, softmax: bool, multilabel: bool) -> None:
+        self.classes = np.arange(n_classes)
+        self.softmax, self.multilabel = softmax, multilabel
+
+    def _labels(self, values: np.ndarray) -> np.ndarray:
+        return class_labels_from_outputs(
+            values, self.classes, softmax=self.softmax, multilabel=self.multilabel
+        )
+
+    def sums(self, y: np.ndarray, output: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+        if not np.isfinite(output).all():
+            return np.array([0.0, 0.0, 1.0])
+        right = self._labels(output) == self._labels(y)
+        if right.ndim == 2:
+            right = right.all(axis=1)
+        weights = np.ones(len(right)) if w is None else np.asarray(w, dtype=np.float64)
+        return np.array([float(np.dot(weights, right)), float(np.sum(weights)), 0.0])
+
+    def value(self, sums: list[np.ndarray]) -> float:
+        if any(block[2] for block in sums):
+            return math.nan
+        return math.fsum(block[0] for block in sums) / math.fsum(block[1] for block in sums)
+
+
+class _R2:
+    """``r2_score`` (averaged over outputs) from per-block sufficient statistics.
+
+    A block's sums, per output: its total weight ``W_b``, ``sum w y``, the sum of squares
+    around its own weighted mean ``M2_b`` and the residual sum of squares; plus 1 when
+    an output is not finite. The client combines the blocks' squares around the mean of
+    all the validation rows exactly (Chan et al.'s pairwise update: ``M2 = sum_b M2_b +
+    W_b (mean_b - mean)^2``), in one pass and without the cancellation of
+    ``sum w y^2 - W mean^2``.
+    """
+
+    def sums(self, y: np.ndarray, output: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        out = np.asarray(output, dtype=np.float64).reshape(len(y), -1)
+        weights = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
+        total = float(np.sum(weights))
+        weighted_sum = weights @ y
+        if not np.isfinite(out).all():
+            return np.concatenate([[total, 1.0], np.zeros(3 * y.shape[1])])
+        mean = weighted_sum / total if total > 0.0 else np.zeros(y.shape[1])
+        squares = weights @ (y - mean) ** 2
+        residuals = weights @ (y - out) ** 2
+        return np.concatenate([[total, 0.0], weighted_sum, squares, residuals])
+
+    def value(self, sums: list[np.ndarray]) -> float:
+        if any(block[1] for block in sums):
+            return math.nan
+        stacked = np.stack(sums)
+        n_outputs = (stacked.shape[1] - 2) // 3
+        weights = stacked[:, 0]
+        weighted_sums = stacked[:, 2 : 2 + n_outputs]
+        squares = stacked[:, 2 + n_outputs : 2 + 2 * n_outputs]
+        residuals = stacked[:, 2 + 2 * n_outputs :].sum(axis=0)
+        mean = weighted_sums.sum(axis=0) / weights.sum()
+        held = weights > 0.0
+        block_means = weighted_sums[held] / weights[held, None]
+        total = squares.sum(axis=0) + weights[held] @ (block_means - mean) ** 2
+        safe = np.where(total > 0.0, total, 1.0)
+        scores = np.where(total > 0.0, 1.0 - residuals / safe, np.where(residuals == 0.0, 1.0, 0.0))
+        return float(scores.mean())
+
+
+def _block_score(est: Any) -> _Accuracy | _R2:
+    """The score ``est.score`` gives, computed block by block."""
+    if not is_classifier(est):
+        return _R2()
+    softmax = est._out_activation() == "softmax"
+    return _Accuracy(len(est.classes_), softmax=softmax, multilabel=est._multilabel())
+
+
+class _Scores:
+    """Callback collecting the held-out partitions' score of each epoch (and printing it).
+
+    :func:`deltaprop.parallel.train` appends the score to ``History.val_score`` before
+    the callbacks run; this keeps the scores of this fit (a resumed run's history also
+    holds those before it), as the in-memory fit keeps them.
+    """
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.scores: list[float] = []
+
+    def __call__(self, iteration, history, net) -> None:
+        score = history.val_score[-1]
+        self.scores.append(score)
+        if self.verbose:
+            print(f"Validation score: {score:f}")
+
+    @property
+    def best(self) -> float:
+        """The highest score (NaN never counts), -inf without one."""
+        best = -np.inf
+        for score in self.scores:
+            best = score if score > best else best
+        return best
+
+
 # -- fit ---------------------------------------------------------------------------------
 def fit_on_dask(
     est: Any,
@@ -262,6 +379,7 @@ def _fit(est, client, data, settings, resume, da):
     poisson = getattr(est, "loss", None) == "poisson"
     offset = _poisson_constant(Y, w, da, client) if poisson else 0.0
     solver, batch_size, local_steps = _solver(est, X, n_train, local_steps)
+    scores = None if validation is None else _Scores(bool(est.verbose))
     history = parallel_train(
         net := est._network(X.dtype),
         X,
@@ -280,18 +398,25 @@ def _fit(est, client, data, settings, resume, da):
         schedule=plan.schedule(est, stop, n_train=n_train, t=est.t_),
         validation_data=validation,
         early_stopping=stop.on_validation_loss,
-        callbacks=est._callbacks(offset, None),
+        callbacks=est._callbacks(offset, scores),
         class_weight=est._class_weight_indices(),
         resume=resume,
         data=data_mode,
+        validation_score=None if validation is None else _block_score(est),
     )
-    previous_val_curve = getattr(est, "validation_loss_curve_", None)
+    previous = {
+        name: getattr(est, name, None)
+        for name in ("validation_loss_curve_", "validation_scores_", "best_validation_score_")
+    }
     est._store(net, optimizer, history, n_train, offset, None, None, False)
-    if validation is not None:
-        # the held-out partitions' loss; their score is not computed on Dask
+    if scores is not None:
+        # the held-out partitions' loss and score, as the in-memory fit stores them
         val_offset = _poisson_constant(validation[1], validation[2], da, client) if poisson else 0.0
         curve = [loss + val_offset for loss in history.val_loss]
-        est.validation_loss_curve_ = [*(previous_val_curve or []), *curve]
+        est.validation_loss_curve_ = [*(previous["validation_loss_curve_"] or []), *curve]
+        est.validation_scores_ = [*(previous["validation_scores_"] or []), *scores.scores]
+        best = previous["best_validation_score_"]
+        est.best_validation_score_ = max(scores.best, -np.inf if best is None else best)
         est.best_loss_ = None
     est._warn_if_not_converged(history, stacklevel=6)
     return est

@@ -19,7 +19,7 @@ workers' data (:func:`watched_compute`: the summaries computed before training).
 ('gd', 'lbfgs', 'local_sgd')
 """
 
-from deltaprop.parallel._blocks import flatten, unflatten
+from deltaprop.parallel._blocks import BlockScore, flatten, unflatten
 from deltaprop.parallel._dask import (
     SOLVERS,
     client_for,
@@ -39,6 +39,7 @@ from deltaprop.parallel._memory import (
 __all__ = [
     "DATA_MODES",
     "SOLVERS",
+    "BlockScore",
     "DataPlan",
     "WorkerMemoryError",
     "client_for",
