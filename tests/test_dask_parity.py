@@ -618,6 +618,34 @@ def test_estimator_validation_scores_are_the_held_out_blocks_score(client, data,
     assert f"Validation score: {est.validation_scores_[-1]:f}" in printed
 
 
+def test_a_validation_score_needs_validation_rows_and_its_methods(client, data):
+    X, y, _ = data
+
+    class Share:
+        def sums(self, y, output, w):
+            return np.array([float(len(y))])
+
+        def value(self, sums):
+            return float(sum(s[0] for s in sums))
+
+    with pytest.raises(ValueError, match="give validation_data or validation_fraction"):
+        parallel_train(_net(), *_dask(X, y), client=client, validation_score=Share())
+    with pytest.raises(TypeError, match=r"methods sums\(y, output, w\) and value\(sums\)"):
+        parallel_train(
+            _net(), *_dask(X, y), client=client, validation_fraction=0.25, validation_score=len
+        )
+    # the validation_data's rows, given: 101 rows in each epoch's sums
+    history = parallel_train(
+        _net(),
+        *_dask(X, y),
+        client=client,
+        max_iter=2,
+        validation_data=(X, y),
+        validation_score=Share(),
+    )
+    assert history.val_score == [101.0, 101.0]
+
+
 # -- what cannot be exact is refused, saying why ------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "match"),

@@ -54,6 +54,18 @@ def _net(dropout: float = 0.0):
     )
 
 
+class _RightShare:
+    """A BlockScore for the tests: the weighted share of rows whose output is on the
+    side of 0.5 of their 0/1 target."""
+
+    def sums(self, y, output, w):
+        right = (output[:, 0] > 0.5) == (y[:, 0] > 0.5)
+        return np.array([np.dot(w, right), np.sum(w)])
+
+    def value(self, sums):
+        return sum(s[0] for s in sums) / sum(s[1] for s in sums)
+
+
 def _fit(client, data, mode, **kw):
     X, y, w = data
     net = _net(kw.pop("dropout", 0.0))
@@ -78,7 +90,12 @@ def _fit(client, data, mode, **kw):
         {"solver": "gd", "learning_rate": 0.5},
         {"solver": "lbfgs"},
         {"solver": "local_sgd", "batch_size": 16, "local_steps": 3},
-        {"solver": "gd", "validation_fraction": 0.25, "class_weight": "balanced"},
+        {
+            "solver": "gd",
+            "validation_fraction": 0.25,
+            "class_weight": "balanced",
+            "validation_score": _RightShare(),
+        },
         {"solver": "gd", "dropout": 0.3},
     ],
     ids=["gd", "lbfgs", "local_sgd", "held-out+class_weight", "dropout"],
@@ -92,6 +109,8 @@ def test_streaming_gives_the_weights_of_persisted_blocks_bit_for_bit(client, dat
         assert np.array_equal(a, b)
     assert h_kept.loss == h_streamed.loss
     assert h_kept.val_loss == h_streamed.val_loss
+    assert h_kept.val_score == h_streamed.val_score
+    assert len(h_kept.val_score) == (4 if "validation_score" in options else 0)
 
 
 def test_a_streamed_run_resumes_kept_and_the_other_way(client, data, tmp_path):
