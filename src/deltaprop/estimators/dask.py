@@ -73,9 +73,10 @@ def _check_parameters(est: Any) -> None:
             _refuse(
                 "early_stopping_metric",
                 "score",
-                "the score (accuracy or R^2) of the held-out partitions would need their "
-                "predictions in this process every epoch; use early_stopping_metric='loss' "
-                "(their loss, summed on the workers)",
+                "stopping on the held-out partitions' score is not available on Dask "
+                "(their score is computed on the workers and kept in validation_scores_, "
+                "but the stop rule and the weights kept follow their loss); use "
+                "early_stopping_metric='loss'",
             )
 
 
