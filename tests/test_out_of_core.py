@@ -311,6 +311,18 @@ def test_workers_paused_for_memory_stop_the_estimators_label_pass(client, all_pa
     assert time.monotonic() - started < 2.5
 
 
+def test_workers_paused_for_memory_stop_the_count_of_unknown_block_sizes(client, all_paused):
+    pytest.importorskip("sklearn")
+    dask = pytest.importorskip("dask")
+    block = dask.delayed(_slow_table, pure=False)(3)
+    X = da.from_delayed(dask.delayed(np.asarray)(block), shape=(3, 2), dtype=float)
+    rows = X[X[:, 0] > 0]  # row counts unknown: counted on the workers before training
+    started = time.monotonic()
+    with pytest.raises(WorkerMemoryError, match=r"preparing the data stopped: all the workers"):
+        dp.MLPRegressor(hidden_layer_sizes=(2,), max_iter=1).fit(rows[:, :1], rows[:, 1])
+    assert time.monotonic() - started < 2.5
+
+
 @pytest.mark.parametrize(
     "options",
     [{"impute": "median", "scaling": "robust"}, {"impute": "most_frequent"}],

@@ -86,7 +86,8 @@ def _rows(value: Any, name: str, da: Any, client: Any) -> Any:
         arr = value
     elif hasattr(value, "to_dask_array"):
         # the partitions' rows, counted on the workers
-        lengths = watched_compute(client, [_length(p) for p in value.to_delayed()])
+        partitions = value.to_delayed(optimize_graph=False)
+        lengths = watched_compute(client, [_length(p) for p in partitions])
         arr = value.to_dask_array(lengths=tuple(int(n) for n in lengths))
     else:
         raise TypeError(
@@ -94,8 +95,36 @@ def _rows(value: Any, name: str, da: Any, client: Any) -> Any:
             f"one, got {type(value).__name__}"
         )
     if any(math.isnan(c) for c in arr.chunks[0]):
-        arr = arr.compute_chunk_sizes()
+        arr = _with_row_counts(arr, da, client)
     return arr
+
+
+def _with_row_counts(arr: Any, da: Any, client: Any) -> Any:
+    """``arr`` with its blocks' row counts known, counted on the workers (one pass).
+
+    What ``compute_chunk_sizes`` does, through :func:`~deltaprop.parallel.watched_compute`
+    (a pass over the workers' data, watched for memory like the others).
+    """
+    if arr.ndim not in (1, 2) or any(math.isnan(c) for c in arr.chunks[1:] for c in c):
+        raise ValueError(
+            f"the dask array's blocks must have known widths and 1 or 2 dimensions, got "
+            f"{arr.ndim} dimension(s) with chunks {arr.chunks}"
+        )
+    # unoptimised: the blocks keep their tasks, so later passes compute the same keys
+    grid = arr.to_delayed(optimize_graph=False).reshape(arr.numblocks[0], -1)
+    counts = watched_compute(client, [_length(row[0]) for row in grid])
+    widths = arr.chunks[1] if arr.ndim == 2 else [None]
+    meta = np.empty((0,) * arr.ndim, dtype=arr.dtype)
+    rows = [
+        [
+            da.from_delayed(block, shape=(int(n),) if c is None else (int(n), c), meta=meta)
+            for block, c in zip(row, widths, strict=True)
+        ]
+        for row, n in zip(grid, counts, strict=True)
+    ]
+    if arr.ndim == 1:
+        return da.concatenate([row[0] for row in rows])
+    return da.block(rows)
 
 
 def _length(partition: Any) -> Any:
