@@ -646,6 +646,35 @@ def test_a_validation_score_needs_validation_rows_and_its_methods(client, data):
     assert history.val_score == [101.0, 101.0]
 
 
+def test_a_score_added_on_resume_leaves_the_earlier_epochs_unknown(client, data, tmp_path):
+    X, y, _ = data
+    path = tmp_path / "run.ckpt"
+    options = {"client": client, "validation_fraction": 0.25, "optimizer": dp.SGD(0.5)}
+    parallel_train(_net(), *_dask(X, y), max_iter=2, callbacks=[dp.Checkpoint(path)], **options)
+
+    class Rows:
+        def sums(self, y, output, w):
+            return np.array([float(len(y))])
+
+        def value(self, sums):
+            return float(sum(s[0] for s in sums))
+
+    again = tmp_path / "again.ckpt"
+    history = parallel_train(
+        _net(),
+        *_dask(X, y),
+        max_iter=4,
+        resume=path,
+        validation_score=Rows(),
+        callbacks=[dp.Checkpoint(again)],
+        **{**options, "optimizer": None},
+    )
+    assert np.isnan(history.val_score[:2]).all()
+    assert history.val_score[2] == history.val_score[3] and history.val_score[2] in CHUNKS
+    resumed = parallel_train(_net(), *_dask(X, y), max_iter=5, resume=again, **options)
+    assert resumed.n_iter == 5  # the checkpoint with the scores reads back
+
+
 # -- what cannot be exact is refused, saying why ------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "match"),

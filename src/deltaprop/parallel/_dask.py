@@ -451,7 +451,12 @@ class _ValidationLoss:
                 None if scored is None else lambda index: (scored[index],),
             )
         )
-        self.history.val_score.append(float(self.score.value([sums for _, sums in results])))
+        scores = self.history.val_score
+        # a run resumed from a checkpoint that recorded no score (one written without a
+        # validation_score): the earlier epochs' scores are unknown, NaN, so that
+        # val_score keeps one entry per iteration (as checkpoints require)
+        scores.extend([math.nan] * (len(self.history.loss) - 1 - len(scores)))
+        scores.append(float(self.score.value([sums for _, sums in results])))
         return math.fsum(loss for loss, _ in results)
 
 
