@@ -95,20 +95,21 @@ def _rows(value: Any, name: str, da: Any, client: Any) -> Any:
             f"one, got {type(value).__name__}"
         )
     if any(math.isnan(c) for c in arr.chunks[0]):
-        arr = _with_row_counts(arr, da, client)
+        arr = _with_row_counts(arr, name, da, client)
     return arr
 
 
-def _with_row_counts(arr: Any, da: Any, client: Any) -> Any:
+def _with_row_counts(arr: Any, name: str, da: Any, client: Any) -> Any:
     """``arr`` with its blocks' row counts known, counted on the workers (one pass).
 
     What ``compute_chunk_sizes`` does, through :func:`~deltaprop.parallel.watched_compute`
     (a pass over the workers' data, watched for memory like the others).
     """
-    if arr.ndim not in (1, 2) or any(math.isnan(c) for c in arr.chunks[1:] for c in c):
+    widths_known = all(not math.isnan(width) for axis in arr.chunks[1:] for width in axis)
+    if arr.ndim not in (1, 2) or not widths_known:
         raise ValueError(
-            f"the dask array's blocks must have known widths and 1 or 2 dimensions, got "
-            f"{arr.ndim} dimension(s) with chunks {arr.chunks}"
+            f"{name} must be a 1-D or 2-D dask array whose blocks have known widths, got "
+            f"{arr.ndim}-D with chunks {arr.chunks}"
         )
     # unoptimised: the blocks keep their tasks, so later passes compute the same keys
     grid = arr.to_delayed(optimize_graph=False).reshape(arr.numblocks[0], -1)
