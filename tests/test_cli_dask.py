@@ -298,14 +298,23 @@ def test_early_stopping_and_id_columns_through_dask(scheduler, tmp_path, capsys)
     stopping += ["--early-stopping", "--validation-fraction", "0.3", "--n-iter-no-change", "2"]
     out = [str(tmp_path / f"{name}.deltaprop") for name in ("a", "b")]
     for path in out:
-        assert main(["train", folder, *common, *go, *stopping, "--out", path]) == 0
-    printed = capsys.readouterr().out
+        assert main(["train", folder, *common, *go, *stopping, "--out", path, "-v"]) == 0
+    captured = capsys.readouterr()
+    printed = captured.out
     # which estimator trained, and why not the recipe
     assert "model: one MLPClassifier (solver gd); the tabular recipe" in printed
     a, b = dp.load(out[0]), dp.load(out[1])
     assert a.estimator_.stop_reason_ == "early_stopping"
     n_epochs = len(a.estimator_.loss_curve_)
     assert len(a.estimator_.validation_loss_curve_) == n_epochs < 60
+    # the held-out files' accuracy every epoch: shown (-v) and recorded, as in memory
+    scores = a.estimator_.validation_scores_
+    assert len(scores) == n_epochs and all(0.0 <= s <= 1.0 for s in scores)
+    assert a.estimator_.best_validation_score_ == max(scores)
+    lines = [line for line in captured.err.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 2 * n_epochs
+    assert lines[0].startswith("epoch 1/60  loss ") and "  val_loss " in lines[0]
+    assert lines[n_epochs - 1].endswith(f"  val_accuracy {scores[-1]:.4f}")
     for wa, wb in zip(_weights(a), _weights(b), strict=True):  # the same held-out files
         np.testing.assert_array_equal(wa, wb)
     # --id: not a feature, written next to each prediction

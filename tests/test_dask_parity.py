@@ -513,7 +513,166 @@ def test_estimator_early_stopping_holds_out_partitions(client, data):
     np.testing.assert_allclose(clf.validation_loss_curve_, history.val_loss, rtol=1e-10)
     for a, b in zip(clf.coefs_, net.parameters[0::2], strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
-    assert clf.best_loss_ is None and clf.validation_scores_ is None
+    assert clf.best_loss_ is None
+    # the held-out partitions' accuracy after every epoch, as the in-memory fit keeps it
+    assert len(clf.validation_scores_) == history.n_iter
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+def _held_rows(random_state, layer_units):
+    """The rows of the blocks the estimator holds out (its generator's draws, in order)."""
+    from sklearn.utils import check_random_state
+
+    from deltaprop.estimators import plan
+
+    rs = check_random_state(random_state)
+    plan.initial_parameters(layer_units, "tanh", rs, np.float64)
+    held = held_out_blocks(4, 0.25, rs)
+    return np.concatenate([np.arange(STARTS[i], STARTS[i + 1]) for i in held])
+
+
+def _outputs(params, X, out):
+    """A tanh network's outputs, written out: ``out`` is the output layer's activation."""
+    a = X
+    for i in range(0, len(params), 2):
+        z = a @ params[i] + params[i + 1]
+        a = out(z) if i == len(params) - 2 else np.tanh(z)
+    return a
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def _weighted_accuracy(right, w):
+    return float(np.sum(w * right) / np.sum(w))
+
+
+def _r2(Y, P, w):
+    mean = np.sum(w[:, None] * Y, axis=0) / np.sum(w)
+    ss_tot = np.sum(w[:, None] * (Y - mean) ** 2, axis=0)
+    ss_res = np.sum(w[:, None] * (Y - P) ** 2, axis=0)
+    return float(np.mean(1.0 - ss_res / ss_tot))
+
+
+@pytest.mark.parametrize("case", ["binary", "multiclass+class_weight", "multilabel", "regression"])
+def test_estimator_validation_scores_are_the_held_out_blocks_score(client, data, case, capsys):
+    """``validation_scores_`` on Dask: accuracy or R^2 of the held-out partitions each epoch.
+
+    The reference scores the weights of every epoch (a callback records them) on the
+    held-out rows with NumPy, written out here.
+    """
+    from deltaprop import MLPClassifier, MLPRegressor
+
+    X, y, w = data
+    params = {"hidden_layer_sizes": (5,), "activation": "tanh", "solver": "gd", "max_iter": 6}
+    params |= {"learning_rate_init": 1.0, "early_stopping": True, "validation_fraction": 0.25}
+    params |= {"early_stopping_metric": "loss", "random_state": 3, "verbose": True}
+    labels = np.digitize(X[:, 0] + 0.5 * X[:, 1], [-0.5, 0.5])  # 3 classes
+    targets = {
+        "binary": (y.astype(int), _sigmoid, lambda out, t: (out[:, 0] > 0.5) == t),
+        "multiclass+class_weight": (
+            labels,
+            _softmax,
+            lambda out, t: np.argmax(out, axis=1) == t,
+        ),
+        "multilabel": (
+            np.column_stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0, X[:, 2] > 0.5]).astype(int),
+            _sigmoid,
+            lambda out, t: ((out > 0.5) == t).all(axis=1),
+        ),
+        "regression": (np.column_stack([X[:, 0] - X[:, 1] ** 2, X[:, 2]]), None, None),
+    }
+    target, out, right = targets[case]
+    weights = []
+
+    def record(iteration, history, net):
+        weights.append([np.array(p) for p in net.parameters])
+
+    if case == "regression":
+        est = MLPRegressor(**params, callbacks=[record])
+    else:
+        est = MLPClassifier(**params, callbacks=[record])
+        if case == "multiclass+class_weight":
+            est.set_params(class_weight="balanced")
+    _fit_quietly(est, *_dask(X, target), sample_weight=_dask(w)[0])
+    n_out = {"binary": 1, "multiclass+class_weight": 3, "multilabel": 3, "regression": 2}[case]
+    rows = _held_rows(3, [3, 5, n_out])
+    if case == "regression":
+        expected = [_r2(target[rows], _outputs(p, X[rows], lambda z: z), w[rows]) for p in weights]
+    else:
+        expected = [
+            _weighted_accuracy(right(_outputs(p, X[rows], out), target[rows]), w[rows])
+            for p in weights
+        ]
+    assert len(expected) == est.n_iter_ == 6
+    np.testing.assert_allclose(est.validation_scores_, expected, rtol=1e-10, atol=1e-12)
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    printed = capsys.readouterr().out
+    assert printed.count("Validation score: ") == 6
+    assert f"Validation score: {est.validation_scores_[-1]:f}" in printed
+
+
+def test_a_validation_score_needs_validation_rows_and_its_methods(client, data):
+    X, y, _ = data
+
+    class Share:
+        def sums(self, y, output, w):
+            return np.array([float(len(y))])
+
+        def value(self, sums):
+            return float(sum(s[0] for s in sums))
+
+    with pytest.raises(ValueError, match="give validation_data or validation_fraction"):
+        parallel_train(_net(), *_dask(X, y), client=client, validation_score=Share())
+    with pytest.raises(TypeError, match=r"methods sums\(y, output, w\) and value\(sums\)"):
+        parallel_train(
+            _net(), *_dask(X, y), client=client, validation_fraction=0.25, validation_score=len
+        )
+    # the validation_data's rows, given: 101 rows in each epoch's sums
+    history = parallel_train(
+        _net(),
+        *_dask(X, y),
+        client=client,
+        max_iter=2,
+        validation_data=(X, y),
+        validation_score=Share(),
+    )
+    assert history.val_score == [101.0, 101.0]
+
+
+def test_a_score_added_on_resume_leaves_the_earlier_epochs_unknown(client, data, tmp_path):
+    X, y, _ = data
+    path = tmp_path / "run.ckpt"
+    options = {"client": client, "validation_fraction": 0.25, "optimizer": dp.SGD(0.5)}
+    parallel_train(_net(), *_dask(X, y), max_iter=2, callbacks=[dp.Checkpoint(path)], **options)
+
+    class Rows:
+        def sums(self, y, output, w):
+            return np.array([float(len(y))])
+
+        def value(self, sums):
+            return float(sum(s[0] for s in sums))
+
+    again = tmp_path / "again.ckpt"
+    history = parallel_train(
+        _net(),
+        *_dask(X, y),
+        max_iter=4,
+        resume=path,
+        validation_score=Rows(),
+        callbacks=[dp.Checkpoint(again)],
+        **{**options, "optimizer": None},
+    )
+    assert np.isnan(history.val_score[:2]).all()
+    assert history.val_score[2] == history.val_score[3] and history.val_score[2] in CHUNKS
+    resumed = parallel_train(_net(), *_dask(X, y), max_iter=5, resume=again, **options)
+    assert resumed.n_iter == 5  # the checkpoint with the scores reads back
 
 
 # -- what cannot be exact is refused, saying why ------------------------------------------------

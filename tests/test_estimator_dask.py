@@ -181,3 +181,16 @@ def test_docs_estimators_on_dask_example_prints_what_it_says(capsys):
         exec(compile(block, "docs/scale.md estimators block", "exec"), {})
     printed = capsys.readouterr().out.split("\n")
     assert printed[:4] == ["['down' 'up'] ndarray", "True", "['up']", "(5,)"]
+
+
+def test_blocks_of_unknown_size_are_counted_and_fit_as_in_memory(client, data):
+    X, w = data
+    keep = X[:, 2] > -1.0
+    X_d, y_d, w_d = _rows(X), _rows(X[:, 0] - X[:, 1]), _rows(w)
+    mask = X_d[:, 2] > -1.0  # a boolean mask: the row blocks' sizes are unknown (NaN)
+    assert all(np.isnan(c) for c in X_d[mask].chunks[0])
+    on_dask = _fit_quietly(MLPRegressor(**LBFGS), X_d[mask], y_d[mask], sample_weight=w_d[mask])
+    in_memory = _fit_quietly(
+        MLPRegressor(**LBFGS), X[keep], X[keep, 0] - X[keep, 1], sample_weight=w[keep]
+    )
+    _assert_same_fit(on_dask, in_memory)

@@ -54,6 +54,18 @@ def _net(dropout: float = 0.0):
     )
 
 
+class _RightShare:
+    """A BlockScore for the tests: the weighted share of rows whose output is on the
+    side of 0.5 of their 0/1 target."""
+
+    def sums(self, y, output, w):
+        right = (output[:, 0] > 0.5) == (y[:, 0] > 0.5)
+        return np.array([np.dot(w, right), np.sum(w)])
+
+    def value(self, sums):
+        return sum(s[0] for s in sums) / sum(s[1] for s in sums)
+
+
 def _fit(client, data, mode, **kw):
     X, y, w = data
     net = _net(kw.pop("dropout", 0.0))
@@ -78,7 +90,12 @@ def _fit(client, data, mode, **kw):
         {"solver": "gd", "learning_rate": 0.5},
         {"solver": "lbfgs"},
         {"solver": "local_sgd", "batch_size": 16, "local_steps": 3},
-        {"solver": "gd", "validation_fraction": 0.25, "class_weight": "balanced"},
+        {
+            "solver": "gd",
+            "validation_fraction": 0.25,
+            "class_weight": "balanced",
+            "validation_score": _RightShare(),
+        },
         {"solver": "gd", "dropout": 0.3},
     ],
     ids=["gd", "lbfgs", "local_sgd", "held-out+class_weight", "dropout"],
@@ -92,6 +109,8 @@ def test_streaming_gives_the_weights_of_persisted_blocks_bit_for_bit(client, dat
         assert np.array_equal(a, b)
     assert h_kept.loss == h_streamed.loss
     assert h_kept.val_loss == h_streamed.val_loss
+    assert h_kept.val_score == h_streamed.val_score
+    assert len(h_kept.val_score) == (4 if "validation_score" in options else 0)
 
 
 def test_a_streamed_run_resumes_kept_and_the_other_way(client, data, tmp_path):
@@ -245,6 +264,97 @@ def test_workers_paused_for_memory_stop_the_run(client, monkeypatch):
     with pytest.raises(WorkerMemoryError, match=r"all the workers paused for memory for 0 s"):
         waiter.gather([future])
     assert time.monotonic() - started < 2.5  # it did not wait for the task
+
+
+# -- the passes before training: the same watchdog ----------------------------------------
+@pytest.fixture
+def all_paused(client, monkeypatch):
+    """Every worker reported paused for memory; the watchdog looks often and gives up soon."""
+    monkeypatch.setattr(_memory, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(_memory, "PAUSE_TIMEOUT", 0.2)
+    info = client.scheduler_info(n_workers=-1)
+    paused = {a: {**w, "status": "paused"} for a, w in info["workers"].items()}
+    monkeypatch.setattr(client, "scheduler_info", lambda n_workers=-1: {"workers": paused})
+
+
+def _slow_table(seconds):
+    pd = pytest.importorskip("pandas")
+    time.sleep(seconds)
+    return pd.DataFrame({"a": [1.0, 2.0, 4.0], "y": [0.0, 1.0, 1.0]})
+
+
+def _slow_frame():
+    dd = pytest.importorskip("dask.dataframe")
+    dask = pytest.importorskip("dask")
+    parts = [dask.delayed(_slow_table, pure=False)(3) for _ in range(2)]
+    return dd.from_delayed(parts, meta=_slow_table(0))
+
+
+def test_workers_paused_for_memory_stop_the_preprocessing_summaries(client, all_paused):
+    from deltaprop.tabular.dask import fit_preprocessor
+
+    frame = _slow_frame()
+    started = time.monotonic()
+    with pytest.raises(
+        WorkerMemoryError, match=r"preparing the data stopped: all the workers paused for memory"
+    ):
+        fit_preprocessor(frame, "y", client)
+    assert time.monotonic() - started < 2.5  # it did not wait for the partitions
+
+
+def test_workers_paused_for_memory_stop_the_estimators_label_pass(client, all_paused):
+    pytest.importorskip("sklearn")
+    frame = _slow_frame()
+    started = time.monotonic()
+    with pytest.raises(WorkerMemoryError, match=r"all the workers paused for memory for 0 s"):
+        dp.MLPClassifier(hidden_layer_sizes=(2,), max_iter=1).fit(frame[["a"]], frame["y"])
+    assert time.monotonic() - started < 2.5
+
+
+def test_workers_paused_for_memory_stop_the_count_of_unknown_block_sizes(client, all_paused):
+    pytest.importorskip("sklearn")
+    dask = pytest.importorskip("dask")
+    block = dask.delayed(_slow_table, pure=False)(3)
+    X = da.from_delayed(dask.delayed(np.asarray)(block), shape=(3, 2), dtype=float)
+    rows = X[X[:, 0] > 0]  # row counts unknown: counted on the workers before training
+    started = time.monotonic()
+    with pytest.raises(WorkerMemoryError, match=r"preparing the data stopped: all the workers"):
+        dp.MLPRegressor(hidden_layer_sizes=(2,), max_iter=1).fit(rows[:, :1], rows[:, 1])
+    assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"impute": "median", "scaling": "robust"}, {"impute": "most_frequent"}],
+    ids=["median+robust", "most_frequent"],
+)
+def test_every_summary_pass_waits_through_the_watchdog(client, monkeypatch, options):
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    from deltaprop.tabular.dask import fit_preprocessor
+
+    computed, waited = [], []
+    compute, gather = client.compute, _memory.Waiter.gather
+
+    def recording_compute(work, *args, **kw):
+        futures = compute(work, *args, **kw)
+        computed.extend(futures if isinstance(futures, list) else [futures])
+        return futures
+
+    def recording_gather(self, futures):
+        waited.extend(futures if isinstance(futures, list) else [futures])
+        return gather(self, futures)
+
+    monkeypatch.setattr(client, "compute", recording_compute)
+    monkeypatch.setattr(_memory.Waiter, "gather", recording_gather)
+    rng = np.random.default_rng(2)
+    table = pd.DataFrame({"a": rng.normal(size=60), "b": rng.integers(0, 3, 60) * 1.0})
+    table.loc[::7, "a"] = np.nan
+    table["y"] = rng.normal(size=60)
+    fit_preprocessor(dd.from_pandas(table, npartitions=3), "y", client, **options)
+    # survey, moments, and the radix selection's passes or the reduction of value counts
+    assert len(computed) >= 3 * 2 + 1
+    assert {f.key for f in computed} <= {f.key for f in waited}
 
 
 # -- the command line ------------------------------------------------------------------------

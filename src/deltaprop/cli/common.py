@@ -45,6 +45,7 @@ __all__ = [
     "loss_text",
     "no_convergence_warnings",
     "number",
+    "progress_options",
     "read_table_at",
     "recipe_lines",
     "recipe_record",
@@ -445,6 +446,16 @@ def build_recipe(args: argparse.Namespace, task: str, callbacks: list | None) ->
 def score_name(task: str) -> str:
     """The validation score of a task: what the progress bar and summaries show."""
     return "accuracy" if task == "classification" else "R2"
+
+
+def progress_options(args: argparse.Namespace, task: str) -> dict[str, Any]:
+    """:class:`Progress`'s display for ``train``'s options: a bar on a terminal, lines
+    with ``-v``, nothing with ``--quiet``; the validation score named for ``task``."""
+    return {
+        "bar": sys.stderr.isatty() and not args.quiet,
+        "lines": args.verbose > 0 and not args.quiet,
+        "score_name": score_name(task),
+    }
 
 
 #: Why a member of the tabular recipe stopped, by its stop reason.

@@ -4,16 +4,17 @@ The rows of DATA stay on the workers: the preprocessing is fitted from per-parti
 summaries and each partition is encoded where it was read (see
 :mod:`deltaprop.tabular.dask`), then the estimator fits on the encoded dask arrays
 through its own Dask path (:func:`deltaprop.estimators.dask.fit_on_dask`); the client
-holds only statistics, parameters and gradients. ``gd`` and ``lbfgs`` give the
-in-memory model (same weights up to the order of floating-point additions), ``sgd`` and
-``adam`` run local SGD. ``--early-stopping`` holds out ``--validation-fraction`` of the
-partitions (whole partitions, drawn by ``--seed``); ``--checkpoint`` and ``--resume``
-work for every solver. The model file is the same ``tabular_model`` as ``deltaprop
-train`` writes without Dask. ``--dask-data`` keeps the encoded partitions on the workers
-(``persist``) or reads and encodes them again at every pass (``stream``, for data larger
-than the workers' memory); ``auto`` chooses from their estimated size and the workers'
-memory limits (:func:`deltaprop.tabular.dask.plan_training_data`), and the command
-prints the choice.
+holds only statistics, parameters and gradients. ``gd`` and ``lbfgs`` give the in-memory
+model (same weights up to the order of floating-point additions), ``sgd`` and ``adam``
+run local SGD. ``--early-stopping`` holds out ``--validation-fraction`` of the
+partitions (whole partitions, drawn by ``--seed``), whose loss and score (accuracy or
+R^2, computed on the workers) the progress shows every epoch, as without Dask;
+``--checkpoint`` and ``--resume`` work for every solver. The model file is the same
+``tabular_model`` as ``deltaprop train`` writes without Dask. ``--dask-data`` keeps the
+encoded partitions on the workers (``persist``) or reads and encodes them again at every
+pass (``stream``, for data larger than the workers' memory); ``auto`` chooses from their
+estimated size and the workers' memory limits
+(:func:`deltaprop.tabular.dask.plan_training_data`), and the command prints the choice.
 
 What trains is one :class:`~deltaprop.MLPClassifier` or
 :class:`~deltaprop.MLPRegressor` built from the options (the command says so): the
@@ -33,10 +34,12 @@ import argparse
 import warnings
 
 from deltaprop.cli.common import (
+    Progress,
     build_estimator,
     check_checkpoint_options,
     finish_training,
     no_convergence_warnings,
+    progress_options,
     require_extras,
     say,
 )
@@ -104,9 +107,10 @@ def train_on_dask(args: argparse.Namespace) -> int:
             )
             if message is not None:
                 warnings.warn(message, UserWarning, stacklevel=1)
-        callbacks = None
+        progress = Progress(args.max_iter, **progress_options(args, pre.task_))
+        callbacks: list = [progress]
         if args.checkpoint is not None:
-            callbacks = [Checkpoint(args.checkpoint, every=args.checkpoint_every or 1)]
+            callbacks.append(Checkpoint(args.checkpoint, every=args.checkpoint_every or 1))
         estimator = build_estimator(args, pre.task_, callbacks=callbacks)
         say(
             args,
@@ -122,17 +126,20 @@ def train_on_dask(args: argparse.Namespace) -> int:
         )
         say(args, data_plan.describe())
         with no_convergence_warnings():
-            fit_estimator(
-                estimator,
-                frame,
-                pre,
-                fitted,
-                client,
-                sample_weight=args.sample_weight,
-                local_steps=args.local_steps,
-                resume=args.resume,
-                data=data_plan,
-            )
+            try:
+                fit_estimator(
+                    estimator,
+                    frame,
+                    pre,
+                    fitted,
+                    client,
+                    sample_weight=args.sample_weight,
+                    local_steps=args.local_steps,
+                    resume=args.resume,
+                    data=data_plan,
+                )
+            finally:
+                progress.close()
         estimator.set_params(callbacks=None)  # functions are never stored in model files
         address = args.dask_scheduler or "a local cluster"
     model = TabularModel(

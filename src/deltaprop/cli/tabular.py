@@ -29,10 +29,10 @@ from deltaprop.cli.common import (
     finish_training,
     load_model,
     no_convergence_warnings,
+    progress_options,
     read_table_at,
     require_extras,
     say,
-    score_name,
     training_png,
     write_bytes,
 )
@@ -206,11 +206,7 @@ def _train_in_memory(args: argparse.Namespace) -> int:
         if message is not None:
             warnings.warn(message, UserWarning, stacklevel=1)
 
-    show = {
-        "bar": sys.stderr.isatty() and not args.quiet,
-        "lines": args.verbose > 0 and not args.quiet,
-        "score_name": score_name(task),
-    }
+    show = progress_options(args, task)
     if args.recipe == "tabular":
         estimator = build_recipe(args, task, None)
         progress = Progress(lambda: estimator.max_epochs_, members=estimator.n_ensemble, **show)

@@ -17,6 +17,10 @@ in-memory ``fit`` draws them, and the solver translated:
   that count: ``deltaprop train --dask --local-steps``). Not step-for-step the
   in-memory fit.
 
+With early stopping, the held-out partitions' score (accuracy or R^2, as the in-memory
+``validation_scores_``) is computed on the workers after every epoch, from per-block
+sums (:class:`_Accuracy`, :class:`_R2`), in the pass that sums their loss.
+
 ``deltaprop train DATA --dask`` trains through :func:`fit_on_dask` too: it hands over
 the partitions encoded by the fitted preprocessor, as the in-memory command hands the
 encoded table to ``fit`` (see :mod:`deltaprop.tabular.dask`).
@@ -38,7 +42,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_feature_names
 
 from deltaprop.estimators import plan
-from deltaprop.parallel import client_for, held_out_blocks
+from deltaprop.estimators.predictor import class_labels_from_outputs
+from deltaprop.parallel import client_for, held_out_blocks, watched_compute
 from deltaprop.parallel import train as parallel_train
 
 __all__ = ["fit_on_dask", "predict_on_dask"]
@@ -68,34 +73,74 @@ def _check_parameters(est: Any) -> None:
             _refuse(
                 "early_stopping_metric",
                 "score",
-                "the score (accuracy or R^2) of the held-out partitions would need their "
-                "predictions in this process every epoch; use early_stopping_metric='loss' "
-                "(their loss, summed on the workers)",
+                "stopping on the held-out partitions' score is not available on Dask "
+                "(their score is computed on the workers and kept in validation_scores_, "
+                "but the stop rule and the weights kept follow their loss); use "
+                "early_stopping_metric='loss'",
             )
 
 
-def _rows(value: Any, name: str, da: Any) -> Any:
+def _rows(value: Any, name: str, da: Any, client: Any) -> Any:
     """``value`` (dask array, DataFrame or Series) as a dask array with known row chunks."""
     if isinstance(value, da.Array):
         arr = value
     elif hasattr(value, "to_dask_array"):
-        arr = value.to_dask_array(lengths=True)  # counts the partitions' rows on the workers
+        # the partitions' rows, counted on the workers
+        partitions = value.to_delayed(optimize_graph=False)
+        lengths = watched_compute(client, [_length(p) for p in partitions])
+        arr = value.to_dask_array(lengths=tuple(int(n) for n in lengths))
     else:
         raise TypeError(
             f"{name} must be a dask array or dask DataFrame/Series when another input is "
             f"one, got {type(value).__name__}"
         )
     if any(math.isnan(c) for c in arr.chunks[0]):
-        arr = arr.compute_chunk_sizes()
+        arr = _with_row_counts(arr, name, da, client)
     return arr
 
 
-def _next_to(value: Any, X: Any, name: str, da: Any) -> Any:
+def _with_row_counts(arr: Any, name: str, da: Any, client: Any) -> Any:
+    """``arr`` with its blocks' row counts known, counted on the workers (one pass).
+
+    What ``compute_chunk_sizes`` does, through :func:`~deltaprop.parallel.watched_compute`
+    (a pass over the workers' data, watched for memory like the others).
+    """
+    widths_known = all(not math.isnan(width) for axis in arr.chunks[1:] for width in axis)
+    if arr.ndim not in (1, 2) or not widths_known:
+        raise ValueError(
+            f"{name} must be a 1-D or 2-D dask array whose blocks have known widths, got "
+            f"{arr.ndim}-D with chunks {arr.chunks}"
+        )
+    # unoptimised: the blocks keep their tasks, so later passes compute the same keys
+    grid = arr.to_delayed(optimize_graph=False).reshape(arr.numblocks[0], -1)
+    counts = watched_compute(client, [_length(row[0]) for row in grid])
+    widths = arr.chunks[1] if arr.ndim == 2 else [None]
+    meta = np.empty((0,) * arr.ndim, dtype=arr.dtype)
+    rows = [
+        [
+            da.from_delayed(block, shape=(int(n),) if c is None else (int(n), c), meta=meta)
+            for block, c in zip(row, widths, strict=True)
+        ]
+        for row, n in zip(grid, counts, strict=True)
+    ]
+    if arr.ndim == 1:
+        return da.concatenate([row[0] for row in rows])
+    return da.block(rows)
+
+
+def _length(partition: Any) -> Any:
+    """``len(partition)``, computed where the partition is (a ``dask.delayed``)."""
+    import dask  # optional dependency: the dask extra
+
+    return dask.delayed(len, pure=True)(partition)
+
+
+def _next_to(value: Any, X: Any, name: str, da: Any, client: Any) -> Any:
     """``y`` or ``sample_weight``: a dask collection as is, an in-memory array cut like ``X``."""
     if value is None:
         return None
     if hasattr(value, "__dask_graph__"):
-        return _rows(value, name, da)
+        return _rows(value, name, da, client)
     arr = np.asarray(value)
     if arr.shape[:1] != (X.shape[0],):
         raise ValueError(f"{name} has {arr.shape[:1]} rows, but X has {X.shape[0]}")
@@ -110,10 +155,10 @@ def _binarize_block(y_block, binarizer, two_columns, n_out, out_dtype):
     return np.hstack([1.0 - Y, Y]) if two_columns else Y
 
 
-def _multilabel_targets(est, y, first_pass, dtype, da):
+def _multilabel_targets(est, y, first_pass, dtype, da, client):
     """Multilabel indicator targets (one 0/1 column per label): used as they are."""
     y = y.rechunk({1: -1})
-    values = np.asarray(da.unique(y).compute())
+    values = np.asarray(watched_compute(client, da.unique(y)))
     if not set(values.tolist()) <= {0, 1}:
         raise ValueError(
             "y with several columns must be a multilabel indicator matrix of 0/1 values, "
@@ -133,7 +178,7 @@ def _multilabel_targets(est, y, first_pass, dtype, da):
     return y.astype(dtype)
 
 
-def _classifier_targets(est, y, first_pass, dtype, da):
+def _classifier_targets(est, y, first_pass, dtype, da, client):
     """One-hot (or 0/1) targets, encoded lazily block by block.
 
     ``class_weight`` is left to :func:`deltaprop.parallel.train` (as the in-memory fit
@@ -142,10 +187,10 @@ def _classifier_targets(est, y, first_pass, dtype, da):
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim == 2:
-        return _multilabel_targets(est, y, first_pass, dtype, da)
+        return _multilabel_targets(est, y, first_pass, dtype, da, client)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D or 2-D, got {y.ndim}-D")
-    classes = np.asarray(da.unique(y).compute())
+    classes = np.asarray(watched_compute(client, da.unique(y)))
     check_classification_targets(classes)
     if first_pass or not hasattr(est, "classes_"):
         est._label_binarizer = LabelBinarizer().fit(classes)
@@ -173,21 +218,133 @@ def _classifier_targets(est, y, first_pass, dtype, da):
     return Y
 
 
-def _regressor_targets(est, y, first_pass, dtype, da):
+def _regressor_targets(est, y, first_pass, dtype, da, client):
     if y.ndim not in (1, 2):
         raise ValueError(f"y must be 1-D or 2-D, got {y.ndim}-D")
     Y = y[:, None] if y.ndim == 1 else y.rechunk({1: -1})
     return Y.astype(dtype)
 
 
-def _poisson_constant(Y, w, da) -> float:
+def _poisson_constant(Y, w, da, client) -> float:
     """The dask version of the estimator's ``_poisson_constant`` (a reduction)."""
     positive = Y > 0.0
     per_row = da.sum(da.where(positive, Y * da.log(da.where(positive, Y, 1.0)), 0.0) - Y, axis=1)
     if w is None:
-        return float(per_row.mean().compute())
-    total, weight = da.compute((per_row * w).sum(), w.sum())
+        return float(watched_compute(client, per_row.mean()))
+    total, weight = watched_compute(client, [(per_row * w).sum(), w.sum()])
     return float(total / weight)
+
+
+# -- the held-out partitions' score, from per-block sums --------------------------------------
+class _Accuracy:
+    """``accuracy_score`` of the labels ``predict`` gives, summed block by block.
+
+    A block's sums: the weight of its rows predicted right (every label right, for
+    multilabel targets: subset accuracy), its total weight, and 1 when an output is not
+    finite (the score is then NaN, as in memory). The encoded targets decode to their
+    labels by the same rule as the outputs (a one-hot row, a 0/1 column, a 0/1 indicator
+    row), so labels are compared as class indices.
+    """
+
+    def __init__(self, n_classes: int, *, softmax: bool, multilabel: bool) -> None:
+        self.classes = np.arange(n_classes)
+        self.softmax, self.multilabel = softmax, multilabel
+
+    def _labels(self, values: np.ndarray) -> np.ndarray:
+        return class_labels_from_outputs(
+            values, self.classes, softmax=self.softmax, multilabel=self.multilabel
+        )
+
+    def sums(self, y: np.ndarray, output: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+        if not np.isfinite(output).all():
+            return np.array([0.0, 0.0, 1.0])
+        right = self._labels(output) == self._labels(y)
+        if right.ndim == 2:
+            right = right.all(axis=1)
+        weights = np.ones(len(right)) if w is None else np.asarray(w, dtype=np.float64)
+        return np.array([float(np.dot(weights, right)), float(np.sum(weights)), 0.0])
+
+    def value(self, sums: list[np.ndarray]) -> float:
+        if any(block[2] for block in sums):
+            return math.nan
+        return math.fsum(block[0] for block in sums) / math.fsum(block[1] for block in sums)
+
+
+class _R2:
+    """``r2_score`` (averaged over outputs) from per-block sufficient statistics.
+
+    A block's sums, per output: its total weight ``W_b``, ``sum w y``, the sum of squares
+    around its own weighted mean ``M2_b`` and the residual sum of squares; plus 1 when
+    an output is not finite. The client combines the blocks' squares around the mean of
+    all the validation rows exactly (Chan et al.'s pairwise update: ``M2 = sum_b M2_b +
+    W_b (mean_b - mean)^2``), in one pass and without the cancellation of
+    ``sum w y^2 - W mean^2``.
+    """
+
+    def sums(self, y: np.ndarray, output: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        out = np.asarray(output, dtype=np.float64).reshape(len(y), -1)
+        weights = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
+        total = float(np.sum(weights))
+        weighted_sum = weights @ y
+        if not np.isfinite(out).all():
+            return np.concatenate([[total, 1.0], np.zeros(3 * y.shape[1])])
+        mean = weighted_sum / total if total > 0.0 else np.zeros(y.shape[1])
+        squares = weights @ (y - mean) ** 2
+        residuals = weights @ (y - out) ** 2
+        return np.concatenate([[total, 0.0], weighted_sum, squares, residuals])
+
+    def value(self, sums: list[np.ndarray]) -> float:
+        if any(block[1] for block in sums):
+            return math.nan
+        stacked = np.stack(sums)
+        n_outputs = (stacked.shape[1] - 2) // 3
+        weights = stacked[:, 0]
+        weighted_sums = stacked[:, 2 : 2 + n_outputs]
+        squares = stacked[:, 2 + n_outputs : 2 + 2 * n_outputs]
+        residuals = stacked[:, 2 + 2 * n_outputs :].sum(axis=0)
+        mean = weighted_sums.sum(axis=0) / weights.sum()
+        held = weights > 0.0
+        block_means = weighted_sums[held] / weights[held, None]
+        total = squares.sum(axis=0) + weights[held] @ (block_means - mean) ** 2
+        safe = np.where(total > 0.0, total, 1.0)
+        scores = np.where(total > 0.0, 1.0 - residuals / safe, np.where(residuals == 0.0, 1.0, 0.0))
+        return float(scores.mean())
+
+
+def _block_score(est: Any) -> _Accuracy | _R2:
+    """The score ``est.score`` gives, computed block by block."""
+    if not is_classifier(est):
+        return _R2()
+    softmax = est._out_activation() == "softmax"
+    return _Accuracy(len(est.classes_), softmax=softmax, multilabel=est._multilabel())
+
+
+class _Scores:
+    """Callback collecting the held-out partitions' score of each epoch (and printing it).
+
+    :func:`deltaprop.parallel.train` appends the score to ``History.val_score`` before
+    the callbacks run; this keeps the scores of this fit (a resumed run's history also
+    holds those before it), as the in-memory fit keeps them.
+    """
+
+    def __init__(self, verbose: bool) -> None:
+        self.verbose = verbose
+        self.scores: list[float] = []
+
+    def __call__(self, iteration, history, net) -> None:
+        score = history.val_score[-1]
+        self.scores.append(score)
+        if self.verbose:
+            print(f"Validation score: {score:f}")
+
+    @property
+    def best(self) -> float:
+        """The highest score (NaN never counts), -inf without one."""
+        best = -np.inf
+        for score in self.scores:
+            best = score if score > best else best
+        return best
 
 
 # -- fit ---------------------------------------------------------------------------------
@@ -237,12 +394,12 @@ def _fit(est, client, data, settings, resume, da):
     local_steps, data_mode = settings
     hidden = plan.hidden_sizes(est.hidden_layer_sizes)
     first_pass = not hasattr(est, "coefs_") or not est.warm_start
-    X_in, X = X, _rows(X, "X", da)
+    X_in, X = X, _rows(X, "X", da, client)
     X, _, n_features = _features(est, X_in, X, first_pass)
-    y = _next_to(y, X, "y", da)
-    w = _next_to(sample_weight, X, "sample_weight", da)
+    y = _next_to(y, X, "y", da, client)
+    w = _next_to(sample_weight, X, "sample_weight", da, client)
     targets = _classifier_targets if is_classifier(est) else _regressor_targets
-    Y = targets(est, y, first_pass, X.dtype, da)
+    Y = targets(est, y, first_pass, X.dtype, da, client)
 
     random_state = check_random_state(est.random_state)
     layer_units = [n_features, *hidden, int(Y.shape[1])]
@@ -251,8 +408,9 @@ def _fit(est, client, data, settings, resume, da):
     (X, Y, w), validation = _holdout(est, X, Y, w, stop, random_state)
     n_train = int(sum(X.chunks[0]))
     poisson = getattr(est, "loss", None) == "poisson"
-    offset = _poisson_constant(Y, w, da) if poisson else 0.0
+    offset = _poisson_constant(Y, w, da, client) if poisson else 0.0
     solver, batch_size, local_steps = _solver(est, X, n_train, local_steps)
+    scores = None if validation is None else _Scores(bool(est.verbose))
     history = parallel_train(
         net := est._network(X.dtype),
         X,
@@ -271,18 +429,25 @@ def _fit(est, client, data, settings, resume, da):
         schedule=plan.schedule(est, stop, n_train=n_train, t=est.t_),
         validation_data=validation,
         early_stopping=stop.on_validation_loss,
-        callbacks=est._callbacks(offset, None),
+        callbacks=est._callbacks(offset, scores),
         class_weight=est._class_weight_indices(),
         resume=resume,
         data=data_mode,
+        validation_score=None if validation is None else _block_score(est),
     )
-    previous_val_curve = getattr(est, "validation_loss_curve_", None)
+    previous = {
+        name: getattr(est, name, None)
+        for name in ("validation_loss_curve_", "validation_scores_", "best_validation_score_")
+    }
     est._store(net, optimizer, history, n_train, offset, None, None, False)
-    if validation is not None:
-        # the held-out partitions' loss; their score is not computed on Dask
-        val_offset = _poisson_constant(validation[1], validation[2], da) if poisson else 0.0
+    if scores is not None:
+        # the held-out partitions' loss and score, as the in-memory fit stores them
+        val_offset = _poisson_constant(validation[1], validation[2], da, client) if poisson else 0.0
         curve = [loss + val_offset for loss in history.val_loss]
-        est.validation_loss_curve_ = [*(previous_val_curve or []), *curve]
+        est.validation_loss_curve_ = [*(previous["validation_loss_curve_"] or []), *curve]
+        est.validation_scores_ = [*(previous["validation_scores_"] or []), *scores.scores]
+        best = previous["best_validation_score_"]
+        est.best_validation_score_ = max(scores.best, -np.inf if best is None else best)
         est.best_loss_ = None
     est._warn_if_not_converged(history, stacklevel=6)
     return est

@@ -11,14 +11,15 @@ When the blocks do not fit in the workers' memory, :func:`train` streams them: e
 recomputes every block from its source (a Parquet partition, say) and releases it
 (``data="stream"``; ``"auto"`` decides from the workers' memory limits, see
 :func:`plan_data` and :class:`DataPlan`). A worker lost while training raises a
-:class:`WorkerMemoryError` that names memory.
+:class:`WorkerMemoryError` that names memory; so does every other pass over the
+workers' data (:func:`watched_compute`: the summaries computed before training).
 
 >>> from deltaprop.parallel import SOLVERS
 >>> SOLVERS
 ('gd', 'lbfgs', 'local_sgd')
 """
 
-from deltaprop.parallel._blocks import flatten, unflatten
+from deltaprop.parallel._blocks import BlockScore, flatten, unflatten
 from deltaprop.parallel._dask import (
     SOLVERS,
     client_for,
@@ -32,11 +33,13 @@ from deltaprop.parallel._memory import (
     WorkerMemoryError,
     lost_workers_named,
     plan_data,
+    watched_compute,
 )
 
 __all__ = [
     "DATA_MODES",
     "SOLVERS",
+    "BlockScore",
     "DataPlan",
     "WorkerMemoryError",
     "client_for",
@@ -47,4 +50,5 @@ __all__ = [
     "plan_data",
     "train",
     "unflatten",
+    "watched_compute",
 ]

@@ -19,7 +19,7 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -34,12 +34,14 @@ from deltaprop.optim.optimizers import Optimizer
 from deltaprop.training.splits import class_labels, validation_loss, weighted_by_class
 
 __all__ = [
+    "BlockScore",
     "Model",
     "Part",
     "add",
     "average_states",
     "block_loss",
     "block_loss_and_gradient",
+    "block_loss_and_score",
     "block_masks",
     "class_counts",
     "flatten",
@@ -229,6 +231,63 @@ def block_loss(part: Part, theta: np.ndarray, model: Model, total_weight: float)
     params = unflatten(theta, model.shapes)
     with np.errstate(over="ignore", invalid="ignore"):
         return validation_loss(model, params, part.X, part.y, part.w, total_weight, xp=np)
+
+
+class BlockScore(Protocol):
+    """A validation score computed block by block: sums on the workers, a value on the client.
+
+    A score of held-out rows (accuracy, R^2) is a function of a few sums over the rows,
+    so each validation block returns its sums and the client combines them exactly;
+    the rows never come to the client. Objects of this kind are pickled to the workers.
+    """
+
+    def sums(self, y: np.ndarray, output: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+        """One block's sums, a 1-D float64 array of a fixed length.
+
+        ``y`` (n, n_outputs): the block's targets; ``output`` (n, n_outputs): the
+        network's outputs; ``w`` (n,): the sample weights (None: all 1).
+        """
+        ...
+
+    def value(self, sums: Sequence[np.ndarray]) -> float:
+        """The score of all the blocks from their sums (in the blocks' order)."""
+        ...
+
+
+def block_loss_and_score(
+    part: Part,
+    theta: np.ndarray,
+    model: Model,
+    total_weight: float,
+    score: BlockScore,
+    scored: Part | None = None,
+) -> tuple[float, np.ndarray]:
+    """One validation block's loss share (:func:`block_loss`) and its ``score.sums``.
+
+    Parameters
+    ----------
+    part : Part
+        The block whose loss counts (its weights multiplied by ``class_weight``, if any).
+    theta : array of shape (n_parameters,)
+    model : Model
+    total_weight : float
+        The validation rows' total weight (the loss's divisor).
+    score : BlockScore
+    scored : Part, optional
+        The same rows with the weights the score counts (the sample weights alone),
+        when they differ from ``part``'s.
+
+    Returns
+    -------
+    loss : float
+    sums : array of shape (n_sums,)
+    """
+    loss = block_loss(part, theta, model, total_weight)
+    scored = part if scored is None else scored
+    params = unflatten(theta, model.shapes)
+    with np.errstate(over="ignore", invalid="ignore"):
+        _, activations = forward_pass(model.layers, params, scored.X, xp=np)
+    return loss, np.asarray(score.sums(scored.y, activations[-1], scored.w), dtype=np.float64)
 
 
 def block_loss_and_gradient(

@@ -13,7 +13,8 @@ Everything around the step is training's own: the one loop and its stop rules
 (:class:`~deltaprop.training.stopping.Tracker`: validation loss, early stopping,
 schedules, callbacks, checkpoints), the L-BFGS driver, ``resume``. Validation rows are
 blocks too, kept or streamed as the training rows (given, or whole blocks held out),
-whose loss the workers sum;
+whose loss the workers sum (and, given a :class:`~._blocks.BlockScore`, the sums of a
+score, in the same pass);
 ``class_weight`` is counted block by block; dropout masks are drawn where the rows are,
 as one process would draw them.
 """
@@ -39,11 +40,13 @@ from deltaprop.core.validation import check_number
 from deltaprop.optim.optimizers import LBFGS, SGD, Optimizer
 from deltaprop.optim.schedules import Schedule
 from deltaprop.parallel._blocks import (
+    BlockScore,
     Model,
     add,
     average_states,
     block_loss,
     block_loss_and_gradient,
+    block_loss_and_score,
     class_counts,
     flatten,
     local_sgd_block,
@@ -413,18 +416,48 @@ class _Objective:
 
 
 class _ValidationLoss:
-    """``params -> validation loss`` summed over the validation blocks on the workers."""
+    """``params -> validation loss`` summed over the validation blocks on the workers.
 
-    def __init__(self, client, rows: _Rows, model_future, dtype, waiter=None):
+    With a ``score`` (:class:`~._blocks.BlockScore`), the same pass brings back each
+    block's score sums, and the score of all the blocks is appended to
+    ``history.val_score`` (scored with the sample weights of ``scored``'s parts when
+    given: the validation rows before ``class_weight``).
+    """
+
+    def __init__(self, client, rows: _Rows, model_future, dtype, waiter=None, score=None):
         self.client, self.parts, self.model_future = client, rows.parts, model_future
         self.waiter = Waiter(client) if waiter is None else waiter
         self.total_weight, self.dtype = rows.total_weight, dtype
+        self.score: BlockScore | None = None
+        self.history: History | None = None
+        self.scored: list[Any] | None = None
+        if score is not None:
+            self.score, self.history, self.scored = score
 
     def __call__(self, params: Sequence[np.ndarray]) -> float:
         theta = flatten(params, dtype=self.dtype)
         shared = (self.model_future, self.total_weight)
-        shares = _submit_per_part(self.client, self.parts, block_loss, theta, shared)
-        return math.fsum(self.waiter.gather(shares))
+        if self.score is None or self.history is None:
+            shares = _submit_per_part(self.client, self.parts, block_loss, theta, shared)
+            return math.fsum(self.waiter.gather(shares))
+        scored = self.scored
+        results = self.waiter.gather(
+            _submit_per_part(
+                self.client,
+                self.parts,
+                block_loss_and_score,
+                theta,
+                (*shared, self.score),
+                None if scored is None else lambda index: (scored[index],),
+            )
+        )
+        scores = self.history.val_score
+        # a run resumed from a checkpoint that recorded no score (one written without a
+        # validation_score): the earlier epochs' scores are unknown, NaN, so that
+        # val_score keeps one entry per iteration (as checkpoints require)
+        scores.extend([math.nan] * (len(self.history.loss) - 1 - len(scores)))
+        scores.append(float(self.score.value([sums for _, sums in results])))
+        return math.fsum(loss for loss, _ in results)
 
 
 # -- the public entry ------------------------------------------------------------------
@@ -454,6 +487,7 @@ def train(
     shuffle: bool = True,
     resume: Any = None,
     data: str | DataPlan = "auto",
+    validation_score: BlockScore | None = None,
 ) -> History:
     """Train ``net`` in place on a Dask cluster, data-parallel over blocks of rows.
 
@@ -542,6 +576,13 @@ def train(
         estimated size fits (:func:`plan_data`). The choice and its reason are logged
         (logger ``"deltaprop.parallel"``, level INFO); a :class:`DataPlan` from
         :func:`plan_data` is followed as it is. Both give bit-identical results.
+    validation_score : BlockScore, optional
+        A score of the validation rows (``validation_data`` or ``validation_fraction``
+        needed) appended to ``History.val_score`` after every iteration, before the
+        callbacks run: each validation block returns ``validation_score.sums(y,
+        output, w)`` in the pass that sums its loss, with its sample weights (not
+        multiplied by ``class_weight``), and the client combines them with
+        ``validation_score.value``. It never stops training.
 
     Returns
     -------
@@ -582,6 +623,7 @@ def train(
         validation_data, validation_fraction, early_stopping, schedule
     )
     callbacks = check_callbacks(callbacks)
+    _check_validation_score(validation_score, validation_data, validation_fraction)
     checkpoints = [c for c in callbacks if isinstance(c, Checkpoint)]
     rng = make_rng(net.random_state if random_state is None else random_state)
     saves_state = bool(checkpoints) or resumed is not None
@@ -617,12 +659,17 @@ def train(
     splits = (validation_data, validation_fraction, class_weight)
     with client_for(client) as cl, np.errstate(over="ignore", invalid="ignore"):
         load = _Load(cl, data_mode)
-        rows, validation, dtype = _prepare_rows(cl, arrays, splits, model, rng, load)
+        rows, (validation, scored), dtype = _prepare_rows(cl, arrays, splits, model, rng, load)
         if load.plan is not None:
             _LOG.info("deltaprop.parallel.train: %s", load.plan.describe())
         model_future = cl.scatter(model, broadcast=True, hash=False)
         if validation is not None:
-            tracker.validation = _ValidationLoss(cl, validation, model_future, dtype, load.waiter)
+            score = None
+            if validation_score is not None:
+                score = (validation_score, tracker.history, scored)
+            tracker.validation = _ValidationLoss(
+                cl, validation, model_future, dtype, load.waiter, score
+            )
         tracker.data_info = {
             "n_samples": sum(rows.n_rows),
             "n_features": model.layers[0].n_in,
@@ -671,7 +718,11 @@ def train(
 
 
 def _prepare_rows(client, data, splits, model: Model, rng, load: _Load):
-    """``(training rows, validation rows or None, dtype)``, kept or streamed as ``load`` says."""
+    """``(training rows, (validation rows or None, scored), dtype)``, held as ``load`` says.
+
+    ``scored``: the validation parts before ``class_weight`` multiplied their weights
+    (what a validation score counts), or None when the weights were not changed.
+    """
     validation_data, validation_fraction, class_weight = splits
     X, y, sample_weight = data
     parts, stats, dtype = _persist_parts(client, X, y, sample_weight, model, load=load)
@@ -689,7 +740,9 @@ def _prepare_rows(client, data, splits, model: Model, rng, load: _Load):
             client, X_v, y_v, w_v, model, what="validation_data", load=load
         )
         validation = _Rows.of(v_parts, v_stats)
+    scored = None
     if class_weight is not None:
+        scored = None if validation is None else validation.parts
         rows, validation = _weigh_classes(
             client, rows, validation, class_weight, model.layers[-1].n_out, load.waiter
         )
@@ -705,7 +758,23 @@ def _prepare_rows(client, data, splits, model: Model, rng, load: _Load):
         )
     if validation is not None and not validation.total_weight > 0.0:
         raise ValueError("the validation rows' weights are all zero")
-    return rows, validation, dtype
+    return rows, (validation, scored), dtype
+
+
+def _check_validation_score(score: Any, validation_data: Any, fraction: Any) -> None:
+    """A :class:`~._blocks.BlockScore` needs validation rows and its two methods."""
+    if score is None:
+        return
+    if not all(callable(getattr(score, name, None)) for name in ("sums", "value")):
+        raise TypeError(
+            "validation_score must have the methods sums(y, output, w) and value(sums), "
+            f"got {type(score).__name__}"
+        )
+    if validation_data is None and fraction is None:
+        raise ValueError(
+            "validation_score scores the validation rows: give validation_data or "
+            "validation_fraction"
+        )
 
 
 def _fingerprint(waiter, rows: _Rows, validation: _Rows | None, n_columns: int) -> dict[str, Any]:

@@ -18,7 +18,10 @@ the same rows and add the shares in the same order: the results are bit-identica
 
 A worker that dies while training (killed by its nanny for exceeding its memory, most
 often) or workers that stay paused for memory turn into a :class:`WorkerMemoryError`
-naming the memory limit, the block sizes and what to change (:class:`Waiter`).
+naming the memory limit, the block sizes and what to change (:class:`Waiter`). Every
+pass over the workers' data goes through a :class:`Waiter`: training's passes, and the
+summaries computed before training (:func:`watched_compute`: a table's counts, means,
+quantiles, the labels' classes).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ __all__ = [
     "lost_workers_named",
     "map_parts",
     "plan_data",
+    "watched_compute",
     "worker_memory",
 ]
 
@@ -269,12 +273,23 @@ class Waiter:
     client : distributed.Client
     plan : DataPlan or None
         Quoted in the errors (None before the plan is made).
-    pause_timeout : float
-        Seconds every worker may stay paused for memory before giving up.
+    pause_timeout : float, optional
+        Seconds every worker may stay paused for memory before giving up (default
+        :data:`PAUSE_TIMEOUT`, read when the waiter is made).
+    doing : str, default "training"
+        What the passes are for, as the errors say it ("... died while training").
     """
 
-    def __init__(self, client: Any, plan: DataPlan | None = None, pause_timeout=PAUSE_TIMEOUT):
-        self.client, self.plan, self.pause_timeout = client, plan, pause_timeout
+    def __init__(
+        self,
+        client: Any,
+        plan: DataPlan | None = None,
+        pause_timeout: float | None = None,
+        *,
+        doing: str = "training",
+    ):
+        self.client, self.plan, self.doing = client, plan, doing
+        self.pause_timeout = PAUSE_TIMEOUT if pause_timeout is None else float(pause_timeout)
         self._paused_since: float | None = None
 
     def gather(self, futures: Any) -> Any:
@@ -319,7 +334,7 @@ class Waiter:
         elif now - self._paused_since > self.pause_timeout:
             what = "all the workers paused for memory" if workers else "no worker is left"
             raise WorkerMemoryError(
-                f"training stopped: {what} for {self.pause_timeout:.0f} s, so no work could "
+                f"{self.doing} stopped: {what} for {self.pause_timeout:.0f} s, so no work could "
                 f"go on; {self._sizes()}. Try {self._advice()}"
             )
 
@@ -332,7 +347,7 @@ class Waiter:
             else "the usual cause is a worker exceeding its memory limit"
         )
         return WorkerMemoryError(
-            f"a Dask worker died while training ({type(exc).__name__}: {detail}); {cause}. "
+            f"a Dask worker died while {self.doing} ({type(exc).__name__}: {detail}); {cause}. "
             f"{self._sizes()}. Try {self._advice()}"
         )
 
@@ -360,12 +375,45 @@ class Waiter:
         return "smaller partitions, streaming the data (--dask-data stream), or more memory"
 
 
+def watched_compute(
+    client: Any, work: Any, plan: DataPlan | None = None, *, doing: str = "preparing the data"
+) -> Any:
+    """Compute ``work`` on the client's workers, watched as training's passes are.
+
+    For the passes over the workers' data outside :func:`~deltaprop.parallel.train`'s
+    iterations (the summaries a table's preprocessing needs, the labels' classes): a
+    worker lost, or every worker paused for memory for :data:`PAUSE_TIMEOUT` seconds,
+    raises a :class:`WorkerMemoryError` instead of an unexplained error or a wait
+    without end (:class:`Waiter`).
+
+    Parameters
+    ----------
+    client : distributed.Client
+    work : dask collection or list of them
+        ``dask.delayed`` objects, dask arrays, ...: what ``client.compute`` takes.
+    plan : DataPlan, optional
+        Quoted in the error when there is one.
+    doing : str, default "preparing the data"
+        What the pass is for, as the error says it.
+
+    Returns
+    -------
+    object or list
+        The computed value(s), as ``client.gather(client.compute(work))``.
+
+    Raises
+    ------
+    WorkerMemoryError
+    """
+    return Waiter(client, plan, doing=doing).gather(client.compute(work))
+
+
 @contextlib.contextmanager
 def lost_workers_named(client: Any) -> Iterator[None]:
     """Within: an error that means a worker was lost becomes a :class:`WorkerMemoryError`.
 
-    For Dask work outside :func:`~deltaprop.parallel.train`'s passes (summaries of a
-    dataset, say), which raises ``KilledWorker``, cancelled futures or closed
+    A safety net around Dask work that does not wait through a :class:`Waiter`
+    (:func:`watched_compute`): it raises ``KilledWorker``, cancelled futures or closed
     connections when a worker is killed for its memory.
     """
     import distributed  # optional dependency: the dask extra

@@ -27,6 +27,12 @@ deviations. Each partition is then encoded by the fitted preprocessor on its wor
 (the feature rows, the class indices or scaled targets, the weights: what the in-memory
 ``deltaprop train`` hands the estimator) and the estimator fits on these dask arrays
 through its own Dask path, :func:`deltaprop.estimators.dask.fit_on_dask`.
+
+Every summary pass waits as training's passes do
+(:func:`deltaprop.parallel.watched_compute`): a worker killed for its memory, or all the
+workers paused for memory for a minute, stops the fit with a
+:class:`~deltaprop.parallel.WorkerMemoryError` instead of an unexplained error or a wait
+without end.
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.parallel import plan_data
+from deltaprop.parallel import plan_data, watched_compute
 from deltaprop.tabular.columns import (
     MAX_CLASSES_INFERRED,
     SHOW,
@@ -377,9 +383,7 @@ class _Selector:
 
     def _count(self, targets: list, shift: int) -> list:
         call = self.dask.delayed(_partition_digits, pure=True)
-        return self.client.gather(
-            self.client.compute([call(p, targets, shift) for p in self.partitions])
-        )
+        return watched_compute(self.client, [call(p, targets, shift) for p in self.partitions])
 
     def medians(self, numeric: dict) -> None:
         """Each column's median of its present values (``np.median``) as its ``"fill"``."""
@@ -409,9 +413,7 @@ class _Selector:
         deviations: dict[str, float] = {}
         if flat:
             call = self.dask.delayed(_abs_deviations, pure=True)
-            parts = self.client.gather(
-                self.client.compute([call(p, flat) for p in self.partitions])
-            )
+            parts = watched_compute(self.client, [call(p, flat) for p in self.partitions])
             for name, c, median in flat:
                 s = numeric[name]
                 total = math.fsum(part[name] for part in parts)
@@ -571,7 +573,7 @@ def fit_preprocessor(
     partitions = frame.to_delayed()
     spec = _Spec(tuple(features), target, sample_weight, task is None)
     survey = dask.delayed(_survey, pure=True)
-    parts = client.gather(client.compute([survey(p, spec) for p in partitions]))
+    parts = watched_compute(client, [survey(p, spec) for p in partitions])
     n_rows = [p["n_rows"] for p in parts]
     n_total = sum(n_rows)
     if n_total == 0:
@@ -608,7 +610,7 @@ def fit_preprocessor(
         target_stats[0],
     )
     moments = dask.delayed(_moments, pure=True)
-    seconds = client.gather(client.compute([moments(p, centres) for p in partitions]))
+    seconds = watched_compute(client, [moments(p, centres) for p in partitions])
     scale_rows = _set_columns(pre, features, numeric, seconds, n_total, robust)
     pre.roles_ = {c: pre.roles_[c] for c in columns}  # the table's order
     _set_target(pre, task_, target_stats, seconds, n_total)
@@ -709,8 +711,10 @@ def _most_frequent_numbers(numeric: dict, dask: Any, client: Any, partitions: li
     names = list(numeric)
     counts = dask.delayed(_value_counts, pure=True)
     leaves = [counts(p, names) for p in partitions]
-    modes = client.compute(dask.delayed(_modes, pure=True)(_tree(dask, leaves, _add_counts)))
-    for name, value in modes.result().items():
+    modes = watched_compute(
+        client, dask.delayed(_modes, pure=True)(_tree(dask, leaves, _add_counts))
+    )
+    for name, value in modes.items():
         numeric[name]["fill"] = value
 
 
