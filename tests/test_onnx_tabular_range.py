@@ -190,3 +190,22 @@ def test_cli_predict_answers_extreme_numbers(recipe, models, tmp_path, capsys):
     np.testing.assert_allclose(
         written[["proba_no", "proba_yes"]], loaded.predict_proba(frame), rtol=0.0, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("scaling", ["standard", "none"])
+def test_a_number_past_float32_after_scaling_is_refused_alike(models, tmp_path, scaling):
+    # the recipe computes in float32: without robust scaling's smooth clip, 1e39 would
+    # become inf and its row's answer NaN (the loaded model once labelled it class 0)
+    model = models["recipe", "classification", scaling]
+    frame = pd.DataFrame([{"size": 1e39, "colour": "red", "weight": 0.0}])
+    message = "feature 'size' is .* after preprocessing in row\\(s\\) 1, beyond the float32"
+    with pytest.raises(ValueError, match=message):
+        model.predict(frame)
+    path = tmp_path / "m.deltaprop"
+    io.save(model, path)
+    loaded = io.load(path)
+    with pytest.raises(ValueError, match=message):
+        loaded.predict_proba(frame)
+    with pytest.raises(ValueError, match=message):
+        loaded.evaluate(frame.assign(answer="yes"), "answer")
+    assert loaded.predict_proba(frame.assign(size=1e30)).shape == (1, 2)  # answered

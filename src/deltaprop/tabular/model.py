@@ -333,7 +333,7 @@ class TabularModel:
         -------
         ndarray of shape (n_samples,)
         """
-        output = self._answering().predict(self.transform(table))
+        output = self._answering().predict(self._input(table))
         return self.preprocessor_.inverse_transform_target(output)
 
     def predict_proba(self, table: Any) -> np.ndarray:
@@ -347,7 +347,30 @@ class TabularModel:
         self._check_fitted()
         if self.task_ != "classification":
             raise ValueError("probabilities need a classification model; this is regression")
-        return self._answering().predict_proba(self.transform(table))
+        return self._answering().predict_proba(self._input(table))
+
+    def _input(self, table: Any) -> np.ndarray:
+        """``transform(table)``, refused when a value overflows the dtype the model computes in.
+
+        Without robust scaling's smooth clipping (``scaling="standard"``, or no
+        standardisation) a finite number can be too large for float32, in which the
+        tabular recipe computes: it would become infinite and its row's answer NaN.
+        """
+        X = self.transform(table)
+        if self.predictor_.input_dtype != "float32" or X.dtype == np.float32:
+            return X
+        limit = float(np.finfo(np.float32).max)
+        beyond = np.abs(X) > limit
+        if np.any(beyond & np.isfinite(X)):
+            rows, columns = np.nonzero(beyond)
+            name = self.preprocessor_.get_feature_names_out()[columns[0]]
+            shown = ", ".join(str(r + 1) for r in rows[:5]) + (" ..." if len(rows) > 5 else "")
+            raise ValueError(
+                f"feature {name!r} is {X[rows[0], columns[0]]:.3g} after preprocessing in row(s) "
+                f"{shown}, beyond the float32 range (+-{limit:.3g}) this model computes in; "
+                "robust scaling (the default) bounds such values"
+            )
+        return X
 
     def evaluate(
         self, table: Any, target: str | None = None, sample_weight: str | Any = None
@@ -441,7 +464,7 @@ class TabularModel:
         y_true = self.preprocessor_.transform_target(frame[target])
         if target != self.target_:
             frame = frame.drop(columns=[target])
-        X = self.transform(frame)
+        X = self._input(frame)
         report: dict[str, Any] = {
             "task": self.task_,
             "target": target,
