@@ -6,7 +6,12 @@ import builtins
 import contextlib
 import importlib
 import importlib.util
+import io
 import pickle
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -161,7 +166,11 @@ def quick_recipe(monkeypatch, request):
     test module that checks scores sets ``RECIPE_EPOCHS`` to the epochs it needs.
     Python's ``TabularClassifier`` and ``TabularRegressor`` are untouched.
     """
-    epochs = getattr(request.module, "RECIPE_EPOCHS", 4)
+    _quick_recipe(monkeypatch, getattr(request.module, "RECIPE_EPOCHS", 4))
+
+
+def _quick_recipe(monkeypatch, epochs):
+    """Make ``deltaprop train``'s default recipe train ``epochs`` epochs per member."""
     try:
         from deltaprop.cli import tabular
     except ImportError:  # the cli extra is missing: nothing trains through it
@@ -172,3 +181,78 @@ def quick_recipe(monkeypatch, request):
         return build(args, task, callbacks).set_params(max_epochs=epochs)
 
     monkeypatch.setattr(tabular, "build_recipe", build_quick)
+
+
+# -- docs pages: the Python blocks of a page run once per session -----------------------
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@dataclass
+class PageRun:
+    """What running a docs page's Python blocks in order, in one namespace, gave.
+
+    ``printed[i]`` is what block ``i`` printed; the run stops at the first block that
+    raises (``error``, at block ``failed_at``) or needs a missing library (``skipped``).
+    """
+
+    printed: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+    failed_at: int | None = None
+    skipped: str | None = None
+
+    def check(self, up_to=None):
+        """Raise what the run raised (skip where it skipped), in blocks ``<= up_to``."""
+        if self.error is not None and (up_to is None or self.failed_at <= up_to):
+            raise self.error
+        if self.skipped is not None and (up_to is None or len(self.printed) <= up_to):
+            pytest.skip(self.skipped)
+
+    def lines(self, block):
+        """The lines block ``block`` printed (its errors raised, as :meth:`check`)."""
+        self.check(block)
+        return self.printed[block].split("\n")
+
+
+def _run_page(page, workdir):
+    """Run ``page``'s Python blocks in ``workdir`` with train's quick recipe (quick_recipe)."""
+    run = PageRun()
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
+    namespace: dict = {}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(workdir)
+        _quick_recipe(monkeypatch, 4)
+        for i, block in enumerate(blocks):
+            if "import torch" in block:  # after the page's earlier blocks have run
+                try:
+                    importlib.import_module("torch")
+                except ImportError as exc:
+                    run.skipped = f"could not import 'torch': {exc}"
+                    break
+            out = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(out):
+                    exec(compile(block, f"{page.name} python block {i}", "exec"), namespace)
+            except Exception as exc:
+                run.error, run.failed_at = exc, i
+                break
+            finally:
+                run.printed.append(out.getvalue())
+                sys.stdout.write(out.getvalue())  # shown with the test's captured output
+    return run
+
+
+@pytest.fixture(scope="session")
+def docs_page_run(tmp_path_factory):
+    """``docs_page_run("scale.md")``: the :class:`PageRun` of that page, run once.
+
+    tests/test_docs.py runs every page; tests that check what a page's example prints
+    read the same run instead of running the example again.
+    """
+    runs: dict[str, PageRun] = {}
+
+    def run(name):
+        if name not in runs:
+            runs[name] = _run_page(DOCS / name, tmp_path_factory.mktemp(name))
+        return runs[name]
+
+    return run
