@@ -7,9 +7,14 @@ import contextlib
 import importlib
 import importlib.util
 import io
+import locale
+import os
 import pickle
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
@@ -256,3 +261,82 @@ def docs_page_run(tmp_path_factory):
         return runs[name]
 
     return run
+
+
+# -- commands a test only reads the result of: started early, in the background ---------
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "early(command=...): the test reads the result of a command (a function of a fresh "
+        "folder returning subprocess.Popen's keyword arguments, or None where it cannot "
+        "run), started in the background once the tests are collected (conftest.py)",
+    )
+
+
+class EarlyCommand:
+    """A command started in the background at low priority; :meth:`result` waits for it.
+
+    The suite runs in one process; CI has two cores. A long command whose only output is
+    its result (mypy, the site build) runs on the second core while the other tests run,
+    instead of after them; it is niced, so the tests keep the core they use.
+    """
+
+    def __init__(self, command):
+        self.folder = Path(tempfile.mkdtemp(prefix="deltaprop-early-"))
+        self.spec = command(self.folder)
+        self.process = None
+        if self.spec is not None:
+            self._out, self._err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+            self.process = subprocess.Popen(**self.spec, stdout=self._out, stderr=self._err)
+            with contextlib.suppress(OSError, AttributeError):  # POSIX only
+                os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
+
+    def result(self, timeout):
+        """The :class:`subprocess.CompletedProcess`, as ``subprocess.run(..., text=True)``."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        outputs = []
+        for file in (self._out, self._err):
+            file.seek(0)
+            text = io.TextIOWrapper(file, encoding=locale.getpreferredencoding(False))
+            outputs.append(text.read())  # universal newlines, as text=True reads
+            text.detach()
+        return subprocess.CompletedProcess(self.spec["args"], self.process.returncode, *outputs)
+
+    def stop(self):
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            self._out.close()
+            self._err.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_EARLY: dict[str, EarlyCommand] = {}
+
+
+def pytest_collection_finish(session):
+    for item in session.items:
+        marker = item.get_closest_marker("early")
+        if marker is not None and item.nodeid not in _EARLY:
+            _EARLY[item.nodeid] = EarlyCommand(marker.kwargs["command"])
+
+
+def pytest_sessionfinish(session):
+    for early in _EARLY.values():
+        early.stop()
+    _EARLY.clear()
+
+
+@pytest.fixture
+def early_command(request):
+    """The :class:`EarlyCommand` of this test's ``early`` marker (``None`` if it cannot run)."""
+    nodeid = request.node.nodeid
+    if nodeid not in _EARLY:  # not among the collected items: start it now
+        _EARLY[nodeid] = EarlyCommand(request.node.get_closest_marker("early").kwargs["command"])
+    early = _EARLY[nodeid]
+    return None if early.spec is None else early
