@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import importlib
 import importlib.util
 import io
+import json
 import locale
 import os
 import pickle
@@ -15,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
@@ -218,7 +221,7 @@ class PageRun:
         return self.printed[block].split("\n")
 
 
-def _run_page(page, workdir):
+def run_page(page, workdir):
     """Run ``page``'s Python blocks in ``workdir`` with train's quick recipe (quick_recipe)."""
     run = PageRun()
     blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
@@ -243,23 +246,6 @@ def _run_page(page, workdir):
             finally:
                 run.printed.append(out.getvalue())
                 sys.stdout.write(out.getvalue())  # shown with the test's captured output
-    return run
-
-
-@pytest.fixture(scope="session")
-def docs_page_run(tmp_path_factory):
-    """``docs_page_run("scale.md")``: the :class:`PageRun` of that page, run once.
-
-    tests/test_docs.py runs every page; tests that check what a page's example prints
-    read the same run instead of running the example again.
-    """
-    runs: dict[str, PageRun] = {}
-
-    def run(name):
-        if name not in runs:
-            runs[name] = _run_page(DOCS / name, tmp_path_factory.mktemp(name))
-        return runs[name]
-
     return run
 
 
@@ -316,14 +302,15 @@ class EarlyCommand:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-_EARLY: dict[str, EarlyCommand] = {}
+#: command -> its process; the tests that name one command share its one run
+_EARLY: dict = {}
 
 
 def pytest_collection_finish(session):
     for item in session.items:
         marker = item.get_closest_marker("early")
-        if marker is not None and item.nodeid not in _EARLY:
-            _EARLY[item.nodeid] = EarlyCommand(marker.kwargs["command"])
+        if marker is not None and marker.kwargs["command"] not in _EARLY:
+            _EARLY[marker.kwargs["command"]] = EarlyCommand(marker.kwargs["command"])
 
 
 def pytest_sessionfinish(session):
@@ -335,8 +322,71 @@ def pytest_sessionfinish(session):
 @pytest.fixture
 def early_command(request):
     """The :class:`EarlyCommand` of this test's ``early`` marker (``None`` if it cannot run)."""
-    nodeid = request.node.nodeid
-    if nodeid not in _EARLY:  # not among the collected items: start it now
-        _EARLY[nodeid] = EarlyCommand(request.node.get_closest_marker("early").kwargs["command"])
-    early = _EARLY[nodeid]
+    command = request.node.get_closest_marker("early").kwargs["command"]
+    if command not in _EARLY:  # not among the collected items: start it now
+        _EARLY[command] = EarlyCommand(command)
+    early = _EARLY[command]
     return None if early.spec is None else early
+
+
+# -- docs pages: their Python blocks run once, in a child process started early -----------
+def docs_pages():
+    """The docs pages with Python blocks (tests/test_docs.py runs each)."""
+    return sorted(p.name for p in DOCS.glob("*.md") if "```python" in p.read_text("utf-8"))
+
+
+_DOCS_CHILD = """
+import json, sys, traceback
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])  # tests/: the page runner of conftest.py
+import conftest
+folder = Path(sys.argv[2])
+for name in sys.argv[3:]:
+    (folder / "pages" / name).mkdir(parents=True)
+    run = conftest.run_page(conftest.DOCS / name, folder / "pages" / name)
+    error = run.error and "".join(traceback.format_exception(run.error))
+    result = dict(printed=run.printed, error=error, failed_at=run.failed_at, skipped=run.skipped)
+    (folder / f".{name}.json").write_text(json.dumps(result))
+    (folder / f".{name}.json").replace(folder / f"{name}.json")  # whole, once there
+"""
+
+
+def run_docs_pages(folder):
+    """The early command that runs every docs page's Python blocks, one page after another.
+
+    pytest's warning filter (pyproject.toml) applies: a RuntimeWarning is an error.
+    """
+    import deltaprop
+
+    src = str(Path(deltaprop.__file__).resolve().parents[1])
+    tests = str(Path(__file__).resolve().parent)
+    argv = [sys.executable, "-W", "error::RuntimeWarning", "-c", _DOCS_CHILD, tests, str(folder)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return dict(args=[*argv, *docs_pages()], env=env, cwd=folder)
+
+
+def page_run(early, name, timeout=600.0):
+    """The :class:`PageRun` of docs page ``name`` in ``early`` (a :func:`run_docs_pages`)."""
+    path = early.folder / f"{name}.json"
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if early.process.poll() is not None and not path.exists():
+            stderr = early.result(timeout=0).stderr[-4000:]
+            raise AssertionError(f"the docs pages' process ended before {name}:\n{stderr}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"docs page {name} ran longer than {timeout} s")
+        time.sleep(0.05)
+    result = json.loads(path.read_text(encoding="utf-8"))
+    if result["error"] is not None:
+        result["error"] = AssertionError(f"{name} python block raised:\n{result['error']}")
+    return PageRun(**result)
+
+
+@pytest.fixture
+def docs_page_run(early_command):
+    """``docs_page_run("scale.md")``: the :class:`PageRun` of that page.
+
+    For tests marked ``early(command=run_docs_pages)``: tests/test_docs.py runs every
+    page; tests that check what a page's example prints read the same run.
+    """
+    return functools.partial(page_run, early_command)
