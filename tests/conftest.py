@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import functools
 import importlib
 import importlib.util
+import io
+import json
+import locale
+import os
 import pickle
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -161,7 +174,11 @@ def quick_recipe(monkeypatch, request):
     test module that checks scores sets ``RECIPE_EPOCHS`` to the epochs it needs.
     Python's ``TabularClassifier`` and ``TabularRegressor`` are untouched.
     """
-    epochs = getattr(request.module, "RECIPE_EPOCHS", 4)
+    _quick_recipe(monkeypatch, getattr(request.module, "RECIPE_EPOCHS", 4))
+
+
+def _quick_recipe(monkeypatch, epochs):
+    """Make ``deltaprop train``'s default recipe train ``epochs`` epochs per member."""
     try:
         from deltaprop.cli import tabular
     except ImportError:  # the cli extra is missing: nothing trains through it
@@ -172,3 +189,204 @@ def quick_recipe(monkeypatch, request):
         return build(args, task, callbacks).set_params(max_epochs=epochs)
 
     monkeypatch.setattr(tabular, "build_recipe", build_quick)
+
+
+# -- docs pages: the Python blocks of a page run once per session -----------------------
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@dataclass
+class PageRun:
+    """What running a docs page's Python blocks in order, in one namespace, gave.
+
+    ``printed[i]`` is what block ``i`` printed; the run stops at the first block that
+    raises (``error``, at block ``failed_at``) or needs a missing library (``skipped``).
+    """
+
+    printed: list[str] = field(default_factory=list)
+    error: BaseException | None = None
+    failed_at: int | None = None
+    skipped: str | None = None
+
+    def check(self, up_to=None):
+        """Raise what the run raised (skip where it skipped), in blocks ``<= up_to``."""
+        if self.error is not None and (up_to is None or self.failed_at <= up_to):
+            raise self.error
+        if self.skipped is not None and (up_to is None or len(self.printed) <= up_to):
+            pytest.skip(self.skipped)
+
+    def lines(self, block):
+        """The lines block ``block`` printed (its errors raised, as :meth:`check`)."""
+        self.check(block)
+        return self.printed[block].split("\n")
+
+
+def run_page(page, workdir):
+    """Run ``page``'s Python blocks in ``workdir`` with train's quick recipe (quick_recipe)."""
+    run = PageRun()
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
+    namespace: dict = {}
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.chdir(workdir)
+        _quick_recipe(monkeypatch, 4)
+        for i, block in enumerate(blocks):
+            if "import torch" in block:  # after the page's earlier blocks have run
+                try:
+                    importlib.import_module("torch")
+                except ImportError as exc:
+                    run.skipped = f"could not import 'torch': {exc}"
+                    break
+            out = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(out):
+                    exec(compile(block, f"{page.name} python block {i}", "exec"), namespace)
+            except Exception as exc:
+                run.error, run.failed_at = exc, i
+                break
+            finally:
+                run.printed.append(out.getvalue())
+                sys.stdout.write(out.getvalue())  # shown with the test's captured output
+    return run
+
+
+# -- commands a test only reads the result of: started early, in the background ---------
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "early(command=...): the test reads the result of a command (a function of a fresh "
+        "folder returning subprocess.Popen's keyword arguments, or None where it cannot "
+        "run), started in the background once the tests are collected (conftest.py)",
+    )
+
+
+class EarlyCommand:
+    """A command started in the background at low priority; :meth:`result` waits for it.
+
+    The suite runs in one process; CI has two cores. A long command whose only output is
+    its result (mypy, the site build) runs on the second core while the other tests run,
+    instead of after them; it is niced, so the tests keep the core they use.
+    """
+
+    def __init__(self, command):
+        self.folder = Path(tempfile.mkdtemp(prefix="deltaprop-early-"))
+        self.spec = command(self.folder)
+        self.process = None
+        if self.spec is not None:
+            self._out, self._err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+            self.process = subprocess.Popen(**self.spec, stdout=self._out, stderr=self._err)
+            with contextlib.suppress(OSError, AttributeError):  # POSIX only
+                os.setpriority(os.PRIO_PROCESS, self.process.pid, 19)
+
+    def result(self, timeout):
+        """The :class:`subprocess.CompletedProcess`, as ``subprocess.run(..., text=True)``."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise
+        outputs = []
+        for file in (self._out, self._err):
+            file.seek(0)
+            text = io.TextIOWrapper(file, encoding=locale.getpreferredencoding(False))
+            outputs.append(text.read())  # universal newlines, as text=True reads
+            text.detach()
+        return subprocess.CompletedProcess(self.spec["args"], self.process.returncode, *outputs)
+
+    def stop(self):
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            self._out.close()
+            self._err.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+#: command -> its process; the tests that name one command share its one run
+_EARLY: dict = {}
+
+
+def pytest_collection_finish(session):
+    for item in session.items:
+        marker = item.get_closest_marker("early")
+        if marker is not None and marker.kwargs["command"] not in _EARLY:
+            _EARLY[marker.kwargs["command"]] = EarlyCommand(marker.kwargs["command"])
+
+
+def pytest_sessionfinish(session):
+    for early in _EARLY.values():
+        early.stop()
+    _EARLY.clear()
+
+
+@pytest.fixture
+def early_command(request):
+    """The :class:`EarlyCommand` of this test's ``early`` marker (``None`` if it cannot run)."""
+    command = request.node.get_closest_marker("early").kwargs["command"]
+    if command not in _EARLY:  # not among the collected items: start it now
+        _EARLY[command] = EarlyCommand(command)
+    early = _EARLY[command]
+    return None if early.spec is None else early
+
+
+# -- docs pages: their Python blocks run once, in a child process started early -----------
+def docs_pages():
+    """The docs pages with Python blocks (tests/test_docs.py runs each)."""
+    return sorted(p.name for p in DOCS.glob("*.md") if "```python" in p.read_text("utf-8"))
+
+
+_DOCS_CHILD = """
+import json, sys, traceback
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])  # tests/: the page runner of conftest.py
+import conftest
+folder = Path(sys.argv[2])
+for name in sys.argv[3:]:
+    (folder / "pages" / name).mkdir(parents=True)
+    run = conftest.run_page(conftest.DOCS / name, folder / "pages" / name)
+    error = run.error and "".join(traceback.format_exception(run.error))
+    result = dict(printed=run.printed, error=error, failed_at=run.failed_at, skipped=run.skipped)
+    (folder / f".{name}.json").write_text(json.dumps(result))
+    (folder / f".{name}.json").replace(folder / f"{name}.json")  # whole, once there
+"""
+
+
+def run_docs_pages(folder):
+    """The early command that runs every docs page's Python blocks, one page after another.
+
+    pytest's warning filter (pyproject.toml) applies: a RuntimeWarning is an error.
+    """
+    import deltaprop
+
+    src = str(Path(deltaprop.__file__).resolve().parents[1])
+    tests = str(Path(__file__).resolve().parent)
+    argv = [sys.executable, "-W", "error::RuntimeWarning", "-c", _DOCS_CHILD, tests, str(folder)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    return dict(args=[*argv, *docs_pages()], env=env, cwd=folder)
+
+
+def page_run(early, name, timeout=600.0):
+    """The :class:`PageRun` of docs page ``name`` in ``early`` (a :func:`run_docs_pages`)."""
+    path = early.folder / f"{name}.json"
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if early.process.poll() is not None and not path.exists():
+            stderr = early.result(timeout=0).stderr[-4000:]
+            raise AssertionError(f"the docs pages' process ended before {name}:\n{stderr}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"docs page {name} ran longer than {timeout} s")
+        time.sleep(0.05)
+    result = json.loads(path.read_text(encoding="utf-8"))
+    if result["error"] is not None:
+        result["error"] = AssertionError(f"{name} python block raised:\n{result['error']}")
+    return PageRun(**result)
+
+
+@pytest.fixture
+def docs_page_run(early_command):
+    """``docs_page_run("scale.md")``: the :class:`PageRun` of that page.
+
+    For tests marked ``early(command=run_docs_pages)``: tests/test_docs.py runs every
+    page; tests that check what a page's example prints read the same run.
+    """
+    return functools.partial(page_run, early_command)

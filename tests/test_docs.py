@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-# train's default, the tabular recipe, with few epochs (conftest.py)
-pytestmark = pytest.mark.usefixtures("quick_recipe")
+from .conftest import docs_pages, run_docs_pages
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = sorted(p for p in DOCS.glob("*.md") if "```python" in p.read_text(encoding="utf-8"))
+PAGES = [DOCS / name for name in docs_pages()]
 
 
+# The pages run one after another in a child process started once the tests are
+# collected, on the second core (conftest.py), with train's quick recipe (quick_recipe)
+@pytest.mark.early(command=run_docs_pages)
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_python_examples_run(page, tmp_path, monkeypatch):
+def test_python_examples_run(page, docs_page_run):
     for module in ("onnx", "onnxruntime", "pandas", "sklearn", "distributed", "matplotlib"):
         if module in page.read_text(encoding="utf-8"):
             pytest.importorskip(module)
-    monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
-    for i, block in enumerate(blocks):
-        if "import torch" in block:  # after the page's earlier blocks have run
-            pytest.importorskip("torch")
-        exec(compile(block, f"{page.name} python block {i}", "exec"), namespace)
+    # each block in turn, in one namespace, in a fresh folder; other tests read what a
+    # page printed from this same run
+    docs_page_run(page.name).check()

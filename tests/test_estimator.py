@@ -4,7 +4,6 @@ features scikit-learn's MLP lacks."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import warnings
 
@@ -50,7 +49,7 @@ def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
 
-def test_array_api_check_with_scipy_array_api_set():
+def _array_api_check(folder):
     code = (
         "from sklearn.utils.estimator_checks import check_array_api_input\n"
         "from deltaprop import MLPClassifier, MLPRegressor\n"
@@ -61,9 +60,13 @@ def test_array_api_check_with_scipy_array_api_set():
         "print('ok')\n"
     )
     env = {**_env_with_src(), "SCIPY_ARRAY_API": "1"}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
-    )
+    return dict(args=[sys.executable, "-c", code], env=env)
+
+
+# started once the tests are collected, it runs on the second core (conftest.py)
+@pytest.mark.early(command=_array_api_check)
+def test_array_api_check_with_scipy_array_api_set(early_command):
+    out = early_command.result(timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
     assert check_array_api_input  # the check exists in this scikit-learn
@@ -79,7 +82,7 @@ def _env_with_src():
     return {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
 
 
-def test_importing_deltaprop_does_not_need_scikit_learn():
+def _without_scikit_learn(folder):
     code = (
         "import sys\n"
         "sys.modules['sklearn'] = None\n"  # makes 'import sklearn' raise ImportError
@@ -90,9 +93,13 @@ def test_importing_deltaprop_does_not_need_scikit_learn():
         "except ImportError as exc:\n"
         "    print(exc)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=_env_with_src()
-    )
+    return dict(args=[sys.executable, "-c", code], env=_env_with_src())
+
+
+# started once the tests are collected, it runs on the second core (conftest.py)
+@pytest.mark.early(command=_without_scikit_learn)
+def test_importing_deltaprop_does_not_need_scikit_learn(early_command):
+    out = early_command.result(timeout=300)
     assert out.returncode == 0, out.stderr
     assert 'pip install "deltaprop[sklearn]"' in out.stdout
 

@@ -11,6 +11,8 @@ import pytest
 
 from deltaprop import MLPClassifier, MLPRegressor
 
+from .conftest import run_docs_pages
+
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
@@ -172,14 +174,12 @@ def test_unsupported_parameters_are_refused_by_name(client, data):
         MLPClassifier((3,), max_iter=2).fit(_rows(X), _rows(2.0 * np.eye(2)[y]))
 
 
-def test_docs_estimators_on_dask_example_prints_what_it_says(capsys):
+@pytest.mark.early(command=run_docs_pages)  # the run of tests/test_docs.py (conftest.py)
+def test_docs_estimators_on_dask_example_prints_what_it_says(docs_page_run):
     text = DOCS.read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
-    block = next(b for b in blocks if "MLPClassifier" in b)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        exec(compile(block, "docs/scale.md estimators block", "exec"), {})
-    printed = capsys.readouterr().out.split("\n")
+    block = next(i for i, b in enumerate(blocks) if "MLPClassifier" in b)
+    printed = docs_page_run(DOCS.name).lines(block)
     assert printed[:4] == ["['down' 'up'] ndarray", "True", "['up']", "(5,)"]
 
 

@@ -27,10 +27,16 @@ def test_ruff(command):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_on_core_optim_and_training():
-    """mypy is clean on the rooms pyproject.toml names (core, optim, training)."""
+def _mypy(folder):
     mypy = shutil.which("mypy")
-    if mypy is None:
+    return None if mypy is None else dict(args=[mypy], cwd=ROOT)
+
+
+# started once the tests are collected, it runs on the second core (conftest.py)
+@pytest.mark.early(command=_mypy)
+def test_mypy_on_core_optim_and_training(early_command):
+    """mypy is clean on the rooms pyproject.toml names (core, optim, training)."""
+    if early_command is None:
         pytest.skip("mypy is not installed")
-    result = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True, check=False)
+    result = early_command.result(timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

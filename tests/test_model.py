@@ -255,25 +255,28 @@ def test_weighted_evaluation_matches_scikit_learns_metrics(rng):
         reg.evaluate(table, sample_weight=-w)
 
 
-def test_load_imports_the_estimator_kinds_on_demand(rng, tmp_path):
+def _load_in_a_fresh_process(folder):
     import os
-    import subprocess
     import sys
     from pathlib import Path
 
-    path = tmp_path / "clf.deltaprop"
-    dp.save(dp.MLPClassifier((2,), max_iter=2, random_state=0).fit(_X(rng), [0, 1] * 20), path)
+    path = folder / "clf.deltaprop"
+    rng = np.random.default_rng(12345)  # conftest's rng
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: max_iter is small on purpose
+        clf = dp.MLPClassifier((2,), max_iter=2, random_state=0).fit(_X(rng), [0, 1] * 20)
+    dp.save(clf, path)
     code = (
         "import sys, deltaprop\n"
         "assert 'deltaprop.estimators' not in sys.modules\n"
         f"print(type(deltaprop.load({str(path)!r})).__name__)\n"
     )
     src = str(Path(__file__).resolve().parent.parent / "src")
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": src},
-        timeout=120,
-    )
+    return dict(args=[sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": src})
+
+
+# started once the tests are collected, it runs on the second core (conftest.py)
+@pytest.mark.early(command=_load_in_a_fresh_process)
+def test_load_imports_the_estimator_kinds_on_demand(early_command):
+    done = early_command.result(timeout=120)
     assert done.stdout.strip() == "MLPClassifier", done.stderr

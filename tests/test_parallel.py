@@ -10,6 +10,8 @@ import pytest
 
 import deltaprop as dp
 
+from .conftest import run_docs_pages
+
 distributed = pytest.importorskip("distributed")
 da = pytest.importorskip("dask.array")
 
@@ -466,13 +468,13 @@ def test_without_a_client_a_local_cluster_is_started(monkeypatch, data, small_lo
     assert history.stop_reason == "max_iter"
 
 
-def test_docs_scale_example_runs(capsys):
+@pytest.mark.early(command=run_docs_pages)  # the run of tests/test_docs.py (conftest.py)
+def test_docs_scale_example_runs(docs_page_run):
     blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), flags=re.DOTALL)
     # the Dask example of deltaprop.parallel.train; the estimators' block is checked in
     # tests/test_estimator_dask.py, the GPU example by tests/test_docs.py
-    blocks = [b for b in blocks if "deltaprop.parallel" in b or "dp.parallel" in b]
-    exec(compile(blocks[0], "docs/scale.md python block", "exec"), {})
-    printed = capsys.readouterr().out.split("\n")
+    first = next(i for i, b in enumerate(blocks) if "deltaprop.parallel" in b or "dp.parallel" in b)
+    printed = docs_page_run(DOCS.name).lines(first)
     assert printed[:4] == ["max_iter 30", "True", "True", "[[1.]]"]
 
 

@@ -7,7 +7,6 @@ same forward pass, the same order of the sum over members), so equality is exact
 out here.
 """
 
-import subprocess
 import sys
 
 import numpy as np
@@ -30,7 +29,7 @@ def _blobs(n_classes, rng, n=40):
     return centres[codes] + rng.normal(size=(n, 3)), codes
 
 
-def test_imports_neither_sklearn_nor_pandas():
+def _predict_in_a_fresh_process(folder):
     code = (
         "import sys, numpy as np, deltaprop as dp\n"
         "from deltaprop.estimators.predictor import Predictor\n"
@@ -38,7 +37,14 @@ def test_imports_neither_sklearn_nor_pandas():
         "Predictor([net], task='regression').predict(np.zeros((3, 2)))\n"
         "print(sorted(m for m in ('sklearn', 'pandas', 'scipy') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return dict(args=[sys.executable, "-c", code])
+
+
+# started once the tests are collected, it runs on the second core (conftest.py)
+@pytest.mark.early(command=_predict_in_a_fresh_process)
+def test_imports_neither_sklearn_nor_pandas(early_command):
+    out = early_command.result(timeout=300)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 
 

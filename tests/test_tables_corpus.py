@@ -4,7 +4,6 @@ with no option, predicts through the saved file, and gets the roles a person wou
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -182,13 +181,17 @@ print(json.dumps(out))
 """
 
 
-def test_memory_stays_a_small_multiple_of_the_file_size(tmp_path):
-    """Reading, fitting and predicting each table: at most 20 x its size + 16 MB (SECURITY.md)."""
+def _memory_child(folder):
     cases = {name: case[0] for name, case in CASES.items()}
-    result = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD, json.dumps(cases), str(CORPUS)],
-        capture_output=True, text=True, check=True, timeout=300,
-    )  # fmt: skip
+    return dict(args=[sys.executable, "-c", _MEMORY_CHILD, json.dumps(cases), str(CORPUS)])
+
+
+# started once the tests are collected, it runs on the second core (conftest.py)
+@pytest.mark.early(command=_memory_child)
+def test_memory_stays_a_small_multiple_of_the_file_size(early_command):
+    """Reading, fitting and predicting each table: at most 20 x its size + 16 MB (SECURITY.md)."""
+    result = early_command.result(timeout=300)
+    assert result.returncode == 0, result.stderr
     peaks = json.loads(result.stdout)
     for name, (peak, size) in peaks.items():
         assert peak < 20 * size + 16 * 2**20, (name, peak, size)
