@@ -152,7 +152,7 @@ def test_an_error_in_a_step_is_reported_and_training_goes_on(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(session_module, "explain", failing_once)
-    with live.serve_toy("xor", hidden=[4], paused=True, block=False) as server:
+    with live.serve_toy("xor", hidden=[4], paused=True, block=False, max_iter=10**6) as server:
         status, reply = post(server.port, action="step")
         assert status == 400 and "RuntimeError: injected failure" in reply["error"]
         state = json.loads(request(server.port, "GET", "/state")[1])
@@ -164,7 +164,7 @@ def test_an_error_in_a_step_is_reported_and_training_goes_on(monkeypatch):
 
 
 def test_an_error_while_training_is_a_state_and_play_resumes(monkeypatch):
-    with live.serve_toy("xor", hidden=[4], paused=True, block=False) as server:
+    with live.serve_toy("xor", hidden=[4], paused=True, block=False, max_iter=10**6) as server:
         session = server.session
         real = session._train_chunk
 
