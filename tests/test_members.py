@@ -1,7 +1,8 @@
 """Networks trained side by side (deltaprop.training.members, deltaprop.kernels.stacked).
 
-Each member's numbers must be those of ``deltaprop.train`` run on that member alone,
-bit for bit, and the stacked gradients those of central differences.
+Each member's numbers must be those of ``deltaprop.train`` run on that member alone
+(bit for bit with batches of up to 32 rows, where train's kernel sums as the core's
+pass does), and the stacked gradients those of central differences.
 """
 
 import warnings
@@ -199,3 +200,38 @@ def test_members_with_dropout_are_refused(problem):
     nets = [Network(plan.dense_layers([5, 8, 2], "relu", "softmax", dropout=0.1)) for _ in SEEDS]
     with pytest.raises(ValueError, match="without dropout"):
         _side_by_side(X, Y, train_rows, val_rows, nets=nets)
+
+
+def test_larger_batches_equal_training_alone_to_rounding(problem):
+    # train()'s NumPy kernel sums a bias gradient with a matrix-vector product (the
+    # core's pass with a sum): the last bits may differ, nothing more
+    X, Y, train_rows, val_rows, _ = problem
+    nets = [_net([5, 16, 16, 2], s) for s in SEEDS]
+    histories = train_members(
+        nets,
+        X,
+        Y,
+        train_rows,
+        (val_rows, Y),
+        optimizer=Adam(learning_rate=3e-3),
+        batch_size=64,
+        max_iter=3,
+        rngs=[make_rng(s) for s in SEEDS],
+    )
+    for i, seed in enumerate(SEEDS):
+        net = _net([5, 16, 16, 2], seed)
+        history = train(
+            net,
+            X[train_rows[i]],
+            Y[train_rows[i]],
+            optimizer=Adam(learning_rate=3e-3),
+            batch_size=64,
+            max_iter=3,
+            random_state=seed,
+            validation_data=(X[val_rows[i]], Y[val_rows[i]], None),
+            early_stopping=True,
+            n_iter_no_change=10,
+        )
+        for a, b in zip(net.parameters, nets[i].parameters, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(history.val_loss, histories[i].val_loss, rtol=1e-5)

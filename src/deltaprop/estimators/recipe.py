@@ -23,7 +23,7 @@ member:
 
 The members train side by side (:func:`deltaprop.training.train_members`: one step
 of every member at once, each member's numbers those of :func:`deltaprop.train`
-trained alone); with ``dropout`` they train one after another.
+trained alone, to float32 rounding); with ``dropout`` they train one after another.
 
 Predictions average the members' class probabilities (classification) or their outputs
 mapped back to the target's units and clipped to the training targets' range
