@@ -760,7 +760,9 @@ def main(argv=None):
         check["sklearn"] = mlp_contenders(
             X[:n_check][perm], labels[:n_check][perm], Y[:n_check][perm], batch_size, shuffle=False
         )["sklearn"]
-        trajectory, _ = compare_trajectories(check, 1e-4)
+        # float32, as the seed network's float32 check: over 16 batches of 32 rows the
+        # implementations' rounding drifts past 1e-4 (1.5e-4 seen on a 2-core Xeon)
+        trajectory, _ = compare_trajectories(check, 1e-3)
         contenders = mlp_contenders(X, labels, Y, batch_size)
         contenders["floor"] = floor = mlp_floor(batch_size, mlp_samples)
         times = alternate(contenders, repeats)
