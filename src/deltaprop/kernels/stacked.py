@@ -12,7 +12,7 @@ the whole stack computed at once, whichever half it falls in and on one core or 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,15 +59,11 @@ def stacked_batch(
     grads : list of arrays
         The gradients of those means, stacked like ``params``.
     """
-    pieces = _halves(rows.shape[0])
-    results = run_pieces(
-        lambda part: _batch(layers, loss, [p[part] for p in params], X, y, w, rows[part]), pieces
+    losses, weights, *grads = _on_halves(
+        lambda part: _batch(layers, loss, [p[part] for p in params], X, y, w, rows[part]),
+        rows.shape[0],
     )
-    if len(results) == 1:
-        return results[0]
-    (loss_a, weight_a, grads_a), (loss_b, weight_b, grads_b) = results
-    grads = [np.concatenate(pair) for pair in zip(grads_a, grads_b, strict=True)]
-    return np.concatenate([loss_a, loss_b]), np.concatenate([weight_a, weight_b]), grads
+    return losses, weights, grads
 
 
 def stacked_forward(
@@ -90,24 +86,26 @@ def stacked_forward(
             zs, activations = forward_pass(layers, [p[part] for p in params], X[part], xp=np)
         return zs[-1], activations[-1]
 
-    results = run_pieces(forward, _halves(X.shape[0]))
+    z, a = _on_halves(forward, X.shape[0])
+    return z, a
+
+
+def _on_halves(function: Callable[[slice], tuple], k: int) -> tuple:
+    """``function(part)`` on each half of a stack of ``k`` (two threads), joined.
+
+    ``function`` returns a tuple of arrays with the stack's axis first; the halves'
+    arrays are concatenated along it.
+    """
+    half = (k + 1) // 2
+    pieces = [slice(0, k)] if k < 2 else [slice(0, half), slice(half, k)]
+    results = run_pieces(function, pieces)
     if len(results) == 1:
         return results[0]
-    return (
-        np.concatenate([results[0][0], results[1][0]]),
-        np.concatenate([results[0][1], results[1][1]]),
-    )
-
-
-def _halves(k: int) -> list[slice]:
-    if k < 2:
-        return [slice(0, k)]
-    half = (k + 1) // 2
-    return [slice(0, half), slice(half, k)]
+    return tuple(np.concatenate(parts) for parts in zip(*results, strict=True))
 
 
 def _batch(layers, loss, params, X, y, w, rows):
-    """:func:`stacked_batch` on one thread."""
+    """:func:`stacked_batch` on one thread, flat: ``(losses, batch_weights, *grads)``."""
     X_b, y_b = X[rows], y[rows]
     # Overflow gives inf or NaN losses, which the caller's divergence watch reports;
     # errstate is per thread, hence set here.
@@ -127,4 +125,4 @@ def _batch(layers, loss, params, X, y, w, rows):
             losses = np.sum(result.losses, axis=1).astype(np.float64) * (1.0 / total)
         else:
             losses = np.sum(result.losses * (w_b / total), axis=1, dtype=np.float64)
-    return losses, weights, result.grads
+    return (losses, weights, *result.grads)
