@@ -293,10 +293,14 @@ class _TabularBase(BaseEstimator):
         self.loss_curves_, self.stop_reasons_ = [], []
         if self.dropout == 0.0 and (w is None or bool(np.all(w > 0.0))):
             self._fit_side_by_side(X, Y_fit, Y_val, w, units, [int(s) for s in seeds], start)
-            self.fit_time_ = time.perf_counter() - start
-            return self
-        # Dropout masks, and batches that weigh nothing, follow train()'s own path:
-        # the members train one after another.
+        else:
+            self._fit_one_after_another(X, Y_fit, Y_val, w, units, seeds, start)
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def _fit_one_after_another(self, X, Y_fit, Y_val, w, units, seeds, start) -> None:
+        """Train the members in turn: dropout masks, and batches that weigh nothing,
+        follow train()'s own path."""
         for i, seed in enumerate(seeds):
             deadline = None
             if self.time_budget is not None:
@@ -307,8 +311,6 @@ class _TabularBase(BaseEstimator):
             self._fit_member(X, Y_fit, Y_val, w, units, int(seed), deadline)
             if self.stop_reasons_[-1] == "interrupted":
                 break  # Ctrl-C: the members trained so far make the model
-        self.fit_time_ = time.perf_counter() - start
-        return self
 
     def _fit_side_by_side(self, X, Y_fit, Y_val, w, units, seeds, start) -> None:
         """Train every member at once (:func:`~deltaprop.training.members.train_members`)."""

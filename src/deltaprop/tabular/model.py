@@ -357,11 +357,12 @@ class TabularModel:
         tabular recipe computes: it would become infinite and its row's answer NaN.
         """
         X = self.transform(table)
-        if self.predictor_.input_dtype != "float32" or X.dtype == np.float32:
+        if X.dtype == np.float32:
             return X
         limit = float(np.finfo(np.float32).max)
-        beyond = np.abs(X) > limit
-        if np.any(beyond & np.isfinite(X)):
+        beyond = (np.abs(X) > limit) & np.isfinite(X)
+        # the predictor is asked only then: building one for a fresh estimator costs
+        if np.any(beyond) and self.predictor_.input_dtype == "float32":
             rows, columns = np.nonzero(beyond)
             name = self.preprocessor_.get_feature_names_out()[columns[0]]
             shown = ", ".join(str(r + 1) for r in rows[:5]) + (" ..." if len(rows) > 5 else "")
