@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 
 import deltaprop as dp
-from deltaprop.estimators.recipe import _split, auto_batch_size, auto_epochs
+from deltaprop.estimators.plain_recipe import auto_batch_size, auto_epochs, validation_split
 from deltaprop.files import ModelFileError, read_header
 
 SMALL = {"hidden_layer_sizes": (8, 8), "n_ensemble": 3, "max_epochs": 40, "learning_rate": 0.02}
@@ -90,7 +90,7 @@ def test_best_epoch_is_restored(line):
     # the kept weights' validation loss, computed here: half the mean squared error of
     # the standardised target on the member's own held-out rows
     seed = check_random_state(3).randint(np.iinfo(np.int32).max, size=1)[0]
-    _, val_idx = _split(60, 0.2, int(seed), None)
+    _, val_idx = validation_split(60, 0.2, int(seed), None)
     y_scaled = (y - y.mean()) / y.std()
     out = reg.members_[0].forward(X[val_idx].astype(np.float32))[:, 0]
     loss = 0.5 * np.mean((out - y_scaled[val_idx]) ** 2)

@@ -427,7 +427,9 @@ def no_convergence_warnings():
     """No ConvergenceWarning or DivergenceWarning: ``train``'s summary says why it stopped."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
-        with contextlib.suppress(ImportError):
+        # only an estimator built before the block warns with scikit-learn's class, and
+        # importing scikit-learn for nothing would cost a second of the tabular recipe's fit
+        if sys.modules.get("sklearn") is not None:
             from sklearn.exceptions import ConvergenceWarning  # optional dependency
 
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -435,11 +437,12 @@ def no_convergence_warnings():
 
 
 def build_recipe(args: argparse.Namespace, task: str, callbacks: list | None) -> Any:
-    """The TabularClassifier or TabularRegressor of ``train``'s default (``--recipe tabular``)."""
-    # deltaprop.estimators.recipe imports scikit-learn (optional dependency)
-    from deltaprop.estimators.recipe import TabularClassifier, TabularRegressor
+    """The tabular recipe of ``train``'s default (``--recipe tabular``): its plain class,
+    which fits without importing scikit-learn (the model file holds the
+    TabularClassifier's or TabularRegressor's state all the same)."""
+    from deltaprop.estimators.plain_recipe import PlainTabularClassifier, PlainTabularRegressor
 
-    cls = TabularClassifier if task == "classification" else TabularRegressor
+    cls = PlainTabularClassifier if task == "classification" else PlainTabularRegressor
     return cls(time_budget=args.time_budget, random_state=args.seed, callbacks=callbacks)
 
 
@@ -542,9 +545,8 @@ def _warn_without_out(args: argparse.Namespace) -> None:
         )
 
 
-def _finish_recipe(args: argparse.Namespace, model: Any, written: bool) -> int:
+def _finish_recipe(args: argparse.Namespace, model: Any, estimator: Any, written: bool) -> int:
     """The recipe's part of :func:`finish_training`: members, then the exit code."""
-    estimator = model.estimator_
     params, fitted, members = recipe_record(estimator)
     layers = layers_of(estimator.members_[0])
     for line in recipe_lines(params, fitted, members, layers, model.task_):
@@ -573,13 +575,17 @@ def _finish_recipe(args: argparse.Namespace, model: Any, written: bool) -> int:
     return 0
 
 
-def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: str = "") -> int:
+def finish_training(
+    args: argparse.Namespace, model: Any, n_rows: int, where: str = "", fitted: Any = None
+) -> int:
     """Write the model (``--out``) and the plot (``--plot``), print the summary.
 
-    A diverged run writes no model unless ``--keep-diverged`` and returns
-    :data:`DIVERGED`.
+    ``fitted`` is the estimator the model was fitted with when it should be read in place
+    of ``model.estimator_`` (the plain recipe: building its scikit-learn estimator would
+    import scikit-learn). A diverged run writes no model unless ``--keep-diverged`` and
+    returns :data:`DIVERGED`.
     """
-    estimator = model.estimator_
+    estimator = fitted if fitted is not None else model.estimator_
     recipe = is_recipe(estimator)
     diverged = "diverged" in (estimator.stop_reasons_ if recipe else [estimator.stop_reason_])
     write = args.out is not None and (not diverged or getattr(args, "keep_diverged", False))
@@ -597,7 +603,7 @@ def finish_training(args: argparse.Namespace, model: Any, n_rows: int, where: st
     )
     if recipe:
         _warn_without_out(args)
-        return _finish_recipe(args, model, write)
+        return _finish_recipe(args, model, estimator, write)
     interrupted = estimator.stop_reason_ == "interrupted"
     say(args, f"network: {architecture(layers_of(estimator.network_))}")
     curve = estimator.loss_curve_

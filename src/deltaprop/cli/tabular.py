@@ -150,8 +150,14 @@ def _resume_mismatch(exc: ResumeMismatchError, args: argparse.Namespace) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train a model on a table and write it to ``--out``."""
-    require_extras("train")
+    """Train a model on a table and write it to ``--out``.
+
+    The tabular recipe trains in this process without scikit-learn (importing it would
+    take about as long as a small table's fit); the MLP estimators and Dask need it.
+    """
+    recipe = choose_recipe(args)
+    on_dask = args.dask or args.dask_scheduler is not None
+    require_extras("train", sklearn=recipe == "mlp" or on_dask)
     check_destination(args.out, "--out")
     check_destination(args.plot, "--plot")
     if args.plot is not None:
@@ -161,8 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ImportError(f"--plot needs matplotlib: {INSTALL}") from None
     if args.early_stopping and args.validation_fraction == 0.0:
         raise UsageError("argument --validation-fraction: must be > 0 and < 1, got 0")
-    recipe = choose_recipe(args)
-    if args.dask or args.dask_scheduler is not None:
+    if on_dask:
         if args.dry_run:
             raise UsageError(
                 "--dry-run reads the table in this process; it does not go with --dask"
@@ -227,8 +232,8 @@ def _train_in_memory(args: argparse.Namespace) -> int:
             raise UsageError(_resume_mismatch(exc, args)) from None
         finally:
             progress.close()
-    model.estimator_.set_params(callbacks=None)  # functions are never stored in model files
-    return finish_training(args, model, len(frame))
+    estimator.set_params(callbacks=None)  # functions are never stored in model files
+    return finish_training(args, model, len(frame), fitted=estimator)
 
 
 # -- predict --------------------------------------------------------------------------

@@ -477,7 +477,8 @@ _RECIPE_FITTED = ("n_features_in_", "feature_names_in_", "batch_size_", "max_epo
 
 
 def recipe_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
-    """``(config, arrays)`` of a fitted TabularClassifier or TabularRegressor.
+    """``(config, arrays)`` of a fitted TabularClassifier or TabularRegressor, or of
+    their plain classes (:mod:`deltaprop.estimators.plain_recipe`: the same state).
 
     The config holds the parameters, each member (its network as a node with arrays
     under ``members.<i>.``, its best epoch, stop reason and curves) and the output
@@ -507,7 +508,7 @@ def recipe_to_state(est: Any) -> tuple[dict, dict[str, Any]]:
             curve = getattr(est, f"{key}s_")[i]
             member[key] = [encode_float(float(v)) for v in curve]
         members.append(member)
-    if _is_classifier(type(est)):
+    if hasattr(est, "classes_"):  # a classifier (also the plain recipe, without scikit-learn)
         output: dict[str, Any] = {"kind": "classes", "classes": _labels_to_json(est.classes_)}
     else:
         output = {"kind": "regression", "one_output": bool(est._one_output)}

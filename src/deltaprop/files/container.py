@@ -83,6 +83,7 @@ __all__ = [
     "get_number",
     "load",
     "load_nested",
+    "nest_state",
     "read_arrays",
     "read_header",
     "register_kind",
@@ -250,9 +251,26 @@ def dump_nested(obj: Any, prefix: str, arrays: dict[str, Any]) -> dict:
         to :func:`load_nested` when loading.
     """
     node, child_arrays = _to_node(obj)
+    return nest_state(node["kind"], node["config"], child_arrays, prefix, arrays)
+
+
+def nest_state(
+    kind: str, config: dict, child_arrays: dict[str, Any], prefix: str, arrays: dict[str, Any]
+) -> dict:
+    """:func:`dump_nested` for a state made without the object's class at hand.
+
+    ``(config, child_arrays)`` is what kind ``kind``'s ``to_state`` gives (the tabular
+    recipe fitted without scikit-learn is stored so, its kind registered only with the
+    scikit-learn estimator); the arrays are added to ``arrays`` as ``prefix.name``.
+
+    Returns
+    -------
+    dict
+        ``{"kind": kind, "config": config}``.
+    """
     for name, value in child_arrays.items():
         arrays[f"{prefix}.{name}"] = value
-    return node
+    return {"kind": kind, "config": config}
 
 
 def load_nested(node: Any, arrays: ArrayStore, prefix: str, *, where: str = "config") -> Any:

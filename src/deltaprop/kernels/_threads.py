@@ -45,10 +45,12 @@ def _blas_controller() -> Any:
     return _controller or None
 
 
-def run_pieces(function: Callable[[Any], Any], pieces: list[Any]) -> list:
+def run_pieces(
+    function: Callable[[Any], Any], pieces: list[Any], *, concurrent: bool = True
+) -> list:
     """``[function(piece) for piece in pieces]``, on two threads when two cores are there.
 
-    With threadpoolctl, BLAS is limited to one thread while the pieces run (on two
+    With threadpoolctl, BLAS is limited to one thread while two pieces run (on two
     threads, or one after the other on one core), so that one thread's element-wise
     work runs while the other multiplies matrices, and the numbers do not depend on the
     number of cores; the limit is restored before this returns. Without threadpoolctl
@@ -60,19 +62,23 @@ def run_pieces(function: Callable[[Any], Any], pieces: list[Any]) -> list:
         Applied to each piece; must not write what another piece reads or writes.
     pieces : list
         At most two.
+    concurrent : bool, default True
+        False runs the pieces one after the other (work too small for a second
+        thread to pay for the hand-over), BLAS still limited to one thread, so that
+        the numbers are those of the pieces run on two threads.
 
     Returns
     -------
     list
         ``function(piece)`` for each piece, in order.
     """
-    controller = None if len(pieces) < 2 else _blas_controller()
+    controller = None if len(pieces) < 2 and concurrent else _blas_controller()
     if controller is None:
         return [function(piece) for piece in pieces]
     # threadpoolctl records the limit in force when a limit starts and restores it at
     # the end: two overlapping limits would restore each other's "1" for good
     with _limit_lock, controller.limit(limits=1, user_api="blas"):
-        if (os.cpu_count() or 1) < 2:
+        if not concurrent or len(pieces) < 2 or (os.cpu_count() or 1) < 2:
             return [function(piece) for piece in pieces]
         return _on_two_threads(function, pieces)
 

@@ -34,19 +34,25 @@ from typing import Any
 import numpy as np
 
 from deltaprop.estimators.predictor import Predictor, predictor_of
+from deltaprop.estimators.state import recipe_to_state
 from deltaprop.files.container import (
     ArrayStore,
     ModelFileError,
     check_keys,
     dump_nested,
     load_nested,
+    nest_state,
     register_kind,
 )
 from deltaprop.tabular.columns import SpelledError, table_frame
 from deltaprop.tabular.plain import PlainTable
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
-from deltaprop.tabular.stored import StoredEstimator, read_stored_estimator
+from deltaprop.tabular.stored import (
+    StoredEstimator,
+    read_stored_estimator,
+    stored_plain_recipe,
+)
 
 __all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel"]
 
@@ -70,6 +76,13 @@ _KINDS_OF_TASK = {
     },
     "regression": {"mlp_regressor": "MLPRegressor", "tabular_regressor": "TabularRegressor"},
 }
+
+
+def _plain_recipes() -> dict[str, type]:
+    """The tabular recipe's classes without scikit-learn, by task."""
+    from deltaprop.estimators.plain_recipe import PlainTabularClassifier, PlainTabularRegressor
+
+    return {"classification": PlainTabularClassifier, "regression": PlainTabularRegressor}
 
 
 def _estimators_for(task: str) -> tuple[type, type]:
@@ -203,7 +216,9 @@ class TabularModel:
             a bad weight column, or an estimator of the wrong class for the task.
         """
         pd = require_pandas()
-        _estimators_for("classification")  # scikit-learn, or an ImportError naming the extra
+        plain = _plain_recipes()
+        if type(self._estimator) not in plain.values():
+            _estimators_for("classification")  # scikit-learn, or an ImportError naming the extra
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {target!r}")
         full = table_frame(table, pd)
@@ -224,6 +239,8 @@ class TabularModel:
         ).fit(full)
         X = pre.transform(frame)
         y = pre.transform_target(frame)
+        if type(self._estimator) in plain.values():
+            return self._fit_plain(pre, X, y, weights, target, weight_column, resume)
         wanted = _estimators_for(pre.task_)
         estimator = self.estimator if self.estimator is not None else wanted[0]()
         if type(estimator) not in wanted:
@@ -242,6 +259,22 @@ class TabularModel:
             estimator._validate_params()
             estimator._fit(X, y, sample_weight=weights, incremental=False, resume=resume)
         return self._set_fitted(pre, estimator, target, weight_column)
+
+    def _fit_plain(self, pre, X, y, weights, target, weight_column, resume) -> TabularModel:
+        """Fit a plain tabular recipe (no scikit-learn), held as its estimator's state."""
+        estimator, wanted = self._estimator, _plain_recipes()[pre.task_]
+        if type(estimator) is not wanted:
+            raise ValueError(
+                f"the target {target!r} is a {pre.task_} target: it needs a "
+                f"{wanted.__name__}, got a {type(estimator).__name__}"
+            )
+        if resume is not None:
+            raise ValueError(
+                f"resume needs an MLP estimator (checkpoints hold the state of one "
+                f"network's training), got a {type(estimator).__name__}"
+            )
+        estimator.fit(X, y, sample_weight=weights)
+        return self._set_fitted(pre, stored_plain_recipe(estimator), target, weight_column)
 
     # A model loaded from a file holds a StoredEstimator in place of its estimator: the
     # properties below build the scikit-learn estimator when something asks for it.
@@ -679,8 +712,15 @@ def _model_to_state(model: TabularModel) -> tuple[dict, dict[str, Any]]:
         "target": model.target_,
         "sample_weight": model.sample_weight_,
         "preprocessor": dump_nested(model.preprocessor_, "preprocessor", arrays),
-        "estimator": dump_nested(model.estimator_, "estimator", arrays),
     }
+    stored = model._fitted_estimator
+    if isinstance(stored, StoredEstimator) and stored.plain is not None and not stored.built:
+        # the plain recipe is stored as its estimator's kind, without scikit-learn
+        config["estimator"] = nest_state(
+            stored.kind, *recipe_to_state(stored.plain), "estimator", arrays
+        )
+    else:
+        config["estimator"] = dump_nested(model.estimator_, "estimator", arrays)
     return config, arrays
 
 

@@ -10,7 +10,9 @@ predicts at once, and the scikit-learn estimator built only when something asks 
 ``deltaprop predict`` never imports scikit-learn, and the predictions are the
 estimator's, bit for bit. The estimator's constructor parameters are checked against
 scikit-learn's constraints when it is built; a node of any other kind is loaded as it
-always was (its module imports what it needs).
+always was (its module imports what it needs). The tabular recipe fitted without
+scikit-learn (what ``deltaprop train`` does) is held the same way until its estimator is
+asked for: :func:`stored_plain_recipe`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from deltaprop.estimators.state import (
 )
 from deltaprop.files.container import ArrayStore, ModelFileError, load_nested
 
-__all__ = ["StoredEstimator", "read_stored_estimator"]
+__all__ = ["StoredEstimator", "read_stored_estimator", "stored_plain_recipe"]
 
 #: The kinds read without scikit-learn: kind -> (class name, whether a classifier).
 _MLP_KINDS = {"mlp_classifier": ("MLPClassifier", True), "mlp_regressor": ("MLPRegressor", False)}
@@ -53,10 +55,20 @@ class StoredEstimator:
     n_features_in_ : int
     built : bool
         Whether :meth:`estimator` has built the estimator.
+    plain : PlainTabularClassifier, PlainTabularRegressor or None
+        The tabular recipe as it was fitted without scikit-learn
+        (:func:`stored_plain_recipe`), which the estimator is built from; None for an
+        estimator read from a file.
     """
 
     def __init__(
-        self, kind: str, predictor: Predictor, *, state: Any = None, estimator: Any = None
+        self,
+        kind: str,
+        predictor: Predictor,
+        *,
+        state: Any = None,
+        estimator: Any = None,
+        plain: Any = None,
     ) -> None:
         self.kind = kind
         self.predictor = predictor
@@ -64,6 +76,7 @@ class StoredEstimator:
         self.n_features_in_ = predictor.n_features_in_
         self._state = state  # read_fitted_state's answer: the estimator is built from it
         self._estimator = estimator
+        self.plain = plain
 
     @property
     def built(self) -> bool:
@@ -80,7 +93,9 @@ class StoredEstimator:
             For constructor parameters scikit-learn refuses.
         """
         if self._estimator is None:
-            if self.kind in _RECIPE_KINDS:
+            if self.plain is not None:
+                self._estimator = _build_from_plain(_RECIPE_KINDS[self.kind][0], self.plain)
+            elif self.kind in _RECIPE_KINDS:
                 self._estimator = _build_recipe(_RECIPE_KINDS[self.kind][0], self._state)
             else:
                 self._estimator = _build_mlp(_MLP_KINDS[self.kind][0], self._state)
@@ -102,7 +117,7 @@ def _build_mlp(class_name: str, state: dict[str, Any]) -> Any:
     return estimator_from_fitted_state(getattr(mlp, class_name), state)
 
 
-def _build_recipe(class_name: str, state: dict[str, Any]) -> Any:
+def _recipe_module(class_name: str) -> Any:
     try:
         from deltaprop.estimators import recipe  # imports scikit-learn (optional dependency)
     except ImportError as exc:
@@ -110,7 +125,40 @@ def _build_recipe(class_name: str, state: dict[str, Any]) -> Any:
             f"this model's {class_name} needs scikit-learn ({exc}): "
             'pip install "deltaprop[sklearn]"'
         ) from None
-    return recipe_from_read_state(getattr(recipe, class_name), state)
+    return recipe
+
+
+def _build_recipe(class_name: str, state: dict[str, Any]) -> Any:
+    return recipe_from_read_state(getattr(_recipe_module(class_name), class_name), state)
+
+
+def _build_from_plain(class_name: str, plain: Any) -> Any:
+    """The scikit-learn recipe estimator holding what ``plain`` holds (its class is the
+    plain one's subclass, with the same parameters and fitted attributes)."""
+    recipe = _recipe_module(class_name)
+    estimator = getattr(recipe, class_name)(**plain.get_params())
+    estimator.__dict__.update(vars(plain))
+    return estimator
+
+
+def stored_plain_recipe(plain: Any) -> StoredEstimator:
+    """A tabular recipe fitted without scikit-learn, held as its scikit-learn estimator.
+
+    Parameters
+    ----------
+    plain : PlainTabularClassifier or PlainTabularRegressor
+        Fitted (:mod:`deltaprop.estimators.plain_recipe`).
+
+    Returns
+    -------
+    StoredEstimator
+        Of kind ``"tabular_classifier"`` or ``"tabular_regressor"``: it predicts with
+        NumPy alone, is saved as that kind without scikit-learn, and builds the
+        :class:`~deltaprop.TabularClassifier` or :class:`~deltaprop.TabularRegressor`
+        (importing scikit-learn) when :meth:`StoredEstimator.estimator` is called.
+    """
+    kind = "tabular_classifier" if hasattr(plain, "classes_") else "tabular_regressor"
+    return StoredEstimator(kind, predictor_of(plain), plain=plain)
 
 
 def _read_recipe(kind: str, config: dict, arrays: ArrayStore, where: str) -> StoredEstimator:
