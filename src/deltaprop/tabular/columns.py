@@ -129,10 +129,13 @@ def clean_text(series: Any, pd: Any) -> Any:
         return series
     values = series.astype("object").to_numpy()
     out = np.empty(len(values), dtype=object)
+    cleaned: dict[str, str | None] = {}  # each distinct text is cleaned once
     for i, value in enumerate(values):
         if isinstance(value, str):
-            text = value.strip()
-            out[i] = None if text.lower() in NULL_SPELLINGS else text
+            if value not in cleaned:
+                text = value.strip()
+                cleaned[value] = None if text.lower() in NULL_SPELLINGS else text
+            out[i] = cleaned[value]
         elif value is None or (isinstance(value, float) and np.isnan(value)):
             out[i] = None
         else:
@@ -197,10 +200,15 @@ def parse_numbers(series: Any, pd: Any, decimal: str = ".") -> tuple[np.ndarray,
         numbers = parsed.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     else:
         numbers = np.full(len(values), np.nan)
+    cells = values.to_numpy()
+    # a text column repeats a few words many times: each distinct text is parsed once
+    parsed: dict[str, float] = {}
     for i in np.flatnonzero(np.isnan(numbers) & ~missing):
-        value = values.iloc[i]
+        value = cells[i]
         if isinstance(value, str):
-            numbers[i] = number_from_text(value, decimal)
+            if value not in parsed:
+                parsed[value] = number_from_text(value, decimal)
+            numbers[i] = parsed[value]
         elif isinstance(value, bool | np.bool_ | int | float | np.number):
             numbers[i] = float(value)
     return numbers, missing
@@ -332,6 +340,8 @@ def category_strings(series: Any, pd: Any) -> np.ndarray:
     for i, value in enumerate(values):
         if missing[i]:
             out[i] = None
+        elif isinstance(value, str):
+            out[i] = value  # clean_text stripped it
         elif isinstance(value, float | np.floating) and float(value).is_integer():
             out[i] = str(int(value))
         else:
