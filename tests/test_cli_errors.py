@@ -68,7 +68,10 @@ def model(tmp_path):
         ),
         ("x1,x2,label\n1,2,a\n3,4,b\n", ["target column 'y' is not in"]),
         ("x1,x2,y\n1,2,a\n3,4,a\n", ["single class 'a'"]),
-        ("x1,x2,y\n1,2,a\n3,4,b\n5,6,\n", ["column 'y' has missing values in 1 row (row 3)"]),
+        (
+            "x1,x2,y\n1,2,\n3,4,NA\n5,6,\n",
+            ["column 'y' has missing values in 3 rows (rows 1, 2, 3)"],
+        ),
     ],
     ids=["missing", "empty", "header-only", "ragged", "typo", "no-target", "one-class", "nan"],
 )

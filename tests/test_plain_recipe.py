@@ -260,3 +260,59 @@ def test_a_small_stack_runs_whole_with_the_numbers_of_its_halves(monkeypatch):
         answers.append([losses, weights, *grads, z, a])
     for whole, halves in zip(*answers, strict=True):
         np.testing.assert_array_equal(whole, halves)
+
+
+# -- rows without a target ------------------------------------------------------------------
+def test_rows_without_a_target_are_left_out_with_a_warning(table):
+    table = table.drop(columns="price")
+    gaps = table.copy()
+    gaps.loc[[3, 10, 11], "label"] = [None, "NA", " "]
+    weights = np.linspace(0.5, 2.0, len(table))
+    with pytest.warns(
+        dp.tabular.DataWarning,
+        match=r"column 'label' has missing values in 3 rows \(rows 4, 11, 12\): rows "
+        "without a target are left out of training",
+    ):
+        model = dp.TabularModel(PlainTabularClassifier(**SMALL, random_state=0)).fit(
+            gaps, "label", sample_weight=weights
+        )
+    kept = np.setdiff1d(np.arange(len(table)), [3, 10, 11])
+    labelled = table.iloc[kept].reset_index(drop=True)
+    expected = dp.TabularModel(PlainTabularClassifier(**SMALL, random_state=0)).fit(
+        labelled, "label", sample_weight=weights[kept]
+    )
+    np.testing.assert_array_equal(model.predict_proba(table), expected.predict_proba(table))
+    with pytest.warns(dp.tabular.DataWarning, match="rows without a target are not scored"):
+        report = model.report(gaps)
+    assert report["n_rows"] == len(table) - 3
+    assert report["metrics"] == expected.report(labelled)["metrics"]
+
+
+def test_cli_trains_on_the_rows_with_a_target(table, tmp_path, capsys):
+    from deltaprop.cli.main import main
+
+    data = tmp_path / "t.csv"
+    frame = table.drop(columns="price")
+    frame.loc[[0, 5], "label"] = None
+    frame.to_csv(data, index=False)
+    argv = ["train", str(data), "--target", "label", "--out", str(tmp_path / "m.deltaprop")]
+    assert main([*argv, "--seed", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "column 'label' has missing values in 2 rows (rows 1, 6)" in captured.err
+    assert f"trained on {len(frame) - 2} rows of {data}" in captured.out
+
+
+def test_a_single_class_is_named_as_written():
+    with pytest.raises(ValueError, match=r"has a single class 5;"):
+        dp.tabular.Preprocessor("y").fit({"x": [1.0, 2.0, 3.0], "y": np.array([5, 5, 5])})
+
+
+def test_consecutive_years_are_a_feature_not_a_row_counter():
+    n = 40
+    years = {"year": np.arange(1900, 1900 + n), "flow": np.linspace(1.0, 2.0, n) ** 2}
+    roles = dp.tabular.infer_roles(years, "flow")
+    assert roles["year"].role == "numeric"
+    counter = {"row": np.arange(1, n + 1), "flow": years["flow"]}
+    assert dp.tabular.infer_roles(counter, "flow")["row"].role == "identifier"
+    model = dp.TabularModel(PlainTabularRegressor(**SMALL, random_state=0)).fit(years, "flow")
+    assert model.feature_names_in_ == ["year"]

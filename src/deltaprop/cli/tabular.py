@@ -56,6 +56,7 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
+from deltaprop.tabular.columns import missing_mask, require_pandas
 from deltaprop.tabular.plain import PlainTable, plain_csv_text, read_small_csv
 from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError, describe_change
 
@@ -233,7 +234,8 @@ def _train_in_memory(args: argparse.Namespace) -> int:
         finally:
             progress.close()
     estimator.set_params(callbacks=None)  # functions are never stored in model files
-    return finish_training(args, model, len(frame), fitted=estimator)
+    n_labelled = len(frame) - int(missing_mask(frame[args.target], require_pandas()).sum())
+    return finish_training(args, model, n_labelled, fitted=estimator)
 
 
 # -- predict --------------------------------------------------------------------------

@@ -36,7 +36,10 @@ __all__ = [
     "is_numeric_column",
     "is_numeric_dtype",
     "missing_error",
+    "missing_mask",
     "missing_rows_error",
+    "missing_rows_text",
+    "missing_text",
     "mode",
     "most_frequent",
     "nested_error",
@@ -481,22 +484,35 @@ def table_frame(table: Any, pd: Any, what: str = "table") -> Any:
     return frame
 
 
-def missing_rows_error(name: str, rows: Sequence[int], total: int, hint: str) -> ValueError:
-    """The error for ``total`` missing values in column ``name``, then ``hint``.
+def missing_mask(series: Any, pd: Any) -> np.ndarray:
+    """Where ``series`` is missing: NaN, None, or a null spelling (:func:`clean_text`)."""
+    return clean_text(series, pd).isna().to_numpy()
+
+
+def missing_rows_text(name: str, rows: Sequence[int], total: int) -> str:
+    """``"column 'x' has missing values in 7 rows (rows 1, 4, ...)"``.
 
     ``rows`` lists the first (1-based) row numbers; at most ``SHOW`` are shown.
     """
     shown = ", ".join(str(r) for r in rows[:SHOW]) + (", ..." if total > SHOW else "")
     plural = "s" if total > 1 else ""
-    return ValueError(
-        f"column {name!r} has missing values in {total} row{plural} (row{plural} {shown}){hint}"
-    )
+    return f"column {name!r} has missing values in {total} row{plural} (row{plural} {shown})"
+
+
+def missing_rows_error(name: str, rows: Sequence[int], total: int, hint: str) -> ValueError:
+    """The error for ``total`` missing values in column ``name``, then ``hint``."""
+    return ValueError(missing_rows_text(name, rows, total) + hint)
+
+
+def missing_text(name: str, missing: np.ndarray) -> str:
+    """:func:`missing_rows_text` for the rows where the mask ``missing`` holds."""
+    rows = np.flatnonzero(missing) + 1
+    return missing_rows_text(name, rows[:SHOW].tolist(), len(rows))
 
 
 def missing_error(name: str, missing: np.ndarray, hint: str) -> ValueError:
     """:func:`missing_rows_error` for the rows where the mask ``missing`` holds."""
-    rows = np.flatnonzero(missing) + 1
-    return missing_rows_error(name, rows[:SHOW].tolist(), len(rows), hint)
+    return ValueError(missing_text(name, missing) + hint)
 
 
 def mode(uniques: Any, counts: Any) -> Any:

@@ -638,7 +638,11 @@ def _target_task(pre: Preprocessor, rows: _Rows, targets: list[dict]) -> str:
     n_missing = sum(t["n_missing"] for t in targets)
     if n_missing:
         raise rows.missing_error(
-            pre.target, [t["missing"] for t in targets], n_missing, " (a target cannot be imputed)"
+            pre.target,
+            [t["missing"] for t in targets],
+            n_missing,
+            " (a target cannot be imputed; through Dask, rows without a target are not left "
+            "out as in memory: drop them from the dataset)",
         )
     return pre.task or _infer_task(pre.target, rows, targets)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -44,9 +45,9 @@ from deltaprop.files.container import (
     nest_state,
     register_kind,
 )
-from deltaprop.tabular.columns import SpelledError, table_frame
+from deltaprop.tabular.columns import SpelledError, missing_mask, missing_text, table_frame
 from deltaprop.tabular.plain import PlainTable
-from deltaprop.tabular.preprocessing import Preprocessor
+from deltaprop.tabular.preprocessing import DataWarning, Preprocessor
 from deltaprop.tabular.readers import require_pandas
 from deltaprop.tabular.stored import (
     StoredEstimator,
@@ -221,7 +222,9 @@ class TabularModel:
             _estimators_for("classification")  # scikit-learn, or an ImportError naming the extra
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {target!r}")
-        full = table_frame(table, pd)
+        full, sample_weight = _labelled_rows(
+            table_frame(table, pd), target, sample_weight, pd, "left out of training"
+        )
         frame, weights, weight_column = _sample_weights(full, sample_weight, target, pd)
         pre = Preprocessor(
             target,
@@ -492,6 +495,7 @@ class TabularModel:
                 f"{list(frame.columns)[:20]})"
             )
         weight_column = sample_weight if isinstance(sample_weight, str) else None
+        frame, sample_weight = _labelled_rows(frame, target, sample_weight, pd, "not scored")
         frame, weights, _ = _sample_weights(frame, sample_weight, target, pd)
         if weights is not None and not np.sum(weights) > 0.0:
             raise ValueError("the sample weights sum to zero: there is nothing to score")
@@ -555,6 +559,32 @@ class TabularModel:
 def _built(estimator: Any) -> Any:
     """``estimator``, or the one a StoredEstimator builds (importing scikit-learn)."""
     return estimator.estimator() if isinstance(estimator, StoredEstimator) else estimator
+
+
+def _labelled_rows(
+    frame: Any, target: str, sample_weight: str | Any, pd: Any, what_happens: str
+) -> tuple[Any, Any]:
+    """``(frame, sample_weight)`` without the rows whose ``target`` is missing.
+
+    A :class:`~deltaprop.tabular.DataWarning` names them (``what_happens`` to them); weights
+    given as values (not a column) lose the same rows. A table whose every target is
+    missing, or that lacks the target, is left as it is for the preprocessor's error.
+    """
+    if target not in frame.columns:
+        return frame, sample_weight
+    missing = missing_mask(frame[target], pd)
+    if not missing.any() or missing.all():
+        return frame, sample_weight
+    warnings.warn(
+        f"{missing_text(target, missing)}: rows without a target are {what_happens}",
+        DataWarning,
+        stacklevel=3,
+    )
+    if sample_weight is not None and not isinstance(sample_weight, str):
+        values = np.asarray(sample_weight)
+        if values.shape == (len(frame),):  # (another shape: _sample_weights says so)
+            sample_weight = values[~missing]
+    return frame.loc[~missing].reset_index(drop=True), sample_weight
 
 
 def _sample_weights(

@@ -386,8 +386,9 @@ class Preprocessor:
     def _set_classes(self, classes: np.ndarray) -> None:
         """Record the target's classes (sorted, unique); a single class is an error."""
         if len(classes) < 2:
+            only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
             raise ValueError(
-                f"target column {self.target!r} has a single class {classes[0]!r}; "
+                f"target column {self.target!r} has a single class {only!r}; "
                 "classification needs at least 2"
             )
         self.classes_ = classes

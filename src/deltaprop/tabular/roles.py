@@ -76,6 +76,9 @@ _NEARLY_UNIQUE = 0.95
 
 _YES_NO = frozenset({"yes", "no", "y", "n", "true", "false", "t", "f"})
 _ID_NAME = re.compile(r"(^|[\s_.\-])(id|uuid|guid|key|index|idx)$|^(unnamed: ?0|index|#)$", re.I)
+#: A name of a time: consecutive integers so named are years or periods (a trend to
+#: learn), not a row counter.
+_TIME_NAME = re.compile(r"(^|[\s_.\-])(year|yr|time|period|month|week|day|quarter)s?$", re.I)
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 _DATE = re.compile(
     r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"  # 2021-03-04, 2021/3/4
@@ -171,7 +174,7 @@ def _numeric_role(name: str, numbers: np.ndarray, missing: np.ndarray) -> Column
     n = len(numbers)
     integers = bool(np.all(present == np.round(present)))
     if integers and len(distinct) == n and n >= 2:
-        counting = distinct[-1] - distinct[0] == n - 1
+        counting = distinct[-1] - distinct[0] == n - 1 and not _TIME_NAME.search(name)
         if (counting and n >= MIN_ROWS_FOR_IDENTIFIERS) or _ID_NAME.search(name):
             what = "counts the rows" if counting else "is named like an ID"
             return _role(
