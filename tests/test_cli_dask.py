@@ -332,12 +332,8 @@ def test_early_stopping_and_id_columns_through_dask(scheduler, tmp_path, capsys)
         np.testing.assert_allclose(wa, wb, rtol=1e-8, atol=1e-12)
 
 
-@pytest.mark.parametrize("target", ["label", "price"])
-def test_median_and_robust_scaling_through_dask_are_exact(scheduler, tmp_path, target):
-    """The in-memory defaults (median fill, robust scaling) read exact order statistics."""
-    frame = _table()
-    frame["steps"] = np.repeat([1.0, 2.0], [75, 15])  # quartiles coincide: the MAD fallback
-    frame.loc[frame.index[::7], "steps"] = np.nan
+def _median_robust_both_ways(frame, target, scheduler, tmp_path):
+    """The models of ``train --dask`` and in memory (median fill, robust scaling); argv."""
     folder, single = _write(frame, tmp_path)
     common = ["--target", target, "--hidden", "5", "--seed", "2", "--quiet", "--tol", "0"]
     common += ["--solver", "lbfgs", "--max-iter", "15", "--impute", "median"]
@@ -346,7 +342,16 @@ def test_median_and_robust_scaling_through_dask_are_exact(scheduler, tmp_path, t
     argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
     assert main(argv) == 0
     assert main(["train", single, "--out", memory_model, *common]) == 0
-    a, b = dp.load(dask_model), dp.load(memory_model)
+    return dp.load(dask_model), dp.load(memory_model), argv
+
+
+@pytest.mark.parametrize("target", ["label", "price"])
+def test_median_and_robust_scaling_through_dask_are_exact(scheduler, tmp_path, target):
+    """The in-memory defaults (median fill, robust scaling) read exact order statistics."""
+    frame = _table()
+    frame["steps"] = np.repeat([1.0, 2.0], [75, 15])  # quartiles coincide: the MAD fallback
+    frame.loc[frame.index[::7], "steps"] = np.nan
+    a, b, _ = _median_robust_both_ways(frame, target, scheduler, tmp_path)
     pa, pb = a.preprocessor_, b.preprocessor_
     # medians and quartiles are order statistics: the same numbers, not just close ones
     assert pa.fill_values_ == pb.fill_values_
@@ -359,3 +364,25 @@ def test_median_and_robust_scaling_through_dask_are_exact(scheduler, tmp_path, t
     assert pa.mean_[steps] == pb.mean_[steps]
     assert pa.scale_[steps] == pytest.approx(pb.scale_[steps], rel=1e-14)
     _assert_same_model(a, b, rtol=1e-8)
+
+
+def test_values_that_are_not_numbers_are_read_as_missing_as_in_memory(scheduler, tmp_path, capsys):
+    frame = _table()
+    rooms = np.arange(len(frame)) % 5 + 1
+    frame["rooms"] = ["studio" if i % 11 == 3 else str(r) for i, r in enumerate(rooms)]
+    a, b, argv = _median_robust_both_ways(frame, "price", scheduler, tmp_path)
+    rows = [i + 1 for i in range(len(frame)) if i % 11 == 3]
+    shown = ", ".join(f"row {r} ('studio')" for r in rows[:5])
+    reason = f"{90 - len(rows)} of 90 present values are numbers; {len(rows)} values are not "
+    reason += f"numbers ({shown} and {len(rows) - 5} more), read as missing"
+    assert a.preprocessor_.roles_["rooms"].reason == reason
+    assert b.preprocessor_.roles_["rooms"].reason == reason
+    assert "rooms (missing)" in a.preprocessor_.get_feature_names_out()
+    assert a.preprocessor_.fill_values_["rooms"] == np.median(rooms[np.arange(90) % 11 != 3])
+    _assert_same_model(a, b, rtol=1e-8)
+    capsys.readouterr()
+    # without imputation: the error of the in-memory path, in one line, exit code 2
+    no_gaps = ["none" if arg == "median" else arg for arg in argv] + ["--drop", "gap"]
+    assert main(no_gaps) == 2
+    err = capsys.readouterr().err
+    assert "column 'rooms', row 4: 'studio' is not a number" in err

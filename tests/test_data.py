@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import re
 import sys
 import warnings
 
@@ -229,22 +230,41 @@ def test_unseen_category_is_all_zeros_with_a_warning():
 
 
 @pytest.mark.parametrize(
-    ("values", "row", "value"),
+    ("values", "shown", "median"),
     [
-        ([1.5, 2.5, "12,O5", 4.0], 3, "12,O5"),
-        (["1", "2", "abc", "4", "5"], 3, "abc"),
-        (["1", "x", "2", "y"], 2, "x"),  # exactly half are numbers: still numeric
+        ([1.5, 2.5, "12,O5", 4.0], "1 value is not a number (row 3 ('12,O5'))", 2.5),
+        (["1", "2", "abc", "4", "5"], "1 value is not a number (row 3 ('abc'))", 3.0),
+        # exactly half are numbers: still numeric
+        (["1", "x", "2", "y"], "2 values are not numbers (row 2 ('x'), row 4 ('y'))", 1.5),
     ],
 )
-def test_typo_in_numeric_column_names_column_row_and_value(values, row, value):
+def test_not_numbers_in_numeric_column_are_read_as_missing(values, shown, median):
+    pre = Preprocessor().fit({"price": values})
+    role = pre.roles_["price"]
+    assert role.role == "numeric"
+    assert f"{shown}, read as missing" in role.reason
+    assert pre.fill_values_["price"] == median
+    assert pre.get_feature_names_out() == ["price", "price (missing)"]
+    bad = np.array([isinstance(v, str) and not v.isdigit() for v in values])
+    rows = re.escape(shown[shown.index("(") :])
+    with pytest.warns(DataWarning, match=rf"column 'price': {bad.sum()} value\(s\) .*{rows}"):
+        X = pre.transform({"price": values})
+    np.testing.assert_array_equal(X[:, 1], bad.astype(float))
+    filled = pre.transform({"price": [median]})[0, 0]
+    np.testing.assert_array_equal(X[bad, 0], filled)
+    # without imputation they are an error naming the column, the first row and value
+    first = shown[shown.index("row ") :].split(")")[0] + ")"
+    row, value = re.match(r"row (\d+) \('(.*)'\)", first).groups()
     with pytest.raises(ValueError, match=rf"column 'price', row {row}: '{value}' is not a number"):
-        Preprocessor().fit({"price": values})
+        Preprocessor(impute=None).fit({"price": values})
 
 
 def test_typo_in_csv_column(tmp_path):
     path = _write(tmp_path / "t.csv", 'price,y\n1.5,a\n2.5,b\n"12,O5",a\n4.0,b\n')
+    pre = Preprocessor(target="y").fit(read_table(path))
+    assert "row 3 ('12,O5')), read as missing" in pre.roles_["price"].reason
     with pytest.raises(ValueError, match=r"column 'price', row 3: '12,O5' is not a number"):
-        Preprocessor(target="y").fit(read_table(path))
+        Preprocessor(target="y", impute=None).fit(read_table(path))
 
 
 def test_mostly_text_column_is_categorical():
@@ -375,6 +395,10 @@ def test_infer_task_rules():
     assert infer_task(pd.Series(["1.5", "2", "2"])) == "regression"
     with pytest.raises(ValueError, match=r"column 'y', row 2: 'oops' is not a number"):
         infer_task(["1", "oops", "3"], name="y")
+    # repeated integer codes beside a word are labels (barley's "1" ... "9", "X")
+    assert infer_task(["1", "2", "X", "1", "2", "X"]) == "classification"
+    with pytest.raises(ValueError, match=r"column 'y', row 3: 'X' is not a number"):
+        infer_task(["1.5", "2", "X", "1.5", "2"], name="y")  # not integers: an error
 
 
 def test_bad_parameters():

@@ -32,6 +32,7 @@ __all__ = [
     "clean_text",
     "column_names",
     "describe_rows",
+    "feature_numbers",
     "infer_task",
     "is_numeric_column",
     "is_numeric_dtype",
@@ -45,6 +46,7 @@ __all__ = [
     "nested_error",
     "not_numbers_error",
     "not_numbers_rows_error",
+    "not_numbers_text",
     "number_from_text",
     "numeric_values",
     "parse_numbers",
@@ -268,24 +270,41 @@ def numeric_values(name: str, series: Any, pd: Any) -> np.ndarray:
     return numbers
 
 
+def feature_numbers(series: Any, pd: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A numeric feature column's numbers, and where they are missing.
+
+    As :func:`parse_numbers`, but the values that are not numbers count as missing: the
+    reading of :func:`is_numeric_column`'s columns when they are prepared.
+    """
+    numbers, _ = parse_numbers(series, pd)
+    return numbers, np.isnan(numbers)
+
+
 def is_numeric_column(name: str, series: Any, pd: Any) -> bool:
     """The rule: numeric when at least half of the non-missing values are numbers.
 
-    Then every non-missing value must be a number (a typo is an error, not a category).
+    The other values of such a column (a typo, ``"rotary"`` among cylinder counts) are
+    read as missing when the column is prepared (:func:`not_numbers_text` says so), or
+    are an error without imputation.
     """
     if is_numeric_dtype(series, pd):
         return True
     numbers, missing = parse_numbers(series, pd)
     if missing.all():
         return False
-    bad = ~missing & np.isnan(numbers)
     n_present = int((~missing).sum())
-    n_numbers = n_present - int(bad.sum())
-    if not bad.any():
-        return True
-    if 2 * n_numbers >= n_present:
-        raise not_numbers_error(name, series, bad, n_numbers)
-    return False
+    n_numbers = n_present - int(np.isnan(numbers[~missing]).sum())
+    return 2 * n_numbers >= n_present
+
+
+def not_numbers_text(series: Any, bad: np.ndarray) -> str:
+    """``"2 values are not numbers (row 3 ('x'), row 9 ('y'))"``.
+
+    For the values of ``series`` where ``bad`` holds, in a numeric column.
+    """
+    rows = np.flatnonzero(bad)
+    values = "value is not a number" if len(rows) == 1 else "values are not numbers"
+    return f"{len(rows)} {values} ({describe_rows(rows, series)})"
 
 
 #: The key of ``DataFrame.attrs`` where :func:`~deltaprop.tabular.read_table` records the
@@ -358,7 +377,9 @@ def infer_task(y: Any, *, name: str = "target") -> str:
     The rule: text and booleans are classification; floating-point numbers are
     regression; integers are classification when they take at most
     ``MAX_CLASSES_INFERRED`` (20) distinct values and at least one value repeats,
-    regression otherwise. Text whose values are numbers follows the numeric rule.
+    regression otherwise. Text whose values are numbers follows the numeric rule; text
+    mostly of numbers with a few other values is classification when the numbers are
+    repeated integer codes (``"1"`` ... ``"9"``, ``"X"``), else an error.
 
     Parameters
     ----------
@@ -438,13 +459,17 @@ def task_rule(
     Raises
     ------
     ValueError
-        ``not_numbers()``, when at least half of the present values are numbers.
+        ``not_numbers()``, when at least half of the present values are numbers, unless
+        they are a few integers that repeat (codes beside a word: classification).
     """
     if bool_like:
         return "classification"
     if not numeric_dtype:
         if n_bad:
-            if 2 * (n_present - n_bad) >= n_present:
+            n_numbers = n_present - n_bad
+            # a few repeated integer codes and a word ("1" ... "9", "X"): labels
+            labels = integers and n_distinct < min(MAX_CLASSES_INFERRED, n_numbers)
+            if 2 * n_numbers >= n_present and not labels:
                 raise not_numbers()
             return "classification"
         if not integers:

@@ -54,6 +54,7 @@ from deltaprop.tabular.columns import (
     SpelledError,
     category_strings,
     class_labels,
+    feature_numbers,
     is_numeric_dtype,
     missing_rows_error,
     mode,
@@ -303,7 +304,7 @@ def _moments(frame: Any, centres: _Centres) -> dict:
     frame = frame.reset_index(drop=True)
     out: dict[str, Any] = {"ssd": {}, "categories": {}}
     for name, mean, fill in centres.numeric:
-        numbers, missing = parse_numbers(frame[name], pd)
+        numbers, missing = feature_numbers(frame[name], pd)
         values = np.where(missing, fill, numbers)
         out["ssd"][name] = float(np.sum((values - mean) ** 2))
     for name in centres.categorical:
@@ -327,7 +328,7 @@ def _value_counts(frame: Any, names: Sequence[str]) -> dict[str, Any]:
     pd = require_pandas()
     out = {}
     for name in names:
-        numbers, missing = parse_numbers(frame[name].reset_index(drop=True), pd)
+        numbers, missing = feature_numbers(frame[name].reset_index(drop=True), pd)
         out[name] = pd.Series(numbers[~missing]).value_counts()
     return out
 
@@ -359,7 +360,7 @@ def _partition_digits(frame: Any, targets: list, shift: int) -> list:
     frame = frame.reset_index(drop=True)
     columns = {}
     for name in {t[0] for t in targets}:
-        numbers, missing = parse_numbers(frame[name], pd)
+        numbers, missing = feature_numbers(frame[name], pd)
         columns[name] = numbers[~missing]
     return digit_counts(columns, targets, shift)
 
@@ -370,7 +371,7 @@ def _abs_deviations(frame: Any, centres: list[tuple[str, float, float]]) -> dict
     frame = frame.reset_index(drop=True)
     out = {}
     for name, c, median in centres:
-        numbers, missing = parse_numbers(frame[name], pd)
+        numbers, missing = feature_numbers(frame[name], pd)
         out[name] = float(np.sum(np.abs(numbers[~missing] / c - median)))
     return out
 
@@ -666,7 +667,8 @@ def _feature_kinds(
         # is_numeric_column's rule: numeric when at least half the present values are
         is_numeric = name not in forced and 2 * n_numbers >= n_numbers + n_bad
         if is_numeric:
-            _check_numbers(name, rows, cols, n_bad, n_numbers)
+            _check_numbers(name, rows, cols, n_bad if pre.impute is None else 0, n_numbers)
+            n_missing += n_bad  # read as missing, as in memory
         if n_missing == n_total:
             pre.roles_[name] = ColumnRole("constant", f"all {n_total} values are missing", n_total)
             continue
@@ -689,6 +691,13 @@ def _feature_kinds(
             pre.roles_[name] = ColumnRole("constant", f"one value ({low:g}) in every row", 0, 1)
             continue
         reason = f"all {n_numbers} present values are numbers"
+        if n_bad:
+            values = "value is not a number" if n_bad == 1 else "values are not numbers"
+            described = rows.described([c["bad"] for c in cols], n_bad)
+            reason = (
+                f"{n_numbers} of {n_numbers + n_bad} present values are numbers; "
+                f"{n_bad} {values} ({described}), read as missing"
+            )
         pre.roles_[name] = ColumnRole("numeric", reason, n_missing)
         numeric[name] = {
             "sum": math.fsum(c["sum"] for c in cols),

@@ -57,8 +57,10 @@ from deltaprop.tabular.columns import (
     infer_task,
     missing_error,
     most_frequent,
+    not_numbers_error,
     numeric_values,
     parse_numbers,
+    rows_described,
     table_frame,
 )
 from deltaprop.tabular.plain import PlainTable, plain_category_strings, plain_numbers
@@ -259,8 +261,8 @@ class Preprocessor:
         Raises
         ------
         ValueError
-            Naming the column (and row): a mostly numeric column with values that are not
-            numbers, missing values without ``impute``, a target column that is absent,
+            Naming the column (and row): without ``impute``, a mostly numeric column
+            with values that are not numbers, or missing values; a target column that is absent,
             has missing values, a single class or a single value, a named column that is
             not in the table, no feature columns.
         """
@@ -317,6 +319,7 @@ class Preprocessor:
         """One feature column: its entry in ``columns_``, its fill value, its scaled stats."""
         if role == "numeric":
             numbers, missing = parse_numbers(series, pd)
+            missing = missing | self._not_numbers(name, series, numbers, missing)
             column = {"name": name, "kind": "numeric"}
             fill, stats = self._fit_numbers(name, numbers, missing)
         elif role == "datetime":
@@ -344,6 +347,17 @@ class Preprocessor:
         if missing.any() and self.impute is not None and self.add_indicator:
             column["missing"] = True
         return column, fill, stats
+
+    def _not_numbers(self, name: str, series: Any, numbers: np.ndarray, missing: np.ndarray):
+        """Where a numeric column holds values that are not numbers: read as missing.
+
+        The roles say so, and :meth:`transform` warns with the rows; without ``impute``
+        they are an error.
+        """
+        bad = ~missing & np.isnan(numbers)
+        if bad.any() and self.impute is None:
+            raise not_numbers_error(name, series, bad, int((~missing & ~bad).sum()))
+        return bad
 
     def _fit_numbers(self, name: str, values: np.ndarray, missing: np.ndarray):
         """The fill value and ``[stats]`` of a numeric column (infinities clipped first)."""
@@ -534,6 +548,11 @@ class Preprocessor:
                 values, missing = plain_numbers(series) if pd is None else parse_numbers(series, pd)
                 bad = ~missing & np.isnan(values)
                 counts["not_numbers"] = int(bad.sum())
+                if bad.any():
+                    rows = np.flatnonzero(bad)
+                    cells = series if pd is None else series.iloc
+                    examples = [(i + 1, repr(cells[i])) for i in rows[:SHOW]]
+                    counts["not_numbers_rows"] = rows_described(examples, len(rows))  # type: ignore[assignment]
                 if bad.any() and self.fill_values_ is None:
                     raise ValueError(
                         f"column {name!r} holds values that are not numbers: "
@@ -589,8 +608,8 @@ class Preprocessor:
                 )
             if counts["not_numbers"]:
                 parts.append(
-                    f"column {name!r}: {counts['not_numbers']} value(s) are not numbers, "
-                    "read as missing"
+                    f"column {name!r}: {counts['not_numbers']} value(s) are not numbers "
+                    f"({counts['not_numbers_rows']}), read as missing"
                 )
             elif counts["missing"] and not column.get("missing"):
                 parts.append(
@@ -598,6 +617,7 @@ class Preprocessor:
                     "filled"
                 )
             counts.pop("unseen_values", None)
+            counts.pop("not_numbers_rows", None)
         if parts:
             warnings.warn("; ".join(parts), DataWarning, stacklevel=3)
 

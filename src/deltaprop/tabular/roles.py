@@ -8,7 +8,8 @@ weight, an ID or dropped on request:
 
 1. no value at all, or one value in every row: ``"constant"`` (dropped);
 2. booleans and Yes/No-like text: ``"categorical"``;
-3. numbers (at least half of the present values; then all must be): ``"identifier"``
+3. numbers (at least half of the present values; the others are read as missing):
+   ``"identifier"``
    when they are distinct integers counting the rows (1..n, 0..n-1) or the column is
    named like an ID or a pandas index, else ``"numeric"``; a column without one finite
    number is ``"dropped"``;
@@ -22,6 +23,7 @@ evidence). The rules are spelled out in ``docs/data.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -37,6 +39,7 @@ from deltaprop.tabular.columns import (
     is_numeric_column,
     is_numeric_dtype,
     nested_error,
+    not_numbers_text,
     parse_numbers,
     table_frame,
 )
@@ -245,7 +248,17 @@ def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
         return _text_role(name, series, pd)
     if is_numeric_dtype(series, pd) or is_numeric_column(name, series, pd):
         numbers, missing = parse_numbers(series, pd)
-        return _numeric_role(name, numbers, missing)
+        not_numbers = ~missing & np.isnan(numbers)
+        role = _numeric_role(name, numbers, missing | not_numbers)
+        if not_numbers.any() and role.role == "numeric":
+            n_numbers = int((~missing & ~not_numbers).sum())
+            n_present = n_numbers + int(not_numbers.sum())
+            reason = (
+                f"{n_numbers} of {n_present} present values are numbers; "
+                f"{not_numbers_text(series, not_numbers)}, read as missing"
+            )
+            role = dataclasses.replace(role, reason=reason)
+        return role
     return _text_role(name, series, pd)
 
 
