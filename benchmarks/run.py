@@ -332,12 +332,63 @@ def mlp_contenders(X, labels, Y, batch_size, *, shuffle=True):
             n_iter_no_change=HUGE,
         ),
         "torch": TorchMLP(init, X, labels, batch_size),
+        "deltaprop_numpy": WithoutFusedAdam(
+            DeltapropTrain(
+                init,
+                lambda: [
+                    dp.Dense(784, 256, "relu"),
+                    dp.Dense(256, 256, "relu"),
+                    dp.Dense(256, 10, "softmax"),
+                ],
+                "cross_entropy",
+                X,
+                Y,
+                None,
+                lambda: dp.Adam(learning_rate=ADAM_LR),
+                batch_size,
+                1,
+            )
+        ),
     }
+
+
+def _numba_version():
+    try:
+        import numba
+    except ImportError:
+        return "not installed (Adam's NumPy operations throughout)"
+    return numba.__version__
+
+
+class WithoutFusedAdam:
+    """A contender run with ``DELTAPROP_FUSED=0``: Adam's NumPy operations, not Numba's loop.
+
+    The same bits (deltaprop.optim.fused), so the before/after of the fused update is
+    measured side by side in one run.
+    """
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def prepare(self):
+        self.inner.prepare()
+
+    def run(self):
+        before = os.environ.get("DELTAPROP_FUSED")
+        os.environ["DELTAPROP_FUSED"] = "0"
+        try:
+            return self.inner.run()
+        finally:
+            if before is None:
+                del os.environ["DELTAPROP_FUSED"]
+            else:
+                os.environ["DELTAPROP_FUSED"] = before
 
 
 NAMES = {
     "deltaprop": "deltaprop `train`",
     "deltaprop_mlp": "deltaprop `MLPClassifier(solver='gd')`",
+    "deltaprop_numpy": "deltaprop `train`, Adam's NumPy operations (`DELTAPROP_FUSED=0`)",
     "sklearn": "scikit-learn `MLPClassifier`",
     "torch": "PyTorch eager",
     "floor": "matrix products alone (the floor)",
@@ -533,6 +584,7 @@ def machine_section():
         f"memory {mem_kib / 2**20:.1f} GiB; {platform.system()} {platform.release()}",
         f"- Python {platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}, "
         f"scikit-learn {sklearn.__version__}, PyTorch {torch.__version__}, "
+        f"Numba {_numba_version()}, "
         f"deltaprop {dp.__version__} (commit {commit}{' + local changes' if dirty else ''})",
         f"- PyTorch threads: {torch.get_num_threads()}",
         "- Thread pools (threadpoolctl):",

@@ -27,6 +27,7 @@ import numpy as np
 
 from deltaprop.core.arrays import array_namespace, device, from_numpy, is_numpy, to_numpy
 from deltaprop.core.validation import check_number, check_state
+from deltaprop.optim.fused import fused_adam, fused_arrays
 
 __all__ = ["LBFGS", "OPTIMIZERS", "SGD", "Adam", "Optimizer"]
 
@@ -362,12 +363,25 @@ class Adam(Optimizer):
 
     def _step_numpy(self, params, grads, first_moments, second_moments, correction_1, correction_2):
         # The operations of `step` in the same order (so the same bits), written into the
-        # moments, the result and one scratch array instead of ten temporaries. (Splitting
-        # the update over two threads was measured: slower, it fights BLAS's own threads.)
+        # moments, the result and one scratch array instead of ten temporaries; with Numba,
+        # in one compiled pass per parameter (deltaprop.optim.fused). (Splitting the update
+        # over two threads was measured: slower, it fights BLAS's own threads.)
         outs = [np.empty_like(p) for p in params]
+        fused = fused_adam()
         for p, g, m, v, out in zip(params, grads, first_moments, second_moments, outs, strict=True):
-            self._update_numpy(p, g, m, v, out, correction_1, correction_2)
+            if fused is not None and fused_arrays(p, g, m, v, out):
+                scalars = self._fused_scalars(p.dtype.type, correction_1, correction_2)
+                fused(p.ravel(), g.ravel(), m.ravel(), v.ravel(), out.ravel(), *scalars)
+            else:
+                self._update_numpy(p, g, m, v, out, correction_1, correction_2)
         return outs
+
+    def _fused_scalars(self, dtype, correction_1, correction_2) -> tuple:
+        """The scalars of the compiled update, cast to the arrays' dtype as NumPy casts them."""
+        b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
+        decay = lr * self.weight_decay if self.weight_decay > 0.0 else 0.0
+        values = (b1, 1.0 - b1, b2, 1.0 - b2, correction_1, correction_2, self.epsilon, lr, decay)
+        return tuple(dtype(x) for x in values)
 
     def _update_numpy(self, p, g, m, v, out, correction_1, correction_2):
         b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate

@@ -1,0 +1,82 @@
+"""Adam's update in one pass over each parameter, compiled by Numba when it is installed.
+
+NumPy writes :class:`~deltaprop.optim.Adam`'s update as thirteen array operations, each
+a pass over the parameter's memory; for the layers of a mini-batch network those passes
+cost as much as the matrix products (784-256-256-10, batch 32: 0.64 ms against 0.44 ms
+a step on 2 cores). The loop below does the same operations on one element at a time,
+in the same order and in the parameter's own dtype, so it gives the same bits as the
+NumPy operations (a test compares them) in about a third of the time.
+
+Numba is optional (``pip install "deltaprop[fast]"``); without it, or with the
+environment variable ``DELTAPROP_FUSED=0``, :func:`fused_adam` is None and Adam keeps its
+NumPy operations. The compiled loop is cached on disk (Numba's ``cache=True``), so a new
+process pays Numba's import (about 0.2 s), not the compilation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FUSED_DTYPES", "fused_adam", "fused_arrays"]
+
+#: The dtypes the compiled loop takes (others keep NumPy's operations).
+FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+_compiled: dict[str, Callable[..., None]] = {}
+
+
+def _adam_loop(p, g, m, v, out, b1, one_b1, b2, one_b2, c1, c2, eps, lr, decay):
+    # The operations of Adam._update_numpy, element by element, in its order: the
+    # scalars arrive in the arrays' dtype, as NumPy casts a Python float (NEP 50).
+    for i in range(p.size):
+        gi = g[i]
+        mi = m[i] * b1 + gi * one_b1
+        m[i] = mi
+        vi = v[i] * b2 + (gi * gi) * one_b2
+        v[i] = vi
+        step = ((mi / c1) / (np.sqrt(vi / c2) + eps)) * lr
+        if decay != 0:
+            out[i] = (p[i] - p[i] * decay) - step
+        else:
+            out[i] = p[i] - step
+
+
+def fused_adam() -> Callable[..., None] | None:
+    """The compiled Adam update, or None (no Numba, or ``DELTAPROP_FUSED=0``).
+
+    Returns
+    -------
+    callable or None
+        ``update(p, g, m, v, out, b1, 1 - b1, b2, 1 - b2, correction_1, correction_2,
+        epsilon, learning_rate, learning_rate * weight_decay)`` on 1-D C-contiguous
+        arrays of one dtype of :data:`FUSED_DTYPES`, scalars in that dtype: updates the
+        moments ``m``, ``v`` in place and writes the new parameters into ``out``.
+    """
+    if os.environ.get("DELTAPROP_FUSED", "1") == "0":
+        return None
+    if "adam" not in _compiled:
+        if importlib.util.find_spec("numba") is None:
+            return None
+        import numba
+
+        # error_model="numpy": no zero-division checks, so the loop vectorises
+        _compiled["adam"] = numba.njit(cache=True, nogil=True, error_model="numpy")(_adam_loop)
+    return _compiled["adam"]
+
+
+def fused_arrays(*arrays: Any) -> bool:
+    """Whether the compiled loop takes these arrays: NumPy, C-contiguous, one fused dtype."""
+    first = arrays[0]
+    return (
+        isinstance(first, np.ndarray)
+        and first.dtype in FUSED_DTYPES
+        and all(
+            isinstance(a, np.ndarray) and a.dtype == first.dtype and a.flags.c_contiguous
+            for a in arrays
+        )
+    )

@@ -1,0 +1,74 @@
+"""Adam's compiled update (Numba) gives the bits of its NumPy operations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop.optim.fused import fused_adam
+
+pytest.importorskip("numba")
+
+
+def _steps(monkeypatch, fused, params, grads, **adam):
+    monkeypatch.setenv("DELTAPROP_FUSED", "1" if fused else "0")
+    assert (fused_adam() is not None) == fused
+    opt = dp.Adam(learning_rate=0.01, **adam)
+    for step_grads in grads:
+        params = opt.step(params, step_grads, xp=np)
+    return params, opt.first_moments, opt.second_moments
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_adam_equals_numpy_bit_for_bit(monkeypatch, rng, dtype, weight_decay):
+    # a stack of 3 members' weights (as the recipe trains them), a bias, and a weight
+    # matrix seen transposed (not C-contiguous: it keeps NumPy's operations)
+    shapes = [(3, 7, 5), (5,), (6, 4)]
+    params = [rng.normal(size=s).astype(dtype) for s in shapes]
+    params[2] = np.ascontiguousarray(params[2]).T
+    grads = [[rng.normal(size=p.shape).astype(dtype) for p in params] for _ in range(4)]
+    grads[1][0][0, 0, 0] = 0.0  # a zero gradient: the moments decay, nothing divides by 0
+    originals = [p.copy() for p in params]
+    numpy = _steps(monkeypatch, False, params, grads, weight_decay=weight_decay)
+    fused = _steps(monkeypatch, True, params, grads, weight_decay=weight_decay)
+    for expected, got in zip(numpy, fused, strict=True):
+        for a, b in zip(expected, got, strict=True):
+            assert b.dtype == dtype
+            np.testing.assert_array_equal(a, b)
+    for p, original in zip(params, originals, strict=True):
+        np.testing.assert_array_equal(p, original)  # step never modifies its inputs
+
+
+def test_fused_adam_matches_the_textbook_formula(monkeypatch):
+    # one step from zero moments, computed here in float64 from Kingma & Ba's formula
+    monkeypatch.setenv("DELTAPROP_FUSED", "1")
+    p = np.array([1.0, -2.0, 0.5])
+    g = np.array([0.3, -0.1, 2.0])
+    (new,) = dp.Adam(learning_rate=0.1, weight_decay=0.01).step([p], [g], xp=np)
+    m_hat = (0.1 * g) / (1 - 0.9)
+    v_hat = (0.001 * g * g) / (1 - 0.999)
+    expected = p - 0.1 * 0.01 * p - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8)
+    np.testing.assert_allclose(new, expected, rtol=1e-14)
+
+
+def test_training_with_and_without_the_fused_update_is_bit_identical(monkeypatch, rng):
+    X = rng.normal(size=(90, 6)).astype(np.float32)
+    Y = (X[:, :1] + X[:, 1:2] > 0).astype(np.float32)
+    weights = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("DELTAPROP_FUSED", flag)
+        net = dp.Network([dp.Dense(6, 8, "relu"), dp.Dense(8, 1, "sigmoid")], random_state=3)
+        dp.train(
+            net,
+            X,
+            Y,
+            optimizer=dp.Adam(learning_rate=0.01),
+            batch_size=16,
+            max_iter=5,
+            random_state=0,
+        )
+        weights[flag] = [a.copy() for a in net.parameters]
+    for a, b in zip(weights["0"], weights["1"], strict=True):
+        np.testing.assert_array_equal(a, b)
