@@ -72,3 +72,18 @@ def test_training_with_and_without_the_fused_update_is_bit_identical(monkeypatch
         weights[flag] = [a.copy() for a in net.parameters]
     for a, b in zip(weights["0"], weights["1"], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_by_default_the_loop_is_loaded_once_it_would_repay_its_loading(monkeypatch):
+    from deltaprop.optim import fused
+
+    monkeypatch.delenv("DELTAPROP_FUSED", raising=False)
+    monkeypatch.setattr(fused, "_compiled", {})
+    monkeypatch.setattr(fused, "_updated", [0.0])
+    monkeypatch.setattr(fused, "LOAD_AFTER", 1000)
+    assert fused.fused_adam(600) is None  # 600 entries updated by NumPy's operations
+    update = fused.fused_adam(600)  # 1200 >= LOAD_AFTER: loaded, and kept
+    assert update is not None
+    assert fused.fused_adam(0) is update
+    monkeypatch.setenv("DELTAPROP_FUSED", "0")
+    assert fused.fused_adam(10**9) is None

@@ -367,11 +367,13 @@ class Adam(Optimizer):
         # in one compiled pass per parameter (deltaprop.optim.fused). (Splitting the update
         # over two threads was measured: slower, it fights BLAS's own threads.)
         outs = [np.empty_like(p) for p in params]
-        fused = fused_adam()
+        fused = fused_adam(sum(p.size for p in params))
+        scalars: dict[Any, tuple] = {}  # per dtype
         for p, g, m, v, out in zip(params, grads, first_moments, second_moments, outs, strict=True):
             if fused is not None and fused_arrays(p, g, m, v, out):
-                scalars = self._fused_scalars(p.dtype.type, correction_1, correction_2)
-                fused(p.ravel(), g.ravel(), m.ravel(), v.ravel(), out.ravel(), *scalars)
+                if p.dtype not in scalars:
+                    scalars[p.dtype] = self._fused_scalars(p.dtype.type, correction_1, correction_2)
+                fused(p.ravel(), g.ravel(), m.ravel(), v.ravel(), out.ravel(), *scalars[p.dtype])
             else:
                 self._update_numpy(p, g, m, v, out, correction_1, correction_2)
         return outs
