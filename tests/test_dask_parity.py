@@ -519,6 +519,52 @@ def test_estimator_early_stopping_holds_out_partitions(client, data):
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
+def test_estimator_early_stopping_on_the_score_stops_by_the_in_memory_rule(client, data):
+    """``early_stopping_metric="score"`` on Dask: scikit-learn's rule on the held-out score.
+
+    The reference scores every epoch's weights (a callback records them) on the held-out
+    rows with NumPy, and applies the rule written out here: stop after more than
+    ``n_iter_no_change`` epochs in a row scoring below ``best + tol``; keep the best.
+    """
+    from deltaprop import MLPClassifier
+
+    X, y, w = data
+    params = {"hidden_layer_sizes": (5,), "activation": "tanh", "solver": "gd", "max_iter": 60}
+    params |= {"learning_rate_init": 1.0, "early_stopping": True, "validation_fraction": 0.25}
+    params |= {"early_stopping_metric": "score", "n_iter_no_change": 3, "tol": 1e-4}
+    weights = []
+
+    def record(iteration, history, net):
+        weights.append([np.array(p) for p in net.parameters])
+
+    est = MLPClassifier(**params, random_state=3, callbacks=[record])
+    _fit_quietly(est, *_dask(X, y.astype(int)), sample_weight=_dask(w)[0])
+    rows = _held_rows(3, [3, 5, 1])
+    scores = [
+        _weighted_accuracy((_outputs(p, X[rows], _sigmoid)[:, 0] > 0.5) == y[rows], w[rows])
+        for p in weights
+    ]
+    best, best_epoch, below, stop_epoch = -np.inf, None, 0, None
+    for epoch, score in enumerate(scores):
+        below = below + 1 if score < best + 1e-4 else 0
+        if score > best:
+            best, best_epoch = score, epoch
+        if below > 3:
+            stop_epoch = epoch
+            break
+    assert stop_epoch is not None and est.n_iter_ == stop_epoch + 1 == len(scores) < 60
+    assert est.stop_reason_ == "early_stopping"
+    np.testing.assert_allclose(est.validation_scores_, scores, rtol=1e-10, atol=1e-12)
+    assert est.best_validation_score_ == pytest.approx(best, rel=1e-10)
+    kept = [*est.coefs_, *est.intercepts_]
+    expected = [*weights[best_epoch][0::2], *weights[best_epoch][1::2]]
+    for a, b in zip(kept, expected, strict=True):
+        np.testing.assert_array_equal(a, b)  # the best epoch's weights, not the last's
+    # the rule's state is not in checkpoints: resuming is refused, as in memory
+    with pytest.raises(ValueError, match="resuming from a checkpoint needs early_stopping_metric"):
+        MLPClassifier(**params, random_state=3)._fit(*_dask(X, y.astype(int)), resume="x.ckpt")
+
+
 def _held_rows(random_state, layer_units):
     """The rows of the blocks the estimator holds out (its generator's draws, in order)."""
     from sklearn.utils import check_random_state

@@ -158,10 +158,9 @@ def test_local_sgd_learns_a_separable_problem(client):
 def test_unsupported_parameters_are_refused_by_name(client, data):
     X, _ = data
     y = (X[:, 0] > 0).astype(int)
-    # early stopping on the loss, schedules, dropout and multilabel targets train on Dask
-    # (tests/test_dask_parity.py); these cannot, and say why
+    # early stopping (on the loss or the score), schedules, dropout and multilabel targets
+    # train on Dask (tests/test_dask_parity.py); these cannot, and say why
     for params, name in [
-        ({"early_stopping": True}, "early_stopping_metric"),
         ({"device": "cpu"}, "device"),
         ({"solver": "sgd", "batch_size": 10, "shuffle": False}, "shuffle"),
     ]:

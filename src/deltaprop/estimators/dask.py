@@ -19,7 +19,9 @@ in-memory ``fit`` draws them, and the solver translated:
 
 With early stopping, the held-out partitions' score (accuracy or R^2, as the in-memory
 ``validation_scores_``) is computed on the workers after every epoch, from per-block
-sums (:class:`_Accuracy`, :class:`_R2`), in the pass that sums their loss.
+sums (:class:`_Accuracy`, :class:`_R2`), in the pass that sums their loss. With
+``early_stopping_metric="score"`` (the default) training stops by the in-memory rule on
+that score and keeps the best-scoring weights (:class:`~deltaprop.estimators.plan.ScoreStop`).
 
 ``deltaprop train DATA --dask`` trains through :func:`fit_on_dask` too: it hands over
 the partitions encoded by the fitted preprocessor, as the in-memory command hands the
@@ -68,16 +70,6 @@ def _check_parameters(est: Any) -> None:
     """Refuse, naming it, every parameter the distributed path cannot honour."""
     if est.device is not None:
         _refuse("device", est.device, "the workers train with NumPy; use device=None")
-    if est.early_stopping and est.solver in plan.FIRST_ORDER:
-        if est.early_stopping_metric == "score":
-            _refuse(
-                "early_stopping_metric",
-                "score",
-                "stopping on the held-out partitions' score is not available on Dask "
-                "(their score is computed on the workers and kept in validation_scores_, "
-                "but the stop rule and the weights kept follow their loss); use "
-                "early_stopping_metric='loss'",
-            )
 
 
 def _rows(value: Any, name: str, da: Any, client: Any) -> Any:
@@ -320,31 +312,27 @@ def _block_score(est: Any) -> _Accuracy | _R2:
     return _Accuracy(len(est.classes_), softmax=softmax, multilabel=est._multilabel())
 
 
-class _Scores:
-    """Callback collecting the held-out partitions' score of each epoch (and printing it).
+class _Scores(plan.ScoreStop):
+    """Callback recording the held-out partitions' score of each epoch (and printing it).
 
     :func:`deltaprop.parallel.train` appends the score to ``History.val_score`` before
     the callbacks run; this keeps the scores of this fit (a resumed run's history also
-    holds those before it), as the in-memory fit keeps them.
+    holds those before it) and applies the in-memory fit's stop rule to them
+    (:class:`~deltaprop.estimators.plan.ScoreStop`, ``early_stopping_metric="score"``).
     """
 
-    def __init__(self, verbose: bool) -> None:
+    def __init__(self, verbose: bool, *, stop: bool, tol: float, patience: int) -> None:
+        super().__init__(stop=stop, tol=tol, patience=patience)
         self.verbose = verbose
-        self.scores: list[float] = []
 
-    def __call__(self, iteration, history, net) -> None:
+    def __call__(self, iteration, history, net) -> bool:
         score = history.val_score[-1]
-        self.scores.append(score)
         if self.verbose:
             print(f"Validation score: {score:f}")
+        return self.record(score, net)
 
-    @property
-    def best(self) -> float:
-        """The highest score (NaN never counts), -inf without one."""
-        best = -np.inf
-        for score in self.scores:
-            best = score if score > best else best
-        return best
+    def _snapshot(self, net: Any) -> list[Any]:
+        return [np.array(p, copy=True) for p in net.parameters]
 
 
 # -- fit ---------------------------------------------------------------------------------
@@ -410,7 +398,18 @@ def _fit(est, client, data, settings, resume, da):
     poisson = getattr(est, "loss", None) == "poisson"
     offset = _poisson_constant(Y, w, da, client) if poisson else 0.0
     solver, batch_size, local_steps = _solver(est, X, n_train, local_steps)
-    scores = None if validation is None else _Scores(bool(est.verbose))
+    scores = None
+    if validation is not None:
+        scores = _Scores(
+            bool(est.verbose), stop=stop.score_stops, tol=float(est.tol), patience=stop.patience
+        )
+        if resume is not None and est.early_stopping_metric == "score":
+            # as in memory: the score rule's state (best score, patience) is not in
+            # checkpoints
+            raise ValueError(
+                "resuming from a checkpoint needs early_stopping_metric='loss' when "
+                "early_stopping=True"
+            )
     history = parallel_train(
         net := est._network(X.dtype),
         X,
@@ -439,7 +438,10 @@ def _fit(est, client, data, settings, resume, da):
         name: getattr(est, name, None)
         for name in ("validation_loss_curve_", "validation_scores_", "best_validation_score_")
     }
+    est._keep(net, scores, on_device=False)
     est._store(net, optimizer, history, n_train, offset, None, None, False)
+    if scores is not None and scores.stopped:
+        est.stop_reason_ = "early_stopping"
     if scores is not None:
         # the held-out partitions' loss and score, as the in-memory fit stores them
         val_offset = _poisson_constant(validation[1], validation[2], da, client) if poisson else 0.0
@@ -447,7 +449,7 @@ def _fit(est, client, data, settings, resume, da):
         est.validation_loss_curve_ = [*(previous["validation_loss_curve_"] or []), *curve]
         est.validation_scores_ = [*(previous["validation_scores_"] or []), *scores.scores]
         best = previous["best_validation_score_"]
-        est.best_validation_score_ = max(scores.best, -np.inf if best is None else best)
+        est.best_validation_score_ = max(scores.best_score, -np.inf if best is None else best)
         est.best_loss_ = None
     est._warn_if_not_converged(history, stacklevel=6)
     return est

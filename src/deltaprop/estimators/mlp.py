@@ -97,23 +97,17 @@ class _Verbose:
         print(f"Iteration {iteration}, loss = {history.loss[-1] + self.offset:.8f}")
 
 
-class _ValidationScore:
+class _ValidationScore(plan.ScoreStop):
     """Callback scoring the held-out rows after every epoch (scikit-learn's early stopping).
 
-    Counts the epochs whose score is below ``best + tol``; asks training to stop when
-    there are more than ``patience`` of them in a row (when ``stop`` is True). Keeps the
-    parameters with the best score, which the estimator restores at the end. Each score
-    is also appended to ``History.val_score`` (what ``deltaprop train`` shows).
+    The stop rule and the best parameters: :class:`~deltaprop.estimators.plan.ScoreStop`.
+    Each score is also appended to ``History.val_score`` (what ``deltaprop train`` shows).
     """
 
     def __init__(self, estimator, X_val, y_val, w_val, *, stop, tol, patience, verbose):
+        super().__init__(stop=stop, tol=tol, patience=patience)
         self.estimator, self.X_val, self.y_val, self.w_val = estimator, X_val, y_val, w_val
-        self.stop, self.tol, self.patience, self.verbose = stop, tol, patience, verbose
-        self.scores: list[float] = []
-        self.best_score = -np.inf
-        self.best_params: list[Any] | None = None
-        self.no_improvement = 0
-        self.stopped = False
+        self.verbose = verbose
 
     def __call__(self, iteration, history, net):
         out = to_numpy(net.forward(self.X_val))  # X_val may live on a device (device=)
@@ -124,15 +118,10 @@ class _ValidationScore:
             score = float(
                 self.estimator._score_function(self.y_val, y_pred, sample_weight=self.w_val)
             )
-        self.scores.append(score)
         history.val_score.append(score)
         if self.verbose:
             print(f"Validation score: {score:f}")
-        self.no_improvement = self.no_improvement + 1 if score < self.best_score + self.tol else 0
-        if score > self.best_score:
-            self.best_score, self.best_params = score, list(net.parameters)
-        self.stopped = self.stop and self.no_improvement > self.patience
-        return self.stopped
+        return self.record(score, net)
 
 
 def _device_mover(device: str):

@@ -379,6 +379,37 @@ def stopping(est: Any, *, incremental: bool = False) -> Stopping:
     )
 
 
+class ScoreStop:
+    """scikit-learn's early-stopping rule on the validation score, written once.
+
+    Counts the epochs whose score is below ``best + tol``; asks training to stop when
+    there are more than ``patience`` of them in a row (when ``stop`` is True). Keeps the
+    parameters with the best score, which the estimator restores at the end. NaN (a
+    diverged output) never counts as best.
+    """
+
+    def __init__(self, *, stop: bool, tol: float, patience: int) -> None:
+        self.stop, self.tol, self.patience = stop, tol, patience
+        self.scores: list[float] = []
+        self.best_score = -np.inf
+        self.best_params: list[Any] | None = None
+        self.no_improvement = 0
+        self.stopped = False
+
+    def record(self, score: float, net: Any) -> bool:
+        """Record the epoch's ``score`` (``net`` holds its weights); True: stop now."""
+        self.scores.append(score)
+        self.no_improvement = self.no_improvement + 1 if score < self.best_score + self.tol else 0
+        if score > self.best_score:
+            self.best_score, self.best_params = score, self._snapshot(net)
+        self.stopped = self.stop and self.no_improvement > self.patience
+        return self.stopped
+
+    def _snapshot(self, net: Any) -> list[Any]:
+        # training gives each step new arrays: the list keeps this epoch's
+        return list(net.parameters)
+
+
 def schedule(est: Any, stop: Stopping, *, n_train: int, t: int) -> Schedule | None:
     """The learning-rate schedule ``est.learning_rate`` names (None: constant).
 
