@@ -87,3 +87,22 @@ def test_by_default_the_loop_is_loaded_once_it_would_repay_its_loading(monkeypat
     assert fused.fused_adam(0) is update
     monkeypatch.setenv("DELTAPROP_FUSED", "0")
     assert fused.fused_adam(10**9) is None
+
+
+def test_without_numba_adam_keeps_numpy_and_looks_for_numba_once(monkeypatch):
+    import importlib.util
+
+    from deltaprop.optim import fused
+
+    looked = []
+
+    def no_numba(name, *args):
+        looked.append(name)
+        return None
+
+    monkeypatch.setenv("DELTAPROP_FUSED", "1")
+    monkeypatch.setattr(fused, "_compiled", {})
+    monkeypatch.setattr(importlib.util, "find_spec", no_numba)
+    assert fused.fused_adam(10) is None
+    assert fused.fused_adam(10) is None
+    assert looked == ["numba"]

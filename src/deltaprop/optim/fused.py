@@ -37,7 +37,7 @@ FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: about this many entries, so a process never loses more than that by waiting.
 LOAD_AFTER = 4e8
 
-_compiled: dict[str, Callable[..., None]] = {}
+_compiled: dict[str, Callable[..., None] | None] = {}  # "adam": the loop, None: no Numba
 _updated = [0.0]  # parameter entries updated without the compiled loop, this process
 
 
@@ -83,6 +83,7 @@ def fused_adam(n_entries: int = 0) -> Callable[..., None] | None:
             if _updated[0] < LOAD_AFTER:
                 return None
         if importlib.util.find_spec("numba") is None:
+            _compiled["adam"] = None  # looked for once, not at every step
             return None
         import numba
 
