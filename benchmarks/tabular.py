@@ -1032,7 +1032,8 @@ def report(s: Summary, args: argparse.Namespace, skipped: dict, run: dict) -> li
         f"{run['load'][1]:.2f} at the end.",
         f"- Python {platform.python_version()}, NumPy {np.__version__}, pandas "
         f"{pd.__version__}, scikit-learn {version('scikit-learn')}, torch {version('torch')}, "
-        f"pytabkit {version('pytabkit')}; deltaprop {run['commit']}.",
+        f"pytabkit {version('pytabkit')}, numba {version('numba')} (Adam's compiled update, "
+        f"loaded once a fit's updates repay it); deltaprop {run['commit']}.",
         f"- `OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}` for every contender "
         "(OpenMP threads that spin while waiting slow HistGradientBoosting and PyTorch "
         "badly where other processes hold the cores; see `benchmarks/README.md`).",
