@@ -6,14 +6,15 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop.optim import fused
 from deltaprop.optim.fused import fused_adam
 
 pytest.importorskip("numba")
 
 
-def _steps(monkeypatch, fused, params, grads, **adam):
-    monkeypatch.setenv("DELTAPROP_FUSED", "1" if fused else "0")
-    assert (fused_adam() is not None) == fused
+def _steps(monkeypatch, compiled, params, grads, **adam):
+    monkeypatch.setenv("DELTAPROP_FUSED", "1" if compiled else "0")
+    assert (fused_adam() is not None) == compiled
     opt = dp.Adam(learning_rate=0.01, **adam)
     for step_grads in grads:
         params = opt.step(params, step_grads, xp=np)
@@ -75,8 +76,6 @@ def test_training_with_and_without_the_fused_update_is_bit_identical(monkeypatch
 
 
 def test_by_default_the_loop_is_loaded_once_it_would_repay_its_loading(monkeypatch):
-    from deltaprop.optim import fused
-
     monkeypatch.delenv("DELTAPROP_FUSED", raising=False)
     monkeypatch.setattr(fused, "_compiled", {})
     monkeypatch.setattr(fused, "_updated", [0.0])
@@ -91,8 +90,6 @@ def test_by_default_the_loop_is_loaded_once_it_would_repay_its_loading(monkeypat
 
 def test_without_numba_adam_keeps_numpy_and_looks_for_numba_once(monkeypatch):
     import importlib.util
-
-    from deltaprop.optim import fused
 
     looked = []
 

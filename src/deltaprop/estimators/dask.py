@@ -398,18 +398,12 @@ def _fit(est, client, data, settings, resume, da):
     poisson = getattr(est, "loss", None) == "poisson"
     offset = _poisson_constant(Y, w, da, client) if poisson else 0.0
     solver, batch_size, local_steps = _solver(est, X, n_train, local_steps)
+    plan.check_resume(est, resume, stop)
     scores = None
     if validation is not None:
         scores = _Scores(
             bool(est.verbose), stop=stop.score_stops, tol=float(est.tol), patience=stop.patience
         )
-        if resume is not None and est.early_stopping_metric == "score":
-            # as in memory: the score rule's state (best score, patience) is not in
-            # checkpoints
-            raise ValueError(
-                "resuming from a checkpoint needs early_stopping_metric='loss' when "
-                "early_stopping=True"
-            )
     history = parallel_train(
         net := est._network(X.dtype),
         X,
@@ -439,9 +433,8 @@ def _fit(est, client, data, settings, resume, da):
         for name in ("validation_loss_curve_", "validation_scores_", "best_validation_score_")
     }
     est._keep(net, scores, on_device=False)
-    est._store(net, optimizer, history, n_train, offset, None, None, False)
-    if scores is not None and scores.stopped:
-        est.stop_reason_ = "early_stopping"
+    # the score only for stop_reason_; the validation attributes follow (block sums)
+    est._store(net, optimizer, history, n_train, offset, None, scores, False)
     if scores is not None:
         # the held-out partitions' loss and score, as the in-memory fit stores them
         val_offset = _poisson_constant(validation[1], validation[2], da, client) if poisson else 0.0

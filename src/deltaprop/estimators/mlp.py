@@ -339,14 +339,7 @@ class _BaseMLP(BaseEstimator):
         (X_train, Y_train, w_train), validation, score = self._holdout(
             X, Y, y, sample_weight, stop, random_state
         )
-        if resume is not None and score is not None and self.early_stopping_metric == "score":
-            # the validation score's state (best score, patience) is not in checkpoints;
-            # with metric "loss" train() keeps the stop rule's state, and only
-            # validation_scores_ starts afresh after the resumed iteration
-            raise ValueError(
-                "resuming from a checkpoint needs early_stopping_metric='loss' when "
-                "early_stopping=True"
-            )
+        plan.check_resume(self, resume, stop)
         n_train = X_train.shape[0]
         offset = self._loss_offset(Y_train, w_train)
         batch_size = plan.batch_size(self, n_train, stacklevel=4)

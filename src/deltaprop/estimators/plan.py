@@ -410,6 +410,19 @@ class ScoreStop:
         return list(net.parameters)
 
 
+def check_resume(est: Any, resume: Any, stop: Stopping) -> None:
+    """Refuse to resume a run that stops on the validation score.
+
+    :class:`ScoreStop`'s state (best score, patience) is not in checkpoints; with metric
+    "loss" :func:`deltaprop.train` keeps the stop rule's state, and only
+    ``validation_scores_`` starts afresh after the resumed iteration.
+    """
+    if resume is not None and stop.holdout and est.early_stopping_metric == "score":
+        raise ValueError(
+            "resuming from a checkpoint needs early_stopping_metric='loss' when early_stopping=True"
+        )
+
+
 def schedule(est: Any, stop: Stopping, *, n_train: int, t: int) -> Schedule | None:
     """The learning-rate schedule ``est.learning_rate`` names (None: constant).
 

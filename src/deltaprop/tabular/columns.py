@@ -46,10 +46,10 @@ __all__ = [
     "nested_error",
     "not_numbers_error",
     "not_numbers_rows_error",
-    "not_numbers_text",
     "number_from_text",
     "numeric_values",
     "parse_numbers",
+    "read_as_missing_reason",
     "require_pandas",
     "rows_described",
     "table_frame",
@@ -284,7 +284,7 @@ def is_numeric_column(name: str, series: Any, pd: Any) -> bool:
     """The rule: numeric when at least half of the non-missing values are numbers.
 
     The other values of such a column (a typo, ``"rotary"`` among cylinder counts) are
-    read as missing when the column is prepared (:func:`not_numbers_text` says so), or
+    read as missing when the column is prepared (:func:`read_as_missing_reason` says so), or
     are an error without imputation.
     """
     if is_numeric_dtype(series, pd):
@@ -297,14 +297,17 @@ def is_numeric_column(name: str, series: Any, pd: Any) -> bool:
     return 2 * n_numbers >= n_present
 
 
-def not_numbers_text(series: Any, bad: np.ndarray) -> str:
-    """``"2 values are not numbers (row 3 ('x'), row 9 ('y'))"``.
+def read_as_missing_reason(n_numbers: int, n_bad: int, described: str) -> str:
+    """The role's reason for a numeric column with ``n_bad`` values that are not numbers.
 
-    For the values of ``series`` where ``bad`` holds, in a numeric column.
+    ``"8 of 10 present values are numbers; 2 values are not numbers (row 3 ('x'), row 9
+    ('y')), read as missing"``; ``described`` lists the rows (:func:`rows_described`).
     """
-    rows = np.flatnonzero(bad)
-    values = "value is not a number" if len(rows) == 1 else "values are not numbers"
-    return f"{len(rows)} {values} ({describe_rows(rows, series)})"
+    values = "value is not a number" if n_bad == 1 else "values are not numbers"
+    return (
+        f"{n_numbers} of {n_numbers + n_bad} present values are numbers; "
+        f"{n_bad} {values} ({described}), read as missing"
+    )
 
 
 #: The key of ``DataFrame.attrs`` where :func:`~deltaprop.tabular.read_table` records the

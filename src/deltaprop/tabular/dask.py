@@ -60,6 +60,7 @@ from deltaprop.tabular.columns import (
     mode,
     not_numbers_rows_error,
     parse_numbers,
+    read_as_missing_reason,
     rows_described,
     task_rule,
 )
@@ -692,12 +693,8 @@ def _feature_kinds(
             continue
         reason = f"all {n_numbers} present values are numbers"
         if n_bad:
-            values = "value is not a number" if n_bad == 1 else "values are not numbers"
             described = rows.described([c["bad"] for c in cols], n_bad)
-            reason = (
-                f"{n_numbers} of {n_numbers + n_bad} present values are numbers; "
-                f"{n_bad} {values} ({described}), read as missing"
-            )
+            reason = read_as_missing_reason(n_numbers, n_bad, described)
         pre.roles_[name] = ColumnRole("numeric", reason, n_missing)
         numeric[name] = {
             "sum": math.fsum(c["sum"] for c in cols),

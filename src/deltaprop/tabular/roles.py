@@ -36,11 +36,12 @@ from deltaprop.tabular.columns import (
     SpelledError,
     category_strings,
     clean_text,
+    describe_rows,
     is_numeric_column,
     is_numeric_dtype,
     nested_error,
-    not_numbers_text,
     parse_numbers,
+    read_as_missing_reason,
     table_frame,
 )
 from deltaprop.tabular.readers import require_pandas
@@ -251,11 +252,9 @@ def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
         not_numbers = ~missing & np.isnan(numbers)
         role = _numeric_role(name, numbers, missing | not_numbers)
         if not_numbers.any() and role.role == "numeric":
-            n_numbers = int((~missing & ~not_numbers).sum())
-            n_present = n_numbers + int(not_numbers.sum())
-            reason = (
-                f"{n_numbers} of {n_present} present values are numbers; "
-                f"{not_numbers_text(series, not_numbers)}, read as missing"
+            rows = np.flatnonzero(not_numbers)
+            reason = read_as_missing_reason(
+                int((~missing & ~not_numbers).sum()), len(rows), describe_rows(rows, series)
             )
             role = dataclasses.replace(role, reason=reason)
         return role
