@@ -399,6 +399,9 @@ def test_infer_task_rules():
     assert infer_task(["1", "2", "X", "1", "2", "X"]) == "classification"
     with pytest.raises(ValueError, match=r"column 'y', row 3: 'X' is not a number"):
         infer_task(["1.5", "2", "X", "1.5", "2"], name="y")  # not integers: an error
+    # a target's remedy is the task, not --categorical (which names features only)
+    with pytest.raises(ValueError, match=r"give the task as classification to read them all"):
+        infer_task(["1.5", "2", "X", "1.5", "2"], name="y")
 
 
 def test_bad_parameters():

@@ -20,10 +20,13 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "FEATURE_REMEDY",
     "MAX_CLASSES_INFERRED",
     "NESTED_TYPES",
     "NULL_SPELLINGS",
     "SHOW",
+    "TARGET_REMEDY",
+    "VALUES_REMEDY",
     "SpelledError",
     "as_series",
     "as_text",
@@ -234,27 +237,39 @@ def describe_rows(rows: np.ndarray, series: Any) -> str:
     return rows_described([(i + 1, repr(series.iloc[i])) for i in rows[:SHOW]], len(rows))
 
 
+#: What to do about values that are not numbers: in a feature, a target, a weight column.
+FEATURE_REMEDY = "fix the values, or declare the column categorical"
+TARGET_REMEDY = "fix the values, or give the task as classification to read them all as labels"
+VALUES_REMEDY = "fix the values"
+
+
 def not_numbers_rows_error(
-    name: str, examples: Sequence[tuple[int, str]], n_bad: int, n_numbers: int
+    name: str,
+    examples: Sequence[tuple[int, str]],
+    n_bad: int,
+    n_numbers: int,
+    remedy: str = FEATURE_REMEDY,
 ) -> ValueError:
     """The error for a numeric column with ``n_bad`` values that are not numbers.
 
-    ``examples`` as for :func:`rows_described`; ``n_numbers`` values are numbers.
+    ``examples`` as for :func:`rows_described`; ``n_numbers`` values are numbers;
+    ``remedy`` ends the message.
     """
     row, value = examples[0]
     return ValueError(
         f"column {name!r}, row {row}: {value} is not a number, but {n_numbers} of the "
         f"column's {n_numbers + n_bad} values are, so it is numeric (not numbers: "
-        f"{rows_described(examples, n_bad)}); fix the values, or declare the column "
-        "categorical"
+        f"{rows_described(examples, n_bad)}); {remedy}"
     )
 
 
-def not_numbers_error(name: str, series: Any, bad: np.ndarray, n_numbers: int) -> ValueError:
+def not_numbers_error(
+    name: str, series: Any, bad: np.ndarray, n_numbers: int, remedy: str = FEATURE_REMEDY
+) -> ValueError:
     """:func:`not_numbers_rows_error` for the values of ``series`` where ``bad`` holds."""
     rows = np.flatnonzero(bad)
     examples = [(i + 1, repr(series.iloc[i])) for i in rows[:SHOW]]
-    return not_numbers_rows_error(name, examples, len(rows), n_numbers)
+    return not_numbers_rows_error(name, examples, len(rows), n_numbers, remedy)
 
 
 def numeric_values(name: str, series: Any, pd: Any) -> np.ndarray:
@@ -262,7 +277,7 @@ def numeric_values(name: str, series: Any, pd: Any) -> np.ndarray:
     numbers, missing = parse_numbers(series, pd)
     bad = ~missing & np.isnan(numbers)
     if bad.any():
-        raise not_numbers_error(name, series, bad, int((~missing & ~bad).sum()))
+        raise not_numbers_error(name, series, bad, int((~missing & ~bad).sum()), VALUES_REMEDY)
     infinite = np.isinf(numbers)
     if infinite.any():
         rows = np.flatnonzero(infinite)
@@ -421,7 +436,7 @@ def infer_task(y: Any, *, name: str = "target") -> str:
         n_bad=0 if numeric_dtype else int(bad.sum()),
         integers=bool(np.all(numbers[~bad] == np.round(numbers[~bad]))),
         n_distinct=len(np.unique(numbers[~bad])),
-        not_numbers=lambda: not_numbers_error(name, present, bad, int((~bad).sum())),
+        not_numbers=lambda: not_numbers_error(name, present, bad, int((~bad).sum()), TARGET_REMEDY),
     )
 
 

@@ -49,8 +49,11 @@ import numpy as np
 
 from deltaprop.parallel import plan_data, watched_compute
 from deltaprop.tabular.columns import (
+    FEATURE_REMEDY,
     MAX_CLASSES_INFERRED,
     SHOW,
+    TARGET_REMEDY,
+    VALUES_REMEDY,
     SpelledError,
     category_strings,
     class_labels,
@@ -454,9 +457,11 @@ class _Rows:
         return missing_rows_error(name, self.listed(per_part), total, hint)
 
 
-def _not_numbers(name: str, rows: _Rows, parts: list[dict], n_bad: int, n_numbers: int):
+def _not_numbers(
+    name: str, rows: _Rows, parts: list[dict], n_bad: int, n_numbers: int, remedy: str
+):
     listed = rows.listed([p["bad"] for p in parts])
-    return not_numbers_rows_error(name, listed, n_bad, n_numbers)
+    return not_numbers_rows_error(name, listed, n_bad, n_numbers, remedy)
 
 
 def _infer_task(name: str, rows: _Rows, parts: list[dict]) -> str:
@@ -473,7 +478,9 @@ def _infer_task(name: str, rows: _Rows, parts: list[dict]) -> str:
         n_bad=0 if numeric_dtype else n_bad,
         integers=all(p["integers"] for p in parts),
         n_distinct=len(np.unique(np.concatenate([p["distinct"] for p in parts]))),
-        not_numbers=lambda: _not_numbers(name, rows, parts, n_bad, n_present - n_bad),
+        not_numbers=lambda: _not_numbers(
+            name, rows, parts, n_bad, n_present - n_bad, TARGET_REMEDY
+        ),
     )
 
 
@@ -709,7 +716,7 @@ def _feature_kinds(
 def _check_numbers(name: str, rows: _Rows, cols: list[dict], n_bad: int, n_numbers: int) -> None:
     """A numeric column holds numbers only, and finite ones."""
     if n_bad:
-        raise _not_numbers(name, rows, cols, n_bad, n_numbers)
+        raise _not_numbers(name, rows, cols, n_bad, n_numbers, FEATURE_REMEDY)
     n_infinite = sum(c["n_infinite"] for c in cols)
     if n_infinite:
         described = rows.described([c["infinite"] for c in cols], n_infinite)
@@ -749,7 +756,7 @@ def _target_centre(
         return 0.0, False
     n_bad = sum(t["n_bad"] for t in targets)
     if n_bad:
-        raise _not_numbers(target, rows, targets, n_bad, n_total - n_bad)
+        raise _not_numbers(target, rows, targets, n_bad, n_total - n_bad, VALUES_REMEDY)
     infinite = [t["infinite"] for t in targets]
     if any(infinite):
         described = rows.described(infinite, sum(len(i) for i in infinite))
