@@ -349,6 +349,33 @@ def test_bad_data(small_net, X, y, w, error, match):
         dp.train(small_net, X, y, sample_weight=w, max_iter=1)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_values_whose_sum_overflows_are_accepted(dtype):
+    # the finiteness check sums first: a sum that overflows must not refuse finite data
+    big = np.finfo(dtype).max / 2
+    X = np.full((6, 2), big, dtype=dtype)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.sum(X))
+    from deltaprop.core.validation import check_X
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no overflow warning reaches the user
+        assert check_X(X)[0] is X
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[1.0, np.inf, -np.inf], [np.nan, 1.0, 2.0], [1.0, -np.inf, 3.0]],
+    ids=["both-infinities", "nan", "minus-infinity"],
+)
+def test_every_kind_of_non_finite_value_is_refused(values):
+    from deltaprop.core.validation import check_X
+
+    X = np.array([values, [1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        check_X(X)
+
+
 def test_lists_and_integer_data_are_accepted(small_net):
     loss_list, _ = small_net.loss_and_gradients([[0, 1, 2], [1, 1, 1]], [0, 1])
     loss_arr, _ = small_net.loss_and_gradients(

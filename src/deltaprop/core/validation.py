@@ -42,6 +42,13 @@ def as_float(value: Any, name: str, *, xp: Any, dtype: Any = None) -> Any:
 
 
 def check_finite(value: Any, name: str, *, xp: Any) -> None:
+    # A finite sum proves every value finite (NaN and the infinities carry through a
+    # sum): one pass with no temporary array, half the time of the element-wise test,
+    # which runs only when the sum is not finite (a NaN, an infinity, or an overflow).
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is answered below
+        total = xp.sum(value)
+    if bool(xp.isfinite(total)):
+        return
     if not bool(xp.all(xp.isfinite(value))):
         raise ValueError(f"{name} contains NaN or infinity")
 
