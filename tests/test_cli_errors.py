@@ -65,11 +65,24 @@ def model(tmp_path):
         ("x1,x2,label\n1,2,a\n3,4,b\n", ["target column 'y' is not in"]),
         ("x1,x2,y\n1,2,a\n3,4,a\n", ["single class 'a'"]),
         (
+            "x1,x2,y\n" + "".join(f"{i},{i % 3},A{i:02d}\n" for i in range(30)),
+            ["target column 'y' has a different class in every one of its 30 rows"],
+        ),
+        (
             "x1,x2,y\n1,2,\n3,4,NA\n5,6,\n",
             ["column 'y' has missing values in 3 rows (rows 1, 2, 3)"],
         ),
     ],
-    ids=["missing", "empty", "header-only", "ragged", "no-target", "one-class", "nan"],
+    ids=[
+        "missing",
+        "empty",
+        "header-only",
+        "ragged",
+        "no-target",
+        "one-class",
+        "a-class-per-row",
+        "nan",
+    ],
 )
 def test_bad_training_data(content, fragments, tmp_path, capsys):
     data = tmp_path / "data.csv"

@@ -355,6 +355,20 @@ def test_classification_target_numbers_and_bools():
 def test_target_errors():
     with pytest.raises(ValueError, match="single class 'a'"):
         Preprocessor(target="y").fit({"x": [1, 2, 3], "y": ["a", "a", "a"]})
+    codes = [f"K{i:03d}" for i in range(20)]
+    with pytest.raises(
+        ValueError, match="target column 'y' has a different class in every one of its 20 rows"
+    ):
+        Preprocessor(target="y").fit({"x": [i % 4 for i in range(20)], "y": codes})
+    with pytest.raises(ValueError, match="different class in every one of its 25 rows"):
+        Preprocessor(target="y", task="classification").fit(
+            {"x": [i % 4 for i in range(25)], "y": range(25)}
+        )
+    # one class seen twice is something to learn from; a few rows, a small example
+    x = [i % 4 for i in range(20)]
+    pre = Preprocessor(target="y").fit({"x": x, "y": [*codes[:19], codes[0]]})
+    assert len(pre.classes_) == 19
+    assert len(Preprocessor(target="y").fit({"x": x[:19], "y": codes[:19]}).classes_) == 19
     with pytest.raises(ValueError, match="target column 'label' is not in the table"):
         Preprocessor(target="label").fit({"x": [1, 2]})
     with pytest.raises(
@@ -480,3 +494,35 @@ def test_transform_does_not_warn_for_the_target_column():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pre.transform({"x": [1.0], "y": ["a"]})
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal", "number"),
+    [
+        ("$1,234.50", ".", 1234.5),
+        ("-$12", ".", -12.0),
+        ("$-12", ".", -12.0),
+        ("12 €", ".", 12.0),
+        ("12,50 €", ",", 12.5),
+        ("€ 1.234,5", ",", 1234.5),
+        ("£3", ".", 3.0),
+        ("1 234 ¥", ".", 1234.0),
+        ("₹7.5", ".", 7.5),
+        ("$", ".", None),
+        ("$ abc", ".", None),
+        ("-$-12", ".", None),
+        ("US$5", ".", None),
+    ],
+)
+def test_a_currency_symbol_is_dropped_from_a_number(text, decimal, number):
+    from deltaprop.tabular.columns import number_from_text
+
+    value = number_from_text(text, decimal)
+    assert np.isnan(value) if number is None else value == number, value
+
+
+def test_a_column_of_amounts_is_numeric():
+    amounts = [f"${v:,.2f}" for v in (1234.5, 99.0, 12000.25, 7.0)]
+    pre = Preprocessor(target="y").fit({"amount": amounts, "y": ["a", "b", "a", "b"]})
+    assert pre.roles_["amount"].role == "numeric"
+    assert pre.low_[0] == 7.0 and pre.high_[0] == 12000.25

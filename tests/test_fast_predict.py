@@ -201,6 +201,8 @@ ODD_FILES = {
     "quoted fields": ('a,b\n"1,5","say ""hi"""\n2,"multi\nline"\n', True),
     "nulls and spaces": ("a , b\n NA ,  x \n-, N/A\n3,?\n", True),
     "percent and thousands": ('a,b\n45%,"1,234"\n7 %,"12,000.5"\n', True),
+    "currency": ('a,b\n"$1,234.50",-£12\n€7,3 ¥\n', True),
+    "currency, decimal comma": ("a;b\n12,50 €;x\n€ 1.234,5;y\n", True),
     "big and tiny numbers": ("a,b\n1e300,12345678901234567\n-inf,1\n", True),
     "decimal comma": ("a;b\n1,5;x\n2,25;y\n", True),
     "pandas index column": (",a,b\n0,1,x\n1,2,y\n", True),

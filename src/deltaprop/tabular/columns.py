@@ -100,6 +100,8 @@ _THOUSANDS = {
     ",": re.compile(r"^[+-]?[0-9]{1,3}([. \u00a0\u202f][0-9]{3})+(,[0-9]*)?$"),
 }
 _DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]*,[0-9]+([eE][+-]?[0-9]+)?$")
+# a currency symbol before the number (after its sign, or before it) or after it
+_CURRENCY = re.compile(r"^([+-]?)\s*[$€£¥₹]\s*([+-]?[0-9].*)$|^([+-]?[0-9].*?)\s*[$€£¥₹]$")
 
 
 class SpelledError(ValueError):
@@ -152,12 +154,22 @@ def clean_text(series: Any, pd: Any) -> Any:
 
 
 def number_from_text(text: str, decimal: str = ".") -> float:
-    """A cleaned number from text: ``"45%"`` -> 45, ``"1,234.5"`` -> 1234.5; else NaN.
+    """A cleaned number from text: ``"45%"`` -> 45, ``"1,234.5"`` -> 1234.5,
+    ``"$1,234.50"`` -> 1234.5, ``"-€12"`` -> -12, ``"12,50 €"`` -> 12.5 (``decimal=","``);
+    else NaN.
 
     ``decimal`` is the decimal mark (``"."`` or ``","``); the other one (and spaces)
-    may separate thousands. NaN when the text is no number.
+    may separate thousands. A currency symbol ($ € £ ¥ ₹) before or after the number is
+    dropped. NaN when the text is no number.
     """
     text = text.strip()
+    match = _CURRENCY.match(text)
+    if match:
+        sign, number, before = match.groups()
+        text = (sign + number) if before is None else before
+        if sign and number[:1] in "+-":  # "-$-12": no number
+            return float("nan")
+        text = text.strip()
     match = _PERCENT.match(text)
     if match:
         text = match.group(1).strip()
@@ -194,7 +206,7 @@ def parse_numbers(series: Any, pd: Any, decimal: str = ".") -> tuple[np.ndarray,
 
     Text is cleaned first (:func:`clean_text`: null spellings are missing), and a text
     that pandas does not read as a number gets a second chance through
-    :func:`number_from_text` (percent signs, thousands separators).
+    :func:`number_from_text` (percent signs, thousands separators, currency symbols).
     """
     if is_numeric_dtype(series, pd):
         missing = series.isna().to_numpy()

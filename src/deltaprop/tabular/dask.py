@@ -838,7 +838,7 @@ def _set_target(
     pre.task_ = task_
     if task_ != "regression":
         labels = [s["target"] for s in seconds if len(s["target"])]
-        pre._set_classes(np.unique(np.concatenate(labels)))
+        pre._set_classes(np.unique(np.concatenate(labels)), n_total)
         return
     target_mean, constant = target_stats
     if not pre.standardize_target:

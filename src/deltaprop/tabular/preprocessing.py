@@ -87,6 +87,10 @@ _KINDS = ("numeric", "categorical", "datetime", "text")
 #: The date parts that are numbers to scale (the others lie on the unit circle).
 _SCALED_PARTS = ("year", "days")
 
+#: A classification target with a different class in every row is refused from this
+#: many rows on (a column of codes or names); below it, a small example passes.
+ROWS_NAMED = 20
+
 
 class DataWarning(UserWarning):
     """Something in the data was handled in a way the user should know about."""
@@ -263,7 +267,8 @@ class Preprocessor:
         ValueError
             Naming the column (and row): without ``impute``, a mostly numeric column
             with values that are not numbers, or missing values; a target column that is absent,
-            has missing values, a single class or a single value, a named column that is
+            has missing values, a single class, a different class in every row or a
+            single value, a named column that is
             not in the table, no feature columns.
         """
         pd = require_pandas()
@@ -397,13 +402,25 @@ class Preprocessor:
         self.fill_values_ = fill_values
         self.n_features_out_ = len(self.get_feature_names_out())
 
-    def _set_classes(self, classes: np.ndarray) -> None:
-        """Record the target's classes (sorted, unique); a single class is an error."""
+    def _set_classes(self, classes: np.ndarray, n_rows: int) -> None:
+        """Record the target's classes (sorted, unique) of ``n_rows`` labelled rows.
+
+        A single class is an error, and so is a different class in every one of
+        :data:`ROWS_NAMED` rows or more: such a column names the rows (a code, a name), and
+        no row's class can be learnt from the others. (Fewer rows are let through: a
+        handful of rows with a class each is a small example, not a mistaken column.)
+        """
         if len(classes) < 2:
             only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
             raise ValueError(
                 f"target column {self.target!r} has a single class {only!r}; "
                 "classification needs at least 2"
+            )
+        if len(classes) == n_rows >= ROWS_NAMED:
+            raise ValueError(
+                f"target column {self.target!r} has a different class in every one of its "
+                f"{n_rows} rows: it names the rows, and no row's class can be learnt from "
+                "the others; choose another target column"
             )
         self.classes_ = classes
 
@@ -425,7 +442,8 @@ class Preprocessor:
                 standard_scaling(values) if self.standardize_target else (0.0, 1.0)
             )
             return
-        self._set_classes(np.unique(class_labels(series, pd)))
+        labels = class_labels(series, pd)
+        self._set_classes(np.unique(labels), len(labels))
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "columns_"):
