@@ -512,9 +512,17 @@ def test_transform_does_not_warn_for_the_target_column():
         ("$ abc", ".", None),
         ("-$-12", ".", None),
         ("US$5", ".", None),
+        ("(1,234.50)", ".", -1234.5),
+        ("($12)", ".", -12.0),
+        ("(12,5 €)", ",", -12.5),
+        ("(7)", ".", -7.0),
+        ("(-7)", ".", None),
+        ("(a)", ".", None),
+        ("()", ".", None),
+        ("((1))", ".", None),
     ],
 )
-def test_a_currency_symbol_is_dropped_from_a_number(text, decimal, number):
+def test_currency_symbols_and_accounting_negatives(text, decimal, number):
     from deltaprop.tabular.columns import number_from_text
 
     value = number_from_text(text, decimal)

@@ -155,14 +155,20 @@ def clean_text(series: Any, pd: Any) -> Any:
 
 def number_from_text(text: str, decimal: str = ".") -> float:
     """A cleaned number from text: ``"45%"`` -> 45, ``"1,234.5"`` -> 1234.5,
-    ``"$1,234.50"`` -> 1234.5, ``"-€12"`` -> -12, ``"12,50 €"`` -> 12.5 (``decimal=","``);
-    else NaN.
+    ``"$1,234.50"`` -> 1234.5, ``"-€12"`` -> -12, ``"12,50 €"`` -> 12.5 (``decimal=","``),
+    ``"(1,234)"`` -> -1234; else NaN.
 
     ``decimal`` is the decimal mark (``"."`` or ``","``); the other one (and spaces)
     may separate thousands. A currency symbol ($ € £ ¥ ₹) before or after the number is
-    dropped. NaN when the text is no number.
+    dropped; parentheses around a number negate it, as accounts write a loss. NaN when
+    the text is no number.
     """
     text = text.strip()
+    if text[:1] == "(" and text[-1:] == ")":  # accounting's negative: (1,234.50)
+        inner = text[1:-1].strip()
+        if inner[:1] in "+-(":
+            return float("nan")
+        return -number_from_text(inner, decimal)
     match = _CURRENCY.match(text)
     if match:
         sign, number, before = match.groups()
