@@ -386,3 +386,16 @@ def test_values_that_are_not_numbers_are_read_as_missing_as_in_memory(scheduler,
     assert main(no_gaps) == 2
     err = capsys.readouterr().err
     assert "column 'rooms', row 4: 'studio' is not a number" in err
+
+
+def test_a_yes_no_column_in_any_case_is_one_category_as_in_memory(scheduler, tmp_path):
+    frame = _table()
+    spellings = np.array(["Yes", "yes", "YES", "no", "No", None], dtype=object)
+    frame["member"] = spellings[np.arange(len(frame)) % len(spellings)]
+    a, b, _ = _median_robust_both_ways(frame, "label", scheduler, tmp_path)
+    member = next(c for c in a.preprocessor_.columns_ if c["name"] == "member")
+    assert member["categories"] == ["no", "yes"]
+    # 45 yes (three spellings) against 30 no: the most frequent fills the 15 missing
+    assert a.preprocessor_.fill_values_["member"] == "yes"
+    assert b.preprocessor_.fill_values_["member"] == "yes"
+    _assert_same_model(a, b, rtol=1e-8)

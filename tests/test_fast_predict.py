@@ -299,3 +299,23 @@ def test_a_loaded_model_pickles_saves_and_refits_as_before(saved_models, tmp_pat
         model.predictor_.predict(model.transform(frame)),
         model.estimator_.predict(model.transform(frame)),
     )
+
+
+def test_a_yes_no_column_in_any_case_predicts_the_same_without_pandas(tmp_path):
+    rng = np.random.default_rng(0)
+    spellings = ["Yes", "yes", "YES", "no", "No", "NA"]
+    rows = [f"{rng.normal():.3f},{spellings[i % 6]},{'ab'[i % 2]}" for i in range(60)]
+    train = tmp_path / "train.csv"
+    train.write_text("x,member,y\n" + "\n".join(rows) + "\n")
+    estimator = dp.MLPClassifier(hidden_layer_sizes=(4,), solver="lbfgs", max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # five L-BFGS steps do not converge
+        model = dp.TabularModel(estimator).fit(read_table(train), "y")
+    member = next(c for c in model.preprocessor_.columns_ if c["name"] == "member")
+    assert member["categories"] == ["no", "yes"]
+    new = tmp_path / "new.csv"  # spellings not seen in training: "yES", "nO"
+    new.write_text("x,member\n0.5,yES\n-0.5,nO\n0.5,yes\n-0.5,no\n")
+    fast = model.predict_proba(read_small_csv(new))
+    slow = model.predict_proba(read_table(new))
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(fast[:2], fast[2:])

@@ -142,6 +142,29 @@ def test_imputed_missing_values(tmp_path):
     _close(result["probabilities"], model.predict_proba(frame), "float64")
 
 
+def test_a_yes_no_column_is_read_in_any_case(tmp_path):
+    table = _table(seed=3).drop(columns=["grade", "price"])
+    spellings = np.array(["Yes", "yes", "YES", "no", "No", "NO ", ""], dtype=object)
+    table["member"] = spellings[np.arange(len(table)) % len(spellings)]
+    csv = tmp_path / "member.csv"
+    table.to_csv(csv, index=False)
+    path = tmp_path / "member.deltaprop"
+    argv = ["train", str(csv), "--target", "answer", "--out", str(path), "--hidden", "4"]
+    assert main([*argv, "--max-iter", "20", "-q"]) == 0
+    model = io.load(path)
+    pre = model.preprocessor_
+    member = next(c for c in pre.columns_ if c["name"] == "member")
+    assert member["categories"] == ["no", "yes"]
+    frame = pd.read_csv(csv)
+    lowered = frame.assign(member=frame["member"].str.strip().str.lower())
+    np.testing.assert_array_equal(model.transform(frame), model.transform(lowered))
+    assert main(["export-onnx", str(path), str(tmp_path / "m.onnx"), "-q"]) == 0
+    raw = frame.assign(member=frame["member"].fillna("").str.strip())
+    result = _run(tmp_path / "m.onnx", raw, "float64")
+    np.testing.assert_array_equal(result["label"], model.predict(frame))
+    _close(result["probabilities"], model.predict_proba(frame), "float64")
+
+
 def test_network_file_exports(tmp_path, rng):
     net = Network([Dense(3, 4, "tanh"), Dense(4, 2, "softmax")], random_state=0)
     io.save(net, tmp_path / "net.deltaprop")

@@ -42,6 +42,7 @@ from deltaprop.export.onnx import (
     add_standardization,
     save_model,
 )
+from deltaprop.tabular.columns import reads_yes_no
 from deltaprop.tabular.transforms import CLIP
 
 __all__ = ["tabular_model_to_model_proto", "tabular_model_to_onnx"]
@@ -113,8 +114,25 @@ def _numeric_feature(
 def _text_feature(
     graph: OnnxGraph, name: str, categories: list[str], fill: Any
 ) -> tuple[str, str | None]:
-    """The one-hot block and the missing mask (an empty string; None without imputation)."""
+    """The one-hot block and the missing mask (an empty string; None without imputation).
+
+    A column of yes/no spellings is read in lower case (``StringNormalizer``), as
+    ``Preprocessor.transform`` reads it.
+    """
     x = graph.add_input(name, "string", width=1)
+    if reads_yes_no(categories):
+        # StringNormalizer takes a 1-D tensor (or 1 x C): the column is flattened; locale
+        # "C", the one every runtime has, lowers ASCII, and the spellings are ASCII
+        lowered = graph.node(
+            "StringNormalizer",
+            [graph.ravel(x)],
+            "lowered",
+            opset=10,
+            case_change_action="LOWER",
+            locale="C",
+        )
+        shape = graph.constant(np.array([-1, 1], dtype=np.int64), "shape_column", dtype=np.int64)
+        x = graph.node("Reshape", [lowered, shape], "lowered_column", width=1)
     is_empty = None
     if fill is not None:
         empty = graph.constant(np.array([""], dtype=object), "empty", dtype=object)

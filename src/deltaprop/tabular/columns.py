@@ -27,6 +27,7 @@ __all__ = [
     "SHOW",
     "TARGET_REMEDY",
     "VALUES_REMEDY",
+    "YES_NO",
     "SpelledError",
     "as_series",
     "as_text",
@@ -36,6 +37,7 @@ __all__ = [
     "column_names",
     "describe_rows",
     "feature_numbers",
+    "folded_yes_no",
     "infer_task",
     "is_numeric_column",
     "is_numeric_dtype",
@@ -53,6 +55,7 @@ __all__ = [
     "numeric_values",
     "parse_numbers",
     "read_as_missing_reason",
+    "reads_yes_no",
     "require_pandas",
     "rows_described",
     "table_frame",
@@ -405,6 +408,41 @@ def category_strings(series: Any, pd: Any) -> np.ndarray:
         else:
             out[i] = str(value).strip()
     return out
+
+
+#: The spellings of a yes/no value, in lower case: a column of them is read in any case.
+YES_NO = frozenset({"yes", "no", "y", "n", "true", "false", "t", "f"})
+
+
+def folded_yes_no(strings: np.ndarray) -> np.ndarray | None:
+    """A column's strings in lower case when every present one is a yes/no spelling.
+
+    ``TRUE``, ``true`` and ``True`` are one value, as ``Yes`` and ``yes`` are; a column of
+    other words keeps its case (None is returned).
+
+    Parameters
+    ----------
+    strings : object array of str or None (missing)
+
+    Returns
+    -------
+    object array or None
+        The strings lowered (None stays None), or None when some present string is not
+        a yes/no spelling, or none is present.
+    """
+    present = {s for s in strings if s is not None}
+    lowered = {s: s.lower() for s in present}
+    if not present or not set(lowered.values()) <= YES_NO:
+        return None
+    out = np.empty(len(strings), dtype=object)
+    out[:] = [None if s is None else lowered[s] for s in strings]
+    return out
+
+
+def reads_yes_no(categories: Sequence[Any]) -> bool:
+    """Whether a fitted categorical column reads its values in lower case: its
+    categories are all yes/no spellings in lower case (:func:`folded_yes_no` made them)."""
+    return bool(categories) and all(isinstance(c, str) and c in YES_NO for c in categories)
 
 
 def infer_task(y: Any, *, name: str = "target") -> str:

@@ -58,6 +58,7 @@ from deltaprop.tabular.columns import (
     category_strings,
     class_labels,
     feature_numbers,
+    folded_yes_no,
     is_numeric_dtype,
     missing_rows_error,
     mode,
@@ -820,6 +821,12 @@ def _categorical_column(
     counts: Counter = Counter()
     for s in seconds:
         counts.update(s["categories"][name])
+    folded = folded_yes_no(np.array(list(counts), dtype=object))
+    if folded is not None:  # TRUE, true: one value, as in memory
+        merged: Counter = Counter()
+        for category, lowered in zip(list(counts), folded, strict=True):
+            merged[lowered] += counts[category]
+        counts = merged
     categories = sorted(counts)
     if fill_values is not None:
         fill_values[name] = mode(list(counts), list(counts.values()))

@@ -54,12 +54,14 @@ from deltaprop.tabular.columns import (
     category_strings,
     class_labels,
     clean_text,
+    folded_yes_no,
     infer_task,
     missing_error,
     most_frequent,
     not_numbers_error,
     numeric_values,
     parse_numbers,
+    reads_yes_no,
     rows_described,
     table_frame,
 )
@@ -347,6 +349,8 @@ class Preprocessor:
                 column = {"name": name, "kind": "text", "buckets": HASH_BUCKETS}
                 fill = ""
             else:
+                folded = folded_yes_no(present)  # TRUE, true: one value
+                present = present if folded is None else folded
                 column = {"name": name, "kind": "categorical", "categories": sorted(set(present))}
                 fill = str(most_frequent(present)) if len(present) else None
         if missing.any() and self.impute is not None and self.add_indicator:
@@ -590,6 +594,8 @@ class Preprocessor:
         strings = plain_category_strings(series) if pd is None else category_strings(series, pd)
         missing = np.array([s is None for s in strings], dtype=bool)
         counts["missing"] = int(missing.sum())
+        if kind == "categorical" and reads_yes_no(column["categories"]):
+            strings = np.array([None if s is None else s.lower() for s in strings], dtype=object)
         strings = self._fill(name, strings, missing)
         if kind == "text":
             return hashed_words([s or None for s in strings], column["buckets"]), missing, 0

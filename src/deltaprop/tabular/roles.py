@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from deltaprop.tabular.columns import (
+    YES_NO,
     SpelledError,
     category_strings,
     clean_text,
@@ -78,7 +79,6 @@ MIN_ROWS_FOR_IDENTIFIERS = 20
 #: Share of distinct values (of the present ones) above which text is an identifier.
 _NEARLY_UNIQUE = 0.95
 
-_YES_NO = frozenset({"yes", "no", "y", "n", "true", "false", "t", "f"})
 _ID_NAME = re.compile(r"(^|[\s_.\-])(id|uuid|guid|key|index|idx)$|^(unnamed: ?0|index|#)$", re.I)
 #: A name of a time: consecutive integers so named are years or periods (a trend to
 #: learn), not a row counter.
@@ -200,8 +200,11 @@ def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
     if constant is not None:
         return constant
     n_present, n_distinct = len(present), len(distinct)
-    if {d.lower() for d in distinct} <= _YES_NO:
-        return _role("categorical", f"yes/no values ({', '.join(distinct)})", missing, n_distinct)
+    folded = sorted({d.lower() for d in distinct})
+    if set(folded) <= YES_NO:
+        any_case = "" if len(folded) == n_distinct else f": read as {', '.join(folded)}"
+        reason = f"yes/no values ({', '.join(distinct)}{any_case})"
+        return _role("categorical", reason, missing, len(folded))
     if pd.api.types.is_datetime64_any_dtype(series) or _looks_like_dates(distinct):
         days = parse_dates(series, pd)
         if not np.isnan(days[~missing]).any():
