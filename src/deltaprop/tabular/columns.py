@@ -28,6 +28,7 @@ __all__ = [
     "TARGET_REMEDY",
     "VALUES_REMEDY",
     "YES_NO",
+    "DataWarning",
     "SpelledError",
     "as_series",
     "as_text",
@@ -105,6 +106,10 @@ _THOUSANDS = {
 _DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]*,[0-9]+([eE][+-]?[0-9]+)?$")
 # a currency symbol before the number (after its sign, or before it) or after it
 _CURRENCY = re.compile(r"^([+-]?)\s*[$€£¥₹]\s*([+-]?[0-9].*)$|^([+-]?[0-9].*?)\s*[$€£¥₹]$")
+
+
+class DataWarning(UserWarning):
+    """Something in the data was handled in a way the user should know about."""
 
 
 class SpelledError(ValueError):

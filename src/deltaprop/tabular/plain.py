@@ -33,8 +33,10 @@ from deltaprop.tabular.readers import (
     _check_options,
     _decode,
     _suffix,
+    blank_preamble,
     sniff_decimal,
     sniff_separator,
+    warn_preamble,
 )
 
 __all__ = [
@@ -243,8 +245,11 @@ def read_small_csv(
         if not 0 < path.stat().st_size <= SMALL_CSV_BYTES:
             return None
         text = _decode(path, suffix, encoding)
+        if sep is None and suffix.startswith(".tsv"):
+            sep = "\t"
+        text, preamble = blank_preamble(text, sep)
         if sep is None:
-            sep = "\t" if suffix.startswith(".tsv") else sniff_separator(text)
+            sep = sniff_separator(text)
         decimal = decimal or sniff_decimal(text, sep)
         _check_fields(text, sep, str(path))
         records = _records(text, sep)
@@ -256,6 +261,7 @@ def read_small_csv(
     if any(len(r) != len(names) for r in records):
         return None
     cells = list(zip(*records[1:], strict=True))
+    warn_preamble(str(path), preamble)
     return PlainTable(
         {name: tidy_strings(column, decimal) for name, column in zip(names, cells, strict=True)}
     )

@@ -48,6 +48,7 @@ from deltaprop.files.container import (
 )
 from deltaprop.tabular.columns import (
     SHOW,
+    DataWarning,
     SpelledError,
     as_series,
     as_text,
@@ -92,10 +93,6 @@ _SCALED_PARTS = ("year", "days")
 #: A classification target with a different class in every row is refused from this
 #: many rows on (a column of codes or names); below it, a small example passes.
 ROWS_NAMED = 20
-
-
-class DataWarning(UserWarning):
-    """Something in the data was handled in a way the user should know about."""
 
 
 def _names(value: Any, parameter: str) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ import io
 import lzma
 import re
 import tokenize
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -38,12 +39,23 @@ from deltaprop.files.archives import (
 from deltaprop.tabular.columns import (
     NESTED_TYPES,
     NULL_SPELLINGS,
+    DataWarning,
     column_names,
+    number_from_text,
     parse_numbers,
     require_pandas,
 )
 
-__all__ = ["MAX_COLUMNS", "MAX_FIELD_CHARS", "column_names", "read_table", "require_pandas"]
+__all__ = [
+    "MAX_COLUMNS",
+    "MAX_FIELD_CHARS",
+    "MAX_PREAMBLE_LINES",
+    "blank_preamble",
+    "column_names",
+    "read_table",
+    "require_pandas",
+    "warn_preamble",
+]
 
 #: The longest field of a CSV file, in characters (Python's ``csv`` module's default
 #: limit, which deltaprop does not change: it is global to the process).
@@ -309,6 +321,63 @@ def _records(text: str, sep: str, limit: int | None = None) -> list[list[str]]:
     return rows
 
 
+#: The most lines before the header that a CSV file may have (a title, a date, a note).
+MAX_PREAMBLE_LINES = 10
+
+
+def blank_preamble(text: str, sep: str | None = None) -> tuple[str, list[str]]:
+    """The text with the lines before its header blanked, and those lines.
+
+    Exports often open with a title or a note (``Sales report, exported 2024-05-01``)
+    above the header. Such lines are recognised when, once they are left out, the
+    sample's every record has the same field count (more than one) for a separator
+    (``sep``, or one of ``, ; tab |``), each of them has fewer fields than that, and
+    the line then first is a header (no cell of it is a number). At most
+    :data:`MAX_PREAMBLE_LINES` lines. They are blanked, not removed, so that line
+    numbers in later messages stay those of the file; blank lines are skipped.
+
+    Returns
+    -------
+    text : str
+        ``text`` itself when there is no such line.
+    lines : list of str
+        The blanked lines that were not blank, as they were.
+    """
+    sample = text[:_SNIFF_CHARS]
+    if len(text) > _SNIFF_CHARS and "\n" in sample:
+        sample = sample[: sample.rindex("\n")]
+    lines = sample.split("\n", MAX_PREAMBLE_LINES + 1)
+    separators = _SEPARATORS if sep is None else (sep,)
+    for k in range(MAX_PREAMBLE_LINES + 1):
+        if k >= len(lines) - 1:
+            break
+        if k and not lines[k - 1].strip():
+            continue  # a blank line changes nothing: the next k has the same records
+        body = sample[sum(len(line) + 1 for line in lines[:k]) :]
+        for s in separators:
+            rows = _records(body, s, 200)
+            width = len(rows[0]) if rows else 0
+            if width < 2 or any(len(r) != width for r in rows):
+                continue
+            if k == 0:
+                return text, []  # the first line is the header
+            skipped = [line for line in lines[:k] if line.strip()]
+            narrower = all(_width(line, s) < width for line in skipped)
+            names = not any(_is_number(cell) for cell in rows[0])
+            if narrower and names:
+                return "\n" * k + text.split("\n", k)[k], [line.strip() for line in skipped]
+    return text, []
+
+
+def _width(line: str, sep: str) -> int:
+    records = _records(line, sep, 1)
+    return len(records[0]) if records else 0
+
+
+def _is_number(cell: str) -> bool:
+    return bool(np.isfinite(number_from_text(cell))) if cell.strip() else False
+
+
 def sniff_separator(text: str) -> str:
     """The separator among ``, ; tab |`` that splits the sample's lines most evenly.
 
@@ -353,10 +422,14 @@ def _read_csv(
     """
     where = str(path)
     text = _decode(path, suffix, encoding)
+    if sep is None and suffix.startswith(".tsv"):
+        sep = "\t"
+    text, preamble = blank_preamble(text, sep)
     if sep is None:
-        sep = "\t" if suffix.startswith(".tsv") else sniff_separator(text)
+        sep = sniff_separator(text)
     decimal = decimal or sniff_decimal(text, sep)
     _check_fields(text, sep, where)
+    warn_preamble(where, preamble)
     try:
         frame = pd.read_csv(
             io.StringIO(text, newline=""),
@@ -373,6 +446,18 @@ def _read_csv(
         names[0] = "Unnamed: 0"  # the index column that pandas' to_csv writes
         frame.columns = names
     return frame, decimal
+
+
+def warn_preamble(where: str, lines: list[str]) -> None:
+    """A :class:`DataWarning` naming the lines read as a title above the header."""
+    if lines:
+        shown = "; ".join(repr(line[:60]) for line in lines[:3])
+        more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
+        warnings.warn(
+            f"{where!r}: {len(lines)} line(s) above the header left out as a title: {shown}{more}",
+            DataWarning,
+            stacklevel=3,
+        )
 
 
 def _check_fields(text: str, sep: str, where: str) -> None:
