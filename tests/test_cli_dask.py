@@ -399,3 +399,14 @@ def test_a_yes_no_column_in_any_case_is_one_category_as_in_memory(scheduler, tmp
     assert a.preprocessor_.fill_values_["member"] == "yes"
     assert b.preprocessor_.fill_values_["member"] == "yes"
     _assert_same_model(a, b, rtol=1e-8)
+
+
+def test_a_yes_no_target_in_several_spellings_is_folded_as_in_memory(scheduler, tmp_path, capsys):
+    frame = _table()
+    spelled = {"yes": ["Yes", "yes", "YES"], "no": ["no", "No"]}
+    frame["yes"] = [spelled[v][i % len(spelled[v])] for i, v in enumerate(frame["yes"])]
+    a, b, _ = _median_robust_both_ways(frame, "yes", scheduler, tmp_path)
+    warned = "target column 'yes' writes its yes/no labels in several spellings"
+    assert capsys.readouterr().err.count(warned) == 2  # through Dask, and in memory
+    assert a.preprocessor_.classes_.tolist() == ["no", "yes"]
+    _assert_same_model(a, b, rtol=1e-8)

@@ -571,3 +571,20 @@ def test_a_column_of_amounts_is_numeric():
     pre = Preprocessor(target="y").fit({"amount": amounts, "y": ["a", "b", "a", "b"]})
     assert pre.roles_["amount"].role == "numeric"
     assert pre.low_[0] == 7.0 and pre.high_[0] == 12000.25
+
+
+def test_a_yes_no_target_in_several_spellings_is_one_class_each():
+    y = ["Yes", "yes", "No", "no", "YES", "no", "No", "Yes"]
+    with pytest.warns(dp.tabular.DataWarning, match=r"'no' \(No, no\); 'yes' \(YES, Yes, yes\)"):
+        pre = Preprocessor(target="y").fit({"x": [i % 3 for i in range(8)], "y": y})
+    assert pre.classes_.tolist() == ["no", "yes"]
+    assert pre.transform_target({"y": y}).tolist() == [1, 1, 0, 0, 1, 0, 0, 1]
+    # one spelling: the labels keep it, and are matched in any case
+    pre = Preprocessor(target="y").fit({"x": [i % 3 for i in range(6)], "y": ["Yes", "No"] * 3})
+    assert pre.classes_.tolist() == ["No", "Yes"]
+    assert pre.transform_target({"y": ["YES", "nO", "Yes"]}).tolist() == [1, 0, 1]
+    # other words keep their case: 'Cat' and 'cat' are two classes
+    pre = Preprocessor(target="y").fit({"x": [1, 2, 3, 4], "y": ["Cat", "cat", "dog", "cat"]})
+    assert pre.classes_.tolist() == ["Cat", "cat", "dog"]
+    with pytest.raises(ValueError, match="label"):
+        pre.transform_target({"y": ["CAT"]})

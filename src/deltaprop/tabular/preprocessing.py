@@ -48,6 +48,7 @@ from deltaprop.files.container import (
 )
 from deltaprop.tabular.columns import (
     SHOW,
+    YES_NO,
     DataWarning,
     SpelledError,
     as_series,
@@ -411,6 +412,8 @@ class Preprocessor:
         no row's class can be learnt from the others. (Fewer rows are let through: a
         handful of rows with a class each is a small example, not a mistaken column.)
         """
+        if classes.dtype == object:
+            classes = self._fold_yes_no_classes(classes)
         if len(classes) < 2:
             only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
             raise ValueError(
@@ -424,6 +427,32 @@ class Preprocessor:
                 "the others; choose another target column"
             )
         self.classes_ = classes
+
+    def _fold_yes_no_classes(self, classes: np.ndarray) -> np.ndarray:
+        """Yes/no labels in several spellings (``Yes``, ``yes``) as one class each, in
+        lower case, with a :class:`DataWarning`; other classes as they are."""
+        folded = folded_yes_no(classes)
+        if folded is None or len(set(folded)) == len(classes):
+            return classes
+        merged = np.unique(folded)
+        spellings = "; ".join(
+            f"{c!r} ({', '.join(str(v) for v in classes[folded == c])})" for c in merged
+        )
+        warnings.warn(
+            f"target column {self.target!r} writes its yes/no labels in several spellings, "
+            f"read as one class each: {spellings}",
+            DataWarning,
+            stacklevel=4,
+        )
+        return merged
+
+    def _labels_in_any_case(self, labels: np.ndarray) -> np.ndarray:
+        """The labels of a yes/no target matched to its classes in any case (``YES`` is
+        the class ``Yes``); other labels as they are."""
+        lowered = {c.lower(): c for c in self.classes_ if isinstance(c, str)}
+        if len(lowered) != len(self.classes_) or not set(lowered) <= YES_NO:
+            return labels
+        return as_text([lowered.get(v.lower(), v) if isinstance(v, str) else v for v in labels])
 
     def _fit_target(self, series: Any, pd: Any) -> None:
         name = self.target
@@ -682,7 +711,7 @@ class Preprocessor:
             return ((values - self.target_mean_) / self.target_scale_).astype(self.dtype)
         labels = class_labels(series, pd)
         if self.classes_.dtype == object:
-            labels = as_text(labels)
+            labels = self._labels_in_any_case(as_text(labels))
         codes = np.searchsorted(self.classes_, labels)
         codes = np.minimum(codes, len(self.classes_) - 1)
         unseen = self.classes_[codes] != labels
