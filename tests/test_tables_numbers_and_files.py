@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -95,6 +96,31 @@ def test_an_xlsx_export_reads_like_its_csv(tmp_path):
     assert from_xlsx["name"].tolist()[:2] == from_csv["name"].tolist()[:2] == ["a", "b"]
     assert from_xlsx["name"].isna().tolist() == from_csv["name"].isna().tolist()
     np.testing.assert_array_equal(from_xlsx["value"].to_numpy(float), [1.5, np.nan, 3.0])
+
+
+def test_title_rows_above_an_xlsx_header_are_left_out_with_a_warning(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    from deltaprop.tabular import DataWarning, read_table
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet["A1"], sheet["A2"] = "Sales report Q2", "exported 2024-05-01"
+    sheet.append([])
+    sheet.append(["region", "units", "price"])
+    for i in range(5):
+        sheet.append(["NS"[i % 2], i + 1, 9.5 + i])
+    book.save(tmp_path / "titled.xlsx")
+    message = r"2 row\(s\) above the header left out as a title: 'Sales report Q2'; 'exported"
+    with pytest.warns(DataWarning, match=message):
+        frame = read_table(tmp_path / "titled.xlsx")
+    assert list(frame.columns) == ["region", "units", "price"]
+    assert frame["units"].tolist() == [1, 2, 3, 4, 5]
+    # an index column (an empty header cell) and a row of numbers: the usual header
+    table = pd.DataFrame({"x": [1.5, 2.5], "y": ["a", "b"]})
+    table.to_excel(tmp_path / "indexed.xlsx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(read_table(tmp_path / "indexed.xlsx").columns) == ["Unnamed: 0", "x", "y"]
 
 
 @pytest.mark.parametrize("damage", ["local header", "deflate stream", "xml"])

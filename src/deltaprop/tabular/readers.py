@@ -448,13 +448,14 @@ def _read_csv(
     return frame, decimal
 
 
-def warn_preamble(where: str, lines: list[str]) -> None:
-    """A :class:`DataWarning` naming the lines read as a title above the header."""
+def warn_preamble(where: str, lines: list[str], unit: str = "line") -> None:
+    """A :class:`DataWarning` naming the lines (or rows) read as a title above the header."""
     if lines:
         shown = "; ".join(repr(line[:60]) for line in lines[:3])
         more = f" and {len(lines) - 3} more" if len(lines) > 3 else ""
         warnings.warn(
-            f"{where!r}: {len(lines)} line(s) above the header left out as a title: {shown}{more}",
+            f"{where!r}: {len(lines)} {unit}(s) above the header left out as a title: "
+            f"{shown}{more}",
             DataWarning,
             stacklevel=3,
         )
@@ -539,7 +540,11 @@ def _read_excel(path: Path, pd: Any) -> Any:
         raise ImportError("reading .xlsx files needs openpyxl: pip install openpyxl") from None
     _check_zip(path, ".xlsx workbook")
     try:
-        return pd.read_excel(path, sheet_name=0, dtype=object)
+        top = pd.read_excel(
+            path, sheet_name=0, dtype=object, header=None, nrows=MAX_PREAMBLE_LINES + 1
+        )
+        header, title = _excel_header(top)
+        frame = pd.read_excel(path, sheet_name=0, dtype=object, header=header)
     except MemoryError:
         raise
     except Exception as exc:
@@ -548,6 +553,30 @@ def _read_excel(path: Path, pd: Any) -> Any:
         raise ValueError(
             f"{str(path)!r}: cannot read the workbook: {type(exc).__name__}: {exc}"
         ) from None
+    warn_preamble(str(path), title, "row")
+    return frame
+
+
+def _excel_header(top: Any) -> tuple[int, list[str]]:
+    """The header's row in a sheet's first rows, and the title rows above it.
+
+    Reports put a title (a cell or two) above the table. The header is the first row
+    whose every cell is filled, when every cell of it is text and no number, and it
+    comes within :data:`MAX_PREAMBLE_LINES` rows; else the first row, as usual.
+    """
+    filled = top.notna().to_numpy()
+    for k in range(1, min(len(top), MAX_PREAMBLE_LINES + 1)):
+        if filled[:k].all(axis=1).any():
+            break  # a full row above: the usual header
+        if filled[k].all():
+            cells = top.iloc[k].tolist()
+            if all(isinstance(c, str) and not _is_number(c) for c in cells):
+                title = [
+                    " ".join(str(c) for c in row[row.notna()]) for _, row in top[:k].iterrows()
+                ]
+                return k, [t for t in title if t.strip()]
+            break
+    return 0, []
 
 
 def _check_npz_members(path: Path) -> None:
