@@ -188,8 +188,6 @@ def test_network_file_exports(tmp_path, rng):
         (["{model}", "{out}", "--opset", "7"], "opset must be between 19"),
         (["{model}", "{out}", "--dtype", "float16"], "invalid choice"),
         (["{model}", "{out}", "--opset", "x"], "must be an integer"),
-        (["{model}"], "export-onnx needs OUT.onnx"),
-        (["{model}", "{out}", "--out", "{nodir}"], "give OUT.onnx or --out, not both"),
     ],
 )
 def test_bad_input_exits_2(args, message, trained, tmp_path, capsys):
@@ -208,14 +206,6 @@ def test_bad_input_exits_2(args, message, trained, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
     assert not (tmp_path / "o.onnx").exists()
-
-
-def test_out_as_an_option_as_train_spells_it(trained, tmp_path):
-    path, _ = trained["binary"]
-    out = tmp_path / "o.onnx"
-    assert main(["export-onnx", str(path), "--out", str(out), "-q"]) == 0
-    onnx = pytest.importorskip("onnx")
-    onnx.checker.check_model(onnx.load(str(out)))
 
 
 @pytest.mark.parametrize("task", list(TARGETS))

@@ -354,11 +354,6 @@ def cmd_info(args: argparse.Namespace) -> int:
 # -- export-onnx ----------------------------------------------------------------------
 def cmd_export_onnx(args: argparse.Namespace) -> int:
     """Write a model file (tabular model, estimator or network) as an ONNX model."""
-    if args.out is not None and args.out_option is not None and args.out != args.out_option:
-        raise UsageError(f"give OUT.onnx or --out, not both ({args.out!r}, {args.out_option!r})")
-    args.out = args.out or args.out_option
-    if args.out is None:
-        raise UsageError("export-onnx needs OUT.onnx, the ONNX file to write (or --out OUT.onnx)")
     check_destination(args.out, "OUT.onnx")
     obj = load(args.model)
     if not isinstance(obj, Network) and not hasattr(obj, "to_onnx"):
@@ -461,11 +456,7 @@ def add_commands(commands: Any) -> None:
         for option in options:
             option_name, *own_help = option.split(": ", 1)
             if option_name == "OUT.onnx":  # the only positional of its own
-                parser.add_argument("out", metavar="OUT.onnx", nargs="?", help=own_help[0])
-                # --out as train and predict spell it
-                parser.add_argument(
-                    "--out", dest="out_option", metavar="OUT.onnx", help="the same, as an option"
-                )
+                parser.add_argument("out", metavar="OUT.onnx", help=own_help[0])
             else:
                 add(parser, option_name, help=own_help[0] if own_help else None)
         parser.set_defaults(func=func)
