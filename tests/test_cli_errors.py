@@ -100,11 +100,11 @@ def test_bad_training_data(content, fragments, tmp_path, capsys):
 def test_a_title_above_the_header_is_left_out_with_a_warning(tmp_path, capsys):
     data = tmp_path / "data.csv"
     rows = "".join(f"{i % 5},{i % 3},{'ab'[i % 2]}\n" for i in range(40))
-    data.write_text("Quarterly export, 2024-05-01\n\nx1,x2,y\n" + rows)
+    data.write_text("Quarterly export 2024-05-01\n\nx1,x2,y\n" + rows)
     out = tmp_path / "model.deltaprop"
     assert main(["train", str(data), "--target", "y", "--out", str(out), *TRAIN]) == 0
     err = capsys.readouterr().err
-    assert "1 line(s) above the header left out as a title: 'Quarterly export, 2024-05-01'" in err
+    assert "1 line(s) above the header left out as a title: 'Quarterly export 2024-05-01'" in err
     assert out.exists()
 
 

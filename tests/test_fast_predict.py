@@ -203,7 +203,7 @@ ODD_FILES = {
     "percent and thousands": ('a,b\n45%,"1,234"\n7 %,"12,000.5"\n', True),
     "currency": ('a,b\n"$1,234.50",-£12\n€7,3 ¥\n', True),
     "currency, decimal comma": ("a;b\n12,50 €;x\n€ 1.234,5;y\n", True),
-    "accounting negatives": ('a,b\n"(1,234)",x\n12,y\n', True),
+    "parentheses stay text": ('a,b\n"(1,234)",x\n12,y\n', True),
     "big and tiny numbers": ("a,b\n1e300,12345678901234567\n-inf,1\n", True),
     "decimal comma": ("a;b\n1,5;x\n2,25;y\n", True),
     "pandas index column": (",a,b\n0,1,x\n1,2,y\n", True),

@@ -163,6 +163,12 @@ def test_a_yes_no_column_is_read_in_any_case(tmp_path):
     result = _run(tmp_path / "m.onnx", raw, "float64")
     np.testing.assert_array_equal(result["label"], model.predict(frame))
     _close(result["probabilities"], model.predict_proba(frame), "float64")
+    # spellings not in the training file, and an empty batch
+    unseen = raw.assign(member=np.where(np.arange(len(raw)) % 2, "yEs", "nO"))
+    result = _run(tmp_path / "m.onnx", unseen, "float64")
+    expected = model.predict_proba(unseen.assign(member=unseen["member"].str.lower()))
+    _close(result["probabilities"], expected, "float64")
+    assert _run(tmp_path / "m.onnx", raw.iloc[:0], "float64")["probabilities"].shape == (0, 2)
 
 
 def test_network_file_exports(tmp_path, rng):

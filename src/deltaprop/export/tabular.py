@@ -25,6 +25,7 @@ value (``IsNaN`` and ``Where``), and so is an empty string in a text input; with
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from typing import Any
@@ -116,30 +117,41 @@ def _text_feature(
 ) -> tuple[str, str | None]:
     """The one-hot block and the missing mask (an empty string; None without imputation).
 
-    A column of yes/no spellings is read in lower case (``StringNormalizer``), as
-    ``Preprocessor.transform`` reads it.
+    A column of yes/no spellings is read in any case, as ``Preprocessor.transform``
+    reads it (:func:`_any_case_one_hot`).
     """
     x = graph.add_input(name, "string", width=1)
-    if reads_yes_no(categories):
-        # StringNormalizer takes a 1-D tensor (or 1 x C): the column is flattened; locale
-        # "C", the one every runtime has, lowers ASCII, and the spellings are ASCII
-        lowered = graph.node(
-            "StringNormalizer",
-            [graph.ravel(x)],
-            "lowered",
-            opset=10,
-            case_change_action="LOWER",
-            locale="C",
-        )
-        shape = graph.constant(np.array([-1, 1], dtype=np.int64), "shape_column", dtype=np.int64)
-        x = graph.node("Reshape", [lowered, shape], "lowered_column", width=1)
     is_empty = None
     if fill is not None:
         empty = graph.constant(np.array([""], dtype=object), "empty", dtype=object)
         is_empty = graph.node("Equal", [x, empty], "is_empty", width=1, opset=19)
         value = graph.constant(np.array([str(fill)], dtype=object), "fill", dtype=object)
         x = graph.node("Where", [is_empty, value, x], "filled", width=1)
+    if reads_yes_no(categories):
+        return _any_case_one_hot(graph, x, categories), is_empty
     return add_one_hot(graph, x, categories), is_empty
+
+
+def _any_case_one_hot(graph: OnnxGraph, x: str, categories: list[str]) -> str:
+    """One-hot of short ASCII categories in any case: ``Equal`` against every spelling
+    of each (``yes``, ``Yes``, ... ``YES``), then a 0/1 ``MatMul`` adding up a
+    category's spellings. (``StringNormalizer`` would lower the text, but it needs a
+    locale installed and refuses an empty batch.)"""
+    spellings, owner = [], []
+    for k, category in enumerate(categories):
+        cases = itertools.product(*[(c.lower(), c.upper()) for c in category])
+        for spelling in sorted({"".join(letters) for letters in cases}):
+            spellings.append(spelling)
+            owner.append(k)
+    each = add_one_hot(graph, x, spellings)
+    adds = np.zeros((len(spellings), len(categories)), dtype=graph.dtype)
+    adds[np.arange(len(spellings)), owner] = 1.0
+    return graph.node(
+        "MatMul",
+        [each, graph.constant(adds, "spelling_to_category")],
+        "one_hot",
+        width=len(categories),
+    )
 
 
 def _add_recipe(graph: OnnxGraph, estimator: Any, X: str) -> str:

@@ -98,14 +98,14 @@ NULL_SPELLINGS = frozenset(
     {"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "#n/a", "<na>", "nil"}
 )
 
-_PERCENT = re.compile(r"^([+-]?[0-9][0-9.,\s]*)\s*%$")
+_PERCENT = re.compile(r"^[+-]?[0-9][0-9.,\s]*$")  # what stands before a percent sign
 _THOUSANDS = {
     ".": re.compile(r"^[+-]?[0-9]{1,3}([, \u00a0\u202f][0-9]{3})+(\.[0-9]*)?$"),
     ",": re.compile(r"^[+-]?[0-9]{1,3}([. \u00a0\u202f][0-9]{3})+(,[0-9]*)?$"),
 }
 _DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]*,[0-9]+([eE][+-]?[0-9]+)?$")
 # a currency symbol before the number (after its sign, or before it) or after it
-_CURRENCY = re.compile(r"^([+-]?)\s*[$€£¥₹]\s*([+-]?[0-9].*)$|^([+-]?[0-9].*?)\s*[$€£¥₹]$")
+_CURRENCY = frozenset("$€£¥₹")
 
 
 class DataWarning(UserWarning):
@@ -163,30 +163,27 @@ def clean_text(series: Any, pd: Any) -> Any:
 
 def number_from_text(text: str, decimal: str = ".") -> float:
     """A cleaned number from text: ``"45%"`` -> 45, ``"1,234.5"`` -> 1234.5,
-    ``"$1,234.50"`` -> 1234.5, ``"-€12"`` -> -12, ``"12,50 €"`` -> 12.5 (``decimal=","``),
-    ``"(1,234)"`` -> -1234; else NaN.
+    ``"$1,234.50"`` -> 1234.5, ``"-€12"`` -> -12, ``"12,50 €"`` -> 12.5 (``decimal=","``);
+    else NaN.
 
     ``decimal`` is the decimal mark (``"."`` or ``","``); the other one (and spaces)
     may separate thousands. A currency symbol ($ € £ ¥ ₹) before or after the number is
-    dropped; parentheses around a number negate it, as accounts write a loss. NaN when
-    the text is no number.
+    dropped. NaN when the text is no number. (Parentheses are not read as a negative
+    sign: ``(1)``, ``(2019)`` are labels as often as amounts.)
     """
     text = text.strip()
-    if text[:1] == "(" and text[-1:] == ")":  # accounting's negative: (1,234.50)
-        inner = text[1:-1].strip()
-        if inner[:1] in "+-(":
+    # string operations, not a regular expression: no backtracking over long runs of spaces
+    if text[-1:] in _CURRENCY:
+        text = text[:-1].rstrip()
+    else:
+        sign = text[:1] if text[:1] in ("+", "-") else ""
+        rest = text[len(sign) :].lstrip()
+        if rest[:1] in _CURRENCY:
+            text = sign + rest[1:].lstrip()  # "-$-12" gives "--12": no number
+    if text[-1:] == "%":
+        text = text[:-1].rstrip()
+        if not _PERCENT.match(text):
             return float("nan")
-        return -number_from_text(inner, decimal)
-    match = _CURRENCY.match(text)
-    if match:
-        sign, number, before = match.groups()
-        text = (sign + number) if before is None else before
-        if sign and number[:1] in "+-":  # "-$-12": no number
-            return float("nan")
-        text = text.strip()
-    match = _PERCENT.match(text)
-    if match:
-        text = match.group(1).strip()
     if _THOUSANDS[decimal].match(text):
         text = re.sub(r"[,. \u00a0\u202f]", lambda m: "." if m.group() == decimal else "", text)
     elif decimal == "," and _DECIMAL_COMMA.match(text):

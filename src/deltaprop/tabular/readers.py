@@ -331,8 +331,9 @@ def blank_preamble(text: str, sep: str | None = None) -> tuple[str, list[str]]:
     Exports often open with a title or a note (``Sales report, exported 2024-05-01``)
     above the header. Such lines are recognised when, once they are left out, the
     sample's every record has the same field count (more than one) for a separator
-    (``sep``, or one of ``, ; tab |``), each of them has fewer fields than that, and
-    the line then first is a header (no cell of it is a number). At most
+    (``sep``, or one of ``, ; tab |``), each of them has at least two fields fewer than
+    that (or, fewer, starts with ``#``), and the line then first is a header (no cell
+    of it is a number). At most
     :data:`MAX_PREAMBLE_LINES` lines. They are blanked, not removed, so that line
     numbers in later messages stay those of the file; blank lines are skipped.
 
@@ -362,7 +363,11 @@ def blank_preamble(text: str, sep: str | None = None) -> tuple[str, list[str]]:
             if k == 0:
                 return text, []  # the first line is the header
             skipped = [line for line in lines[:k] if line.strip()]
-            narrower = all(_width(line, s) < width for line in skipped)
+            # a header one field short is no title: R's row names, a trailing separator
+            narrower = all(
+                _width(line, s) <= width - 2 or line.lstrip().startswith("#") for line in skipped
+            )
+            narrower = narrower and all(_width(line, s) < width for line in skipped)
             names = not any(_is_number(cell) for cell in rows[0])
             if narrower and names:
                 return "\n" * k + text.split("\n", k)[k], [line.strip() for line in skipped]
