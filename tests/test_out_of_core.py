@@ -266,6 +266,44 @@ def test_workers_paused_for_memory_stop_the_run(client, monkeypatch):
     assert time.monotonic() - started < 2.5  # it did not wait for the task
 
 
+def _workers(client, statuses, executing):
+    """The scheduler's worker records, with these statuses and executing-task counts."""
+    info = client.scheduler_info(n_workers=-1)["workers"]
+    template = next(iter(info.values()))
+    return {
+        f"tcp://worker-{k}": {
+            **template,
+            "status": status,
+            "metrics": {**template["metrics"], "task_counts": {"executing": n} if n else {}},
+        }
+        for k, (status, n) in enumerate(zip(statuses, executing, strict=True))
+    }
+
+
+def test_a_paused_worker_that_the_others_wait_for_stops_the_run(client, monkeypatch):
+    # one worker paused, the other idle, nothing finishing: the pass waits on the paused
+    # one for ever (seen on a 2-core machine: one of two workers of 400 MB paused)
+    monkeypatch.setattr(_memory, "POLL_SECONDS", 0.05)
+    workers = _workers(client, ["paused", "running"], [0, 0])
+    monkeypatch.setattr(client, "scheduler_info", lambda n_workers=-1: {"workers": workers})
+    future = client.submit(time.sleep, 3, pure=False)
+    started = time.monotonic()
+    with pytest.raises(
+        WorkerMemoryError,
+        match=r"1 of the 2 workers paused for memory, holding work the others wait for, for 0 s",
+    ):
+        _memory.Waiter(client, pause_timeout=0.2).gather([future])
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_paused_worker_beside_a_busy_one_is_waited_for(client, monkeypatch):
+    monkeypatch.setattr(_memory, "POLL_SECONDS", 0.05)
+    workers = _workers(client, ["paused", "running"], [0, 1])
+    monkeypatch.setattr(client, "scheduler_info", lambda n_workers=-1: {"workers": workers})
+    future = client.submit(time.sleep, 0.6, pure=False)
+    _memory.Waiter(client, pause_timeout=0.2).gather([future])  # no error: work goes on
+
+
 # -- the passes before training: the same watchdog ----------------------------------------
 @pytest.fixture
 def all_paused(client, monkeypatch):
@@ -428,11 +466,13 @@ def _write_parquet(folder, n_files, rows, seed=0):
 
 @pytest.mark.out_of_core
 def test_data_larger_than_the_workers_memory_trains_streamed(tmp_path, caplog):
-    """2 worker processes of 400 MB each (800 MB) over 1 GB of Parquet (1 GB of blocks).
+    """2 worker processes of 450 MB each (900 MB) over 1 GB of Parquet (1 GB of blocks).
 
     (Workers of 300 MB do not do here: Python, Dask, pandas and pyarrow hold about 230 MB
     of a worker's memory once it has read a partition, above the 80% at which Dask pauses
-    it, and the run stops with "all the workers paused for memory".)
+    it, and the run stops with "all the workers paused for memory". Workers of 400 MB
+    passed, but once on the 2-core CI machine one paused at 314 MiB, 82% of its limit,
+    and the pass waited on it: 450 MB leaves Dask's pause some room.)
     """
     dd = pytest.importorskip("dask.dataframe")
     pytest.importorskip("pyarrow")
@@ -440,7 +480,7 @@ def test_data_larger_than_the_workers_memory_trains_streamed(tmp_path, caplog):
     assert size > 0.8e9
     with (
         distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, memory_limit="400MB", dashboard_address=":0"
+            n_workers=2, threads_per_worker=1, memory_limit="450MB", dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as client,
         caplog.at_level(logging.INFO, logger="deltaprop.parallel"),
@@ -464,6 +504,6 @@ def test_data_larger_than_the_workers_memory_trains_streamed(tmp_path, caplog):
         after = set(client.scheduler_info(n_workers=-1)["workers"])
     (line,) = [r.getMessage() for r in caplog.records if r.name == "deltaprop.parallel"]
     # 6 000 000 rows x (20 inputs + 1 target) x 8 bytes
-    assert "data streamed (stream): about 1.01 GB of blocks > 50% of the workers' 800 MB" in line
+    assert "data streamed (stream): about 1.01 GB of blocks > 50% of the workers' 900 MB" in line
     assert len(history.loss) == 2 and history.loss[1] < history.loss[0]
     assert before == after  # no worker was killed and restarted

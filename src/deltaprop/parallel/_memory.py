@@ -291,6 +291,7 @@ class Waiter:
         self.client, self.plan, self.doing = client, plan, doing
         self.pause_timeout = PAUSE_TIMEOUT if pause_timeout is None else float(pause_timeout)
         self._paused_since: float | None = None
+        self._done = 0  # the pass's futures finished at the last look
 
     def gather(self, futures: Any) -> Any:
         """``client.gather(futures)`` (a future or a list), or a :class:`WorkerMemoryError`."""
@@ -307,7 +308,7 @@ class Waiter:
                         distributed.wait(listed, timeout=POLL_SECONDS)
                     break
                 except (TimeoutError, distributed.TimeoutError):
-                    self._check_paused()
+                    self._check_paused(sum(f.done() for f in listed))
             return self.client.gather(futures)
         except lost as exc:
             self._cancel(listed)
@@ -321,18 +322,38 @@ class Waiter:
         with contextlib.suppress(Exception):
             self.client.cancel(futures)
 
-    def _check_paused(self) -> None:
-        """Raise once every worker has been paused (or gone) for ``pause_timeout``."""
-        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
-        stuck = not workers or all(w.get("status") == "paused" for w in workers)
+    def _check_paused(self, n_done: int = 0) -> None:
+        """Raise once the pass has been stuck on memory for ``pause_timeout``.
+
+        Stuck: every worker paused for memory (or none left), or some paused while no
+        other worker executes a task and no more of the pass's ``n_done`` futures
+        finished: the work waits on the paused ones (Dask does not move a paused
+        worker's tasks and data away), and nothing would ever end the wait.
+        """
+        workers = list(self.client.scheduler_info(n_workers=-1)["workers"].values())
+        paused = [w for w in workers if w.get("status") == "paused"]
+        every = not workers or len(paused) == len(workers)
+        idle_others = paused and not any(
+            w.get("metrics", {}).get("task_counts", {}).get("executing", 0)
+            for w in workers
+            if w.get("status") != "paused"
+        )
         now = time.monotonic()
-        if not stuck:
+        progressed = n_done != self._done
+        self._done = n_done
+        if not (every or (idle_others and not progressed)):
             self._paused_since = None
             return
         if self._paused_since is None:
             self._paused_since = now
         elif now - self._paused_since > self.pause_timeout:
-            what = "all the workers paused for memory" if workers else "no worker is left"
+            if every:
+                what = "all the workers paused for memory" if workers else "no worker is left"
+            else:
+                what = (
+                    f"{len(paused)} of the {len(workers)} workers paused for memory, holding "
+                    "work the others wait for,"
+                )
             raise WorkerMemoryError(
                 f"{self.doing} stopped: {what} for {self.pause_timeout:.0f} s, so no work could "
                 f"go on; {self._sizes()}. Try {self._advice()}"
