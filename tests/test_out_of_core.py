@@ -286,7 +286,7 @@ def test_a_paused_worker_that_the_others_wait_for_stops_the_run(client, monkeypa
     monkeypatch.setattr(_memory, "POLL_SECONDS", 0.05)
     workers = _workers(client, ["paused", "running"], [0, 0])
     monkeypatch.setattr(client, "scheduler_info", lambda n_workers=-1: {"workers": workers})
-    future = client.submit(time.sleep, 3, pure=False)
+    future = client.submit(time.sleep, 1, pure=False)
     started = time.monotonic()
     with pytest.raises(
         WorkerMemoryError,
