@@ -21,6 +21,8 @@ from deltaprop.tabular import (  # noqa: E402
     infer_task,
     read_table,
 )
+from deltaprop.tabular.columns import number_from_text  # noqa: E402
+from deltaprop.tabular.plain import read_small_csv  # noqa: E402
 
 
 def _write(path, text: str):
@@ -90,8 +92,6 @@ def test_malformed_csv(tmp_path, text, match):
     ],
 )
 def test_lines_above_the_header_are_left_out_with_a_warning(tmp_path, preamble, shown):
-    from deltaprop.tabular.plain import read_small_csv
-
     body = "region,units,price,sold\nN,3,9.5,yes\nS,12,11.25,no\nN,7,NA,yes\n"
     plain = read_table(_write(tmp_path / "plain.csv", body))
     path = _write(tmp_path / "titled.csv", preamble + body)
@@ -99,10 +99,10 @@ def test_lines_above_the_header_are_left_out_with_a_warning(tmp_path, preamble, 
     message = (
         f"titled.csv': {n} line\\(s\\) above the header left out as a title: {re.escape(shown)}"
     )
-    with pytest.warns(dp.tabular.DataWarning, match=message):
+    with pytest.warns(DataWarning, match=message):
         frame = read_table(path)
     pd.testing.assert_frame_equal(frame, plain)
-    with pytest.warns(dp.tabular.DataWarning, match=message):
+    with pytest.warns(DataWarning, match=message):
         small = read_small_csv(path)
     assert small.columns == list(plain.columns)
     np.testing.assert_array_equal(small["price"], plain["price"].to_numpy())
@@ -564,8 +564,6 @@ def test_transform_does_not_warn_for_the_target_column():
     ],
 )
 def test_a_currency_symbol_is_dropped_from_a_number(text, decimal, number):
-    from deltaprop.tabular.columns import number_from_text
-
     value = number_from_text(text, decimal)
     assert np.isnan(value) if number is None else value == number, value
 
@@ -579,7 +577,7 @@ def test_a_column_of_amounts_is_numeric():
 
 def test_a_yes_no_target_in_several_spellings_is_one_class_each():
     y = ["Yes", "yes", "No", "no", "YES", "no", "No", "Yes"]
-    with pytest.warns(dp.tabular.DataWarning, match=r"'no' \(No, no\); 'yes' \(YES, Yes, yes\)"):
+    with pytest.warns(DataWarning, match=r"'no' \(No, no\); 'yes' \(YES, Yes, yes\)"):
         pre = Preprocessor(target="y").fit({"x": [i % 3 for i in range(8)], "y": y})
     assert pre.classes_.tolist() == ["no", "yes"]
     assert pre.transform_target({"y": y}).tolist() == [1, 1, 0, 0, 1, 0, 0, 1]
@@ -595,8 +593,6 @@ def test_a_yes_no_target_in_several_spellings_is_one_class_each():
 
 
 def test_reading_a_number_is_linear_in_the_text():
-    from deltaprop.tabular.columns import number_from_text
-
     # regular expressions that backtrack took seconds on one such field
     start = time.perf_counter()
     assert np.isnan(number_from_text("1" + " " * 100_000 + "x"))

@@ -32,6 +32,7 @@ from deltaprop.tabular.plain import (  # noqa: E402
     read_small_csv,
     tidy_strings,
 )
+from deltaprop.tabular.readers import tidy  # noqa: E402
 from deltaprop.tabular.stored import StoredEstimator  # noqa: E402
 
 CORPUS = Path(__file__).parent / "data" / "messy"
@@ -256,8 +257,6 @@ def test_tidy_strings_follow_the_pandas_rules():
 
 
 def read_table_from_cells(cells):
-    from deltaprop.tabular.readers import tidy
-
     frame = pd.DataFrame({"c": pd.Series(cells, dtype=object)})
     return tidy(frame, pd)["c"].to_numpy()
 

@@ -11,6 +11,7 @@ import pytest
 
 import deltaprop as dp
 from deltaprop.core.backprop import backward_pass, forward_pass
+from deltaprop.core.validation import check_X
 
 from .conftest import to_xp
 
@@ -356,8 +357,6 @@ def test_finite_values_whose_sum_overflows_are_accepted(dtype):
     X = np.full((6, 2), big, dtype=dtype)
     with np.errstate(over="ignore"):
         assert not np.isfinite(np.sum(X))
-    from deltaprop.core.validation import check_X
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and no overflow warning reaches the user
         assert check_X(X)[0] is X
@@ -369,8 +368,6 @@ def test_finite_values_whose_sum_overflows_are_accepted(dtype):
     ids=["both-infinities", "nan", "minus-infinity"],
 )
 def test_every_kind_of_non_finite_value_is_refused(values):
-    from deltaprop.core.validation import check_X
-
     X = np.array([values, [1.0, 2.0, 3.0]])
     with pytest.raises(ValueError, match="X contains NaN or infinity"):
         check_X(X)

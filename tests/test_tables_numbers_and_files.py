@@ -22,7 +22,7 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from deltaprop.tabular import Preprocessor  # noqa: E402
+from deltaprop.tabular import DataWarning, Preprocessor, read_table  # noqa: E402
 
 
 def _quantile(sorted_values, q):
@@ -86,8 +86,6 @@ def test_huge_and_infinite_values_stay_finite_and_ordered():
 
 def test_an_xlsx_export_reads_like_its_csv(tmp_path):
     pytest.importorskip("openpyxl")
-    from deltaprop.tabular import read_table
-
     frame = pd.DataFrame({" name ": ["a ", "b", None], "value": [1.5, None, 3.0]})
     frame.to_excel(tmp_path / "table.xlsx", index=False)
     frame.to_csv(tmp_path / "table.csv", index=False)
@@ -100,8 +98,6 @@ def test_an_xlsx_export_reads_like_its_csv(tmp_path):
 
 def test_title_rows_above_an_xlsx_header_are_left_out_with_a_warning(tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
-    from deltaprop.tabular import DataWarning, read_table
-
     book = openpyxl.Workbook()
     sheet = book.active
     sheet["A1"], sheet["A2"] = "Sales report Q2", "exported 2024-05-01"
@@ -130,8 +126,6 @@ def test_a_damaged_xlsx_is_a_value_error_naming_the_file(tmp_path, damage):
     pytest.importorskip("openpyxl")
     import zipfile
 
-    from deltaprop.tabular import read_table
-
     good = tmp_path / "good.xlsx"
     pd.DataFrame({"x": [1.0, 2.0], "y": ["a", "b"]}).to_excel(good, index=False)
     path = tmp_path / "damaged.xlsx"
@@ -158,8 +152,6 @@ def test_a_damaged_xlsx_is_a_value_error_naming_the_file(tmp_path, damage):
 
 def test_a_folder_of_other_files_is_named_as_a_folder_not_a_parquet_error(tmp_path):
     pytest.importorskip("pyarrow")
-    from deltaprop.tabular import read_table
-
     pd.DataFrame({"x": [1.0, 2.0]}).to_parquet(tmp_path / "part-0.parquet")
     (tmp_path / "_SUCCESS").write_text("")  # skipped, as pyarrow skips it
     assert read_table(tmp_path)["x"].tolist() == [1.0, 2.0]

@@ -322,7 +322,7 @@ class Waiter:
         with contextlib.suppress(Exception):
             self.client.cancel(futures)
 
-    def _check_paused(self, n_done: int = 0) -> None:
+    def _check_paused(self, n_done: int) -> None:
         """Raise once the pass has been stuck on memory for ``pause_timeout``.
 
         Stuck: every worker paused for memory (or none left), or some paused while no

@@ -570,18 +570,14 @@ def _excel_header(top: Any) -> tuple[int, list[str]]:
     comes within :data:`MAX_PREAMBLE_LINES` rows; else the first row, as usual.
     """
     filled = top.notna().to_numpy()
-    for k in range(1, min(len(top), MAX_PREAMBLE_LINES + 1)):
-        if filled[:k].all(axis=1).any():
-            break  # a full row above: the usual header
-        if filled[k].all():
-            cells = top.iloc[k].tolist()
-            if all(isinstance(c, str) and not _is_number(c) for c in cells):
-                title = [
-                    " ".join(str(c) for c in row[row.notna()]) for _, row in top[:k].iterrows()
-                ]
-                return k, [t for t in title if t.strip()]
-            break
-    return 0, []
+    full = np.flatnonzero(filled.all(axis=1)[: MAX_PREAMBLE_LINES + 1])
+    if not len(full) or full[0] == 0:
+        return 0, []  # the usual header, or no full row to stand for one
+    k = int(full[0])
+    if not all(isinstance(c, str) and not _is_number(c) for c in top.iloc[k].tolist()):
+        return 0, []
+    title = [" ".join(str(c) for c in row[row.notna()]) for _, row in top[:k].iterrows()]
+    return k, [t for t in title if t.strip()]
 
 
 def _check_npz_members(path: Path) -> None:
