@@ -129,6 +129,22 @@ def test_explain_model_bad_usage(trained, extra, message, capsys):
     assert len(err.strip().splitlines()) == 1 and message in err
 
 
+@pytest.mark.parametrize("blank", ["", "NA", "  "])
+def test_explain_a_row_without_its_target_says_so(trained, tmp_path, capsys, blank):
+    model_path, _, frame = trained
+    frame = frame.astype({"label": object})
+    frame.loc[2, "label"] = blank
+    data = tmp_path / "gap.csv"
+    frame.to_csv(data, index=False)
+    assert main(["explain", model_path, str(data), "--row", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [
+        "deltaprop: error: --row 3: its 'label' is missing, and explaining a row needs "
+        "its true value (pick a row that has one, or name another column with --target COLUMN)"
+    ]
+    assert main(["explain", model_path, str(data), "--row", "4", "--format", "json"]) == 0
+
+
 def test_explain_bad_options(capsys):
     assert main(["explain", "--steps", "0"]) == 2
     assert "steps must be >= 1" in capsys.readouterr().err

@@ -27,6 +27,7 @@ from deltaprop.cli.terminal import terminal_safe
 from deltaprop.core.network import Network
 from deltaprop.explain.examples import DEFAULT_LEARNING_RATE, tutorial_example, worked_example
 from deltaprop.explain.trace import Trace, explain
+from deltaprop.tabular.columns import missing_mask, require_pandas
 
 __all__ = ["add_explain", "cmd_explain"]
 
@@ -174,6 +175,11 @@ def _explain_model(args: argparse.Namespace) -> int:
         weights = np.asarray(frame[weight_column], dtype=np.float64)
         frame = frame.drop(columns=[weight_column])
     row = frame.iloc[[i]].reset_index(drop=True)
+    if missing_mask(row[target], require_pandas())[0]:
+        raise UsageError(
+            f"--row {args.row}: its {target!r} is missing, and explaining a row needs its "
+            "true value (pick a row that has one, or name another column with --target COLUMN)"
+        )
     features = frame.drop(columns=[target]) if target != model.target_ else frame
     X_all = model.transform(features)
     Y = _encoded_target(model, row[target])

@@ -41,14 +41,18 @@ _compiled: dict[str, Callable[..., None] | None] = {}  # "adam": the loop, None:
 _updated = [0.0]  # parameter entries updated without the compiled loop, this process
 
 
-def _adam_loop(p, g, m, v, out, b1, one_b1, b2, one_b2, c1, c2, eps, lr, decay):
+def _adam_loop(p, g, m, v, out, b1, one_b1, b2, one_b2, c1, c2, eps, lr, decay, flush):
     # The operations of Adam._update_numpy, element by element, in its order: the
     # scalars arrive in the arrays' dtype, as NumPy casts a Python float (NEP 50).
+    # (The flush is written as a select, which vectorises: free on normal numbers.)
+    zero = flush - flush
     for i in range(p.size):
         gi = g[i]
         mi = m[i] * b1 + gi * one_b1
+        mi = zero if np.abs(mi) < flush else mi
         m[i] = mi
         vi = v[i] * b2 + (gi * gi) * one_b2
+        vi = zero if vi < flush else vi
         v[i] = vi
         step = ((mi / c1) / (np.sqrt(vi / c2) + eps)) * lr
         if decay != 0:
@@ -70,9 +74,10 @@ def fused_adam(n_entries: int = 0) -> Callable[..., None] | None:
     -------
     callable or None
         ``update(p, g, m, v, out, b1, 1 - b1, b2, 1 - b2, correction_1, correction_2,
-        epsilon, learning_rate, learning_rate * weight_decay)`` on 1-D C-contiguous
-        arrays of one dtype of :data:`FUSED_DTYPES`, scalars in that dtype: updates the
-        moments ``m``, ``v`` in place and writes the new parameters into ``out``.
+        epsilon, learning_rate, learning_rate * weight_decay, flush)`` on 1-D
+        C-contiguous arrays of one dtype of :data:`FUSED_DTYPES`, scalars in that dtype:
+        updates the moments ``m``, ``v`` in place (storing 0 for a moment smaller than
+        ``flush`` in magnitude) and writes the new parameters into ``out``.
     """
     setting = os.environ.get("DELTAPROP_FUSED", "")
     if setting == "0":

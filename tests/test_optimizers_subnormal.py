@@ -1,0 +1,117 @@
+"""Adam stores subnormal moments as 0, and no parameter's bits change for it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+
+F32 = np.float32
+TINY = np.finfo(F32).smallest_normal
+
+
+def _subnormal(a):
+    return (a != 0) & (np.abs(a) < TINY)
+
+
+def _gradients(rng, steps, n=64):
+    # 20 steps of ordinary gradients, then half the entries see 0 for good (a ReLU unit
+    # that stopped firing): their moments shrink geometrically into subnormal numbers
+    grads = []
+    for t in range(steps):
+        g = (rng.normal(size=n) * 1e-2).astype(F32)
+        if t >= 20:
+            g[: n // 2] = 0
+        grads.append(g)
+    return grads
+
+
+def _reference(p, grads, lr, b1, b2, eps):
+    """Adam in float32 with gradual underflow, written out here operation by operation."""
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    subnormal_seen = False
+    for t, g in enumerate(grads, start=1):
+        c1, c2 = F32(1 - b1**t), F32(1 - b2**t)
+        m = m * F32(b1) + g * F32(1 - b1)
+        v = v * F32(b2) + (g * g) * F32(1 - b2)
+        step = ((m / c1) / (np.sqrt(v / c2) + F32(eps))) * F32(lr)
+        p = p - step
+        subnormal_seen |= bool(_subnormal(m).any() or _subnormal(v).any())
+    return p, m, v, subnormal_seen
+
+
+@pytest.mark.parametrize("fused", ["0", "1"])
+@pytest.mark.parametrize("beta_2", [0.999, 0.95])
+def test_flushed_moments_leave_every_parameter_bit_unchanged(monkeypatch, rng, fused, beta_2):
+    if fused == "1":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("DELTAPROP_FUSED", fused)
+    p0 = rng.normal(size=64).astype(F32)
+    grads = _gradients(rng, 1500)
+    expected, m_ref, v_ref, seen = _reference(p0, grads, 0.01, 0.9, beta_2, 1e-8)
+    assert seen  # the reference did compute on subnormal moments
+    adam, (p,) = dp.Adam(learning_rate=0.01, beta_2=beta_2), [p0]
+    for g in grads:
+        (p,) = adam.step([p], [g], xp=np)
+        assert not _subnormal(adam.first_moments[0]).any()
+        assert not _subnormal(adam.second_moments[0]).any()
+    np.testing.assert_array_equal(p, expected)
+    m, v = adam.first_moments[0], adam.second_moments[0]
+    # where the reference kept a normal number, the moment is the same; where it kept a
+    # subnormal one, 0
+    np.testing.assert_array_equal(m, np.where(_subnormal(m_ref), F32(0), m_ref))
+    np.testing.assert_array_equal(v, np.where(_subnormal(v_ref), F32(0), v_ref))
+    assert (m[:32] == 0).all()  # 1480 steps at 0.9: far below the smallest normal number
+
+
+@pytest.mark.parametrize("fused", ["0", "1"])
+def test_an_epsilon_too_small_for_the_argument_flushes_nothing(monkeypatch, rng, fused):
+    if fused == "1":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("DELTAPROP_FUSED", fused)
+    p0 = rng.normal(size=64).astype(F32)
+    grads = _gradients(rng, 900)
+    expected, m_ref, v_ref, seen = _reference(p0, grads, 0.01, 0.9, 0.95, 1e-12)
+    assert seen
+    adam, (p,) = dp.Adam(learning_rate=0.01, beta_2=0.95, epsilon=1e-12), [p0]
+    for g in grads:
+        (p,) = adam.step([p], [g], xp=np)
+    assert _subnormal(adam.first_moments[0]).any()
+    np.testing.assert_array_equal(p, expected)
+    np.testing.assert_array_equal(adam.first_moments[0], m_ref)
+    np.testing.assert_array_equal(adam.second_moments[0], v_ref)
+
+
+@pytest.mark.parametrize("fused", ["0", "1"])
+def test_a_nan_moment_stays_nan(monkeypatch, fused):
+    # the flush compares magnitudes; NaN compares false and must survive for the
+    # divergence check to see it
+    if fused == "1":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("DELTAPROP_FUSED", fused)
+    adam = dp.Adam()
+    with np.errstate(invalid="ignore"):  # inf / inf in the step
+        adam.step([np.ones(4, F32)], [np.array([np.nan, 1, 0, np.inf], F32)], xp=np)
+    m, v = adam.first_moments[0], adam.second_moments[0]
+    assert np.isnan(m[0]) and np.isnan(v[0]) and m[2] == 0 and np.isinf(v[3])
+
+
+def test_the_array_api_path_flushes_alike(rng):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("array_api_compat")
+    xp = __import__("array_api_compat").array_namespace(torch.zeros(1))
+    p0 = rng.normal(size=64).astype(F32)
+    grads = _gradients(rng, 1200)
+    ours, theirs = dp.Adam(beta_2=0.95), dp.Adam(beta_2=0.95)
+    p, q = p0, torch.asarray(p0)
+    for g in grads:
+        (p,) = ours.step([p], [g], xp=np)
+        (q,) = theirs.step([q], [torch.asarray(g)], xp=xp)
+    for mine, tensor in (
+        (ours.first_moments[0], theirs.first_moments[0]),
+        (ours.second_moments[0], theirs.second_moments[0]),
+    ):
+        assert not _subnormal(tensor.numpy()).any()
+        np.testing.assert_array_equal(tensor.numpy() == 0, mine == 0)
+    np.testing.assert_allclose(q.numpy(), p, rtol=1e-6)
