@@ -1,4 +1,4 @@
-"""Adam stores subnormal moments as 0, and no parameter's bits change for it."""
+"""Adam stores subnormal moments as 0; parameters of ordinary size keep every bit."""
 
 from __future__ import annotations
 
@@ -63,6 +63,23 @@ def test_flushed_moments_leave_every_parameter_bit_unchanged(monkeypatch, rng, f
     np.testing.assert_array_equal(m, np.where(_subnormal(m_ref), F32(0), m_ref))
     np.testing.assert_array_equal(v, np.where(_subnormal(v_ref), F32(0), v_ref))
     assert (m[:32] == 0).all()  # 1480 steps at 0.9: far below the smallest normal number
+
+
+@pytest.mark.parametrize("fused", ["0", "1"])
+def test_a_parameter_as_small_as_its_step_can_differ_in_its_last_bit(monkeypatch, fused):
+    # the documented limit: v = 9e-39 is stored as 0 at step 1, and when a gradient of
+    # 6e-16 comes back at step 2, the parameter 1e-8 ends one unit in the last place
+    # from the update with gradual underflow (found in review)
+    if fused == "1":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("DELTAPROP_FUSED", fused)
+    p0, grads = np.array([1e-8], F32), [np.array([3e-18], F32), np.array([6.278743e-16], F32)]
+    expected, _, v_ref, _ = _reference(p0, grads, 1e-3, 0.9, 0.999, 1e-8)
+    adam, (p,) = dp.Adam(), [p0]
+    for g in grads:
+        (p,) = adam.step([p], [g], xp=np)
+    assert adam.second_moments[0][0] != v_ref[0]
+    assert abs(int(p.view(np.int32)[0]) - int(expected.view(np.int32)[0])) == 1
 
 
 @pytest.mark.parametrize("fused", ["0", "1"])

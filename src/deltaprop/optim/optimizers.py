@@ -272,14 +272,19 @@ class Adam(Optimizer):
     float32) is stored as 0. Such subnormal numbers appear where a gradient stays 0 (a
     ReLU unit that no longer fires): its moments shrink by ``beta_1`` and ``beta_2`` at
     every step, and the processor computes on subnormal numbers 10 to 30 times slower
-    (most of one small table's fit went to them). A second moment that small cannot
-    change ``sqrt(v_hat) + epsilon``, which rounds to ``epsilon`` either way. A first
-    moment that small moves a parameter by at most ``learning_rate * 1.2e-38 /
-    ((1 - beta_1) * epsilon)`` (1.2e-29 times the learning rate with the defaults), which
-    leaves every bit of a float32 parameter larger than 1e-21 times the learning rate.
-    With an ``epsilon`` too small for the second moment's argument to hold (below
-    1.7e-10 in float32 with the default ``beta_2``), nothing is flushed. A processor in
-    flush-to-zero mode, TensorFlow's default on CPUs, does the same to every operation.
+    (most of one small table's fit went to them). In the step that stores the 0, the
+    parameter moves as it would have: a second moment that small leaves ``sqrt(v_hat) +
+    epsilon`` at ``epsilon``, and a first moment that small moves a parameter by at most
+    ``learning_rate * 1.2e-38 / ((1 - beta_1) * epsilon)`` (1.2e-29 times the learning
+    rate with the defaults). Later steps start from 0 instead of the subnormal number;
+    that can change the last bit of a parameter when its gradient comes back at a
+    magnitude near 1e-14 or below (float32) and the parameter is about as small as its
+    step or smaller (found for parameters of 1e-8 with a learning rate of 1e-3, never
+    for parameters of 1e-4 or more). With an ``epsilon`` too small for the argument on
+    the second moment (below 1.6e-10 in float32 with the default ``beta_2``), nothing is
+    flushed; float16 never is. The flush is part of the arithmetic: the same seed still
+    gives the same bits. A processor in flush-to-zero mode, TensorFlow's default on
+    CPUs, does the same to every operation.
 
     Parameters
     ----------
