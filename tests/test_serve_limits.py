@@ -89,6 +89,13 @@ def xor_server():
         yield server
 
 
+@pytest.fixture(scope="module")
+def refusing_server():
+    """One server for the requests it must refuse (starting one takes about a second)."""
+    with live.serve_toy("xor", hidden=[4], max_iter=10**8, block=False) as server:
+        yield server
+
+
 # -- the training thread ----------------------------------------------------------------
 def test_a_tiny_speed_is_refused_and_training_goes_on(xor_server):
     status, reply = post(xor_server.port, action="set", epochs_per_second=1e-300)
@@ -131,12 +138,12 @@ def test_a_tiny_speed_is_refused_and_training_goes_on(xor_server):
         ({"action": "jump"}, "action", "one of"),
     ],
 )
-def test_every_field_has_a_range(xor_server, message, field, rule):
-    status, data, _ = request(xor_server.port, "POST", "/control", message)
+def test_every_field_has_a_range(refusing_server, message, field, rule):
+    status, data, _ = request(refusing_server.port, "POST", "/control", message)
     reply = json.loads(data)
     assert status == 400, reply
     assert reply["field"] == field and rule in reply["error"], reply
-    assert xor_server.session.state == "running"
+    assert refusing_server.session.state == "running"
 
 
 def test_an_error_in_a_step_is_reported_and_training_goes_on(monkeypatch):
