@@ -276,15 +276,16 @@ class Adam(Optimizer):
     parameter moves as it would have: a second moment that small leaves ``sqrt(v_hat) +
     epsilon`` at ``epsilon``, and a first moment that small moves a parameter by at most
     ``learning_rate * 1.2e-38 / ((1 - beta_1) * epsilon)`` (1.2e-29 times the learning
-    rate with the defaults). Later steps start from 0 instead of the subnormal number;
+    rate with the defaults, so only a parameter within about 1e-21 times the learning
+    rate of 0 can feel it). Later steps start from 0 instead of the subnormal number;
     that can change the last bit of a parameter when its gradient comes back at a
     magnitude near 1e-14 or below (float32) and the parameter is about as small as its
-    step or smaller (found for parameters of 1e-8 with a learning rate of 1e-3, never
-    for parameters of 1e-4 or more). With an ``epsilon`` too small for the argument on
-    the second moment (below 1.6e-10 in float32 with the default ``beta_2``), nothing is
-    flushed; float16 never is. The flush is part of the arithmetic: the same seed still
-    gives the same bits. A processor in flush-to-zero mode, TensorFlow's default on
-    CPUs, does the same to every operation.
+    step or smaller (found for parameters of 1e-8 with a learning rate of 1e-3, not
+    found for parameters of 1e-4 or more). With an ``epsilon`` too small for the
+    argument on the second moment (below 1.6e-10 in float32 with the default
+    ``beta_2``), nothing is flushed; float16 never is. The flush is part of the
+    arithmetic: the same seed still gives the same bits. A processor in flush-to-zero
+    mode, TensorFlow's default on CPUs, does the same to every operation.
 
     Parameters
     ----------
