@@ -333,7 +333,8 @@ def blank_preamble(text: str, sep: str | None = None) -> tuple[str, list[str]]:
     sample's every record has the same field count (more than one) for a separator
     (``sep``, or one of ``, ; tab |``), each of them has at least two fields fewer than
     that (or, fewer, starts with ``#``), and the line then first is a header (no cell
-    of it is a number). At most
+    of it is a number). Empty fields at the end of a line do not count: a spreadsheet
+    saved as CSV pads its title to the table's width (``Sales report,,,``). At most
     :data:`MAX_PREAMBLE_LINES` lines. They are blanked, not removed, so that line
     numbers in later messages stay those of the file; blank lines are skipped.
 
@@ -361,22 +362,35 @@ def blank_preamble(text: str, sep: str | None = None) -> tuple[str, list[str]]:
             if width < 2 or any(len(r) != width for r in rows):
                 continue
             if k == 0:
-                return text, []  # the first line is the header
-            skipped = [line for line in lines[:k] if line.strip()]
+                if _used(lines[0], s) > width - 2:
+                    return text, []  # the first line is the header
+                continue  # maybe a title padded to the table's width: try the next line
+            skipped = [line for line in lines[:k] if _used(line, s)]
             # a header one field short is no title: R's row names, a trailing separator
             narrower = all(
-                _width(line, s) <= width - 2 or line.lstrip().startswith("#") for line in skipped
+                _used(line, s) <= width - 2 or line.lstrip().startswith("#") for line in skipped
             )
-            narrower = narrower and all(_width(line, s) < width for line in skipped)
+            narrower = narrower and all(_used(line, s) < width for line in skipped)
             names = not any(_is_number(cell) for cell in rows[0])
+            names = names and _filled(rows[0]) > width - 2  # not itself a padded title
             if narrower and names:
-                return "\n" * k + text.split("\n", k)[k], [line.strip() for line in skipped]
+                shown = [line.strip().rstrip(s).strip() for line in skipped]
+                return "\n" * k + text.split("\n", k)[k], shown
     return text, []
 
 
-def _width(line: str, sep: str) -> int:
+def _used(line: str, sep: str) -> int:
+    """The fields of ``line`` up to its last non-empty one (0 for a blank line)."""
     records = _records(line, sep, 1)
-    return len(records[0]) if records else 0
+    return _filled(records[0]) if records else 0
+
+
+def _filled(cells: list[str]) -> int:
+    """The number of ``cells`` up to the last non-empty one."""
+    n = len(cells)
+    while n and not cells[n - 1].strip():
+        n -= 1
+    return n
 
 
 def _is_number(cell: str) -> bool:
