@@ -74,8 +74,10 @@ def test_read_compressed_csv(tmp_path):
         ("name,city\nalice,paris,\nbob,rome,\n", "ragged rows: line 2 has 3 field"),
         ("a,a\n1,2\n", "column name 'a' appears more than once"),
         ("a,,c\n1,2,3\n", "column 2 of the header has no name"),
-        # a header with two unnamed columns at its end, over numbers: no title
+        # a header with unnamed columns at its end is no padded title, over numbers or text
         ("a,b,,\n1,2,3,4\n", "column 3 of the header has no name"),
+        ("name,city,,\nalice,paris,x,y\nbob,rome,z,w\n", "column 3 of the header has no name"),
+        ("name,city,country,,\nAlice,Paris,France,vip,\nBob,Rome,Italy,,x\n", "column 4 of"),
     ],
 )
 def test_malformed_csv(tmp_path, text, match):
@@ -118,6 +120,31 @@ def test_lines_above_the_header_are_left_out_with_a_warning(tmp_path, preamble, 
     line = (preamble + body).count("\n") + 1
     with pytest.raises(ValueError, match=f"ragged rows: line {line} has 2 field"):
         read_table(ragged)
+
+
+@pytest.mark.parametrize(
+    ("text", "columns"),
+    [
+        # a header cell broken over two lines (Alt+Enter in a spreadsheet) is no title
+        (
+            '"Customer\nID",Name,Country\nC1,Alice,FR\nC2,Bob,IT\n',
+            ["Customer\nID", "Name", "Country"],
+        ),
+        (
+            'name,email,"favourite\ncolour",team,role\nAlice,a@x.org,red,blue,dev\n'
+            "Bob,b@x.org,green,red,ops\nCarl,c@x.org,blue,red,dev\n",
+            ["name", "email", "favourite\ncolour", "team", "role"],
+        ),
+    ],
+)
+def test_a_header_cell_over_two_lines_is_the_header(tmp_path, text, columns):
+    path = _write(tmp_path / "multiline.csv", text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        frame = read_table(path)
+        small = read_small_csv(path)
+    assert list(frame.columns) == columns and len(frame) == text.count("\n") - 2
+    assert small.columns == columns
 
 
 def test_read_table_file_errors(tmp_path):

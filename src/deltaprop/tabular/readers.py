@@ -333,8 +333,9 @@ def blank_preamble(text: str, sep: str | None = None) -> tuple[str, list[str]]:
     sample's every record has the same field count (more than one) for a separator
     (``sep``, or one of ``, ; tab |``), each of them has at least two fields fewer than
     that (or, fewer, starts with ``#``), and the line then first is a header (no cell
-    of it is a number). Empty fields at the end of a line do not count: a spreadsheet
-    saved as CSV pads its title to the table's width (``Sales report,,,``). At most
+    of it is a number). A spreadsheet saved as CSV pads its title to the table's width
+    (``Sales report,,,``): a line with text in one field only and empty fields for the
+    rest is a title too, in a table of 3 columns or more. At most
     :data:`MAX_PREAMBLE_LINES` lines. They are blanked, not removed, so that line
     numbers in later messages stay those of the file; blank lines are skipped.
 
@@ -362,21 +363,38 @@ def blank_preamble(text: str, sep: str | None = None) -> tuple[str, list[str]]:
             if width < 2 or any(len(r) != width for r in rows):
                 continue
             if k == 0:
-                if _used(lines[0], s) > width - 2:
-                    return text, []  # the first line is the header
-                continue  # maybe a title padded to the table's width: try the next line
+                if not _padded_title(rows[0], width):
+                    return text, []  # the first record is the header
+                continue  # a title padded to the table's width: try the next line
             skipped = [line for line in lines[:k] if _used(line, s)]
-            # a header one field short is no title: R's row names, a trailing separator
-            narrower = all(
-                _used(line, s) <= width - 2 or line.lstrip().startswith("#") for line in skipped
-            )
-            narrower = narrower and all(_used(line, s) < width for line in skipped)
+            titles = all(_is_title(line, s, width) for line in skipped)
             names = not any(_is_number(cell) for cell in rows[0])
-            names = names and _filled(rows[0]) > width - 2  # not itself a padded title
-            if narrower and names:
+            if titles and names and not _padded_title(rows[0], width):
                 shown = [line.strip().rstrip(s).strip() for line in skipped]
                 return "\n" * k + text.split("\n", k)[k], shown
     return text, []
+
+
+def _is_title(line: str, sep: str, width: int) -> bool:
+    """Whether ``line``, above a table of ``width`` fields, reads as a title or a note.
+
+    Narrower than the table: at least two fields fewer once empty fields at its end are
+    left out (a header one field short is R's row names, or rows with a trailing
+    separator), or fewer and starting with ``#``. As wide or wider: a spreadsheet's
+    title row, padded with separators (:func:`_padded_title`).
+    """
+    records = _records(line, sep, 1)
+    cells = records[0] if records else []
+    if len(cells) >= width:
+        return _padded_title(cells, width)
+    return _filled(cells) <= width - 2 or line.lstrip().startswith("#")
+
+
+def _padded_title(cells: list[str], width: int) -> bool:
+    """A record of a table of 3 fields or more with text in one field only: a title
+    padded to the table's width (``Sales report,,,``). A header names two columns or
+    more (``name,city,,`` is a header whose last columns lack names)."""
+    return width >= 3 and sum(1 for cell in cells if cell.strip()) <= 1
 
 
 def _used(line: str, sep: str) -> int:
