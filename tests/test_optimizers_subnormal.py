@@ -1,4 +1,5 @@
-"""Adam stores subnormal moments as 0; parameters of ordinary size keep every bit."""
+"""Adam and SGD store subnormal moments and velocities as 0; parameters of ordinary size
+keep every bit."""
 
 from __future__ import annotations
 
@@ -114,21 +115,67 @@ def test_a_nan_moment_stays_nan(monkeypatch, fused):
     assert np.isnan(m[0]) and np.isnan(v[0]) and m[2] == 0 and np.isinf(v[3])
 
 
-def test_the_array_api_path_flushes_alike(rng):
+def _numpy_and_torch(rng, make, steps):
+    """The same steps by two optimizers, one on NumPy arrays, one on torch tensors."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("array_api_compat")
     xp = __import__("array_api_compat").array_namespace(torch.zeros(1))
     p0 = rng.normal(size=64).astype(F32)
-    grads = _gradients(rng, 1200)
-    ours, theirs = dp.Adam(beta_2=0.95), dp.Adam(beta_2=0.95)
+    ours, theirs = make(), make()
     p, q = p0, torch.asarray(p0)
-    for g in grads:
+    for g in _gradients(rng, steps):
         (p,) = ours.step([p], [g], xp=np)
         (q,) = theirs.step([q], [torch.asarray(g)], xp=xp)
+    return ours, theirs, p, q.numpy()
+
+
+def test_the_array_api_path_flushes_alike(rng):
+    ours, theirs, p, q = _numpy_and_torch(rng, lambda: dp.Adam(beta_2=0.95), 1200)
     for mine, tensor in (
         (ours.first_moments[0], theirs.first_moments[0]),
         (ours.second_moments[0], theirs.second_moments[0]),
     ):
         assert not _subnormal(tensor.numpy()).any()
         np.testing.assert_array_equal(tensor.numpy() == 0, mine == 0)
-    np.testing.assert_allclose(q.numpy(), p, rtol=1e-6)
+    np.testing.assert_allclose(q, p, rtol=1e-6)
+
+
+def _sgd_reference(p, grads, lr, momentum, nesterov):
+    """SGD with momentum in float32 with gradual underflow, written out here."""
+    v = np.zeros_like(p)
+    subnormal_seen = False
+    for g in grads:
+        v = v * F32(momentum) - F32(lr) * g
+        p = p + F32(momentum) * v - F32(lr) * g if nesterov else p + v
+        subnormal_seen |= bool(_subnormal(v).any())
+    return p, v, subnormal_seen
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_flushes_velocities_and_keeps_every_parameter_bit(rng, nesterov):
+    # momentum * v rounds back to the smallest subnormal number: without the flush the
+    # velocities of zero gradients stay subnormal for good
+    p0 = rng.normal(size=64).astype(F32)
+    grads = _gradients(rng, 1200)
+    expected, v_ref, seen = _sgd_reference(p0, grads, 0.01, 0.9, nesterov)
+    assert seen and _subnormal(v_ref).any()  # still subnormal after 1180 zero gradients
+    sgd, (p,) = dp.SGD(learning_rate=0.01, momentum=0.9, nesterov=nesterov), [p0]
+    for g in grads:
+        (p,) = sgd.step([p], [g], xp=np)
+        assert not _subnormal(sgd.velocities[0]).any()
+    np.testing.assert_array_equal(p, expected)
+    np.testing.assert_array_equal(sgd.velocities[0], np.where(_subnormal(v_ref), F32(0), v_ref))
+
+
+def test_sgd_keeps_float16_velocities_as_they_are():
+    # float16's smallest normal number, 6e-5, is too large a step to drop
+    sgd = dp.SGD(learning_rate=1e-3, momentum=0.5)
+    p, g = np.ones(2, np.float16), np.array([0.01, 0.0], np.float16)
+    sgd.step([p], [g], xp=np)
+    assert sgd.velocities[0][0] == np.float16(-1e-5) != 0
+
+
+def test_sgd_on_the_array_api_path_flushes_alike(rng):
+    ours, theirs, p, q = _numpy_and_torch(rng, lambda: dp.SGD(momentum=0.9), 1000)
+    np.testing.assert_array_equal(theirs.velocities[0].numpy(), ours.velocities[0])
+    np.testing.assert_array_equal(q, p)
