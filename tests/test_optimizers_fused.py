@@ -42,6 +42,28 @@ def test_fused_adam_equals_numpy_bit_for_bit(monkeypatch, rng, dtype, weight_dec
         np.testing.assert_array_equal(p, original)  # step never modifies its inputs
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_sgd_equals_numpy_bit_for_bit(monkeypatch, rng, dtype, nesterov):
+    shapes = [(3, 7, 5), (5,), (6, 4)]
+    params = [rng.normal(size=s).astype(dtype) for s in shapes]
+    params[2] = np.ascontiguousarray(params[2]).T  # not C-contiguous: NumPy's operations
+    grads = [[rng.normal(size=p.shape).astype(dtype) for p in params] for _ in range(4)]
+    grads[1][0][0, 0, 0] = 0.0
+    results = []
+    for flag in ("0", "1"):
+        monkeypatch.setenv("DELTAPROP_FUSED", flag)
+        assert (fused.fused_sgd() is not None) == (flag == "1")
+        sgd, current = dp.SGD(learning_rate=0.05, momentum=0.9, nesterov=nesterov), params
+        for step_grads in grads:
+            current = sgd.step(current, step_grads, xp=np)
+        results.append((current, sgd.velocities))
+    for expected, got in zip(results[0], results[1], strict=True):
+        for a, b in zip(expected, got, strict=True):
+            assert b.dtype == dtype
+            np.testing.assert_array_equal(a, b)
+
+
 def test_fused_adam_matches_the_textbook_formula(monkeypatch):
     # one step from zero moments, computed here in float64 from Kingma & Ba's formula
     monkeypatch.setenv("DELTAPROP_FUSED", "1")

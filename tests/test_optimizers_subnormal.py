@@ -151,8 +151,12 @@ def _sgd_reference(p, grads, lr, momentum, nesterov):
     return p, v, subnormal_seen
 
 
+@pytest.mark.parametrize("fused", ["0", "1"])
 @pytest.mark.parametrize("nesterov", [False, True])
-def test_sgd_flushes_velocities_and_keeps_every_parameter_bit(rng, nesterov):
+def test_sgd_flushes_velocities_and_keeps_every_parameter_bit(monkeypatch, rng, nesterov, fused):
+    if fused == "1":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("DELTAPROP_FUSED", fused)
     # momentum * v rounds back to the smallest subnormal number: without the flush the
     # velocities of zero gradients stay subnormal for good
     p0 = rng.normal(size=64).astype(F32)

@@ -28,7 +28,7 @@ import numpy as np
 
 from deltaprop.core.arrays import array_namespace, device, from_numpy, is_numpy, to_numpy
 from deltaprop.core.validation import check_number, check_state
-from deltaprop.optim.fused import fused_adam, fused_arrays
+from deltaprop.optim.fused import fused_adam, fused_arrays, fused_sgd
 
 __all__ = ["LBFGS", "OPTIMIZERS", "SGD", "Adam", "Optimizer"]
 
@@ -239,16 +239,27 @@ class SGD(Optimizer):
             )
             self.velocities = state["velocities"]
             return new
-        # NumPy: the operations of _update in place, no new velocity arrays every step
+        # NumPy: the operations of _update in place, no new velocity arrays every step;
+        # with Numba, in one compiled pass per parameter (deltaprop.optim.fused)
         lr, m = scalars["learning_rate"], self.momentum
-        for v, g in zip(self.velocities, grads, strict=True):
+        fused = fused_sgd(sum(p.size for p in params))
+        out = []
+        for p, g, v in zip(params, grads, self.velocities, strict=True):
+            below = _velocity_flush(np.finfo(v.dtype))
+            if fused is not None and fused_arrays(p, g, v):
+                new = np.empty_like(p)
+                kind = p.dtype.type
+                flat = (p.ravel(), g.ravel(), v.ravel(), new.ravel())
+                fused(*flat, kind(m), kind(lr), self.nesterov, kind(below))
+                out.append(new)
+                continue
             v *= m
             scratch = lr * g
             v -= scratch
-            below = _velocity_flush(np.finfo(v.dtype))
             if below:
                 np.copyto(v, 0, where=np.abs(v, out=scratch) < below)
-        return self._apply_velocities(params, grads, self.velocities, lr)
+            out += self._apply_velocities([p], [g], [v], lr)
+        return out
 
     def _update(self, params, grads, state, scalars, *, xp):
         lr = scalars["learning_rate"]
