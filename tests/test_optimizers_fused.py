@@ -125,3 +125,43 @@ def test_without_numba_adam_keeps_numpy_and_looks_for_numba_once(monkeypatch):
     assert fused.fused_adam(10) is None
     assert fused.fused_adam(10) is None
     assert looked == ["numba"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: dp.SGD(momentum=0.9),
+        lambda: dp.SGD(momentum=0.9, nesterov=True),
+        lambda: dp.Adam(),
+    ],
+)
+def test_a_numpy_scalar_learning_rate_gives_the_same_bits_both_ways(monkeypatch, rng, make):
+    # a schedule may set np.float64: NumPy would compute lr * g in float64 (NEP 50),
+    # the compiled loop in float32; both take it as a Python float
+    p = rng.normal(size=50).astype(np.float32)
+    grads = [rng.normal(size=50).astype(np.float32) for _ in range(3)]
+    results = []
+    for flag in ("0", "1"):
+        monkeypatch.setenv("DELTAPROP_FUSED", flag)
+        opt, current = make(), p
+        for g in grads:
+            opt.learning_rate = np.float64(0.123456789)
+            (current,) = opt.step([current], [g], xp=np)
+        assert current.dtype == np.float32
+        results.append(current)
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_numba_that_fails_to_import_leaves_numpy_s_operations(monkeypatch):
+    import importlib.util
+    import sys
+
+    monkeypatch.setenv("DELTAPROP_FUSED", "1")
+    monkeypatch.setattr(fused, "_compiled", {})
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: object())
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
+    assert fused.fused_sgd(10) is None and fused.fused_adam(10) is None
+    (new,) = dp.SGD(learning_rate=0.5, momentum=0.5).step(
+        [np.ones(3, np.float32)], [np.ones(3, np.float32)], xp=np
+    )
+    np.testing.assert_array_equal(new, np.float32(0.5))

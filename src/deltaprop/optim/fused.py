@@ -125,10 +125,13 @@ def _loaded(name: str, loop: Callable[..., None], n_entries: int) -> Callable[..
             _updated[0] += n_entries
             if _updated[0] < LOAD_AFTER:
                 return None
-        if importlib.util.find_spec("numba") is None:
+        try:
+            if importlib.util.find_spec("numba") is None:
+                raise ImportError("numba is not installed")
+            import numba
+        except ImportError:  # absent, or installed for another NumPy: NumPy's operations
             _compiled[name] = None  # looked for once, not at every step
             return None
-        import numba
 
         _compiled["numba"] = None  # loaded: the other loops need not wait
         # error_model="numpy": no zero-division checks, so the loop vectorises

@@ -94,7 +94,8 @@ class Optimizer:
 
     def _start_step(self) -> dict[str, float]:
         """The scalars of the next step, keyed by ``_scalar_names``; advances the step count."""
-        return {"learning_rate": self.learning_rate}
+        # a Python float: a schedule's NumPy scalar would change NumPy's arithmetic (NEP 50)
+        return {"learning_rate": float(self.learning_rate)}
 
     def _update(
         self,
@@ -183,7 +184,7 @@ class SGD(Optimizer):
     fires) the velocity shrinks by ``momentum`` at every step into subnormal numbers,
     and stays there: ``momentum * v`` rounds back to the smallest of them, on which the
     processor computes 3 to 30 times slower, for the rest of the run. Adding a velocity
-    that small leaves every float32 parameter larger than about 1e-31 as it was, and
+    that small leaves every float32 parameter larger than about 2e-31 as it was, and
     the next velocity, ``momentum * 0 - learning_rate * g``, equals the one computed
     from the subnormal number whenever ``learning_rate * g`` is at least 4e-31 in
     magnitude (the subnormal part is under half a unit in its last place). Only dtypes
@@ -366,7 +367,7 @@ class Adam(Optimizer):
 
     def _start_step(self):
         self.t += 1
-        lr = self.learning_rate
+        lr = float(self.learning_rate)
         return {
             "learning_rate": lr,
             "decay": lr * self.weight_decay,
@@ -447,14 +448,14 @@ class Adam(Optimizer):
 
     def _fused_scalars(self, dtype, correction_1, correction_2) -> tuple:
         """The scalars of the compiled update, cast to the arrays' dtype as NumPy casts them."""
-        b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
+        b1, b2, lr = self.beta_1, self.beta_2, float(self.learning_rate)
         decay = lr * self.weight_decay if self.weight_decay > 0.0 else 0.0
         flush = self._flush_below(np.finfo(dtype))
         values = (b1, 1.0 - b1, b2, 1.0 - b2, correction_1, correction_2, self.epsilon, lr, decay)
         return tuple(dtype(x) for x in (*values, flush))
 
     def _update_numpy(self, p, g, m, v, out, correction_1, correction_2):
-        b1, b2, lr = self.beta_1, self.beta_2, self.learning_rate
+        b1, b2, lr = self.beta_1, self.beta_2, float(self.learning_rate)
         flush = self._flush_below(np.finfo(p.dtype))
         scratch = np.multiply(g, 1.0 - b1)
         m *= b1
