@@ -110,6 +110,17 @@ def test_by_default_the_loop_is_loaded_once_it_would_repay_its_loading(monkeypat
     assert fused.fused_adam(10**9) is None
 
 
+def test_adam_and_sgd_count_towards_one_load(monkeypatch):
+    monkeypatch.delenv("DELTAPROP_FUSED", raising=False)
+    monkeypatch.setattr(fused, "_compiled", {})
+    monkeypatch.setattr(fused, "_updated", [0.0])
+    monkeypatch.setattr(fused, "LOAD_AFTER", 1000)
+    assert fused.fused_sgd(600) is None
+    assert fused.fused_adam(300) is None  # 900 entries by NumPy's operations so far
+    assert fused.fused_sgd(200) is not None  # 1100: Numba is loaded
+    assert fused.fused_adam(0) is not None  # and Adam's loop need not wait any more
+
+
 def test_without_numba_adam_keeps_numpy_and_looks_for_numba_once(monkeypatch):
     import importlib.util
 
