@@ -367,7 +367,7 @@ class WithFusedAdam:
             update = fused_adam()
             if update is not None:
                 a = np.zeros(1, dtype=np.float32)
-                update(a, a, a.copy(), a.copy(), a.copy(), *(np.float32(0.5),) * 9)
+                update(a, a, a.copy(), a.copy(), a.copy(), *(np.float32(0.5),) * 10)
             del os.environ["DELTAPROP_FUSED"]
 
     def run(self):
