@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop.core import compiled
 from deltaprop.optim import fused
 
 pytest.importorskip("numba")
@@ -101,9 +102,9 @@ def test_training_with_and_without_the_fused_update_is_bit_identical(monkeypatch
 
 def test_by_default_the_loop_is_loaded_once_it_would_repay_its_loading(monkeypatch):
     monkeypatch.delenv("DELTAPROP_FUSED", raising=False)
-    monkeypatch.setattr(fused, "_compiled", {})
-    monkeypatch.setattr(fused, "_updated", [0.0])
-    monkeypatch.setattr(fused, "LOAD_AFTER", 1000)
+    monkeypatch.setattr(compiled, "_compiled", {})
+    monkeypatch.setattr(compiled, "_updated", [0.0])
+    monkeypatch.setattr(compiled, "LOAD_AFTER", 1000)
     assert fused.fused_adam(600) is None  # 600 entries updated by NumPy's operations
     update = fused.fused_adam(600)  # 1200 >= LOAD_AFTER: loaded, and kept
     assert update is not None
@@ -114,9 +115,9 @@ def test_by_default_the_loop_is_loaded_once_it_would_repay_its_loading(monkeypat
 
 def test_adam_and_sgd_count_towards_one_load(monkeypatch):
     monkeypatch.delenv("DELTAPROP_FUSED", raising=False)
-    monkeypatch.setattr(fused, "_compiled", {})
-    monkeypatch.setattr(fused, "_updated", [0.0])
-    monkeypatch.setattr(fused, "LOAD_AFTER", 1000)
+    monkeypatch.setattr(compiled, "_compiled", {})
+    monkeypatch.setattr(compiled, "_updated", [0.0])
+    monkeypatch.setattr(compiled, "LOAD_AFTER", 1000)
     assert fused.fused_sgd(600) is None
     assert fused.fused_adam(300) is None  # 900 entries by NumPy's operations so far
     assert fused.fused_sgd(200) is not None  # 1100: Numba is loaded
@@ -133,7 +134,7 @@ def test_without_numba_adam_keeps_numpy_and_looks_for_numba_once(monkeypatch):
         return None
 
     monkeypatch.setenv("DELTAPROP_FUSED", "1")
-    monkeypatch.setattr(fused, "_compiled", {})
+    monkeypatch.setattr(compiled, "_compiled", {})
     monkeypatch.setattr(importlib.util, "find_spec", no_numba)
     assert fused.fused_adam(10) is None
     assert fused.fused_adam(10) is None
@@ -170,7 +171,7 @@ def test_numba_that_fails_to_import_leaves_numpy_s_operations(monkeypatch):
     import sys
 
     monkeypatch.setenv("DELTAPROP_FUSED", "1")
-    monkeypatch.setattr(fused, "_compiled", {})
+    monkeypatch.setattr(compiled, "_compiled", {})
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: object())
     monkeypatch.setitem(sys.modules, "numba", None)  # import numba raises ImportError
     assert fused.fused_sgd(10) is None and fused.fused_adam(10) is None

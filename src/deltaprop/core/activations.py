@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from deltaprop.core.compiled import compiled_loop, fused_arrays
 from deltaprop.core.validation import from_registry
 
 __all__ = [
@@ -134,6 +135,16 @@ class FromOutput(Activation):
         d_a *= self.derivative_from_output(a, out=a)
         return d_a
 
+    def derivative_from_output_times(self, a: Any, column: Any, *, out: Any) -> Any:
+        """``f'(z) * column`` written into ``out``; ``column`` has shape (n_samples, 1).
+
+        The delta of a layer below a one-unit layer is this times that unit's weights
+        (:mod:`deltaprop.kernels.blocked` keeps the two factors apart).
+        """
+        out = self.derivative_from_output(a, out=out)
+        out *= column
+        return out
+
 
 class NegatedForward(Activation):
     """Capability: ``f(-t)`` computed in place more cheaply than ``f(z)``.
@@ -179,10 +190,18 @@ class Sigmoid(FromOutput, NegatedForward):
     def derivative(self, z, a, *, xp):
         return a * (1.0 - a)
 
+    # The NumPy operations below are the definition; where Numba is loaded
+    # (:mod:`deltaprop.core.compiled`), a loop written beside each does the same
+    # arithmetic per element in the same order, in one pass instead of two or three.
+
     def forward_of_negative_in_place(self, t):
         # exp overflows only where the sigmoid is below the smallest normal number, and
         # 1 / inf = 0 is then the right answer (callers silence the overflow warning).
         np.exp(t, out=t)
+        loop = _loop_for("sigmoid_of_exp", _sigmoid_of_exp_loop, t.size / 8, t)
+        if loop is not None:
+            loop(t.reshape(-1))
+            return t
         t += 1.0
         return np.divide(1.0, t, out=t)  # twice as fast as np.reciprocal
 
@@ -195,10 +214,56 @@ class Sigmoid(FromOutput, NegatedForward):
         return out
 
     def backward_from_output(self, a, d_a):
+        loop = _loop_for("sigmoid_backward", _sigmoid_backward_loop, a.size / 3, a, d_a)
+        if loop is not None:
+            loop(a.reshape(-1), d_a.reshape(-1))
+            return d_a
         d_a *= a
         np.subtract(1.0, a, out=a)
         d_a *= a
         return d_a
+
+    def derivative_from_output_times(self, a, column, *, out):
+        loop = _loop_for("sigmoid_times", _sigmoid_times_loop, a.size / 3, a, column, out)
+        if loop is not None and column.shape == (a.shape[0], 1):
+            loop(a, column.reshape(-1), out)
+            return out
+        return super().derivative_from_output_times(a, column, out=out)
+
+
+def _loop_for(name, loop, work, *arrays):
+    """The compiled ``loop`` for NumPy ``arrays`` it takes, or None (see
+    :func:`~deltaprop.core.compiled.compiled_loop`; ``work`` in entries of Adam's
+    update: these loops save about an eighth to a third of what Adam's does per entry)."""
+    if not fused_arrays(*arrays):
+        return None
+    return compiled_loop(name, loop, work)
+
+
+def _sigmoid_of_exp_loop(t):
+    # t = exp(-z) -> 1 / (t + 1): Sigmoid.forward_of_negative_in_place's two operations
+    one = t.dtype.type(1.0)
+    for i in range(t.size):
+        t[i] = one / (t[i] + one)
+
+
+def _sigmoid_backward_loop(a, d_a):
+    # d_a * a * (1 - a), in Sigmoid.backward_from_output's order
+    one = a.dtype.type(1.0)
+    for i in range(a.size):
+        ai = a[i]
+        d_a[i] = (d_a[i] * ai) * (one - ai)
+
+
+def _sigmoid_times_loop(a, column, out):
+    # (1 - a) * a * column, in derivative_from_output's order, then FromOutput's product
+    one = a.dtype.type(1.0)
+    n_samples, n_units = a.shape
+    for i in range(n_samples):
+        c = column[i]
+        for j in range(n_units):
+            aij = a[i, j]
+            out[i, j] = ((one - aij) * aij) * c
 
 
 class Tanh(FromOutput):

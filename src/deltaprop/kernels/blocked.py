@@ -233,7 +233,7 @@ class _NumpyKernel:
             below = layers[l - 1].activation
             buffer = self.d_buffers[l - 1][:rows]
             if delta.shape[1] == 1 and isinstance(below, FromOutput):
-                delta = _derivative_times(below, a_prev, delta, buffer)
+                delta = below.derivative_from_output_times(a_prev, delta, out=buffer)
                 column_scale = weights[:, 0]
                 continue
             if delta.shape[1] == 1:
@@ -244,13 +244,6 @@ class _NumpyKernel:
             delta = _chain(below, zs[l - 1], a_prev, buffer)
             column_scale = None
         return block_loss
-
-
-def _derivative_times(activation: FromOutput, a, column, out):
-    """``f'(z) * column`` (one value per row) into ``out``, ``f'`` taken from ``a = f(z)``."""
-    out = activation.derivative_from_output(a, out=out)
-    out *= column
-    return out
 
 
 def _accumulate(grads, i, value):

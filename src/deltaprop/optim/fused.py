@@ -11,38 +11,22 @@ NumPy operations (a test compares them) in about a third of the time. SGD with m
 velocities.
 
 Numba is optional (``pip install "deltaprop[fast]"``); without it :func:`fused_adam` is
-None and Adam keeps its NumPy operations. The compiled loop is cached on disk (Numba's
-``cache=True``), yet loading it costs a new process about 0.45 s (Numba's import and its
-compiler's start). So by default a process loads it only once its Adam updates have
-touched :data:`LOAD_AFTER` parameter entries (Adam's and SGD's together), the updates
-the loop needs to repay its loading: a short fit (``deltaprop train`` on a small table)
-never pays for it, a long one pays once. The environment variable ``DELTAPROP_FUSED``
-chooses otherwise: ``0`` never, ``1`` from the first step. The bits are the same either
-way.
+None and Adam keeps its NumPy operations. When a process loads Numba, and the environment
+variable ``DELTAPROP_FUSED`` that chooses otherwise, are :mod:`deltaprop.core.compiled`'s
+rule: by default once the updates have touched
+:data:`~deltaprop.core.compiled.LOAD_AFTER` parameter entries. The bits are the same
+either way.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
+from deltaprop.core.compiled import FUSED_DTYPES, LOAD_AFTER, compiled_loop, fused_arrays
+
 __all__ = ["FUSED_DTYPES", "LOAD_AFTER", "fused_adam", "fused_arrays", "fused_sgd"]
-
-#: The dtypes the compiled loop takes (others keep NumPy's operations).
-FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-#: Parameter entries updated by Adam's NumPy operations (summed over steps, in this
-#: process) after which the compiled loop is loaded. Measured on 2 cores, the loop saves
-#: 1.2 to 1.5 ns an entry and loading it costs about 0.45 s: it pays for itself after
-#: about this many entries, so a process never loses more than that by waiting.
-LOAD_AFTER = 4e8
-
-_compiled: dict[str, Callable[..., None] | None] = {}  # "adam", "sgd": the loops, None: no Numba
-_updated = [0.0]  # parameter entries updated without the compiled loop, this process
 
 
 def _adam_loop(p, g, m, v, out, b1, one_b1, b2, one_b2, c1, c2, eps, lr, decay, flush):
@@ -72,7 +56,8 @@ def fused_adam(n_entries: int = 0) -> Callable[..., None] | None:
     ----------
     n_entries : int
         Parameter entries the caller is about to update: counted towards
-        :data:`LOAD_AFTER` while the loop is not loaded (``DELTAPROP_FUSED`` unset).
+        :data:`~deltaprop.core.compiled.LOAD_AFTER` while Numba is not loaded
+        (``DELTAPROP_FUSED`` unset).
 
     Returns
     -------
@@ -83,7 +68,7 @@ def fused_adam(n_entries: int = 0) -> Callable[..., None] | None:
         updates the moments ``m``, ``v`` in place (storing 0 for a moment smaller than
         ``flush`` in magnitude) and writes the new parameters into ``out``.
     """
-    return _loaded("adam", _adam_loop, n_entries)
+    return compiled_loop("adam", _adam_loop, n_entries)
 
 
 def _sgd_loop(p, g, v, out, momentum, lr, nesterov, flush):
@@ -112,41 +97,4 @@ def fused_sgd(n_entries: int = 0) -> Callable[..., None] | None:
         (``nesterov`` a bool): updates the velocity ``v`` in place (storing 0 for one
         smaller than ``flush`` in magnitude) and writes the new parameters into ``out``.
     """
-    return _loaded("sgd", _sgd_loop, n_entries)
-
-
-def _loaded(name: str, loop: Callable[..., None], n_entries: int) -> Callable[..., None] | None:
-    """``loop`` compiled, once Numba is found and the process's updates repay loading it."""
-    setting = os.environ.get("DELTAPROP_FUSED", "")
-    if setting == "0":
-        return None
-    if name not in _compiled:
-        if setting != "1" and "numba" not in _compiled:
-            _updated[0] += n_entries
-            if _updated[0] < LOAD_AFTER:
-                return None
-        try:
-            if importlib.util.find_spec("numba") is None:
-                raise ImportError("numba is not installed")
-            import numba
-        except ImportError:  # absent, or installed for another NumPy: NumPy's operations
-            _compiled[name] = None  # looked for once, not at every step
-            return None
-
-        _compiled["numba"] = None  # loaded: the other loops need not wait
-        # error_model="numpy": no zero-division checks, so the loop vectorises
-        _compiled[name] = numba.njit(cache=True, nogil=True, error_model="numpy")(loop)
-    return _compiled[name]
-
-
-def fused_arrays(*arrays: Any) -> bool:
-    """Whether the compiled loop takes these arrays: NumPy, C-contiguous, one fused dtype."""
-    first = arrays[0]
-    return (
-        isinstance(first, np.ndarray)
-        and first.dtype in FUSED_DTYPES
-        and all(
-            isinstance(a, np.ndarray) and a.dtype == first.dtype and a.flags.c_contiguous
-            for a in arrays
-        )
-    )
+    return compiled_loop("sgd", _sgd_loop, n_entries)

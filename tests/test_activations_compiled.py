@@ -1,0 +1,122 @@
+"""The sigmoid's compiled loops (Numba) give the bits of its NumPy operations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import deltaprop as dp
+from deltaprop.core import compiled
+from deltaprop.core.activations import Sigmoid
+
+pytest.importorskip("numba")
+
+DTYPES = [np.float32, np.float64]
+
+
+def _with(monkeypatch, flag, function):
+    """``function()`` with the compiled loops off ("0") or on from the first call ("1")."""
+    monkeypatch.setenv("DELTAPROP_FUSED", flag)
+    return function()
+
+
+def _outputs(rng, dtype, shape=(37, 11)):
+    """Sigmoid outputs in (0, 1) with its ends and halves: 0, 1, 0.5, a subnormal, NaN."""
+    a = rng.uniform(size=shape).astype(dtype)
+    a.flat[:6] = [0.0, 1.0, 0.5, np.finfo(dtype).smallest_subnormal, np.nan, 1.0 - 1e-7]
+    return a
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_forward_from_exp_gives_numpy_s_bits(monkeypatch, rng, dtype):
+    t = (rng.normal(size=(37, 11)) * 30).astype(dtype)  # exp overflows to inf: sigmoid 0
+    t.flat[:3] = [0.0, np.inf, -np.inf]
+    results = []
+    for flag in ("0", "1"):
+        with np.errstate(over="ignore"):
+            results.append(_with(monkeypatch, flag, lambda: Sigmoid().forward_in_place(-t)))
+    assert "sigmoid_of_exp" in compiled._compiled
+    np.testing.assert_array_equal(results[0], results[1])
+    assert results[1].dtype == dtype
+    with np.errstate(over="ignore"):
+        expected = (1.0 / (1.0 + np.exp(t.astype(np.float64)))).astype(dtype)
+    np.testing.assert_allclose(results[1], expected, rtol=4 * np.finfo(dtype).eps, atol=0)
+    assert results[1].flat[0] == 0.5 and results[1].flat[1] == 0.0 and results[1].flat[2] == 1.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_derivative_times_a_column_gives_numpy_s_bits(monkeypatch, rng, dtype):
+    a = _outputs(rng, dtype)
+    column = rng.normal(size=(37, 1)).astype(dtype)
+    column[3, 0] = np.inf  # inf * 0 at a = 0 or 1: NaN both ways
+    results = []
+    for flag in ("0", "1"):
+        out = np.empty_like(a)
+        results.append(
+            _with(
+                monkeypatch,
+                flag,
+                lambda out=out: Sigmoid().derivative_from_output_times(a, column, out=out),
+            )
+        )
+    assert "sigmoid_times" in compiled._compiled
+    np.testing.assert_array_equal(results[0], results[1])
+    one = dtype(1.0)
+    np.testing.assert_array_equal(results[1], ((one - a) * a) * column)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_backward_from_output_gives_numpy_s_bits(monkeypatch, rng, dtype):
+    a = _outputs(rng, dtype)
+    d_a = rng.normal(size=a.shape).astype(dtype)
+    results = []
+    for flag in ("0", "1"):
+        results.append(
+            _with(monkeypatch, flag, lambda: Sigmoid().backward_from_output(a.copy(), d_a.copy()))
+        )
+    assert "sigmoid_backward" in compiled._compiled
+    np.testing.assert_array_equal(results[0], results[1])
+    one = dtype(1.0)
+    np.testing.assert_array_equal(results[1], (d_a * a) * (one - a))
+
+
+def test_arrays_the_loops_do_not_take_keep_numpy_s_operations(monkeypatch, rng):
+    monkeypatch.setenv("DELTAPROP_FUSED", "1")
+    a = _outputs(rng, np.float32, shape=(11, 37)).T  # not C-contiguous
+    column = rng.normal(size=(37, 1)).astype(np.float32)
+    out = Sigmoid().derivative_from_output_times(a, column, out=np.empty_like(a))
+    np.testing.assert_array_equal(out, ((np.float32(1.0) - a) * a) * column)
+    half = _outputs(rng, np.float16)
+    d_a = np.ones_like(half)
+    back = Sigmoid().backward_from_output(half.copy(), d_a)
+    assert back.dtype == np.float16
+    np.testing.assert_array_equal(back, half * (np.float16(1.0) - half))
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [
+        lambda: [dp.Dense(6, 9, "sigmoid"), dp.Dense(9, 1, "sigmoid")],  # the seed network
+        lambda: [dp.Dense(6, 9, "sigmoid"), dp.Dense(9, 7, "sigmoid"), dp.Dense(7, 3, "softmax")],
+    ],
+)
+def test_training_gives_the_same_bits_with_the_loops_and_without(monkeypatch, rng, layers):
+    X = rng.normal(size=(1500, 6)).astype(np.float32)
+    n_out = layers()[-1].n_out
+    y = (rng.uniform(size=(1500, n_out)) < 0.4).astype(np.float32)
+    if n_out > 1:
+        y = np.eye(n_out, dtype=np.float32)[rng.integers(0, n_out, size=1500)]
+    loss = "binary_cross_entropy" if n_out == 1 else "cross_entropy"
+    weights = []
+    for flag in ("0", "1"):
+        monkeypatch.setenv("DELTAPROP_FUSED", flag)
+        net = dp.Network(layers(), loss=loss, random_state=0)
+        history = dp.train(
+            net, X, y, optimizer=dp.SGD(learning_rate=0.5), max_iter=5, random_state=0
+        )
+        weights.append(([p.copy() for p in net.parameters], list(history.loss)))
+    loops = {"sigmoid_of_exp", "sigmoid_times" if n_out == 1 else "sigmoid_backward"}
+    assert loops <= set(compiled._compiled)
+    assert weights[0][1] == weights[1][1]
+    for p, q in zip(weights[0][0], weights[1][0], strict=True):
+        np.testing.assert_array_equal(p, q)
