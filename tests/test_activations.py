@@ -153,3 +153,24 @@ def test_glorot_numerator_of_the_default_init(name):
     # numerator: scikit-learn's 2 for the sigmoid, 6 for every other activation.
     act = get_activation(name)
     assert act.glorot_numerator == (2.0 if name == "sigmoid" else 6.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_backward_on_numpy_is_where_bit_for_bit(dtype, rng):
+    # NumPy arrays take a faster path than where(); it must give the same bits
+    z = rng.normal(size=(3, 8, 5)).astype(dtype)
+    d_a = rng.normal(size=z.shape).astype(dtype)
+    z.flat[:8] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, 1.0, 1.0]
+    d_a.flat[:8] = [np.nan, np.inf, np.nan, 2.0, np.inf, np.inf, np.nan, -0.0]
+    relu = get_activation("relu")
+    for z_, d_ in [
+        (z, d_a),
+        (z[:, ::2], d_a[:, ::2]),
+        (z.transpose(2, 0, 1), d_a.transpose(2, 0, 1)),
+    ]:
+        delta = relu.backward(z_, None, d_, xp=np)
+        expected = np.array(
+            [d if zi > 0 else 0.0 for zi, d in zip(z_.ravel(), d_.ravel(), strict=True)], dtype
+        )
+        assert delta.dtype == dtype and delta.shape == z_.shape
+        np.testing.assert_array_equal(delta.ravel().view(np.uint8), expected.view(np.uint8))

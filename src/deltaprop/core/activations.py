@@ -303,6 +303,8 @@ class ReLU(FromOutput):
         return xp.astype(z > 0, z.dtype)
 
     def backward(self, z, a, d_a, *, xp):
+        if isinstance(d_a, np.ndarray) and d_a.dtype in _SAME_SIZE_INTEGER:
+            return _kept_where_positive(z, d_a)
         return xp.where(z > 0, d_a, 0.0)
 
     def forward_in_place(self, z):
@@ -311,6 +313,28 @@ class ReLU(FromOutput):
     def derivative_from_output(self, a, *, out):
         # a comparison vectorises where np.sign would branch on every element
         return np.greater(a, 0.0, out=out)
+
+
+#: The integer type of each float type's bits.
+_SAME_SIZE_INTEGER = {
+    np.dtype(np.float16): np.int16,
+    np.dtype(np.float32): np.int32,
+    np.dtype(np.float64): np.int64,
+}
+
+
+def _kept_where_positive(z: np.ndarray, d_a: np.ndarray) -> np.ndarray:
+    """``where(z > 0, d_a, 0.0)`` bit for bit, for NumPy arrays of one shape.
+
+    np.where takes about 5 ns an element here (a stack of 3 x 256 x 128 float32: 0.5 ms,
+    where this takes 0.04 ms): the ReLU's backward was a sixth of the tabular recipe's
+    step. Masking the bits of ``d_a`` with all ones (``z > 0``) or all zeros (the bits of
+    +0.0) gives the same array, inf and NaN included.
+    """
+    integer = _SAME_SIZE_INTEGER[d_a.dtype]
+    mask = np.greater(z, 0).astype(integer)
+    np.negative(mask, out=mask)  # 1 -> -1: every bit set
+    return np.bitwise_and(d_a.view(integer), mask, out=mask).view(d_a.dtype)
 
 
 class LeakyReLU(Activation):
