@@ -453,7 +453,10 @@ def infer_task(y: Any, *, name: str = "target") -> str:
     The rule: text and booleans are classification; floating-point numbers are
     regression; integers are classification when they take at most
     ``MAX_CLASSES_INFERRED`` (20) distinct values and at least one value repeats,
-    regression otherwise. Text whose values are numbers follows the numeric rule; text
+    regression otherwise. Floating-point whole numbers with missing values count as
+    integers (pandas stores a file's integer column with blank cells as floats, and the
+    blanks should not turn class codes into a regression). Text whose values are numbers
+    follows the numeric rule; text
     mostly of numbers with a few other values is classification when the numbers are
     repeated integer codes (``"1"`` ... ``"9"``, ``"X"``), else an error.
 
@@ -490,6 +493,7 @@ def infer_task(y: Any, *, name: str = "target") -> str:
         ),
         numeric_dtype=numeric_dtype,
         float_dtype=bool(pd.api.types.is_float_dtype(series)),
+        has_missing=len(present) < len(series),
         n_present=len(present),
         n_bad=0 if numeric_dtype else int(bad.sum()),
         integers=bool(np.all(numbers[~bad] == np.round(numbers[~bad]))),
@@ -503,6 +507,7 @@ def task_rule(
     bool_like: bool,
     numeric_dtype: bool,
     float_dtype: bool,
+    has_missing: bool,
     n_present: int,
     n_bad: int,
     integers: bool,
@@ -520,6 +525,8 @@ def task_rule(
         The values are booleans.
     numeric_dtype, float_dtype : bool
         pandas stores them as numbers, as floating-point numbers.
+    has_missing : bool
+        Some values are missing.
     n_present : int
         Values that are not missing.
     n_bad : int
@@ -550,7 +557,7 @@ def task_rule(
             return "classification"
         if not integers:
             return "regression"
-    elif float_dtype:
+    elif float_dtype and not (has_missing and integers):
         return "regression"
     if n_distinct <= MAX_CLASSES_INFERRED and n_distinct < n_present - n_bad:
         return "classification"

@@ -475,6 +475,7 @@ def _infer_task(name: str, rows: _Rows, parts: list[dict]) -> str:
         bool_like=bool(present) and all(p["bool_like"] for p in present),
         numeric_dtype=numeric_dtype,
         float_dtype=any(p["float_dtype"] for p in present),
+        has_missing=any(p["n_missing"] for p in parts),
         n_present=n_present,
         n_bad=0 if numeric_dtype else n_bad,
         integers=all(p["integers"] for p in parts),

@@ -69,7 +69,13 @@ from deltaprop.tabular.columns import (
 )
 from deltaprop.tabular.plain import PlainTable, plain_category_strings, plain_numbers
 from deltaprop.tabular.readers import require_pandas
-from deltaprop.tabular.roles import ROLES, ColumnRole, infer_roles, parse_dates
+from deltaprop.tabular.roles import (
+    ROLES,
+    ColumnRole,
+    infer_roles,
+    parse_dates,
+    reads_day_first,
+)
 from deltaprop.tabular.transforms import (
     HASH_BUCKETS,
     date_part_names,
@@ -117,6 +123,13 @@ def _missing(name: str, missing: np.ndarray, hints: tuple[str, str] = _MISSING_H
     """The error for missing values without imputation, in both spellings."""
     python, cli = (str(missing_error(name, missing, hint)) for hint in hints)
     return SpelledError(python, cli)
+
+
+def _whole(values: np.ndarray) -> bool:
+    """Whether every value is a whole number that int64 holds exactly."""
+    return bool(
+        np.all(np.isfinite(values) & (np.abs(values) < 2.0**53) & (values == np.round(values)))
+    )
 
 
 class Preprocessor:
@@ -328,12 +341,17 @@ class Preprocessor:
             column = {"name": name, "kind": "numeric"}
             fill, stats = self._fit_numbers(name, numbers, missing)
         elif role == "datetime":
-            days = parse_dates(series, pd)
+            day_first = not pd.api.types.is_datetime64_any_dtype(series) and reads_day_first(
+                set(clean_text(series.astype("object"), pd).dropna())
+            )
+            days = parse_dates(series, pd, day_first)
             missing = np.isnan(days)
             fill, _ = self._fit_numbers(name, days, missing)
             filled = np.where(missing, 0.0 if fill is None else fill, days)
             hour = bool(np.any(filled[~missing] % 1.0 != 0.0))
             column = {"name": name, "kind": "datetime", "hour": hour}
+            if day_first:  # kept only when true: files written before it read alike
+                column["day_first"] = True
             parts = date_parts(filled, hour)
             stats = [self._stats(parts[:, 0]), self._stats(parts[:, -1])]
         else:
@@ -414,6 +432,10 @@ class Preprocessor:
         """
         if classes.dtype == object:
             classes = self._fold_yes_no_classes(classes)
+        elif classes.dtype.kind == "f" and _whole(classes):
+            # integer codes that blank cells made floats (infer_task's rule): the labels
+            # are written 1, 2, 3 as in the file, not 1.0, 2.0, 3.0
+            classes = classes.astype(np.int64)
         if len(classes) < 2:
             only = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
             raise ValueError(
@@ -608,7 +630,7 @@ class Preprocessor:
                     )
                 missing = missing | bad
             else:
-                values = parse_dates(series, pd)
+                values = parse_dates(series, pd, column.get("day_first", False))
                 missing = np.isnan(values)
             counts["missing"] = int(missing.sum())
             values = self._fill(name, values, missing)
@@ -975,7 +997,8 @@ def _column_names_from_state(columns: list) -> list[str]:
         if kind not in _COLUMN_KEYS:
             raise ModelFileError(f"{where}.kind must be one of {list(_KINDS)}, got {kind!r:.40}")
         keys = _COLUMN_KEYS[kind]
-        check_keys(column, (*keys, "missing") if "missing" in column else keys, where)
+        optional = [key for key in ("missing", "day_first") if key in column]
+        check_keys(column, (*keys, *optional), where)
         if "missing" in column and column["missing"] is not True:
             raise ModelFileError(f"{where}.missing must be true when present")
         if kind == "categorical":
@@ -986,6 +1009,8 @@ def _column_names_from_state(columns: list) -> list[str]:
                 raise ModelFileError(f"{where}.categories must be sorted and distinct")
         elif kind == "datetime":
             get_field(column, "hour", bool, where)
+            if "day_first" in column and column["day_first"] is not True:
+                raise ModelFileError(f"{where}.day_first must be true when present")
         elif kind == "text" and not 1 <= get_field(column, "buckets", int, where) <= 4096:
             raise ModelFileError(f"{where}.buckets must be in [1, 4096]")
         names.append(get_field(column, "name", str, where))

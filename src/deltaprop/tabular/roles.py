@@ -13,7 +13,8 @@ weight, an ID or dropped on request:
    when they are distinct integers counting the rows (1..n, 0..n-1) or the column is
    named like an ID or a pandas index, else ``"numeric"``; a column without one finite
    number is ``"dropped"``;
-4. dates and timestamps (every present value reads as one): ``"datetime"``;
+4. dates and timestamps (every present value looks like one; impossible dates such as
+   ``0000-00-00``, at most half of them, are read as missing): ``"datetime"``;
 5. text: ``"identifier"`` when (nearly) every row has its own value without spaces,
    ``"text"`` above :data:`MAX_CATEGORIES` distinct values, ``"categorical"`` below.
 
@@ -55,6 +56,7 @@ __all__ = [
     "ColumnRole",
     "infer_roles",
     "parse_dates",
+    "reads_day_first",
 ]
 
 #: Every role a column can have.
@@ -87,11 +89,15 @@ _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 _DATE = re.compile(
     r"^(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"  # 2021-03-04, 2021/3/4
     r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"  # 04/03/2021, 4.3.21
-    rf"|\d{{1,2}}[ -]({_MONTHS})[a-z]*\.?[ -,]+\d{{2,4}}"  # 4 March 2021, 04-Mar-2021
+    rf"|\d{{1,2}}[ -]({_MONTHS})[a-z]*\.?[-, ]+\d{{2,4}}"  # 4 March 2021, 04-Mar-2021
     rf"|({_MONTHS})[a-z]*\.? \d{{1,2}},? \d{{4}})"  # March 4, 2021
     r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([ap]m)?)?\s*(z|utc|[+-]\d{2}:?\d{2})?$",
     re.I,
 )
+
+
+#: A date of numbers alone, day and month in either order: 04/03/2021, 4.3.21, 19-08-2022.
+_NUMERIC_DATE = re.compile(r"^(\d{1,2})([-/.])(\d{1,2})([-/.]\d{2,4}\b.*)$")
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,7 @@ class ColumnRole:
         return self.role in FEATURE_ROLES
 
 
-def parse_dates(values: Any, pd: Any) -> np.ndarray:
+def parse_dates(values: Any, pd: Any, day_first: bool = False) -> np.ndarray:
     """Dates and timestamps as float days since 1970-01-01 (UTC), NaN where none.
 
     Parameters
@@ -129,7 +135,11 @@ def parse_dates(values: Any, pd: Any) -> np.ndarray:
     values : pandas.Series of shape (n_rows,)
         datetime64 values, or text in any of the common formats (mixed in one column:
         ISO ``2021-03-04``, ``04/03/2021`` (month first), ``March 4, 2021``, with or
-        without a time and a time zone, which is converted to UTC).
+        without a time and a time zone, which is converted to UTC). Impossible dates
+        (``0000-00-00``, ``2021-02-30``) are NaN.
+    day_first : bool, default False
+        Dates of numbers alone (``04/03/2021``, ``4.3.21``) put the day first
+        (:func:`reads_day_first` tells from a column); other formats are unaffected.
 
     Returns
     -------
@@ -139,6 +149,8 @@ def parse_dates(values: Any, pd: Any) -> np.ndarray:
         stamps = pd.to_datetime(values, utc=True)
     else:
         text = clean_text(values.astype("object"), pd)
+        if day_first:  # day and month swapped: then pandas reads them month first
+            text = text.str.replace(_NUMERIC_DATE, r"\3\2\1\4", regex=True)
         with warnings.catch_warnings():  # pandas warns that mixed formats parse one by one
             warnings.simplefilter("ignore")
             stamps = pd.to_datetime(text, format="mixed", errors="coerce", utc=True)
@@ -146,6 +158,26 @@ def parse_dates(values: Any, pd: Any) -> np.ndarray:
     days = nanoseconds.to_numpy(dtype=np.float64) / 86_400e9
     days[stamps.isna().to_numpy()] = np.nan
     return days
+
+
+def reads_day_first(strings: Iterable[Any]) -> bool:
+    """Whether a column's dates of numbers alone put the day first.
+
+    They do when some first field is above 12 (``19/08/2022``) and no second field is
+    (a column with both is left to each value's own reading, month first where it can).
+
+    Examples
+    --------
+    >>> reads_day_first(["19/08/2022", "08/07/2021"]), reads_day_first(["08/07/2021"])
+    (True, False)
+    """
+    first_above_12 = second_above_12 = False
+    for text in strings:
+        match = _NUMERIC_DATE.match(text) if isinstance(text, str) else None
+        if match is not None:
+            first_above_12 = first_above_12 or int(match.group(1)) > 12
+            second_above_12 = second_above_12 or int(match.group(3)) > 12
+    return first_above_12 and not second_above_12
 
 
 def _looks_like_dates(strings: np.ndarray) -> bool:
@@ -206,11 +238,19 @@ def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
         reason = f"yes/no values ({', '.join(distinct)}{any_case})"
         return _role("categorical", reason, missing, len(folded))
     if pd.api.types.is_datetime64_any_dtype(series) or _looks_like_dates(distinct):
-        days = parse_dates(series, pd)
-        if not np.isnan(days[~missing]).any():
-            return _role(
-                "datetime", f"all {n_present} present values are dates", missing, n_distinct
-            )
+        days = parse_dates(series, pd, reads_day_first(distinct))
+        impossible = ~missing & np.isnan(days)
+        n_impossible = int(impossible.sum())
+        if 2 * n_impossible <= n_present:  # 0000-00-00 among real dates: read as missing
+            reason = f"all {n_present} present values are dates"
+            if n_impossible:
+                examples = sorted({str(s) for s in strings[impossible]})[:3]
+                reason = (
+                    f"{n_present - n_impossible} of {n_present} present values are dates; "
+                    f"{n_impossible} are not real dates ({', '.join(examples)}): "
+                    "read as missing"
+                )
+            return _role("datetime", reason, missing | impossible, n_distinct)
     nearly_unique = n_distinct >= _NEARLY_UNIQUE * n_present
     if (
         nearly_unique

@@ -1,0 +1,101 @@
+"""Exports a user trial found misread: day-first and impossible dates, ``dd-Mon-yyyy``,
+integer class codes with blank cells."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+
+from deltaprop.files import load, save  # noqa: E402
+from deltaprop.tabular import Preprocessor, infer_roles, infer_task, read_table  # noqa: E402
+from deltaprop.tabular.roles import parse_dates, reads_day_first  # noqa: E402
+
+
+def _days(*dates):
+    epoch = datetime.date(1970, 1, 1)
+    return np.array([(datetime.date(*d) - epoch).days for d in dates], dtype=np.float64)
+
+
+def test_dd_mon_yyyy_dates_are_dates():
+    frame = pd.DataFrame({"when": ["04-Mar-2021", "17-Dec-2020", "01-Jan-2019"] * 10})
+    assert infer_roles(frame)["when"].role == "datetime"
+    np.testing.assert_array_equal(
+        parse_dates(frame["when"][:3], pd), _days((2021, 3, 4), (2020, 12, 17), (2019, 1, 1))
+    )
+
+
+def test_a_column_whose_first_field_passes_12_is_read_day_first():
+    dates = pd.Series(["19/08/2022", "08/07/2021", "2021-03-04", "4.3.21", None])
+    assert reads_day_first(dates.dropna())
+    days = parse_dates(dates, pd, day_first=True)
+    expected = _days((2022, 8, 19), (2021, 7, 8), (2021, 3, 4), (2021, 3, 4))
+    np.testing.assert_array_equal(days[:4], expected)  # ISO stays year-month-day
+    assert np.isnan(days[4])
+    assert not reads_day_first(["08/07/2021", "12/31/2021"])  # month first: 31 is a day
+    assert not reads_day_first(["19/08/2022", "08/31/2021"])  # both: each value alone
+
+
+def test_the_model_keeps_day_first_for_prediction(tmp_path):
+    train = pd.DataFrame(
+        {"when": ["19/08/2022", "08/07/2021", "25/12/2020", "03/02/2021"] * 5, "y": [0.0, 1.0] * 10}
+    )
+    pre = Preprocessor(target="y").fit(train)
+    (column,) = pre.columns_
+    assert column["day_first"] is True
+    # a batch without a first field above 12 is still read day first
+    batch = pd.DataFrame({"when": ["08/07/2021"]})
+    expected = Preprocessor(target="y").fit(
+        pd.DataFrame({"when": ["2021-07-08", "2021-07-09"] * 5, "y": [0.0, 1.0] * 5})
+    )
+    year = pre.transform(batch)[0, 0] * pre.scale_[0] + pre.mean_[0]
+    assert year == pytest.approx(2021 + (31 + 28 + 31 + 30 + 31 + 30 + 7) / 365, abs=2e-3)
+    assert expected.columns_[0].get("day_first") is None  # ISO: no key, old files alike
+
+
+def test_impossible_dates_among_dates_are_missing():
+    when = ["2021-03-04", "2020-12-17", "0000-00-00", "2019-01-01"] * 10
+    frame = pd.DataFrame({"when": when, "y": np.arange(40.0)})
+    role = infer_roles(frame, "y")["when"]
+    assert role.role == "datetime" and role.n_missing == 10
+    assert "10 are not real dates (0000-00-00): read as missing" in role.reason
+    pre = Preprocessor(target="y").fit(frame)
+    assert pre.columns_[0]["missing"] is True
+    flags = pre.transform(frame.drop(columns="y"))[:, -1]
+    np.testing.assert_array_equal(flags, [0.0, 0.0, 1.0, 0.0] * 10)
+    mostly_bad = pd.DataFrame({"when": ["0000-00-00", "0000-00-00", "2021-03-04"] * 10})
+    assert infer_roles(mostly_bad)["when"].role != "datetime"
+
+
+def test_integer_class_codes_with_blank_cells_are_classes(tmp_path):
+    path = tmp_path / "codes.csv"
+    rows = ["x,target"] + [f"{i / 10},{1 + i % 3}" for i in range(60)]
+    rows[5] = "0.4,"  # a blank target: pandas stores the column as floats
+    path.write_text("\n".join(rows) + "\n")
+    frame = read_table(path)
+    assert frame["target"].dtype == np.float64
+    assert infer_task(frame["target"]) == "classification"
+    assert infer_task(pd.Series([1.0, 2.0, 1.0, 2.0])) == "regression"  # no gap: floats
+    assert infer_task(pd.Series([1.5, 2.0, 1.5, np.nan])) == "regression"
+    pre = Preprocessor(target="target", task="classification").fit(frame.dropna())
+    assert pre.classes_.dtype == np.int64
+    np.testing.assert_array_equal(pre.classes_, [1, 2, 3])
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # the 5 iterations do not converge
+def test_a_day_first_model_file_round_trips(tmp_path):
+    import deltaprop as dp
+
+    frame = pd.DataFrame(
+        {"when": ["19/08/2022", "08/07/2021", "25/12/2020", "03/02/2021"] * 10, "y": [0, 1] * 20}
+    )
+    model = dp.TabularModel(dp.MLPClassifier(max_iter=5, random_state=0), task="classification")
+    model.fit(frame, "y")
+    save(model, tmp_path / "m.deltaprop")
+    again = load(tmp_path / "m.deltaprop")
+    batch = frame.drop(columns="y")
+    np.testing.assert_array_equal(again.predict_proba(batch), model.predict_proba(batch))
+    assert again.preprocessor_.columns_[0]["day_first"] is True
