@@ -185,6 +185,11 @@ def read_parquet(path: str | Path) -> Any:
     except (OSError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())
         raise ValueError(f"{where!r}: cannot read Parquet: {reason}") from None
+    name = frame.index.name
+    if name is not None and str(name).strip():  # a named pandas index is data, as in read_table
+        if name in frame.columns:
+            raise ValueError(f"{where!r}: column name {str(name)!r} appears more than once")
+        frame = frame.reset_index()
     columns = [str(c) for c in frame.columns]
     if not columns:
         raise ValueError(f"{where!r}: the dataset has no columns")

@@ -1,10 +1,11 @@
 """Reading tables: CSV and TSV (optionally compressed), Parquet, NPZ and Excel into pandas.
 
 :func:`read_table` reads a file into a :class:`pandas.DataFrame`: it sniffs the text
-encoding (UTF-8, with or without a byte-order mark, else cp1252 / latin-1), the
-separator (comma, semicolon, tab or bar) and the decimal mark (a comma where the numbers
-are written so), strips whitespace from the header and the text cells, reads the common
-null spellings as missing values and ``"45%"`` or ``"1,234"`` as numbers. It refuses
+encoding (UTF-8, with or without a byte-order mark; UTF-16 or UTF-32 with one; else
+cp1252 / latin-1), the separator (comma, semicolon, tab or bar) and the decimal mark (a
+comma where the numbers are written so), strips whitespace from the header and the text
+cells, reads the common null spellings as missing values and ``"45%"`` or ``"1,234"`` as
+numbers, and makes a Parquet file's named pandas index ordinary columns. It refuses
 malformed files (missing, a folder that holds no Parquet files, empty, header only,
 ragged rows, duplicate or empty column names) with a ``ValueError`` naming the file and
 the problem. The rules are spelled out in ``docs/data.md``. pandas and pyarrow are
@@ -14,6 +15,7 @@ optional: ``pip install "deltaprop[data]"`` (openpyxl for ``.xlsx``).
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
 import gzip
 import io
@@ -78,6 +80,13 @@ _SEPARATORS = (",", ";", "\t", "|")
 _SNIFF_CHARS = 65536
 _DECIMAL_COMMA = re.compile(r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?[0-9]+\.[0-9]+$")
+# UTF-32's marks first: UTF-32-LE's (FF FE 00 00) starts with UTF-16-LE's (FF FE)
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 # what a damaged .npz raises, from its ZIP directory, a member's header (NumPy tokenizes
 # it: TokenError) or its data
 _NPZ_ERRORS = (
@@ -121,7 +130,9 @@ def read_table(
         ``.csv``, ``.tsv`` or ``.txt`` (optionally ``.gz``, ``.bz2``, ``.xz``
         compressed): text, the first line names the columns; a first header cell left
         empty (the index column pandas writes) is named ``"Unnamed: 0"``. ``.parquet`` /
-        ``.pq`` or a folder of Parquet files. ``.npz``: one 1-D array per column, named
+        ``.pq`` or a folder of Parquet files: a named pandas index (as
+        ``df.set_index("date").to_parquet(path)`` writes it) becomes the first
+        column(s), an unnamed one is dropped. ``.npz``: one 1-D array per column, named
         by the column (see ``docs/data.md``). ``.xlsx``: the first sheet (needs openpyxl).
     sep : str, optional
         The field separator; default: sniffed among ``,`` ``;`` tab ``|`` (tab for
@@ -130,8 +141,9 @@ def read_table(
         The decimal mark; default: a comma where the numbers of a file not separated by
         commas are written ``1,5`` (then ``.`` separates thousands), else a point.
     encoding : str, optional
-        The text encoding; default: UTF-8 (a byte-order mark is dropped), else cp1252
-        (latin-1 where cp1252 cannot decode a byte).
+        The text encoding; default: UTF-16 or UTF-32 when the file starts with their
+        byte-order mark (Excel's "Unicode Text"), else UTF-8 (a byte-order mark is
+        dropped), else cp1252 (latin-1 where cp1252 cannot decode a byte).
 
     Returns
     -------
@@ -276,7 +288,9 @@ def tidy(frame: Any, pd: Any, decimal: str = ".") -> Any:
 
 
 def _decode(path: Path, suffix: str, encoding: str | None) -> str:
-    """The file's text: ``encoding``, else UTF-8 (BOM dropped), else cp1252 / latin-1."""
+    """The file's text in ``encoding``; else in UTF-32 or UTF-16 when it starts with their
+    byte-order mark (Excel's "Unicode Text" is UTF-16), else UTF-8, else cp1252 / latin-1.
+    A byte-order mark is dropped."""
     where = str(path)
     try:
         with _CSV_OPENERS[suffix](path, "rb") as raw:
@@ -294,6 +308,17 @@ def _decode(path: Path, suffix: str, encoding: str | None) -> str:
             raise ValueError(
                 f"{where!r}: not {encoding} text ({exc.reason} at byte {exc.start})"
             ) from None
+    for bom, bom_encoding in _BYTE_ORDER_MARKS:
+        if data.startswith(bom):
+            try:
+                # the codec reads the byte order from the mark, and drops it
+                return data.decode(bom_encoding)
+            except UnicodeDecodeError as exc:
+                raise ValueError(
+                    f"{where!r}: starts with a {bom_encoding.upper()} byte-order mark but is "
+                    f"not {bom_encoding.upper()} text ({exc.reason} at byte {exc.start}); "
+                    "pass the encoding it is written in (encoding=, --encoding)"
+                ) from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
@@ -590,6 +615,12 @@ def _read_excel(path: Path, pd: Any) -> Any:
         raise ValueError(
             f"{str(path)!r}: cannot read the workbook: {type(exc).__name__}: {exc}"
         ) from None
+    if header < len(top):
+        # read_excel renames a repeated name ("a", "a.1"): the header's own cells tell
+        names = [str(cell).strip() for cell in top.iloc[header].dropna()]
+        if len(set(names)) != len(names):
+            dup = _first_duplicate(names)
+            raise ValueError(f"{str(path)!r}: column name {dup!r} appears more than once")
     warn_preamble(str(path), title, "row")
     return frame
 
@@ -725,7 +756,7 @@ def _read_parquet(path: Path, pd: Any) -> Any:
 
     try:
         _check_parquet_sizes(path)
-        frame = pd.read_parquet(path)
+        frame = _index_as_columns(pd.read_parquet(path))
         if any(dtype.kind == "O" for dtype in frame.dtypes):
             # list, struct and map columns arrive as objects: record their Arrow types
             schema = pyarrow.parquet.ParquetDataset(path).schema
@@ -739,3 +770,22 @@ def _read_parquet(path: Path, pd: Any) -> Any:
     except (OSError, ValueError, pyarrow.ArrowException) as exc:
         raise ValueError(f"{str(path)!r}: cannot read Parquet: {exc}") from None
     return frame
+
+
+def _index_as_columns(frame: Any) -> Any:
+    """The frame with its named index levels as its first columns, its unnamed ones dropped.
+
+    ``to_parquet`` stores a pandas index with the table and ``read_parquet`` gives it back
+    as the index, which :func:`tidy` would drop: a named index is data (the dates of a
+    time series, the customer of each row). An unnamed one (or one named ``""``) is row
+    numbers (a RangeIndex, or what filtering rows left of one). A name that a column has
+    too is kept twice, so that :func:`column_names` refuses it as any duplicate.
+    """
+    named = [
+        level
+        for level, name in enumerate(frame.index.names)
+        if name is not None and str(name).strip()
+    ]
+    if named:
+        frame = frame.reset_index(level=named, allow_duplicates=True)
+    return frame.reset_index(drop=True)

@@ -1,0 +1,330 @@
+"""Files as other programs export them, read by ``read_table`` with what they hold.
+
+- Parquet written by pandas keeps its index: a named one (``set_index("date")``, the usual
+  layout of a time series) is data and becomes the first column(s); an unnamed one is row
+  numbers and is dropped.
+- Excel's "Unicode Text" is tab-separated UTF-16 with a byte-order mark; UTF-32's marks
+  are read too.
+- A workbook whose header repeats a name is refused as a CSV file's is (pandas would
+  rename the second ``a.1``).
+
+The expected values are the tables the tests wrote, not a snapshot of what was read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import importlib.util
+import re
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+
+from deltaprop.cli.main import main  # noqa: E402
+from deltaprop.tabular import read_table  # noqa: E402
+from deltaprop.tabular.plain import read_small_csv  # noqa: E402
+
+
+def _penguins():
+    """A few rows shaped like the penguins table: text, decimals, gaps, an accent."""
+    return pd.DataFrame(
+        {
+            "species": ["Adelie", "Adelie", "Gentoo", "Chinstrap", "Gentoo", "Adelie"],
+            "island": ["Torgersen", "Île Biscoe", "Biscoe", "Dream", "Biscoe", "Dream"],
+            "bill_length_mm": [39.1, 39.5, np.nan, 46.5, 47.6, 37.8],
+            "body_mass_g": [3750, 3800, 5000, 3500, 5400, 3300],
+        }
+    )
+
+
+def _message_without_path(error, path):
+    return str(error.value).replace(repr(str(path)), "FILE")
+
+
+# -- Parquet: the pandas index -------------------------------------------------------------
+needs_pyarrow = pytest.mark.skipif(
+    importlib.util.find_spec("pyarrow") is None, reason="Parquet needs pyarrow"
+)
+
+
+def _days():
+    return pd.DataFrame(
+        {
+            "date": pd.date_range("2024-03-01", periods=6, freq="D"),
+            "temperature": [3.5, 4.0, -1.25, 0.0, 7.5, 6.0],
+            "busy": [12, 30, 7, 9, 41, 38],
+        }
+    )
+
+
+@needs_pyarrow
+def test_a_named_date_index_becomes_the_first_column(tmp_path):
+    days = _days()
+    days.set_index("date").to_parquet(tmp_path / "days.parquet")
+    frame = read_table(tmp_path / "days.parquet")
+    assert list(frame.columns) == ["date", "temperature", "busy"]
+    assert pd.api.types.is_datetime64_any_dtype(frame["date"])
+    assert frame["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04", "2024-03-05", "2024-03-06",
+    ]  # fmt: skip
+    np.testing.assert_array_equal(frame["temperature"].to_numpy(), days["temperature"])
+    np.testing.assert_array_equal(frame["busy"].to_numpy(), days["busy"])
+    assert list(frame.index) == list(range(6))
+
+
+@needs_pyarrow
+def test_a_named_text_index_becomes_the_first_column(tmp_path):
+    customers = pd.DataFrame(
+        {
+            "customer": ["c-07", "c-02", "c-11"],
+            "spend": [10.5, 0.0, 99.25],
+            "churn": ["y", "n", "y"],
+        }
+    )
+    customers.set_index("customer").to_parquet(tmp_path / "customers.parquet")
+    frame = read_table(tmp_path / "customers.parquet")
+    assert list(frame.columns) == ["customer", "spend", "churn"]
+    assert frame["customer"].tolist() == ["c-07", "c-02", "c-11"]
+    assert frame["spend"].tolist() == [10.5, 0.0, 99.25]
+
+
+@needs_pyarrow
+def test_the_named_levels_of_a_multi_index_become_columns_in_order(tmp_path):
+    sales = pd.DataFrame(
+        {"store": ["north", "north", "south"], "week": [1, 2, 1], "sales": [5.5, 6.0, 2.25]}
+    )
+    sales.set_index(["store", "week"]).to_parquet(tmp_path / "sales.parquet")
+    frame = read_table(tmp_path / "sales.parquet")
+    assert list(frame.columns) == ["store", "week", "sales"]
+    assert frame["store"].tolist() == ["north", "north", "south"]
+    assert frame["week"].tolist() == [1, 2, 1]
+    assert frame["sales"].tolist() == [5.5, 6.0, 2.25]
+
+
+@needs_pyarrow
+def test_an_unnamed_level_of_a_multi_index_is_dropped_and_the_named_one_kept(tmp_path):
+    index = pd.MultiIndex.from_arrays([["a", "b", "c"], [10, 20, 30]], names=["key", None])
+    pd.DataFrame({"x": [1.5, 2.5, 3.5]}, index=index).to_parquet(tmp_path / "half.parquet")
+    frame = read_table(tmp_path / "half.parquet")
+    assert list(frame.columns) == ["key", "x"]
+    assert frame["key"].tolist() == ["a", "b", "c"]
+
+
+@needs_pyarrow
+@pytest.mark.parametrize("rows", ["all", "filtered", "named blank"])
+def test_an_unnamed_index_stays_dropped(tmp_path, rows):
+    # a RangeIndex is stored as metadata; what filtering leaves of one, as a column
+    table = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", "b", "c", "d"]})
+    if rows != "all":
+        table = table[table["x"] > 1.5]
+    if rows == "named blank":
+        table = table.rename_axis("")
+    table.to_parquet(tmp_path / "plain.parquet")
+    frame = read_table(tmp_path / "plain.parquet")
+    assert list(frame.columns) == ["x", "y"]
+    assert frame["x"].tolist() == table["x"].tolist()
+    assert list(frame.index) == list(range(len(table)))
+
+
+@needs_pyarrow
+def test_a_folder_of_indexed_parquet_files_keeps_the_index_of_every_part(tmp_path):
+    days = _days().set_index("date")
+    folder = tmp_path / "days"
+    folder.mkdir()
+    days.iloc[:4].to_parquet(folder / "part-0.parquet")
+    days.iloc[4:].to_parquet(folder / "part-1.parquet")
+    frame = read_table(folder)
+    assert list(frame.columns) == ["date", "temperature", "busy"]
+    np.testing.assert_array_equal(frame["date"].to_numpy(), days.index.to_numpy())
+    np.testing.assert_array_equal(frame["busy"].to_numpy(), days["busy"].to_numpy())
+
+
+@needs_pyarrow
+def test_an_index_named_like_a_column_is_refused_as_a_duplicate_name(tmp_path):
+    table = pd.DataFrame({"a": [1, 2], "b": [3, 4]}, index=pd.Index([7, 8], name="a"))
+    table.to_parquet(tmp_path / "clash.parquet")
+    (tmp_path / "clash.csv").write_text("a,a,b\n7,1,3\n8,2,4\n")
+    with pytest.raises(ValueError) as from_parquet:
+        read_table(tmp_path / "clash.parquet")
+    with pytest.raises(ValueError) as from_csv:
+        read_table(tmp_path / "clash.csv")
+    expected = "FILE: column name 'a' appears more than once"
+    assert _message_without_path(from_parquet, tmp_path / "clash.parquet") == expected
+    assert _message_without_path(from_csv, tmp_path / "clash.csv") == expected
+
+
+@needs_pyarrow
+def test_an_indexed_file_keeps_its_nested_types_under_their_names(tmp_path):
+    table = pd.DataFrame({"key": ["p", "q"], "tags": [[1, 2], [3]], "y": [0.5, 1.5]})
+    table.set_index("key").to_parquet(tmp_path / "nested.parquet")
+    frame = read_table(tmp_path / "nested.parquet")
+    assert list(frame.columns) == ["key", "tags", "y"]
+    assert frame.attrs["deltaprop_nested_types"] == {"tags": "list<element: int64>"}
+
+
+@needs_pyarrow
+def test_an_indexed_file_is_still_checked_against_the_expansion_limit(tmp_path, monkeypatch):
+    import deltaprop.files.archives as archives
+
+    path = tmp_path / "days.parquet"
+    _days().set_index("date").to_parquet(path)
+    # a limit of 0 bytes: the check refuses any file it is run on
+    monkeypatch.setattr(archives, "MAX_EXPANSION_RATIO", 0)
+    monkeypatch.setattr(archives, "EXPANSION_ALLOWANCE", 0)
+    with pytest.raises(ValueError, match=r"days\.parquet'.*metadata declares"):
+        read_table(path)
+
+
+@needs_pyarrow
+def test_train_dry_run_lists_the_date_index_as_a_datetime_column(tmp_path, capsys):
+    _days().set_index("date").to_parquet(tmp_path / "days.parquet")
+    argv = ["train", str(tmp_path / "days.parquet"), "--target", "busy", "--dry-run"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert re.search(r"^\s+date\s+datetime\s", "\n".join(lines), re.MULTILINE)
+    assert lines[0].startswith("columns (3)")
+
+
+@needs_pyarrow
+def test_train_takes_an_index_column_as_id(tmp_path, capsys):
+    customers = pd.DataFrame(
+        {
+            "customer": [f"c-{i:02d}" for i in range(12)],
+            "spend": [float(i) * 1.5 for i in range(12)],
+            "churn": ["yes", "no", "no"] * 4,
+        }
+    )
+    customers.set_index("customer").to_parquet(tmp_path / "customers.parquet")
+    argv = ["train", str(tmp_path / "customers.parquet"), "--target", "churn"]
+    assert main([*argv, "--id", "customer", "--dry-run"]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"^\s+customer\s+id\s", printed, re.MULTILINE)
+
+
+# -- text with a UTF-16 or UTF-32 byte-order mark ------------------------------------------
+def test_excel_unicode_text_reads_as_its_table(tmp_path):
+    """pandas writes UTF-16 with a byte-order mark, as Excel's "Unicode Text" does."""
+    penguins = _penguins()
+    path = tmp_path / "penguins.txt"
+    penguins.to_csv(path, sep="\t", encoding="utf-16", index=False)
+    assert path.read_bytes()[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    frame = read_table(path)
+    assert list(frame.columns) == ["species", "island", "bill_length_mm", "body_mass_g"]
+    assert frame["species"].tolist() == penguins["species"].tolist()
+    assert frame["island"].tolist() == penguins["island"].tolist()
+    np.testing.assert_array_equal(frame["bill_length_mm"].to_numpy(), penguins["bill_length_mm"])
+    assert frame["body_mass_g"].dtype == np.int64
+    assert frame["body_mass_g"].tolist() == penguins["body_mass_g"].tolist()
+
+
+@pytest.mark.parametrize(
+    ("bom", "codec"),
+    [
+        pytest.param(codecs.BOM_UTF16_LE, "utf-16-le", id="utf-16-le"),
+        pytest.param(codecs.BOM_UTF16_BE, "utf-16-be", id="utf-16-be"),
+        pytest.param(codecs.BOM_UTF32_LE, "utf-32-le", id="utf-32-le"),
+        pytest.param(codecs.BOM_UTF32_BE, "utf-32-be", id="utf-32-be"),
+    ],
+)
+def test_a_byte_order_mark_names_the_encoding(tmp_path, bom, codec):
+    # Excel ends its lines with CR LF; the mark is not part of the first column's name
+    text = "species\tisland\tbody_mass_g\r\nAdelie\tÎle Biscoe\t3750\r\nGentoo\tDream\t5000\r\n"
+    path = tmp_path / "export.txt"
+    path.write_bytes(bom + text.encode(codec))
+    frame = read_table(path)
+    assert list(frame.columns) == ["species", "island", "body_mass_g"]
+    assert frame["island"].tolist() == ["Île Biscoe", "Dream"]
+    assert frame["body_mass_g"].tolist() == [3750, 5000]
+    small = read_small_csv(path)  # the reader without pandas decodes the same way
+    assert small is not None and small.columns == ["species", "island", "body_mass_g"]
+    assert small["body_mass_g"].tolist() == [3750, 5000]
+
+
+def test_unicode_text_reads_like_the_same_table_in_utf8(tmp_path):
+    penguins = _penguins()
+    penguins.to_csv(tmp_path / "utf16.txt", sep="\t", encoding="utf-16", index=False)
+    penguins.to_csv(tmp_path / "utf8.csv", index=False)
+    pd.testing.assert_frame_equal(
+        read_table(tmp_path / "utf16.txt"), read_table(tmp_path / "utf8.csv")
+    )
+
+
+def test_a_byte_order_mark_over_bytes_of_another_encoding_is_a_clear_error(tmp_path):
+    path = tmp_path / "broken.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + "a\tb\n1\t2\n".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(ValueError, match=r"broken\.txt'.*UTF-16 byte-order mark.*--encoding"):
+        read_table(path)
+
+
+def test_without_a_byte_order_mark_cp1252_text_still_reads_as_cp1252(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("name,price\ncafé,2\nthé,3\n".encode("cp1252"))
+    assert read_table(path)["name"].tolist() == ["café", "thé"]
+
+
+def test_train_dry_run_on_unicode_text(tmp_path, capsys):
+    _penguins().to_csv(tmp_path / "penguins.txt", sep="\t", encoding="utf-16", index=False)
+    argv = ["train", str(tmp_path / "penguins.txt"), "--target", "species", "--dry-run"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].startswith("columns (4)")
+    assert re.search(r"^\s+body_mass_g\s+numeric\s", printed, re.MULTILINE)
+    assert re.search(r"^\s+species\s+target\s", printed, re.MULTILINE)
+
+
+# -- Excel: a repeated column name ---------------------------------------------------------
+def _workbook(path, rows):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("above", "header"),
+    [
+        pytest.param([], ["a", "b", "a", "y"], id="first row"),
+        pytest.param([], ["a", "b", " a ", "y"], id="the same name once stripped"),
+        pytest.param([["Sales report"], []], ["a", "b", "a", "y"], id="below a title"),
+    ],
+)
+def test_a_repeated_name_in_an_xlsx_header_is_refused_as_in_a_csv(tmp_path, above, header):
+    rows = [*above, header, [1, 2, 3, 0], [4, 5, 6, 1]]
+    path = _workbook(tmp_path / "dup.xlsx", rows)
+    (tmp_path / "dup.csv").write_text(",".join(header) + "\n1,2,3,0\n4,5,6,1\n")
+    with pytest.raises(ValueError) as from_xlsx:
+        read_table(path)
+    with pytest.raises(ValueError) as from_csv:
+        read_table(tmp_path / "dup.csv")
+    expected = "FILE: column name 'a' appears more than once"
+    assert _message_without_path(from_xlsx, path) == expected
+    assert _message_without_path(from_csv, tmp_path / "dup.csv") == expected
+
+
+def test_names_that_only_look_renamed_are_read_as_written(tmp_path):
+    path = _workbook(tmp_path / "names.xlsx", [["a", "a.1", "y"], [1, 2, 0], [3, 4, 1]])
+    frame = read_table(path)
+    assert list(frame.columns) == ["a", "a.1", "y"]
+    assert frame["a.1"].tolist() == [2, 4]
+
+
+def test_train_dry_run_names_the_repeated_xlsx_column(tmp_path, capsys):
+    path = _workbook(tmp_path / "dup.xlsx", [["a", "b", "a", "y"], [1, 2, 3, 0], [4, 5, 6, 1]])
+    assert main(["train", str(path), "--target", "y", "--dry-run"]) == 2
+    assert f"{str(path)!r}: column name 'a' appears more than once" in capsys.readouterr().err
+
+
+def test_train_dask_reads_a_named_parquet_index_as_a_column(tmp_path):
+    pytest.importorskip("dask.dataframe")
+    from deltaprop.tabular.dask import read_parquet as read_parquet_lazily
+
+    dates = pd.date_range("2021-01-01", periods=6)
+    frame = pd.DataFrame({"date": dates, "temp": np.arange(6.0)}).set_index("date")
+    frame.to_parquet(tmp_path / "ts.parquet")
+    lazy = read_parquet_lazily(tmp_path / "ts.parquet")
+    assert list(lazy.columns) == ["date", "temp"]
+    np.testing.assert_array_equal(lazy.compute()["date"].to_numpy(), dates.to_numpy())
