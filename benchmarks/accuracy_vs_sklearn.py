@@ -5,9 +5,11 @@ standardised with the training rows' statistics), solvers sgd, adam and lbfgs, a
 0-9 (``random_state``), print both test accuracies and their difference. The test suite
 runs seed 0 (tests/test_estimator.py::test_test_accuracy_within_one_point_of_scikit_learn).
 
-Run from the repository root: ``python benchmarks/accuracy_vs_sklearn.py``.
+Run from the repository root: ``python benchmarks/accuracy_vs_sklearn.py`` (``--seeds N``:
+seeds 0 to N-1; ``--max-iter``: the iterations of every fit, 200).
 """
 
+import argparse
 import warnings
 
 import numpy as np
@@ -24,7 +26,7 @@ SOLVERS = {
     "adam": dict(solver="adam", learning_rate_init=1e-3),
     "lbfgs": dict(solver="lbfgs"),
 }
-SEEDS = range(10)
+N_SEEDS = 10
 
 
 def split(load):
@@ -36,7 +38,15 @@ def split(load):
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seeds", type=int, default=N_SEEDS, help=f"seeds 0..N-1 (default {N_SEEDS})"
+    )
+    parser.add_argument(
+        "--max-iter", type=int, default=200, help="every fit's max_iter (default 200)"
+    )
+    args = parser.parse_args(argv)
     warnings.simplefilter("ignore", ConvergenceWarning)
     print(
         "| data | solver | scikit-learn mean | deltaprop mean | mean diff (pp) | worst diff (pp) |"
@@ -46,8 +56,10 @@ def main():
         X_train, X_test, y_train, y_test = split(load)
         for name, solver in SOLVERS.items():
             theirs, ours = [], []
-            for seed in SEEDS:
-                params = dict(hidden_layer_sizes=(64,), alpha=1e-3, max_iter=200, random_state=seed)
+            for seed in range(args.seeds):
+                params = dict(
+                    hidden_layer_sizes=(64,), alpha=1e-3, max_iter=args.max_iter, random_state=seed
+                )
                 params.update(solver)
                 theirs.append(SkMLPClassifier(**params).fit(X_train, y_train).score(X_test, y_test))
                 ours.append(MLPClassifier(**params).fit(X_train, y_train).score(X_test, y_test))

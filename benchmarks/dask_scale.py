@@ -4,7 +4,7 @@ The seed network (64 inputs -> 128 sigmoid -> 1 sigmoid, binary cross-entropy) t
 by full-batch gradient descent, on a ``LocalCluster`` with 1 and 2 worker processes (one
 thread each) and in-process with NumPy. The data (512 MB of float64) are generated on
 the workers and never pass through the client; the client's peak memory is sampled
-during each call. Writes ``benchmarks/results/dask_scale.md``.
+during each call. Writes ``benchmarks/results/dask_scale.md`` (``--output``: elsewhere).
 
 Run from the repository root (about 2-3 minutes on 2 cores)::
 
@@ -95,6 +95,7 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--iters", type=int, default=3)
     parser.add_argument("--chunk", type=int, default=50_000)
+    parser.add_argument("--output", type=Path, default=OUT, help="default: results/dask_scale.md")
     args = parser.parse_args(argv)
     rows = []
     X_local = y_local = None
@@ -182,8 +183,8 @@ def write(args, rows, agree):
         "2-worker figure is the fair comparison with in-process.",
         "",
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text("\n".join(lines), encoding="utf-8")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 
 

@@ -1,6 +1,7 @@
 """Images: deltaprop's own recipes on MNIST-1D and Fashion-MNIST, and the defaults compared.
 
     python benchmarks/images.py [--seeds 3] [--parts recipes,defaults] [--output BENCHMARKS.md]
+    python benchmarks/images.py --smoke --output /tmp/images.md   # tiny sizes: a smoke test
 
 Two parts, each in one run of this script:
 
@@ -40,6 +41,7 @@ between ``<!-- images:start -->`` and ``<!-- images:end -->`` in that file, or i
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import gzip
 import itertools
@@ -60,6 +62,8 @@ from deltaprop.optim.schedules import CosineAnnealing
 START_MARK = "<!-- images:start -->"
 END_MARK = "<!-- images:end -->"
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: --smoke: training rows, test rows and epochs of every fit
+SMOKE_ROWS, SMOKE_TEST_ROWS, SMOKE_EPOCHS = 300, 100, 2
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -74,6 +78,16 @@ class Data:
     @property
     def n_classes(self) -> int:
         return int(self.y.max()) + 1
+
+    def head(self, n_train: int, n_test: int) -> Data:
+        """The first ``n_train`` training rows and ``n_test`` test rows."""
+        return Data(
+            self.name,
+            self.X[:n_train],
+            self.y[:n_train],
+            self.X_test[:n_test],
+            self.y_test[:n_test],
+        )
 
 
 def mnist1d() -> Data:
@@ -313,7 +327,7 @@ def summary(runs: list[dict]) -> tuple[str, str, str]:
     return f"{np.mean(acc):.3f}{spread}", f"{wall:.1f}", f"{cpu:.1f}"
 
 
-def recipes_part(datasets: dict[str, Data], seeds, log) -> list[str]:
+def recipes_part(datasets: dict[str, Data], seeds, log, max_epochs: int | None) -> list[str]:
     lines = [
         "### Recipes: deltaprop's own MLPs",
         "",
@@ -322,6 +336,8 @@ def recipes_part(datasets: dict[str, Data], seeds, log) -> list[str]:
     ]
     for name, recipe in RECIPES.items():
         data = datasets[name]
+        if max_epochs is not None:
+            recipe = dataclasses.replace(recipe, epochs=min(recipe.epochs, max_epochs))
         runs = []
         for seed in seeds:
             runs.append(run_recipe(data, recipe, seed))
@@ -333,7 +349,7 @@ def recipes_part(datasets: dict[str, Data], seeds, log) -> list[str]:
 
 
 def defaults_part(
-    datasets: dict[str, Data], seeds, fashion_epochs: int, fashion_seeds, log
+    datasets: dict[str, Data], seeds, fashion_epochs: int, fashion_seeds, log, max_epochs
 ) -> list[str]:
     lines = [
         "### Defaults: the low-level API against the estimators, same architecture",
@@ -344,7 +360,7 @@ def defaults_part(
     ]
     for name, hidden in ARCHITECTURES.items():
         data = datasets[name]
-        max_iter = fashion_epochs if name == "Fashion-MNIST" else None
+        max_iter = fashion_epochs if name == "Fashion-MNIST" else max_epochs
         sizes = "-".join(str(s) for s in (data.X.shape[1], *hidden, data.n_classes))
         if max_iter is not None:
             sizes += f", max_iter={max_iter} for all"
@@ -372,7 +388,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--fashion", type=Path, default=FASHION_DIR, help="Fashion-MNIST folder")
     parser.add_argument("--output", type=Path, help="Markdown file to write the section into")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help=f"tiny sizes, one seed: the first {SMOKE_ROWS} training rows of each data set, "
+        f"{SMOKE_EPOCHS} epochs per fit; checks that the script runs, its figures mean nothing",
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.seeds = args.fashion_seeds = 1
+        args.fashion_epochs = SMOKE_EPOCHS
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     unknown = set(args.parts) - {"recipes", "defaults"}
     if unknown or not args.parts:
@@ -393,24 +418,39 @@ def main(argv: list[str] | None = None) -> int:
     datasets = {"MNIST-1D": mnist1d(), "Fashion-MNIST": fashion_mnist(args.fashion)}
     if "defaults" in args.parts:
         datasets["digits"] = digits()
+    max_epochs = None
+    if args.smoke:
+        datasets = {k: d.head(SMOKE_ROWS, SMOKE_TEST_ROWS) for k, d in datasets.items()}
+        max_epochs = SMOKE_EPOCHS
     load = [os.getloadavg()[0]]
     start = time.perf_counter()
     body = []
     if "recipes" in args.parts:
-        body += [*recipes_part(datasets, seeds, log), ""]
+        body += [*recipes_part(datasets, seeds, log, max_epochs), ""]
     if "defaults" in args.parts:
         fashion_seeds = range(args.fashion_seeds)
-        body += [*defaults_part(datasets, seeds, args.fashion_epochs, fashion_seeds, log), ""]
+        body += [
+            *defaults_part(datasets, seeds, args.fashion_epochs, fashion_seeds, log, max_epochs),
+            "",
+        ]
     load.append(os.getloadavg()[0])
     minutes = (time.perf_counter() - start) / 60.0
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    smoke_note = ""
+    if args.smoke:
+        smoke_note = (
+            f" A smoke run (the first {SMOKE_ROWS} training rows of each data set, "
+            f"{SMOKE_EPOCHS} epochs per fit): it checks that the script runs; its figures "
+            "mean nothing."
+        )
     lines = [
         START_MARK,
         "## Images: MNIST-1D, Fashion-MNIST, digits",
         "",
         f"Generated {stamp} by `python benchmarks/images.py --seeds {args.seeds} "
         f"--fashion-seeds {args.fashion_seeds} --fashion-epochs {args.fashion_epochs} "
-        f"--parts {','.join(args.parts)}` ({minutes:.1f} minutes).",
+        f"--parts {','.join(args.parts)}{' --smoke' if args.smoke else ''}` "
+        f"({minutes:.1f} minutes).{smoke_note}",
         "",
         f"- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs; {platform.system()} "
         f"{platform.release()}; Python {platform.python_version()}, NumPy {np.__version__}",

@@ -21,7 +21,8 @@ cut off, that the epoch counter grew in every tenth of the run, and that nothing
 written to the server's stderr. Linux only (``/proc``).
 
 Run: ``PYTHONPATH=src python benchmarks/live_load.py`` (``--write`` puts the figures in
-BENCHMARKS.md; ``--json FILE`` writes them as JSON). Exit status 1 when a check fails.
+BENCHMARKS.md, ``--output FILE`` in another file; ``--json FILE`` writes them as JSON).
+Exit status 1 when a check fails.
 """
 
 from __future__ import annotations
@@ -418,14 +419,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--output", type=Path, help="write the section into this file instead")
     args = parser.parse_args(argv)
     result = run(args.clients, args.seconds)
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    if args.write:
+    if args.write or args.output:
         lines = markdown(result)
-        write_section(ROOT / "BENCHMARKS.md", lines, lines[0], lines[-1])
+        write_section(args.output or ROOT / "BENCHMARKS.md", lines, lines[0], lines[-1])
     for failure in result["failures"]:
         print(f"FAILED: {failure}", file=sys.stderr)
     return 1 if result["failures"] else 0

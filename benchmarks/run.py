@@ -1,6 +1,6 @@
 """Benchmarks: deltaprop against scikit-learn and PyTorch; writes BENCHMARKS.md.
 
-    python benchmarks/run.py [--quick] [--output BENCHMARKS.md]
+    python benchmarks/run.py [--quick | --smoke] [--output BENCHMARKS.md]
 
 Everything runs in this one process, except the peak-memory probes (one subprocess per
 case and contender, so that each reads its own peak resident memory). For every case the
@@ -35,6 +35,12 @@ def _restart_without_blas_overrides() -> None:
 
 if __name__ == "__main__":
     _restart_without_blas_overrides()
+    if "--smoke" in sys.argv:
+        # before NumPy and PyTorch load their thread pools: where other processes held the
+        # cores, OpenMP threads spinning while they wait and OpenBLAS's threads waiting on
+        # each other made the tiny cases of a smoke run up to ten times slower
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # ruff: noqa: E402  (the imports below must follow the restart above)
 import argparse
@@ -49,6 +55,7 @@ import statistics
 import subprocess
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +71,29 @@ from deltaprop.optim.fused import fused_adam
 SEED_LR = 0.5
 ADAM_LR = 1e-3
 HUGE = 10**9  # n_iter_no_change for scikit-learn: never stop early
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big a run is: the rows, iterations and repetitions of every case."""
+
+    repeats: int
+    seed_samples: int
+    seed_iters: int
+    check_iters: int  # the seed network's trajectory check
+    mlp_samples: int
+    lbfgs_iters: int
+    big_samples: int  # the bounded-memory probe
+    gemm_size: int
+    gemm_repeats: int
+
+
+SIZES = {
+    "full": Sizes(5, 50_000, 200, 10, 60_000, 100, 2_000_000, 2048, 9),
+    "quick": Sizes(3, 50_000, 20, 10, 12_800, 20, 200_000, 2048, 9),
+    # checks that the script runs end to end (tests/test_benchmarks.py); figures mean nothing
+    "smoke": Sizes(1, 2_000, 3, 3, 512, 3, 20_000, 256, 1),
+}
 
 
 # ----------------------------------------------------------------------------- data
@@ -249,8 +279,9 @@ class TorchMLP:
 # ------------------------------------------------------------------------ cases
 def seed_contenders(X, y, w, max_iter, *, include_missing=True):
     init = seed_init()
-    out = {
-        "deltaprop": DeltapropTrain(
+
+    def deltaprop_train():
+        return DeltapropTrain(
             init,
             lambda: [dp.Dense(64, 128, "sigmoid"), dp.Dense(128, 1, "sigmoid")],
             "binary_cross_entropy",
@@ -260,7 +291,10 @@ def seed_contenders(X, y, w, max_iter, *, include_missing=True):
             lambda: dp.SGD(learning_rate=SEED_LR),
             None,
             max_iter,
-        ),
+        )
+
+    out = {
+        "deltaprop": WithCompiledLoops("1", deltaprop_train()),
         "sklearn": SklearnMLP(
             init,
             X,
@@ -280,6 +314,8 @@ def seed_contenders(X, y, w, max_iter, *, include_missing=True):
         ),
         "torch": TorchSeed(init, X, y, w, max_iter),
     }
+    if include_missing:
+        out["deltaprop_numpy"] = WithCompiledLoops("0", deltaprop_train())
     if include_missing and hasattr(dp, "MLPClassifier"):
         out["deltaprop_mlp"] = DeltapropMLP(
             init,
@@ -301,7 +337,7 @@ def seed_contenders(X, y, w, max_iter, *, include_missing=True):
 def mlp_contenders(X, labels, Y, batch_size, *, shuffle=True):
     init = mlp_init()
     return {
-        "deltaprop": WithFusedAdam("1", mlp_deltaprop(init, X, Y, batch_size)),
+        "deltaprop": WithCompiledLoops("1", mlp_deltaprop(init, X, Y, batch_size)),
         "sklearn": SklearnMLP(
             init,
             X,
@@ -320,7 +356,7 @@ def mlp_contenders(X, labels, Y, batch_size, *, shuffle=True):
             n_iter_no_change=HUGE,
         ),
         "torch": TorchMLP(init, X, labels, batch_size),
-        "deltaprop_numpy": WithFusedAdam("0", mlp_deltaprop(init, X, Y, batch_size)),
+        "deltaprop_numpy": WithCompiledLoops("0", mlp_deltaprop(init, X, Y, batch_size)),
     }
 
 
@@ -350,11 +386,12 @@ def _numba_version():
     return numba.__version__
 
 
-class WithFusedAdam:
-    """A contender run with ``DELTAPROP_FUSED`` set: ``"1"`` Numba's compiled Adam update
-    from the first step (loaded once per process, as PyTorch's import is not timed),
-    ``"0"`` Adam's NumPy operations. The same bits (deltaprop.optim.fused), so the
-    before/after of the fused update is measured side by side in one run.
+class WithCompiledLoops:
+    """A contender run with ``DELTAPROP_FUSED`` set: ``"1"`` Numba's compiled loops from
+    the first step (Adam's update, the sigmoid's element-wise work; Numba loaded once
+    per process, as PyTorch's import is not timed), ``"0"`` NumPy's operations. The same
+    bits (deltaprop.core.compiled), so the before/after of the loops is measured side by
+    side in one run.
     """
 
     def __init__(self, setting, inner):
@@ -385,7 +422,7 @@ class WithFusedAdam:
 NAMES = {
     "deltaprop": "deltaprop `train`",
     "deltaprop_mlp": "deltaprop `MLPClassifier(solver='gd')`",
-    "deltaprop_numpy": "deltaprop `train`, Adam's NumPy operations (`DELTAPROP_FUSED=0`)",
+    "deltaprop_numpy": "deltaprop `train`, NumPy's operations only (`DELTAPROP_FUSED=0`)",
     "sklearn": "scikit-learn `MLPClassifier`",
     "torch": "PyTorch eager",
     "floor": "matrix products alone (the floor)",
@@ -428,16 +465,16 @@ def compare_trajectories(contenders, rtol):
     return worst, ref
 
 
-def gemm_peak(dtype, repeats):
-    """GFLOP/s of the fastest of ``repeats`` 2048 x 2048 products (a peak, not a median)."""
-    A = np.random.default_rng(0).standard_normal((2048, 2048)).astype(dtype)
+def gemm_peak(dtype, size, repeats):
+    """GFLOP/s of the fastest of ``repeats`` size x size products (a peak, not a median)."""
+    A = np.random.default_rng(0).standard_normal((size, size)).astype(dtype)
     A @ A
     best = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
         A @ A
         best = min(best, time.perf_counter() - start)
-    return 2 * 2048**3 / best / 1e9
+    return 2 * size**3 / best / 1e9
 
 
 class Floor:
@@ -503,18 +540,17 @@ def _rss_kib(field):
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def memory_probe(case, contender, quick):
+def memory_probe(case, contender, sizes):
     """(Subprocess) peak extra resident memory of one training run, in MiB, as JSON."""
     if case == "big":
-        n = 200_000 if quick else 2_000_000
-        X, y, w = seed_data(n, np.float32)
+        X, y, w = seed_data(sizes.big_samples, np.float32)
         contenders = {"deltaprop": seed_contenders(X, y, w, 2, include_missing=False)["deltaprop"]}
     elif case.startswith("seed"):
         dtype = np.float32 if case == "seed32" else np.float64
-        X, y, w = seed_data(50_000, dtype)
+        X, y, w = seed_data(sizes.seed_samples, dtype)
         contenders = seed_contenders(X, y, w, 3)
     else:
-        X, y, w = mnist_like(12_800 if quick else 60_000)
+        X, y, w = mnist_like(sizes.mlp_samples)
         contenders = mlp_contenders(X, y, w, 128)
     c = contenders[contender]
     c.prepare()
@@ -539,14 +575,25 @@ def memory_probe(case, contender, quick):
     print(json.dumps(result))
 
 
-def probe(case, contender, quick):
+def probe(case, contender, mode):
     cmd = [sys.executable, __file__, "--memory-probe", case, contender]
-    if quick:
-        cmd.append("--quick")
+    if mode != "full":
+        cmd.append(f"--{mode}")
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"}
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def probed(times, case, mode):
+    """The contenders whose peak memory is measured in ``case``.
+
+    A smoke run measures deltaprop alone, once per kind of probe (seed32 stands for
+    seed64): each probe is a fresh process that imports PyTorch, seconds a smoke run lacks.
+    """
+    if mode == "smoke":
+        return [] if case == "seed64" else ["deltaprop"]
+    return [k for k in times if k != "floor"]
 
 
 # ------------------------------------------------------------------------ report
@@ -646,8 +693,13 @@ def fmt_ratio(x):
 
 
 def write_report(path, args, sections, elapsed):
-    command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
-    mode = "quick mode: fewer iterations and repetitions" if args.quick else "full run"
+    command = "python benchmarks/run.py" + ("" if args.mode == "full" else f" --{args.mode}")
+    mode = {
+        "full": "full run",
+        "quick": "quick mode: fewer iterations and repetitions",
+        "smoke": "smoke run: tiny sizes and one repetition, checking that the script runs; "
+        "its figures mean nothing",
+    }[args.mode]
     lines = [
         "# Benchmarks",
         "",
@@ -710,21 +762,32 @@ def timing_table(times, flops, iters, peak, memory, losses, trajectory, unit):
 # ------------------------------------------------------------------------ main
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer iterations and repeats")
-    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    modes = parser.add_mutually_exclusive_group()
+    modes.add_argument("--quick", action="store_true", help="fewer iterations and repeats")
+    modes.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, one repetition: checks that the script runs, its figures mean "
+        "nothing (needs --output)",
+    )
+    parser.add_argument("--output", help="the report's file (default: BENCHMARKS.md)")
     parser.add_argument("--memory-probe", nargs=2, metavar=("CASE", "CONTENDER"))
     args = parser.parse_args(argv)
+    args.mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    sizes = SIZES[args.mode]
     if args.memory_probe:
-        memory_probe(*args.memory_probe, args.quick)
+        memory_probe(*args.memory_probe, sizes)
         return 0
+    if args.output is None:
+        if args.smoke:
+            parser.error("--smoke needs --output: a smoke run never replaces BENCHMARKS.md")
+        args.output = str(ROOT / "BENCHMARKS.md")
 
     import torch
 
     torch.set_num_threads(os.cpu_count() or 1)
-    quick = args.quick
-    repeats = 3 if quick else 5
-    seed_iters = 20 if quick else 200
-    mlp_samples = 12_800 if quick else 60_000
+    mode = args.mode
+    repeats, seed_iters, mlp_samples = sizes.repeats, sizes.seed_iters, sizes.mlp_samples
     started = time.perf_counter()
     counters_at_start = cpu_counters()
     sections = []
@@ -733,13 +796,17 @@ def main(argv=None):
     def log(msg):
         print(f"[{time.perf_counter() - started:6.1f} s] {msg}", flush=True)
 
-    peaks = {np.float32: gemm_peak(np.float32, 9), np.float64: gemm_peak(np.float64, 9)}
+    peaks = {
+        dtype: gemm_peak(dtype, sizes.gemm_size, sizes.gemm_repeats)
+        for dtype in (np.float32, np.float64)
+    }
     log(f"GEMM peak: float32 {peaks[np.float32]:.0f}, float64 {peaks[np.float64]:.0f} GFLOP/s")
     sections.append(
         [
             "## GEMM peak",
             "",
-            "A 2048 x 2048 by 2048 x 2048 product with NumPy's BLAS, the fastest of 9.",
+            f"A {sizes.gemm_size} x {sizes.gemm_size} by {sizes.gemm_size} x "
+            f"{sizes.gemm_size} product with NumPy's BLAS, the fastest of {sizes.gemm_repeats}.",
             "",
             "| dtype | GFLOP/s |",
             "|---|---|",
@@ -749,10 +816,11 @@ def main(argv=None):
     )
 
     # 1. the seed network ------------------------------------------------------------
+    n_seed = f"{sizes.seed_samples:,}".replace(",", " ")
     seed_section = [
         "## 1. The seed network, full-batch gradient descent",
         "",
-        f"n = 50 000 samples, 64 inputs -> 128 sigmoid -> 1 sigmoid, weighted binary "
+        f"n = {n_seed} samples, 64 inputs -> 128 sigmoid -> 1 sigmoid, weighted binary "
         f"cross-entropy (random weights in [0.5, 2]), learning rate {SEED_LR}, "
         f"{seed_iters} iterations per run, medians of {repeats} alternated runs. "
         "scikit-learn: `MLPClassifier(solver='sgd', batch_size=n, momentum=0, alpha=0, "
@@ -760,7 +828,9 @@ def main(argv=None):
         "`coefs_`/`intercepts_` and `warm_start=True`. PyTorch: an eager loop with "
         "`binary_cross_entropy_with_logits` and `torch.optim.SGD`. The matrix-product floor is "
         "the time NumPy's BLAS needs for the iteration's products alone (two GEMMs, two "
-        "matrix-vector products).",
+        "matrix-vector products). deltaprop `train` runs with Numba's compiled loops "
+        "(`DELTAPROP_FUSED=1`: the sigmoid's element-wise work in one pass); the row of "
+        "NumPy's operations only is the same code with them off, the same bits.",
         "",
     ]
     if not hasattr(dp, "MLPClassifier"):
@@ -771,19 +841,16 @@ def main(argv=None):
         ]
     for dtype in (np.float32, np.float64):
         name = np.dtype(dtype).name
-        X, y, w = seed_data(50_000, dtype)
-        check = seed_contenders(X, y, w, 10)
+        X, y, w = seed_data(sizes.seed_samples, dtype)
+        check = seed_contenders(X, y, w, sizes.check_iters)
         trajectory, _ = compare_trajectories(check, 1e-3 if dtype == np.float32 else 1e-7)
         log(f"seed {name}: trajectories agree (max rel. diff {max(trajectory.values()):.1e})")
         contenders = seed_contenders(X, y, w, seed_iters)
         contenders["floor"] = floor = seed_floor(X, seed_iters)
         times = alternate(contenders, repeats)
         losses = {k: c.last_loss for k, c in contenders.items()}
-        memory = {
-            k: probe("seed32" if dtype == np.float32 else "seed64", k, quick)
-            for k in times
-            if k != "floor"
-        }
+        case = "seed32" if dtype == np.float32 else "seed64"
+        memory = {k: probe(case, k, mode) for k in probed(times, case, mode)}
         log(
             "seed "
             + name
@@ -833,7 +900,7 @@ def main(argv=None):
         losses = {k: c.last_loss for k, c in contenders.items()}
         memory = {}
         if batch_size == 128:
-            memory = {k: probe("mlp", k, quick) for k in times if k != "floor"}
+            memory = {k: probe("mlp", k, mode) for k in probed(times, "mlp", mode)}
         log(
             f"mlp batch {batch_size}: "
             + ", ".join(f"{k} {statistics.median(v):.3f} s" for k, v in times.items())
@@ -849,7 +916,7 @@ def main(argv=None):
     # 3. L-BFGS ------------------------------------------------------------------------
     lbfgs_section = ["## 3. Full-batch L-BFGS on the seed network", ""]
     if hasattr(dp, "LBFGS"):
-        lbfgs_section += lbfgs_case(repeats, 20 if quick else 100)
+        lbfgs_section += lbfgs_case(repeats, sizes.lbfgs_iters, sizes.seed_samples)
     else:
         lbfgs_section.append(
             "Skipped: `deltaprop.LBFGS` does not exist yet (the learning-algorithms issue)."
@@ -857,8 +924,8 @@ def main(argv=None):
     sections.append(lbfgs_section)
 
     # 4. bounded memory ------------------------------------------------------------------
-    big = probe("big", "deltaprop", quick)
-    n_big = 200_000 if quick else 2_000_000
+    big = probe("big", "deltaprop", mode)
+    n_big = sizes.big_samples
     log(f"big full batch: {big}")
     ok = "extra_mib" in big and big["extra_mib"] <= 256
     seconds = big.get("seconds_per_iter") or float("nan")
@@ -902,9 +969,9 @@ def main(argv=None):
     return 0
 
 
-def lbfgs_case(repeats, max_iter):
+def lbfgs_case(repeats, max_iter, n_samples):
     """deltaprop's L-BFGS against scikit-learn's (both SciPy's L-BFGS-B) from the same start."""
-    X, y, w = seed_data(50_000, np.float64)
+    X, y, w = seed_data(n_samples, np.float64)
     init = seed_init()
 
     class DeltapropLBFGS(DeltapropTrain):
@@ -1034,6 +1101,11 @@ def targets_section(summary):
 
     add("seed float32: >= 4x scikit-learn", s32["sklearn"] / s32["deltaprop"], 4.0)
     add("seed float32: >= 2.5x PyTorch eager", s32["torch"] / s32["deltaprop"], 2.5)
+    if "deltaprop_numpy" in s32:
+        rows.append(
+            "| seed float32: the compiled sigmoid loops (Numba) against NumPy's operations "
+            f"(before / after) | {s32['deltaprop_numpy'] / s32['deltaprop']:.2f}x | - |"
+        )
     for batch, vs_sklearn, vs_torch in ((128, 2.0, 1.5), (32, 1.5, 1.2)):
         m = summary[f"mlp{batch}"]
         name = f"784-256-256-10 Adam batch {batch}"

