@@ -4,6 +4,7 @@ integer class codes with blank cells."""
 from __future__ import annotations
 
 import datetime
+import warnings
 
 import numpy as np
 import pytest
@@ -99,3 +100,91 @@ def test_a_day_first_model_file_round_trips(tmp_path):
     batch = frame.drop(columns="y")
     np.testing.assert_array_equal(again.predict_proba(batch), model.predict_proba(batch))
     assert again.preprocessor_.columns_[0]["day_first"] is True
+
+
+# -- spellings kept: identifiers, class labels and codes that look like numbers ------------
+@pytest.fixture(params=["csv module", "pandas"])
+def reader(request, monkeypatch):
+    """Each case twice: predict's small-file reader, and pandas (the file made "large")."""
+    if request.param == "pandas":
+        monkeypatch.setattr("deltaprop.tabular.plain.SMALL_CSV_BYTES", 0)
+    return request.param
+
+
+def _cli(*argv):
+    from deltaprop.cli.main import main
+
+    return main([str(a) for a in argv])
+
+
+def test_predict_writes_ids_as_the_file_wrote_them(tmp_path, capsys, reader):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=60)
+    ids = ["00983057", "7340000000164782649"] + [f"{i:08d}" for i in range(58)]
+    frame = pd.DataFrame({"account": ids, "x": x, "y": np.where(x > 0, "up", "down")})
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    frame.drop(columns="y").head(3).to_csv(tmp_path / "new.csv", index=False)
+    model = tmp_path / "m.deltaprop"
+    assert _cli("train", tmp_path / "train.csv", "--target", "y", "--id", "account",
+                "--out", model, "-q") == 0  # fmt: skip
+    capsys.readouterr()
+    assert _cli("predict", model, tmp_path / "new.csv") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        "account", "00983057", "7340000000164782649", "00000000"
+    ]  # fmt: skip
+
+
+def test_codes_a_new_file_holds_as_numbers_match_their_categories(tmp_path, capsys, reader):
+    rng = np.random.default_rng(0)
+    code = rng.choice(["007", "012", "A15", "B20"], 200)
+    ok = np.where(code == "007", "yes", "no")
+    pd.DataFrame({"code": code, "q": rng.normal(size=200), "ok": ok}).to_csv(
+        tmp_path / "train.csv", index=False
+    )
+    pd.DataFrame({"code": ["007", "012", "007"], "q": [0.0, 0.0, 0.0]}).to_csv(
+        tmp_path / "new.csv", index=False
+    )  # numbers alone: read as 7 and 12 before the model asked for the text
+    model = tmp_path / "m.deltaprop"
+    assert _cli("train", tmp_path / "train.csv", "--target", "ok", "--out", model, "-q") == 0
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no category unseen
+        assert _cli("predict", model, tmp_path / "new.csv") == 0
+    assert capsys.readouterr().out.splitlines() == ["ok", "yes", "no", "yes"]
+
+
+def test_class_labels_keep_their_spelling(tmp_path, capsys, reader):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=90)
+    labels = np.where(x > 0.5, "01", np.where(x > -0.5, "02", "03"))
+    pd.DataFrame({"x": x, "target": labels}).to_csv(tmp_path / "t.csv", index=False)
+    model = tmp_path / "m.deltaprop"
+    assert _cli("train", tmp_path / "t.csv", "--target", "target", "--out", model, "-q") == 0
+    capsys.readouterr()
+    assert _cli("predict", model, tmp_path / "t.csv", "--proba") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "target,proba_01,proba_02,proba_03"
+    assert {line.split(",")[0] for line in out[1:]} <= {"01", "02", "03"}
+    assert _cli("evaluate", model, tmp_path / "t.csv", "--json") == 0
+    assert '"accuracy"' in capsys.readouterr().out
+
+
+def test_one_class_written_two_ways_stays_one_class(tmp_path):
+    frame = pd.DataFrame({"x": np.arange(40.0), "y": ["1", "1.0", "2", "2"] * 10})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    table = read_table(tmp_path / "t.csv", keep_spelling=["y"])
+    from deltaprop.cli.tabular import _labels_as_written
+
+    assert _labels_as_written(table, "y")["y"].tolist() == [1.0, 1.0, 2.0, 2.0] * 10
+
+
+def test_read_table_keeps_the_spelling_it_is_asked_for(tmp_path):
+    from deltaprop.tabular.columns import as_written
+
+    (tmp_path / "t.csv").write_text("a,b,c\n007,1.50,x\nNA,2,y\n012,3,z\n")
+    table = read_table(tmp_path / "t.csv", keep_spelling=["a", "c", "absent"])
+    np.testing.assert_array_equal(table["a"].to_numpy(), [7.0, np.nan, 12.0])
+    assert as_written(table, "a").tolist() == ["007", None, "012"]
+    assert as_written(table, "b").tolist() == [1.5, 2.0, 3.0]  # not asked for
+    assert as_written(table, "c").tolist() == ["x", "y", "z"]  # text already

@@ -13,7 +13,7 @@ import io
 import os
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from deltaprop.cli.terminal import terminal_safe
 from deltaprop.estimators.plan import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from deltaprop.files.container import load, save, write_atomically
 from deltaprop.tabular import TabularModel, read_table
+from deltaprop.tabular.columns import WRITTEN_AS
+from deltaprop.tabular.plain import PlainTable
 from deltaprop.training.history import DivergenceWarning
 
 __all__ = [
@@ -52,9 +54,11 @@ __all__ = [
     "require_extras",
     "say",
     "score_name",
+    "spelled_as_written",
     "stop_explanation",
     "training_png",
     "write_bytes",
+    "written_columns",
 ]
 
 INSTALL = 'pip install "deltaprop[cli]"'
@@ -78,13 +82,50 @@ def require_extras(command: str, *, sklearn: bool = True) -> Any:
     return pandas
 
 
-def read_table_at(path: str, args: argparse.Namespace | None = None) -> Any:
+def read_table_at(
+    path: str, args: argparse.Namespace | None = None, keep_spelling: Sequence[str] = ()
+) -> Any:
     """The table at ``path`` (CSV, TSV, Parquet, NPZ, Excel) as a pandas DataFrame.
 
     ``args`` may carry ``--sep``, ``--decimal`` and ``--encoding``; without them (or
-    without ``args``) they are sniffed.
+    without ``args``) they are sniffed. The text of the columns ``keep_spelling`` is kept
+    where it reads as numbers (:func:`spelled_as_written`).
     """
-    return read_table(path, **({} if args is None else table_reading(args)))
+    reading = {} if args is None else table_reading(args)
+    return read_table(path, keep_spelling=keep_spelling, **reading)
+
+
+def written_columns(model: Any, target: str | None = None) -> list[str]:
+    """The columns a model reads as text whatever they look like: its ID columns, its
+    categorical and text features, and the column ``target`` when the model's classes
+    are text (a class ``01`` is not the number 1)."""
+    names = list(model.id_columns_)
+    names += [
+        c["name"] for c in model.preprocessor_.columns_ if c["kind"] in ("categorical", "text")
+    ]
+    classes = getattr(model, "classes_", None) if model.task_ == "classification" else None
+    if target is not None and classes is not None and classes.dtype == object:
+        names.append(target)
+    return names
+
+
+def spelled_as_written(table: Any, names: Sequence[str]) -> Any:
+    """``table`` with its columns ``names`` as the file wrote them, where the reader read
+    them as numbers and kept their text (``00983057``, not 983057; see
+    :func:`~deltaprop.tabular.columns.as_written`)."""
+    for name in names:
+        if name not in table.columns:
+            continue
+        plain = isinstance(table, PlainTable)
+        written = (table.written_as if plain else table.attrs.get(WRITTEN_AS, {})).get(name)
+        if written is None:
+            continue
+        if plain:
+            table = table.with_column(name, written)
+        else:
+            table = table.copy(deep=False)
+            table[name] = written
+    return table
 
 
 def load_model(path: str) -> Any:

@@ -21,6 +21,8 @@ from deltaprop.cli.common import (
     number,
     read_table_at,
     require_extras,
+    spelled_as_written,
+    written_columns,
 )
 from deltaprop.cli.options import UsageError, add, wrap
 from deltaprop.cli.terminal import terminal_safe
@@ -157,10 +159,11 @@ def _explain_model(args: argparse.Namespace) -> int:
     if args.row < 1:
         raise UsageError(f"--row must be >= 1 (1 is the first data row), got {args.row}")
     model = load_model(model_path)
-    frame = read_table_at(data_path)
+    target = args.target or model.target_
+    written = written_columns(model, target)
+    frame = spelled_as_written(read_table_at(data_path, keep_spelling=written), written)
     if args.row > len(frame):
         raise UsageError(f"--row {args.row}: {data_path!r} has {len(frame)} data rows")
-    target = args.target or model.target_
     if target not in frame.columns:
         raise UsageError(
             f"{data_path!r} lacks the target column {target!r}: explaining a row needs its "

@@ -33,8 +33,10 @@ from deltaprop.cli.common import (
     read_table_at,
     require_extras,
     say,
+    spelled_as_written,
     training_png,
     write_bytes,
+    written_columns,
 )
 from deltaprop.cli.options import (
     MLP_OPTIONS,
@@ -56,7 +58,7 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
-from deltaprop.tabular.columns import missing_mask, require_pandas
+from deltaprop.tabular.columns import WRITTEN_AS, missing_mask, require_pandas
 from deltaprop.tabular.plain import PlainTable, plain_csv_text, read_small_csv
 from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError, describe_change
 
@@ -186,8 +188,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_in_memory(args: argparse.Namespace) -> int:
-    frame = read_table_at(args.data, args)
     args.target = args.target.strip()
+    frame = read_table_at(args.data, args, keep_spelling=[*(args.id or ()), args.target])
     if args.target not in frame.columns:
         raise UsageError(
             f"target column {args.target!r} is not in {args.data!r} (columns: "
@@ -207,6 +209,8 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     task = args.task or infer_task(frame[args.target], name=args.target)
+    if task == "classification":
+        frame = _labels_as_written(frame, args.target)
     if args.no_standardize:
         message = _scale_warning(frame, args, task)
         if message is not None:
@@ -238,6 +242,22 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     return finish_training(args, model, n_labelled, fitted=estimator)
 
 
+def _labels_as_written(frame: Any, target: str) -> Any:
+    """``frame`` with class labels the file wrote as numbers in its spelling (``01``,
+    ``02``), where each number has one spelling (``1`` and ``1.0`` stay one class)."""
+    written = frame.attrs.get(WRITTEN_AS, {}).get(target)
+    if written is None:
+        return frame
+    present = [
+        (number, text)
+        for number, text in zip(frame[target], written, strict=True)
+        if text is not None
+    ]
+    if len({text for _, text in present}) != len({number for number, _ in present}):
+        return frame
+    return spelled_as_written(frame, [target])
+
+
 # -- predict --------------------------------------------------------------------------
 def cmd_predict(args: argparse.Namespace) -> int:
     """Write one prediction (and, with --proba, class probabilities) per input row.
@@ -252,11 +272,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.proba and model.task_ != "classification":
         raise UsageError("--proba needs a classification model; this one is regression")
     table = None
+    written = written_columns(model)
     if model.preprocessor_.reads_plain_tables():
-        table = read_small_csv(args.data, **table_reading(args))
+        table = read_small_csv(args.data, **table_reading(args), keep_spelling=written)
     if table is None:
         require_extras("predict", sklearn=False)
-        table = read_table_at(args.data, args)
+        table = read_table_at(args.data, args, keep_spelling=written)
+    table = spelled_as_written(table, written)
     ids = [c for c in model.id_columns_ if c in table.columns]
     absent = [c for c in model.id_columns_ if c not in table.columns]
     if absent:
@@ -304,8 +326,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for option in ("plot", "html"):
         check_destination(getattr(args, option), f"--{option}")
     model = load_model(args.model)
-    frame = read_table_at(args.data, args)
     target = args.target or model.target_
+    written = written_columns(model, target)
+    frame = spelled_as_written(read_table_at(args.data, args, keep_spelling=written), written)
     report = model.report(frame, target=target, sample_weight=args.sample_weight)
     # JSON escapes every control and non-ASCII character itself
     print(

@@ -66,18 +66,25 @@ class PlainTable:
     ----------
     columns : mapping of str -> ndarray of shape (n_rows,)
         In the table's order; at least one column and one row, all of one length.
+    written_as : mapping of str -> ndarray of shape (n_rows,), optional
+        The text of columns read as numbers, where the reader was asked to keep it
+        (:func:`~deltaprop.tabular.columns.as_written`).
 
     Attributes
     ----------
     columns : list of str
+    written_as : dict of str -> ndarray
     """
 
-    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+    def __init__(
+        self, columns: dict[str, np.ndarray], written_as: dict[str, np.ndarray] | None = None
+    ) -> None:
         lengths = {len(v) for v in columns.values()}
         if len(lengths) != 1 or 0 in lengths:
             raise ValueError(f"a PlainTable needs columns of one length >= 1, got {lengths}")
         self._data = dict(columns)
         self.columns = list(self._data)
+        self.written_as = dict(written_as or {})
 
     def __len__(self) -> int:
         return len(next(iter(self._data.values())))
@@ -91,14 +98,21 @@ class PlainTable:
     def without(self, names: Iterable[str]) -> PlainTable:
         """This table without the columns ``names``."""
         drop = set(names)
-        return PlainTable({k: v for k, v in self._data.items() if k not in drop})
+        return PlainTable(
+            {k: v for k, v in self._data.items() if k not in drop},
+            {k: v for k, v in self.written_as.items() if k not in drop},
+        )
+
+    def with_column(self, name: str, values: np.ndarray) -> PlainTable:
+        """This table with column ``name`` replaced by ``values`` (same length)."""
+        return PlainTable({**self._data, name: values}, self.written_as)
 
     def __repr__(self) -> str:
         return f"PlainTable({len(self)} rows, columns {self.columns[:10]})"
 
 
 # -- the values ---------------------------------------------------------------------------
-def tidy_strings(cells: Sequence[str], decimal: str = ".") -> np.ndarray:
+def tidy_strings(cells: Sequence[str], decimal: str | None = ".") -> np.ndarray:
     """One column's cells as :func:`~deltaprop.tabular.readers.tidy` makes them.
 
     Cells are stripped and the null spellings are missing; when every present cell is a
@@ -109,7 +123,8 @@ def tidy_strings(cells: Sequence[str], decimal: str = ".") -> np.ndarray:
     Parameters
     ----------
     cells : sequence of str, length n_rows
-    decimal : {".", ","}
+    decimal : {".", ","} or None
+        None: the stripped texts and None, never numbers.
 
     Returns
     -------
@@ -119,6 +134,10 @@ def tidy_strings(cells: Sequence[str], decimal: str = ".") -> np.ndarray:
     for cell in cells:
         text = cell.strip()
         texts.append(None if text.lower() in NULL_SPELLINGS else text)
+    if decimal is None:  # the text alone, as read (a column to write back as written)
+        kept = np.empty(len(texts), dtype=object)
+        kept[:] = texts
+        return kept
     numbers = np.array([np.nan if t is None else number_from_text(t, decimal) for t in texts])
     missing = np.array([t is None for t in texts], dtype=bool)
     present = ~missing
@@ -211,6 +230,7 @@ def read_small_csv(
     sep: str | None = None,
     decimal: str | None = None,
     encoding: str | None = None,
+    keep_spelling: Iterable[str] = (),
 ) -> PlainTable | None:
     """Read a small CSV or TSV file into a :class:`PlainTable`, or None (read it with pandas).
 
@@ -262,9 +282,16 @@ def read_small_csv(
         return None
     cells = list(zip(*records[1:], strict=True))
     warn_preamble(str(path), preamble)
-    return PlainTable(
-        {name: tidy_strings(column, decimal) for name, column in zip(names, cells, strict=True)}
-    )
+    columns = {
+        name: tidy_strings(column, decimal) for name, column in zip(names, cells, strict=True)
+    }
+    keep = set(keep_spelling)
+    written = {
+        name: tidy_strings(column, None)
+        for name, column in zip(names, cells, strict=True)
+        if name in keep and columns[name].dtype != object
+    }
+    return PlainTable(columns, written)
 
 
 def _header_names(header: list[str], where: str) -> list[str]:

@@ -61,6 +61,7 @@ from deltaprop.tabular.columns import (
     missing_error,
     most_frequent,
     not_numbers_error,
+    number_from_text,
     numeric_values,
     parse_numbers,
     reads_yes_no,
@@ -123,6 +124,27 @@ def _missing(name: str, missing: np.ndarray, hints: tuple[str, str] = _MISSING_H
     """The error for missing values without imputation, in both spellings."""
     python, cli = (str(missing_error(name, missing, hint)) for hint in hints)
     return SpelledError(python, cli)
+
+
+def _codes_by_number(categories: list[str], strings: np.ndarray) -> np.ndarray:
+    """The categories that ``strings`` name as numbers spelled otherwise (``007``, ``7.0``
+    for the category ``7``, or ``7`` for ``007``), -1 where none does.
+
+    A column read as text in one file and as numbers in another (a batch of codes
+    without a letter among them) writes the same code two ways.
+    """
+    by_number: dict[float, int] = {}
+    for k, category in enumerate(categories):
+        number = number_from_text(category, ".")
+        if number == number:  # not NaN; a number two categories spell is no match
+            by_number[number] = -1 if number in by_number else k
+    codes = np.full(len(strings), -1, dtype=np.intp)
+    if not by_number:
+        return codes
+    for i, text in enumerate(strings):
+        number = number_from_text(str(text), ".") if text is not None else float("nan")
+        codes[i] = by_number.get(number, -1) if number == number else -1
+    return codes
 
 
 def _whole(values: np.ndarray) -> bool:
@@ -650,6 +672,9 @@ class Preprocessor:
         index = {category: k for k, category in enumerate(column["categories"])}
         codes = np.array([index.get(s, -1) for s in as_text(strings)], dtype=np.intp)
         unseen = codes < 0
+        if unseen.any():
+            codes[unseen] = _codes_by_number(column["categories"], strings[unseen])
+            unseen = codes < 0
         counts["unseen"] = int(unseen.sum())
         counts["unseen_values"] = sorted({str(v) for v in strings[unseen]})[:SHOW]  # type: ignore[assignment]
         return (

@@ -25,6 +25,7 @@ import tokenize
 import warnings
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from deltaprop.files.archives import (
 from deltaprop.tabular.columns import (
     NESTED_TYPES,
     NULL_SPELLINGS,
+    WRITTEN_AS,
     DataWarning,
     column_names,
     number_from_text,
@@ -121,6 +123,7 @@ def read_table(
     sep: str | None = None,
     decimal: str | None = None,
     encoding: str | None = None,
+    keep_spelling: Iterable[str] = (),
 ) -> Any:
     """Read a CSV, TSV, Parquet, NPZ or Excel file into a :class:`pandas.DataFrame`.
 
@@ -144,6 +147,10 @@ def read_table(
         The text encoding; default: UTF-16 or UTF-32 when the file starts with their
         byte-order mark (Excel's "Unicode Text"), else UTF-8 (a byte-order mark is
         dropped), else cp1252 (latin-1 where cp1252 cannot decode a byte).
+    keep_spelling : iterable of str, optional
+        Columns whose text, when read as numbers, is kept too (stripped, null spellings
+        None) in ``frame.attrs``: :func:`~deltaprop.tabular.columns.as_written` gives it
+        back (``00983057``, not 983057). Names not in the file are ignored.
 
     Returns
     -------
@@ -211,7 +218,7 @@ def read_table(
     nested = frame.attrs.get(NESTED_TYPES, {})
     original = list(frame.columns)
     frame.columns = column_names(original, str(path))
-    frame = tidy(frame, pd, decimal or ".")
+    frame = tidy(frame, pd, decimal or ".", keep_spelling)
     if nested:  # kept with the table, so that its roles name the Arrow types
         renamed = dict(zip(original, frame.columns, strict=True))
         frame.attrs[NESTED_TYPES] = {renamed[k]: v for k, v in nested.items() if k in renamed}
@@ -257,24 +264,23 @@ def _check_options(sep: str | None, decimal: str | None, encoding: str | None) -
             raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
 
 
-def tidy(frame: Any, pd: Any, decimal: str = ".") -> Any:
+def tidy(frame: Any, pd: Any, decimal: str = ".", keep_spelling: Iterable[str] = ()) -> Any:
     """Text cells stripped, null spellings missing, text columns of numbers as numbers.
 
     A text column whose every present value reads as a number (``"45%"`` as 45,
     ``"1,234"`` as 1234, ``"1.234,5"`` as 1234.5 with ``decimal=","``) becomes float64
-    (int64 when they are integers and none is missing).
+    (int64 when they are integers and none is missing); for the columns of
+    ``keep_spelling`` its stripped text is kept in ``frame.attrs[WRITTEN_AS]``.
     """
-    out = {}
+    out, written = {}, {}
+    keep = set(keep_spelling)
     for name in frame.columns:
         series = frame[name]
         if series.dtype == object or pd.api.types.is_string_dtype(series):
             numbers, missing = parse_numbers(series, pd, decimal)
             present = ~missing
-            if present.any() and not np.isnan(numbers[present]).any():
-                integers = not missing.any() and np.all(np.abs(numbers) < 2.0**53)
-                integers = integers and np.all(numbers == np.round(numbers))
-                series = pd.Series(numbers.astype(np.int64) if integers else numbers)
-            else:
+            cleaned = None
+            if name in keep or not (present.any() and not np.isnan(numbers[present]).any()):
                 values = series.astype("object").to_numpy()
                 cleaned = np.empty(len(values), dtype=object)
                 for i, value in enumerate(values):
@@ -282,9 +288,19 @@ def tidy(frame: Any, pd: Any, decimal: str = ".") -> Any:
                         text = value.strip()
                         value = None if text.lower() in NULL_SPELLINGS else text
                     cleaned[i] = value
+            if present.any() and not np.isnan(numbers[present]).any():
+                integers = not missing.any() and np.all(np.abs(numbers) < 2.0**53)
+                integers = integers and np.all(numbers == np.round(numbers))
+                series = pd.Series(numbers.astype(np.int64) if integers else numbers)
+                if cleaned is not None:
+                    written[name] = cleaned
+            else:
                 series = pd.Series(cleaned, dtype=object)
         out[name] = series.reset_index(drop=True)
-    return pd.DataFrame(out)
+    tidied = pd.DataFrame(out)
+    if written:
+        tidied.attrs[WRITTEN_AS] = written
+    return tidied
 
 
 def _decode(path: Path, suffix: str, encoding: str | None) -> str:
