@@ -188,3 +188,18 @@ def test_read_table_keeps_the_spelling_it_is_asked_for(tmp_path):
     assert as_written(table, "a").tolist() == ["007", None, "012"]
     assert as_written(table, "b").tolist() == [1.5, 2.0, 3.0]  # not asked for
     assert as_written(table, "c").tolist() == ["x", "y", "z"]  # text already
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # 20 iterations do not converge
+def test_early_stopping_with_a_class_of_one_row_splits_at_random():
+    import deltaprop as dp
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.array(["a"] * 20 + ["b"] * 19 + ["Total"])  # a totals line left in the export
+    model = dp.MLPClassifier(early_stopping=True, max_iter=20, random_state=0).fit(X, y)
+    assert model.classes_.tolist() == ["Total", "a", "b"]
+    assert len(model.validation_scores_) == model.n_iter_
+    few = dp.MLPClassifier(early_stopping=True, validation_fraction=0.1, max_iter=20)
+    few.fit(X[:30], np.array(list("abcde") * 6))  # 3 held-out rows for 5 classes
+    assert few.n_iter_ >= 1

@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
+import math
 import numbers
 import warnings
 from itertools import pairwise
@@ -801,7 +802,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _stratify(self, Y):
         if self._multilabel():
             return None
-        return np.argmax(Y, axis=1) if Y.shape[1] > 1 else Y[:, 0]
+        codes = np.argmax(Y, axis=1) if Y.shape[1] > 1 else Y[:, 0]
+        counts = np.unique(codes, return_counts=True)[1]
+        n_val = math.ceil(self.validation_fraction * len(codes))
+        if counts.min() < 2 or not len(counts) <= n_val <= len(codes) - len(counts):
+            # a class of one row (a totals line, a rare label) cannot be in both parts,
+            # nor every class in a part smaller than their number: a plain random split
+            return None
+        return codes
 
     def _class_weight_indices(self):
         if self.class_weight is None:
