@@ -203,3 +203,20 @@ def test_early_stopping_with_a_class_of_one_row_splits_at_random():
     few = dp.MLPClassifier(early_stopping=True, validation_fraction=0.1, max_iter=20)
     few.fit(X[:30], np.array(list("abcde") * 6))  # 3 held-out rows for 5 classes
     assert few.n_iter_ >= 1
+
+
+@pytest.mark.parametrize("reader", ["pandas", "csv module"])
+def test_a_semicolon_export_of_whole_numbers_reads_points_as_thousands(tmp_path, reader):
+    from deltaprop.tabular.plain import read_small_csv
+
+    prices = ["4.733", "950", "12.500", "1.250.000", "351"]
+    path = tmp_path / "de.csv"
+    path.write_text("carat;price\n" + "".join(f"{i};{p}\n" for i, p in enumerate(prices)))
+    table = read_table(path) if reader == "pandas" else read_small_csv(path)
+    np.testing.assert_array_equal(np.asarray(table["price"]), [4733, 950, 12500, 1250000, 351])
+    # decimals: a point before three digits that cannot group thousands, or other digits
+    for other in ("0.250", "1.5"):
+        decimals = [*prices[:3], "351", other]
+        path.write_text("a;b\n" + "".join(f"{i};{p}\n" for i, p in enumerate(decimals)))
+        values = np.asarray(read_table(path)["b"])
+        np.testing.assert_allclose(values[:3], [4.733, 950, 12.5])

@@ -82,6 +82,10 @@ _SEPARATORS = (",", ";", "\t", "|")
 _SNIFF_CHARS = 65536
 _DECIMAL_COMMA = re.compile(r"^[+-]?([0-9]{1,3}(\.[0-9]{3})+|[0-9]+),[0-9]+$")
 _DECIMAL_POINT = re.compile(r"^[+-]?[0-9]+\.[0-9]+$")
+#: A whole number with points between its thousands (never a leading 0: 0.250 is a decimal).
+_THOUSANDS_POINT = re.compile(r"^[+-]?[1-9][0-9]{0,2}(\.[0-9]{3})+$")
+#: How many such numbers, and no other number with a point, make ``.`` the thousands mark.
+_MIN_GROUPED = 3
 # UTF-32's marks first: UTF-32-LE's (FF FE 00 00) starts with UTF-16-LE's (FF FE)
 _BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -479,16 +483,26 @@ def sniff_separator(text: str) -> str:
 
 
 def sniff_decimal(text: str, sep: str) -> str:
-    """``","`` when the sample writes more numbers as ``1,5`` than as ``1.5`` (not for ``,``)."""
+    """``","`` when the sample writes more numbers as ``1,5`` than as ``1.5`` (not for ``,``),
+    or, separated by ``;``, writes no decimal comma and every number with a point as
+    thousands (``4.733``, ``12.500``, ``1.250.000``: a German or Dutch export of whole
+    numbers, where ``0.250`` or ``1.5`` would be decimals)."""
     if sep == ",":
         return "."
-    comma = point = 0
+    comma = point = grouped = 0
     for row in _records(text[:_SNIFF_CHARS], sep, 200)[1:]:
         for cell in row:
             cell = cell.strip()
             comma += bool(_DECIMAL_COMMA.match(cell))
-            point += bool(_DECIMAL_POINT.match(cell))
-    return "," if comma > point else "."
+            if _THOUSANDS_POINT.match(cell):
+                grouped += 1
+            elif _DECIMAL_POINT.match(cell):
+                point += 1
+    if comma > point + grouped:
+        return ","
+    if sep == ";" and comma == point == 0 and grouped >= _MIN_GROUPED:
+        return ","
+    return "."
 
 
 def _read_csv(
