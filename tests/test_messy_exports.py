@@ -220,3 +220,21 @@ def test_a_semicolon_export_of_whole_numbers_reads_points_as_thousands(tmp_path,
         path.write_text("a;b\n" + "".join(f"{i};{p}\n" for i, p in enumerate(decimals)))
         values = np.asarray(read_table(path)["b"])
         np.testing.assert_allclose(values[:3], [4.733, 950, 12.5])
+
+
+@pytest.mark.parametrize("reader", ["pandas", "csv module"])
+def test_columns_without_a_name_or_a_value_are_left_out(tmp_path, reader):
+    from deltaprop.tabular.columns import DataWarning
+    from deltaprop.tabular.plain import read_small_csv
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,,b,c,,\n1,,x,2.5,,\n2, ,y,3.5,,\n")  # a spacer column, two at the end
+    with pytest.warns(DataWarning, match=r"column\(s\) 2, 5, 6 have no name and no value"):
+        table = read_table(path) if reader == "pandas" else read_small_csv(path)
+        if table is None:  # the small-file reader leaves it to pandas
+            table = read_table(path)
+    assert list(table.columns) == ["a", "b", "c"]
+    np.testing.assert_array_equal(np.asarray(table["c"]), [2.5, 3.5])
+    path.write_text("a,b,,\n1,x,,\n2,y,,oops\n")
+    with pytest.raises(ValueError, match=r"column 4 of the header has no name, and line 3 holds"):
+        read_table(path)

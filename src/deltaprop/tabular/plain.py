@@ -20,13 +20,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from deltaprop.tabular.columns import NULL_SPELLINGS, column_names, number_from_text
+from deltaprop.tabular.columns import NULL_SPELLINGS, DataWarning, column_names, number_from_text
 from deltaprop.tabular.readers import (
     _CSV_OPENERS,
     _check_fields,
@@ -271,7 +272,11 @@ def read_small_csv(
         if sep is None:
             sep = sniff_separator(text)
         decimal = decimal or sniff_decimal(text, sep)
-        _check_fields(text, sep, str(path))
+        with warnings.catch_warnings():  # said once, by the reader that reads the file
+            warnings.simplefilter("ignore", DataWarning)
+            empty = _check_fields(text, sep, str(path))
+        if empty:
+            return None  # columns to leave out: pandas's reading does it
         records = _records(text, sep)
         if records is None or len(records) < 2 or len(records[0]) < 2:
             return None

@@ -520,7 +520,7 @@ def _read_csv(
     if sep is None:
         sep = sniff_separator(text)
     decimal = decimal or sniff_decimal(text, sep)
-    _check_fields(text, sep, where)
+    empty = _check_fields(text, sep, where)
     warn_preamble(where, preamble)
     try:
         frame = pd.read_csv(
@@ -533,6 +533,8 @@ def _read_csv(
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise ValueError(f"{where!r}: cannot parse the table: {exc}") from None
+    if empty:
+        frame = frame.iloc[:, [i for i in range(frame.shape[1]) if i not in empty]]
     names = list(frame.columns)
     if names and not str(names[0]).strip():
         names[0] = "Unnamed: 0"  # the index column that pandas' to_csv writes
@@ -553,10 +555,16 @@ def warn_preamble(where: str, lines: list[str], unit: str = "line") -> None:
         )
 
 
-def _check_fields(text: str, sep: str, where: str) -> None:
-    """Header names present and distinct, every row as long as the header."""
+def _check_fields(text: str, sep: str, where: str) -> list[int]:
+    """Header names present and distinct, every row as long as the header.
+
+    Returns the positions of the columns without a name and without a value (a
+    spreadsheet's empty columns, saved as ``a,b,,``), which the readers leave out with a
+    warning; a column without a name that holds a value is an error.
+    """
     n_fields = 0
     n_rows = 0
+    unnamed: list[int] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
         for row in reader:
@@ -564,9 +572,8 @@ def _check_fields(text: str, sep: str, where: str) -> None:
                 continue  # a blank line, skipped by pandas too
             if n_fields == 0:
                 names = [name.strip() for name in row]
-                for i, name in enumerate(names):
-                    if not name and i > 0:
-                        raise ValueError(f"{where!r}: column {i + 1} of the header has no name")
+                unnamed = [i for i, name in enumerate(names) if not name and i > 0]
+                names = [name for i, name in enumerate(names) if i not in unnamed]
                 if len(row) > MAX_COLUMNS:
                     raise ValueError(
                         f"{where!r}: the header has {len(row):,} fields, more than the "
@@ -582,6 +589,12 @@ def _check_fields(text: str, sep: str, where: str) -> None:
                     f"{where!r}: ragged rows: line {reader.line_num} has {len(row)} "
                     f"field(s), the header has {n_fields}"
                 )
+            for i in unnamed:
+                if row[i].strip():
+                    raise ValueError(
+                        f"{where!r}: column {i + 1} of the header has no name, and line "
+                        f"{reader.line_num} holds {row[i].strip()[:40]!r} in it"
+                    )
             n_rows += 1
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
@@ -594,6 +607,14 @@ def _check_fields(text: str, sep: str, where: str) -> None:
         raise ValueError(f"{where!r}: the file is empty")
     if n_rows == 0:
         raise ValueError(f"{where!r}: the file has a header but no data rows")
+    if unnamed:
+        warnings.warn(
+            f"{where!r}: column(s) {', '.join(str(i + 1) for i in unnamed)} have no name and "
+            "no value in any row: left out",
+            DataWarning,
+            stacklevel=3,
+        )
+    return unnamed
 
 
 def _first_duplicate(names: list[str]) -> str:
