@@ -238,3 +238,13 @@ def test_columns_without_a_name_or_a_value_are_left_out(tmp_path, reader):
     path.write_text("a,b,,\n1,x,,\n2,y,,oops\n")
     with pytest.raises(ValueError, match=r"column 4 of the header has no name, and line 3 holds"):
         read_table(path)
+
+
+def test_indian_grouping_reads_as_numbers():
+    from deltaprop.tabular.columns import number_from_text
+
+    cases = {"₹1,23,456": 123456.0, "12,34,56,789.50": 123456789.5, "-₹1,00,000": -100000.0}
+    for text, value in cases.items():
+        assert number_from_text(text) == value
+    for text in ("1,2,3", "1,23", "12,3,456"):
+        assert np.isnan(number_from_text(text))

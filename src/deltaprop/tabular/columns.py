@@ -105,6 +105,8 @@ _THOUSANDS = {
     ".": re.compile(r"^[+-]?[0-9]{1,3}([, \u00a0\u202f][0-9]{3})+(\.[0-9]*)?$"),
     ",": re.compile(r"^[+-]?[0-9]{1,3}([. \u00a0\u202f][0-9]{3})+(,[0-9]*)?$"),
 }
+#: Indian grouping (lakh, crore): 1,23,456 and 12,34,56,789.50, with the decimal point.
+_LAKHS = re.compile(r"^[+-]?[0-9]{1,2}(,[0-9]{2})+,[0-9]{3}(\.[0-9]*)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]*,[0-9]+([eE][+-]?[0-9]+)?$")
 # a currency symbol before the number (after its sign, or before it) or after it
 _CURRENCY = frozenset("$€£¥₹")
@@ -165,8 +167,8 @@ def clean_text(series: Any, pd: Any) -> Any:
 
 def number_from_text(text: str, decimal: str = ".") -> float:
     """A cleaned number from text: ``"45%"`` -> 45, ``"1,234.5"`` -> 1234.5,
-    ``"$1,234.50"`` -> 1234.5, ``"-€12"`` -> -12, ``"12,50 €"`` -> 12.5 (``decimal=","``);
-    else NaN.
+    ``"$1,234.50"`` -> 1234.5, ``"-€12"`` -> -12, ``"12,50 €"`` -> 12.5 (``decimal=","``),
+    ``"₹1,23,456"`` -> 123456 (Indian grouping); else NaN.
 
     ``decimal`` is the decimal mark (``"."`` or ``","``); the other one (and spaces)
     may separate thousands. A currency symbol ($ € £ ¥ ₹) before or after the number is
@@ -186,7 +188,7 @@ def number_from_text(text: str, decimal: str = ".") -> float:
         text = text[:-1].rstrip()
         if not _PERCENT.match(text):
             return float("nan")
-    if _THOUSANDS[decimal].match(text):
+    if _THOUSANDS[decimal].match(text) or (decimal == "." and _LAKHS.match(text)):
         text = re.sub(r"[,. \u00a0\u202f]", lambda m: "." if m.group() == decimal else "", text)
     elif decimal == "," and _DECIMAL_COMMA.match(text):
         text = text.replace(",", ".")
