@@ -410,3 +410,17 @@ def test_a_yes_no_target_in_several_spellings_is_folded_as_in_memory(scheduler, 
     assert capsys.readouterr().err.count(warned) == 2  # through Dask, and in memory
     assert a.preprocessor_.classes_.tolist() == ["no", "yes"]
     _assert_same_model(a, b, rtol=1e-8)
+
+
+def test_categories_and_classes_in_several_cases_are_folded_as_in_memory(
+    scheduler, tmp_path, capsys
+):
+    frame = _table()
+    spellings = np.array(["Biscoe", "biscoe", "BISCOE", "Dream", "dream"], dtype=object)
+    frame["island"] = spellings[np.arange(len(frame)) % len(spellings)]
+    a, b, _ = _median_robust_both_ways(frame, "label", scheduler, tmp_path)
+    island = next(c for c in a.preprocessor_.columns_ if c["name"] == "island")
+    assert island["categories"] == ["Biscoe", "Dream"]
+    warned = "column 'island' writes values in several cases, read as one value each"
+    assert capsys.readouterr().err.count(warned) == 2  # through Dask, and in memory
+    _assert_same_model(a, b, rtol=1e-8)

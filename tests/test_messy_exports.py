@@ -248,3 +248,27 @@ def test_indian_grouping_reads_as_numbers():
         assert number_from_text(text) == value
     for text in ("1,2,3", "1,23", "12,3,456"):
         assert np.isnan(number_from_text(text))
+
+
+def test_categories_and_labels_in_several_cases_are_one_value_each():
+    from deltaprop.tabular.columns import DataWarning, case_variants
+
+    assert case_variants(["Adelie", "adelie", "ADELIE", "x"]) == {
+        "ADELIE": "Adelie",
+        "adelie": "Adelie",
+    }
+    assert case_variants(["xl", "XL"]) == {"XL": "xl"}  # no mixed case: lower case
+    rng = np.random.default_rng(0)
+    species = np.array(["Adelie", "adelie", "ADELIE", "Gentoo", "gentoo"], dtype=object)
+    y = species[np.arange(60) % 5]
+    frame = pd.DataFrame({"island": y.copy(), "x": rng.normal(size=60), "species": y})
+    with pytest.warns(DataWarning) as caught:
+        pre = Preprocessor(target="species").fit(frame)
+    words = [str(w.message) for w in caught]
+    assert any("column 'island' writes values in several cases" in m for m in words)
+    assert any("target column 'species' writes values in several cases" in m for m in words)
+    assert pre.columns_[0]["categories"] == ["Adelie", "Gentoo"]
+    assert pre.classes_.tolist() == ["Adelie", "Gentoo"]
+    one_hot = pre.transform(pd.DataFrame({"island": ["gENTOO", "ADELIE"], "x": [0.0, 0.0]}))
+    np.testing.assert_array_equal(one_hot[:, :2], [[0.0, 1.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(pre.transform_target(pd.Series(["GENTOO", "Adelie"])), [1, 0])

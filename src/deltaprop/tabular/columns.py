@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -478,6 +478,41 @@ def folded_yes_no(strings: np.ndarray) -> np.ndarray | None:
     out = np.empty(len(strings), dtype=object)
     out[:] = [None if s is None else lowered[s] for s in strings]
     return out
+
+
+def case_variants(strings: Iterable[Any]) -> dict[str, str]:
+    """For text values that differ only in case (``Adelie``, ``adelie``, ``ADELIE``), the
+    one spelling each is read as; values without a variant are left out.
+
+    The spelling kept is the one in mixed case (``Adelie``), else the lower-case one, else
+    the first in sorted order: a rule of the spellings alone, so that a table read in parts
+    (Dask) keeps the spelling a table read whole does.
+
+    Examples
+    --------
+    >>> case_variants(["Adelie", "adelie", "ADELIE", "Gentoo"])
+    {'ADELIE': 'Adelie', 'adelie': 'Adelie'}
+    """
+    groups: dict[str, list[str]] = {}
+    for value in set(strings):
+        if isinstance(value, str):
+            groups.setdefault(value.casefold(), []).append(value)
+    spelled: dict[str, str] = {}
+    for spellings in groups.values():
+        if len(spellings) > 1:
+            kept = min(spellings, key=lambda v: (v.islower() or v.isupper(), v.isupper(), v))
+            spelled.update({v: kept for v in spellings if v != kept})
+    return dict(sorted(spelled.items()))
+
+
+def case_warning(what: str, spelled: dict[str, str]) -> str:
+    """The words of the DataWarning for case variants read as one value."""
+    kept: dict[str, list[str]] = {}
+    for variant, spelling in spelled.items():
+        kept.setdefault(spelling, []).append(variant)
+    shown = "; ".join(f"{k!r} ({', '.join(map(repr, v))})" for k, v in list(kept.items())[:SHOW])
+    more = f" and {len(kept) - SHOW} more" if len(kept) > SHOW else ""
+    return f"{what} writes values in several cases, read as one value each: {shown}{more}"
 
 
 def reads_yes_no(categories: Sequence[Any]) -> bool:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -54,7 +55,10 @@ from deltaprop.tabular.columns import (
     SHOW,
     TARGET_REMEDY,
     VALUES_REMEDY,
+    DataWarning,
     SpelledError,
+    case_variants,
+    case_warning,
     category_strings,
     class_labels,
     feature_numbers,
@@ -833,6 +837,14 @@ def _categorical_column(
         for category, lowered in zip(list(counts), folded, strict=True):
             merged[lowered] += counts[category]
         counts = merged
+    else:
+        spelled = case_variants(list(counts))
+        if spelled:  # Adelie, adelie: one category, as in memory
+            warnings.warn(case_warning(f"column {name!r}", spelled), DataWarning, stacklevel=4)
+            merged = Counter()
+            for category, count in counts.items():
+                merged[spelled.get(category, category)] += count
+            counts = merged
     categories = sorted(counts)
     if fill_values is not None:
         fill_values[name] = mode(list(counts), list(counts.values()))

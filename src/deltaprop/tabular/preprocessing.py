@@ -48,11 +48,12 @@ from deltaprop.files.container import (
 )
 from deltaprop.tabular.columns import (
     SHOW,
-    YES_NO,
     DataWarning,
     SpelledError,
     as_series,
     as_text,
+    case_variants,
+    case_warning,
     category_strings,
     class_labels,
     clean_text,
@@ -124,6 +125,20 @@ def _missing(name: str, missing: np.ndarray, hints: tuple[str, str] = _MISSING_H
     """The error for missing values without imputation, in both spellings."""
     python, cli = (str(missing_error(name, missing, hint)) for hint in hints)
     return SpelledError(python, cli)
+
+
+def _codes_in_any_case(categories: list[str], strings: np.ndarray) -> np.ndarray:
+    """The categories that ``strings`` name in another case (``adelie`` for ``Adelie``), -1
+    where none does (or two categories differ only in case: a model from before they
+    were read as one)."""
+    by_case: dict[str, int] = {}
+    for k, category in enumerate(categories):
+        key = category.casefold()
+        by_case[key] = -1 if key in by_case else k
+    return np.array(
+        [by_case.get(s.casefold(), -1) if isinstance(s, str) else -1 for s in strings],
+        dtype=np.intp,
+    )
 
 
 def _codes_by_number(categories: list[str], strings: np.ndarray) -> np.ndarray:
@@ -389,6 +404,10 @@ class Preprocessor:
             else:
                 folded = folded_yes_no(present)  # TRUE, true: one value
                 present = present if folded is None else folded
+                spelled = case_variants(present) if folded is None else {}
+                if spelled:  # Adelie, adelie: one category
+                    present = np.array([spelled.get(v, v) for v in present], dtype=object)
+                    warnings.warn(case_warning(f"column {name!r}", spelled), DataWarning, 4)
                 column = {"name": name, "kind": "categorical", "categories": sorted(set(present))}
                 fill = str(most_frequent(present)) if len(present) else None
         if missing.any() and self.impute is not None and self.add_indicator:
@@ -454,6 +473,11 @@ class Preprocessor:
         """
         if classes.dtype == object:
             classes = self._fold_yes_no_classes(classes)
+            spelled = case_variants(classes)
+            if spelled:  # Adelie, adelie: one class
+                what = f"target column {self.target!r}"
+                warnings.warn(case_warning(what, spelled), DataWarning, stacklevel=4)
+                classes = np.unique(np.array([spelled.get(c, c) for c in classes], dtype=object))
         elif classes.dtype.kind == "f" and _whole(classes):
             # integer codes that blank cells made floats (infer_task's rule): the labels
             # are written 1, 2, 3 as in the file, not 1.0, 2.0, 3.0
@@ -491,12 +515,19 @@ class Preprocessor:
         return merged
 
     def _labels_in_any_case(self, labels: np.ndarray) -> np.ndarray:
-        """The labels of a yes/no target matched to its classes in any case (``YES`` is
-        the class ``Yes``); other labels as they are."""
-        lowered = {c.lower(): c for c in self.classes_ if isinstance(c, str)}
-        if len(lowered) != len(self.classes_) or not set(lowered) <= YES_NO:
+        """Labels matched to the classes in any case (``YES`` is the class ``yes``,
+        ``adelie`` the class ``Adelie``) where they are not a class as written; others as
+        they are (and all of them for classes that differ only in case)."""
+        classes = set(self.classes_.tolist())
+        lowered = {c.casefold(): c for c in classes if isinstance(c, str)}
+        if len(lowered) != len(classes):
             return labels
-        return as_text([lowered.get(v.lower(), v) if isinstance(v, str) else v for v in labels])
+        return as_text(
+            [
+                lowered.get(v.casefold(), v) if isinstance(v, str) and v not in classes else v
+                for v in labels
+            ]
+        )
 
     def _fit_target(self, series: Any, pd: Any) -> None:
         name = self.target
@@ -672,6 +703,9 @@ class Preprocessor:
         index = {category: k for k, category in enumerate(column["categories"])}
         codes = np.array([index.get(s, -1) for s in as_text(strings)], dtype=np.intp)
         unseen = codes < 0
+        if unseen.any():
+            codes[unseen] = _codes_in_any_case(column["categories"], strings[unseen])
+            unseen = codes < 0
         if unseen.any():
             codes[unseen] = _codes_by_number(column["categories"], strings[unseen])
             unseen = codes < 0
