@@ -272,3 +272,12 @@ def test_categories_and_labels_in_several_cases_are_one_value_each():
     one_hot = pre.transform(pd.DataFrame({"island": ["gENTOO", "ADELIE"], "x": [0.0, 0.0]}))
     np.testing.assert_array_equal(one_hot[:, :2], [[0.0, 1.0], [1.0, 0.0]])
     np.testing.assert_array_equal(pre.transform_target(pd.Series(["GENTOO", "Adelie"])), [1, 0])
+
+
+def test_labels_written_as_plain_numbers_stay_numbers(tmp_path):
+    from deltaprop.cli.tabular import _labels_as_written
+
+    frame = pd.DataFrame({"x": np.arange(30.0), "y": [str(1 + i % 12) for i in range(30)]})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    table = _labels_as_written(read_table(tmp_path / "t.csv", keep_spelling=["y"]), "y")
+    assert table["y"].dtype == np.int64  # 2 before 10: the classes keep numeric order

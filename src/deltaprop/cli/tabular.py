@@ -244,18 +244,26 @@ def _train_in_memory(args: argparse.Namespace) -> int:
 
 def _labels_as_written(frame: Any, target: str) -> Any:
     """``frame`` with class labels the file wrote as numbers in its spelling (``01``,
-    ``02``), where each number has one spelling (``1`` and ``1.0`` stay one class)."""
+    ``02``), where the spelling is not the number's own (``1``, ``2`` stay the numbers 1
+    and 2, in numeric order) and each number has one spelling (``1`` and ``1.0`` stay one
+    class)."""
     written = frame.attrs.get(WRITTEN_AS, {}).get(target)
     if written is None:
         return frame
-    present = [
+    pairs = {
         (number, text)
         for number, text in zip(frame[target], written, strict=True)
         if text is not None
-    ]
-    if len({text for _, text in present}) != len({number for number, _ in present}):
+    }
+    numbers = {number for number, _ in pairs}
+    if len(pairs) != len(numbers) or all(text == _spelled(n) for n, text in pairs):
         return frame
     return spelled_as_written(frame, [target])
+
+
+def _spelled(number: float) -> str:
+    """How a number's class label is written when it is not given: 2 for 2.0."""
+    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 # -- predict --------------------------------------------------------------------------
