@@ -407,3 +407,33 @@ def test_a_short_load_keeps_threads_and_memory_bounded_and_training_going(tmp_pa
     assert result["hung"] == 0 and result["requests"] > 100
     assert result["threads_max"] <= result["threads_start"] + 4
     assert result["epochs_end"] > result["epochs_start"]
+
+
+def test_a_large_answer_reaches_a_slow_reader_whole():
+    # a raw socket file's write may send only part of its bytes: a multi-megabyte frame
+    # to a page that reads slowly was cut, and the next frame followed mid-number
+    from deltaprop.live._http import _AllBytes
+
+    sender, receiver = socket.socketpair()
+    sender.settimeout(10.0)
+    sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+    data = bytes(range(256)) * (16 * 1024)  # 4 MiB
+    received = bytearray()
+
+    def read_slowly():
+        time.sleep(0.3)
+        while len(received) < len(data):
+            chunk = receiver.recv(1 << 16)
+            if not chunk:
+                return
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    try:
+        assert _AllBytes(sender).write(data) == len(data)
+        reader.join(20)
+    finally:
+        sender.close()
+        receiver.close()
+    assert bytes(received) == data

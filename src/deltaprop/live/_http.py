@@ -97,6 +97,26 @@ class _DeadlineReader(io.RawIOBase):
         return n
 
 
+class _AllBytes(io.RawIOBase):
+    """A socket's writer that sends every byte it is given, or raises.
+
+    ``socket.makefile("wb", 0)`` gives a raw writer whose ``write`` may send only part of
+    its bytes (it returns how many): a frame of a few megabytes to a page that reads
+    slowly was cut, and the next frame followed the cut mid-number. ``sendall`` waits at
+    most ``WRITE_TIMEOUT`` for each part, then raises ``TimeoutError``.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._sock.sendall(data)
+        return len(data)
+
+
 class BoundedHandler(BaseHTTPRequestHandler):
     """One request per connection (HTTP/1.0), read under :data:`REQUEST_TIMEOUT`.
 
@@ -112,7 +132,7 @@ class BoundedHandler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         self._reader = _DeadlineReader(self.connection, REQUEST_TIMEOUT, MAX_HEAD)
         self.rfile = io.BufferedReader(self._reader)
-        self.wfile = self.connection.makefile("wb", 0)
+        self.wfile = _AllBytes(self.connection)
         self._answered = False
 
     def send_response_only(self, code: int, message: str | None = None) -> None:
