@@ -451,8 +451,7 @@ class CliDefaults:
                 )
             self._run(["predict", model.name, "test.csv", "--out", preds.name], folder, env)
             predicted = pd.read_csv(preds, dtype=str, keep_default_na=False)[table.target]
-        reason = re.search(r"(?:stop reason|stopped:) (\w+)", done.stdout)
-        note = f"stop: {reason.group(1)}" if reason else None
+        note = _stop_note(done.stdout)
         training = re.search(r"^training: ([0-9.]+) s", done.stdout, re.MULTILINE)
         train_s = float(training.group(1)) if training else math.nan
         return Fit(predicted.to_numpy(), fit.wall_s, fit.cpu_s, note, train_s)
@@ -471,6 +470,30 @@ class CliDefaults:
             last = lines[-1] if lines else "(no message)"
             raise Failed(f"`deltaprop {arguments[0]}` exit {done.returncode}: {last}")
         return done
+
+
+#: How ``deltaprop train`` words a recipe member's stop, and the stop reason it means.
+_MEMBER_STOPS = {
+    "no lower validation loss": "early_stopping",
+    "all its epochs ran": "max_iter",
+    "the time budget was spent": "time_budget",
+    "interrupted": "interrupted",
+    "the loss stopped being finite": "diverged",
+}
+
+
+def _stop_note(stdout: str) -> str | None:
+    """``"stop: <reason>"`` of a ``deltaprop train`` run: the MLP's stop reason, or the
+    recipe members' (their reasons joined, ``early_stopping+max_iter``), else None."""
+    members = re.findall(r"^\s*member \d+: .*?, stopped: (.*?); kept", stdout, re.MULTILINE)
+    if members:
+        reasons = {
+            next((r for words, r in _MEMBER_STOPS.items() if m.startswith(words)), "other")
+            for m in members
+        }
+        return "stop: " + "+".join(sorted(reasons))
+    reason = re.search(r"(?:stop reason|stopped:) (\w+)", stdout)
+    return f"stop: {reason.group(1)}" if reason else None
 
 
 def _takes(cls, name: str) -> bool:

@@ -208,6 +208,10 @@ def test_tabular(tmp_path):
     least = {"diabetes": 0.1, "penguins": 0.9}
     for fit in fits:
         assert fit["error"] is None and fit["score"] > least[fit["table"]], fit
+    # the CLI's members' stop reasons, not the first word of their wording
+    cli_notes = {fit["note"] for fit in fits if fit["contender"] == "cli"}
+    allowed = {"early_stopping", "max_iter", "time_budget"}
+    assert all(set(n.removeprefix("stop: ").split("+")) <= allowed for n in cli_notes), cli_notes
 
 
 def test_gpu_on_the_cpu(tmp_path):
