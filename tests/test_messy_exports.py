@@ -281,3 +281,18 @@ def test_labels_written_as_plain_numbers_stay_numbers(tmp_path):
     frame.to_csv(tmp_path / "t.csv", index=False)
     table = _labels_as_written(read_table(tmp_path / "t.csv", keep_spelling=["y"]), "y")
     assert table["y"].dtype == np.int64  # 2 before 10: the classes keep numeric order
+
+
+def test_regression_targets_far_from_the_rest_are_named():
+    from deltaprop.tabular.columns import DataWarning
+
+    rng = np.random.default_rng(0)
+    price = rng.lognormal(8.0, 1.0, size=300).round()  # heavy-tailed, not far enough
+    frame = pd.DataFrame({"x": rng.normal(size=300), "price": price})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Preprocessor(target="price").fit(frame)
+    frame.loc[[5, 200], "price"] = [3_000_000.0, 9_999_999.0]  # typed with zeros too many
+    with pytest.warns(DataWarning, match=r"2 value\(s\) lie more than 100 interquartile") as w:
+        Preprocessor(target="price").fit(frame)
+    assert "row 6 (3e+06), row 201 (1e+07)" in str(w[0].message)

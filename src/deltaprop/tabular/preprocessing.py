@@ -127,6 +127,35 @@ def _missing(name: str, missing: np.ndarray, hints: tuple[str, str] = _MISSING_H
     return SpelledError(python, cli)
 
 
+#: Regression targets farther than this many interquartile ranges from the median are
+#: named in a warning: a price typed with three zeros too many, a code such as 99999 for
+#: "unknown". Heavy-tailed targets (prices, incomes) stay within about 20.
+FAR_TARGET_IQRS = 100.0
+
+
+def _warn_about_far_targets(name: str, values: np.ndarray) -> None:
+    """A DataWarning naming the regression targets far outside the rest (they steer the
+    squared error, and the scaling of every other target)."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 20:
+        return
+    low, median, high = np.percentile(finite, [25.0, 50.0, 75.0])
+    if high - low <= 0.0:
+        return
+    far = np.flatnonzero(np.abs(values - median) > FAR_TARGET_IQRS * (high - low))
+    if far.size == 0:
+        return
+    shown = ", ".join(f"row {i + 1} ({values[i]:g})" for i in far[:SHOW])
+    more = f" and {far.size - SHOW} more" if far.size > SHOW else ""
+    warnings.warn(
+        f"target column {name!r}: {far.size} value(s) lie more than {FAR_TARGET_IQRS:g} "
+        f"interquartile ranges from the median {median:g}: {shown}{more}; if they are "
+        "mistakes, fix or drop those rows (they weigh on every prediction)",
+        DataWarning,
+        stacklevel=5,
+    )
+
+
 def _codes_in_any_case(categories: list[str], strings: np.ndarray) -> np.ndarray:
     """The categories that ``strings`` name in another case (``adelie`` for ``Adelie``), -1
     where none does (or two categories differ only in case: a model from before they
@@ -543,6 +572,7 @@ class Preprocessor:
                     f"target column {name!r} holds one value ({values[0]:g}) in every row: "
                     "there is nothing to learn"
                 )
+            _warn_about_far_targets(name, values)
             self.target_mean_, self.target_scale_ = (
                 standard_scaling(values) if self.standardize_target else (0.0, 1.0)
             )
