@@ -170,24 +170,27 @@ def test_class_labels_keep_their_spelling(tmp_path, capsys, reader):
     assert '"accuracy"' in capsys.readouterr().out
 
 
-def test_one_class_written_two_ways_stays_one_class(tmp_path):
-    frame = pd.DataFrame({"x": np.arange(40.0), "y": ["1", "1.0", "2", "2"] * 10})
-    frame.to_csv(tmp_path / "t.csv", index=False)
-    table = read_table(tmp_path / "t.csv", keep_spelling=["y"])
-    from deltaprop.cli.tabular import _labels_as_written
+def test_one_class_written_two_ways_stays_one_class():
+    from deltaprop.cli.tabular import _spelling_matters
 
-    assert _labels_as_written(table, "y")["y"].tolist() == [1.0, 1.0, 2.0, 2.0] * 10
+    text = pd.Series(["01", "1", "02", "02"] * 10, dtype=object)
+    assert not _spelling_matters(text, pd.Series([1, 1, 2, 2] * 10))  # 01 and 1: class 1
+    assert _spelling_matters(text.replace("1", "01"), pd.Series([1, 1, 2, 2] * 10))
 
 
 def test_read_table_keeps_the_spelling_it_is_asked_for(tmp_path):
-    from deltaprop.tabular.columns import as_written
+    from deltaprop.tabular.columns import DECIMAL
+    from deltaprop.tabular.plain import read_small_csv
 
     (tmp_path / "t.csv").write_text("a,b,c\n007,1.50,x\nNA,2,y\n012,3,z\n")
     table = read_table(tmp_path / "t.csv", keep_spelling=["a", "c", "absent"])
-    np.testing.assert_array_equal(table["a"].to_numpy(), [7.0, np.nan, 12.0])
-    assert as_written(table, "a").tolist() == ["007", None, "012"]
-    assert as_written(table, "b").tolist() == [1.5, 2.0, 3.0]  # not asked for
-    assert as_written(table, "c").tolist() == ["x", "y", "z"]  # text already
+    assert table["a"].tolist() == ["007", None, "012"]  # text, not 7 and 12
+    assert table["b"].tolist() == [1.5, 2.0, 3.0]  # not asked for: numbers
+    assert table["c"].tolist() == ["x", "y", "z"]
+    assert table.attrs[DECIMAL] == "."
+    plain = read_small_csv(tmp_path / "t.csv", keep_spelling=["a"])
+    assert plain["a"].tolist() == ["007", None, "012"]
+    np.testing.assert_array_equal(plain["b"], [1.5, 2.0, 3.0])
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # 20 iterations do not converge
@@ -274,13 +277,18 @@ def test_categories_and_labels_in_several_cases_are_one_value_each():
     np.testing.assert_array_equal(pre.transform_target(pd.Series(["GENTOO", "Adelie"])), [1, 0])
 
 
-def test_labels_written_as_plain_numbers_stay_numbers(tmp_path):
-    from deltaprop.cli.tabular import _labels_as_written
-
-    frame = pd.DataFrame({"x": np.arange(30.0), "y": [str(1 + i % 12) for i in range(30)]})
-    frame.to_csv(tmp_path / "t.csv", index=False)
-    table = _labels_as_written(read_table(tmp_path / "t.csv", keep_spelling=["y"]), "y")
-    assert table["y"].dtype == np.int64  # 2 before 10: the classes keep numeric order
+def test_labels_written_as_plain_numbers_stay_numbers(tmp_path, capsys):
+    # 1 ... 12, and 1.0 ... 12.0 as pandas writes integer codes with blanks: numbers,
+    # whose classes keep numeric order (2 before 10)
+    for spelled in (str, lambda k: f"{k}.0"):
+        frame = pd.DataFrame({"x": np.arange(36.0), "y": [spelled(1 + i % 12) for i in range(36)]})
+        frame.loc[5, "y"] = ""
+        frame.to_csv(tmp_path / "t.csv", index=False)
+        model = tmp_path / "m.deltaprop"
+        assert _cli("train", tmp_path / "t.csv", "--target", "y", "--out", model, "-q") == 0
+        classes = load(model).classes_
+        assert classes.dtype == np.int64 and classes.tolist() == list(range(1, 13))
+    capsys.readouterr()
 
 
 def test_regression_targets_far_from_the_rest_are_named():
@@ -296,3 +304,55 @@ def test_regression_targets_far_from_the_rest_are_named():
     with pytest.warns(DataWarning, match=r"2 value\(s\) lie more than 100 interquartile") as w:
         Preprocessor(target="price").fit(frame)
     assert "row 6 (3e+06), row 201 (1e+07)" in str(w[0].message)
+
+
+# -- review findings -----------------------------------------------------------------------
+def test_a_decimal_comma_beside_multi_group_thousands_is_still_found(tmp_path):
+    (tmp_path / "u.csv").write_text("umsatz;rate\n1.250.000;1,5\n2.000;2,5\n")
+    table = read_table(tmp_path / "u.csv")
+    assert table["umsatz"].tolist() == [1250000, 2000]
+    assert table["rate"].tolist() == [1.5, 2.5]
+
+
+def test_points_read_as_thousands_are_announced(tmp_path):
+    from deltaprop.tabular.columns import DataWarning
+
+    (tmp_path / "p.csv").write_text("a;price\n1;1.650\n2;1.659\n3;1.700\n")
+    with pytest.warns(DataWarning, match=r"\(1\.650, 1\.659, 1\.700\): '\.' read as the thousands"):
+        assert read_table(tmp_path / "p.csv")["price"].tolist() == [1650, 1659, 1700]
+
+
+def test_the_python_api_decides_the_task_on_the_whole_column_as_the_cli_does():
+    import deltaprop as dp
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=60), "y": [1.0, 2.0, 3.0] * 20})
+    frame.loc[3, "y"] = np.nan  # a blank: pandas' integer codes become floats
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = dp.TabularModel(dp.MLPClassifier(max_iter=5, random_state=0)).fit(frame, "y")
+    assert model.task_ == "classification" and model.classes_.tolist() == [1, 2, 3]
+
+
+def test_unseen_values_match_a_category_only_as_plain_numerals_or_in_another_case():
+    from deltaprop.tabular.preprocessing import _codes_of_unseen
+
+    categories = ["007", "1E3", "45%", "7340000000164783123", "Adelie", "Gentoo"]
+    values = ["7", "7.00", "1000", "45", "7340000000164783124", "adelie", "gentoo", "x", None]
+    codes = _codes_of_unseen(categories, np.array(values, dtype=object))
+    assert codes.tolist() == [0, 0, -1, -1, -1, 4, 5, -1, -1]
+
+
+def test_categories_in_several_cases_count_once_towards_the_category_limit():
+    states = [f"State {i}" for i in range(20)]
+    frame = pd.DataFrame({"state": [s if k % 2 else s.upper() for k in range(2) for s in states]})
+    role = infer_roles(frame)["state"]
+    assert role.role == "categorical" and role.reason == "20 distinct values (40 as written)"
+
+
+def test_many_empty_columns_are_named_in_a_short_warning(tmp_path):
+    from deltaprop.tabular.columns import DataWarning
+
+    (tmp_path / "t.csv").write_text("a,b" + "," * 500 + "\n" + ("1,2" + "," * 500 + "\n") * 3)
+    with pytest.warns(DataWarning, match=r"column\(s\) 3, 4, 5, 6, 7 and 495 more have no name"):
+        assert list(read_table(tmp_path / "t.csv").columns) == ["a", "b"]

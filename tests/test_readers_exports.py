@@ -318,6 +318,7 @@ def test_train_dry_run_names_the_repeated_xlsx_column(tmp_path, capsys):
     assert f"{str(path)!r}: column name 'a' appears more than once" in capsys.readouterr().err
 
 
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # dask's own reset_index
 def test_train_dask_reads_a_named_parquet_index_as_a_column(tmp_path):
     pytest.importorskip("dask.dataframe")
     from deltaprop.tabular.dask import read_parquet as read_parquet_lazily
@@ -328,3 +329,20 @@ def test_train_dask_reads_a_named_parquet_index_as_a_column(tmp_path):
     lazy = read_parquet_lazily(tmp_path / "ts.parquet")
     assert list(lazy.columns) == ["date", "temp"]
     np.testing.assert_array_equal(lazy.compute()["date"].to_numpy(), dates.to_numpy())
+
+
+def test_train_dask_reads_a_multiindex_as_read_table_does(tmp_path):
+    pytest.importorskip("dask.dataframe")
+    from deltaprop.tabular.dask import read_parquet as read_parquet_lazily
+
+    frame = pd.DataFrame({"store": ["a", "b"] * 3, "day": range(6), "sales": np.arange(6.0)})
+    frame.set_index(["store", "day"]).to_parquet(tmp_path / "mi.parquet")
+    frame[frame["sales"] > 1.0].to_parquet(tmp_path / "filtered.parquet")  # unnamed index
+    for name, columns in (
+        ("mi", ["store", "day", "sales"]),
+        ("filtered", ["store", "day", "sales"]),
+    ):
+        lazy = read_parquet_lazily(tmp_path / f"{name}.parquet")
+        assert (
+            list(lazy.columns) == columns == list(read_table(tmp_path / f"{name}.parquet").columns)
+        )

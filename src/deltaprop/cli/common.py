@@ -24,8 +24,6 @@ from deltaprop.cli.terminal import terminal_safe
 from deltaprop.estimators.plan import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from deltaprop.files.container import load, save, write_atomically
 from deltaprop.tabular import TabularModel, read_table
-from deltaprop.tabular.columns import WRITTEN_AS
-from deltaprop.tabular.plain import PlainTable
 from deltaprop.training.history import DivergenceWarning
 
 __all__ = [
@@ -54,7 +52,6 @@ __all__ = [
     "require_extras",
     "say",
     "score_name",
-    "spelled_as_written",
     "stop_explanation",
     "training_png",
     "write_bytes",
@@ -88,8 +85,8 @@ def read_table_at(
     """The table at ``path`` (CSV, TSV, Parquet, NPZ, Excel) as a pandas DataFrame.
 
     ``args`` may carry ``--sep``, ``--decimal`` and ``--encoding``; without them (or
-    without ``args``) they are sniffed. The text of the columns ``keep_spelling`` is kept
-    where it reads as numbers (:func:`spelled_as_written`).
+    without ``args``) they are sniffed. The columns ``keep_spelling`` stay text where
+    they read as numbers (IDs and codes as written: ``00983057``, ``007``).
     """
     reading = {} if args is None else table_reading(args)
     return read_table(path, keep_spelling=keep_spelling, **reading)
@@ -107,25 +104,6 @@ def written_columns(model: Any, target: str | None = None) -> list[str]:
     if target is not None and classes is not None and classes.dtype == object:
         names.append(target)
     return names
-
-
-def spelled_as_written(table: Any, names: Sequence[str]) -> Any:
-    """``table`` with its columns ``names`` as the file wrote them, where the reader read
-    them as numbers and kept their text (``00983057``, not 983057; see
-    :func:`~deltaprop.tabular.columns.as_written`)."""
-    for name in names:
-        if name not in table.columns:
-            continue
-        plain = isinstance(table, PlainTable)
-        written = (table.written_as if plain else table.attrs.get(WRITTEN_AS, {})).get(name)
-        if written is None:
-            continue
-        if plain:
-            table = table.with_column(name, written)
-        else:
-            table = table.copy(deep=False)
-            table[name] = written
-    return table
 
 
 def load_model(path: str) -> Any:

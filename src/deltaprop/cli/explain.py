@@ -21,7 +21,6 @@ from deltaprop.cli.common import (
     number,
     read_table_at,
     require_extras,
-    spelled_as_written,
     written_columns,
 )
 from deltaprop.cli.options import UsageError, add, wrap
@@ -161,7 +160,7 @@ def _explain_model(args: argparse.Namespace) -> int:
     model = load_model(model_path)
     target = args.target or model.target_
     written = written_columns(model, target)
-    frame = spelled_as_written(read_table_at(data_path, keep_spelling=written), written)
+    frame = read_table_at(data_path, keep_spelling=written)
     if args.row > len(frame):
         raise UsageError(f"--row {args.row}: {data_path!r} has {len(frame)} data rows")
     if target not in frame.columns:

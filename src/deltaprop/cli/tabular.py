@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import warnings
 from typing import Any
@@ -33,7 +34,6 @@ from deltaprop.cli.common import (
     read_table_at,
     require_extras,
     say,
-    spelled_as_written,
     training_png,
     write_bytes,
     written_columns,
@@ -58,8 +58,9 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
-from deltaprop.tabular.columns import WRITTEN_AS, missing_mask, require_pandas
+from deltaprop.tabular.columns import DECIMAL, missing_mask, require_pandas
 from deltaprop.tabular.plain import PlainTable, plain_csv_text, read_small_csv
+from deltaprop.tabular.readers import numbers_or_text
 from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError, describe_change
 
 __all__ = ["add_commands", "add_train"]
@@ -190,6 +191,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_in_memory(args: argparse.Namespace) -> int:
     args.target = args.target.strip()
     frame = read_table_at(args.data, args, keep_spelling=[*(args.id or ()), args.target])
+    labels = None
+    if args.target in frame.columns and frame[args.target].dtype == object:
+        # the target as numbers where it reads as numbers, its text kept for class labels
+        labels = frame[args.target]
+        decimal = frame.attrs.get(DECIMAL, ".")
+        frame[args.target] = numbers_or_text(labels, require_pandas(), decimal)
     if args.target not in frame.columns:
         raise UsageError(
             f"target column {args.target!r} is not in {args.data!r} (columns: "
@@ -209,8 +216,12 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     if args.dry_run:
         return 0
     task = args.task or infer_task(frame[args.target], name=args.target)
-    if task == "classification":
-        frame = _labels_as_written(frame, args.target)
+    if (
+        task == "classification"
+        and labels is not None
+        and _spelling_matters(labels, frame[args.target])
+    ):
+        frame[args.target] = labels  # class labels 01, 02: not the numbers 1, 2
     if args.no_standardize:
         message = _scale_warning(frame, args, task)
         if message is not None:
@@ -242,28 +253,20 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     return finish_training(args, model, n_labelled, fitted=estimator)
 
 
-def _labels_as_written(frame: Any, target: str) -> Any:
-    """``frame`` with class labels the file wrote as numbers in its spelling (``01``,
-    ``02``), where the spelling is not the number's own (``1``, ``2`` stay the numbers 1
-    and 2, in numeric order) and each number has one spelling (``1`` and ``1.0`` stay one
-    class)."""
-    written = frame.attrs.get(WRITTEN_AS, {}).get(target)
-    if written is None:
-        return frame
-    pairs = {
-        (number, text)
-        for number, text in zip(frame[target], written, strict=True)
-        if text is not None
-    }
-    numbers = {number for number, _ in pairs}
-    if len(pairs) != len(numbers) or all(text == _spelled(n) for n, text in pairs):
-        return frame
-    return spelled_as_written(frame, [target])
+#: A number written with a leading zero (01, 007): a code, whose spelling is its name.
+_LEADING_ZERO = re.compile(r"^[+-]?0[0-9]")
 
 
-def _spelled(number: float) -> str:
-    """How a number's class label is written when it is not given: 2 for 2.0."""
-    return str(int(number)) if float(number).is_integer() else str(number)
+def _spelling_matters(text: Any, numbers: Any) -> bool:
+    """Whether class labels the file wrote as numbers are codes to keep as written: some
+    has a leading zero (``01``, ``02``; ``1``, ``1.0``, ``1,000`` are numbers), and each
+    number has one spelling (``1`` and ``01`` stay one class)."""
+    if numbers.dtype == object:
+        return False
+    pairs = {(n, t) for n, t in zip(numbers, text, strict=True) if t is not None}
+    if len(pairs) != len({n for n, _ in pairs}):
+        return False
+    return any(_LEADING_ZERO.match(t) for _, t in pairs)
 
 
 # -- predict --------------------------------------------------------------------------
@@ -286,7 +289,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if table is None:
         require_extras("predict", sklearn=False)
         table = read_table_at(args.data, args, keep_spelling=written)
-    table = spelled_as_written(table, written)
     ids = [c for c in model.id_columns_ if c in table.columns]
     absent = [c for c in model.id_columns_ if c not in table.columns]
     if absent:
@@ -336,7 +338,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model = load_model(args.model)
     target = args.target or model.target_
     written = written_columns(model, target)
-    frame = spelled_as_written(read_table_at(args.data, args, keep_spelling=written), written)
+    frame = read_table_at(args.data, args, keep_spelling=written)
     report = model.report(frame, target=target, sample_weight=args.sample_weight)
     # JSON escapes every control and non-ASCII character itself
     print(

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DECIMAL",
     "FEATURE_REMEDY",
     "MAX_CLASSES_INFERRED",
     "NESTED_TYPES",
@@ -27,13 +28,11 @@ __all__ = [
     "SHOW",
     "TARGET_REMEDY",
     "VALUES_REMEDY",
-    "WRITTEN_AS",
     "YES_NO",
     "DataWarning",
     "SpelledError",
     "as_series",
     "as_text",
-    "as_written",
     "category_strings",
     "class_labels",
     "clean_text",
@@ -355,39 +354,8 @@ def read_as_missing_reason(n_numbers: int, n_bad: int, described: str) -> str:
 #: The key of ``DataFrame.attrs`` where :func:`~deltaprop.tabular.read_table` records the
 #: Arrow type of each nested Parquet column (``{name: "list<element: int64>"}``).
 NESTED_TYPES = "deltaprop_nested_types"
-#: ``frame.attrs`` key of the text a reader read as numbers, for the columns asked for:
-#: ``{name: object array of stripped strings and None}`` (:func:`as_written`).
-WRITTEN_AS = "deltaprop_written_as"
-
-
-def as_written(table: Any, name: str) -> Any:
-    """Column ``name`` as the file wrote it: the text that
-    :func:`~deltaprop.tabular.read_table` (or ``read_small_csv``) read as numbers when it
-    was asked to keep it (``keep_spelling``), else the column itself.
-
-    An identifier ``00983057`` or a class label ``01`` is text that looks like a number:
-    written back (next to predictions, as a predicted label) it keeps its spelling.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame or PlainTable
-    name : str
-
-    Returns
-    -------
-    pandas.Series or ndarray of shape (n_rows,)
-        A DataFrame's column as a Series (on the frame's index), a PlainTable's as an array.
-    """
-    written = getattr(table, "attrs", None)
-    if written is None:  # a PlainTable
-        written = getattr(table, "written_as", {})
-        return written.get(name, table[name])
-    text = written.get(WRITTEN_AS, {}).get(name)
-    if text is None:
-        return table[name]
-    import pandas as pd  # a DataFrame's attrs: pandas is there
-
-    return pd.Series(text, index=table.index, name=name, dtype=object)
+#: ``frame.attrs`` key of the decimal mark a reader used (``"."`` or ``","``).
+DECIMAL = "deltaprop_decimal"
 
 
 _NESTED_VALUES = (list, tuple, dict, set, frozenset, np.ndarray)

@@ -185,19 +185,39 @@ def read_parquet(path: str | Path) -> Any:
             "or one); convert the table first, e.g. with pandas' to_parquet"
         )
     try:
-        frame = dd.read_parquet(where)
+        # index=False: a pandas index stored with the table comes back as columns (dask
+        # does it with a reset_index(inplace=True) that pandas 3.1 deprecates: not ours)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The inplace keyword in DataFrame")
+            frame = dd.read_parquet(where, index=False)
     except (OSError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())
         raise ValueError(f"{where!r}: cannot read Parquet: {reason}") from None
-    name = frame.index.name
-    if name is not None and str(name).strip():  # a named pandas index is data, as in read_table
-        if name in frame.columns:
-            raise ValueError(f"{where!r}: column name {str(name)!r} appears more than once")
-        frame = frame.reset_index()
+    frame = _named_index_first(frame, path)
     columns = [str(c) for c in frame.columns]
     if not columns:
         raise ValueError(f"{where!r}: the dataset has no columns")
     return frame
+
+
+def _named_index_first(frame: Any, path: Path) -> Any:
+    """The columns of a stored pandas index where read_table puts them: named levels
+    first (as ``reset_index()`` gives them), unnamed ones (``__index_level_0__``) gone."""
+    import pyarrow.parquet
+
+    first = (
+        path
+        if path.is_file()
+        else next(p for p in sorted(path.rglob("*")) if p.name.lower().endswith(_PARQUET_SUFFIXES))
+    )
+    metadata = pyarrow.parquet.read_schema(first).pandas_metadata or {}
+    stored = [c for c in metadata.get("index_columns", []) if isinstance(c, str)]
+    named = [c for c in stored if not c.startswith("__index_level_") and c in frame.columns]
+    unnamed = [c for c in frame.columns if str(c).startswith("__index_level_")]
+    if not named and not unnamed:
+        return frame
+    rest = [c for c in frame.columns if c not in named and c not in unnamed]
+    return frame[named + rest]
 
 
 # -- pass 1: counts, sums and extremes per partition ----------------------------------------

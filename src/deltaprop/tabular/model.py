@@ -45,7 +45,13 @@ from deltaprop.files.container import (
     nest_state,
     register_kind,
 )
-from deltaprop.tabular.columns import SpelledError, missing_mask, missing_text, table_frame
+from deltaprop.tabular.columns import (
+    SpelledError,
+    infer_task,
+    missing_mask,
+    missing_text,
+    table_frame,
+)
 from deltaprop.tabular.plain import PlainTable
 from deltaprop.tabular.preprocessing import DataWarning, Preprocessor
 from deltaprop.tabular.readers import require_pandas
@@ -222,13 +228,21 @@ class TabularModel:
             _estimators_for("classification")  # scikit-learn, or an ImportError naming the extra
         if not isinstance(target, str):
             raise TypeError(f"target must be a column name (str), got {target!r}")
+        data = table_frame(table, pd)
+        task = self.task
+        if task is None and target in data.columns:
+            missing = missing_mask(data[target], pd)
+            if missing.any() and not missing.all():
+                # decided on the whole column, as the command line decides it: integer
+                # codes that blank cells made floats are classes (infer_task's rule)
+                task = infer_task(data[target], name=target)
         full, sample_weight = _labelled_rows(
-            table_frame(table, pd), target, sample_weight, pd, "left out of training"
+            data, target, sample_weight, pd, "left out of training"
         )
         frame, weights, weight_column = _sample_weights(full, sample_weight, target, pd)
         pre = Preprocessor(
             target,
-            task=self.task,
+            task=task,
             impute=self.impute,
             categorical=self.categorical,
             standardize=self.standardize,

@@ -37,6 +37,7 @@ from deltaprop.tabular.readers import (
     blank_preamble,
     sniff_decimal,
     sniff_separator,
+    thousands_warning,
     warn_preamble,
 )
 
@@ -67,25 +68,18 @@ class PlainTable:
     ----------
     columns : mapping of str -> ndarray of shape (n_rows,)
         In the table's order; at least one column and one row, all of one length.
-    written_as : mapping of str -> ndarray of shape (n_rows,), optional
-        The text of columns read as numbers, where the reader was asked to keep it
-        (:func:`~deltaprop.tabular.columns.as_written`).
 
     Attributes
     ----------
     columns : list of str
-    written_as : dict of str -> ndarray
     """
 
-    def __init__(
-        self, columns: dict[str, np.ndarray], written_as: dict[str, np.ndarray] | None = None
-    ) -> None:
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
         lengths = {len(v) for v in columns.values()}
         if len(lengths) != 1 or 0 in lengths:
             raise ValueError(f"a PlainTable needs columns of one length >= 1, got {lengths}")
         self._data = dict(columns)
         self.columns = list(self._data)
-        self.written_as = dict(written_as or {})
 
     def __len__(self) -> int:
         return len(next(iter(self._data.values())))
@@ -99,14 +93,7 @@ class PlainTable:
     def without(self, names: Iterable[str]) -> PlainTable:
         """This table without the columns ``names``."""
         drop = set(names)
-        return PlainTable(
-            {k: v for k, v in self._data.items() if k not in drop},
-            {k: v for k, v in self.written_as.items() if k not in drop},
-        )
-
-    def with_column(self, name: str, values: np.ndarray) -> PlainTable:
-        """This table with column ``name`` replaced by ``values`` (same length)."""
-        return PlainTable({**self._data, name: values}, self.written_as)
+        return PlainTable({k: v for k, v in self._data.items() if k not in drop})
 
     def __repr__(self) -> str:
         return f"PlainTable({len(self)} rows, columns {self.columns[:10]})"
@@ -271,6 +258,7 @@ def read_small_csv(
         text, preamble = blank_preamble(text, sep)
         if sep is None:
             sep = sniff_separator(text)
+        sniffed = decimal is None
         decimal = decimal or sniff_decimal(text, sep)
         with warnings.catch_warnings():  # said once, by the reader that reads the file
             warnings.simplefilter("ignore", DataWarning)
@@ -287,16 +275,15 @@ def read_small_csv(
         return None
     cells = list(zip(*records[1:], strict=True))
     warn_preamble(str(path), preamble)
-    columns = {
-        name: tidy_strings(column, decimal) for name, column in zip(names, cells, strict=True)
-    }
+    if sniffed and decimal == ",":
+        thousands_warning(text, sep, str(path))
     keep = set(keep_spelling)
-    written = {
-        name: tidy_strings(column, None)
-        for name, column in zip(names, cells, strict=True)
-        if name in keep and columns[name].dtype != object
-    }
-    return PlainTable(columns, written)
+    return PlainTable(
+        {
+            name: tidy_strings(column, None if name in keep else decimal)
+            for name, column in zip(names, cells, strict=True)
+        }
+    )
 
 
 def _header_names(header: list[str], where: str) -> list[str]:

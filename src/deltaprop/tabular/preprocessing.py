@@ -32,6 +32,7 @@ array([1, 0, 1])
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -62,7 +63,6 @@ from deltaprop.tabular.columns import (
     missing_error,
     most_frequent,
     not_numbers_error,
-    number_from_text,
     numeric_values,
     parse_numbers,
     reads_yes_no,
@@ -156,39 +156,48 @@ def _warn_about_far_targets(name: str, values: np.ndarray) -> None:
     )
 
 
-def _codes_in_any_case(categories: list[str], strings: np.ndarray) -> np.ndarray:
-    """The categories that ``strings`` name in another case (``adelie`` for ``Adelie``), -1
-    where none does (or two categories differ only in case: a model from before they
-    were read as one)."""
-    by_case: dict[str, int] = {}
-    for k, category in enumerate(categories):
-        key = category.casefold()
-        by_case[key] = -1 if key in by_case else k
-    return np.array(
-        [by_case.get(s.casefold(), -1) if isinstance(s, str) else -1 for s in strings],
-        dtype=np.intp,
-    )
+def _codes_of_unseen(categories: list[str], strings: np.ndarray) -> np.ndarray:
+    """The categories that values not written as any category still name, -1 where none.
 
-
-def _codes_by_number(categories: list[str], strings: np.ndarray) -> np.ndarray:
-    """The categories that ``strings`` name as numbers spelled otherwise (``007``, ``7.0``
-    for the category ``7``, or ``7`` for ``007``), -1 where none does.
-
-    A column read as text in one file and as numbers in another (a batch of codes
-    without a letter among them) writes the same code two ways.
+    A value in another case (``adelie`` for ``Adelie``: categories in several cases are
+    read as one), or a plain numeral spelled otherwise (``007``, ``7.0`` for ``7``, or
+    ``7`` for ``007``: a column of codes read as numbers in one file and as text in
+    another). A key two categories share matches neither. Each distinct value is looked
+    up once.
     """
-    by_number: dict[float, int] = {}
+    by_case: dict[str, int] = {}
+    by_numeral: dict[str, int] = {}
     for k, category in enumerate(categories):
-        number = number_from_text(category, ".")
-        if number == number:  # not NaN; a number two categories spell is no match
-            by_number[number] = -1 if number in by_number else k
-    codes = np.full(len(strings), -1, dtype=np.intp)
-    if not by_number:
-        return codes
-    for i, text in enumerate(strings):
-        number = number_from_text(str(text), ".") if text is not None else float("nan")
-        codes[i] = by_number.get(number, -1) if number == number else -1
-    return codes
+        for key, table in ((category.casefold(), by_case), (_numeral(category), by_numeral)):
+            if key is not None:
+                table[key] = -1 if key in table else k
+    found: dict[Any, int] = {}
+    for value in set(strings.tolist()):
+        code = -1
+        if isinstance(value, str):
+            code = by_case.get(value.casefold(), -1)
+            numeral = _numeral(value)
+            if code < 0 and numeral is not None:
+                code = by_numeral.get(numeral, -1)
+        found[value] = code
+    return np.array([found[v] for v in strings.tolist()], dtype=np.intp)
+
+
+#: A number written with digits alone (a sign, a point): no exponent, %, currency.
+_PLAIN_NUMERAL = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
+
+
+def _numeral(text: str) -> str | None:
+    """A plain numeral without its leading and trailing zeros (``007`` and ``7.0`` are
+    ``7``), exactly, whatever its length; None for other text."""
+    if not _PLAIN_NUMERAL.match(text):
+        return None
+    sign = "-" if text[0] == "-" else ""
+    whole, _, fraction = text.lstrip("+-").partition(".")
+    whole, fraction = whole.lstrip("0") or "0", fraction.rstrip("0")
+    if whole == "0" and not fraction:
+        sign = ""
+    return sign + whole + ("." + fraction if fraction else "")
 
 
 def _whole(values: np.ndarray) -> bool:
@@ -734,10 +743,7 @@ class Preprocessor:
         codes = np.array([index.get(s, -1) for s in as_text(strings)], dtype=np.intp)
         unseen = codes < 0
         if unseen.any():
-            codes[unseen] = _codes_in_any_case(column["categories"], strings[unseen])
-            unseen = codes < 0
-        if unseen.any():
-            codes[unseen] = _codes_by_number(column["categories"], strings[unseen])
+            codes[unseen] = _codes_of_unseen(column["categories"], strings[unseen])
             unseen = codes < 0
         counts["unseen"] = int(unseen.sum())
         counts["unseen_values"] = sorted({str(v) for v in strings[unseen]})[:SHOW]  # type: ignore[assignment]

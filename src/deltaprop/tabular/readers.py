@@ -40,9 +40,10 @@ from deltaprop.files.archives import (
     read_npy_header,
 )
 from deltaprop.tabular.columns import (
+    DECIMAL,
     NESTED_TYPES,
     NULL_SPELLINGS,
-    WRITTEN_AS,
+    SHOW,
     DataWarning,
     column_names,
     number_from_text,
@@ -152,9 +153,10 @@ def read_table(
         byte-order mark (Excel's "Unicode Text"), else UTF-8 (a byte-order mark is
         dropped), else cp1252 (latin-1 where cp1252 cannot decode a byte).
     keep_spelling : iterable of str, optional
-        Columns whose text, when read as numbers, is kept too (stripped, null spellings
-        None) in ``frame.attrs``: :func:`~deltaprop.tabular.columns.as_written` gives it
-        back (``00983057``, not 983057). Names not in the file are ignored.
+        Columns kept as text even where they read as numbers (stripped, null spellings
+        None): identifiers and codes as written (``00983057``, not 983057). Names not in
+        the file are ignored. (The decimal mark used is ``frame.attrs[DECIMAL]``, for
+        :func:`numbers_or_text` to read them as numbers later.)
 
     Returns
     -------
@@ -273,38 +275,46 @@ def tidy(frame: Any, pd: Any, decimal: str = ".", keep_spelling: Iterable[str] =
 
     A text column whose every present value reads as a number (``"45%"`` as 45,
     ``"1,234"`` as 1234, ``"1.234,5"`` as 1234.5 with ``decimal=","``) becomes float64
-    (int64 when they are integers and none is missing); for the columns of
-    ``keep_spelling`` its stripped text is kept in ``frame.attrs[WRITTEN_AS]``.
+    (int64 when they are integers and none is missing), except the columns of
+    ``keep_spelling``, which stay text (:func:`numbers_or_text` reads them later).
     """
-    out, written = {}, {}
     keep = set(keep_spelling)
+    out = {}
     for name in frame.columns:
         series = frame[name]
         if series.dtype == object or pd.api.types.is_string_dtype(series):
-            numbers, missing = parse_numbers(series, pd, decimal)
-            present = ~missing
-            cleaned = None
-            if name in keep or not (present.any() and not np.isnan(numbers[present]).any()):
-                values = series.astype("object").to_numpy()
-                cleaned = np.empty(len(values), dtype=object)
-                for i, value in enumerate(values):
-                    if isinstance(value, str):
-                        text = value.strip()
-                        value = None if text.lower() in NULL_SPELLINGS else text
-                    cleaned[i] = value
-            if present.any() and not np.isnan(numbers[present]).any():
-                integers = not missing.any() and np.all(np.abs(numbers) < 2.0**53)
-                integers = integers and np.all(numbers == np.round(numbers))
-                series = pd.Series(numbers.astype(np.int64) if integers else numbers)
-                if cleaned is not None:
-                    written[name] = cleaned
-            else:
-                series = pd.Series(cleaned, dtype=object)
+            series = (
+                stripped_text(series, pd) if name in keep else numbers_or_text(series, pd, decimal)
+            )
         out[name] = series.reset_index(drop=True)
     tidied = pd.DataFrame(out)
-    if written:
-        tidied.attrs[WRITTEN_AS] = written
+    tidied.attrs[DECIMAL] = decimal
     return tidied
+
+
+def stripped_text(series: Any, pd: Any) -> Any:
+    """A text column's cells stripped, null spellings None (object dtype)."""
+    values = series.astype("object").to_numpy()
+    cleaned = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        if isinstance(value, str):
+            text = value.strip()
+            value = None if text.lower() in NULL_SPELLINGS else text
+        cleaned[i] = value
+    return pd.Series(cleaned, dtype=object)
+
+
+def numbers_or_text(series: Any, pd: Any, decimal: str = ".") -> Any:
+    """A text column as :func:`tidy` reads it: numbers when every present value reads as
+    one (int64 when all are integers below 2**53 and none is missing), else stripped text.
+    """
+    numbers, missing = parse_numbers(series, pd, decimal)
+    present = ~missing
+    if not (present.any() and not np.isnan(numbers[present]).any()):
+        return stripped_text(series, pd)
+    integers = not missing.any() and np.all(np.abs(numbers) < 2.0**53)
+    integers = integers and np.all(numbers == np.round(numbers))
+    return pd.Series(numbers.astype(np.int64) if integers else numbers)
 
 
 def _decode(path: Path, suffix: str, encoding: str | None) -> str:
@@ -498,11 +508,35 @@ def sniff_decimal(text: str, sep: str) -> str:
                 grouped += 1
             elif _DECIMAL_POINT.match(cell):
                 point += 1
-    if comma > point + grouped:
+    if comma > point:  # 1.250.000 beside 1,5: thousands, the comma a decimal mark
         return ","
     if sep == ";" and comma == point == 0 and grouped >= _MIN_GROUPED:
         return ","
     return "."
+
+
+def thousands_warning(text: str, sep: str, where: str) -> None:
+    """A DataWarning when :func:`sniff_decimal` read points as thousands because every
+    number with a point groups thousands (``4.733``): a column of prices 1.650, 1.659
+    with three decimals would be read 1650, 1659, and the user must know."""
+    if sep != ";":
+        return
+    examples = []
+    for row in _records(text[:_SNIFF_CHARS], sep, 200)[1:]:
+        for cell in row:
+            cell = cell.strip()
+            if _DECIMAL_COMMA.match(cell):
+                return  # the decimal comma decided
+            if _THOUSANDS_POINT.match(cell) and len(examples) < 3:
+                examples.append(cell)
+    if examples:
+        warnings.warn(
+            f"{where!r}: every number with a point groups thousands ({', '.join(examples)}): "
+            "'.' read as the thousands mark; if it is the decimal mark, pass --decimal . "
+            "(decimal='.')",
+            DataWarning,
+            stacklevel=4,
+        )
 
 
 def _read_csv(
@@ -519,7 +553,10 @@ def _read_csv(
     text, preamble = blank_preamble(text, sep)
     if sep is None:
         sep = sniff_separator(text)
-    decimal = decimal or sniff_decimal(text, sep)
+    if decimal is None:
+        decimal = sniff_decimal(text, sep)
+        if decimal == ",":
+            thousands_warning(text, sep, where)
     empty = _check_fields(text, sep, where)
     warn_preamble(where, preamble)
     try:
@@ -534,7 +571,8 @@ def _read_csv(
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise ValueError(f"{where!r}: cannot parse the table: {exc}") from None
     if empty:
-        frame = frame.iloc[:, [i for i in range(frame.shape[1]) if i not in empty]]
+        dropped = set(empty)
+        frame = frame.iloc[:, [i for i in range(frame.shape[1]) if i not in dropped]]
     names = list(frame.columns)
     if names and not str(names[0]).strip():
         names[0] = "Unnamed: 0"  # the index column that pandas' to_csv writes
@@ -573,7 +611,7 @@ def _check_fields(text: str, sep: str, where: str) -> list[int]:
             if n_fields == 0:
                 names = [name.strip() for name in row]
                 unnamed = [i for i, name in enumerate(names) if not name and i > 0]
-                names = [name for i, name in enumerate(names) if i not in unnamed]
+                names = [name for i, name in enumerate(names) if name or i == 0]
                 if len(row) > MAX_COLUMNS:
                     raise ValueError(
                         f"{where!r}: the header has {len(row):,} fields, more than the "
@@ -608,9 +646,10 @@ def _check_fields(text: str, sep: str, where: str) -> list[int]:
     if n_rows == 0:
         raise ValueError(f"{where!r}: the file has a header but no data rows")
     if unnamed:
+        shown = ", ".join(str(i + 1) for i in unnamed[:SHOW])
+        more = f" and {len(unnamed) - SHOW} more" if len(unnamed) > SHOW else ""
         warnings.warn(
-            f"{where!r}: column(s) {', '.join(str(i + 1) for i in unnamed)} have no name and "
-            "no value in any row: left out",
+            f"{where!r}: column(s) {shown}{more} have no name and no value in any row: left out",
             DataWarning,
             stacklevel=3,
         )

@@ -263,14 +263,16 @@ def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
             missing,
             n_distinct,
         )
-    if n_distinct > MAX_CATEGORIES:
+    n_folded = len({d.casefold() for d in distinct})  # Adelie, adelie: one category
+    if n_folded > MAX_CATEGORIES:
         return _role(
             "text",
-            f"{n_distinct} distinct values (more than {MAX_CATEGORIES}): encoded by its words",
+            f"{n_folded} distinct values (more than {MAX_CATEGORIES}): encoded by its words",
             missing,
-            n_distinct,
+            n_folded,
         )
-    return _role("categorical", f"{n_distinct} distinct values", missing, n_distinct)
+    in_any_case = f" ({n_distinct} as written)" if n_folded != n_distinct else ""
+    return _role("categorical", f"{n_folded} distinct values{in_any_case}", missing, n_folded)
 
 
 def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
