@@ -14,6 +14,15 @@ pytest.importorskip("numba")
 DTYPES = [np.float32, np.float64]
 
 
+@pytest.fixture(autouse=True)
+def small_arrays_compiled(monkeypatch):
+    """The compiled loops take this module's small arrays too (by default they keep NumPy's
+    operations below MIN_COMPILED_SIZE entries), so that the bits are compared."""
+    from deltaprop.core import compiled as compiled_module
+
+    monkeypatch.setattr(compiled_module, "MIN_COMPILED_SIZE", 0)
+
+
 def _with(monkeypatch, flag, function):
     """``function()`` with the compiled loops off ("0") or on from the first call ("1")."""
     monkeypatch.setenv("DELTAPROP_FUSED", flag)

@@ -14,6 +14,15 @@ from deltaprop.optim import fused
 pytest.importorskip("numba")
 
 
+@pytest.fixture(autouse=True)
+def small_arrays_compiled(monkeypatch):
+    """The compiled loops take this module's small arrays too (by default they keep NumPy's
+    operations below MIN_COMPILED_SIZE entries), so that the bits are compared."""
+    from deltaprop.core import compiled as compiled_module
+
+    monkeypatch.setattr(compiled_module, "MIN_COMPILED_SIZE", 0)
+
+
 def _problem(rng, dtype):
     """Parameters and 4 steps of gradients, one of them with a 0.
 

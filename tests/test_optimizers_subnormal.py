@@ -12,6 +12,15 @@ F32 = np.float32
 TINY = np.finfo(F32).smallest_normal
 
 
+@pytest.fixture(autouse=True)
+def small_arrays_compiled(monkeypatch):
+    """The compiled loops take this module's small arrays too (by default they keep NumPy's
+    operations below MIN_COMPILED_SIZE entries), so that the bits are compared."""
+    from deltaprop.core import compiled as compiled_module
+
+    monkeypatch.setattr(compiled_module, "MIN_COMPILED_SIZE", 0)
+
+
 @pytest.fixture(params=["0", "1"])
 def fused(request, monkeypatch):
     """Each test twice: NumPy's operations ("0") and the compiled loops ("1", with Numba)."""

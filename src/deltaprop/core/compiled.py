@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FUSED_DTYPES", "LOAD_AFTER", "compiled_loop", "fused_arrays"]
+__all__ = ["FUSED_DTYPES", "LOAD_AFTER", "MIN_COMPILED_SIZE", "compiled_loop", "fused_arrays"]
 
 #: The dtypes the compiled loops take (others keep NumPy's operations).
 FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -85,11 +85,21 @@ def compiled_loop(
     return _compiled[name]
 
 
+#: Arrays smaller than this keep NumPy's operations. The loops release the GIL (so that
+#: two threads' blocks run at once), and a thread that releases it for a few microseconds
+#: at every call takes it back before a waiting thread wakes: the live page's server
+#: threads starved while its training thread stepped a small network. NumPy itself keeps
+#: the GIL for loops this short.
+MIN_COMPILED_SIZE = 4096
+
+
 def fused_arrays(*arrays: Any) -> bool:
-    """Whether the compiled loops take these arrays: NumPy, C-contiguous, one fused dtype."""
+    """Whether the compiled loops take these arrays: NumPy, C-contiguous, one fused dtype,
+    at least :data:`MIN_COMPILED_SIZE` entries."""
     first = arrays[0]
     return (
         isinstance(first, np.ndarray)
+        and first.size >= MIN_COMPILED_SIZE
         and first.dtype in FUSED_DTYPES
         and all(
             isinstance(a, np.ndarray) and a.dtype == first.dtype and a.flags.c_contiguous
