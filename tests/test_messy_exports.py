@@ -11,8 +11,19 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
+import deltaprop as dp  # noqa: E402
+from deltaprop.cli.main import main  # noqa: E402
+from deltaprop.cli.tabular import _spelling_matters  # noqa: E402
 from deltaprop.files import load, save  # noqa: E402
 from deltaprop.tabular import Preprocessor, infer_roles, infer_task, read_table  # noqa: E402
+from deltaprop.tabular.columns import (  # noqa: E402
+    DECIMAL,
+    DataWarning,
+    case_variants,
+    number_from_text,
+)
+from deltaprop.tabular.plain import read_small_csv  # noqa: E402
+from deltaprop.tabular.preprocessing import _codes_of_unseen  # noqa: E402
 from deltaprop.tabular.roles import parse_dates, reads_day_first  # noqa: E402
 
 
@@ -88,8 +99,6 @@ def test_integer_class_codes_with_blank_cells_are_classes(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # the 5 iterations do not converge
 def test_a_day_first_model_file_round_trips(tmp_path):
-    import deltaprop as dp
-
     frame = pd.DataFrame(
         {"when": ["19/08/2022", "08/07/2021", "25/12/2020", "03/02/2021"] * 10, "y": [0, 1] * 20}
     )
@@ -112,8 +121,6 @@ def reader(request, monkeypatch):
 
 
 def _cli(*argv):
-    from deltaprop.cli.main import main
-
     return main([str(a) for a in argv])
 
 
@@ -171,17 +178,12 @@ def test_class_labels_keep_their_spelling(tmp_path, capsys, reader):
 
 
 def test_one_class_written_two_ways_stays_one_class():
-    from deltaprop.cli.tabular import _spelling_matters
-
     text = pd.Series(["01", "1", "02", "02"] * 10, dtype=object)
     assert not _spelling_matters(text, pd.Series([1, 1, 2, 2] * 10))  # 01 and 1: class 1
     assert _spelling_matters(text.replace("1", "01"), pd.Series([1, 1, 2, 2] * 10))
 
 
 def test_read_table_keeps_the_spelling_it_is_asked_for(tmp_path):
-    from deltaprop.tabular.columns import DECIMAL
-    from deltaprop.tabular.plain import read_small_csv
-
     (tmp_path / "t.csv").write_text("a,b,c\n007,1.50,x\nNA,2,y\n012,3,z\n")
     table = read_table(tmp_path / "t.csv", keep_spelling=["a", "c", "absent"])
     assert table["a"].tolist() == ["007", None, "012"]  # text, not 7 and 12
@@ -195,8 +197,6 @@ def test_read_table_keeps_the_spelling_it_is_asked_for(tmp_path):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # 20 iterations do not converge
 def test_early_stopping_with_a_class_of_one_row_splits_at_random():
-    import deltaprop as dp
-
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
     y = np.array(["a"] * 20 + ["b"] * 19 + ["Total"])  # a totals line left in the export
@@ -210,8 +210,6 @@ def test_early_stopping_with_a_class_of_one_row_splits_at_random():
 
 @pytest.mark.parametrize("reader", ["pandas", "csv module"])
 def test_a_semicolon_export_of_whole_numbers_reads_points_as_thousands(tmp_path, reader):
-    from deltaprop.tabular.plain import read_small_csv
-
     prices = ["4.733", "950", "12.500", "1.250.000", "351"]
     path = tmp_path / "de.csv"
     path.write_text("carat;price\n" + "".join(f"{i};{p}\n" for i, p in enumerate(prices)))
@@ -227,9 +225,6 @@ def test_a_semicolon_export_of_whole_numbers_reads_points_as_thousands(tmp_path,
 
 @pytest.mark.parametrize("reader", ["pandas", "csv module"])
 def test_columns_without_a_name_or_a_value_are_left_out(tmp_path, reader):
-    from deltaprop.tabular.columns import DataWarning
-    from deltaprop.tabular.plain import read_small_csv
-
     path = tmp_path / "t.csv"
     path.write_text("a,,b,c,,\n1,,x,2.5,,\n2, ,y,3.5,,\n")  # a spacer column, two at the end
     with pytest.warns(DataWarning, match=r"column\(s\) 2, 5, 6 have no name and no value"):
@@ -244,8 +239,6 @@ def test_columns_without_a_name_or_a_value_are_left_out(tmp_path, reader):
 
 
 def test_indian_grouping_reads_as_numbers():
-    from deltaprop.tabular.columns import number_from_text
-
     cases = {"₹1,23,456": 123456.0, "12,34,56,789.50": 123456789.5, "-₹1,00,000": -100000.0}
     for text, value in cases.items():
         assert number_from_text(text) == value
@@ -254,8 +247,6 @@ def test_indian_grouping_reads_as_numbers():
 
 
 def test_categories_and_labels_in_several_cases_are_one_value_each():
-    from deltaprop.tabular.columns import DataWarning, case_variants
-
     assert case_variants(["Adelie", "adelie", "ADELIE", "x"]) == {
         "ADELIE": "Adelie",
         "adelie": "Adelie",
@@ -292,8 +283,6 @@ def test_labels_written_as_plain_numbers_stay_numbers(tmp_path, capsys):
 
 
 def test_regression_targets_far_from_the_rest_are_named():
-    from deltaprop.tabular.columns import DataWarning
-
     rng = np.random.default_rng(0)
     price = rng.lognormal(8.0, 1.0, size=300).round()  # heavy-tailed, not far enough
     frame = pd.DataFrame({"x": rng.normal(size=300), "price": price})
@@ -315,16 +304,12 @@ def test_a_decimal_comma_beside_multi_group_thousands_is_still_found(tmp_path):
 
 
 def test_points_read_as_thousands_are_announced(tmp_path):
-    from deltaprop.tabular.columns import DataWarning
-
     (tmp_path / "p.csv").write_text("a;price\n1;1.650\n2;1.659\n3;1.700\n")
     with pytest.warns(DataWarning, match=r"\(1\.650, 1\.659, 1\.700\): '\.' read as the thousands"):
         assert read_table(tmp_path / "p.csv")["price"].tolist() == [1650, 1659, 1700]
 
 
 def test_the_python_api_decides_the_task_on_the_whole_column_as_the_cli_does():
-    import deltaprop as dp
-
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=60), "y": [1.0, 2.0, 3.0] * 20})
     frame.loc[3, "y"] = np.nan  # a blank: pandas' integer codes become floats
@@ -335,8 +320,6 @@ def test_the_python_api_decides_the_task_on_the_whole_column_as_the_cli_does():
 
 
 def test_unseen_values_match_a_category_only_as_plain_numerals_or_in_another_case():
-    from deltaprop.tabular.preprocessing import _codes_of_unseen
-
     categories = ["007", "1E3", "45%", "7340000000164783123", "Adelie", "Gentoo"]
     values = ["7", "7.00", "1000", "45", "7340000000164783124", "adelie", "gentoo", "x", None]
     codes = _codes_of_unseen(categories, np.array(values, dtype=object))
@@ -351,8 +334,6 @@ def test_categories_in_several_cases_count_once_towards_the_category_limit():
 
 
 def test_many_empty_columns_are_named_in_a_short_warning(tmp_path):
-    from deltaprop.tabular.columns import DataWarning
-
     (tmp_path / "t.csv").write_text("a,b" + "," * 500 + "\n" + ("1,2" + "," * 500 + "\n") * 3)
     with pytest.warns(DataWarning, match=r"column\(s\) 3, 4, 5, 6, 7 and 495 more have no name"):
         assert list(read_table(tmp_path / "t.csv").columns) == ["a", "b"]

@@ -18,9 +18,7 @@ pytest.importorskip("numba")
 def small_arrays_compiled(monkeypatch):
     """The compiled loops take this module's small arrays too (by default they keep NumPy's
     operations below MIN_COMPILED_SIZE entries), so that the bits are compared."""
-    from deltaprop.core import compiled as compiled_module
-
-    monkeypatch.setattr(compiled_module, "MIN_COMPILED_SIZE", 0)
+    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
 
 
 def _problem(rng, dtype):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import deltaprop as dp
+from deltaprop.core import compiled
 
 F32 = np.float32
 TINY = np.finfo(F32).smallest_normal
@@ -16,9 +17,7 @@ TINY = np.finfo(F32).smallest_normal
 def small_arrays_compiled(monkeypatch):
     """The compiled loops take this module's small arrays too (by default they keep NumPy's
     operations below MIN_COMPILED_SIZE entries), so that the bits are compared."""
-    from deltaprop.core import compiled as compiled_module
-
-    monkeypatch.setattr(compiled_module, "MIN_COMPILED_SIZE", 0)
+    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
 
 
 @pytest.fixture(params=["0", "1"])

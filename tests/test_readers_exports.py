@@ -23,6 +23,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 
 from deltaprop.cli.main import main  # noqa: E402
+from deltaprop.files import archives  # noqa: E402
 from deltaprop.tabular import read_table  # noqa: E402
 from deltaprop.tabular.plain import read_small_csv  # noqa: E402
 
@@ -166,8 +167,6 @@ def test_an_indexed_file_keeps_its_nested_types_under_their_names(tmp_path):
 
 @needs_pyarrow
 def test_an_indexed_file_is_still_checked_against_the_expansion_limit(tmp_path, monkeypatch):
-    import deltaprop.files.archives as archives
-
     path = tmp_path / "days.parquet"
     _days().set_index("date").to_parquet(path)
     # a limit of 0 bytes: the check refuses any file it is run on

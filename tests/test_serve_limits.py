@@ -23,6 +23,7 @@ import pytest
 
 import deltaprop as dp
 from deltaprop import live
+from deltaprop.live._http import _AllBytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -412,8 +413,6 @@ def test_a_short_load_keeps_threads_and_memory_bounded_and_training_going(tmp_pa
 def test_a_large_answer_reaches_a_slow_reader_whole():
     # a raw socket file's write may send only part of its bytes: a multi-megabyte frame
     # to a page that reads slowly was cut, and the next frame followed mid-number
-    from deltaprop.live._http import _AllBytes
-
     sender, receiver = socket.socketpair()
     sender.settimeout(10.0)
     sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
