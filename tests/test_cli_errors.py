@@ -243,6 +243,13 @@ def test_a_file_that_is_not_a_model(tmp_path, capsys):
         # found by the fuzz harness (tests/fuzz): a name the system refuses was OSError, exit 1
         (["--plot", "x" * 300 + ".png"], "--plot xxx"),
         (["--out", "x" * 300], "File name too long"),
+        # no abbreviations: --output once meant --output-activation and failed on its value
+        (
+            ["--output", "m.dpm"],
+            "unrecognized arguments: --output m.dpm (--output: did you mean --out?)",
+        ),
+        (["--hid", "3"], "(--hid: did you mean --id or --hidden?)"),
+        (["--earlystopping"], "(--earlystopping: did you mean --early-stopping?)"),
     ],
 )
 def test_bad_options(extra, fragment, tmp_path, monkeypatch, capsys):

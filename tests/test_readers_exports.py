@@ -345,3 +345,97 @@ def test_train_dask_reads_a_multiindex_as_read_table_does(tmp_path):
         assert (
             list(lazy.columns) == columns == list(read_table(tmp_path / f"{name}.parquet").columns)
         )
+
+
+# -- rows without any value (a spreadsheet's used rows saved as ",,,,") --------------------
+def _with_empty_rows(tmp_path, empty_lines):
+    table = _penguins()
+    text = table.to_csv(index=False)
+    lines = text.splitlines()
+    path = tmp_path / "tail.csv"
+    path.write_text("\n".join([*lines, *empty_lines]) + "\n")
+    return table, path
+
+
+@pytest.mark.parametrize(
+    "empty_lines",
+    [
+        pytest.param([",,,"] * 4, id="commas"),
+        pytest.param(["NA,NA,,N/A", " , ,,"], id="null spellings and spaces"),
+    ],
+)
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+def test_rows_without_any_value_are_left_out_and_named(tmp_path, empty_lines, reader):
+    table, path = _with_empty_rows(tmp_path, empty_lines)
+    with pytest.warns(UserWarning, match=r"row\(s\) without any value left out") as caught:
+        frame = reader(path)
+    n = len(empty_lines)
+    rows = ", ".join(str(r) for r in range(7, 7 + n))
+    assert f"{n} row(s) without any value left out (data row(s) {rows})" in str(caught[0].message)
+    assert len(frame) == 6
+    assert frame["species"].tolist() == table["species"].tolist()
+    # the blanks no longer make the whole-number column float: it reads as without them
+    assert np.asarray(frame["body_mass_g"]).dtype == np.int64
+    assert np.asarray(frame["body_mass_g"]).tolist() == table["body_mass_g"].tolist()
+
+
+def test_an_empty_row_between_data_rows_is_left_out_too(tmp_path):
+    path = tmp_path / "gap.csv"
+    path.write_text("x,y\n1,a\n,\n2,b\n")
+    with pytest.warns(
+        UserWarning, match=r"1 row\(s\) without any value left out \(data row\(s\) 2\)"
+    ):
+        frame = read_table(path)
+    assert frame["x"].tolist() == [1, 2]
+    assert frame["y"].tolist() == ["a", "b"]
+
+
+def test_a_file_whose_rows_are_all_empty_is_refused(tmp_path):
+    path = tmp_path / "none.csv"
+    path.write_text("x,y\n,\n,\n")
+    with pytest.raises(ValueError, match="has a header but no values in its rows"):
+        read_table(path)
+
+
+def test_empty_rows_of_a_workbook_are_left_out(tmp_path):
+    rows = [["x", "y"], [1, "a"], [2, "b"], [None, None], ["NA", None]]
+    path = _workbook(tmp_path / "tail.xlsx", rows)
+    with pytest.warns(UserWarning, match=r"2 row\(s\) without any value left out"):
+        frame = read_table(path)
+    assert frame["x"].tolist() == [1, 2]
+
+
+@pytest.mark.usefixtures("quick_recipe")
+def test_predict_writes_one_prediction_per_row_with_values(tmp_path, capsys):
+    _, path = _with_empty_rows(tmp_path, [",,,"] * 3)
+    model = tmp_path / "m.dpm"
+    assert main(["train", str(path), "--target", "species", "--out", str(model), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert "3 row(s) without any value left out" in err
+    assert "missing" not in err  # the empty rows are neither missing targets nor features
+    assert main(["predict", str(model), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1 + 6
+
+
+# -- a title above a header that is not recognised as one ----------------------------------
+def test_ragged_rows_under_a_title_line_suggest_deleting_the_title(tmp_path):
+    path = tmp_path / "years.csv"
+    path.write_text("Quarterly report, all regions\n2019,2020,2021,label\n1,2,3,up\n4,5,6,down\n")
+    with pytest.raises(ValueError) as error:
+        read_table(path)
+    assert _message_without_path(error, path) == (
+        "FILE: ragged rows: line 2 has 4 field(s), the header has 2; if line 1 "
+        "('Quarterly report, all regions') is a title above the header, delete it (a title "
+        "is recognised only above a header of names, none of them a number)"
+    )
+
+
+def test_ragged_rows_further_down_give_no_title_hint(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(ValueError) as error:
+        read_table(path)
+    assert _message_without_path(error, path) == (
+        "FILE: ragged rows: line 3 has 3 field(s), the header has 2"
+    )

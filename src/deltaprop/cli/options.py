@@ -16,6 +16,7 @@ parser uses.
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import sys
 import textwrap
@@ -47,8 +48,39 @@ class Parser(argparse.ArgumentParser):
 
     watched: frozenset[str] = frozenset()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # no abbreviations: ``--output`` would silently mean --output-activation
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str):  # argparse would exit itself; we want a return code
         raise UsageError(message)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        """As argparse's, with the options nearest each unrecognised one suggested."""
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            known = self._command_options(namespace)
+            hints = []
+            for extra in extras:
+                if extra.startswith("--"):
+                    near = difflib.get_close_matches(extra.split("=")[0], known, n=2, cutoff=0.7)
+                    if near:
+                        hints.append(f"{extra}: did you mean {' or '.join(near)}?")
+            said = "; ".join(hints)
+            self.error(
+                f"unrecognized arguments: {' '.join(extras)}" + (f" ({said})" if said else "")
+            )
+        return namespace
+
+    def _command_options(self, namespace: Any) -> list[str]:
+        """The long options of the command ``namespace`` chose (or of this parser)."""
+        parser: argparse.ArgumentParser = self
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = getattr(namespace, action.dest, None)
+                parser = action.choices.get(chosen, self) if chosen else self
+        return [o for o in parser._option_string_actions if o.startswith("--")]
 
     def watch(self, dests: Any) -> None:
         """Record which of the options ``dests`` (store, store_true) a command line sets."""

@@ -35,6 +35,7 @@ from deltaprop.tabular.readers import (
     _decode,
     _suffix,
     blank_preamble,
+    empty_rows_warning,
     sniff_decimal,
     sniff_separator,
     thousands_warning,
@@ -121,7 +122,7 @@ def tidy_strings(cells: Sequence[str], decimal: str | None = ".") -> np.ndarray:
     texts: list[str | None] = []
     for cell in cells:
         text = cell.strip()
-        texts.append(None if text.lower() in NULL_SPELLINGS else text)
+        texts.append(None if _is_null(text) else text)
     if decimal is None:  # the text alone, as read (a column to write back as written)
         kept = np.empty(len(texts), dtype=object)
         kept[:] = texts
@@ -136,6 +137,11 @@ def tidy_strings(cells: Sequence[str], decimal: str | None = ".") -> np.ndarray:
     out = np.empty(len(texts), dtype=object)
     out[:] = texts
     return out
+
+
+def _is_null(cell: str) -> bool:
+    """Whether a cell is missing: empty or a null spelling, once stripped."""
+    return cell.strip().lower() in NULL_SPELLINGS
 
 
 def plain_numbers(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -273,10 +279,16 @@ def read_small_csv(
         return None  # pandas reads it again, and says what is wrong
     if any(len(r) != len(names) for r in records):
         return None
-    cells = list(zip(*records[1:], strict=True))
     warn_preamble(str(path), preamble)
     if sniffed and decimal == ",":
         thousands_warning(text, sep, str(path))
+    empty = [all(_is_null(cell) for cell in record) for record in records[1:]]
+    if any(empty):
+        if all(empty):
+            return None  # read_table's error
+        empty_rows_warning(str(path), np.flatnonzero(empty) + 1)
+        records = [records[0], *(r for r, e in zip(records[1:], empty, strict=True) if not e)]
+    cells = list(zip(*records[1:], strict=True))
     keep = set(keep_spelling)
     return PlainTable(
         {

@@ -194,6 +194,8 @@ def read_table(
     pd = require_pandas()
     path = Path(path)
     _check_options(sep, decimal, encoding)
+    keep_spelling = tuple(keep_spelling)
+    typed = True  # Parquet and NPZ: a row without values was written as such
     if not path.exists():
         raise ValueError(f"{str(path)!r}: no such file or folder")
     if path.is_dir():
@@ -209,6 +211,7 @@ def read_table(
             )
         if path.stat().st_size == 0:
             raise ValueError(f"{str(path)!r}: the file is empty")
+        typed = suffix not in _CSV_OPENERS and suffix != ".xlsx"
         if suffix in _CSV_OPENERS:
             frame, decimal = _read_csv(path, suffix, pd, sep, decimal, encoding)
         elif suffix == ".npz":
@@ -225,10 +228,50 @@ def read_table(
     original = list(frame.columns)
     frame.columns = column_names(original, str(path))
     frame = tidy(frame, pd, decimal or ".", keep_spelling)
+    if not typed:
+        frame = _without_empty_rows(frame, str(path), keep_spelling)
     if nested:  # kept with the table, so that its roles name the Arrow types
         renamed = dict(zip(original, frame.columns, strict=True))
         frame.attrs[NESTED_TYPES] = {renamed[k]: v for k, v in nested.items() if k in renamed}
     return frame
+
+
+def _without_empty_rows(frame: Any, where: str, keep_spelling: Iterable[str]) -> Any:
+    """``frame`` (as :func:`tidy` made it) without its rows that hold no value.
+
+    A spreadsheet saved as text keeps rows it once used as ``,,,,`` lines (or rows of
+    ``NA``): they are no data, as the blank lines pandas skips are none. They are named in
+    a :class:`DataWarning`, and the columns they alone made float64 are int64 again, as
+    :func:`tidy` reads the same file without them.
+    """
+    empty = frame.isna().to_numpy().all(axis=1)
+    if not empty.any():
+        return frame
+    if empty.all():
+        raise ValueError(f"{where!r}: the file has a header but no values in its rows")
+    empty_rows_warning(where, np.flatnonzero(empty) + 1)
+    kept = frame.loc[~empty].reset_index(drop=True)
+    keep = set(keep_spelling)
+    for name in kept.columns:
+        values = kept[name].to_numpy()
+        if name not in keep and values.dtype == np.float64 and _whole(values):
+            kept[name] = values.astype(np.int64)
+    return kept
+
+
+def _whole(numbers: np.ndarray) -> bool:
+    """Whether float64 ``numbers`` are all integers below 2**53 (none NaN): tidy's int64 rule."""
+    return bool(np.all(np.abs(numbers) < 2.0**53) and np.all(numbers == np.round(numbers)))
+
+
+def empty_rows_warning(where: str, rows: np.ndarray) -> None:
+    """The :class:`DataWarning` for the data rows ``rows`` (1-based) left out as empty."""
+    shown = ", ".join(str(r) for r in rows[:SHOW]) + (", ..." if len(rows) > SHOW else "")
+    warnings.warn(
+        f"{where!r}: {len(rows)} row(s) without any value left out (data row(s) {shown})",
+        DataWarning,
+        stacklevel=4,
+    )
 
 
 def _check_parquet_folder(path: Path) -> None:
@@ -312,8 +355,7 @@ def numbers_or_text(series: Any, pd: Any, decimal: str = ".") -> Any:
     present = ~missing
     if not (present.any() and not np.isnan(numbers[present]).any()):
         return stripped_text(series, pd)
-    integers = not missing.any() and np.all(np.abs(numbers) < 2.0**53)
-    integers = integers and np.all(numbers == np.round(numbers))
+    integers = not missing.any() and _whole(numbers)
     return pd.Series(numbers.astype(np.int64) if integers else numbers)
 
 
@@ -602,6 +644,7 @@ def _check_fields(text: str, sep: str, where: str) -> list[int]:
     """
     n_fields = 0
     n_rows = 0
+    header_line, header = 0, ""
     unnamed: list[int] = []
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
     try:
@@ -609,6 +652,7 @@ def _check_fields(text: str, sep: str, where: str) -> list[int]:
             if not row or (len(row) == 1 and not row[0].strip() and n_fields != 1):
                 continue  # a blank line, skipped by pandas too
             if n_fields == 0:
+                header_line, header = reader.line_num, sep.join(row)
                 names = [name.strip() for name in row]
                 unnamed = [i for i, name in enumerate(names) if not name and i > 0]
                 names = [name for i, name in enumerate(names) if name or i == 0]
@@ -623,9 +667,16 @@ def _check_fields(text: str, sep: str, where: str) -> list[int]:
                 n_fields = len(row)
                 continue
             if len(row) != n_fields:
+                hint = ""
+                if n_rows == 0 and len(row) > n_fields:
+                    hint = (
+                        f"; if line {header_line} ({header[:60]!r}) is a title above the "
+                        f"header, delete it (a title is recognised only above a header "
+                        f"of names, none of them a number)"
+                    )
                 raise ValueError(
                     f"{where!r}: ragged rows: line {reader.line_num} has {len(row)} "
-                    f"field(s), the header has {n_fields}"
+                    f"field(s), the header has {n_fields}{hint}"
                 )
             for i in unnamed:
                 if row[i].strip():
