@@ -63,6 +63,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # benchmark this checkout, not an installed copy
 
+from _recipe_step import DeltapropMembers, TorchMembers, recipe_data, recipe_floor, recipe_init
 from _workloads import seed_data
 
 import deltaprop as dp
@@ -86,13 +87,15 @@ class Sizes:
     big_samples: int  # the bounded-memory probe
     gemm_size: int
     gemm_repeats: int
+    recipe_samples: int  # the tabular recipe's step: rows, and epochs per timed run
+    recipe_epochs: int
 
 
 SIZES = {
-    "full": Sizes(5, 50_000, 200, 10, 60_000, 100, 2_000_000, 2048, 9),
-    "quick": Sizes(3, 50_000, 20, 10, 12_800, 20, 200_000, 2048, 9),
+    "full": Sizes(5, 50_000, 200, 10, 60_000, 100, 2_000_000, 2048, 9, 10_000, 10),
+    "quick": Sizes(3, 50_000, 20, 10, 12_800, 20, 200_000, 2048, 9, 10_000, 3),
     # checks that the script runs end to end (tests/test_benchmarks.py); figures mean nothing
-    "smoke": Sizes(1, 2_000, 3, 3, 512, 3, 20_000, 256, 1),
+    "smoke": Sizes(1, 2_000, 3, 3, 512, 3, 20_000, 256, 1, 1_000, 1),
 }
 
 
@@ -426,6 +429,10 @@ NAMES = {
     "sklearn": "scikit-learn `MLPClassifier`",
     "torch": "PyTorch eager",
     "floor": "matrix products alone (the floor)",
+    "members": "deltaprop `train_members` (the recipe's step)",
+    "members_one_thread": "deltaprop `train_members`, the stack on one thread",
+    "members_numpy": "deltaprop `train_members`, NumPy's operations only (`DELTAPROP_FUSED=0`)",
+    "torch_members": "PyTorch eager, the members stacked (`baddbmm`)",
 }
 
 
@@ -945,6 +952,9 @@ def main(argv=None):
         ]
     )
 
+    # 5. the tabular recipe's step -------------------------------------------------------
+    sections.append(recipe_section(sizes, peaks[np.float32], log, summary))
+
     sections.append(targets_section(summary))
     sections.append(gpu_section())
     sections.append(
@@ -967,6 +977,61 @@ def main(argv=None):
     write_report(args.output, args, sections, elapsed)
     log(f"wrote {args.output}")
     return 0
+
+
+def recipe_contenders(data, epochs):
+    init = recipe_init()
+    return {
+        "members": WithCompiledLoops("1", DeltapropMembers(init, data, epochs)),
+        "members_one_thread": WithCompiledLoops(
+            "1", DeltapropMembers(init, data, epochs, one_thread=True)
+        ),
+        "members_numpy": WithCompiledLoops("0", DeltapropMembers(init, data, epochs)),
+        "torch_members": TorchMembers(init, data, epochs),
+    }
+
+
+def recipe_section(sizes, peak, log, summary):
+    """Section 5: the tabular recipe's training step (benchmarks/_recipe_step.py)."""
+    n, epochs = sizes.recipe_samples, sizes.recipe_epochs
+    data = recipe_data(n)
+    check = recipe_contenders(data, min(2, epochs))
+    check["deltaprop"] = check.pop("members")
+    trajectory, _ = compare_trajectories(check, 1e-3)
+    trajectory["members"] = trajectory.pop("deltaprop")
+    contenders = recipe_contenders(data, epochs)
+    contenders["floor"] = floor = recipe_floor(n, epochs, Floor)
+    times = alternate(contenders, sizes.repeats)
+    losses = {k: c.last_loss for k, c in contenders.items()}
+    log("recipe step: " + ", ".join(f"{k} {statistics.median(v):.3f} s" for k, v in times.items()))
+    summary["recipe"] = {k: statistics.median(v) for k, v in times.items()}
+    # timing_table's base is "deltaprop": the recipe's own step
+    times = {("deltaprop" if k == "members" else k): v for k, v in times.items()}
+    losses["deltaprop"] = losses.pop("members")
+    trajectory["deltaprop"] = trajectory.pop("members")
+    table = timing_table(times, floor.flops, epochs, peak, {}, losses, trajectory, "epoch")
+    table = [row.replace("| deltaprop `train` |", f"| {NAMES['members']} |") for row in table]
+    return [
+        "## 5. The tabular recipe's training step",
+        "",
+        f"{n:,} synthetic rows (50 standard-normal float32 inputs, a nonlinear teacher), 5 "
+        "members of 50-128-128-128-1 ReLU side by side as `deltaprop train` and "
+        "`TabularRegressor` train them (each on its own 80% of the rows and its own batch "
+        f"order, batch 256, Adam with beta_2 0.95, each member's held-out rows scored after "
+        f"every epoch and its best epoch's weights kept), {epochs} epochs per run, medians "
+        f"of {sizes.repeats} alternated runs, from the same initial weights and batch "
+        "orders. PyTorch stacks the members as deltaprop does (`torch.baddbmm` over weights "
+        "of shape (5, n_in, n_out); `torch.optim.Adam` on the stacked tensors is each "
+        "member's own Adam). The floor is the epoch's matrix products over the stacks "
+        "(`np.matmul`, forward 4, backward 7). The learning rate is constant and there is "
+        "no weight decay, so that PyTorch's Adam is the same update "
+        "(`benchmarks/_recipe_step.py`).",
+        "",
+        *table,
+        "",
+        f"Matrix products: {floor.flops / epochs / 1e9:.2f} GFLOP per epoch.",
+        "",
+    ]
 
 
 def lbfgs_case(repeats, max_iter, n_samples):
@@ -1117,6 +1182,25 @@ def targets_section(summary):
                 f"| {name}: the fused Adam update (Numba) against its NumPy operations "
                 f"(before / after) | {m['deltaprop_numpy'] / m['deltaprop']:.2f}x | - |"
             )
+    r = summary.get("recipe")
+    if r:
+        name = "the tabular recipe's step (5 members 50-128-128-128-1, batch 256)"
+        rows.append(
+            f"| {name}: against PyTorch eager, members stacked | "
+            f"{r['torch_members'] / r['members']:.2f}x | - |"
+        )
+        rows.append(
+            f"| {name}: the stack's halves on two threads against one thread "
+            f"(before / after) | {r['members_one_thread'] / r['members']:.2f}x | - |"
+        )
+        rows.append(
+            f"| {name}: the compiled loops (Numba) against NumPy's operations "
+            f"(before / after) | {r['members_numpy'] / r['members']:.2f}x | - |"
+        )
+        rows.append(
+            f"| {name}: time against the matrix-product floor | "
+            f"{r['members'] / r['floor']:.2f}x the floor | - |"
+        )
     return rows
 
 

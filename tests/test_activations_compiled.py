@@ -7,7 +7,7 @@ import pytest
 
 import deltaprop as dp
 from deltaprop.core import compiled
-from deltaprop.core.activations import Sigmoid
+from deltaprop.core.activations import ReLU, Sigmoid
 
 pytest.importorskip("numba")
 
@@ -16,8 +16,9 @@ DTYPES = [np.float32, np.float64]
 
 @pytest.fixture(autouse=True)
 def small_arrays_compiled(monkeypatch):
-    """The compiled loops take this module's small arrays too (by default they keep NumPy's
-    operations below MIN_COMPILED_SIZE entries), so that the bits are compared."""
+    """This module's small arrays run the loops that release the GIL (by default, arrays
+    below MIN_COMPILED_SIZE entries run the copies that keep it), so that their bits are
+    compared."""
     monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
 
 
@@ -87,6 +88,30 @@ def test_the_backward_from_output_gives_numpy_s_bits(monkeypatch, rng, dtype):
     np.testing.assert_array_equal(results[1], (d_a * a) * (one - a))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_relu_backward_gives_where_s_bits(monkeypatch, rng, dtype):
+    z = rng.normal(size=(3, 40, 7)).astype(dtype)
+    d_a = rng.normal(size=z.shape).astype(dtype)
+    z.flat[:8] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1.0, 1.0, 1.0]
+    d_a.flat[:8] = [np.nan, np.inf, np.nan, 2.0, np.inf, np.inf, np.nan, -0.0]
+    d_a.flat[8] = np.finfo(dtype).smallest_subnormal
+    z.flat[8] = 1.0
+    results = [
+        _with(monkeypatch, flag, lambda: ReLU().backward(z, None, d_a.copy(), xp=np))
+        for flag in ("0", "1")
+    ]
+    assert "relu_backward" in compiled._compiled
+    expected = np.array(
+        [d if zi > 0 else 0.0 for zi, d in zip(z.ravel(), d_a.ravel(), strict=True)], dtype
+    ).reshape(z.shape)
+    for result in results:
+        assert result.dtype == dtype and result.shape == z.shape
+        np.testing.assert_array_equal(result.view(np.uint8), expected.view(np.uint8))
+    # strided views keep the bit mask, with the same bits
+    strided = _with(monkeypatch, "1", lambda: ReLU().backward(z[:, ::2], None, d_a[:, ::2], xp=np))
+    np.testing.assert_array_equal(strided.view(np.uint8), expected[:, ::2].copy().view(np.uint8))
+
+
 def test_arrays_the_loops_do_not_take_keep_numpy_s_operations(monkeypatch, rng):
     monkeypatch.setenv("DELTAPROP_FUSED", "1")
     a = _outputs(rng, np.float32, shape=(11, 37)).T  # not C-contiguous
@@ -101,13 +126,27 @@ def test_arrays_the_loops_do_not_take_keep_numpy_s_operations(monkeypatch, rng):
 
 
 @pytest.mark.parametrize(
-    "layers",
+    ("layers", "loops"),
     [
-        lambda: [dp.Dense(6, 9, "sigmoid"), dp.Dense(9, 1, "sigmoid")],  # the seed network
-        lambda: [dp.Dense(6, 9, "sigmoid"), dp.Dense(9, 7, "sigmoid"), dp.Dense(7, 3, "softmax")],
+        (  # the seed network
+            lambda: [dp.Dense(6, 9, "sigmoid"), dp.Dense(9, 1, "sigmoid")],
+            {"sigmoid_of_exp", "sigmoid_times"},
+        ),
+        (
+            lambda: [
+                dp.Dense(6, 9, "sigmoid"),
+                dp.Dense(9, 7, "sigmoid"),
+                dp.Dense(7, 3, "softmax"),
+            ],
+            {"sigmoid_of_exp", "sigmoid_backward"},
+        ),
+        (  # the tabular recipe's layers
+            lambda: [dp.Dense(6, 9, "relu"), dp.Dense(9, 7, "relu"), dp.Dense(7, 3, "softmax")],
+            {"relu_backward"},
+        ),
     ],
 )
-def test_training_gives_the_same_bits_with_the_loops_and_without(monkeypatch, rng, layers):
+def test_training_gives_the_same_bits_with_the_loops_and_without(monkeypatch, rng, layers, loops):
     X = rng.normal(size=(1500, 6)).astype(np.float32)
     n_out = layers()[-1].n_out
     y = (rng.uniform(size=(1500, n_out)) < 0.4).astype(np.float32)
@@ -122,8 +161,26 @@ def test_training_gives_the_same_bits_with_the_loops_and_without(monkeypatch, rn
             net, X, y, optimizer=dp.SGD(learning_rate=0.5), max_iter=5, random_state=0
         )
         weights.append(([p.copy() for p in net.parameters], list(history.loss)))
-    loops = {"sigmoid_of_exp", "sigmoid_times" if n_out == 1 else "sigmoid_backward"}
     assert loops <= set(compiled._compiled)
     assert weights[0][1] == weights[1][1]
     for p, q in zip(weights[0][0], weights[1][0], strict=True):
         np.testing.assert_array_equal(p, q)
+
+
+def test_arrays_below_the_size_run_the_copy_that_keeps_the_gil_with_the_same_bits(monkeypatch, rng):
+    # every array is "small": the loops compiled with nogil=False run, and must give the
+    # bits of NumPy's operations as the GIL-releasing ones do
+    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 10**9)
+    z = rng.normal(size=(4, 30)).astype(np.float32)
+    d_a = rng.normal(size=z.shape).astype(np.float32)
+    a = _outputs(rng, np.float32, shape=(4, 30))
+    results = []
+    for flag in ("0", "1"):
+        relu = _with(monkeypatch, flag, lambda: ReLU().backward(z, None, d_a.copy(), xp=np))
+        sigmoid = _with(
+            monkeypatch, flag, lambda: Sigmoid().backward_from_output(a.copy(), d_a.copy())
+        )
+        results.append((relu, sigmoid))
+    assert {"relu_backward", "sigmoid_backward"} <= set(compiled._compiled)
+    for numpy_result, loop_result in zip(*results, strict=True):
+        np.testing.assert_array_equal(numpy_result.view(np.uint8), loop_result.view(np.uint8))

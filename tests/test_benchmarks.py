@@ -97,6 +97,7 @@ def test_run_smoke_writes_every_section(tmp_path):
         "## 2. 784-256-256-10 ReLU/softmax, Adam, one epoch",
         "## 3. Full-batch L-BFGS on the seed network",
         "## 4. Bounded memory: 20,000 x 64 float32, full batch",
+        "## 5. The tabular recipe's training step",
         "## Targets (from the issue)",
         "## GPU",
         "## Method",
@@ -121,6 +122,22 @@ def test_run_smoke_writes_every_section(tmp_path):
     for heading in ("### float32", "### batch size 128"):
         row = cells(section(text, heading), "| deltaprop `train` |")
         assert re.fullmatch(r"\d+ MiB", row[7]), row
+    recipe = section(text, "## 5. The tabular recipe's training step")
+    assert timing_header.format("epoch") in recipe
+    for contender in (
+        "deltaprop `train_members` (the recipe's step)",
+        "deltaprop `train_members`, the stack on one thread",
+        "deltaprop `train_members`, NumPy's operations only (`DELTAPROP_FUSED=0`)",
+        "PyTorch eager, the members stacked (`baddbmm`)",
+        "matrix products alone (the floor)",
+    ):
+        row = cells(recipe, f"| {contender} |")
+        assert float(row[1].split(" s ")[0]) > 0.0, row
+    # every deltaprop variant follows the same trajectory bit for bit; PyTorch's is close
+    for contender in ("the stack on one thread", "NumPy's operations only"):
+        row = cells(recipe, f"| deltaprop `train_members`, {contender}")
+        assert row[-1] == "0.0e+00", row
+    assert "the tabular recipe's step (5 members 50-128-128-128-1, batch 256): against" in text
     lbfgs = section(text, "## 3. Full-batch L-BFGS on the seed network")
     assert "| contender | median time | deltaprop faster by | final loss |" in lbfgs
     assert float(cells(lbfgs, "| scikit-learn `MLPClassifier` |")[3]) > 0.0

@@ -15,8 +15,9 @@ TINY = np.finfo(F32).smallest_normal
 
 @pytest.fixture(autouse=True)
 def small_arrays_compiled(monkeypatch):
-    """The compiled loops take this module's small arrays too (by default they keep NumPy's
-    operations below MIN_COMPILED_SIZE entries), so that the bits are compared."""
+    """This module's small arrays run the loops that release the GIL (by default, arrays
+    below MIN_COMPILED_SIZE entries run the copies that keep it), so that their bits are
+    compared."""
     monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 0)
 
 

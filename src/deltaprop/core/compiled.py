@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -80,26 +81,49 @@ def compiled_loop(
             return None
 
         _compiled["numba"] = None  # loaded: the other loops need not wait
-        # error_model="numpy": no zero-division checks, so the loop vectorises
-        _compiled[name] = numba.njit(cache=True, nogil=True, error_model="numpy")(loop)
+        _compiled[name] = _by_size(_njit(numba, loop, nogil=True), _njit(numba, loop, nogil=False))
     return _compiled[name]
 
 
-#: Arrays smaller than this keep NumPy's operations. The loops release the GIL (so that
-#: two threads' blocks run at once), and a thread that releases it for a few microseconds
-#: at every call takes it back before a waiting thread wakes: the live page's server
-#: threads starved while its training thread stepped a small network. NumPy itself keeps
-#: the GIL for loops this short.
+def _njit(numba: Any, loop: Callable[..., Any], *, nogil: bool) -> Callable[..., Any]:
+    """``loop`` compiled, releasing the GIL or keeping it.
+
+    error_model="numpy": no zero-division checks, so that the loop vectorises. Numba's
+    disk cache names its files after the function's qualified name and does not tell
+    the two variants apart: the one that keeps the GIL is compiled from a copy of the
+    function under its own name.
+    """
+    if not nogil:
+        copy = types.FunctionType(loop.__code__, loop.__globals__, loop.__name__ + "_gil")
+        copy.__qualname__ = loop.__qualname__ + "_gil"
+        copy.__module__ = loop.__module__
+        loop = copy
+    return numba.njit(cache=True, nogil=nogil, error_model="numpy")(loop)
+
+
+def _by_size(free: Callable[..., Any], held: Callable[..., Any]) -> Callable[..., Any]:
+    """The loop that releases the GIL for arrays of :data:`MIN_COMPILED_SIZE` entries or
+    more (its first argument's), the one that keeps it for smaller arrays."""
+
+    def run(first: Any, *rest: Any) -> Any:
+        return (free if first.size >= MIN_COMPILED_SIZE else held)(first, *rest)
+
+    return run
+
+
+#: Arrays from this size on run the loop that releases the GIL (so that two threads'
+#: blocks run at once); smaller ones run a copy that keeps it, as NumPy itself keeps the
+#: GIL for loops this short. A thread that releases the GIL for a few microseconds at every
+#: call takes it back before a waiting thread wakes: the live page's server threads
+#: starved while its training thread stepped a small network.
 MIN_COMPILED_SIZE = 4096
 
 
 def fused_arrays(*arrays: Any) -> bool:
-    """Whether the compiled loops take these arrays: NumPy, C-contiguous, one fused dtype,
-    at least :data:`MIN_COMPILED_SIZE` entries."""
+    """Whether the compiled loops take these arrays: NumPy, C-contiguous, one fused dtype."""
     first = arrays[0]
     return (
         isinstance(first, np.ndarray)
-        and first.size >= MIN_COMPILED_SIZE
         and first.dtype in FUSED_DTYPES
         and all(
             isinstance(a, np.ndarray) and a.dtype == first.dtype and a.flags.c_contiguous

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as _np  # only to accept plain lists and NumPy arrays in the setters
+import numpy as _np  # the setters accept lists; NumPy's forward adds the bias in place
 
 from deltaprop.core.activations import Activation, get_activation
 from deltaprop.core.arrays import array_namespace, is_array
@@ -163,7 +163,12 @@ class Dense:
         a : array, shape (n_samples, n_out)
             Activations ``f(z)``.
         """
-        z = a_prev @ weights + (bias if bias.ndim == 1 else bias[..., None, :])
+        z = a_prev @ weights
+        b = bias if bias.ndim == 1 else bias[..., None, :]
+        if isinstance(z, _np.ndarray) and z.dtype == b.dtype and z.ndim >= b.ndim:
+            z += b  # z + b's bits, into the product's new array instead of another one
+        else:
+            z = z + b
         return z, self.activation.forward(z, xp=xp)
 
     def backward(
