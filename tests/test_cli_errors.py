@@ -351,3 +351,39 @@ def test_ctrl_c_during_train_writes_the_model_and_exits_130(tmp_path):
     model = dp.load(out)
     assert model.estimator_.stop_reason_ == "interrupted"
     assert 2 <= len(model.estimator_.loss_curve_) < 1000000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["--verison"],
+            "the following arguments are required: COMMAND (--verison: did you mean --version?)",
+        ),
+        (
+            ["info", "m.dpm", "--verison"],
+            "unrecognized arguments: --verison (--verison: did you mean --version?)",
+        ),
+        (
+            ["train", "good.csv", "--targt", "y"],
+            "the following arguments are required: --target (--targt: did you mean --target",
+        ),
+        (
+            ["train", "good.csv", "--target", "y", "--outptu=m.dpm"],
+            "(--outptu: did you mean --out?)",
+        ),
+        # an old spelling kept for scripts is not suggested: serve's --optimizer is --solver
+        (
+            ["serve", "good.csv", "--target", "y", "--optim", "adam"],
+            "unrecognized arguments: --optim adam",
+        ),
+    ],
+)
+def test_unknown_options_are_named_with_the_nearest_known_ones(
+    argv, message, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    Path("good.csv").write_text(GOOD)
+    line = _assert_one_line_error(capsys, 2, main(argv), message)
+    if "--optim" in argv:
+        assert "did you mean" not in line

@@ -70,3 +70,26 @@ def test_bad_construction(kwargs, error, match):
 
 def test_repr():
     assert repr(Dense(4, 2, "relu")) == "Dense(4, 2, activation='relu')"
+
+
+@pytest.mark.parametrize(
+    ("a_shape", "w_shape", "b_shape", "dtypes"),
+    [
+        ((7, 5), (5, 4), (4,), (np.float32, np.float32, np.float32)),
+        ((3, 7, 5), (3, 5, 4), (3, 4), (np.float32, np.float32, np.float32)),  # a stack
+        ((7, 5), (1, 5, 4), (3, 4), (np.float64, np.float64, np.float64)),  # b widens z
+        ((7, 5), (5, 4), (4,), (np.float32, np.float32, np.float64)),  # b promotes z
+        ((7, 5), (5, 4), (4,), (np.float16, np.float16, np.float16)),
+    ],
+)
+def test_the_forward_adds_the_bias_as_z_plus_b_does(rng, a_shape, w_shape, b_shape, dtypes):
+    # NumPy's forward adds the bias into the product's array where that gives z + b
+    a, w, b = (
+        rng.normal(size=s).astype(t)
+        for s, t in zip((a_shape, w_shape, b_shape), dtypes, strict=True)
+    )
+    layer = Dense(5, 4, "identity")
+    z, _ = layer.forward(a, w, b, xp=np)
+    expected = a @ w + (b if b.ndim == 1 else b[..., None, :])
+    assert z.dtype == expected.dtype and z.shape == expected.shape
+    np.testing.assert_array_equal(z, expected)

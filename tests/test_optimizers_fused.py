@@ -75,6 +75,21 @@ def test_fused_sgd_equals_numpy_bit_for_bit(monkeypatch, rng, dtype, nesterov):
     _assert_same_bits(monkeypatch, make, params, grads, dtype)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        functools.partial(dp.Adam, learning_rate=0.01, weight_decay=0.1),
+        functools.partial(dp.SGD, learning_rate=0.05, momentum=0.9, nesterov=True),
+    ],
+    ids=["adam", "sgd"],
+)
+def test_the_copies_that_keep_the_gil_give_the_same_bits(monkeypatch, rng, make):
+    # every array below the size: the copies compiled with nogil=False run
+    monkeypatch.setattr(compiled, "MIN_COMPILED_SIZE", 10**9)
+    params, grads = _problem(rng, np.float32)
+    _assert_same_bits(monkeypatch, make, params, grads, np.float32)
+
+
 def test_fused_adam_matches_the_textbook_formula(monkeypatch):
     # one step from zero moments, computed here in float64 from Kingma & Ba's formula
     monkeypatch.setenv("DELTAPROP_FUSED", "1")

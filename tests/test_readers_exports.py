@@ -362,32 +362,33 @@ def _with_empty_rows(tmp_path, empty_lines):
     [
         pytest.param([",,,"] * 4, id="commas"),
         pytest.param(["NA,NA,,N/A", " , ,,"], id="null spellings and spaces"),
+        pytest.param([",,,"], id="one row"),
     ],
 )
 @pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
-def test_rows_without_any_value_are_left_out_and_named(tmp_path, empty_lines, reader):
+def test_rows_without_any_value_at_the_end_are_left_out_and_named(tmp_path, empty_lines, reader):
     table, path = _with_empty_rows(tmp_path, empty_lines)
-    with pytest.warns(UserWarning, match=r"row\(s\) without any value left out") as caught:
+    with pytest.warns(UserWarning, match="without any value at the end of the file") as caught:
         frame = reader(path)
     n = len(empty_lines)
-    rows = ", ".join(str(r) for r in range(7, 7 + n))
-    assert f"{n} row(s) without any value left out (data row(s) {rows})" in str(caught[0].message)
+    rows = "data row 7" if n == 1 else f"data rows 7-{6 + n}"
+    assert str(caught[0].message).endswith(
+        f"{n} row(s) without any value at the end of the file left out ({rows})"
+    )
     assert len(frame) == 6
-    assert frame["species"].tolist() == table["species"].tolist()
+    assert list(frame["species"]) == table["species"].tolist()
     # the blanks no longer make the whole-number column float: it reads as without them
     assert np.asarray(frame["body_mass_g"]).dtype == np.int64
     assert np.asarray(frame["body_mass_g"]).tolist() == table["body_mass_g"].tolist()
 
 
-def test_an_empty_row_between_data_rows_is_left_out_too(tmp_path):
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+def test_an_empty_row_between_data_rows_stays_so_that_row_numbers_are_the_file_s(tmp_path, reader):
     path = tmp_path / "gap.csv"
     path.write_text("x,y\n1,a\n,\n2,b\n")
-    with pytest.warns(
-        UserWarning, match=r"1 row\(s\) without any value left out \(data row\(s\) 2\)"
-    ):
-        frame = read_table(path)
-    assert frame["x"].tolist() == [1, 2]
-    assert frame["y"].tolist() == ["a", "b"]
+    frame = reader(path)
+    assert np.isnan(np.asarray(frame["x"])[1])
+    assert list(frame["y"]) == ["a", None, "b"]
 
 
 def test_a_file_whose_rows_are_all_empty_is_refused(tmp_path):
@@ -395,14 +396,16 @@ def test_a_file_whose_rows_are_all_empty_is_refused(tmp_path):
     path.write_text("x,y\n,\n,\n")
     with pytest.raises(ValueError, match="has a header but no values in its rows"):
         read_table(path)
+    assert read_small_csv(path) is None  # pandas's reading gives the error
 
 
-def test_empty_rows_of_a_workbook_are_left_out(tmp_path):
-    rows = [["x", "y"], [1, "a"], [2, "b"], [None, None], ["NA", None]]
+def test_empty_rows_at_the_end_of_a_workbook_are_left_out(tmp_path):
+    rows = [["x", "y"], [1, "a"], [None, None], [2, "b"], [None, None], ["NA", None]]
     path = _workbook(tmp_path / "tail.xlsx", rows)
-    with pytest.warns(UserWarning, match=r"2 row\(s\) without any value left out"):
+    with pytest.warns(UserWarning, match=r"2 row\(s\) without any value at the end"):
         frame = read_table(path)
-    assert frame["x"].tolist() == [1, 2]
+    assert frame["y"].isna().tolist() == [False, True, False]
+    assert frame["y"].dropna().tolist() == ["a", "b"]
 
 
 @pytest.mark.usefixtures("quick_recipe")
@@ -411,7 +414,7 @@ def test_predict_writes_one_prediction_per_row_with_values(tmp_path, capsys):
     model = tmp_path / "m.dpm"
     assert main(["train", str(path), "--target", "species", "--out", str(model), "-q"]) == 0
     err = capsys.readouterr().err
-    assert "3 row(s) without any value left out" in err
+    assert "3 row(s) without any value at the end of the file left out" in err
     assert "missing" not in err  # the empty rows are neither missing targets nor features
     assert main(["predict", str(model), str(path)]) == 0
     out = capsys.readouterr().out
@@ -431,11 +434,18 @@ def test_ragged_rows_under_a_title_line_suggest_deleting_the_title(tmp_path):
     )
 
 
-def test_ragged_rows_further_down_give_no_title_hint(tmp_path):
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        pytest.param("a,b\n1,2\n3,4,5\n", 3, id="further down"),
+        pytest.param("a,b\n1,2,\n3,4\n", 2, id="a stray separator after the first row"),
+    ],
+)
+def test_other_ragged_rows_give_no_title_hint(tmp_path, text, line):
     path = tmp_path / "ragged.csv"
-    path.write_text("a,b\n1,2\n3,4,5\n")
+    path.write_text(text)
     with pytest.raises(ValueError) as error:
         read_table(path)
     assert _message_without_path(error, path) == (
-        "FILE: ragged rows: line 3 has 3 field(s), the header has 2"
+        f"FILE: ragged rows: line {line} has 3 field(s), the header has 2"
     )

@@ -57,30 +57,49 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
     def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
-        """As argparse's, with the options nearest each unrecognised one suggested."""
-        namespace, extras = self.parse_known_args(args, namespace)
+        """As argparse's, with the options nearest each unrecognised one suggested, also
+        where argparse stops first at a missing argument (``--targt y``: ``--target``)."""
+        words = list(sys.argv[1:] if args is None else args)
+        try:
+            namespace, extras = self.parse_known_args(words, namespace)
+        except UsageError as exc:
+            hints = self._hints(words)
+            raise UsageError(f"{exc} ({hints})" if hints else str(exc)) from None
         if extras:
-            known = self._command_options(namespace)
-            hints = []
-            for extra in extras:
-                if extra.startswith("--"):
-                    near = difflib.get_close_matches(extra.split("=")[0], known, n=2, cutoff=0.7)
-                    if near:
-                        hints.append(f"{extra}: did you mean {' or '.join(near)}?")
-            said = "; ".join(hints)
+            hints = self._hints(extras, words)
             self.error(
-                f"unrecognized arguments: {' '.join(extras)}" + (f" ({said})" if said else "")
+                f"unrecognized arguments: {' '.join(extras)}" + (f" ({hints})" if hints else "")
             )
         return namespace
 
-    def _command_options(self, namespace: Any) -> list[str]:
-        """The long options of the command ``namespace`` chose (or of this parser)."""
-        parser: argparse.ArgumentParser = self
+    def _hints(self, unknown: list[str], words: list[str] | None = None) -> str:
+        """``"--hid: did you mean --hidden?"`` for each option of ``unknown`` that neither
+        the command chosen in ``words`` nor the top level has, near one that it has."""
+        known = self._long_options(self)
         for action in self._actions:
             if isinstance(action, argparse._SubParsersAction):
-                chosen = getattr(namespace, action.dest, None)
-                parser = action.choices.get(chosen, self) if chosen else self
-        return [o for o in parser._option_string_actions if o.startswith("--")]
+                command = next((w for w in words or unknown if w in action.choices), None)
+                if command is not None:
+                    known += self._long_options(action.choices[command])
+        hints = []
+        for word in unknown:
+            name = word.split("=")[0]
+            if name.startswith("--") and name not in known:
+                near = difflib.get_close_matches(name, known, n=2, cutoff=0.7)
+                if near:
+                    hints.append(f"{name}: did you mean {' or '.join(near)}?")
+        return "; ".join(hints)
+
+    @staticmethod
+    def _long_options(parser: argparse.ArgumentParser) -> list[str]:
+        """The long options ``parser`` shows (an old spelling kept for scripts is hidden)."""
+        return [
+            option
+            for action in parser._actions
+            if action.help != argparse.SUPPRESS
+            for option in action.option_strings
+            if option.startswith("--")
+        ]
 
     def watch(self, dests: Any) -> None:
         """Record which of the options ``dests`` (store, store_true) a command line sets."""

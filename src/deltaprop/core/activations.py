@@ -304,10 +304,10 @@ class ReLU(FromOutput):
 
     def backward(self, z, a, d_a, *, xp):
         if isinstance(d_a, np.ndarray) and d_a.dtype in _SAME_SIZE_INTEGER:
-            out = np.empty_like(d_a)
             # the loop, one pass that vectorises, costs a sixth of the bit mask's four
-            loop = _loop_for("relu_backward", _relu_backward_loop, d_a.size / 4, z, d_a, out)
+            loop = _loop_for("relu_backward", _relu_backward_loop, d_a.size / 4, z, d_a)
             if loop is not None and z.shape == d_a.shape:
+                out = np.empty_like(d_a)
                 loop(z.reshape(-1), d_a.reshape(-1), out.reshape(-1))
                 return out
             return _kept_where_positive(z, d_a)

@@ -94,7 +94,14 @@ def _njit(numba: Any, loop: Callable[..., Any], *, nogil: bool) -> Callable[...,
     function under its own name.
     """
     if not nogil:
-        copy = types.FunctionType(loop.__code__, loop.__globals__, loop.__name__ + "_gil")
+        copy = types.FunctionType(
+            loop.__code__,
+            loop.__globals__,
+            loop.__name__ + "_gil",
+            loop.__defaults__,
+            loop.__closure__,
+        )
+        copy.__kwdefaults__ = loop.__kwdefaults__
         copy.__qualname__ = loop.__qualname__ + "_gil"
         copy.__module__ = loop.__module__
         loop = copy

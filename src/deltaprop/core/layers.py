@@ -165,7 +165,11 @@ class Dense:
         """
         z = a_prev @ weights
         b = bias if bias.ndim == 1 else bias[..., None, :]
-        if isinstance(z, _np.ndarray) and z.dtype == b.dtype and z.ndim >= b.ndim:
+        if (
+            isinstance(z, _np.ndarray)
+            and z.dtype == b.dtype
+            and _np.broadcast_shapes(z.shape, b.shape) == z.shape
+        ):
             z += b  # z + b's bits, into the product's new array instead of another one
         else:
             z = z + b

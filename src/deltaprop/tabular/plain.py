@@ -282,12 +282,15 @@ def read_small_csv(
     warn_preamble(str(path), preamble)
     if sniffed and decimal == ",":
         thousands_warning(text, sep, str(path))
-    empty = [all(_is_null(cell) for cell in record) for record in records[1:]]
-    if any(empty):
-        if all(empty):
+    n_rows = len(records) - 1
+    n_kept = n_rows
+    while n_kept and all(_is_null(cell) for cell in records[n_kept]):
+        n_kept -= 1
+    if n_kept < n_rows:
+        if n_kept == 0:
             return None  # read_table's error
-        empty_rows_warning(str(path), np.flatnonzero(empty) + 1)
-        records = [records[0], *(r for r, e in zip(records[1:], empty, strict=True) if not e)]
+        empty_rows_warning(str(path), n_kept, n_rows)
+        records = records[: n_kept + 1]
     cells = list(zip(*records[1:], strict=True))
     keep = set(keep_spelling)
     return PlainTable(

@@ -237,20 +237,22 @@ def read_table(
 
 
 def _without_empty_rows(frame: Any, where: str, keep_spelling: Iterable[str]) -> Any:
-    """``frame`` (as :func:`tidy` made it) without its rows that hold no value.
+    """``frame`` (as :func:`tidy` made it) without the rows after its last value.
 
     A spreadsheet saved as text keeps rows it once used as ``,,,,`` lines (or rows of
-    ``NA``): they are no data, as the blank lines pandas skips are none. They are named in
-    a :class:`DataWarning`, and the columns they alone made float64 are int64 again, as
-    :func:`tidy` reads the same file without them.
+    ``NA``) below its data: they are no data, as the blank lines pandas skips are none.
+    They are named in a :class:`DataWarning`, and the columns they alone made float64 are
+    int64 again, as :func:`tidy` reads the same file without them. A row without values
+    between data rows stays, so that row numbers are the file's.
     """
     empty = frame.isna().to_numpy().all(axis=1)
-    if not empty.any():
+    if not empty[-1]:
         return frame
     if empty.all():
         raise ValueError(f"{where!r}: the file has a header but no values in its rows")
-    empty_rows_warning(where, np.flatnonzero(empty) + 1)
-    kept = frame.loc[~empty].reset_index(drop=True)
+    n_kept = int(np.flatnonzero(~empty)[-1]) + 1
+    empty_rows_warning(where, n_kept, len(frame))
+    kept = frame.iloc[:n_kept].reset_index(drop=True)
     keep = set(keep_spelling)
     for name in kept.columns:
         values = kept[name].to_numpy()
@@ -264,11 +266,14 @@ def _whole(numbers: np.ndarray) -> bool:
     return bool(np.all(np.abs(numbers) < 2.0**53) and np.all(numbers == np.round(numbers)))
 
 
-def empty_rows_warning(where: str, rows: np.ndarray) -> None:
-    """The :class:`DataWarning` for the data rows ``rows`` (1-based) left out as empty."""
-    shown = ", ".join(str(r) for r in rows[:SHOW]) + (", ..." if len(rows) > SHOW else "")
+def empty_rows_warning(where: str, n_kept: int, n_rows: int) -> None:
+    """The :class:`DataWarning` for the data rows after row ``n_kept`` (of ``n_rows``),
+    left out as rows without values."""
+    first, last = n_kept + 1, n_rows
+    rows = f"data row {first}" if first == last else f"data rows {first}-{last}"
     warnings.warn(
-        f"{where!r}: {len(rows)} row(s) without any value left out (data row(s) {shown})",
+        f"{where!r}: {last - n_kept} row(s) without any value at the end of the file left "
+        f"out ({rows})",
         DataWarning,
         stacklevel=4,
     )
@@ -668,7 +673,7 @@ def _check_fields(text: str, sep: str, where: str) -> list[int]:
                 continue
             if len(row) != n_fields:
                 hint = ""
-                if n_rows == 0 and len(row) > n_fields:
+                if n_rows == 0 and any(cell.strip() for cell in row[n_fields:]):
                     hint = (
                         f"; if line {header_line} ({header[:60]!r}) is a title above the "
                         f"header, delete it (a title is recognised only above a header "
