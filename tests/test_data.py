@@ -590,6 +590,20 @@ def test_transform_does_not_warn_for_the_target_column():
         ("12 %", ".", 12.0),
         ("$12%", ".", 12.0),
         ("%", ".", None),
+        # a currency's ISO code in capitals, before or after, apart from other letters
+        ("USD 1,234", ".", 1234.0),
+        ("USD1234", ".", 1234.0),
+        ("1,234 USD", ".", 1234.0),
+        ("-USD 12", ".", -12.0),
+        ("USD -12", ".", -12.0),
+        ("1.234,50 EUR", ",", 1234.5),
+        ("12GBP", ".", 12.0),
+        ("EUR", ".", None),
+        ("usd 12", ".", None),
+        ("USDX 12", ".", None),
+        ("12 USDA", ".", None),
+        ("ABC 12", ".", None),
+        ("12 kg", ".", None),
         # parentheses are labels as often as negative amounts: not numbers
         ("(1,234.50)", ".", None),
         ("(2019)", ".", None),
@@ -605,6 +619,33 @@ def test_a_column_of_amounts_is_numeric():
     pre = Preprocessor(target="y").fit({"amount": amounts, "y": ["a", "b", "a", "b"]})
     assert pre.roles_["amount"].role == "numeric"
     assert pre.low_[0] == 7.0 and pre.high_[0] == 12000.25
+
+
+def test_a_semicolon_file_of_amounts_with_codes_reads_the_decimal_comma(tmp_path):
+    path = tmp_path / "eur.csv"
+    path.write_text("a;price;y\n1;1.234,50 EUR;x\n2;12,00 EUR;y\n3;7,25 EUR;x\n4;99,90 EUR;y\n")
+    assert read_table(path)["price"].tolist() == [1234.5, 12.0, 7.25, 99.9]
+
+
+@pytest.mark.parametrize("spelling", [".", "n.a.", "#DIV/0!", "#VALUE!", "#ref!", "#N/A"])
+def test_more_null_spellings_are_missing_values(tmp_path, spelling):
+    # '.' is SAS's and Stata's missing value (the raw penguins' sex); '#DIV/0!' a failed formula
+    path = tmp_path / "t.csv"
+    path.write_text(f"sex,mass\nmale,1\n{spelling},2\nfemale,3\n")
+    frame = read_table(path)
+    assert frame["sex"].isna().tolist() == [False, True, False]
+
+
+def test_a_target_of_mostly_one_row_classes_is_warned_about():
+    # prices written with a unit read as labels: 150 classes in 160 rows
+    y = [f"{v} kg" for v in range(150)] + ["1 kg"] * 10
+    with pytest.warns(DataWarning, match=r"has 150 classes in 160 rows, most of them one row's"):
+        Preprocessor(target="y").fit({"x": [i % 7 for i in range(160)], "y": y})
+    with warnings.catch_warnings():  # 60 classes in 160 rows: no warning
+        warnings.simplefilter("error", DataWarning)
+        Preprocessor(target="y").fit(
+            {"x": [i % 7 for i in range(160)], "y": [f"{i % 60}a" for i in range(160)]}
+        )
 
 
 def test_a_yes_no_target_in_several_spellings_is_one_class_each():

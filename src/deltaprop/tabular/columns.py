@@ -96,7 +96,9 @@ MAX_CLASSES_INFERRED = 20
 SHOW = 5
 #: Cell texts that mean "no value" (compared after stripping whitespace, ignoring case).
 NULL_SPELLINGS = frozenset(
-    {"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "#n/a", "<na>", "nil"}
+    {"", "na", "n/a", "n.a.", "nan", "null", "none", "?", "-", "--", ".", "#n/a", "<na>", "nil"}
+    # the error values a spreadsheet exports where a formula failed
+    | {"#div/0!", "#value!", "#ref!", "#name?", "#num!", "#null!"}
 )
 
 _PERCENT = re.compile(r"^[+-]?[0-9][0-9.,\s]*$")  # what stands before a percent sign
@@ -109,6 +111,13 @@ _LAKHS = re.compile(r"^[+-]?[0-9]{1,2}(,[0-9]{2})+,[0-9]{3}(\.[0-9]*)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]*,[0-9]+([eE][+-]?[0-9]+)?$")
 # a currency symbol before the number (after its sign, or before it) or after it
 _CURRENCY = frozenset("$€£¥₹")
+#: ISO 4217 codes of the currencies most written beside amounts (``USD 1,234``,
+#: ``1.234,50 EUR``); a code is read only in capitals and apart from other letters.
+_CURRENCY_CODES = frozenset(
+    "USD EUR GBP JPY CNY INR CHF CAD AUD NZD SEK NOK DKK PLN CZK HUF RON BGN ISK RUB UAH "
+    "TRY ILS AED SAR QAR KWD EGP ZAR NGN KES MAD BRL MXN ARS CLP COP PEN KRW SGD HKD TWD "
+    "THB IDR MYR PHP VND PKR BDT LKR".split()
+)
 
 
 class DataWarning(UserWarning):
@@ -167,22 +176,15 @@ def clean_text(series: Any, pd: Any) -> Any:
 def number_from_text(text: str, decimal: str = ".") -> float:
     """A cleaned number from text: ``"45%"`` -> 45, ``"1,234.5"`` -> 1234.5,
     ``"$1,234.50"`` -> 1234.5, ``"-€12"`` -> -12, ``"12,50 €"`` -> 12.5 (``decimal=","``),
-    ``"₹1,23,456"`` -> 123456 (Indian grouping); else NaN.
+    ``"₹1,23,456"`` -> 123456 (Indian grouping), ``"USD 1,234"`` -> 1234; else NaN.
 
     ``decimal`` is the decimal mark (``"."`` or ``","``); the other one (and spaces)
-    may separate thousands. A currency symbol ($ € £ ¥ ₹) before or after the number is
-    dropped. NaN when the text is no number. (Parentheses are not read as a negative
+    may separate thousands. A currency symbol ($ € £ ¥ ₹) or a currency's ISO code in
+    capitals (``USD``, ``EUR``, ...: :data:`_CURRENCY_CODES`) before or after the number
+    is dropped. NaN when the text is no number. (Parentheses are not read as a negative
     sign: ``(1)``, ``(2019)`` are labels as often as amounts.)
     """
-    text = text.strip()
-    # string operations, not a regular expression: no backtracking over long runs of spaces
-    if text[-1:] in _CURRENCY:
-        text = text[:-1].rstrip()
-    else:
-        sign = text[:1] if text[:1] in ("+", "-") else ""
-        rest = text[len(sign) :].lstrip()
-        if rest[:1] in _CURRENCY:
-            text = sign + rest[1:].lstrip()  # "-$-12" gives "--12": no number
+    text = without_currency(text.strip())
     if text[-1:] == "%":
         text = text[:-1].rstrip()
         if not _PERCENT.match(text):
@@ -197,6 +199,27 @@ def number_from_text(text: str, decimal: str = ".") -> float:
         return float(text)
     except ValueError:
         return float("nan")
+
+
+def without_currency(text: str) -> str:
+    """``text`` (stripped) without a currency symbol or ISO code before or after the
+    number: ``"-$12"`` -> ``"-12"``, ``"USD 1,234"`` -> ``"1,234"``, ``"12,50 €"`` ->
+    ``"12,50"``; other text as it is."""
+    # string operations, not a regular expression: no backtracking over long runs of spaces
+    if len(text) > 3:
+        sign = text[:1] if text[:1] in ("+", "-") else ""
+        rest = text[len(sign) :].lstrip()
+        if rest[:3] in _CURRENCY_CODES and not rest[3:4].isalpha():
+            return sign + rest[3:].lstrip()
+        if text[-3:] in _CURRENCY_CODES and not text[-4:-3].isalpha():
+            return text[:-3].rstrip()
+    if text[-1:] in _CURRENCY:
+        return text[:-1].rstrip()
+    sign = text[:1] if text[:1] in ("+", "-") else ""
+    rest = text[len(sign) :].lstrip()
+    if rest[:1] in _CURRENCY:
+        return sign + rest[1:].lstrip()  # "-$-12" gives "--12": no number
+    return text
 
 
 # -- columns as numbers or categories -------------------------------------------------

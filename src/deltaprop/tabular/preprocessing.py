@@ -102,6 +102,9 @@ _SCALED_PARTS = ("year", "days")
 #: A classification target with a different class in every row is refused from this
 #: many rows on (a column of codes or names); below it, a small example passes.
 ROWS_NAMED = 20
+#: More classes than this, and more than half as many as rows, are warned about: most
+#: classes then hold a single row (numbers written with a unit, read as labels).
+MANY_CLASSES = 100
 
 
 def _names(value: Any, parameter: str) -> tuple[str, ...]:
@@ -531,6 +534,15 @@ class Preprocessor:
                 f"target column {self.target!r} has a different class in every one of its "
                 f"{n_rows} rows: it names the rows, and no row's class can be learnt from "
                 "the others; choose another target column"
+            )
+        if len(classes) > MANY_CLASSES and 2 * len(classes) > n_rows:
+            warnings.warn(
+                f"target column {self.target!r} has {len(classes):,} classes in {n_rows:,} "
+                "rows, most of them one row's: few can be learnt. If its values are numbers "
+                "written with text (a unit, a code), write them as plain numbers and train "
+                "a regression (--task regression; task='regression')",
+                DataWarning,
+                stacklevel=4,
             )
         self.classes_ = classes
 

@@ -49,6 +49,7 @@ from deltaprop.tabular.columns import (
     number_from_text,
     parse_numbers,
     require_pandas,
+    without_currency,
 )
 
 __all__ = [
@@ -549,7 +550,7 @@ def sniff_decimal(text: str, sep: str) -> str:
     comma = point = grouped = 0
     for row in _records(text[:_SNIFF_CHARS], sep, 200)[1:]:
         for cell in row:
-            cell = cell.strip()
+            cell = without_currency(cell.strip()).removesuffix("%").rstrip()
             comma += bool(_DECIMAL_COMMA.match(cell))
             if _THOUSANDS_POINT.match(cell):
                 grouped += 1
@@ -571,7 +572,7 @@ def thousands_warning(text: str, sep: str, where: str) -> None:
     examples = []
     for row in _records(text[:_SNIFF_CHARS], sep, 200)[1:]:
         for cell in row:
-            cell = cell.strip()
+            cell = without_currency(cell.strip()).removesuffix("%").rstrip()
             if _DECIMAL_COMMA.match(cell):
                 return  # the decimal comma decided
             if _THOUSANDS_POINT.match(cell) and len(examples) < 3:
