@@ -171,6 +171,34 @@ def test_a_yes_no_column_is_read_in_any_case(tmp_path):
     assert _run(tmp_path / "m.onnx", raw.iloc[:0], "float64")["probabilities"].shape == (0, 2)
 
 
+def test_a_category_is_matched_in_any_case_as_predict_matches_it(tmp_path, capsys):
+    # categories in several cases are one each (Red, RED, red); predict matches a value
+    # written in another case to its category, and so must the exported graph
+    table = _table(seed=4).drop(columns=["grade", "price"])
+    table["colour"] = [
+        c.upper() if i % 4 == 0 else c.title() for i, c in enumerate(table["colour"])
+    ]
+    csv = tmp_path / "colours.csv"
+    table.to_csv(csv, index=False)
+    path = tmp_path / "colours.deltaprop"
+    assert main(["train", str(csv), "--target", "answer", "--out", str(path), "-q"]) == 0
+    assert "several cases" in capsys.readouterr().err
+    model = io.load(path)
+    colour = next(c for c in model.preprocessor_.columns_ if c["name"] == "colour")
+    assert colour["categories"] == ["Blue", "Green", "Red"]
+    assert main(["export-onnx", str(path), str(tmp_path / "m.onnx"), "-q"]) == 0
+    frame = pd.read_csv(csv)
+    for spelled in (frame, frame.assign(colour=frame["colour"].str.lower())):
+        result = _run(tmp_path / "m.onnx", spelled, "float32")
+        np.testing.assert_array_equal(result["label"], model.predict(spelled))
+        _close(result["probabilities"], model.predict_proba(spelled), "float32")
+    lowered = frame.assign(colour=frame["colour"].str.lower())
+    np.testing.assert_array_equal(model.transform(frame), model.transform(lowered))
+    # one row, and an empty batch
+    assert _run(tmp_path / "m.onnx", frame.iloc[:1], "float32")["label"].shape == (1,)
+    assert _run(tmp_path / "m.onnx", frame.iloc[:0], "float32")["probabilities"].shape == (0, 2)
+
+
 def test_network_file_exports(tmp_path, rng):
     net = Network([Dense(3, 4, "tanh"), Dense(4, 2, "softmax")], random_state=0)
     io.save(net, tmp_path / "net.deltaprop")

@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import string
 from typing import Any
 
 import numpy as np
@@ -129,7 +130,38 @@ def _text_feature(
         x = graph.node("Where", [is_empty, value, x], "filled", width=1)
     if reads_yes_no(categories):
         return _any_case_one_hot(graph, x, categories), is_empty
+    lowered = [c.translate(_ASCII_LOWER) for c in categories]
+    if len(set(lowered)) == len(categories) == len({c.casefold() for c in categories}):
+        # Preprocessor.transform matches a value written in another case to its category
+        return add_one_hot(graph, _ascii_lowered(graph, x), lowered), is_empty
     return add_one_hot(graph, x, categories), is_empty
+
+
+#: ASCII's capitals to small letters: what ``StringNormalizer`` lowers in the "C" locale.
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def _ascii_lowered(graph: OnnxGraph, x: str) -> str:
+    """The strings ``x`` (N, 1) with their ASCII capitals in small letters.
+
+    ``StringNormalizer`` in the "C" locale (every system has it; a named locale must be
+    installed where the model runs) takes one row of strings, and at least one: the column
+    becomes a row after an empty string is appended, and that string is cut off again.
+    Letters beyond ASCII keep their case (``ÎLE`` does not match ``Île``, which
+    ``predict`` would match).
+    """
+    pad = graph.constant(np.array([[""]], dtype=object), "pad", dtype=object)
+    padded = graph.node("Concat", [x, pad], "padded", width=1, axis=0)
+    as_row = graph.constant(np.array([1, -1], dtype=np.int64), "as_row", dtype=np.int64)
+    row = graph.node("Reshape", [padded, as_row], "row")
+    lowered = graph.node(
+        "StringNormalizer", [row], "lowered", opset=10, case_change_action="LOWER", locale="C"
+    )
+    as_column = graph.constant(np.array([-1, 1], dtype=np.int64), "as_column", dtype=np.int64)
+    column = graph.node("Reshape", [lowered, as_column], "lowered_column", width=1)
+    n_rows = graph.node("Shape", [x], "n_rows", opset=15, start=0, end=1)
+    start = graph.constant(np.array([0], dtype=np.int64), "zero", dtype=np.int64)
+    return graph.node("Slice", [column, start, n_rows, start], "lowered_rows", width=1, opset=10)
 
 
 def _any_case_one_hot(graph: OnnxGraph, x: str, categories: list[str]) -> str:
