@@ -18,6 +18,7 @@ import deltaprop as dp  # noqa: E402
 from deltaprop.tabular import (  # noqa: E402
     DataWarning,
     Preprocessor,
+    infer_roles,
     infer_task,
     read_table,
 )
@@ -674,3 +675,22 @@ def test_reading_a_number_is_linear_in_the_text():
     assert np.isnan(number_from_text("$" + " " * 100_000))
     assert number_from_text("1" + " " * 100_000 + "%") == 1.0
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(
+    ("values", "role"),
+    [
+        # 56 state codes, 10 rows each: categories (hashed, they took R2 from 0.96 to 0.45)
+        ([f"S{k:02d}" for k in range(56)] * 10, "categorical"),
+        ([f"S{k:02d}" for k in range(40)] * 3, "text"),  # 3 rows each: too few
+        ([f"S{k:03d}" for k in range(120)] * 10, "text"),  # more than 100 values
+        ([f"new S{k:02d}" for k in range(56)] * 10, "text"),  # words: free text
+        ([f"S{k:02d}" for k in range(30)] * 2, "categorical"),  # 30 or fewer: as ever
+    ],
+)
+def test_single_words_are_categories_up_to_100_values(values, role):
+    n = len(values)
+    roles = infer_roles(
+        {"code": values, "x": [i % 7 for i in range(n)], "y": [i % 2 for i in range(n)]}, target="y"
+    )
+    assert roles["code"].role == role, roles["code"].reason

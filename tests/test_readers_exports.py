@@ -449,3 +449,15 @@ def test_other_ragged_rows_give_no_title_hint(tmp_path, text, line):
     assert _message_without_path(error, path) == (
         f"FILE: ragged rows: line {line} has 3 field(s), the header has 2"
     )
+
+
+def test_a_short_last_line_suggests_deleting_a_note_under_the_table(tmp_path):
+    path = tmp_path / "source.csv"
+    path.write_text("a,b,c\n1,2,3\n4,5,6\nSource: Palmer Station LTER\n\n")
+    with pytest.raises(ValueError) as error:
+        read_table(path)
+    assert _message_without_path(error, path) == (
+        "FILE: ragged rows: line 4 has 1 field(s), the header has 3; if this last line "
+        "('Source: Palmer Station LTER') is a note under the table (a source, a footnote), "
+        "delete it"
+    )

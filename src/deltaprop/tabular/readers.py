@@ -673,13 +673,8 @@ def _check_fields(text: str, sep: str, where: str) -> list[int]:
                 n_fields = len(row)
                 continue
             if len(row) != n_fields:
-                hint = ""
-                if n_rows == 0 and any(cell.strip() for cell in row[n_fields:]):
-                    hint = (
-                        f"; if line {header_line} ({header[:60]!r}) is a title above the "
-                        f"header, delete it (a title is recognised only above a header "
-                        f"of names, none of them a number)"
-                    )
+                hint = _note_hint(text, sep, row, n_fields, reader.line_num)
+                hint = hint or _title_hint(header_line, header, row, n_fields, n_rows == 0)
                 raise ValueError(
                     f"{where!r}: ragged rows: line {reader.line_num} has {len(row)} "
                     f"field(s), the header has {n_fields}{hint}"
@@ -711,6 +706,26 @@ def _check_fields(text: str, sep: str, where: str) -> list[int]:
             stacklevel=3,
         )
     return unnamed
+
+
+def _note_hint(text: str, sep: str, row: list[str], n_fields: int, line: int) -> str:
+    """What a short last line may be: a note under the table (``Source: ...``)."""
+    if len(row) < n_fields and not "".join(text.split("\n")[line:]).strip():
+        return (
+            f"; if this last line ({sep.join(row)[:60]!r}) is a note under the table (a "
+            "source, a footnote), delete it"
+        )
+    return ""
+
+
+def _title_hint(header_line: int, header: str, row: list[str], n_fields: int, first: bool) -> str:
+    """What a header shorter than the first data row may be: a title above the header."""
+    if first and any(cell.strip() for cell in row[n_fields:]):
+        return (
+            f"; if line {header_line} ({header[:60]!r}) is a title above the header, delete "
+            "it (a title is recognised only above a header of names, none of them a number)"
+        )
+    return ""
 
 
 def _first_duplicate(names: list[str]) -> str:

@@ -16,7 +16,9 @@ weight, an ID or dropped on request:
 4. dates and timestamps (every present value looks like one; impossible dates such as
    ``0000-00-00``, at most half of them, are read as missing): ``"datetime"``;
 5. text: ``"identifier"`` when (nearly) every row has its own value without spaces,
-   ``"text"`` above :data:`MAX_CATEGORIES` distinct values, ``"categorical"`` below.
+   ``"text"`` above :data:`MAX_CATEGORIES` distinct values, ``"categorical"`` below; single
+   words are categories up to :data:`MAX_WORD_CATEGORIES` values with
+   :data:`ROWS_PER_WORD_CATEGORY` rows each on average.
 
 Identifiers need :data:`MIN_ROWS_FOR_IDENTIFIERS` rows (a tiny table has too little
 evidence). The rules are spelled out in ``docs/data.md``.
@@ -51,8 +53,10 @@ from deltaprop.tabular.readers import require_pandas
 __all__ = [
     "FEATURE_ROLES",
     "MAX_CATEGORIES",
+    "MAX_WORD_CATEGORIES",
     "MIN_ROWS_FOR_IDENTIFIERS",
     "ROLES",
+    "ROWS_PER_WORD_CATEGORY",
     "ColumnRole",
     "infer_roles",
     "parse_dates",
@@ -74,8 +78,13 @@ ROLES = (
 )
 #: The roles whose columns become features.
 FEATURE_ROLES = ("numeric", "categorical", "text", "datetime")
-#: Text columns with more distinct values than this are ``"text"``, not categories.
+#: Text columns with more distinct values than this are ``"text"``, not categories...
 MAX_CATEGORIES = 30
+#: ... unless every value is one word (a state's code, a maker, a model: hashing such
+#: words into a few buckets loses them), up to this many, each with
+#: :data:`ROWS_PER_WORD_CATEGORY` rows on average.
+MAX_WORD_CATEGORIES = 100
+ROWS_PER_WORD_CATEGORY = 5
 #: Identifiers are only inferred in tables with at least this many rows.
 MIN_ROWS_FOR_IDENTIFIERS = 20
 #: Share of distinct values (of the present ones) above which text is an identifier.
@@ -264,6 +273,18 @@ def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
             n_distinct,
         )
     n_folded = len({d.casefold() for d in distinct})  # Adelie, adelie: one category
+    words = not any(any(c.isspace() for c in d) for d in distinct)
+    if (
+        words
+        and MAX_CATEGORIES < n_folded <= MAX_WORD_CATEGORIES
+        and n_present >= ROWS_PER_WORD_CATEGORY * n_folded
+    ):  # codes or names of a few words' worth: state codes, makers, models
+        return _role(
+            "categorical",
+            f"{n_folded} distinct single words, {n_present // n_folded} rows each on average",
+            missing,
+            n_folded,
+        )
     if n_folded > MAX_CATEGORIES:
         return _role(
             "text",
