@@ -694,3 +694,40 @@ def test_single_words_are_categories_up_to_100_values(values, role):
         {"code": values, "x": [i % 7 for i in range(n)], "y": [i % 2 for i in range(n)]}, target="y"
     )
     assert roles["code"].role == role, roles["code"].reason
+
+
+def test_times_of_day_are_dates_on_one_day_whatever_the_day_they_are_read():
+    from deltaprop.tabular.roles import parse_dates
+
+    times = pd.Series(["14:35", "09:05", None, "23:59:30", "2:05 pm", "00:00"])
+    expected = [14 + 35 / 60, 9 + 5 / 60, np.nan, 23 + 59.5 / 60, 14 + 5 / 60, 0.0]
+    np.testing.assert_allclose(parse_dates(times, pd) * 24.0, expected)
+    n = 40
+    clock = [f"{h:02d}:{m:02d}" for h, m in zip(range(n), range(0, 5 * n, 5), strict=True)]
+    clock = [
+        f"{h % 24:02d}:{m % 60:02d}" for h, m in zip(range(n), range(0, 5 * n, 5), strict=True)
+    ]
+    roles = infer_roles(
+        {"at": clock, "x": [i % 3 for i in range(n)], "y": [i % 2 for i in range(n)]}, target="y"
+    )
+    assert roles["at"].role == "datetime"
+    assert roles["at"].reason == f"all {n} present values are times of day"
+    pre = Preprocessor(target="y").fit(
+        {"at": clock, "x": [i % 3 for i in range(n)], "y": [i % 2 for i in range(n)]}
+    )
+    assert next(c for c in pre.columns_ if c["name"] == "at")["hour"] is True
+
+
+def test_a_score_such_as_2_1_is_no_time():
+    roles = infer_roles({"score": ["2:1", "0:0", "3:2"] * 10, "y": [0, 1, 1] * 10}, target="y")
+    assert roles["score"].role == "categorical"
+
+
+def test_durations_are_their_seconds():
+    minutes = pd.to_timedelta([5, 10, np.nan, 90] * 10, unit="min")
+    frame = pd.DataFrame({"took": minutes, "y": ["a", "b", "a", "b"] * 10})
+    pre = Preprocessor(target="y").fit(frame)
+    assert pre.roles_["took"].role == "numeric"
+    column = next(c for c in pre.columns_ if c["name"] == "took")
+    assert column["kind"] == "numeric"
+    assert pre.low_[0] == 300.0 and pre.high_[0] == 5400.0

@@ -461,3 +461,37 @@ def test_a_short_last_line_suggests_deleting_a_note_under_the_table(tmp_path):
         "('Source: Palmer Station LTER') is a note under the table (a source, a footnote), "
         "delete it"
     )
+
+
+# -- a spreadsheet's totals row at the end -------------------------------------------------
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+@pytest.mark.parametrize("label", ["Total", "TOTAL", "Grand total", "Sum"])
+def test_a_totals_row_is_left_out_with_a_warning(tmp_path, reader, label):
+    table = _penguins()
+    total = table["body_mass_g"].sum()  # the bill lengths have a gap: summed over the rest
+    lines = table.to_csv(index=False).splitlines()
+    bills = f"{table['bill_length_mm'].sum():.1f}"
+    lines.append(f"{label},,{bills},{total}")
+    path = tmp_path / "total.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="holds the sums of the columns above it") as caught:
+        frame = reader(path)
+    assert f"(data row 7: '{label}', {bills}, {total}, ...)" in str(caught[0].message)
+    assert len(frame) == 6
+    assert list(frame["species"]) == table["species"].tolist()
+    assert np.asarray(frame["body_mass_g"]).dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        pytest.param("Total,Dream,40.0,3300", id="not the sums"),
+        pytest.param("Gentoo,Dream,248.5,25000", id="not called a total"),
+    ],
+)
+def test_a_last_row_that_is_no_totals_row_stays(tmp_path, last):
+    lines = _penguins().to_csv(index=False).splitlines()
+    path = tmp_path / "last.csv"
+    path.write_text("\n".join([*lines, last]) + "\n")
+    assert len(read_table(path)) == 7
+    assert len(read_small_csv(path)) == 7

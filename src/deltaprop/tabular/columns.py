@@ -630,7 +630,8 @@ def task_rule(
 
 
 def table_frame(table: Any, pd: Any, what: str = "table") -> Any:
-    """``table`` (a DataFrame or a mapping of columns) as a DataFrame with string names.
+    """``table`` (a DataFrame or a mapping of columns) as a DataFrame with string names,
+    durations (``timedelta64`` columns, Arrow's ``duration``) as their seconds.
 
     Raises
     ------
@@ -654,6 +655,9 @@ def table_frame(table: Any, pd: Any, what: str = "table") -> Any:
         raise ValueError(f"{what} has no rows")
     frame = frame.reset_index(drop=True)
     frame.columns = column_names(frame.columns, what)
+    durations = [c for c in frame.columns if pd.api.types.is_timedelta64_dtype(frame[c])]
+    if durations:  # a duration is a number: its seconds (NaT missing)
+        frame = frame.assign(**{c: frame[c].dt.total_seconds() for c in durations})
     return frame
 
 

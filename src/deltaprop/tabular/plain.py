@@ -36,9 +36,11 @@ from deltaprop.tabular.readers import (
     _suffix,
     blank_preamble,
     empty_rows_warning,
+    is_totals_row,
     sniff_decimal,
     sniff_separator,
     thousands_warning,
+    totals_warning,
     warn_preamble,
 )
 
@@ -291,14 +293,20 @@ def read_small_csv(
             return None  # read_table's error
         empty_rows_warning(str(path), n_kept, n_rows)
         records = records[: n_kept + 1]
-    cells = list(zip(*records[1:], strict=True))
     keep = set(keep_spelling)
-    return PlainTable(
-        {
+
+    def tidied(rows: list[list[str]]) -> dict[str, np.ndarray]:
+        cells = list(zip(*rows, strict=True))
+        return {
             name: tidy_strings(column, None if name in keep else decimal)
             for name, column in zip(names, cells, strict=True)
         }
-    )
+
+    columns = tidied(records[1:])
+    if len(records) > 3 and is_totals_row(list(columns.values())):
+        totals_warning(str(path), [c[-1] for c in columns.values()], len(records) - 1)
+        columns = tidied(records[1:-1])
+    return PlainTable(columns)
 
 
 def _header_names(header: list[str], where: str) -> list[str]:

@@ -830,6 +830,8 @@ class Preprocessor:
                 raise ValueError(f"the table lacks the target column {name!r}")
             series = frame[name]
         else:
+            if isinstance(y, pd.Series) and isinstance(y.name, str):
+                name = y.name  # another column scored as the target: messages name it
             series = as_series(y, "y", pd)
         series = clean_text(series, pd)
         missing = series.isna().to_numpy()

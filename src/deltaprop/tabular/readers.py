@@ -231,6 +231,7 @@ def read_table(
     frame = tidy(frame, pd, decimal or ".", keep_spelling)
     if not typed:
         frame = _without_empty_rows(frame, str(path), keep_spelling)
+        frame = _without_totals_row(frame, str(path), keep_spelling)
     if nested:  # kept with the table, so that its roles name the Arrow types
         renamed = dict(zip(original, frame.columns, strict=True))
         frame.attrs[NESTED_TYPES] = {renamed[k]: v for k, v in nested.items() if k in renamed}
@@ -253,6 +254,12 @@ def _without_empty_rows(frame: Any, where: str, keep_spelling: Iterable[str]) ->
         raise ValueError(f"{where!r}: the file has a header but no values in its rows")
     n_kept = int(np.flatnonzero(~empty)[-1]) + 1
     empty_rows_warning(where, n_kept, len(frame))
+    return _first_rows(frame, n_kept, keep_spelling)
+
+
+def _first_rows(frame: Any, n_kept: int, keep_spelling: Iterable[str]) -> Any:
+    """The first ``n_kept`` rows of ``frame`` (as :func:`tidy` made it), read as
+    :func:`tidy` reads them alone: a float64 column of whole numbers is int64 again."""
     kept = frame.iloc[:n_kept].reset_index(drop=True)
     keep = set(keep_spelling)
     for name in kept.columns:
@@ -260,6 +267,55 @@ def _without_empty_rows(frame: Any, where: str, keep_spelling: Iterable[str]) ->
         if name not in keep and values.dtype == np.float64 and _whole(values):
             kept[name] = values.astype(np.int64)
     return kept
+
+
+#: What a spreadsheet's totals row is called in its first cell (in lower case).
+_TOTALS = frozenset({"total", "totals", "grand total", "sum", "total:", "sum:", "overall"})
+
+
+def is_totals_row(columns: list[np.ndarray]) -> bool:
+    """Whether the last row of the tidied ``columns`` is a spreadsheet's totals row.
+
+    Its first value is a word such as ``Total`` or ``Sum``, and in one numeric column at
+    least it holds the sum of the values above it (to 0.1 %, for rounded exports).
+    """
+    first = next((c[-1] for c in columns if not _is_missing(c[-1])), None)
+    if not isinstance(first, str) or first.strip().lower() not in _TOTALS:
+        return False
+    for values in columns:
+        if values.dtype.kind in "if" and len(values) > 2:
+            above = values[:-1].astype(np.float64)
+            total = float(values[-1])
+            if np.isfinite(total) and np.isfinite(above).sum() >= 2:
+                expected = float(np.sum(above[np.isfinite(above)]))  # of the present values
+                if expected != 0.0 and abs(total - expected) <= 1e-3 * abs(expected):
+                    return True
+    return False
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def totals_warning(where: str, row: list[Any], n_rows: int) -> None:
+    """The :class:`DataWarning` for the totals row left out (data row ``n_rows``)."""
+    values = [v.item() if isinstance(v, np.generic) else v for v in row[:5]]
+    shown = ", ".join(repr(v) for v in values if not _is_missing(v))
+    warnings.warn(
+        f"{where!r}: the last row (data row {n_rows}: {shown}, ...) holds the sums of the "
+        "columns above it: left out as a totals row",
+        DataWarning,
+        stacklevel=4,
+    )
+
+
+def _without_totals_row(frame: Any, where: str, keep_spelling: Iterable[str]) -> Any:
+    """``frame`` without a spreadsheet's totals row at its end (:func:`is_totals_row`)."""
+    columns = [frame[name].to_numpy() for name in frame.columns]
+    if len(frame) < 3 or not is_totals_row(columns):
+        return frame
+    totals_warning(where, [c[-1] for c in columns], len(frame))
+    return _first_rows(frame, len(frame) - 1, keep_spelling)
 
 
 def _whole(numbers: np.ndarray) -> bool:

@@ -27,6 +27,7 @@ evidence). The rules are spelled out in ``docs/data.md``.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
 import warnings
 from collections.abc import Iterable, Sequence
@@ -105,6 +106,9 @@ _DATE = re.compile(
 )
 
 
+#: A time of day alone (14:35, 2:05:30 pm): read on 1970-01-01, so that only its hour
+#: changes (pandas would put it on the day it parses it).
+_TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*([ap]m)?$", re.I)
 #: A date of numbers alone, day and month in either order: 04/03/2021, 4.3.21, 19-08-2022.
 _NUMERIC_DATE = re.compile(r"^(\d{1,2})([-/.])(\d{1,2})([-/.]\d{2,4}\b.*)$")
 
@@ -157,7 +161,10 @@ def parse_dates(values: Any, pd: Any, day_first: bool = False) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(values):
         stamps = pd.to_datetime(values, utc=True)
     else:
-        text = clean_text(values.astype("object"), pd)
+        text = clean_text(values.astype("object").map(_time_text), pd)
+        times = text.str.match(_TIME_OF_DAY).fillna(False).to_numpy(dtype=bool)
+        if times.any():
+            text = text.where(~times, "1970-01-01 " + text)
         if day_first:  # day and month swapped: then pandas reads them month first
             text = text.str.replace(_NUMERIC_DATE, r"\3\2\1\4", regex=True)
         with warnings.catch_warnings():  # pandas warns that mixed formats parse one by one
@@ -167,6 +174,11 @@ def parse_dates(values: Any, pd: Any, day_first: bool = False) -> np.ndarray:
     days = nanoseconds.to_numpy(dtype=np.float64) / 86_400e9
     days[stamps.isna().to_numpy()] = np.nan
     return days
+
+
+def _time_text(value: Any) -> Any:
+    """A ``datetime.time`` (Arrow's ``time64`` read by pandas) as text, else the value."""
+    return value.isoformat() if isinstance(value, datetime.time) else value
 
 
 def reads_day_first(strings: Iterable[Any]) -> bool:
@@ -190,7 +202,7 @@ def reads_day_first(strings: Iterable[Any]) -> bool:
 
 
 def _looks_like_dates(strings: np.ndarray) -> bool:
-    return all(_DATE.match(s) is not None for s in strings)
+    return all(_DATE.match(s) is not None or _TIME_OF_DAY.match(s) is not None for s in strings)
 
 
 def _role(role: str, reason: str, missing: np.ndarray, n_distinct: int) -> ColumnRole:
@@ -251,7 +263,8 @@ def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
         impossible = ~missing & np.isnan(days)
         n_impossible = int(impossible.sum())
         if 2 * n_impossible <= n_present:  # 0000-00-00 among real dates: read as missing
-            reason = f"all {n_present} present values are dates"
+            kind = "times of day" if all(_TIME_OF_DAY.match(s) for s in distinct) else "dates"
+            reason = f"all {n_present} present values are {kind}"
             if n_impossible:
                 examples = sorted({str(s) for s in strings[impossible]})[:3]
                 reason = (
