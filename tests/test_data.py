@@ -731,3 +731,41 @@ def test_durations_are_their_seconds():
     column = next(c for c in pre.columns_ if c["name"] == "took")
     assert column["kind"] == "numeric"
     assert pre.low_[0] == 300.0 and pre.high_[0] == 5400.0
+
+
+def test_booleans_and_0_1_columns_read_true_and_false_written_in_words():
+    # a Parquet or .xlsx file's booleans, then a CSV export writing TRUE and FALSE
+    frame = pd.DataFrame(
+        {
+            "rainy": [True, False, True, False] * 5,
+            "wet": [1, 0, 1, 0] * 5,
+            "y": ["a", "b", "a", "a"] * 5,
+        }
+    )
+    pre = Preprocessor(target="y").fit(frame)
+    expected = pre.transform(
+        pd.DataFrame({"rainy": [True, False, True, False], "wet": [1, 0, 1, 0]})
+    )
+    words = pd.DataFrame(
+        {"rainy": ["TRUE", "false", "True", " FALSE "], "wet": ["TRUE", "no", "Yes", " f "]}
+    )
+    np.testing.assert_array_equal(pre.transform(words), expected)
+    with pytest.warns(
+        DataWarning, match=r"column 'wet': 1 value\(s\) are not numbers \(row 1 \('maybe'\)\)"
+    ):
+        pre.transform(
+            pd.DataFrame({"rainy": [True] * 4, "wet": ["maybe", "TRUE", "FALSE", "TRUE"]})
+        )
+
+
+def test_booleans_of_a_workbook_are_booleans(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in (["rainy", "dry", "y"], [True, True, "a"], [False, None, "b"], [True, False, "a"]):
+        book.active.append(row)
+    book.save(tmp_path / "b.xlsx")
+    frame = read_table(tmp_path / "b.xlsx")
+    assert frame["rainy"].dtype == bool
+    assert frame["dry"].tolist() == [True, None, False]
+    roles = infer_roles(frame, target="y")
+    assert roles["rainy"].role == roles["dry"].role == "categorical"

@@ -40,6 +40,7 @@ __all__ = [
     "describe_rows",
     "feature_numbers",
     "folded_yes_no",
+    "holds_booleans",
     "infer_task",
     "is_numeric_column",
     "is_numeric_dtype",
@@ -231,6 +232,23 @@ def as_series(values: Any, name: str, pd: Any) -> Any:
     if values.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {values.shape}")
     return pd.Series(values)
+
+
+def holds_booleans(series: Any, pd: Any) -> bool:
+    """Whether a column holds booleans: a boolean dtype, or an object column of booleans
+    and missing values (a Parquet boolean column with nulls, a workbook's TRUE cells)."""
+    if pd.api.types.is_bool_dtype(series):
+        return True
+    if series.dtype != object:
+        return False
+    values = series.to_numpy()
+    first = next(
+        (v for v in values if v is not None and not (isinstance(v, float) and v != v)), None
+    )
+    if not isinstance(first, bool | np.bool_):
+        return False  # text, numbers: told at the first value, without a pass
+    present = series.dropna().tolist()
+    return all(isinstance(v, bool | np.bool_) for v in present)
 
 
 def is_numeric_dtype(series: Any, pd: Any) -> bool:

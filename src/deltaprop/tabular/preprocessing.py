@@ -190,6 +190,23 @@ def _codes_of_unseen(categories: list[str], strings: np.ndarray) -> np.ndarray:
 _PLAIN_NUMERAL = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 
 
+#: What a column of 0 and 1 (booleans: a Parquet or .xlsx file's, or numbers) reads as 1
+#: or 0 when a new table writes it in words (the TRUE and FALSE of a CSV export).
+_TRUTH = {"true": 1.0, "t": 1.0, "yes": 1.0, "y": 1.0, "false": 0.0, "f": 0.0, "no": 0.0, "n": 0.0}
+
+
+def _truth_values(cells: Any, values: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Write into ``values`` the 1 or 0 of the ``bad`` cells that spell a truth value
+    (``TRUE``, ``no``, in any case); return the cells still bad."""
+    still = bad.copy()
+    for j in np.flatnonzero(bad):
+        cell = cells[j]
+        truth = _TRUTH.get(cell.strip().lower()) if isinstance(cell, str) else None
+        if truth is not None:
+            values[j], still[j] = truth, False
+    return still
+
+
 def _numeral(text: str) -> str | None:
     """A plain numeral without its leading and trailing zeros (``007`` and ``7.0`` are
     ``7``), exactly, whatever its length; None for other text."""
@@ -721,6 +738,9 @@ class Preprocessor:
             if kind == "numeric":
                 values, missing = plain_numbers(series) if pd is None else parse_numbers(series, pd)
                 bad = ~missing & np.isnan(values)
+                if bad.any() and self.low_[i] == 0.0 and self.high_[i] == 1.0:
+                    cells = series if pd is None else series.to_numpy(dtype=object)
+                    bad = _truth_values(cells, values, bad)
                 counts["not_numbers"] = int(bad.sum())
                 if bad.any():
                     rows = np.flatnonzero(bad)

@@ -46,6 +46,7 @@ from deltaprop.tabular.columns import (
     SHOW,
     DataWarning,
     column_names,
+    holds_booleans,
     number_from_text,
     parse_numbers,
     require_pandas,
@@ -387,7 +388,10 @@ def tidy(frame: Any, pd: Any, decimal: str = ".", keep_spelling: Iterable[str] =
     out = {}
     for name in frame.columns:
         series = frame[name]
-        if series.dtype == object or pd.api.types.is_string_dtype(series):
+        if holds_booleans(series, pd):  # a workbook's TRUE/FALSE cells, as in Parquet
+            missing = series.isna().to_numpy()
+            series = series.astype(bool) if not missing.any() else series.where(~missing, None)
+        elif series.dtype == object or pd.api.types.is_string_dtype(series):
             series = (
                 stripped_text(series, pd) if name in keep else numbers_or_text(series, pd, decimal)
             )

@@ -42,6 +42,7 @@ from deltaprop.tabular.columns import (
     category_strings,
     clean_text,
     describe_rows,
+    holds_booleans,
     is_numeric_column,
     is_numeric_dtype,
     nested_error,
@@ -318,7 +319,7 @@ def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
         return _constant(missing, distinct) or _role(
             "categorical", "declared categorical", missing, len(distinct)
         )
-    if pd.api.types.is_bool_dtype(series):
+    if holds_booleans(series, pd):
         missing = series.isna().to_numpy()
         n_distinct = int(series.dropna().nunique())
         return _constant(missing, series.dropna().unique()[:2].tolist()) or _role(
