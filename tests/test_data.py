@@ -769,3 +769,34 @@ def test_booleans_of_a_workbook_are_booleans(tmp_path):
     assert frame["dry"].tolist() == [True, None, False]
     roles = infer_roles(frame, target="y")
     assert roles["rainy"].role == roles["dry"].role == "categorical"
+
+
+def test_truth_values_spelled_several_ways_are_yes_and_no():
+    # columns joined from several systems: Y/N, TRUE/FALSE, 1/0, yes/no in one column
+    mixed = ["Y", "N", "1", "0", "TRUE", "false", "yes", "no", "1", "1"] * 4
+    truth = [1, 0, 1, 0, 1, 0, 1, 0, 1, 1] * 4
+    frame = {"adult": mixed, "x": [i % 5 for i in range(40)], "y": mixed}
+    roles = infer_roles(frame, target="y")
+    assert roles["adult"].role == "categorical"
+    assert roles["adult"].reason.endswith(": read as no, yes)")
+    with pytest.warns(DataWarning, match=r"'no' \(0, N, false, no\); 'yes' \(1, TRUE, Y, yes\)"):
+        pre = Preprocessor(target="y").fit(frame)
+    assert pre.classes_.tolist() == ["no", "yes"]
+    assert pre.transform_target({"y": ["t", "F", "1", "YES"]}).tolist() == [1, 0, 1, 1]
+    column = next(c for c in pre.columns_ if c["name"] == "adult")
+    assert column["categories"] == ["no", "yes"]
+    X = pre.transform({"adult": ["y", "0", "True", "NO"], "x": [0, 1, 2, 3]})
+    at = list(pre.get_feature_names_out()).index("adult=yes")
+    assert X[:, at].tolist() == [1.0, 0.0, 1.0, 0.0]
+    assert np.array_equal(pre.transform_target({"y": mixed}), truth)
+
+
+def test_mostly_digits_with_y_and_n_among_them_are_yes_and_no_not_numbers():
+    values = ["1", "0", "1", "1", "0", "0", "1", "Y", "N", "1"] * 4
+    roles = infer_roles({"smoker": values, "y": [i % 2 for i in range(40)]}, target="y")
+    assert roles["smoker"].role == "categorical"
+    # a column of one family keeps its spelling: y and n
+    roles = infer_roles(
+        {"smoker": ["Y", "n", "y", "N"] * 10, "y": [i % 2 for i in range(40)]}, target="y"
+    )
+    assert roles["smoker"].reason == "yes/no values (N, Y, n, y: read as n, y)"

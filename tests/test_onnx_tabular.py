@@ -169,6 +169,15 @@ def test_a_yes_no_column_is_read_in_any_case(tmp_path):
     expected = model.predict_proba(unseen.assign(member=unseen["member"].str.lower()))
     _close(result["probabilities"], expected, "float64")
     assert _run(tmp_path / "m.onnx", raw.iloc[:0], "float64")["probabilities"].shape == (0, 2)
+    # other spellings of a truth value, as predict reads them: TRUE, 1, y are yes
+    others = np.array(["TRUE", "0", "y", "F", "1", "n"], dtype=object)
+    spelled = raw.assign(member=others[np.arange(len(raw)) % len(others)])
+    result = _run(tmp_path / "m.onnx", spelled, "float64")
+    np.testing.assert_array_equal(result["label"], model.predict(spelled))
+    _close(result["probabilities"], model.predict_proba(spelled), "float64")
+    truth = {"TRUE": "yes", "0": "no", "y": "yes", "F": "no", "1": "yes", "n": "no"}
+    as_words = spelled.assign(member=spelled["member"].map(truth))
+    _close(result["probabilities"], model.predict_proba(as_words), "float64")
 
 
 def test_a_category_is_matched_in_any_case_as_predict_matches_it(tmp_path, capsys):

@@ -44,7 +44,7 @@ from deltaprop.export.onnx import (
     add_standardization,
     save_model,
 )
-from deltaprop.tabular.columns import reads_yes_no
+from deltaprop.tabular.columns import YES_NO, in_family, reads_yes_no, truth_family
 from deltaprop.tabular.transforms import CLIP
 
 __all__ = ["tabular_model_to_model_proto", "tabular_model_to_onnx"]
@@ -169,12 +169,15 @@ def _any_case_one_hot(graph: OnnxGraph, x: str, categories: list[str]) -> str:
     of each (``yes``, ``Yes``, ... ``YES``), then a 0/1 ``MatMul`` adding up a
     category's spellings. (``StringNormalizer`` would lower the text, but it needs a
     locale installed and refuses an empty batch.)"""
+    family = truth_family(categories)  # yes/no: Y, TRUE, 1 are yes too, as in predict
     spellings, owner = [], []
     for k, category in enumerate(categories):
-        cases = itertools.product(*[(c.lower(), c.upper()) for c in category])
-        for spelling in sorted({"".join(letters) for letters in cases}):
-            spellings.append(spelling)
-            owner.append(k)
+        words = [category] if family is None else sorted(_words_of(category, family))
+        for word in words:
+            cases = itertools.product(*[(c.lower(), c.upper()) for c in word])
+            for spelling in sorted({"".join(letters) for letters in cases}):
+                spellings.append(spelling)
+                owner.append(k)
     each = add_one_hot(graph, x, spellings)
     adds = np.zeros((len(spellings), len(categories)), dtype=graph.dtype)
     adds[np.arange(len(spellings)), owner] = 1.0
@@ -184,6 +187,11 @@ def _any_case_one_hot(graph: OnnxGraph, x: str, categories: list[str]) -> str:
         "one_hot",
         width=len(categories),
     )
+
+
+def _words_of(category: str, family: tuple[str, str]) -> set[str]:
+    """Every spelling (lower case) that ``in_family`` reads as ``category``."""
+    return {w for w in (*YES_NO, "0", "1") if in_family(w, family) == category}
 
 
 def _add_recipe(graph: OnnxGraph, estimator: Any, X: str) -> str:

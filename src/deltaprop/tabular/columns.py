@@ -27,6 +27,7 @@ __all__ = [
     "NULL_SPELLINGS",
     "SHOW",
     "TARGET_REMEDY",
+    "TRUTH_FAMILIES",
     "VALUES_REMEDY",
     "YES_NO",
     "DataWarning",
@@ -41,6 +42,7 @@ __all__ = [
     "feature_numbers",
     "folded_yes_no",
     "holds_booleans",
+    "in_family",
     "infer_task",
     "is_numeric_column",
     "is_numeric_dtype",
@@ -63,6 +65,8 @@ __all__ = [
     "rows_described",
     "table_frame",
     "task_rule",
+    "truth_column",
+    "truth_family",
 ]
 
 _INSTALL = 'pip install "deltaprop[data]"'
@@ -464,10 +468,38 @@ def category_strings(series: Any, pd: Any) -> np.ndarray:
 YES_NO = frozenset({"yes", "no", "y", "n", "true", "false", "t", "f"})
 
 
-def folded_yes_no(strings: np.ndarray) -> np.ndarray | None:
-    """A column's strings in lower case when every present one is a yes/no spelling.
+#: The spellings of a truth value in families: a column written in one family keeps it.
+TRUTH_FAMILIES = (("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"))
+_TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
+_FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
 
-    ``TRUE``, ``true`` and ``True`` are one value, as ``Yes`` and ``yes`` are; a column of
+
+def truth_family(categories: Iterable[Any]) -> tuple[str, str] | None:
+    """The family ``(true, false)`` of :data:`TRUTH_FAMILIES` that spells every one of
+    ``categories`` (lower case), or None."""
+    spelled = set(categories)
+    for family in TRUTH_FAMILIES:
+        if spelled and spelled <= set(family):
+            return family
+    return None
+
+
+def in_family(value: Any, family: tuple[str, str]) -> Any:
+    """A truth value in another spelling (lower case: ``y``, ``1``, ``false``) as
+    ``family`` spells it; any other value as it is."""
+    if value in _TRUE_WORDS:
+        return family[0]
+    if value in _FALSE_WORDS:
+        return family[1]
+    return value
+
+
+def folded_yes_no(strings: np.ndarray) -> np.ndarray | None:
+    """A column's strings in lower case when every present one spells a truth value.
+
+    ``TRUE``, ``true`` and ``True`` are one value, as ``Yes`` and ``yes`` are. Spellings
+    of several families (``yes`` beside ``Y`` or ``TRUE``), or ``1`` and ``0`` among
+    words (columns joined from several systems), are ``yes`` and ``no``. A column of
     other words keeps its case (None is returned).
 
     Parameters
@@ -478,12 +510,15 @@ def folded_yes_no(strings: np.ndarray) -> np.ndarray | None:
     -------
     object array or None
         The strings lowered (None stays None), or None when some present string is not
-        a yes/no spelling, or none is present.
+        a truth value's spelling, or none is present, or none is a word.
     """
     present = {s for s in strings if s is not None}
     lowered = {s: s.lower() for s in present}
-    if not present or not set(lowered.values()) <= YES_NO:
+    spelled = set(lowered.values())
+    if not present or not spelled <= YES_NO | {"0", "1"} or not spelled & YES_NO:
         return None
+    if truth_family(spelled) is None:
+        lowered = {s: in_family(v, TRUTH_FAMILIES[0]) for s, v in lowered.items()}
     out = np.empty(len(strings), dtype=object)
     out[:] = [None if s is None else lowered[s] for s in strings]
     return out
@@ -522,6 +557,19 @@ def case_warning(what: str, spelled: dict[str, str]) -> str:
     shown = "; ".join(f"{k!r} ({', '.join(map(repr, v))})" for k, v in list(kept.items())[:SHOW])
     more = f" and {len(kept) - SHOW} more" if len(kept) > SHOW else ""
     return f"{what} writes values in several cases, read as one value each: {shown}{more}"
+
+
+def truth_column(series: Any, pd: Any) -> bool:
+    """Whether a text column spells truth values in words and digits together (``Y``,
+    ``N``, ``1``, ``0``): read as yes/no (:func:`folded_yes_no`), not as numbers with
+    words among them. At most a dozen distinct values, told without a pass in Python."""
+    if is_numeric_dtype(series, pd):
+        return False
+    distinct = series.dropna().unique()
+    if len(distinct) > 12 or not all(isinstance(v, str) for v in distinct):
+        return False
+    spelled = {v.strip().lower() for v in distinct} - NULL_SPELLINGS
+    return bool(spelled & YES_NO) and bool(spelled & {"0", "1"}) and spelled <= YES_NO | {"0", "1"}
 
 
 def reads_yes_no(categories: Sequence[Any]) -> bool:

@@ -59,6 +59,7 @@ from deltaprop.tabular.columns import (
     class_labels,
     clean_text,
     folded_yes_no,
+    in_family,
     infer_task,
     missing_error,
     most_frequent,
@@ -68,6 +69,7 @@ from deltaprop.tabular.columns import (
     reads_yes_no,
     rows_described,
     table_frame,
+    truth_family,
 )
 from deltaprop.tabular.plain import PlainTable, plain_category_strings, plain_numbers
 from deltaprop.tabular.readers import require_pandas
@@ -586,6 +588,11 @@ class Preprocessor:
         ``adelie`` the class ``Adelie``) where they are not a class as written; others as
         they are (and all of them for classes that differ only in case)."""
         classes = set(self.classes_.tolist())
+        family = truth_family(classes)
+        if family is not None:  # yes/no classes: Y, TRUE, 1 are yes too
+            return as_text(
+                [in_family(v.lower(), family) if isinstance(v, str) else v for v in labels]
+            )
         lowered = {c.casefold(): c for c in classes if isinstance(c, str)}
         if len(lowered) != len(classes):
             return labels
@@ -767,7 +774,14 @@ class Preprocessor:
         missing = np.array([s is None for s in strings], dtype=bool)
         counts["missing"] = int(missing.sum())
         if kind == "categorical" and reads_yes_no(column["categories"]):
-            strings = np.array([None if s is None else s.lower() for s in strings], dtype=object)
+            family = truth_family(column["categories"])  # yes/no: Y, TRUE, 1 are yes too
+            strings = np.array(
+                [
+                    None if s is None else in_family(s.lower(), family) if family else s.lower()
+                    for s in strings
+                ],
+                dtype=object,
+            )
         strings = self._fill(name, strings, missing)
         if kind == "text":
             return hashed_words([s or None for s in strings], column["buckets"]), missing, 0

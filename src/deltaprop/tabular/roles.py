@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 
 from deltaprop.tabular.columns import (
-    YES_NO,
     SpelledError,
     category_strings,
     clean_text,
     describe_rows,
+    folded_yes_no,
     holds_booleans,
     is_numeric_column,
     is_numeric_dtype,
@@ -49,6 +49,7 @@ from deltaprop.tabular.columns import (
     parse_numbers,
     read_as_missing_reason,
     table_frame,
+    truth_column,
 )
 from deltaprop.tabular.readers import require_pandas
 
@@ -254,8 +255,9 @@ def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
     if constant is not None:
         return constant
     n_present, n_distinct = len(present), len(distinct)
-    folded = sorted({d.lower() for d in distinct})
-    if set(folded) <= YES_NO:
+    truths = folded_yes_no(np.array(distinct, dtype=object))
+    if truths is not None:
+        folded = sorted(set(truths))
         any_case = "" if len(folded) == n_distinct else f": read as {', '.join(folded)}"
         reason = f"yes/no values ({', '.join(distinct)}{any_case})"
         return _role("categorical", reason, missing, len(folded))
@@ -325,8 +327,8 @@ def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
         return _constant(missing, series.dropna().unique()[:2].tolist()) or _role(
             "categorical", "booleans", missing, n_distinct
         )
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return _text_role(name, series, pd)
+    if pd.api.types.is_datetime64_any_dtype(series) or truth_column(series, pd):
+        return _text_role(name, series, pd)  # Y, N, 1, 0: yes/no, not numbers among words
     if is_numeric_dtype(series, pd) or is_numeric_column(name, series, pd):
         numbers, missing = parse_numbers(series, pd)
         not_numbers = ~missing & np.isnan(numbers)
