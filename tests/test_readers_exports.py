@@ -495,3 +495,50 @@ def test_a_last_row_that_is_no_totals_row_stays(tmp_path, last):
     path.write_text("\n".join([*lines, last]) + "\n")
     assert len(read_table(path)) == 7
     assert len(read_small_csv(path)) == 7
+
+
+# -- a workbook's sheets ----------------------------------------------------------------------
+def _book(path, sheets):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def _sheets():
+    return {
+        "README": [["About this file"], ["Collected in 2024; see the data sheet."]],
+        "data": [["x", "y"], [1, "a"], [2, "b"]],
+        "other": [["u", "v"], [3, "c"], [4, "d"], [5, "e"]],
+    }
+
+
+def test_the_first_sheet_that_holds_a_table_is_read_and_named(tmp_path):
+    path = _book(tmp_path / "b.xlsx", _sheets())
+    with pytest.warns(UserWarning, match=r"read its sheet 'data', the first that holds a table"):
+        frame = read_table(path)
+    assert list(frame.columns) == ["x", "y"] and frame["x"].tolist() == [1, 2]
+    assert list(read_table(path, sheet="other").columns) == ["u", "v"]
+
+
+def test_sheet_errors_name_the_sheets(tmp_path, capsys):
+    path = _book(tmp_path / "b.xlsx", _sheets())
+    with pytest.raises(ValueError) as error:
+        read_table(path, sheet="Data")
+    assert _message_without_path(error, path) == (
+        "FILE has no sheet 'Data'; its sheets: ['README', 'data', 'other']"
+    )
+    notes = _book(tmp_path / "n.xlsx", {"a": [["note"]], "b": [["another"], []]})
+    with pytest.raises(ValueError, match="none of its sheets holds a table"):
+        read_table(notes)
+    csv = tmp_path / "t.csv"
+    csv.write_text("x,y\n1,a\n")
+    with pytest.raises(ValueError, match=r"sheet='data' \(--sheet\) names a sheet of an .xlsx"):
+        read_table(csv, sheet="data")
+    assert main(["train", str(path), "--target", "y", "--sheet", "nope", "--dry-run"]) == 2
+    assert "has no sheet 'nope'; its sheets: ['README', 'data', 'other']" in capsys.readouterr().err

@@ -298,9 +298,9 @@ def encoding(text: str) -> str:
 
 
 def table_reading(args: argparse.Namespace) -> dict[str, Any]:
-    """The keywords of :func:`deltaprop.tabular.read_table` that ``--sep``, ``--decimal`` and
-    ``--encoding`` set (None where the option was not given: sniffed)."""
-    return {key: getattr(args, key, None) for key in ("sep", "decimal", "encoding")}
+    """The keywords of :func:`deltaprop.tabular.read_table` that ``--sep``, ``--decimal``,
+    ``--encoding`` and ``--sheet`` set (None where the option was not given: sniffed)."""
+    return {key: getattr(args, key, None) for key in ("sep", "decimal", "encoding", "sheet")}
 
 
 # -- the options ----------------------------------------------------------------------
@@ -462,6 +462,11 @@ OPTIONS: dict[str, Option] = {
         type=encoding,
         metavar="NAME",
         help="text encoding: utf-8, latin-1, cp1252, ... (default: utf-8, else cp1252)",
+    ),
+    "sheet": _o(
+        "--sheet",
+        metavar="NAME",
+        help="the sheet of an .xlsx workbook to read (default: the first that holds a table)",
     ),
     # preprocessing
     "impute": _o(

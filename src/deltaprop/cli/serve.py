@@ -172,7 +172,7 @@ def _as_option(message: str) -> str:
 #: The options that read DATA (a table): not for --toy.
 _TABLE_ONLY = (
     "target", "sample_weight", "class_weight", "task", "impute", "no_standardize", "categorical",
-    "scaling", "drop", "sep", "decimal", "encoding",
+    "scaling", "drop", "sep", "decimal", "encoding", "sheet",
 )  # fmt: skip
 
 
@@ -212,6 +212,7 @@ def add_serve(commands: Any) -> None:
     add(parser, "sep")
     add(parser, "decimal")
     add(parser, "encoding")
+    add(parser, "sheet")
     for name, (default, shown) in OWN_DEFAULTS.items():
         note = f"{_HELP[name]} (serve's default {shown}; train's differs)"
         add(parser, name, default=default, help=note, old_spellings=True)

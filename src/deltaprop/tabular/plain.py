@@ -227,6 +227,7 @@ def read_small_csv(
     decimal: str | None = None,
     encoding: str | None = None,
     keep_spelling: Iterable[str] = (),
+    sheet: str | None = None,
 ) -> PlainTable | None:
     """Read a small CSV or TSV file into a :class:`PlainTable`, or None (read it with pandas).
 
@@ -253,6 +254,8 @@ def read_small_csv(
     True
     """
     path = Path(path)
+    if sheet is not None:
+        return None  # a workbook's sheet: read_table reads it, or says why not
     try:
         _check_options(sep, decimal, encoding)
         suffix = _suffix(path)
@@ -284,15 +287,9 @@ def read_small_csv(
     warn_preamble(str(path), preamble)
     if sniffed and decimal == ",":
         thousands_warning(text, sep, str(path))
-    n_rows = len(records) - 1
-    n_kept = n_rows
-    while n_kept and all(_is_null(cell) for cell in records[n_kept]):
-        n_kept -= 1
-    if n_kept < n_rows:
-        if n_kept == 0:
-            return None  # read_table's error
-        empty_rows_warning(str(path), n_kept, n_rows)
-        records = records[: n_kept + 1]
+    records = _without_empty_records(records, str(path))
+    if records is None:
+        return None  # read_table's error
     keep = set(keep_spelling)
 
     def tidied(rows: list[list[str]]) -> dict[str, np.ndarray]:
@@ -307,6 +304,20 @@ def read_small_csv(
         totals_warning(str(path), [c[-1] for c in columns.values()], len(records) - 1)
         columns = tidied(records[1:-1])
     return PlainTable(columns)
+
+
+def _without_empty_records(records: list[list[str]], where: str) -> list[list[str]] | None:
+    """The header and data records without the rows after the last value (with
+    read_table's warning), or None when no row holds a value."""
+    n_rows = len(records) - 1
+    n_kept = n_rows
+    while n_kept and all(_is_null(cell) for cell in records[n_kept]):
+        n_kept -= 1
+    if n_kept == 0:
+        return None
+    if n_kept < n_rows:
+        empty_rows_warning(where, n_kept, n_rows)
+    return records[: n_kept + 1]
 
 
 def _header_names(header: list[str], where: str) -> list[str]:

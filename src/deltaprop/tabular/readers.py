@@ -131,6 +131,7 @@ def read_table(
     decimal: str | None = None,
     encoding: str | None = None,
     keep_spelling: Iterable[str] = (),
+    sheet: str | None = None,
 ) -> Any:
     """Read a CSV, TSV, Parquet, NPZ or Excel file into a :class:`pandas.DataFrame`.
 
@@ -143,7 +144,8 @@ def read_table(
         ``.pq`` or a folder of Parquet files: a named pandas index (as
         ``df.set_index("date").to_parquet(path)`` writes it) becomes the first
         column(s), an unnamed one is dropped. ``.npz``: one 1-D array per column, named
-        by the column (see ``docs/data.md``). ``.xlsx``: the first sheet (needs openpyxl).
+        by the column (see ``docs/data.md``). ``.xlsx``: the first sheet that holds a
+        table (a header and a row of data; needs openpyxl), or ``sheet``.
     sep : str, optional
         The field separator; default: sniffed among ``,`` ``;`` tab ``|`` (tab for
         ``.tsv``).
@@ -159,6 +161,8 @@ def read_table(
         None): identifiers and codes as written (``00983057``, not 983057). Names not in
         the file are ignored. (The decimal mark used is ``frame.attrs[DECIMAL]``, for
         :func:`numbers_or_text` to read them as numbers later.)
+    sheet : str, optional
+        The sheet of an ``.xlsx`` file to read, by name (an error for other files).
 
     Returns
     -------
@@ -197,6 +201,10 @@ def read_table(
     path = Path(path)
     _check_options(sep, decimal, encoding)
     keep_spelling = tuple(keep_spelling)
+    if sheet is not None and _suffix(path) != ".xlsx":
+        raise ValueError(
+            f"sheet={sheet!r} (--sheet) names a sheet of an .xlsx file; {str(path)!r} is none"
+        )
     typed = True  # Parquet and NPZ: a row without values was written as such
     if not path.exists():
         raise ValueError(f"{str(path)!r}: no such file or folder")
@@ -219,7 +227,7 @@ def read_table(
         elif suffix == ".npz":
             frame = _read_npz(path, pd)
         elif suffix == ".xlsx":
-            frame = _read_excel(path, pd)
+            frame = _read_excel(path, pd, sheet)
         else:
             frame = _read_parquet(path, pd)
     if frame.shape[1] == 0:
@@ -817,34 +825,66 @@ def _check_zip(path: Path, what: str) -> list[zipfile.ZipInfo]:
     return infos
 
 
-def _read_excel(path: Path, pd: Any) -> Any:
+def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
+    """The table of the sheet named ``sheet``, or of the first sheet that holds one."""
     try:
         import openpyxl  # noqa: F401  (optional dependency: pip install openpyxl)
     except ImportError:
         raise ImportError("reading .xlsx files needs openpyxl: pip install openpyxl") from None
     _check_zip(path, ".xlsx workbook")
+    where = str(path)
     try:
-        top = pd.read_excel(
-            path, sheet_name=0, dtype=object, header=None, nrows=MAX_PREAMBLE_LINES + 1
-        )
-        header, title = _excel_header(top)
-        frame = pd.read_excel(path, sheet_name=0, dtype=object, header=header)
-    except MemoryError:
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            names = [str(name) for name in book.sheet_names]
+            if sheet is not None and sheet not in names:
+                raise _SheetError(f"{where!r} has no sheet {sheet!r}; its sheets: {names}")
+            tops = {}
+            for name in [sheet] if sheet is not None else names:
+                top = pd.read_excel(
+                    book, sheet_name=name, dtype=object, header=None, nrows=MAX_PREAMBLE_LINES + 2
+                )
+                tops[name] = top
+                header, title = _excel_header(top)
+                if len(top) > header + 1 and top.iloc[header].notna().sum() >= 2:
+                    break  # a header of two columns or more, and a row under it: a table
+            else:
+                if sheet is None and len(names) > 1:
+                    raise _SheetError(
+                        f"{where!r}: none of its sheets holds a table (a header of two "
+                        f"columns or more and a row of data): {names}"
+                    )
+                name = names[0] if sheet is None else sheet
+                top = tops[name]
+                header, title = _excel_header(top)
+            frame = pd.read_excel(book, sheet_name=name, dtype=object, header=header)
+    except (MemoryError, _SheetError):
         raise
     except Exception as exc:
         # openpyxl parses a ZIP of XML parts: a damaged file fails in zipfile, zlib, the
         # XML parser or openpyxl itself, each with its own exception; all mean the same
         raise ValueError(
-            f"{str(path)!r}: cannot read the workbook: {type(exc).__name__}: {exc}"
+            f"{where!r}: cannot read the workbook: {type(exc).__name__}: {exc}"
         ) from None
     if header < len(top):
         # read_excel renames a repeated name ("a", "a.1"): the header's own cells tell
-        names = [str(cell).strip() for cell in top.iloc[header].dropna()]
-        if len(set(names)) != len(names):
-            dup = _first_duplicate(names)
-            raise ValueError(f"{str(path)!r}: column name {dup!r} appears more than once")
-    warn_preamble(str(path), title, "row")
+        cells = [str(cell).strip() for cell in top.iloc[header].dropna()]
+        if len(set(cells)) != len(cells):
+            dup = _first_duplicate(cells)
+            raise ValueError(f"{where!r}: column name {dup!r} appears more than once")
+    if sheet is None and name != names[0]:
+        skipped = names[: names.index(name)]
+        warnings.warn(
+            f"{where!r}: read its sheet {name!r}, the first that holds a table (before it: "
+            f"{skipped}); --sheet NAME (sheet=...) chooses another",
+            DataWarning,
+            stacklevel=3,
+        )
+    warn_preamble(where, title, "row")
     return frame
+
+
+class _SheetError(ValueError):
+    """No such sheet, or no sheet with a table: said as it is."""
 
 
 def _excel_header(top: Any) -> tuple[int, list[str]]:
