@@ -224,6 +224,11 @@ def test_errors_name_the_problem_in_one_line(scheduler, tmp_path, capsys):
         (["train", folder, "--target", "label", "--id", "nope", *go], "--id nope: no such column"),
         (["train", single.replace(".parquet", ".csv"), "--target", "x", *go], "no such file"),
         (["train", folder, "--target", "label", "--local-steps", "3"], "needs --dask"),
+        (
+            ["train", folder, "--target", "label", "--sheet", "data", *go],
+            "--sheet is for reading a text table or a workbook; --dask reads a Parquet dataset",
+        ),
+        (["train", folder, "--target", "label", "--sep", ";", *go], "--sep is for reading"),
         (["train", folder, "--target", "label", "--dask-scheduler", "nonsense"], "nonsense"),
     ]
     for argv, message in cases:

@@ -74,6 +74,12 @@ def train_on_dask(args: argparse.Namespace) -> int:
         if args.dask_scheduler is not None and getattr(args, option) is not None:
             flag = "--" + option.replace("_", "-")
             raise UsageError(f"{flag} sizes a local cluster; it does not go with --dask-scheduler")
+    for option in ("sep", "decimal", "encoding", "sheet"):
+        if getattr(args, option, None) is not None:
+            raise UsageError(
+                f"--{option} is for reading a text table or a workbook; --dask reads a "
+                "Parquet dataset"
+            )
     frame = read_parquet(args.data)
     columns = [str(c) for c in frame.columns]
     if args.target not in columns:
