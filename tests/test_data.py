@@ -800,3 +800,15 @@ def test_mostly_digits_with_y_and_n_among_them_are_yes_and_no_not_numbers():
         {"smoker": ["Y", "n", "y", "N"] * 10, "y": [i % 2 for i in range(40)]}, target="y"
     )
     assert roles["smoker"].reason == "yes/no values (N, Y, n, y: read as n, y)"
+
+
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+def test_accounting_negatives_in_a_column_of_numbers(tmp_path, reader):
+    path = tmp_path / "acct.csv"
+    path.write_text(
+        'month,change,code,note\n1,12,(1),a\n2,(77),(2),(b)\n3,"(1,234.5)",(3),c\n4,5,(1),5\n'
+    )
+    frame = reader(path)
+    assert np.asarray(frame["change"]).tolist() == [12.0, -77.0, -1234.5, 5.0]
+    assert list(frame["code"]) == ["(1)", "(2)", "(3)", "(1)"]  # parentheses alone: labels
+    assert list(frame["note"]) == ["a", "(b)", "c", "5"]  # words: text

@@ -32,6 +32,7 @@ __all__ = [
     "YES_NO",
     "DataWarning",
     "SpelledError",
+    "accounting_negatives",
     "as_series",
     "as_text",
     "category_strings",
@@ -225,6 +226,29 @@ def without_currency(text: str) -> str:
     if rest[:1] in _CURRENCY:
         return sign + rest[1:].lstrip()  # "-$-12" gives "--12": no number
     return text
+
+
+def accounting_negatives(
+    cells: Sequence[Any], numbers: np.ndarray, bad: np.ndarray, decimal: str = "."
+) -> bool:
+    """Read the ``bad`` cells of a column of numbers as accounting's negatives: ``(1,234.5)``
+    as -1234.5, written into ``numbers``, when every one of them is a number in
+    parentheses and the column holds plain numbers too (a column of ``(1)``, ``(2)`` alone
+    is labels). Returns whether it did; ``numbers`` is left as it was otherwise."""
+    if not bad.any() or bad.all():
+        return False
+    negatives = {}
+    for i in np.flatnonzero(bad):
+        text = cells[i].strip() if isinstance(cells[i], str) else ""
+        if text not in negatives:
+            inner = text[1:-1] if text[:1] == "(" and text[-1:] == ")" else ""
+            value = number_from_text(inner, decimal) if inner.strip() else float("nan")
+            if not (np.isfinite(value) and value >= 0.0):
+                return False
+            negatives[text] = -value
+    for i in np.flatnonzero(bad):
+        numbers[i] = negatives[cells[i].strip()]
+    return True
 
 
 # -- columns as numbers or categories -------------------------------------------------

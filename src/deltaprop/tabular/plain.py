@@ -27,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from deltaprop.tabular.columns import NULL_SPELLINGS, DataWarning, column_names, number_from_text
+from deltaprop.tabular.columns import (
+    NULL_SPELLINGS,
+    DataWarning,
+    accounting_negatives,
+    column_names,
+    number_from_text,
+)
 from deltaprop.tabular.readers import (
     _CSV_OPENERS,
     _check_fields,
@@ -132,7 +138,8 @@ def tidy_strings(cells: Sequence[str], decimal: str | None = ".") -> np.ndarray:
     numbers = np.array([np.nan if t is None else number_from_text(t, decimal) for t in texts])
     missing = np.array([t is None for t in texts], dtype=bool)
     present = ~missing
-    if present.any() and not np.isnan(numbers[present]).any():
+    bad = present & np.isnan(numbers)
+    if present.any() and (not bad.any() or accounting_negatives(texts, numbers, bad, decimal)):
         integers = not missing.any() and bool(np.all(np.abs(numbers) < _EXACT_INTEGER))
         integers = integers and bool(np.all(numbers == np.round(numbers)))
         return numbers.astype(np.int64) if integers else numbers

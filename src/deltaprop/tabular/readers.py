@@ -45,6 +45,7 @@ from deltaprop.tabular.columns import (
     NULL_SPELLINGS,
     SHOW,
     DataWarning,
+    accounting_negatives,
     column_names,
     holds_booleans,
     number_from_text,
@@ -427,7 +428,9 @@ def numbers_or_text(series: Any, pd: Any, decimal: str = ".") -> Any:
     """
     numbers, missing = parse_numbers(series, pd, decimal)
     present = ~missing
-    if not (present.any() and not np.isnan(numbers[present]).any()):
+    bad = present & np.isnan(numbers)
+    cells = series.to_numpy(dtype=object)
+    if not present.any() or (bad.any() and not accounting_negatives(cells, numbers, bad, decimal)):
         return stripped_text(series, pd)
     integers = not missing.any() and _whole(numbers)
     return pd.Series(numbers.astype(np.int64) if integers else numbers)
