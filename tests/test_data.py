@@ -812,3 +812,21 @@ def test_accounting_negatives_in_a_column_of_numbers(tmp_path, reader):
     assert np.asarray(frame["change"]).tolist() == [12.0, -77.0, -1234.5, 5.0]
     assert list(frame["code"]) == ["(1)", "(2)", "(3)", "(1)"]  # parentheses alone: labels
     assert list(frame["note"]) == ["a", "(b)", "c", "5"]  # words: text
+
+
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+def test_numbers_written_with_one_unit_are_the_numbers(tmp_path, reader):
+    path = tmp_path / "units.csv"
+    path.write_text(
+        "carat,speed,wait,temp,rank,y\n"
+        "1.1 ct,16.9 km/h,5 min,21 °C,1st,a\n"
+        "0.5 ct,3 km / h,2 h,-3 °C,2nd,b\n"
+        "2ct,12 km/h,7 min,0 °C,3rd,a\n"
+    )
+    with pytest.warns(UserWarning, match=r"'carat' \(ct\), 'speed' \(km/h\), 'temp' \(°C\) write"):
+        frame = reader(path)
+    assert np.asarray(frame["carat"]).tolist() == [1.1, 0.5, 2.0]
+    assert np.asarray(frame["speed"]).tolist() == [16.9, 3.0, 12.0]
+    assert np.asarray(frame["temp"]).tolist() == [21, -3, 0]
+    assert list(frame["wait"]) == ["5 min", "2 h", "7 min"]  # two units: not converted
+    assert list(frame["rank"]) == ["1st", "2nd", "3rd"]

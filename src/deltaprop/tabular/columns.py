@@ -68,6 +68,7 @@ __all__ = [
     "task_rule",
     "truth_column",
     "truth_family",
+    "unit_numbers",
 ]
 
 _INSTALL = 'pip install "deltaprop[data]"'
@@ -249,6 +250,38 @@ def accounting_negatives(
     for i in np.flatnonzero(bad):
         numbers[i] = negatives[cells[i].strip()]
     return True
+
+
+#: A number, then a unit of measure: ``6.61 mm``, ``37min``, ``16.9 km/h``, ``21 °C``.
+_WITH_UNIT = re.compile(r"^(.*?[0-9.])\s*([^\W\d_]{1,6}(?:\s?/\s?[^\W\d_]{1,6})?|°[CF]?|[²³])$")
+
+
+def unit_numbers(
+    cells: Sequence[Any], numbers: np.ndarray, bad: np.ndarray, decimal: str = "."
+) -> str | None:
+    """Read the ``bad`` cells of a column as numbers written with one unit of measure
+    (``1.1 ct``, ``6.61 mm``, ``37 min``), written into ``numbers``, when every one of them
+    is a number with the same unit. Returns the unit, or None (``numbers`` left as it was).
+    Units are not converted: ``5 min`` beside ``2 h`` is text."""
+    if not bad.any():
+        return None
+    read: dict[str, float] = {}
+    unit = None
+    for i in np.flatnonzero(bad):
+        text = cells[i].strip() if isinstance(cells[i], str) else ""
+        if text in read:
+            continue
+        match = _WITH_UNIT.match(text)
+        spelled = None if match is None else "".join(match.group(2).split())  # km / h: km/h
+        if spelled is None or (unit is not None and spelled != unit):
+            return None
+        value = number_from_text(match.group(1), decimal)
+        if not np.isfinite(value):
+            return None
+        unit, read[text] = spelled, value
+    for i in np.flatnonzero(bad):
+        numbers[i] = read[cells[i].strip()]
+    return unit
 
 
 # -- columns as numbers or categories -------------------------------------------------

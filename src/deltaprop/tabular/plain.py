@@ -33,6 +33,7 @@ from deltaprop.tabular.columns import (
     accounting_negatives,
     column_names,
     number_from_text,
+    unit_numbers,
 )
 from deltaprop.tabular.readers import (
     _CSV_OPENERS,
@@ -47,6 +48,7 @@ from deltaprop.tabular.readers import (
     sniff_separator,
     thousands_warning,
     totals_warning,
+    units_warning,
     warn_preamble,
 )
 
@@ -109,7 +111,9 @@ class PlainTable:
 
 
 # -- the values ---------------------------------------------------------------------------
-def tidy_strings(cells: Sequence[str], decimal: str | None = ".") -> np.ndarray:
+def tidy_strings(
+    cells: Sequence[str], decimal: str | None = ".", units: dict | None = None, name: str = ""
+) -> np.ndarray:
     """One column's cells as :func:`~deltaprop.tabular.readers.tidy` makes them.
 
     Cells are stripped and the null spellings are missing; when every present cell is a
@@ -139,7 +143,13 @@ def tidy_strings(cells: Sequence[str], decimal: str | None = ".") -> np.ndarray:
     missing = np.array([t is None for t in texts], dtype=bool)
     present = ~missing
     bad = present & np.isnan(numbers)
-    if present.any() and (not bad.any() or accounting_negatives(texts, numbers, bad, decimal)):
+    numbers_read = not bad.any() or accounting_negatives(texts, numbers, bad, decimal)
+    if not numbers_read:
+        unit = unit_numbers(texts, numbers, bad, decimal)
+        numbers_read = unit is not None
+        if numbers_read and units is not None:
+            units[name] = unit
+    if present.any() and numbers_read:
         integers = not missing.any() and bool(np.all(np.abs(numbers) < _EXACT_INTEGER))
         integers = integers and bool(np.all(numbers == np.round(numbers)))
         return numbers.astype(np.int64) if integers else numbers
@@ -299,17 +309,19 @@ def read_small_csv(
         return None  # read_table's error
     keep = set(keep_spelling)
 
-    def tidied(rows: list[list[str]]) -> dict[str, np.ndarray]:
+    def tidied(rows: list[list[str]], units: dict | None = None) -> dict[str, np.ndarray]:
         cells = list(zip(*rows, strict=True))
         return {
-            name: tidy_strings(column, None if name in keep else decimal)
+            name: tidy_strings(column, None if name in keep else decimal, units, name)
             for name, column in zip(names, cells, strict=True)
         }
 
-    columns = tidied(records[1:])
+    units: dict[str, str] = {}
+    columns = tidied(records[1:], units)
     if len(records) > 3 and is_totals_row(list(columns.values())):
         totals_warning(str(path), [c[-1] for c in columns.values()], len(records) - 1)
         columns = tidied(records[1:-1])
+    units_warning(units)
     return PlainTable(columns)
 
 

@@ -51,6 +51,7 @@ from deltaprop.tabular.columns import (
     number_from_text,
     parse_numbers,
     require_pandas,
+    unit_numbers,
     without_currency,
 )
 
@@ -395,6 +396,7 @@ def tidy(frame: Any, pd: Any, decimal: str = ".", keep_spelling: Iterable[str] =
     """
     keep = set(keep_spelling)
     out = {}
+    units: dict[str, str] = {}
     for name in frame.columns:
         series = frame[name]
         if holds_booleans(series, pd):  # a workbook's TRUE/FALSE cells, as in Parquet
@@ -402,12 +404,27 @@ def tidy(frame: Any, pd: Any, decimal: str = ".", keep_spelling: Iterable[str] =
             series = series.astype(bool) if not missing.any() else series.where(~missing, None)
         elif series.dtype == object or pd.api.types.is_string_dtype(series):
             series = (
-                stripped_text(series, pd) if name in keep else numbers_or_text(series, pd, decimal)
+                stripped_text(series, pd)
+                if name in keep
+                else _numbers_or_text(series, pd, decimal, name, units)
             )
         out[name] = series.reset_index(drop=True)
     tidied = pd.DataFrame(out)
     tidied.attrs[DECIMAL] = decimal
+    units_warning(units)
     return tidied
+
+
+def units_warning(units: dict[str, str]) -> None:
+    """The :class:`DataWarning` for columns of numbers written with a unit (``name: unit``)."""
+    if units:
+        shown = ", ".join(f"{name!r} ({unit})" for name, unit in list(units.items())[:SHOW])
+        more = f" and {len(units) - SHOW} more" if len(units) > SHOW else ""
+        warnings.warn(
+            f"column(s) {shown}{more} write their numbers with a unit: read as the numbers",
+            DataWarning,
+            stacklevel=4,
+        )
 
 
 def stripped_text(series: Any, pd: Any) -> Any:
@@ -424,13 +441,26 @@ def stripped_text(series: Any, pd: Any) -> Any:
 
 def numbers_or_text(series: Any, pd: Any, decimal: str = ".") -> Any:
     """A text column as :func:`tidy` reads it: numbers when every present value reads as
-    one (int64 when all are integers below 2**53 and none is missing), else stripped text.
+    one (int64 when all are integers below 2**53 and none is missing; accounting's
+    ``(12)`` beside plain numbers is -12, ``6.61 mm`` beside ``5 mm`` is 6.61), else
+    stripped text.
     """
+    return _numbers_or_text(series, pd, decimal, "", {})
+
+
+def _numbers_or_text(series: Any, pd: Any, decimal: str, name: str, units: dict) -> Any:
+    """:func:`numbers_or_text`, recording in ``units[name]`` a unit it left out."""
     numbers, missing = parse_numbers(series, pd, decimal)
     present = ~missing
     bad = present & np.isnan(numbers)
-    cells = series.to_numpy(dtype=object)
-    if not present.any() or (bad.any() and not accounting_negatives(cells, numbers, bad, decimal)):
+    if bad.any():
+        cells = series.to_numpy(dtype=object)
+        if not accounting_negatives(cells, numbers, bad, decimal):
+            unit = unit_numbers(cells, numbers, bad, decimal)
+            if unit is None:
+                return stripped_text(series, pd)
+            units[name] = unit
+    if not present.any():
         return stripped_text(series, pd)
     integers = not missing.any() and _whole(numbers)
     return pd.Series(numbers.astype(np.int64) if integers else numbers)
