@@ -818,10 +818,10 @@ def test_accounting_negatives_in_a_column_of_numbers(tmp_path, reader):
 def test_numbers_written_with_one_unit_are_the_numbers(tmp_path, reader):
     path = tmp_path / "units.csv"
     path.write_text(
-        "carat,speed,wait,temp,rank,y\n"
-        "1.1 ct,16.9 km/h,5 min,21 °C,1st,a\n"
-        "0.5 ct,3 km / h,2 h,-3 °C,2nd,b\n"
-        "2ct,12 km/h,7 min,0 °C,3rd,a\n"
+        "carat,speed,wait,temp,rank,flat,y\n"
+        "1.1 ct,16.9 km/h,5 min,21 °C,1st,136A,a\n"
+        "0.5 ct,3 km / h,2 h,-3 °C,2nd,136,b\n"
+        "2ct,12 km/h,7 min,0 °C,3rd,12A,a\n"
     )
     with pytest.warns(UserWarning, match=r"'carat' \(ct\), 'speed' \(km/h\), 'temp' \(°C\) write"):
         frame = reader(path)
@@ -830,3 +830,4 @@ def test_numbers_written_with_one_unit_are_the_numbers(tmp_path, reader):
     assert np.asarray(frame["temp"]).tolist() == [21, -3, 0]
     assert list(frame["wait"]) == ["5 min", "2 h", "7 min"]  # two units: not converted
     assert list(frame["rank"]) == ["1st", "2nd", "3rd"]
+    assert list(frame["flat"]) == ["136A", "136", "12A"]  # a letter joined to a number: a code

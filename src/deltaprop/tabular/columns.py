@@ -252,8 +252,12 @@ def accounting_negatives(
     return True
 
 
-#: A number, then a unit of measure: ``6.61 mm``, ``37min``, ``16.9 km/h``, ``21 °C``.
-_WITH_UNIT = re.compile(r"^(.*?[0-9.])\s*([^\W\d_]{1,6}(?:\s?/\s?[^\W\d_]{1,6})?|°[CF]?|[²³])$")
+#: A number, then a unit of measure: ``6.61 mm``, ``37min``, ``16.9 km/h``, ``21 °C``; a
+#: unit of one letter stands apart (``5 m``): ``136A`` or ``12B`` is a code, not amperes.
+_WITH_UNIT = re.compile(
+    r"^(.*?[0-9.])(?:\s*([^\W\d_]{2,6}(?:\s?/\s?[^\W\d_]{1,6})?|°[CF]?|[²³])"
+    r"|\s+([^\W\d_](?:\s?/\s?[^\W\d_]{1,6})?))$"
+)
 
 
 def unit_numbers(
@@ -272,7 +276,8 @@ def unit_numbers(
         if text in read:
             continue
         match = _WITH_UNIT.match(text)
-        spelled = None if match is None else "".join(match.group(2).split())  # km / h: km/h
+        written = None if match is None else match.group(2) or match.group(3)
+        spelled = None if written is None else "".join(written.split())  # km / h: km/h
         if spelled is None or (unit is not None and spelled != unit):
             return None
         value = number_from_text(match.group(1), decimal)
