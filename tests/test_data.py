@@ -831,3 +831,24 @@ def test_numbers_written_with_one_unit_are_the_numbers(tmp_path, reader):
     assert list(frame["wait"]) == ["5 min", "2 h", "7 min"]  # two units: not converted
     assert list(frame["rank"]) == ["1st", "2nd", "3rd"]
     assert list(frame["flat"]) == ["136A", "136", "12A"]  # a letter joined to a number: a code
+
+
+def test_a_numeric_column_reads_negatives_and_units_of_a_table_to_predict_cell_by_cell():
+    # the readers read (12) and 6.61 mm in a whole column; a table to predict may hold only
+    # such cells, which the fitted numeric column then reads one by one
+    frame = pd.DataFrame({"change": [12.0, -77.0, 5.0, -3.0] * 5, "y": ["a", "b", "a", "b"] * 5})
+    pre = Preprocessor(target="y").fit(frame)
+    expected = pre.transform(pd.DataFrame({"change": [-77.0, -1234.5, 6.61]}))
+    written = pre.transform(pd.DataFrame({"change": ["(77)", "(1,234.5)", "6.61 mm"]}))
+    np.testing.assert_array_equal(written, expected)
+    with pytest.warns(DataWarning, match=r"not numbers \(row 1 \('10am'\)\)"):
+        pre.transform(pd.DataFrame({"change": ["10am", "1", "2"]}))  # a time, no unit
+
+
+def test_clock_times_only_are_times_of_day():
+    durations = ["3:45", "4:12", "65:20", "10:05", "59:59", "61:00"] * 5
+    roles = infer_roles({"length": durations, "y": [0, 1] * 15}, target="y")
+    assert roles["length"].role != "datetime"
+    clock = ["0:00", "12:30 am", "11:59 pm", "23:59:59"] * 5
+    roles = infer_roles({"at": clock, "y": [0, 1] * 10}, target="y")
+    assert roles["at"].role == "datetime"

@@ -542,3 +542,18 @@ def test_sheet_errors_name_the_sheets(tmp_path, capsys):
         read_table(csv, sheet="data")
     assert main(["train", str(path), "--target", "y", "--sheet", "nope", "--dry-run"]) == 2
     assert "has no sheet 'nope'; its sheets: ['README', 'data', 'other']" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+def test_a_column_that_only_its_totals_cell_made_text_is_numbers(tmp_path, reader):
+    path = tmp_path / "years.csv"
+    path.write_text("year,sales\n2019,10\n2020,20\n2021,30\nTotal,60\n")
+    with pytest.warns(UserWarning, match="totals row"):
+        frame = reader(path)
+    assert np.asarray(frame["year"]).dtype == np.int64
+    assert np.asarray(frame["year"]).tolist() == [2019, 2020, 2021]
+
+
+def test_a_one_column_first_sheet_is_read_when_no_sheet_has_two(tmp_path):
+    path = _book(tmp_path / "one.xlsx", {"data": [["x"], [1], [2], [3]], "about": [["notes"]]})
+    assert read_table(path)["x"].tolist() == [1, 2, 3]

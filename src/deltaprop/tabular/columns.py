@@ -33,6 +33,7 @@ __all__ = [
     "DataWarning",
     "SpelledError",
     "accounting_negatives",
+    "accounting_number",
     "as_series",
     "as_text",
     "category_strings",
@@ -68,6 +69,7 @@ __all__ = [
     "task_rule",
     "truth_column",
     "truth_family",
+    "unit_number",
     "unit_numbers",
 ]
 
@@ -229,26 +231,33 @@ def without_currency(text: str) -> str:
     return text
 
 
+def accounting_number(text: str, decimal: str = ".") -> float:
+    """Accounting's negative: ``"(1,234.5)"`` -> -1234.5; NaN for other text."""
+    text = text.strip()
+    inner = text[1:-1] if text[:1] == "(" and text[-1:] == ")" else ""
+    value = number_from_text(inner, decimal) if inner.strip() else float("nan")
+    return -value if np.isfinite(value) and value >= 0.0 else float("nan")
+
+
 def accounting_negatives(
     cells: Sequence[Any], numbers: np.ndarray, bad: np.ndarray, decimal: str = "."
 ) -> bool:
-    """Read the ``bad`` cells of a column of numbers as accounting's negatives: ``(1,234.5)``
-    as -1234.5, written into ``numbers``, when every one of them is a number in
-    parentheses and the column holds plain numbers too (a column of ``(1)``, ``(2)`` alone
-    is labels). Returns whether it did; ``numbers`` is left as it was otherwise."""
+    """Read the ``bad`` cells of a column of numbers as accounting's negatives
+    (:func:`accounting_number`), written into ``numbers``, when every one of them is a
+    number in parentheses and the column holds plain numbers too (a column of ``(1)``,
+    ``(2)`` alone is labels). Returns whether it did; ``numbers`` is left as it was
+    otherwise."""
     if not bad.any() or bad.all():
         return False
-    negatives = {}
+    read: dict[str, float] = {}
     for i in np.flatnonzero(bad):
-        text = cells[i].strip() if isinstance(cells[i], str) else ""
-        if text not in negatives:
-            inner = text[1:-1] if text[:1] == "(" and text[-1:] == ")" else ""
-            value = number_from_text(inner, decimal) if inner.strip() else float("nan")
-            if not (np.isfinite(value) and value >= 0.0):
+        text = cells[i] if isinstance(cells[i], str) else ""
+        if text not in read:
+            read[text] = accounting_number(text, decimal)
+            if not np.isfinite(read[text]):
                 return False
-            negatives[text] = -value
     for i in np.flatnonzero(bad):
-        numbers[i] = negatives[cells[i].strip()]
+        numbers[i] = read[cells[i]]
     return True
 
 
@@ -258,34 +267,42 @@ _WITH_UNIT = re.compile(
     r"^(.*?[0-9.])(?:\s*([^\W\d_]{2,6}(?:\s?/\s?[^\W\d_]{1,6})?|°[CF]?|[²³])"
     r"|\s+([^\W\d_](?:\s?/\s?[^\W\d_]{1,6})?))$"
 )
+#: Not units: the halves of a day (10am is a time).
+_NOT_UNITS = frozenset({"am", "pm"})
+
+
+def unit_number(text: str, decimal: str = ".") -> tuple[float, str | None]:
+    """A number written with a unit of measure and the unit: ``"6.61 mm"`` -> (6.61,
+    ``"mm"``), ``"16.9 km / h"`` -> (16.9, ``"km/h"``); (NaN, None) for other text."""
+    match = _WITH_UNIT.match(text.strip())
+    written = None if match is None else match.group(2) or match.group(3)
+    if written is None or written.lower() in _NOT_UNITS:
+        return float("nan"), None
+    value = number_from_text(match.group(1), decimal)
+    return (value, "".join(written.split())) if np.isfinite(value) else (float("nan"), None)
 
 
 def unit_numbers(
     cells: Sequence[Any], numbers: np.ndarray, bad: np.ndarray, decimal: str = "."
 ) -> str | None:
     """Read the ``bad`` cells of a column as numbers written with one unit of measure
-    (``1.1 ct``, ``6.61 mm``, ``37 min``), written into ``numbers``, when every one of them
-    is a number with the same unit. Returns the unit, or None (``numbers`` left as it was).
-    Units are not converted: ``5 min`` beside ``2 h`` is text."""
+    (:func:`unit_number`), written into ``numbers``, when every one of them is a number
+    with the same unit. Returns the unit, or None (``numbers`` left as it was). Units are
+    not converted: ``5 min`` beside ``2 h`` is text."""
     if not bad.any():
         return None
     read: dict[str, float] = {}
     unit = None
     for i in np.flatnonzero(bad):
-        text = cells[i].strip() if isinstance(cells[i], str) else ""
+        text = cells[i] if isinstance(cells[i], str) else ""
         if text in read:
             continue
-        match = _WITH_UNIT.match(text)
-        written = None if match is None else match.group(2) or match.group(3)
-        spelled = None if written is None else "".join(written.split())  # km / h: km/h
+        value, spelled = unit_number(text, decimal)
         if spelled is None or (unit is not None and spelled != unit):
-            return None
-        value = number_from_text(match.group(1), decimal)
-        if not np.isfinite(value):
             return None
         unit, read[text] = spelled, value
     for i in np.flatnonzero(bad):
-        numbers[i] = read[cells[i].strip()]
+        numbers[i] = read[cells[i]]
     return unit
 
 

@@ -51,6 +51,7 @@ from deltaprop.tabular.columns import (
     SHOW,
     DataWarning,
     SpelledError,
+    accounting_number,
     as_series,
     as_text,
     case_variants,
@@ -70,6 +71,7 @@ from deltaprop.tabular.columns import (
     rows_described,
     table_frame,
     truth_family,
+    unit_number,
 )
 from deltaprop.tabular.plain import PlainTable, plain_category_strings, plain_numbers
 from deltaprop.tabular.readers import require_pandas
@@ -197,15 +199,26 @@ _PLAIN_NUMERAL = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 _TRUTH = {"true": 1.0, "t": 1.0, "yes": 1.0, "y": 1.0, "false": 0.0, "f": 0.0, "no": 0.0, "n": 0.0}
 
 
-def _truth_values(cells: Any, values: np.ndarray, bad: np.ndarray) -> np.ndarray:
-    """Write into ``values`` the 1 or 0 of the ``bad`` cells that spell a truth value
-    (``TRUE``, ``no``, in any case); return the cells still bad."""
+def _numbers_written_otherwise(
+    cells: Any, values: np.ndarray, bad: np.ndarray, truths: bool
+) -> np.ndarray:
+    """Write into ``values`` the numbers of the ``bad`` cells of a numeric column that the
+    readers read in a whole column: accounting's ``(12)`` as -12, ``6.61 mm`` as 6.61
+    (a table to predict may hold only such cells), and with ``truths`` the 1 or 0 of a
+    truth value (``TRUE``, ``no``, in any case). Returns the cells still bad."""
     still = bad.copy()
     for j in np.flatnonzero(bad):
         cell = cells[j]
-        truth = _TRUTH.get(cell.strip().lower()) if isinstance(cell, str) else None
-        if truth is not None:
-            values[j], still[j] = truth, False
+        if not isinstance(cell, str):
+            continue
+        word = cell.strip().lower()
+        number = _TRUTH.get(word, np.nan) if truths else np.nan
+        if np.isnan(number):
+            number = accounting_number(cell)
+        if np.isnan(number):
+            number = unit_number(cell)[0]
+        if not np.isnan(number):
+            values[j], still[j] = number, False
     return still
 
 
@@ -745,9 +758,10 @@ class Preprocessor:
             if kind == "numeric":
                 values, missing = plain_numbers(series) if pd is None else parse_numbers(series, pd)
                 bad = ~missing & np.isnan(values)
-                if bad.any() and self.low_[i] == 0.0 and self.high_[i] == 1.0:
+                if bad.any():  # (12), 6.61 mm, and TRUE for a column of 0 and 1
                     cells = series if pd is None else series.to_numpy(dtype=object)
-                    bad = _truth_values(cells, values, bad)
+                    truths = self.low_[i] == 0.0 and self.high_[i] == 1.0
+                    bad = _numbers_written_otherwise(cells, values, bad, truths)
                 counts["not_numbers"] = int(bad.sum())
                 if bad.any():
                     rows = np.flatnonzero(bad)

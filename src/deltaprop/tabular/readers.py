@@ -239,10 +239,17 @@ def read_table(
     nested = frame.attrs.get(NESTED_TYPES, {})
     original = list(frame.columns)
     frame.columns = column_names(original, str(path))
-    frame = tidy(frame, pd, decimal or ".", keep_spelling)
+    units: dict[str, str] = {}
+    read = tidy(frame, pd, decimal or ".", keep_spelling, units)
     if not typed:
-        frame = _without_empty_rows(frame, str(path), keep_spelling)
-        frame = _without_totals_row(frame, str(path), keep_spelling)
+        read = _without_empty_rows(read, str(path), keep_spelling)
+        if len(read) >= 3 and is_totals_row([read[c].to_numpy() for c in read.columns]):
+            totals_warning(str(path), [read[c].iloc[-1] for c in read.columns], len(read))
+            # read again without it: a column that its "Total" made text is numbers again
+            units = {}
+            read = tidy(frame.iloc[: len(read) - 1], pd, decimal or ".", keep_spelling, units)
+    units_warning(units)
+    frame = read
     if nested:  # kept with the table, so that its roles name the Arrow types
         renamed = dict(zip(original, frame.columns, strict=True))
         frame.attrs[NESTED_TYPES] = {renamed[k]: v for k, v in nested.items() if k in renamed}
@@ -320,15 +327,6 @@ def totals_warning(where: str, row: list[Any], n_rows: int) -> None:
     )
 
 
-def _without_totals_row(frame: Any, where: str, keep_spelling: Iterable[str]) -> Any:
-    """``frame`` without a spreadsheet's totals row at its end (:func:`is_totals_row`)."""
-    columns = [frame[name].to_numpy() for name in frame.columns]
-    if len(frame) < 3 or not is_totals_row(columns):
-        return frame
-    totals_warning(where, [c[-1] for c in columns], len(frame))
-    return _first_rows(frame, len(frame) - 1, keep_spelling)
-
-
 def _whole(numbers: np.ndarray) -> bool:
     """Whether float64 ``numbers`` are all integers below 2**53 (none NaN): tidy's int64 rule."""
     return bool(np.all(np.abs(numbers) < 2.0**53) and np.all(numbers == np.round(numbers)))
@@ -386,17 +384,26 @@ def _check_options(sep: str | None, decimal: str | None, encoding: str | None) -
             raise ValueError(f"encoding {encoding!r} is not a known text encoding") from None
 
 
-def tidy(frame: Any, pd: Any, decimal: str = ".", keep_spelling: Iterable[str] = ()) -> Any:
+def tidy(
+    frame: Any,
+    pd: Any,
+    decimal: str = ".",
+    keep_spelling: Iterable[str] = (),
+    units: dict[str, str] | None = None,
+) -> Any:
     """Text cells stripped, null spellings missing, text columns of numbers as numbers.
 
     A text column whose every present value reads as a number (``"45%"`` as 45,
     ``"1,234"`` as 1234, ``"1.234,5"`` as 1234.5 with ``decimal=","``) becomes float64
     (int64 when they are integers and none is missing), except the columns of
     ``keep_spelling``, which stay text (:func:`numbers_or_text` reads them later).
+    Columns of numbers written with a unit are named in a :class:`DataWarning`, or in
+    ``units`` (name: unit) when it is given.
     """
     keep = set(keep_spelling)
     out = {}
-    units: dict[str, str] = {}
+    said = units is None
+    units = {} if units is None else units
     for name in frame.columns:
         series = frame[name]
         if holds_booleans(series, pd):  # a workbook's TRUE/FALSE cells, as in Parquet
@@ -411,7 +418,8 @@ def tidy(frame: Any, pd: Any, decimal: str = ".", keep_spelling: Iterable[str] =
         out[name] = series.reset_index(drop=True)
     tidied = pd.DataFrame(out)
     tidied.attrs[DECIMAL] = decimal
-    units_warning(units)
+    if said:
+        units_warning(units)
     return tidied
 
 
@@ -871,24 +879,16 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
             names = [str(name) for name in book.sheet_names]
             if sheet is not None and sheet not in names:
                 raise _SheetError(f"{where!r} has no sheet {sheet!r}; its sheets: {names}")
-            tops = {}
-            for name in [sheet] if sheet is not None else names:
-                top = pd.read_excel(
-                    book, sheet_name=name, dtype=object, header=None, nrows=MAX_PREAMBLE_LINES + 2
+            name = _sheet_with_a_table(book, pd, names if sheet is None else [sheet])
+            if name is None:
+                raise _SheetError(
+                    f"{where!r}: none of its sheets holds a table (a header and a row of "
+                    f"data): {names}"
                 )
-                tops[name] = top
-                header, title = _excel_header(top)
-                if len(top) > header + 1 and top.iloc[header].notna().sum() >= 2:
-                    break  # a header of two columns or more, and a row under it: a table
-            else:
-                if sheet is None and len(names) > 1:
-                    raise _SheetError(
-                        f"{where!r}: none of its sheets holds a table (a header of two "
-                        f"columns or more and a row of data): {names}"
-                    )
-                name = names[0] if sheet is None else sheet
-                top = tops[name]
-                header, title = _excel_header(top)
+            top = pd.read_excel(
+                book, sheet_name=name, dtype=object, header=None, nrows=MAX_PREAMBLE_LINES + 2
+            )
+            header, title = _excel_header(top)
             frame = pd.read_excel(book, sheet_name=name, dtype=object, header=header)
     except (MemoryError, _SheetError):
         raise
@@ -914,6 +914,24 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
         )
     warn_preamble(where, title, "row")
     return frame
+
+
+def _sheet_with_a_table(book: Any, pd: Any, names: list[str]) -> str | None:
+    """The first of the sheets ``names`` that holds a table: a header of two columns or
+    more and a row under it (a README or cover sheet is one column of notes); else the
+    first with a header and a row of one column; else the first sheet when it is the only
+    one asked for (its reading then says what it lacks); else None."""
+    one_column = None
+    for name in names:
+        top = pd.read_excel(
+            book, sheet_name=name, dtype=object, header=None, nrows=MAX_PREAMBLE_LINES + 2
+        )
+        header, _ = _excel_header(top)
+        if len(top) > header + 1:
+            if top.iloc[header].notna().sum() >= 2:
+                return name
+            one_column = one_column or name
+    return one_column or (names[0] if len(names) == 1 else None)
 
 
 class _SheetError(ValueError):

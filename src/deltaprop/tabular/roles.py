@@ -163,7 +163,11 @@ def parse_dates(values: Any, pd: Any, day_first: bool = False) -> np.ndarray:
     if pd.api.types.is_datetime64_any_dtype(values):
         stamps = pd.to_datetime(values, utc=True)
     else:
-        text = clean_text(values.astype("object").map(_time_text), pd)
+        values = values.astype("object")
+        first = values.dropna().head(1).tolist()
+        if first and isinstance(first[0], datetime.time):  # a Parquet time64 column
+            values = values.map(_time_text)
+        text = clean_text(values, pd)
         times = text.str.match(_TIME_OF_DAY).fillna(False).to_numpy(dtype=bool)
         if times.any():
             text = text.where(~times, "1970-01-01 " + text)
@@ -204,7 +208,21 @@ def reads_day_first(strings: Iterable[Any]) -> bool:
 
 
 def _looks_like_dates(strings: np.ndarray) -> bool:
-    return all(_DATE.match(s) is not None or _TIME_OF_DAY.match(s) is not None for s in strings)
+    return all(_DATE.match(s) is not None or _is_clock(s) for s in strings)
+
+
+def _is_clock(text: str) -> bool:
+    """Whether ``text`` is a time of day on a clock (23:59:59 at most, 1-12 with am or pm):
+    ``3:45`` beside ``65:20`` is a duration, not a time."""
+    if _TIME_OF_DAY.match(text) is None:
+        return False
+    text = text.strip().lower()
+    half = text[-2:] if text.endswith(("am", "pm")) else ""
+    fields = (text[:-2].strip() if half else text).split(":")
+    hours, minutes = int(fields[0]), int(fields[1])
+    seconds = float(fields[2]) if len(fields) > 2 else 0.0
+    on_clock = 1 <= hours <= 12 if half else hours <= 23
+    return on_clock and minutes <= 59 and seconds < 60.0
 
 
 def _role(role: str, reason: str, missing: np.ndarray, n_distinct: int) -> ColumnRole:
