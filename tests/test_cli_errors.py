@@ -387,3 +387,25 @@ def test_unknown_options_are_named_with_the_nearest_known_ones(
     line = _assert_one_line_error(capsys, 2, main(argv), message)
     if "--optim" in argv:
         assert "did you mean" not in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "meant"),
+    [
+        (["--target", "Y"], "target column 'Y' is not in 'good.csv' (did you mean 'y'? columns: "),
+        (
+            ["--target", "y", "--id", "Colour"],
+            "--id Colour: no such column (did you mean 'colour'?",
+        ),
+        (
+            ["--target", "y", "--drop", "colr"],
+            "--drop colr: no such column (did you mean 'colour'?",
+        ),
+    ],
+)
+def test_a_column_name_in_another_case_or_misspelt_names_the_column(
+    argv, meant, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    Path("good.csv").write_text(GOOD)
+    _assert_one_line_error(capsys, 2, main(["train", "good.csv", "--dry-run", *argv]), meant)

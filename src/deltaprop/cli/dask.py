@@ -46,6 +46,7 @@ from deltaprop.cli.common import (
 from deltaprop.cli.options import IMPUTE, UsageError
 from deltaprop.parallel import lost_workers_named
 from deltaprop.tabular import TabularModel, check_feature_scales
+from deltaprop.tabular.columns import meant_column
 from deltaprop.tabular.dask import (
     RECIPE_ON_DASK,
     fit_estimator,
@@ -83,8 +84,10 @@ def train_on_dask(args: argparse.Namespace) -> int:
     frame = read_parquet(args.data)
     columns = [str(c) for c in frame.columns]
     if args.target not in columns:
+        meant = meant_column(args.target, columns)
+        said = f"did you mean {meant!r}? " if meant else ""
         raise UsageError(
-            f"target column {args.target!r} is not in {args.data!r} (columns: "
+            f"target column {args.target!r} is not in {args.data!r} ({said}columns: "
             f"{', '.join(columns[:20])})"
         )
     with (

@@ -12,6 +12,7 @@ regression from the target. The rules are spelled out in ``docs/data.md``.
 
 from __future__ import annotations
 
+import difflib
 import re
 import reprlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,6 +41,7 @@ __all__ = [
     "class_labels",
     "clean_text",
     "column_names",
+    "columns_shown",
     "describe_rows",
     "feature_numbers",
     "folded_yes_no",
@@ -48,6 +50,7 @@ __all__ = [
     "infer_task",
     "is_numeric_column",
     "is_numeric_dtype",
+    "meant_column",
     "missing_error",
     "missing_mask",
     "missing_rows_error",
@@ -804,6 +807,24 @@ def table_frame(table: Any, pd: Any, what: str = "table") -> Any:
     if durations:  # a duration is a number: its seconds (NaT missing)
         frame = frame.assign(**{c: frame[c].dt.total_seconds() for c in durations})
     return frame
+
+
+def meant_column(name: str, columns: Sequence[str]) -> str | None:
+    """The column a name the table lacks may mean: the same name in another case or
+    spacing (``Species`` for ``species``), else a near spelling; None."""
+    columns = [str(c) for c in columns]
+    key = name.casefold().replace(" ", "")
+    same = [c for c in columns if c.casefold().replace(" ", "") == key]
+    near = same or difflib.get_close_matches(name, columns, n=1, cutoff=0.8)
+    return near[0] if near else None
+
+
+def columns_shown(name: str, columns: Sequence[str]) -> str:
+    """``"(columns: [...])"`` for a column ``name`` the table lacks, led by the one it may
+    mean (:func:`meant_column`)."""
+    meant = meant_column(name, columns)
+    said = f"did you mean {meant!r}? " if meant else ""
+    return f"({said}columns: {[str(c) for c in columns][:20]})"
 
 
 def missing_mask(series: Any, pd: Any) -> np.ndarray:

@@ -47,6 +47,7 @@ from deltaprop.files.container import (
 )
 from deltaprop.tabular.columns import (
     SpelledError,
+    columns_shown,
     infer_task,
     missing_mask,
     missing_text,
@@ -505,8 +506,8 @@ class TabularModel:
         target = self.target_ if target is None else target
         if target not in frame.columns:
             raise ValueError(
-                f"the table lacks the target column {target!r} (columns: "
-                f"{list(frame.columns)[:20]})"
+                f"the table lacks the target column {target!r} "
+                f"{columns_shown(target, list(frame.columns))}"
             )
         weight_column = sample_weight if isinstance(sample_weight, str) else None
         frame, sample_weight = _labelled_rows(frame, target, sample_weight, pd, "not scored")
@@ -620,8 +621,8 @@ def _sample_weights(
         if weight_column not in frame.columns:
             raise SpelledError(
                 f"sample_weight column {weight_column!r} is not in the table",
-                f"--sample-weight {weight_column}: no such column (columns: "
-                f"{list(frame.columns)[:20]})",
+                f"--sample-weight {weight_column}: no such column "
+                f"{columns_shown(weight_column, list(frame.columns))}",
             )
         column = frame[weight_column]
         weights = pd.to_numeric(column.astype("object"), errors="coerce").to_numpy(

@@ -59,6 +59,7 @@ from deltaprop.tabular.columns import (
     category_strings,
     class_labels,
     clean_text,
+    columns_shown,
     folded_yes_no,
     in_family,
     infer_task,
@@ -433,7 +434,8 @@ class Preprocessor:
         """The target is a column; ``categorical`` names feature columns."""
         if self.target is not None and self.target not in columns:
             raise ValueError(
-                f"target column {self.target!r} is not in the table (columns: {columns[:20]})"
+                f"target column {self.target!r} is not in the table "
+                f"{columns_shown(self.target, columns)}"
             )
         left_out = {self.target, self.sample_weight, *self.drop, *self.id_columns}
         unknown = sorted(set(self.categorical or ()) - (set(columns) - left_out))

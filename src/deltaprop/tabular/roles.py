@@ -40,6 +40,7 @@ from deltaprop.tabular.columns import (
     SpelledError,
     category_strings,
     clean_text,
+    columns_shown,
     describe_rows,
     folded_yes_no,
     holds_booleans,
@@ -464,6 +465,7 @@ def _named_roles(
         flag = _FLAGS[parameter]
         if column not in columns:
             what = "target column" if parameter == "target" else f"{parameter} column"
+            shown = columns_shown(column, columns)
             raise SpelledError(
                 f"{what} {column!r} is not in the table {shown}",
                 f"{flag} {column}: no such column {shown}",
