@@ -557,3 +557,15 @@ def test_a_column_that_only_its_totals_cell_made_text_is_numbers(tmp_path, reade
 def test_a_one_column_first_sheet_is_read_when_no_sheet_has_two(tmp_path):
     path = _book(tmp_path / "one.xlsx", {"data": [["x"], [1], [2], [3]], "about": [["notes"]]})
     assert read_table(path)["x"].tolist() == [1, 2, 3]
+
+
+def test_formulas_without_saved_values_are_named(tmp_path):
+    rows = [["mass_g", "mass_kg", "y"]] + [
+        [1000 * i, f"=A{i + 1}/1000", "ab"[i % 2]] for i in range(1, 6)
+    ]
+    path = _book(tmp_path / "f.xlsx", {"data": rows})  # openpyxl writes formulas, no values
+    with pytest.warns(
+        UserWarning, match=r"column\(s\) \['mass_kg'\] hold formulas without saved values"
+    ):
+        frame = read_table(path)
+    assert frame["mass_kg"].isna().all()

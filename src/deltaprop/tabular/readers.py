@@ -904,6 +904,9 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
         if len(set(cells)) != len(cells):
             dup = _first_duplicate(cells)
             raise ValueError(f"{where!r}: column name {dup!r} appears more than once")
+    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    if empty and len(frame):
+        _formulas_warning(path, name, header, list(frame.columns), empty)
     if sheet is None and name != names[0]:
         skipped = names[: names.index(name)]
         warnings.warn(
@@ -914,6 +917,32 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
         )
     warn_preamble(where, title, "row")
     return frame
+
+
+def _formulas_warning(path: Path, sheet: str, header: int, names: list, empty: list[str]) -> None:
+    """A DataWarning for columns without a value whose first cell under the header is a
+    formula: a program that writes workbooks without computing them saved no values."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        rows = book[sheet].iter_rows(min_row=header + 2, max_row=header + 2, values_only=True)
+        first = next(iter(rows), ())
+    finally:
+        book.close()
+    formulas = [
+        str(n)
+        for n, cell in zip(names, first, strict=False)
+        if str(n) in empty and isinstance(cell, str) and cell.startswith("=")
+    ]
+    if formulas:
+        warnings.warn(
+            f"{str(path)!r}: column(s) {formulas[:SHOW]} hold formulas without saved values "
+            "(the program that wrote the workbook did not compute them): open and save it "
+            "in Excel or LibreOffice to keep their values",
+            DataWarning,
+            stacklevel=4,
+        )
 
 
 def _sheet_with_a_table(book: Any, pd: Any, names: list[str]) -> str | None:
