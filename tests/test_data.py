@@ -599,6 +599,8 @@ def test_transform_does_not_warn_for_the_target_column():
         ("USD -12", ".", -12.0),
         ("1.234,50 EUR", ",", 1234.5),
         ("12GBP", ".", 12.0),
+        ("USD $12", ".", 12.0),
+        ("12 € EUR", ".", 12.0),
         ("EUR", ".", None),
         ("usd 12", ".", None),
         ("USDX 12", ".", None),

@@ -222,9 +222,9 @@ def without_currency(text: str) -> str:
         sign = text[:1] if text[:1] in ("+", "-") else ""
         rest = text[len(sign) :].lstrip()
         if rest[:3] in _CURRENCY_CODES and not rest[3:4].isalpha():
-            return sign + rest[3:].lstrip()
-        if text[-3:] in _CURRENCY_CODES and not text[-4:-3].isalpha():
-            return text[:-3].rstrip()
+            text = sign + rest[3:].lstrip()  # then a symbol may follow: USD $12
+        elif text[-3:] in _CURRENCY_CODES and not text[-4:-3].isalpha():
+            text = text[:-3].rstrip()
     if text[-1:] in _CURRENCY:
         return text[:-1].rstrip()
     sign = text[:1] if text[:1] in ("+", "-") else ""
