@@ -24,6 +24,7 @@ from deltaprop.tabular import (  # noqa: E402
 )
 from deltaprop.tabular.columns import number_from_text  # noqa: E402
 from deltaprop.tabular.plain import read_small_csv  # noqa: E402
+from deltaprop.tabular.roles import parse_dates  # noqa: E402
 
 
 def _write(path, text: str):
@@ -699,8 +700,6 @@ def test_single_words_are_categories_up_to_100_values(values, role):
 
 
 def test_times_of_day_are_dates_on_one_day_whatever_the_day_they_are_read():
-    from deltaprop.tabular.roles import parse_dates
-
     times = pd.Series(["14:35", "09:05", None, "23:59:30", "2:05 pm", "00:00"])
     expected = [14 + 35 / 60, 9 + 5 / 60, np.nan, 23 + 59.5 / 60, 14 + 5 / 60, 0.0]
     np.testing.assert_allclose(parse_dates(times, pd) * 24.0, expected)

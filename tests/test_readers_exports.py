@@ -422,16 +422,31 @@ def test_predict_writes_one_prediction_per_row_with_values(tmp_path, capsys):
 
 
 # -- a title above a header that is not recognised as one ----------------------------------
-def test_ragged_rows_under_a_title_line_suggest_deleting_the_title(tmp_path):
-    path = tmp_path / "years.csv"
-    path.write_text("Quarterly report, all regions\n2019,2020,2021,label\n1,2,3,up\n4,5,6,down\n")
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "Quarterly report, all regions\n2019,2020,2021,label\n1,2,3,up\n4,5,6,down\n",
+            "FILE: ragged rows: line 2 has 4 field(s), the header has 2; if line 1 "
+            "('Quarterly report, all regions') is a title above the header, delete it (a "
+            "title is recognised only above a header of names, none of them a number)",
+            id="a title above a header of years",
+        ),
+        pytest.param(
+            "a,b,c\n1,2,3\n4,5,6\nSource: Palmer Station LTER\n\n",
+            "FILE: ragged rows: line 4 has 1 field(s), the header has 3; if this last line "
+            "('Source: Palmer Station LTER') is a note under the table (a source, a "
+            "footnote), delete it",
+            id="a note under the table",
+        ),
+    ],
+)
+def test_ragged_rows_say_what_the_short_line_may_be(tmp_path, text, message):
+    path = tmp_path / "ragged.csv"
+    path.write_text(text)
     with pytest.raises(ValueError) as error:
         read_table(path)
-    assert _message_without_path(error, path) == (
-        "FILE: ragged rows: line 2 has 4 field(s), the header has 2; if line 1 "
-        "('Quarterly report, all regions') is a title above the header, delete it (a title "
-        "is recognised only above a header of names, none of them a number)"
-    )
+    assert _message_without_path(error, path) == message
 
 
 @pytest.mark.parametrize(
@@ -448,18 +463,6 @@ def test_other_ragged_rows_give_no_title_hint(tmp_path, text, line):
         read_table(path)
     assert _message_without_path(error, path) == (
         f"FILE: ragged rows: line {line} has 3 field(s), the header has 2"
-    )
-
-
-def test_a_short_last_line_suggests_deleting_a_note_under_the_table(tmp_path):
-    path = tmp_path / "source.csv"
-    path.write_text("a,b,c\n1,2,3\n4,5,6\nSource: Palmer Station LTER\n\n")
-    with pytest.raises(ValueError) as error:
-        read_table(path)
-    assert _message_without_path(error, path) == (
-        "FILE: ragged rows: line 4 has 1 field(s), the header has 3; if this last line "
-        "('Source: Palmer Station LTER') is a note under the table (a source, a footnote), "
-        "delete it"
     )
 
 

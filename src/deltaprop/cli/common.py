@@ -24,6 +24,7 @@ from deltaprop.cli.terminal import terminal_safe
 from deltaprop.estimators.plan import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from deltaprop.files.container import load, save, write_atomically
 from deltaprop.tabular import TabularModel, read_table
+from deltaprop.tabular.columns import meant_column
 from deltaprop.training.history import DivergenceWarning
 
 __all__ = [
@@ -90,6 +91,16 @@ def read_table_at(
     """
     reading = {} if args is None else table_reading(args)
     return read_table(path, keep_spelling=keep_spelling, **reading)
+
+
+def no_such_target(args: argparse.Namespace, columns: Sequence[str]) -> UsageError:
+    """The error for ``--target`` naming no column of DATA, led by the one it may mean."""
+    meant = meant_column(args.target, columns)
+    said = f"did you mean {meant!r}? " if meant else ""
+    return UsageError(
+        f"target column {args.target!r} is not in {args.data!r} ({said}columns: "
+        f"{', '.join(list(columns)[:20])})"
+    )
 
 
 def written_columns(model: Any, target: str | None = None) -> list[str]:

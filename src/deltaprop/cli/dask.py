@@ -39,6 +39,7 @@ from deltaprop.cli.common import (
     check_checkpoint_options,
     finish_training,
     no_convergence_warnings,
+    no_such_target,
     progress_options,
     require_extras,
     say,
@@ -46,7 +47,6 @@ from deltaprop.cli.common import (
 from deltaprop.cli.options import IMPUTE, UsageError
 from deltaprop.parallel import lost_workers_named
 from deltaprop.tabular import TabularModel, check_feature_scales
-from deltaprop.tabular.columns import meant_column
 from deltaprop.tabular.dask import (
     RECIPE_ON_DASK,
     fit_estimator,
@@ -84,12 +84,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
     frame = read_parquet(args.data)
     columns = [str(c) for c in frame.columns]
     if args.target not in columns:
-        meant = meant_column(args.target, columns)
-        said = f"did you mean {meant!r}? " if meant else ""
-        raise UsageError(
-            f"target column {args.target!r} is not in {args.data!r} ({said}columns: "
-            f"{', '.join(columns[:20])})"
-        )
+        raise no_such_target(args, columns)
     with (
         open_client(args.dask_scheduler, args.dask_workers, args.dask_worker_memory) as client,
         lost_workers_named(client),

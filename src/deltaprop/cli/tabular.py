@@ -30,6 +30,7 @@ from deltaprop.cli.common import (
     finish_training,
     load_model,
     no_convergence_warnings,
+    no_such_target,
     progress_options,
     read_table_at,
     require_extras,
@@ -58,7 +59,7 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
-from deltaprop.tabular.columns import DECIMAL, meant_column, missing_mask, require_pandas
+from deltaprop.tabular.columns import DECIMAL, missing_mask, require_pandas
 from deltaprop.tabular.plain import PlainTable, plain_csv_text, read_small_csv
 from deltaprop.tabular.readers import numbers_or_text
 from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError, describe_change
@@ -198,12 +199,7 @@ def _train_in_memory(args: argparse.Namespace) -> int:
         decimal = frame.attrs.get(DECIMAL, ".")
         frame[args.target] = numbers_or_text(labels, require_pandas(), decimal)
     if args.target not in frame.columns:
-        meant = meant_column(args.target, list(frame.columns))
-        said = f"did you mean {meant!r}? " if meant else ""
-        raise UsageError(
-            f"target column {args.target!r} is not in {args.data!r} ({said}columns: "
-            f"{', '.join(list(frame.columns)[:20])})"
-        )
+        raise no_such_target(args, list(frame.columns))
     roles = infer_roles(
         frame,
         args.target,

@@ -44,7 +44,7 @@ from deltaprop.export.onnx import (
     add_standardization,
     save_model,
 )
-from deltaprop.tabular.columns import YES_NO, in_family, reads_yes_no, truth_family
+from deltaprop.tabular.columns import TRUTH_SPELLINGS, in_family, reads_yes_no, truth_family
 from deltaprop.tabular.transforms import CLIP
 
 __all__ = ["tabular_model_to_model_proto", "tabular_model_to_onnx"]
@@ -191,7 +191,7 @@ def _any_case_one_hot(graph: OnnxGraph, x: str, categories: list[str]) -> str:
 
 def _words_of(category: str, family: tuple[str, str]) -> set[str]:
     """Every spelling (lower case) that ``in_family`` reads as ``category``."""
-    return {w for w in (*YES_NO, "0", "1") if in_family(w, family) == category}
+    return {w for w in TRUTH_SPELLINGS if in_family(w, family) == category}
 
 
 def _add_recipe(graph: OnnxGraph, estimator: Any, X: str) -> str:

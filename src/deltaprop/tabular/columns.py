@@ -29,6 +29,7 @@ __all__ = [
     "SHOW",
     "TARGET_REMEDY",
     "TRUTH_FAMILIES",
+    "TRUTH_SPELLINGS",
     "VALUES_REMEDY",
     "YES_NO",
     "DataWarning",
@@ -48,6 +49,7 @@ __all__ = [
     "holds_booleans",
     "in_family",
     "infer_task",
+    "is_missing_value",
     "is_numeric_column",
     "is_numeric_dtype",
     "meant_column",
@@ -65,6 +67,7 @@ __all__ = [
     "numeric_values",
     "parse_numbers",
     "read_as_missing_reason",
+    "read_written_numbers",
     "reads_yes_no",
     "require_pandas",
     "rows_described",
@@ -72,6 +75,7 @@ __all__ = [
     "task_rule",
     "truth_column",
     "truth_family",
+    "truth_number",
     "unit_number",
     "unit_numbers",
 ]
@@ -242,6 +246,27 @@ def accounting_number(text: str, decimal: str = ".") -> float:
     return -value if np.isfinite(value) and value >= 0.0 else float("nan")
 
 
+def _distinct_read(
+    cells: Sequence[Any], bad: np.ndarray, read: Any
+) -> dict[str, tuple[float, Any]] | None:
+    """``read(text) -> (number, tag)`` of each distinct ``bad`` cell, or None as soon as
+    one gives no finite number."""
+    found: dict[str, tuple[float, Any]] = {}
+    for i in np.flatnonzero(bad):
+        text = cells[i] if isinstance(cells[i], str) else ""
+        if text not in found:
+            found[text] = read(text)
+            if not np.isfinite(found[text][0]):
+                return None
+    return found
+
+
+def _write_read(cells: Sequence[Any], numbers: np.ndarray, bad: np.ndarray, found: dict) -> None:
+    """Write the numbers :func:`_distinct_read` found into the ``bad`` places."""
+    for i in np.flatnonzero(bad):
+        numbers[i] = found[cells[i]][0]
+
+
 def accounting_negatives(
     cells: Sequence[Any], numbers: np.ndarray, bad: np.ndarray, decimal: str = "."
 ) -> bool:
@@ -252,15 +277,10 @@ def accounting_negatives(
     otherwise."""
     if not bad.any() or bad.all():
         return False
-    read: dict[str, float] = {}
-    for i in np.flatnonzero(bad):
-        text = cells[i] if isinstance(cells[i], str) else ""
-        if text not in read:
-            read[text] = accounting_number(text, decimal)
-            if not np.isfinite(read[text]):
-                return False
-    for i in np.flatnonzero(bad):
-        numbers[i] = read[cells[i]]
+    found = _distinct_read(cells, bad, lambda text: (accounting_number(text, decimal), None))
+    if found is None:
+        return False
+    _write_read(cells, numbers, bad, found)
     return True
 
 
@@ -294,19 +314,24 @@ def unit_numbers(
     not converted: ``5 min`` beside ``2 h`` is text."""
     if not bad.any():
         return None
-    read: dict[str, float] = {}
-    unit = None
-    for i in np.flatnonzero(bad):
-        text = cells[i] if isinstance(cells[i], str) else ""
-        if text in read:
-            continue
-        value, spelled = unit_number(text, decimal)
-        if spelled is None or (unit is not None and spelled != unit):
-            return None
-        unit, read[text] = spelled, value
-    for i in np.flatnonzero(bad):
-        numbers[i] = read[cells[i]]
-    return unit
+    found = _distinct_read(cells, bad, lambda text: unit_number(text, decimal))
+    units = {unit for _, unit in found.values()} if found is not None else set()
+    if found is None or len(units) != 1:
+        return None
+    _write_read(cells, numbers, bad, found)
+    return units.pop()
+
+
+def read_written_numbers(
+    cells: Sequence[Any], numbers: np.ndarray, bad: np.ndarray, decimal: str = "."
+) -> tuple[bool, str | None]:
+    """Read the ``bad`` cells of a column of numbers as the readers read a whole column:
+    accounting's negatives (:func:`accounting_negatives`), else numbers with one unit
+    (:func:`unit_numbers`). Returns whether they read, and the unit left out (or None)."""
+    if accounting_negatives(cells, numbers, bad, decimal):
+        return True, None
+    unit = unit_numbers(cells, numbers, bad, decimal)
+    return unit is not None, unit
 
 
 # -- columns as numbers or categories -------------------------------------------------
@@ -320,6 +345,11 @@ def as_series(values: Any, name: str, pd: Any) -> Any:
     return pd.Series(values)
 
 
+def is_missing_value(value: Any) -> bool:
+    """Whether a cell of an object column is missing: None or a float NaN."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def holds_booleans(series: Any, pd: Any) -> bool:
     """Whether a column holds booleans: a boolean dtype, or an object column of booleans
     and missing values (a Parquet boolean column with nulls, a workbook's TRUE cells)."""
@@ -327,10 +357,7 @@ def holds_booleans(series: Any, pd: Any) -> bool:
         return True
     if series.dtype != object:
         return False
-    values = series.to_numpy()
-    first = next(
-        (v for v in values if v is not None and not (isinstance(v, float) and v != v)), None
-    )
+    first = next((v for v in series.to_numpy() if not is_missing_value(v)), None)
     if not isinstance(first, bool | np.bool_):
         return False  # text, numbers: told at the first value, without a pass
     present = series.dropna().tolist()
@@ -554,6 +581,14 @@ YES_NO = frozenset({"yes", "no", "y", "n", "true", "false", "t", "f"})
 TRUTH_FAMILIES = (("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"))
 _TRUE_WORDS = frozenset({"yes", "y", "true", "t", "1"})
 _FALSE_WORDS = frozenset({"no", "n", "false", "f", "0"})
+#: Every spelling of a truth value, in lower case: :data:`YES_NO`, ``1`` and ``0``.
+TRUTH_SPELLINGS = _TRUE_WORDS | _FALSE_WORDS
+
+
+def truth_number(word: str) -> float:
+    """1.0 for a spelling of true (lower case: ``yes``, ``t``), 0.0 for one of false,
+    NaN for another word."""
+    return 1.0 if word in _TRUE_WORDS else 0.0 if word in _FALSE_WORDS else float("nan")
 
 
 def truth_family(categories: Iterable[Any]) -> tuple[str, str] | None:
@@ -597,7 +632,7 @@ def folded_yes_no(strings: np.ndarray) -> np.ndarray | None:
     present = {s for s in strings if s is not None}
     lowered = {s: s.lower() for s in present}
     spelled = set(lowered.values())
-    if not present or not spelled <= YES_NO | {"0", "1"} or not spelled & YES_NO:
+    if not present or not _spell_truths(spelled):
         return None
     if truth_family(spelled) is None:
         lowered = {s: in_family(v, TRUTH_FAMILIES[0]) for s, v in lowered.items()}
@@ -651,7 +686,12 @@ def truth_column(series: Any, pd: Any) -> bool:
     if len(distinct) > 12 or not all(isinstance(v, str) for v in distinct):
         return False
     spelled = {v.strip().lower() for v in distinct} - NULL_SPELLINGS
-    return bool(spelled & YES_NO) and bool(spelled & {"0", "1"}) and spelled <= YES_NO | {"0", "1"}
+    return _spell_truths(spelled) and bool(spelled & {"0", "1"})
+
+
+def _spell_truths(spelled: set[str]) -> bool:
+    """Whether lower-case values all spell truth values, one of them in a word."""
+    return spelled <= TRUTH_SPELLINGS and bool(spelled & YES_NO)
 
 
 def reads_yes_no(categories: Sequence[Any]) -> bool:

@@ -30,10 +30,9 @@ import numpy as np
 from deltaprop.tabular.columns import (
     NULL_SPELLINGS,
     DataWarning,
-    accounting_negatives,
     column_names,
     number_from_text,
-    unit_numbers,
+    read_written_numbers,
 )
 from deltaprop.tabular.readers import (
     _CSV_OPENERS,
@@ -41,6 +40,7 @@ from deltaprop.tabular.readers import (
     _check_options,
     _decode,
     _suffix,
+    _whole,
     blank_preamble,
     empty_rows_warning,
     is_totals_row,
@@ -64,8 +64,6 @@ __all__ = [
 
 #: Files up to this size (on disk) are read without pandas when they allow it.
 SMALL_CSV_BYTES = 2**20
-#: Integers up to this magnitude are exact in float64 (tidy's int64 rule).
-_EXACT_INTEGER = 2.0**53
 
 
 class PlainTable:
@@ -143,15 +141,13 @@ def tidy_strings(
     missing = np.array([t is None for t in texts], dtype=bool)
     present = ~missing
     bad = present & np.isnan(numbers)
-    numbers_read = not bad.any() or accounting_negatives(texts, numbers, bad, decimal)
-    if not numbers_read:
-        unit = unit_numbers(texts, numbers, bad, decimal)
-        numbers_read = unit is not None
-        if numbers_read and units is not None:
-            units[name] = unit
+    numbers_read, unit = (
+        read_written_numbers(texts, numbers, bad, decimal) if bad.any() else (True, None)
+    )
+    if unit is not None and units is not None:
+        units[name] = unit
     if present.any() and numbers_read:
-        integers = not missing.any() and bool(np.all(np.abs(numbers) < _EXACT_INTEGER))
-        integers = integers and bool(np.all(numbers == np.round(numbers)))
+        integers = not missing.any() and _whole(numbers)
         return numbers.astype(np.int64) if integers else numbers
     out = np.empty(len(texts), dtype=object)
     out[:] = texts

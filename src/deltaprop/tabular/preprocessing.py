@@ -72,6 +72,7 @@ from deltaprop.tabular.columns import (
     rows_described,
     table_frame,
     truth_family,
+    truth_number,
     unit_number,
 )
 from deltaprop.tabular.plain import PlainTable, plain_category_strings, plain_numbers
@@ -195,11 +196,6 @@ def _codes_of_unseen(categories: list[str], strings: np.ndarray) -> np.ndarray:
 _PLAIN_NUMERAL = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
 
 
-#: What a column of 0 and 1 (booleans: a Parquet or .xlsx file's, or numbers) reads as 1
-#: or 0 when a new table writes it in words (the TRUE and FALSE of a CSV export).
-_TRUTH = {"true": 1.0, "t": 1.0, "yes": 1.0, "y": 1.0, "false": 0.0, "f": 0.0, "no": 0.0, "n": 0.0}
-
-
 def _numbers_written_otherwise(
     cells: Any, values: np.ndarray, bad: np.ndarray, truths: bool
 ) -> np.ndarray:
@@ -212,8 +208,9 @@ def _numbers_written_otherwise(
         cell = cells[j]
         if not isinstance(cell, str):
             continue
-        word = cell.strip().lower()
-        number = _TRUTH.get(word, np.nan) if truths else np.nan
+        # a column of 0 and 1 (booleans of a Parquet or .xlsx file, or numbers) reads the
+        # TRUE and FALSE of a CSV export of the same table
+        number = truth_number(cell.strip().lower()) if truths else np.nan
         if np.isnan(number):
             number = accounting_number(cell)
         if np.isnan(number):
@@ -791,13 +788,10 @@ class Preprocessor:
         counts["missing"] = int(missing.sum())
         if kind == "categorical" and reads_yes_no(column["categories"]):
             family = truth_family(column["categories"])  # yes/no: Y, TRUE, 1 are yes too
-            strings = np.array(
-                [
-                    None if s is None else in_family(s.lower(), family) if family else s.lower()
-                    for s in strings
-                ],
-                dtype=object,
-            )
+            lowered = [None if s is None else s.lower() for s in strings]
+            if family is not None:
+                lowered = [in_family(s, family) for s in lowered]
+            strings = np.array(lowered, dtype=object)
         strings = self._fill(name, strings, missing)
         if kind == "text":
             return hashed_words([s or None for s in strings], column["buckets"]), missing, 0

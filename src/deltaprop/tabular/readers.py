@@ -45,13 +45,13 @@ from deltaprop.tabular.columns import (
     NULL_SPELLINGS,
     SHOW,
     DataWarning,
-    accounting_negatives,
     column_names,
     holds_booleans,
+    is_missing_value,
     number_from_text,
     parse_numbers,
+    read_written_numbers,
     require_pandas,
-    unit_numbers,
     without_currency,
 )
 
@@ -297,7 +297,7 @@ def is_totals_row(columns: list[np.ndarray]) -> bool:
     Its first value is a word such as ``Total`` or ``Sum``, and in one numeric column at
     least it holds the sum of the values above it (to 0.1 %, for rounded exports).
     """
-    first = next((c[-1] for c in columns if not _is_missing(c[-1])), None)
+    first = next((c[-1] for c in columns if not is_missing_value(c[-1])), None)
     if not isinstance(first, str) or first.strip().lower() not in _TOTALS:
         return False
     for values in columns:
@@ -311,14 +311,10 @@ def is_totals_row(columns: list[np.ndarray]) -> bool:
     return False
 
 
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
-
-
 def totals_warning(where: str, row: list[Any], n_rows: int) -> None:
     """The :class:`DataWarning` for the totals row left out (data row ``n_rows``)."""
     values = [v.item() if isinstance(v, np.generic) else v for v in row[:5]]
-    shown = ", ".join(repr(v) for v in values if not _is_missing(v))
+    shown = ", ".join(repr(v) for v in values if not is_missing_value(v))
     warnings.warn(
         f"{where!r}: the last row (data row {n_rows}: {shown}, ...) holds the sums of the "
         "columns above it: left out as a totals row",
@@ -462,11 +458,10 @@ def _numbers_or_text(series: Any, pd: Any, decimal: str, name: str, units: dict)
     present = ~missing
     bad = present & np.isnan(numbers)
     if bad.any():
-        cells = series.to_numpy(dtype=object)
-        if not accounting_negatives(cells, numbers, bad, decimal):
-            unit = unit_numbers(cells, numbers, bad, decimal)
-            if unit is None:
-                return stripped_text(series, pd)
+        read, unit = read_written_numbers(series.to_numpy(dtype=object), numbers, bad, decimal)
+        if not read:
+            return stripped_text(series, pd)
+        if unit is not None:
             units[name] = unit
     if not present.any():
         return stripped_text(series, pd)
@@ -879,15 +874,13 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
             names = [str(name) for name in book.sheet_names]
             if sheet is not None and sheet not in names:
                 raise _SheetError(f"{where!r} has no sheet {sheet!r}; its sheets: {names}")
-            name = _sheet_with_a_table(book, pd, names if sheet is None else [sheet])
-            if name is None:
+            found = _sheet_with_a_table(book, pd, names if sheet is None else [sheet])
+            if found is None:
                 raise _SheetError(
                     f"{where!r}: none of its sheets holds a table (a header and a row of "
                     f"data): {names}"
                 )
-            top = pd.read_excel(
-                book, sheet_name=name, dtype=object, header=None, nrows=MAX_PREAMBLE_LINES + 2
-            )
+            name, top = found
             header, title = _excel_header(top)
             frame = pd.read_excel(book, sheet_name=name, dtype=object, header=header)
     except (MemoryError, _SheetError):
@@ -945,11 +938,11 @@ def _formulas_warning(path: Path, sheet: str, header: int, names: list, empty: l
         )
 
 
-def _sheet_with_a_table(book: Any, pd: Any, names: list[str]) -> str | None:
-    """The first of the sheets ``names`` that holds a table: a header of two columns or
-    more and a row under it (a README or cover sheet is one column of notes); else the
-    first with a header and a row of one column; else the first sheet when it is the only
-    one asked for (its reading then says what it lacks); else None."""
+def _sheet_with_a_table(book: Any, pd: Any, names: list[str]) -> tuple[str, Any] | None:
+    """The first of the sheets ``names`` that holds a table, and its first rows: a header
+    of two columns or more and a row under it (a README or cover sheet is one column of
+    notes); else the first with a header and a row of one column; else the first sheet
+    when it is the only one asked for (its reading then says what it lacks); else None."""
     one_column = None
     for name in names:
         top = pd.read_excel(
@@ -958,9 +951,11 @@ def _sheet_with_a_table(book: Any, pd: Any, names: list[str]) -> str | None:
         header, _ = _excel_header(top)
         if len(top) > header + 1:
             if top.iloc[header].notna().sum() >= 2:
-                return name
-            one_column = one_column or name
-    return one_column or (names[0] if len(names) == 1 else None)
+                return name, top
+            one_column = one_column or (name, top)
+        elif len(names) == 1:
+            return name, top
+    return one_column
 
 
 class _SheetError(ValueError):
