@@ -302,6 +302,31 @@ def test_cli_trains_on_the_rows_with_a_target(table, tmp_path, capsys):
     assert f"trained on {len(frame) - 2} rows of {data}" in captured.out
 
 
+def test_messages_after_rows_without_a_target_number_the_tables_rows(table):
+    frame = table.drop(columns="label").astype({"size": object})
+    frame.loc[[1, 2], "price"] = None  # the table's rows 2 and 3: left out
+    frame.loc[9, "size"] = "oops"  # row 10, the 8th row kept
+    frame.loc[19, "price"] = 1e6  # row 20, far from the other prices
+    model = dp.TabularModel(PlainTabularRegressor(**SMALL, random_state=0))
+    with pytest.warns(dp.tabular.DataWarning) as caught:
+        model.fit(frame, "price")
+    said = " | ".join(str(w.message) for w in caught)
+    assert "missing values in 2 rows (rows 2, 3)" in said
+    assert "row 20 (1e+06)" in said
+    assert "(row 10 ('oops'))" in said
+    with pytest.warns(dp.tabular.DataWarning) as caught:
+        model.report(frame)
+    assert "(row 10 ('oops'))" in " | ".join(str(w.message) for w in caught)
+    weighted = frame.assign(w=1.0).astype({"w": object})
+    weighted.loc[14, "w"] = "heavy"  # row 15
+    with pytest.raises(ValueError, match=r"must hold numbers: row 15 holds 'heavy'"):
+        model.fit(weighted, "price", sample_weight="w")
+    # a Preprocessor given the rows kept numbers them as given
+    kept = frame.drop(index=[1, 2]).reset_index(drop=True)
+    with pytest.warns(dp.tabular.DataWarning, match=r"\(row 8 \('oops'\)\)"):
+        dp.tabular.Preprocessor("price").fit(kept).transform(kept)
+
+
 def test_a_single_class_is_named_as_written():
     with pytest.raises(ValueError, match=r"has a single class 5;"):
         dp.tabular.Preprocessor("y").fit({"x": [1.0, 2.0, 3.0], "y": np.array([5, 5, 5])})

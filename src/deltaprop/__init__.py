@@ -84,7 +84,28 @@ __all__ = [
 ]
 
 
+#: The rooms (subpackages) that ``deltaprop.<room>`` imports on first use, as
+#: ``import deltaprop; deltaprop.tabular.read_table(...)`` expects.
+_ROOMS = (
+    "cli",
+    "core",
+    "datasets",
+    "estimators",
+    "explain",
+    "export",
+    "files",
+    "kernels",
+    "live",
+    "optim",
+    "parallel",
+    "tabular",
+    "training",
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _ROOMS:
+        return importlib.import_module(f"deltaprop.{name}")
     if name not in _LAZY:
         raise AttributeError(f"module 'deltaprop' has no attribute {name!r}")
     try:
@@ -104,4 +125,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_ROOMS))

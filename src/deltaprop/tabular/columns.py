@@ -12,10 +12,12 @@ regression from the target. The rules are spelled out in ``docs/data.md``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import reprlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -64,12 +66,14 @@ __all__ = [
     "not_numbers_error",
     "not_numbers_rows_error",
     "number_from_text",
+    "numbered_as",
     "numeric_values",
     "parse_numbers",
     "read_as_missing_reason",
     "read_written_numbers",
     "reads_yes_no",
     "require_pandas",
+    "row_numbers",
     "rows_described",
     "table_frame",
     "task_rule",
@@ -402,6 +406,41 @@ def parse_numbers(series: Any, pd: Any, decimal: str = ".") -> tuple[np.ndarray,
     return numbers, missing
 
 
+# The table's own rows of the frame being read, 0-based, while rows without a target are
+# left out (numbered_as): messages then number rows as the user's file does.
+_table_rows: ContextVar[np.ndarray | None] = ContextVar("table_rows", default=None)
+
+
+@contextlib.contextmanager
+def numbered_as(table_rows: Sequence[int] | np.ndarray | None) -> Iterator[None]:
+    """Within this, messages about a frame of ``len(table_rows)`` rows number its rows as
+    the table it was cut from: row ``i`` is the table's row ``table_rows[i] + 1``.
+
+    :class:`~deltaprop.tabular.TabularModel` leaves out the rows without a target before
+    its preprocessor reads the rest; a value that is not a number in the table's row 60
+    is then named "row 60", not by its place among the rows kept. None changes nothing.
+    """
+    if table_rows is None:
+        yield
+        return
+    token = _table_rows.set(np.asarray(table_rows, dtype=np.intp))
+    try:
+        yield
+    finally:
+        _table_rows.reset(token)
+
+
+def row_numbers(positions: Sequence[int] | np.ndarray, n_rows: int) -> list[int]:
+    """The 1-based row numbers, for messages, of the 0-based ``positions`` in a column of
+    ``n_rows`` rows: ``positions + 1``, or the table's own rows within :func:`numbered_as`
+    (for a column as long as the frame it numbers)."""
+    positions = np.asarray(positions, dtype=np.intp)
+    table_rows = _table_rows.get()
+    if table_rows is not None and len(table_rows) == n_rows:
+        positions = table_rows[positions]
+    return (positions + 1).tolist()
+
+
 def rows_described(examples: Sequence[tuple[int, str]], total: int) -> str:
     """``"row 3 ('x'), row 9 ('y') and 2 more"`` from the first ``(row, repr)`` pairs.
 
@@ -414,7 +453,14 @@ def rows_described(examples: Sequence[tuple[int, str]], total: int) -> str:
 
 def describe_rows(rows: np.ndarray, series: Any) -> str:
     """:func:`rows_described` for the 0-based ``rows`` of ``series``."""
-    return rows_described([(i + 1, repr(series.iloc[i])) for i in rows[:SHOW]], len(rows))
+    return rows_described(_examples(rows, series), len(rows))
+
+
+def _examples(rows: np.ndarray, series: Any) -> list[tuple[int, str]]:
+    """(row number, repr) of the values of ``series`` at its first 0-based ``rows``."""
+    shown = rows[:SHOW]
+    numbers = row_numbers(shown, len(series))
+    return [(r, repr(series.iloc[i])) for r, i in zip(numbers, shown, strict=True)]
 
 
 #: What to do about values that are not numbers: in a feature, a target, a weight column.
@@ -448,8 +494,7 @@ def not_numbers_error(
 ) -> ValueError:
     """:func:`not_numbers_rows_error` for the values of ``series`` where ``bad`` holds."""
     rows = np.flatnonzero(bad)
-    examples = [(i + 1, repr(series.iloc[i])) for i in rows[:SHOW]]
-    return not_numbers_rows_error(name, examples, len(rows), n_numbers, remedy)
+    return not_numbers_rows_error(name, _examples(rows, series), len(rows), n_numbers, remedy)
 
 
 def numeric_values(name: str, series: Any, pd: Any) -> np.ndarray:
@@ -889,8 +934,8 @@ def missing_rows_error(name: str, rows: Sequence[int], total: int, hint: str) ->
 
 def missing_text(name: str, missing: np.ndarray) -> str:
     """:func:`missing_rows_text` for the rows where the mask ``missing`` holds."""
-    rows = np.flatnonzero(missing) + 1
-    return missing_rows_text(name, rows[:SHOW].tolist(), len(rows))
+    rows = np.flatnonzero(missing)
+    return missing_rows_text(name, row_numbers(rows[:SHOW], len(missing)), len(rows))
 
 
 def missing_error(name: str, missing: np.ndarray, hint: str) -> ValueError:

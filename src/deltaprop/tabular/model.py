@@ -51,6 +51,8 @@ from deltaprop.tabular.columns import (
     infer_task,
     missing_mask,
     missing_text,
+    numbered_as,
+    row_numbers,
     table_frame,
 )
 from deltaprop.tabular.plain import PlainTable
@@ -237,46 +239,47 @@ class TabularModel:
                 # decided on the whole column, as the command line decides it: integer
                 # codes that blank cells made floats are classes (infer_task's rule)
                 task = infer_task(data[target], name=target)
-        full, sample_weight = _labelled_rows(
+        full, sample_weight, kept = _labelled_rows(
             data, target, sample_weight, pd, "left out of training"
         )
-        frame, weights, weight_column = _sample_weights(full, sample_weight, target, pd)
-        pre = Preprocessor(
-            target,
-            task=task,
-            impute=self.impute,
-            categorical=self.categorical,
-            standardize=self.standardize,
-            # counts for the Poisson loss must stay >= 0: not centred, not scaled
-            standardize_target=getattr(self.estimator, "loss", None) != "poisson",
-            scaling=self.scaling,
-            add_indicator=self.add_indicator,
-            drop=self.drop,
-            id_columns=self.id_columns,
-            sample_weight=weight_column,
-        ).fit(full)
-        X = pre.transform(frame)
-        y = pre.transform_target(frame)
-        if type(self._estimator) in plain.values():
-            return self._fit_plain(pre, X, y, weights, target, weight_column, resume)
-        wanted = _estimators_for(pre.task_)
-        estimator = self.estimator if self.estimator is not None else wanted[0]()
-        if type(estimator) not in wanted:
-            raise ValueError(
-                f"the target {target!r} is a {pre.task_} target: it needs a "
-                f"{' or a '.join(c.__name__ for c in wanted)}, got a {type(estimator).__name__}"
-            )
-        if resume is not None and type(estimator) is not wanted[0]:
-            raise ValueError(
-                f"resume needs a {wanted[0].__name__} (checkpoints hold the state of one "
-                f"network's training), got a {type(estimator).__name__}"
-            )
-        if resume is None:
-            estimator.fit(X, y, sample_weight=weights)
-        else:
-            estimator._validate_params()
-            estimator._fit(X, y, sample_weight=weights, incremental=False, resume=resume)
-        return self._set_fitted(pre, estimator, target, weight_column)
+        with numbered_as(kept):  # messages number the rows as the table does
+            frame, weights, weight_column = _sample_weights(full, sample_weight, target, pd)
+            pre = Preprocessor(
+                target,
+                task=task,
+                impute=self.impute,
+                categorical=self.categorical,
+                standardize=self.standardize,
+                # counts for the Poisson loss must stay >= 0: not centred, not scaled
+                standardize_target=getattr(self.estimator, "loss", None) != "poisson",
+                scaling=self.scaling,
+                add_indicator=self.add_indicator,
+                drop=self.drop,
+                id_columns=self.id_columns,
+                sample_weight=weight_column,
+            ).fit(full)
+            X = pre.transform(frame)
+            y = pre.transform_target(frame)
+            if type(self._estimator) in plain.values():
+                return self._fit_plain(pre, X, y, weights, target, weight_column, resume)
+            wanted = _estimators_for(pre.task_)
+            estimator = self.estimator if self.estimator is not None else wanted[0]()
+            if type(estimator) not in wanted:
+                raise ValueError(
+                    f"the target {target!r} is a {pre.task_} target: it needs a "
+                    f"{' or a '.join(c.__name__ for c in wanted)}, got a {type(estimator).__name__}"
+                )
+            if resume is not None and type(estimator) is not wanted[0]:
+                raise ValueError(
+                    f"resume needs a {wanted[0].__name__} (checkpoints hold the state of one "
+                    f"network's training), got a {type(estimator).__name__}"
+                )
+            if resume is None:
+                estimator.fit(X, y, sample_weight=weights)
+            else:
+                estimator._validate_params()
+                estimator._fit(X, y, sample_weight=weights, incremental=False, resume=resume)
+            return self._set_fitted(pre, estimator, target, weight_column)
 
     def _fit_plain(self, pre, X, y, weights, target, weight_column, resume) -> TabularModel:
         """Fit a plain tabular recipe (no scikit-learn), held as its estimator's state."""
@@ -416,7 +419,8 @@ class TabularModel:
         if np.any(beyond) and self.predictor_.input_dtype == "float32":
             rows, columns = np.nonzero(beyond)
             name = self.preprocessor_.get_feature_names_out()[columns[0]]
-            shown = ", ".join(str(r + 1) for r in rows[:5]) + (" ..." if len(rows) > 5 else "")
+            numbers = row_numbers(rows[:5], len(X))
+            shown = ", ".join(map(str, numbers)) + (" ..." if len(rows) > 5 else "")
             raise ValueError(
                 f"feature {name!r} is {X[rows[0], columns[0]]:.3g} after preprocessing in row(s) "
                 f"{shown}, beyond the float32 range (+-{limit:.3g}) this model computes in; "
@@ -510,33 +514,35 @@ class TabularModel:
                 f"{columns_shown(target, list(frame.columns))}"
             )
         weight_column = sample_weight if isinstance(sample_weight, str) else None
-        frame, sample_weight = _labelled_rows(frame, target, sample_weight, pd, "not scored")
-        frame, weights, _ = _sample_weights(frame, sample_weight, target, pd)
-        if weights is not None and not np.sum(weights) > 0.0:
-            raise ValueError("the sample weights sum to zero: there is nothing to score")
-        y_true = self.preprocessor_.transform_target(frame[target])
-        if target != self.target_:
-            frame = frame.drop(columns=[target])
-        X = self._input(frame)
-        report: dict[str, Any] = {
-            "task": self.task_,
-            "target": target,
-            "n_rows": len(frame),
-            "sample_weight": weight_column,
-        }
-        answering = self._answering()
-        if self.task_ == "classification":
-            proba = answering.predict_proba(X)
-            predicted = answering.predict(X)
-            return {
-                **report,
-                **_classification_report(y_true, proba, predicted, weights, self.classes_),
+        frame, sample_weight, kept = _labelled_rows(frame, target, sample_weight, pd, "not scored")
+        with numbered_as(kept):  # messages number the rows as the table does
+            frame, weights, _ = _sample_weights(frame, sample_weight, target, pd)
+            if weights is not None and not np.sum(weights) > 0.0:
+                raise ValueError("the sample weights sum to zero: there is nothing to score")
+            y_true = self.preprocessor_.transform_target(frame[target])
+            if target != self.target_:
+                frame = frame.drop(columns=[target])
+            X = self._input(frame)
+            report: dict[str, Any] = {
+                "task": self.task_,
+                "target": target,
+                "n_rows": len(frame),
+                "sample_weight": weight_column,
             }
-        predicted = self.preprocessor_.inverse_transform_target(answering.predict(X))
-        actual = self.preprocessor_.inverse_transform_target(y_true)
-        return {**report, **_regression_report(actual, predicted, weights)}
+            answering = self._answering()
+            if self.task_ == "classification":
+                proba = answering.predict_proba(X)
+                predicted = answering.predict(X)
+                return {
+                    **report,
+                    **_classification_report(y_true, proba, predicted, weights, self.classes_),
+                }
+            predicted = self.preprocessor_.inverse_transform_target(answering.predict(X))
+            actual = self.preprocessor_.inverse_transform_target(y_true)
+            return {**report, **_regression_report(actual, predicted, weights)}
 
-    # -- export -----------------------------------------------------------------------
+        # -- export -----------------------------------------------------------------------
+
     def to_onnx(
         self, path: str | os.PathLike, *, opset: int | None = None, dtype: Any = None
     ) -> Any:
@@ -578,18 +584,20 @@ def _built(estimator: Any) -> Any:
 
 def _labelled_rows(
     frame: Any, target: str, sample_weight: str | Any, pd: Any, what_happens: str
-) -> tuple[Any, Any]:
-    """``(frame, sample_weight)`` without the rows whose ``target`` is missing.
+) -> tuple[Any, Any, np.ndarray | None]:
+    """``(frame, sample_weight, kept)`` without the rows whose ``target`` is missing.
 
     A :class:`~deltaprop.tabular.DataWarning` names them (``what_happens`` to them); weights
-    given as values (not a column) lose the same rows. A table whose every target is
-    missing, or that lacks the target, is left as it is for the preprocessor's error.
+    given as values (not a column) lose the same rows. ``kept`` lists the table's rows
+    left (0-based; for :func:`~deltaprop.tabular.columns.numbered_as`), None when all are.
+    A table whose every target is missing, or that lacks the target, is left as it is
+    for the preprocessor's error.
     """
     if target not in frame.columns:
-        return frame, sample_weight
+        return frame, sample_weight, None
     missing = missing_mask(frame[target], pd)
     if not missing.any() or missing.all():
-        return frame, sample_weight
+        return frame, sample_weight, None
     warnings.warn(
         f"{missing_text(target, missing)}: rows without a target are {what_happens}",
         DataWarning,
@@ -599,7 +607,7 @@ def _labelled_rows(
         values = np.asarray(sample_weight)
         if values.shape == (len(frame),):  # (another shape: _sample_weights says so)
             sample_weight = values[~missing]
-    return frame.loc[~missing].reset_index(drop=True), sample_weight
+    return frame.loc[~missing].reset_index(drop=True), sample_weight, np.flatnonzero(~missing)
 
 
 def _sample_weights(
@@ -632,7 +640,7 @@ def _sample_weights(
         if bad.size:
             raise ValueError(
                 f"sample_weight column {weight_column!r} must hold numbers: row "
-                f"{bad[0] + 1} holds {column.iloc[bad[0]]!r}"
+                f"{row_numbers(bad[:1], len(column))[0]} holds {column.iloc[bad[0]]!r}"
             )
         frame = frame.drop(columns=[weight_column])
     elif sample_weight is not None:

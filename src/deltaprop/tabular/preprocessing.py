@@ -69,6 +69,7 @@ from deltaprop.tabular.columns import (
     numeric_values,
     parse_numbers,
     reads_yes_no,
+    row_numbers,
     rows_described,
     table_frame,
     truth_family,
@@ -154,7 +155,8 @@ def _warn_about_far_targets(name: str, values: np.ndarray) -> None:
     far = np.flatnonzero(np.abs(values - median) > FAR_TARGET_IQRS * (high - low))
     if far.size == 0:
         return
-    shown = ", ".join(f"row {i + 1} ({values[i]:g})" for i in far[:SHOW])
+    numbers = row_numbers(far[:SHOW], len(values))
+    shown = ", ".join(f"row {r} ({values[i]:g})" for r, i in zip(numbers, far, strict=False))
     more = f" and {far.size - SHOW} more" if far.size > SHOW else ""
     warnings.warn(
         f"target column {name!r}: {far.size} value(s) lie more than {FAR_TARGET_IQRS:g} "
@@ -765,7 +767,8 @@ class Preprocessor:
                 if bad.any():
                     rows = np.flatnonzero(bad)
                     cells = series if pd is None else series.iloc
-                    examples = [(i + 1, repr(cells[i])) for i in rows[:SHOW]]
+                    numbers = row_numbers(rows[:SHOW], len(series))
+                    examples = [(r, repr(cells[i])) for r, i in zip(numbers, rows, strict=False)]
                     counts["not_numbers_rows"] = rows_described(examples, len(rows))  # type: ignore[assignment]
                 if bad.any() and self.fill_values_ is None:
                     raise ValueError(
