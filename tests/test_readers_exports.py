@@ -534,7 +534,7 @@ def test_sheet_errors_name_the_sheets(tmp_path, capsys):
     with pytest.raises(ValueError) as error:
         read_table(path, sheet="Data")
     assert _message_without_path(error, path) == (
-        "FILE has no sheet 'Data'; its sheets: ['README', 'data', 'other']"
+        "FILE has no sheet 'Data' (did you mean 'data'? its sheets: ['README', 'data', 'other'])"
     )
     notes = _book(tmp_path / "n.xlsx", {"a": [["note"]], "b": [["another"], []]})
     with pytest.raises(ValueError, match="none of its sheets holds a table"):
@@ -544,7 +544,11 @@ def test_sheet_errors_name_the_sheets(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"sheet='data' \(--sheet\) names a sheet of an .xlsx"):
         read_table(csv, sheet="data")
     assert main(["train", str(path), "--target", "y", "--sheet", "nope", "--dry-run"]) == 2
-    assert "has no sheet 'nope'; its sheets: ['README', 'data', 'other']" in capsys.readouterr().err
+    assert (
+        "has no sheet 'nope' (its sheets: ['README', 'data', 'other'])" in capsys.readouterr().err
+    )
+    assert main(["train", str(path), "--target", "y", "--sheet", "README", "--dry-run"]) == 2
+    assert "target column 'y' is not in sheet 'README' of" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])

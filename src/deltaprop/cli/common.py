@@ -97,8 +97,10 @@ def no_such_target(args: argparse.Namespace, columns: Sequence[str]) -> UsageErr
     """The error for ``--target`` naming no column of DATA, led by the one it may mean."""
     meant = meant_column(args.target, columns)
     said = f"did you mean {meant!r}? " if meant else ""
+    sheet = getattr(args, "sheet", None)
+    where = f"sheet {sheet!r} of {args.data!r}" if sheet is not None else repr(args.data)
     return UsageError(
-        f"target column {args.target!r} is not in {args.data!r} ({said}columns: "
+        f"target column {args.target!r} is not in {where} ({said}columns: "
         f"{', '.join(list(columns)[:20])})"
     )
 
