@@ -393,6 +393,21 @@ def test_values_that_are_not_numbers_are_read_as_missing_as_in_memory(scheduler,
     assert "column 'rooms', row 4: 'studio' is not a number" in err
 
 
+def test_units_and_accounting_negatives_read_as_in_memory(scheduler, tmp_path, capsys):
+    frame = _table()
+    n = len(frame)
+    frame["size"] = [f"{1 + i / 8:.2f} mm" for i in range(n)]
+    frame["balance"] = [f"({i * 7:,})" if i % 3 == 0 else f"{i * 7:,}" for i in range(n)]
+    a, b, _ = _median_robust_both_ways(frame, "price", scheduler, tmp_path)
+    roles = a.preprocessor_.roles_
+    assert (
+        roles["size"].reason == f"all {n} present values are numbers (written with the unit 'mm')"
+    )
+    assert roles["balance"].reason.endswith("(accounting's (12) read as -12)")
+    assert b.preprocessor_.roles_["balance"].role == "numeric"
+    _assert_same_model(a, b, rtol=1e-8)
+
+
 def test_a_yes_no_column_in_any_case_is_one_category_as_in_memory(scheduler, tmp_path):
     frame = _table()
     spellings = np.array(["Yes", "yes", "YES", "no", "No", None], dtype=object)

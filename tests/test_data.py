@@ -641,8 +641,8 @@ def test_more_null_spellings_are_missing_values(tmp_path, spelling):
 
 
 def test_a_target_of_mostly_one_row_classes_is_warned_about():
-    # prices written with a unit read as labels: 150 classes in 160 rows
-    y = [f"{v} kg" for v in range(150)] + ["1 kg"] * 10
+    # codes of a price list read as labels: 150 classes in 160 rows
+    y = [f"code {v}" for v in range(150)] + ["code 1"] * 10
     with pytest.warns(DataWarning, match=r"has 150 classes in 160 rows, most of them one row's"):
         Preprocessor(target="y").fit({"x": [i % 7 for i in range(160)], "y": y})
     with warnings.catch_warnings():  # 60 classes in 160 rows: no warning
@@ -844,6 +844,35 @@ def test_a_numeric_column_reads_negatives_and_units_of_a_table_to_predict_cell_b
     np.testing.assert_array_equal(written, expected)
     with pytest.warns(DataWarning, match=r"not numbers \(row 1 \('10am'\)\)"):
         pre.transform(pd.DataFrame({"change": ["10am", "1", "2"]}))  # a time, no unit
+
+
+def test_a_table_built_in_python_reads_negatives_and_units_as_its_csv_does(tmp_path):
+    n = 40
+    frame = pd.DataFrame(
+        {
+            "balance": [f"({i * 7:,})" if i % 3 == 0 else f"{i * 7:,}" for i in range(n)],
+            "size": [f"{1 + i / 8:.2f} mm" for i in range(n)],
+            "code": [f"({i % 4})" for i in range(n)],  # parentheses alone: labels
+            "y": [float(i % 5) + 0.5 * (i % 3) for i in range(n)],
+        }
+    )
+    roles = infer_roles(frame, target="y")
+    assert roles["balance"].reason == (
+        f"all {n} present values are numbers (accounting's (12) read as -12)"
+    )
+    assert (
+        roles["size"].reason == f"all {n} present values are numbers (written with the unit 'mm')"
+    )
+    assert roles["code"].role == "categorical"
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    with pytest.warns(DataWarning, match=r"'size' \(mm\)"):
+        read = read_table(path)
+    assert read["balance"].tolist()[:4] == [0, 7, 14, -21]
+    from_python = Preprocessor(target="y").fit(frame)
+    from_csv = Preprocessor(target="y").fit(read)
+    np.testing.assert_array_equal(from_python.transform(frame), from_csv.transform(read))
+    np.testing.assert_array_equal(from_python.transform(read), from_csv.transform(frame))
 
 
 def test_clock_times_only_are_times_of_day():

@@ -67,6 +67,7 @@ __all__ = [
     "not_numbers_rows_error",
     "number_from_text",
     "numbered_as",
+    "numbers_as_written",
     "numeric_values",
     "parse_numbers",
     "read_as_missing_reason",
@@ -82,6 +83,7 @@ __all__ = [
     "truth_number",
     "unit_number",
     "unit_numbers",
+    "written_reason",
 ]
 
 _INSTALL = 'pip install "deltaprop[data]"'
@@ -373,17 +375,53 @@ def is_numeric_dtype(series: Any, pd: Any) -> bool:
     return bool(pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series))
 
 
-def parse_numbers(series: Any, pd: Any, decimal: str = ".") -> tuple[np.ndarray, np.ndarray]:
+def parse_numbers(
+    series: Any, pd: Any, decimal: str = ".", *, written: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """``(numbers, missing)``: float64 values (NaN where not a number) and the missing mask.
 
     Text is cleaned first (:func:`clean_text`: null spellings are missing), and a text
     that pandas does not read as a number gets a second chance through
     :func:`number_from_text` (percent signs, thousands separators, currency symbols).
+    With ``written`` (the default), the cells left are read as the readers read a whole
+    column (:func:`read_written_numbers`: accounting's ``(12)`` beside plain numbers,
+    ``6.61 mm`` beside ``5 mm``), so that a table built in Python reads as the same
+    table read from a file.
     """
+    if not written:
+        return _numbers_and_cells(series, pd, decimal)[:2]
+    numbers, missing, _ = numbers_as_written(series, pd, decimal)
+    return numbers, missing
+
+
+def numbers_as_written(
+    series: Any, pd: Any, decimal: str = "."
+) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """:func:`parse_numbers`, and how the column's other cells were written: None (plain
+    numbers, or cells that do not read), ``"()"`` (accounting's negatives) or the unit
+    left out (``"mm"``)."""
+    numbers, missing, cells = _numbers_and_cells(series, pd, decimal)
+    bad = np.isnan(numbers) & ~missing
+    if cells is None or not bad.any():
+        return numbers, missing, None
+    read, unit = read_written_numbers(cells, numbers, bad, decimal)
+    return numbers, missing, (unit or "()") if read else None
+
+
+def written_reason(how: str) -> str:
+    """What a column role's reason adds for :func:`numbers_as_written`'s ``how``."""
+    return "accounting's (12) read as -12" if how == "()" else f"written with the unit {how!r}"
+
+
+def _numbers_and_cells(
+    series: Any, pd: Any, decimal: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`parse_numbers` without the written reading, and the cleaned cells of a text
+    column (None for a numeric dtype)."""
     if is_numeric_dtype(series, pd):
         missing = series.isna().to_numpy()
         numbers = series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-        return numbers, missing
+        return numbers, missing, None
     series = clean_text(series, pd)
     missing = series.isna().to_numpy()
     values = series.astype("object")
@@ -403,7 +441,7 @@ def parse_numbers(series: Any, pd: Any, decimal: str = ".") -> tuple[np.ndarray,
             numbers[i] = parsed[value]
         elif isinstance(value, bool | np.bool_ | int | float | np.number):
             numbers[i] = float(value)
-    return numbers, missing
+    return numbers, missing, cells
 
 
 # The table's own rows of the frame being read, 0-based, while rows without a target are

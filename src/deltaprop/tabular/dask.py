@@ -67,10 +67,12 @@ from deltaprop.tabular.columns import (
     missing_rows_error,
     mode,
     not_numbers_rows_error,
+    numbers_as_written,
     parse_numbers,
     read_as_missing_reason,
     rows_described,
     task_rule,
+    written_reason,
 )
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
@@ -245,7 +247,7 @@ def _number_summary(numbers: np.ndarray) -> dict:
 
 
 def _column_survey(series: Any, pd: Any) -> dict:
-    numbers, missing = parse_numbers(series, pd)
+    numbers, missing, written = numbers_as_written(series, pd)
     bad = ~missing & np.isnan(numbers)
     infinite = np.isinf(numbers)
     return {
@@ -257,6 +259,7 @@ def _column_survey(series: Any, pd: Any) -> dict:
         "n_numbers": int((~missing & ~bad).sum()),
         "infinite": [(i, repr(series.iloc[i])) for i in _first(infinite)],
         "n_infinite": int(infinite.sum()),
+        "written": written,
         **_number_summary(numbers[~missing & ~bad]),
     }
 
@@ -733,6 +736,9 @@ def _feature_kinds(
         if n_bad:
             described = rows.described([c["bad"] for c in cols], n_bad)
             reason = read_as_missing_reason(n_numbers, n_bad, described)
+        written = {c["written"] for c in cols} - {None}
+        if len(written) == 1:  # (each partition reads its own cells)
+            reason = f"{reason} ({written_reason(written.pop())})"
         pre.roles_[name] = ColumnRole("numeric", reason, n_missing)
         numeric[name] = {
             "sum": math.fsum(c["sum"] for c in cols),

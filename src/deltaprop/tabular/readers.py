@@ -455,7 +455,7 @@ def numbers_or_text(series: Any, pd: Any, decimal: str = ".") -> Any:
 
 def _numbers_or_text(series: Any, pd: Any, decimal: str, name: str, units: dict) -> Any:
     """:func:`numbers_or_text`, recording in ``units[name]`` a unit it left out."""
-    numbers, missing = parse_numbers(series, pd, decimal)
+    numbers, missing = parse_numbers(series, pd, decimal, written=False)  # units named
     present = ~missing
     bad = present & np.isnan(numbers)
     if bad.any():

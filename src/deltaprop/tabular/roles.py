@@ -47,10 +47,11 @@ from deltaprop.tabular.columns import (
     is_numeric_column,
     is_numeric_dtype,
     nested_error,
-    parse_numbers,
+    numbers_as_written,
     read_as_missing_reason,
     table_frame,
     truth_column,
+    written_reason,
 )
 from deltaprop.tabular.readers import require_pandas
 
@@ -349,16 +350,20 @@ def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
     if pd.api.types.is_datetime64_any_dtype(series) or truth_column(series, pd):
         return _text_role(name, series, pd)  # Y, N, 1, 0: yes/no, not numbers among words
     if is_numeric_dtype(series, pd) or is_numeric_column(name, series, pd):
-        numbers, missing = parse_numbers(series, pd)
+        numbers, missing, written = numbers_as_written(series, pd)
         not_numbers = ~missing & np.isnan(numbers)
         role = _numeric_role(name, numbers, missing | not_numbers)
-        if not_numbers.any() and role.role == "numeric":
+        if role.role != "numeric":
+            return role
+        reason = role.reason
+        if not_numbers.any():
             rows = np.flatnonzero(not_numbers)
             reason = read_as_missing_reason(
                 int((~missing & ~not_numbers).sum()), len(rows), describe_rows(rows, series)
             )
-            role = dataclasses.replace(role, reason=reason)
-        return role
+        if written is not None:  # said, as the readers' warning says it
+            reason = f"{reason} ({written_reason(written)})"
+        return dataclasses.replace(role, reason=reason)
     return _text_role(name, series, pd)
 
 
