@@ -408,6 +408,15 @@ def test_units_and_accounting_negatives_read_as_in_memory(scheduler, tmp_path, c
     _assert_same_model(a, b, rtol=1e-8)
 
 
+def test_a_pandas_category_of_numbers_is_categorical_as_in_memory(scheduler, tmp_path):
+    frame = _table()
+    frame["x2"] = pd.Categorical(frame["x2"])  # codes 0-3, as pandas wrote them
+    a, b, _ = _median_robust_both_ways(frame, "label", scheduler, tmp_path)
+    for model in (a, b):
+        assert model.preprocessor_.roles_["x2"].reason == "a pandas category column of codes"
+    _assert_same_model(a, b, rtol=1e-8)
+
+
 def test_a_yes_no_column_in_any_case_is_one_category_as_in_memory(scheduler, tmp_path):
     frame = _table()
     spellings = np.array(["Yes", "yes", "YES", "no", "No", None], dtype=object)

@@ -24,7 +24,7 @@ from deltaprop.tabular import (  # noqa: E402
 )
 from deltaprop.tabular.columns import number_from_text  # noqa: E402
 from deltaprop.tabular.plain import read_small_csv  # noqa: E402
-from deltaprop.tabular.roles import parse_dates  # noqa: E402
+from deltaprop.tabular.roles import ColumnRole, parse_dates  # noqa: E402
 
 
 def _write(path, text: str):
@@ -882,3 +882,27 @@ def test_clock_times_only_are_times_of_day():
     clock = ["0:00", "12:30 am", "11:59 pm", "23:59:59"] * 5
     roles = infer_roles({"at": clock, "y": [0, 1] * 10}, target="y")
     assert roles["at"].role == "datetime"
+
+
+def test_a_pandas_category_of_numbers_is_categorical(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "cyl": pd.Categorical([4, 6, 8, 4, 6] * 8),
+            "year": pd.Categorical([1999, 2008] * 20),
+            "size": pd.Categorical(["S", "M", "L", "M", "S"] * 8),  # words: the text rules
+            "y": np.arange(40.0),
+        }
+    )
+    roles = infer_roles(frame, target="y")
+    assert roles["cyl"] == ColumnRole("categorical", "a pandas category column of codes", 0, 3)
+    assert roles["year"].role == "categorical"
+    assert roles["size"].reason == "3 distinct values"
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)  # Arrow writes the codes as integers, pandas' metadata the dtype
+    assert infer_roles(read_table(path), target="y") == roles
+    pre = Preprocessor(target="y").fit(frame)
+    assert "cyl=8" in pre.get_feature_names_out()
+    # a table to predict may write the codes as plain numbers
+    np.testing.assert_array_equal(
+        pre.transform(frame.astype({"cyl": int, "year": int})), pre.transform(frame)
+    )

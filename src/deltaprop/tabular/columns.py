@@ -43,6 +43,7 @@ __all__ = [
     "category_strings",
     "class_labels",
     "clean_text",
+    "coded_categories",
     "column_names",
     "columns_shown",
     "describe_rows",
@@ -373,6 +374,16 @@ def holds_booleans(series: Any, pd: Any) -> bool:
 def is_numeric_dtype(series: Any, pd: Any) -> bool:
     """Whether pandas stores the column as numbers (booleans count)."""
     return bool(pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series))
+
+
+def coded_categories(series: Any, pd: Any) -> bool:
+    """Whether a column is a pandas ``category`` whose categories are numbers: codes the
+    table declares categorical (cylinders 4, 6, 8; region 1, 2, 3), as a Parquet file
+    written from such a frame keeps them."""
+    dtype = series.dtype
+    return isinstance(dtype, pd.CategoricalDtype) and is_numeric_dtype(
+        pd.Series(dtype.categories), pd
+    )
 
 
 def parse_numbers(

@@ -61,6 +61,7 @@ from deltaprop.tabular.columns import (
     case_warning,
     category_strings,
     class_labels,
+    coded_categories,
     feature_numbers,
     folded_yes_no,
     is_numeric_dtype,
@@ -252,6 +253,7 @@ def _column_survey(series: Any, pd: Any) -> dict:
     infinite = np.isinf(numbers)
     return {
         "numeric_dtype": is_numeric_dtype(series, pd),
+        "coded": coded_categories(series, pd),
         "n_missing": int(missing.sum()),
         "missing": _first(missing),
         "n_bad": int(bad.sum()),
@@ -706,8 +708,9 @@ def _feature_kinds(
         n_bad = sum(c["n_bad"] for c in cols)
         n_numbers = sum(c["n_numbers"] for c in cols)
         n_missing = sum(c["n_missing"] for c in cols)
+        coded = all(c["coded"] for c in cols)  # a pandas category of numbers
         # is_numeric_column's rule: numeric when at least half the present values are
-        is_numeric = name not in forced and 2 * n_numbers >= n_numbers + n_bad
+        is_numeric = name not in forced and not coded and 2 * n_numbers >= n_numbers + n_bad
         if is_numeric:
             _check_numbers(name, rows, cols, n_bad if pre.impute is None else 0, n_numbers)
             n_missing += n_bad  # read as missing, as in memory
@@ -726,7 +729,8 @@ def _feature_kinds(
             )
         if not is_numeric:
             categorical.append(name)
-            pre.roles_[name] = ColumnRole("categorical", "text (through Dask)", n_missing)
+            why = "a pandas category column of codes" if coded else "text (through Dask)"
+            pre.roles_[name] = ColumnRole("categorical", why, n_missing)
             continue
         low, high = min(c["min"] for c in cols), max(c["max"] for c in cols)
         if low == high and not n_missing:

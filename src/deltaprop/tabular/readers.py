@@ -1097,6 +1097,7 @@ def _read_parquet(path: Path, pd: Any) -> Any:
     try:
         _check_parquet_sizes(path)
         frame = _index_as_columns(pd.read_parquet(path))
+        frame = _categories_as_written(frame, pyarrow.parquet.ParquetDataset(path).schema, pd)
         if any(dtype.kind == "O" for dtype in frame.dtypes):
             # list, struct and map columns arrive as objects: record their Arrow types
             schema = pyarrow.parquet.ParquetDataset(path).schema
@@ -1110,6 +1111,27 @@ def _read_parquet(path: Path, pd: Any) -> Any:
     except (OSError, ValueError, pyarrow.ArrowException) as exc:
         raise ValueError(f"{str(path)!r}: cannot read Parquet: {exc}") from None
     return frame
+
+
+def _categories_as_written(frame: Any, schema: Any, pd: Any) -> Any:
+    """The frame with the columns that pandas wrote as ``category`` categories again.
+
+    Arrow stores a category of numbers (cylinders 4, 6, 8) as plain integers, with the
+    dtype only in pandas' metadata, which ``read_parquet`` does not apply: the table then
+    lost its word that the numbers are codes (:func:`~deltaprop.tabular.columns.coded_categories`).
+    """
+    metadata = schema.pandas_metadata or {}
+    written = {
+        str(c.get("name"))
+        for c in metadata.get("columns", [])
+        if c.get("pandas_type") == "categorical"
+    }
+    lost = [
+        c
+        for c in frame.columns
+        if c in written and not isinstance(frame[c].dtype, pd.CategoricalDtype)
+    ]
+    return frame.assign(**{c: frame[c].astype("category") for c in lost}) if lost else frame
 
 
 def _index_as_columns(frame: Any) -> Any:

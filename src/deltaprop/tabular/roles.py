@@ -40,6 +40,7 @@ from deltaprop.tabular.columns import (
     SpelledError,
     category_strings,
     clean_text,
+    coded_categories,
     columns_shown,
     describe_rows,
     folded_yes_no,
@@ -334,13 +335,12 @@ def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
 
 def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
     """The role of one feature column (rules 1-5 of the module docstring)."""
-    if forced:
+    if forced or coded_categories(series, pd):
         strings = category_strings(series, pd)
         missing = np.array([s is None for s in strings], dtype=bool)
         distinct = sorted(set(strings[~missing].tolist()))
-        return _constant(missing, distinct) or _role(
-            "categorical", "declared categorical", missing, len(distinct)
-        )
+        why = "declared categorical" if forced else "a pandas category column of codes"
+        return _constant(missing, distinct) or _role("categorical", why, missing, len(distinct))
     if holds_booleans(series, pd):
         missing = series.isna().to_numpy()
         n_distinct = int(series.dropna().nunique())
