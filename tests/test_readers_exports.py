@@ -576,3 +576,19 @@ def test_formulas_without_saved_values_are_named(tmp_path):
     ):
         frame = read_table(path)
     assert frame["mass_kg"].isna().all()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+def test_utf16_without_a_byte_order_mark_is_read(tmp_path, encoding, reader):
+    path = tmp_path / "t.csv"
+    path.write_bytes("name,size\nÎle Biscoe,1.5\nDream,2\n".encode(encoding))
+    frame = reader(path)
+    assert list(frame.columns) == ["name", "size"]
+    assert list(frame["name"]) == ["Île Biscoe", "Dream"]
+    assert np.asarray(frame["size"]).tolist() == [1.5, 2.0]
+    broken = tmp_path / "b.csv"
+    broken.write_bytes("name,size\nDream,2\n".encode(encoding)[:-1])  # one byte short
+    with pytest.raises(ValueError, match=f"looks like {encoding.upper()} text without a byte"):
+        read_table(broken)
+    assert read_small_csv(broken) is None  # pandas's reading gives the error

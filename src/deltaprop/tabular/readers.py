@@ -504,6 +504,16 @@ def _decode(path: Path, suffix: str, encoding: str | None) -> str:
                 ) from None
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    unmarked = _utf16_without_mark(data)
+    if unmarked is not None:
+        try:
+            return data.decode(unmarked)
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"{where!r}: looks like {unmarked.upper()} text without a byte-order mark (a "
+                f"zero byte beside each letter) but is not ({exc.reason} at byte "
+                f"{exc.start}); pass the encoding it is written in (encoding=, --encoding)"
+            ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -512,6 +522,25 @@ def _decode(path: Path, suffix: str, encoding: str | None) -> str:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         return data.decode("latin-1")  # every byte is a latin-1 character
+
+
+def _utf16_without_mark(data: bytes) -> str | None:
+    """``"utf-16-le"`` or ``"utf-16-be"`` for UTF-16 text written without its byte-order
+    mark (``to_csv(encoding="utf-16-le")`` writes none), else None.
+
+    Such text holds a zero byte beside every Latin letter, digit and separator: after each
+    (little-endian) or before each (big-endian). UTF-8 and the one-byte encodings hold none.
+    """
+    head = data[: 4096 - 4096 % 2] if len(data) >= 2 else b""
+    if len(head) < 2:
+        return None
+    even, odd = head[0::2], head[1::2]
+    zeros_even, zeros_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zeros_odd >= 0.5 and zeros_even < 0.05:
+        return "utf-16-le"
+    if zeros_even >= 0.5 and zeros_odd < 0.05:
+        return "utf-16-be"
+    return None
 
 
 def _records(text: str, sep: str, limit: int | None = None) -> list[list[str]]:
