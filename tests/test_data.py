@@ -906,3 +906,17 @@ def test_a_pandas_category_of_numbers_is_categorical(tmp_path):
     np.testing.assert_array_equal(
         pre.transform(frame.astype({"cyl": int, "year": int})), pre.transform(frame)
     )
+
+
+def test_a_missing_feature_column_is_named_with_the_one_it_may_be():
+    frame = pd.DataFrame({"island": ["a", "b"] * 10, "bill_length": np.arange(20.0) % 7})
+    frame["y"] = np.arange(20.0)
+    pre = Preprocessor(target="y").fit(frame)
+    renamed = frame.rename(columns={"island": "Island", "bill_length": "bill_lenght"})
+    with pytest.raises(ValueError) as error:
+        pre.transform(renamed)
+    assert str(error.value) == (
+        "the table lacks the column(s) ['island', 'bill_length'] the model was trained on "
+        "(did you mean 'Island' for 'island'?; did you mean 'bill_lenght' for 'bill_length'? "
+        "it has ['Island', 'bill_lenght', 'y'])"
+    )

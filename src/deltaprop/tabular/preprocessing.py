@@ -63,6 +63,7 @@ from deltaprop.tabular.columns import (
     folded_yes_no,
     in_family,
     infer_task,
+    meant_column,
     missing_error,
     most_frequent,
     not_numbers_error,
@@ -705,9 +706,12 @@ class Preprocessor:
             frame = table_frame(table, pd)
         absent = [c for c in self.feature_names_in_ if c not in frame.columns]
         if absent:
+            has = [str(c) for c in frame.columns]
+            meant = [(a, m) for a in absent if (m := meant_column(a, has)) is not None]
+            said = "; ".join(f"did you mean {m!r} for {a!r}?" for a, m in meant[:SHOW])
             raise ValueError(
                 f"the table lacks the column(s) {absent} the model was trained on "
-                f"(it has {list(frame.columns)[:20]})"
+                f"({said + ' ' if said else ''}it has {has[:20]})"
             )
         known = set(getattr(self, "roles_", {})) | {self.target}
         extra = [c for c in frame.columns if c not in self.feature_names_in_ and c not in known]
