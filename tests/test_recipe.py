@@ -376,3 +376,33 @@ def test_a_loaded_recipe_model_predicts_without_building_the_estimator(tmp_path)
         assert not stored.built  # the Predictor answered, with NumPy alone
         assert type(again.estimator_) is type(estimator) and stored.built
         assert again.estimator_.stop_reasons_ == estimator.stop_reasons_
+
+
+def test_a_preprocessor_without_a_target_is_a_pipeline_step():
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    from deltaprop.tabular import Preprocessor
+
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"size": rng.normal(size=120), "colour": rng.choice(["red", "blue"], 120)})
+    y = np.where(X["size"] + (X["colour"] == "red") > 0.5, "yes", "no")
+    pre = Preprocessor(categorical=["colour"], drop=None, scaling="standard")
+    twin = clone(pre)
+    assert twin.get_params() == pre.get_params() and twin is not pre
+    assert twin.set_params(impute="mean").impute == "mean"
+    with pytest.raises(ValueError, match=r"no parameter\(s\) \['nope'\]"):
+        twin.set_params(nope=1)
+    np.testing.assert_array_equal(
+        pre.fit_transform(X, y),
+        Preprocessor(categorical=["colour"], scaling="standard").fit(X).transform(X),
+    )
+    clf = dp.TabularClassifier(n_ensemble=1, max_epochs=5, random_state=0)
+    pipe = make_pipeline(Preprocessor(), clf)
+    scores = cross_val_score(pipe, X, y, cv=3)
+    # each fold: the preprocessing fitted on its training rows, as done by hand
+    for score, (train, test) in zip(scores, StratifiedKFold(3).split(X, y), strict=True):
+        fold = Preprocessor().fit(X.iloc[train])
+        model = clone(clf).fit(fold.transform(X.iloc[train]), y[train])
+        assert score == model.score(fold.transform(X.iloc[test]), y[test])

@@ -348,6 +348,22 @@ class Preprocessor:
         id_columns: Sequence[str] | None = None,
         sample_weight: str | None = None,
     ) -> None:
+        # kept as given: scikit-learn's clone() rebuilds a Pipeline's step from get_params()
+        # and checks that each value came back as the object it passed
+        self._params = {
+            "target": target,
+            "task": task,
+            "impute": impute,
+            "categorical": categorical,
+            "standardize": standardize,
+            "standardize_target": standardize_target,
+            "dtype": dtype,
+            "scaling": scaling,
+            "add_indicator": add_indicator,
+            "drop": drop,
+            "id_columns": id_columns,
+            "sample_weight": sample_weight,
+        }
         if target is not None and not isinstance(target, str):
             raise TypeError(f"target must be a column name (str) or None, got {target!r}")
         if task not in _TASKS:
@@ -375,12 +391,16 @@ class Preprocessor:
         self.sample_weight = sample_weight
 
     # -- fit --------------------------------------------------------------------------
-    def fit(self, table: Any) -> Preprocessor:
+    def fit(self, table: Any, y: Any = None) -> Preprocessor:
         """Infer the columns' roles and learn their statistics and the classes.
 
         Parameters
         ----------
         table : pandas.DataFrame or mapping of column name -> 1-D array-like
+        y : ignored
+            scikit-learn's transformer signature: a ``Preprocessor()`` without a target,
+            as a step of a :class:`~sklearn.pipeline.Pipeline` before an estimator, leaves
+            the target to that estimator.
 
         Returns
         -------
@@ -929,6 +949,35 @@ class Preprocessor:
                 f"y must hold class indices in [0, {len(self.classes_) - 1}], got {y[:5]!r}"
             )
         return self.classes_[y]
+
+    # -- scikit-learn's transformer protocol (clone, Pipeline, cross_val_score) --------
+    def fit_transform(self, table: Any, y: Any = None) -> np.ndarray:
+        """``fit(table).transform(table)``."""
+        return self.fit(table, y).transform(table)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters as given (``deep`` is ignored: none nests)."""
+        return dict(self._params)
+
+    def set_params(self, **params: Any) -> Preprocessor:
+        """Set constructor parameters by name (validated again); returns self."""
+        unknown = sorted(set(params) - set(self._params))
+        if unknown:
+            raise ValueError(f"Preprocessor has no parameter(s) {unknown}")
+        type(self).__init__(self, **{**self._params, **params})
+        return self
+
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's tags (asked only by scikit-learn, so imported here): a
+        transformer of tables with text, categories and missing values, no target."""
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            transformer_tags=TransformerTags(preserves_dtype=[]),
+            input_tags=InputTags(categorical=True, string=True, allow_nan=True),
+        )
 
     def __repr__(self) -> str:
         return (
