@@ -920,3 +920,22 @@ def test_a_missing_feature_column_is_named_with_the_one_it_may_be():
         "(did you mean 'Island' for 'island'?; did you mean 'bill_lenght' for 'bill_length'? "
         "it has ['Island', 'bill_lenght', 'y'])"
     )
+
+
+def test_text_in_another_unicode_form_is_the_same_category_and_class():
+    import unicodedata
+
+    composed = ["Île Biscoe", "Rêve", "Dream"] * 10
+    decomposed = [unicodedata.normalize("NFD", v) for v in composed]
+    assert decomposed[0] != composed[0]
+    frame = pd.DataFrame({"island": composed, "size": np.arange(30.0) % 7, "y": composed})
+    pre = Preprocessor(target="y").fit(frame)
+    other = pd.DataFrame({"island": decomposed, "size": frame["size"], "y": decomposed})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)  # no category unseen
+        np.testing.assert_array_equal(pre.transform(other), pre.transform(frame))
+    np.testing.assert_array_equal(pre.transform_target(other), pre.transform_target(frame))
+    # both forms in one training column: one category, as two cases are
+    mixed = frame.assign(island=composed[:15] + decomposed[15:])
+    with pytest.warns(DataWarning, match="several cases"):
+        assert len(Preprocessor(target="y").fit(mixed).columns_[0]["categories"]) == 3

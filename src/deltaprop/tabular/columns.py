@@ -16,6 +16,7 @@ import contextlib
 import difflib
 import re
 import reprlib
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -79,6 +80,7 @@ __all__ = [
     "rows_described",
     "table_frame",
     "task_rule",
+    "text_key",
     "truth_column",
     "truth_family",
     "truth_number",
@@ -735,6 +737,16 @@ def folded_yes_no(strings: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def text_key(text: str) -> str:
+    """What two spellings of one value share: ``text`` in any case and Unicode form.
+
+    ``Rêve`` typed with the one character ``ê`` and ``Rêve`` written with ``e`` and a
+    combining circumflex (as macOS and some databases store names: NFD) look alike and
+    are one value, as ``RÊVE`` is.
+    """
+    return (text if text.isascii() else unicodedata.normalize("NFC", text)).casefold()
+
+
 def case_variants(strings: Iterable[Any]) -> dict[str, str]:
     """For text values that differ only in case (``Adelie``, ``adelie``, ``ADELIE``), the
     one spelling each is read as; values without a variant are left out.
@@ -751,7 +763,7 @@ def case_variants(strings: Iterable[Any]) -> dict[str, str]:
     groups: dict[str, list[str]] = {}
     for value in set(strings):
         if isinstance(value, str):
-            groups.setdefault(value.casefold(), []).append(value)
+            groups.setdefault(text_key(value), []).append(value)
     spelled: dict[str, str] = {}
     for spellings in groups.values():
         if len(spellings) > 1:

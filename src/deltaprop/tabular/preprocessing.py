@@ -73,6 +73,7 @@ from deltaprop.tabular.columns import (
     row_numbers,
     rows_described,
     table_frame,
+    text_key,
     truth_family,
     truth_number,
     unit_number,
@@ -180,14 +181,14 @@ def _codes_of_unseen(categories: list[str], strings: np.ndarray) -> np.ndarray:
     by_case: dict[str, int] = {}
     by_numeral: dict[str, int] = {}
     for k, category in enumerate(categories):
-        for key, table in ((category.casefold(), by_case), (_numeral(category), by_numeral)):
+        for key, table in ((text_key(category), by_case), (_numeral(category), by_numeral)):
             if key is not None:
                 table[key] = -1 if key in table else k
     found: dict[Any, int] = {}
     for value in set(strings.tolist()):
         code = -1
         if isinstance(value, str):
-            code = by_case.get(value.casefold(), -1)
+            code = by_case.get(text_key(value), -1)
             numeral = _numeral(value)
             if code < 0 and numeral is not None:
                 code = by_numeral.get(numeral, -1)
@@ -628,12 +629,12 @@ class Preprocessor:
             return as_text(
                 [in_family(v.lower(), family) if isinstance(v, str) else v for v in labels]
             )
-        lowered = {c.casefold(): c for c in classes if isinstance(c, str)}
+        lowered = {text_key(c): c for c in classes if isinstance(c, str)}
         if len(lowered) != len(classes):
             return labels
         return as_text(
             [
-                lowered.get(v.casefold(), v) if isinstance(v, str) and v not in classes else v
+                lowered.get(text_key(v), v) if isinstance(v, str) and v not in classes else v
                 for v in labels
             ]
         )

@@ -51,6 +51,7 @@ from deltaprop.tabular.columns import (
     numbers_as_written,
     read_as_missing_reason,
     table_frame,
+    text_key,
     truth_column,
     written_reason,
 )
@@ -309,7 +310,7 @@ def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
             missing,
             n_distinct,
         )
-    n_folded = len({d.casefold() for d in distinct})  # Adelie, adelie: one category
+    n_folded = len({text_key(d) for d in distinct})  # Adelie, adelie: one category
     words = not any(any(c.isspace() for c in d) for d in distinct)
     if (
         words
