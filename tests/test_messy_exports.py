@@ -66,6 +66,19 @@ def test_the_model_keeps_day_first_for_prediction(tmp_path):
     year = pre.transform(batch)[0, 0] * pre.scale_[0] + pre.mean_[0]
     assert year == pytest.approx(2021 + (31 + 28 + 31 + 30 + 31 + 30 + 7) / 365, abs=2e-3)
     assert expected.columns_[0].get("day_first") is None  # ISO: no key, old files alike
+    # a file written month first: its 01/13/2021 is impossible read day first, so missing
+    # and said, not read month first beside 08/07/2021 read day first
+    month_first = pd.DataFrame({"when": ["01/13/2021", "08/07/2021", "2021-07-08", "12/31/2021"]})
+    with pytest.warns(DataWarning) as caught:
+        X = pre.transform(month_first)
+    (said,) = [str(w.message) for w in caught]
+    assert said == (
+        "column 'when': 2 date(s) cannot be read day first, as in training (row 1 "
+        "('01/13/2021'), row 4 ('12/31/2021')), read as missing; is this file written month first?"
+    )
+    filled = pre.transform(pd.DataFrame({"when": [None]}))
+    np.testing.assert_array_equal(X[[0, 3]], np.vstack([filled, filled]))
+    np.testing.assert_array_equal(X[1], X[2])  # 8 July both ways
 
 
 def test_impossible_dates_among_dates_are_missing():

@@ -84,6 +84,7 @@ from deltaprop.tabular.roles import (
     ROLES,
     ColumnRole,
     infer_roles,
+    not_day_first,
     parse_dates,
     reads_day_first,
 )
@@ -802,8 +803,18 @@ class Preprocessor:
                     )
                 missing = missing | bad
             else:
-                values = parse_dates(series, pd, column.get("day_first", False))
+                day_first = column.get("day_first", False)
+                values = parse_dates(series, pd, day_first)
                 missing = np.isnan(values)
+                if day_first:  # 01/13/2012 in a day-first column: missing, and said
+                    month_first = not_day_first(clean_text(series, pd), pd)
+                    counts["not_day_first"] = int(month_first.sum())
+                    rows = np.flatnonzero(month_first)
+                    numbers = row_numbers(rows[:SHOW], len(series))
+                    examples = [
+                        (r, repr(series.iloc[i])) for r, i in zip(numbers, rows, strict=False)
+                    ]
+                    counts["not_day_first_rows"] = rows_described(examples, len(rows))  # type: ignore[assignment]
             counts["missing"] = int(missing.sum())
             values = self._fill(name, values, missing)
             if kind == "numeric":
@@ -862,6 +873,12 @@ class Preprocessor:
                     f"column {name!r}: {counts['not_numbers']} value(s) are not numbers "
                     f"({counts['not_numbers_rows']}), read as missing"
                 )
+            elif counts.get("not_day_first"):
+                parts.append(
+                    f"column {name!r}: {counts['not_day_first']} date(s) cannot be read day "
+                    f"first, as in training ({counts['not_day_first_rows']}), read as missing; "
+                    "is this file written month first?"
+                )
             elif counts["missing"] and not column.get("missing"):
                 parts.append(
                     f"column {name!r}: {counts['missing']} missing value(s), none in training, "
@@ -869,6 +886,7 @@ class Preprocessor:
                 )
             counts.pop("unseen_values", None)
             counts.pop("not_numbers_rows", None)
+            counts.pop("not_day_first_rows", None)
         if parts:
             warnings.warn("; ".join(parts), DataWarning, stacklevel=3)
 

@@ -66,6 +66,7 @@ __all__ = [
     "ROWS_PER_WORD_CATEGORY",
     "ColumnRole",
     "infer_roles",
+    "not_day_first",
     "parse_dates",
     "reads_day_first",
 ]
@@ -175,15 +176,28 @@ def parse_dates(values: Any, pd: Any, day_first: bool = False) -> np.ndarray:
         times = text.str.match(_TIME_OF_DAY).fillna(False).to_numpy(dtype=bool)
         if times.any():
             text = text.where(~times, "1970-01-01 " + text)
+        impossible = None
         if day_first:  # day and month swapped: then pandas reads them month first
+            impossible = not_day_first(text, pd)
             text = text.str.replace(_NUMERIC_DATE, r"\3\2\1\4", regex=True)
         with warnings.catch_warnings():  # pandas warns that mixed formats parse one by one
             warnings.simplefilter("ignore")
             stamps = pd.to_datetime(text, format="mixed", errors="coerce", utc=True)
+        if impossible is not None and impossible.any():
+            # pandas would read 01/13/2012 month first: one column, two readings
+            stamps = stamps.where(~impossible)
     nanoseconds = stamps.dt.tz_localize(None).astype("datetime64[ns]").astype("int64")
     days = nanoseconds.to_numpy(dtype=np.float64) / 86_400e9
     days[stamps.isna().to_numpy()] = np.nan
     return days
+
+
+def not_day_first(text: Any, pd: Any) -> np.ndarray:
+    """Where a column's cleaned text holds a date of numbers alone whose second field
+    passes 12 (``01/13/2012``): impossible read day first, so missing for a model that
+    reads the column so."""
+    fields = text.astype("object").str.extract(_NUMERIC_DATE)[2]
+    return (pd.to_numeric(fields, errors="coerce") > 12).fillna(False).to_numpy(dtype=bool)
 
 
 def _time_text(value: Any) -> Any:
