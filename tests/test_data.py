@@ -939,3 +939,29 @@ def test_text_in_another_unicode_form_is_the_same_category_and_class():
     mixed = frame.assign(island=composed[:15] + decomposed[15:])
     with pytest.warns(DataWarning, match="several cases"):
         assert len(Preprocessor(target="y").fit(mixed).columns_[0]["categories"]) == 3
+
+
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+def test_quoted_decimal_commas_in_a_comma_separated_file_are_numbers(tmp_path, reader):
+    path = tmp_path / "t.csv"
+    path.write_text(
+        'carat,depth,code,span,y\n"1,1","62,0","1,234",1-5,a\n"0,25","61,5","2,345",2-6,b\n'
+        '"2","1,234","3,456",3-7,a\n'
+    )
+    with pytest.warns(DataWarning, match=r"column\(s\) 'carat', 'depth' write their numbers with"):
+        frame = reader(path)
+    assert np.asarray(frame["carat"]).tolist() == [1.1, 0.25, 2.0]
+    assert np.asarray(frame["depth"]).tolist() == [62.0, 61.5, 1.234]  # one column, one mark
+    assert np.asarray(frame["code"]).tolist() == [1234, 2345, 3456]  # thousands: no proof
+    assert list(frame["span"]) == ["1-5", "2-6", "3-7"]
+    # a table built in Python reads so too, and says so; a table to predict cell by cell
+    python = pd.DataFrame({"carat": ["1,1", "0,25", "2"] * 5, "y": np.arange(15.0)})
+    roles = infer_roles(python, target="y")
+    assert (
+        roles["carat"].reason == "all 15 present values are numbers (written with a decimal comma)"
+    )
+    pre = Preprocessor(target="y").fit(python)
+    np.testing.assert_array_equal(
+        pre.transform(pd.DataFrame({"carat": ["0,5", "3,25"]})),
+        pre.transform(pd.DataFrame({"carat": [0.5, 3.25]})),
+    )

@@ -141,12 +141,10 @@ def tidy_strings(
     missing = np.array([t is None for t in texts], dtype=bool)
     present = ~missing
     bad = present & np.isnan(numbers)
-    numbers_read, unit = (
-        read_written_numbers(texts, numbers, bad, decimal) if bad.any() else (True, None)
-    )
-    if unit is not None and units is not None:
-        units[name] = unit
-    if present.any() and numbers_read:
+    how = read_written_numbers(texts, numbers, bad, decimal) if bad.any() else ""
+    if how and how != "()" and units is not None:
+        units[name] = how
+    if present.any() and how is not None:
         integers = not missing.any() and _whole(numbers)
         return numbers.astype(np.int64) if integers else numbers
     out = np.empty(len(texts), dtype=object)

@@ -60,6 +60,7 @@ from deltaprop.tabular.columns import (
     class_labels,
     clean_text,
     columns_shown,
+    decimal_comma_number,
     folded_yes_no,
     in_family,
     infer_task,
@@ -205,9 +206,10 @@ def _numbers_written_otherwise(
     cells: Any, values: np.ndarray, bad: np.ndarray, truths: bool
 ) -> np.ndarray:
     """Write into ``values`` the numbers of the ``bad`` cells of a numeric column that the
-    readers read in a whole column: accounting's ``(12)`` as -12, ``6.61 mm`` as 6.61
-    (a table to predict may hold only such cells), and with ``truths`` the 1 or 0 of a
-    truth value (``TRUE``, ``no``, in any case). Returns the cells still bad."""
+    readers read in a whole column: accounting's ``(12)`` as -12, ``6.61 mm`` as 6.61,
+    ``1,5`` as 1.5 (a table to predict may hold only such cells), and with ``truths``
+    the 1 or 0 of a truth value (``TRUE``, ``no``, in any case). Returns the cells still
+    bad."""
     still = bad.copy()
     for j in np.flatnonzero(bad):
         cell = cells[j]
@@ -220,6 +222,8 @@ def _numbers_written_otherwise(
             number = accounting_number(cell)
         if np.isnan(number):
             number = unit_number(cell)[0]
+        if np.isnan(number):
+            number = decimal_comma_number(cell)
         if not np.isnan(number):
             values[j], still[j] = number, False
     return still

@@ -421,15 +421,24 @@ def tidy(
 
 
 def units_warning(units: dict[str, str]) -> None:
-    """The :class:`DataWarning` for columns of numbers written with a unit (``name: unit``)."""
-    if units:
-        shown = ", ".join(f"{name!r} ({unit})" for name, unit in list(units.items())[:SHOW])
-        more = f" and {len(units) - SHOW} more" if len(units) > SHOW else ""
-        warnings.warn(
-            f"column(s) {shown}{more} write their numbers with a unit: read as the numbers",
-            DataWarning,
-            stacklevel=4,
+    """The :class:`DataWarning` for columns of numbers written with a unit (``name: unit``)
+    or with a decimal comma in a table whose mark is a point (``name: ","``)."""
+    with_units = {name: unit for name, unit in units.items() if unit != ","}
+    commas = [name for name, unit in units.items() if unit == ","]
+    said = []
+    if with_units:
+        shown = ", ".join(f"{name!r} ({unit})" for name, unit in list(with_units.items())[:SHOW])
+        more = f" and {len(with_units) - SHOW} more" if len(with_units) > SHOW else ""
+        said.append(f"column(s) {shown}{more} write their numbers with a unit: read as the numbers")
+    if commas:
+        shown = ", ".join(map(repr, commas[:SHOW]))
+        more = f" and {len(commas) - SHOW} more" if len(commas) > SHOW else ""
+        said.append(
+            f"column(s) {shown}{more} write their numbers with a decimal comma (1,5): read as "
+            "1.5 (decimal=',' or --decimal , reads the whole file so)"
         )
+    if said:
+        warnings.warn("; ".join(said), DataWarning, stacklevel=4)
 
 
 def stripped_text(series: Any, pd: Any) -> Any:
@@ -459,11 +468,11 @@ def _numbers_or_text(series: Any, pd: Any, decimal: str, name: str, units: dict)
     present = ~missing
     bad = present & np.isnan(numbers)
     if bad.any():
-        read, unit = read_written_numbers(series.to_numpy(dtype=object), numbers, bad, decimal)
-        if not read:
+        how = read_written_numbers(series.to_numpy(dtype=object), numbers, bad, decimal)
+        if how is None:
             return stripped_text(series, pd)
-        if unit is not None:
-            units[name] = unit
+        if how != "()":
+            units[name] = how
     if not present.any():
         return stripped_text(series, pd)
     integers = not missing.any() and _whole(numbers)
