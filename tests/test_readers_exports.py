@@ -24,7 +24,7 @@ pd = pytest.importorskip("pandas")
 
 from deltaprop.cli.main import main  # noqa: E402
 from deltaprop.files import archives  # noqa: E402
-from deltaprop.tabular import read_table  # noqa: E402
+from deltaprop.tabular import DataWarning, read_table  # noqa: E402
 from deltaprop.tabular.plain import read_small_csv  # noqa: E402
 
 
@@ -592,3 +592,23 @@ def test_utf16_without_a_byte_order_mark_is_read(tmp_path, encoding, reader):
     with pytest.raises(ValueError, match=f"looks like {encoding.upper()} text without a byte"):
         read_table(broken)
     assert read_small_csv(broken) is None  # pandas's reading gives the error
+
+
+def test_cells_formatted_as_percentages_read_as_their_csv_export(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["Sales report"])  # a title above the table: rows counted as read_excel does
+    sheet.append(["county", "meals", "ratio", "y"])
+    for county, meals, ratio, y in [("A", 0.479, 0.25, 1), ("B", 0.05, 0.5, 2), ("C", 1, 2, 3)]:
+        sheet.append([county, meals, ratio, y])
+        sheet.cell(sheet.max_row, 2).number_format = "0.0%"
+    book.save(tmp_path / "b.xlsx")
+    with pytest.warns(DataWarning, match=r"column\(s\) \['meals'\] hold percentages: read as"):
+        frame = read_table(tmp_path / "b.xlsx")
+    assert frame["meals"].tolist() == [47.9, 5.0, 100.0]
+    assert frame["ratio"].tolist() == [0.25, 0.5, 2.0]  # General format: as stored
+    (tmp_path / "b.csv").write_text(
+        "county,meals,ratio,y\nA,47.9%,0.25,1\nB,5.0%,0.5,2\nC,100%,2,3\n"
+    )
+    np.testing.assert_array_equal(read_table(tmp_path / "b.csv")["meals"], frame["meals"])

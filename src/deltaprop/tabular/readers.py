@@ -941,6 +941,7 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
     empty = [str(c) for c in frame.columns if frame[c].isna().all()]
     if empty and len(frame):
         _formulas_warning(path, name, header, list(frame.columns), empty)
+    frame = _percents_as_shown(frame, path, name, header)
     if sheet is None and name != names[0]:
         skipped = names[: names.index(name)]
         warnings.warn(
@@ -950,6 +951,56 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
             stacklevel=3,
         )
     warn_preamble(where, title, "row")
+    return frame
+
+
+#: The data rows whose number formats tell a column of percentages (a format applies to
+#: whole columns in practice; reading every cell's style twice would double the reading).
+PERCENT_ROWS_READ = 1000
+
+
+def _percents_as_shown(frame: Any, path: Path, sheet: str, header: int) -> Any:
+    """The frame with each column whose numbers the sheet formats as percentages (all of
+    them, in its first :data:`PERCENT_ROWS_READ` data rows) read as the numbers shown:
+    the cell 0.479 shown ``47.9%`` is 47.9, as a CSV export of the sheet writes it and
+    as ``read_table`` reads ``47.9%`` in a CSV file, so that a model reads the table the
+    same way from either. Said in a :class:`DataWarning`."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    percent: dict[int, bool] = {}
+    try:
+        # the rows read_excel reads: from the sheet's first used row, the header's first
+        rows = book[sheet].iter_rows(min_row=None)
+        for i, row in enumerate(rows):
+            if i <= header:
+                continue
+            if i > header + PERCENT_ROWS_READ:
+                break
+            for j, cell in enumerate(row):
+                if getattr(cell, "data_type", None) == "n" and cell.value is not None:
+                    shown = "%" in str(getattr(cell, "number_format", ""))
+                    percent[j] = percent.get(j, True) and shown
+    finally:
+        book.close()
+    columns = [j for j, shown in sorted(percent.items()) if shown and j < frame.shape[1]]
+    if not columns:
+        return frame
+    frame = frame.copy()
+    for j in columns:
+        frame.iloc[:, j] = [
+            float(f"{value * 100:.15g}")  # 0.479 * 100 is 47.900000000000006: 47.9, shown
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else value
+            for value in frame.iloc[:, j]
+        ]
+    names = [str(frame.columns[j]) for j in columns]
+    warnings.warn(
+        f"{str(path)!r}: column(s) {names[:SHOW]} hold percentages: read as the numbers "
+        "shown (47.9 for a cell shown 47.9%), as a CSV export of the sheet writes them",
+        DataWarning,
+        stacklevel=4,
+    )
     return frame
 
 
