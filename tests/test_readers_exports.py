@@ -612,3 +612,25 @@ def test_cells_formatted_as_percentages_read_as_their_csv_export(tmp_path):
         "county,meals,ratio,y\nA,47.9%,0.25,1\nB,5.0%,0.5,2\nC,100%,2,3\n"
     )
     np.testing.assert_array_equal(read_table(tmp_path / "b.csv")["meals"], frame["meals"])
+
+
+def test_a_nameless_column_holding_values_is_refused_in_a_workbook_as_in_a_csv(tmp_path):
+    rows = [["", "species", "bill", None], [0, "Adelie", 39.1, 17.2], [1, "Gentoo", 46.5, 14.1]]
+    path = _book(tmp_path / "b.xlsx", {"data": rows})  # column 1: an index, allowed
+    with pytest.raises(ValueError) as error:
+        read_table(path)
+    assert _message_without_path(error, path) == (
+        "FILE: column 4 of the header has no name, and data row 1 holds '17.2' in it"
+    )
+    two_rows = [
+        ["species", "Bill", None, "mass"],
+        [None, "length (mm)", "depth (mm)", None],
+        ["Adelie", 39.1, 18.7, 3750],
+    ]
+    path = _book(tmp_path / "two.xlsx", {"data": two_rows})
+    with pytest.raises(ValueError, match=r"'depth \(mm\)' in it; a header of two rows \("):
+        read_table(path)
+    csv = tmp_path / "two.csv"
+    csv.write_text("species,Bill,,mass\n,length (mm),depth (mm),\nAdelie,39.1,18.7,3750\n")
+    with pytest.raises(ValueError, match=r"line 2 holds 'depth \(mm\)' in it; a header of two"):
+        read_table(csv)

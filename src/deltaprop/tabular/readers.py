@@ -25,7 +25,7 @@ import tokenize
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -827,6 +827,7 @@ def _check_fields(text: str, sep: str, where: str) -> list[int]:
                     raise ValueError(
                         f"{where!r}: column {i + 1} of the header has no name, and line "
                         f"{reader.line_num} holds {row[i].strip()[:40]!r} in it"
+                        + _second_header_hint(row if n_rows == 0 else [])
                     )
             n_rows += 1
     except csv.Error as exc:
@@ -932,6 +933,7 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
         raise ValueError(
             f"{where!r}: cannot read the workbook: {type(exc).__name__}: {exc}"
         ) from None
+    _check_unnamed_columns(where, top, header, frame)
     if header < len(top):
         # read_excel renames a repeated name ("a", "a.1"): the header's own cells tell
         cells = [str(cell).strip() for cell in top.iloc[header].dropna()]
@@ -952,6 +954,38 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
         )
     warn_preamble(where, title, "row")
     return frame
+
+
+def _second_header_hint(first_row: Sequence[Any]) -> str:
+    """A hint for a nameless column whose value stands in the first data row, when that
+    row holds text alone (a report's second header row: ``length (mm)`` under a group
+    name ``Bill`` merged over two columns); else nothing."""
+    cells = [str(c).strip() for c in first_row if c is not None and str(c).strip()]
+    cells = [c for c in cells if c.lower() != "nan"]
+    if not cells or any(_is_number(c) for c in cells):
+        return ""
+    return "; a header of two rows (group names above the columns' own)? write one row of names"
+
+
+def _check_unnamed_columns(where: str, top: Any, header: int, frame: Any) -> None:
+    """Refuse a column of the sheet whose header cell is empty and that holds a value, as
+    the CSV reader refuses it (the first column excepted: an index written with the
+    table), with a hint when the row under the header looks like a second header."""
+    if header >= len(top):
+        return
+    names = top.iloc[header].tolist()
+    for i, name in enumerate(names[: frame.shape[1]]):
+        if i == 0 or not is_missing_value(name):
+            continue
+        values = frame.iloc[:, i]
+        filled = np.flatnonzero(values.notna().to_numpy())
+        if len(filled):
+            k = int(filled[0])
+            first = frame.iloc[0].tolist() if k == 0 else []
+            raise ValueError(
+                f"{where!r}: column {i + 1} of the header has no name, and data row {k + 1} "
+                f"holds {str(values.iloc[k]).strip()[:40]!r} in it" + _second_header_hint(first)
+            )
 
 
 #: The data rows whose number formats tell a column of percentages (a format applies to
