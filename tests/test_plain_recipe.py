@@ -327,6 +327,29 @@ def test_messages_after_rows_without_a_target_number_the_tables_rows(table):
         dp.tabular.Preprocessor("price").fit(kept).transform(kept)
 
 
+def test_rows_of_labels_the_model_never_saw_are_not_scored(table):
+    frame = table.drop(columns="price")
+    model = dp.TabularModel(PlainTabularClassifier(**SMALL, random_state=0)).fit(frame, "label")
+    test = frame.iloc[:40].reset_index(drop=True)
+    new = test.copy()
+    new["label"] = new["label"].astype(object)
+    new.loc[[0, 1], "label"] = None  # no target: not scored either
+    new.loc[[4, 9], "label"] = "huge"
+    weights = np.linspace(1.0, 2.0, 40)
+    with pytest.warns(dp.tabular.DataWarning) as caught:
+        report = model.report(new, sample_weight=weights)
+    said = [str(w.message) for w in caught]
+    assert said[-1] == (
+        "target column 'label': 2 row(s) (rows 5, 10) hold label(s) the model was not trained "
+        "on, ['huge']: not scored (the model can predict only ['big', 'small'])"
+    )
+    kept = np.setdiff1d(np.arange(40), [0, 1, 4, 9])
+    expected = model.report(test.iloc[kept].reset_index(drop=True), sample_weight=weights[kept])
+    assert report["n_rows"] == 36 and report["metrics"] == expected["metrics"]
+    with pytest.raises(ValueError, match=r"label\(s\) not seen in training: \['huge'\]"):
+        model.report(test.assign(label="huge"))  # none known: nothing to score
+
+
 def test_a_single_class_is_named_as_written():
     with pytest.raises(ValueError, match=r"has a single class 5;"):
         dp.tabular.Preprocessor("y").fit({"x": [1.0, 2.0, 3.0], "y": np.array([5, 5, 5])})

@@ -46,6 +46,7 @@ from deltaprop.files.container import (
     register_kind,
 )
 from deltaprop.tabular.columns import (
+    SHOW,
     SpelledError,
     columns_shown,
     infer_task,
@@ -281,6 +282,32 @@ class TabularModel:
                 estimator._fit(X, y, sample_weight=weights, incremental=False, resume=resume)
             return self._set_fitted(pre, estimator, target, weight_column)
 
+    def _known_labels(
+        self, frame: Any, target: str, sample_weight: Any, kept: np.ndarray | None
+    ) -> tuple[Any, Any, np.ndarray | None]:
+        """:meth:`report`'s rows without the labels that are no class of the model (a new
+        species in a test file), named in a DataWarning: the model can never predict
+        them, and the other rows are still scored. All of them unseen: left to
+        ``transform_target``'s error."""
+        unseen = self.preprocessor_.unseen_labels(frame[target])
+        if not unseen.any() or unseen.all():
+            return frame, sample_weight, kept
+        rows = np.flatnonzero(unseen)
+        with numbered_as(kept):
+            numbers = row_numbers(rows[:SHOW], len(unseen))
+        labels = sorted({str(v).strip() for v in frame[target].to_numpy()[unseen]})
+        shown = ", ".join(map(str, numbers)) + (", ..." if len(rows) > SHOW else "")
+        warnings.warn(
+            f"target column {target!r}: {len(rows)} row(s) (rows {shown}) hold label(s) the "
+            f"model was not trained on, {labels[:SHOW]}: not scored (the model can predict "
+            f"only {self.classes_.tolist()[:20]})",
+            DataWarning,
+            stacklevel=3,
+        )
+        frame, sample_weight = _rows_kept(frame, sample_weight, ~unseen)
+        table_rows = np.arange(len(unseen)) if kept is None else kept
+        return frame, sample_weight, table_rows[~unseen]
+
     def _fit_plain(self, pre, X, y, weights, target, weight_column, resume) -> TabularModel:
         """Fit a plain tabular recipe (no scikit-learn), held as its estimator's state."""
         estimator, wanted = self._estimator, _plain_recipes()[pre.task_]
@@ -515,6 +542,8 @@ class TabularModel:
             )
         weight_column = sample_weight if isinstance(sample_weight, str) else None
         frame, sample_weight, kept = _labelled_rows(frame, target, sample_weight, pd, "not scored")
+        if self.task_ == "classification":
+            frame, sample_weight, kept = self._known_labels(frame, target, sample_weight, kept)
         with numbered_as(kept):  # messages number the rows as the table does
             frame, weights, _ = _sample_weights(frame, sample_weight, target, pd)
             if weights is not None and not np.sum(weights) > 0.0:
@@ -577,6 +606,15 @@ class TabularModel:
         return f"TabularModel(estimator={self.estimator!r}, task={self.task!r})"
 
 
+def _rows_kept(frame: Any, sample_weight: Any, keep: np.ndarray) -> tuple[Any, Any]:
+    """``frame`` and the weights given as values (not a column) at the rows ``keep``."""
+    if sample_weight is not None and not isinstance(sample_weight, str):
+        values = np.asarray(sample_weight)
+        if values.shape == (len(frame),):  # (another shape: _sample_weights says so)
+            sample_weight = values[keep]
+    return frame.loc[keep].reset_index(drop=True), sample_weight
+
+
 def _built(estimator: Any) -> Any:
     """``estimator``, or the one a StoredEstimator builds (importing scikit-learn)."""
     return estimator.estimator() if isinstance(estimator, StoredEstimator) else estimator
@@ -603,11 +641,8 @@ def _labelled_rows(
         DataWarning,
         stacklevel=3,
     )
-    if sample_weight is not None and not isinstance(sample_weight, str):
-        values = np.asarray(sample_weight)
-        if values.shape == (len(frame),):  # (another shape: _sample_weights says so)
-            sample_weight = values[~missing]
-    return frame.loc[~missing].reset_index(drop=True), sample_weight, np.flatnonzero(~missing)
+    frame, sample_weight = _rows_kept(frame, sample_weight, ~missing)
+    return frame, sample_weight, np.flatnonzero(~missing)
 
 
 def _sample_weights(

@@ -934,12 +934,7 @@ class Preprocessor:
         if self.task_ == "regression":
             values = numeric_values(name, series, pd)
             return ((values - self.target_mean_) / self.target_scale_).astype(self.dtype)
-        labels = class_labels(series, pd)
-        if self.classes_.dtype == object:
-            labels = self._labels_in_any_case(as_text(labels))
-        codes = np.searchsorted(self.classes_, labels)
-        codes = np.minimum(codes, len(self.classes_) - 1)
-        unseen = self.classes_[codes] != labels
+        labels, codes, unseen = self._class_codes(series, pd)
         if np.any(unseen):
             values = sorted({str(v) for v in labels[unseen]})
             raise ValueError(
@@ -947,6 +942,37 @@ class Preprocessor:
                 f"(known: {self.classes_.tolist()[:20]})"
             )
         return codes.astype(np.int64)
+
+    def _class_codes(self, series: Any, pd: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(labels, codes, unseen)`` of a classification target's present values: the
+        labels as read (matched to the classes in any case), their indices into
+        ``classes_`` and where a label is no class."""
+        labels = class_labels(series, pd)
+        if self.classes_.dtype == object:
+            labels = self._labels_in_any_case(as_text(labels))
+        codes = np.searchsorted(self.classes_, labels)
+        codes = np.minimum(codes, len(self.classes_) - 1)
+        return labels, codes, self.classes_[codes] != labels
+
+    def unseen_labels(self, y: Any) -> np.ndarray:
+        """Where a classification target holds a label that is no class of the model.
+
+        Parameters
+        ----------
+        y : 1-D array-like (missing values are not unseen)
+
+        Returns
+        -------
+        ndarray of bool, shape (n_samples,)
+        """
+        pd = require_pandas()
+        self._check_fitted()
+        series = clean_text(as_series(y, "y", pd), pd)
+        missing = series.isna().to_numpy()
+        unseen = np.zeros(len(series), dtype=bool)
+        if self.task_ == "classification" and not missing.all():
+            unseen[~missing] = self._class_codes(series[~missing], pd)[2]
+        return unseen
 
     def inverse_transform_target(self, y: Any) -> np.ndarray:
         """Map encoded targets back: class indices to labels, scaled values to the target's units.
