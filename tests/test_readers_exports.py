@@ -600,18 +600,21 @@ def test_cells_formatted_as_percentages_read_as_their_csv_export(tmp_path):
     sheet = book.active
     sheet.append(["Sales report"])  # a title above the table: rows counted as read_excel does
     sheet.append(["county", "meals", "ratio", "y"])
-    for county, meals, ratio, y in [("A", 0.479, 0.25, 1), ("B", 0.05, 0.5, 2), ("C", 1, 2, 3)]:
+    for county, meals, ratio, y in [("A", 0.479, 25, 1), ("B", 0.05, 50, 2), ("C", 1, 200, 3)]:
         sheet.append([county, meals, ratio, y])
-        sheet.cell(sheet.max_row, 2).number_format = "0.0%"
+        sheet.cell(sheet.max_row, 2).number_format = "[Blue]0.0%"
+        sheet.cell(sheet.max_row, 3).number_format = '0"%"' if y < 3 else "0\\%"  # a sign only
     book.save(tmp_path / "b.xlsx")
     with pytest.warns(DataWarning, match=r"column\(s\) \['meals'\] hold percentages: read as"):
         frame = read_table(tmp_path / "b.xlsx")
     assert frame["meals"].tolist() == [47.9, 5.0, 100.0]
-    assert frame["ratio"].tolist() == [0.25, 0.5, 2.0]  # General format: as stored
+    assert frame["ratio"].tolist() == [25, 50, 200]  # a % written after them: as stored
     (tmp_path / "b.csv").write_text(
-        "county,meals,ratio,y\nA,47.9%,0.25,1\nB,5.0%,0.5,2\nC,100%,2,3\n"
+        "county,meals,ratio,y\nA,47.9%,25%,1\nB,5.0%,50%,2\nC,100%,200%,3\n"
     )
-    np.testing.assert_array_equal(read_table(tmp_path / "b.csv")["meals"], frame["meals"])
+    csv = read_table(tmp_path / "b.csv")
+    np.testing.assert_array_equal(csv["meals"], frame["meals"])
+    np.testing.assert_array_equal(csv["ratio"], frame["ratio"])
 
 
 def test_a_nameless_column_holding_values_is_refused_in_a_workbook_as_in_a_csv(tmp_path):

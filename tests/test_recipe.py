@@ -394,6 +394,11 @@ def test_a_preprocessor_without_a_target_is_a_pipeline_step():
     assert twin.set_params(impute="mean").impute == "mean"
     with pytest.raises(ValueError, match=r"no parameter\(s\) \['nope'\]"):
         twin.set_params(nope=1)
+    with pytest.raises(ValueError, match="impute must be one of"):
+        twin.set_params(impute="bogus", scaling="robust")
+    assert (twin.impute, twin.scaling) == ("mean", "standard")  # a refusal changes nothing
+    twin.scaling = "robust"  # set on the attribute: get_params and clone() follow it
+    assert twin.get_params()["scaling"] == clone(twin).scaling == "robust"
     np.testing.assert_array_equal(
         pre.fit_transform(X, y),
         Preprocessor(categorical=["colour"], scaling="standard").fit(X).transform(X),

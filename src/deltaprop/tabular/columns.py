@@ -47,8 +47,6 @@ __all__ = [
     "coded_categories",
     "column_names",
     "columns_shown",
-    "decimal_comma_number",
-    "decimal_commas",
     "describe_rows",
     "feature_numbers",
     "folded_yes_no",
@@ -58,6 +56,7 @@ __all__ = [
     "is_missing_value",
     "is_numeric_column",
     "is_numeric_dtype",
+    "looks_decimal_comma",
     "meant_column",
     "missing_error",
     "missing_mask",
@@ -338,54 +337,39 @@ def read_written_numbers(
 ) -> str | None:
     """Read the ``bad`` cells of a column of numbers as the readers read a whole column:
     accounting's negatives (:func:`accounting_negatives`), else numbers with one unit
-    (:func:`unit_numbers`), else numbers with a decimal comma in a table whose mark is a
-    point (:func:`decimal_commas`). Returns how they were written (``"()"``, the unit,
-    ``","``), or None where they do not read (``numbers`` left as it was)."""
+    (:func:`unit_numbers`). Returns how they were written (``"()"`` or the unit), or None
+    where they do not read (``numbers`` left as it was)."""
     if accounting_negatives(cells, numbers, bad, decimal):
         return "()"
-    unit = unit_numbers(cells, numbers, bad, decimal)
-    if unit is not None:
-        return unit
-    return "," if decimal_commas(cells, numbers, bad, decimal) else None
+    return unit_numbers(cells, numbers, bad, decimal)
 
 
 #: A decimal comma that cannot group thousands: one, two, four or more digits after it.
 _PROVEN_DECIMAL_COMMA = re.compile(r"^[+-]?[0-9]+,([0-9]{1,2}|[0-9]{4,})$")
+#: The distinct texts of a column that :func:`looks_decimal_comma` reads at most.
+_DECIMAL_COMMA_SAMPLE = 200
 
 
-def decimal_comma_number(text: str) -> float:
-    """A number whose comma cannot group thousands, read as a decimal comma: ``"1,5"``
-    -> 1.5 (``"1,234"`` and other text: NaN)."""
-    if not _PROVEN_DECIMAL_COMMA.match(without_currency(text)):
-        return float("nan")
-    return number_from_text(text, ",")
-
-
-def decimal_commas(
-    cells: Sequence[Any], numbers: np.ndarray, bad: np.ndarray, decimal: str = "."
-) -> bool:
-    """Read a column as numbers with a decimal comma, written into ``numbers`` (every
-    present cell: ``1,234`` beside ``1,5`` is 1.234), when the table's mark is a point,
-    some ``bad`` cell's comma cannot group thousands (``1,5``, ``0,25``: quoted in a
-    comma-separated file, as ``to_csv(decimal=",")`` writes them) and every present
-    cell reads so. Returns whether it did; ``numbers`` is left as it was otherwise."""
-    if decimal != "." or not any(
-        isinstance(cells[i], str) and _PROVEN_DECIMAL_COMMA.match(without_currency(cells[i]))
-        for i in np.flatnonzero(bad)
-    ):
-        return False
-    read = numbers.copy()
-    found: dict[str, float] = {}
-    for i in np.flatnonzero(bad | ~np.isnan(numbers)):
-        text = cells[i]
-        if isinstance(text, str):
-            if text not in found:
-                found[text] = number_from_text(text, ",")
-            if not np.isfinite(found[text]):
-                return False
-            read[i] = found[text]
-    numbers[:] = read
-    return True
+def looks_decimal_comma(texts: Iterable[Any]) -> bool:
+    """Whether a column the point-decimal reading leaves as text holds numbers written
+    with a decimal comma (``"1,1"``, ``"62,0"`` quoted in a comma-separated file, as
+    ``to_csv(decimal=",")`` writes them): some comma cannot group thousands and every
+    text (its first :data:`_DECIMAL_COMMA_SAMPLE` distinct ones) reads so. Only said in
+    a warning: the mark is the file's (``decimal=","``, ``--decimal ,``), which a model
+    must be given again to read a table to predict the same way."""
+    seen: set[str] = set()
+    proven = False
+    for text in texts:
+        if not isinstance(text, str) or text in seen:
+            continue
+        seen.add(text)
+        bare = without_currency(text.strip())
+        if not np.isfinite(number_from_text(bare, ",")) or "." in bare:
+            return False
+        proven = proven or bool(_PROVEN_DECIMAL_COMMA.match(bare))
+        if len(seen) >= _DECIMAL_COMMA_SAMPLE:
+            break
+    return proven
 
 
 # -- columns as numbers or categories -------------------------------------------------
@@ -456,8 +440,8 @@ def numbers_as_written(
     series: Any, pd: Any, decimal: str = "."
 ) -> tuple[np.ndarray, np.ndarray, str | None]:
     """:func:`parse_numbers`, and how the column's other cells were written: None (plain
-    numbers, or cells that do not read), ``"()"`` (accounting's negatives), ``","`` (a
-    decimal comma) or the unit left out (``"mm"``)."""
+    numbers, or cells that do not read), ``"()"`` (accounting's negatives) or the unit
+    left out (``"mm"``)."""
     numbers, missing, cells = _numbers_and_cells(series, pd, decimal)
     bad = np.isnan(numbers) & ~missing
     if cells is None or not bad.any():
@@ -467,9 +451,7 @@ def numbers_as_written(
 
 def written_reason(how: str) -> str:
     """What a column role's reason adds for :func:`numbers_as_written`'s ``how``."""
-    if how == "()":
-        return "accounting's (12) read as -12"
-    return "written with a decimal comma" if how == "," else f"written with the unit {how!r}"
+    return "accounting's (12) read as -12" if how == "()" else f"written with the unit {how!r}"
 
 
 def _numbers_and_cells(

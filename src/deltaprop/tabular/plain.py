@@ -31,6 +31,7 @@ from deltaprop.tabular.columns import (
     NULL_SPELLINGS,
     DataWarning,
     column_names,
+    looks_decimal_comma,
     number_from_text,
     read_written_numbers,
 )
@@ -144,6 +145,9 @@ def tidy_strings(
     how = read_written_numbers(texts, numbers, bad, decimal) if bad.any() else ""
     if how and how != "()" and units is not None:
         units[name] = how
+    if how is None and decimal == "." and 2 * bad.sum() >= present.sum() and units is not None:
+        if looks_decimal_comma(texts):  # said, as read_table says it
+            units[name] = ","
     if present.any() and how is not None:
         integers = not missing.any() and _whole(numbers)
         return numbers.astype(np.int64) if integers else numbers

@@ -60,7 +60,6 @@ from deltaprop.tabular.columns import (
     class_labels,
     clean_text,
     columns_shown,
-    decimal_comma_number,
     folded_yes_no,
     in_family,
     infer_task,
@@ -206,10 +205,9 @@ def _numbers_written_otherwise(
     cells: Any, values: np.ndarray, bad: np.ndarray, truths: bool
 ) -> np.ndarray:
     """Write into ``values`` the numbers of the ``bad`` cells of a numeric column that the
-    readers read in a whole column: accounting's ``(12)`` as -12, ``6.61 mm`` as 6.61,
-    ``1,5`` as 1.5 (a table to predict may hold only such cells), and with ``truths``
-    the 1 or 0 of a truth value (``TRUE``, ``no``, in any case). Returns the cells still
-    bad."""
+    readers read in a whole column: accounting's ``(12)`` as -12, ``6.61 mm`` as 6.61
+    (a table to predict may hold only such cells), and with ``truths`` the 1 or 0 of a
+    truth value (``TRUE``, ``no``, in any case). Returns the cells still bad."""
     still = bad.copy()
     for j in np.flatnonzero(bad):
         cell = cells[j]
@@ -222,8 +220,6 @@ def _numbers_written_otherwise(
             number = accounting_number(cell)
         if np.isnan(number):
             number = unit_number(cell)[0]
-        if np.isnan(number):
-            number = decimal_comma_number(cell)
         if not np.isnan(number):
             values[j], still[j] = number, False
     return still
@@ -356,7 +352,7 @@ class Preprocessor:
     ) -> None:
         # kept as given: scikit-learn's clone() rebuilds a Pipeline's step from get_params()
         # and checks that each value came back as the object it passed
-        self._params = {
+        given = {
             "target": target,
             "task": task,
             "impute": impute,
@@ -395,6 +391,8 @@ class Preprocessor:
         self.drop = list(_names(drop, "drop"))
         self.id_columns = list(_names(id_columns, "id_columns"))
         self.sample_weight = sample_weight
+        self._params = given
+        self._read_as = {name: getattr(self, name) for name in given}
 
     # -- fit --------------------------------------------------------------------------
     def fit(self, table: Any, y: Any = None) -> Preprocessor:
@@ -1005,15 +1003,22 @@ class Preprocessor:
         return self.fit(table, y).transform(table)
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's parameters as given (``deep`` is ignored: none nests)."""
-        return dict(self._params)
+        """The constructor's parameters as given, or as set since on the attribute of
+        the same name (``deep`` is ignored: none nests)."""
+        return {
+            name: given if _same(getattr(self, name), self._read_as[name]) else getattr(self, name)
+            for name, given in self._params.items()
+        }
 
     def set_params(self, **params: Any) -> Preprocessor:
-        """Set constructor parameters by name (validated again); returns self."""
+        """Set constructor parameters by name (all validated before any is set); returns
+        self."""
         unknown = sorted(set(params) - set(self._params))
         if unknown:
             raise ValueError(f"Preprocessor has no parameter(s) {unknown}")
-        type(self).__init__(self, **{**self._params, **params})
+        merged = {**self.get_params(), **params}
+        type(self)(**merged)  # a refused value leaves this one as it was
+        type(self).__init__(self, **merged)
         return self
 
     def __sklearn_tags__(self) -> Any:
@@ -1033,6 +1038,11 @@ class Preprocessor:
             f"Preprocessor(target={self.target!r}, task={self.task!r}, impute={self.impute!r}, "
             f"scaling={self.scaling!r})"
         )
+
+
+def _same(value: Any, other: Any) -> bool:
+    """Whether an attribute still holds what the constructor made of its parameter."""
+    return type(value) is type(other) and value == other
 
 
 # -- storage in model files -----------------------------------------------------------

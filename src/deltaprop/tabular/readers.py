@@ -48,6 +48,7 @@ from deltaprop.tabular.columns import (
     column_names,
     holds_booleans,
     is_missing_value,
+    looks_decimal_comma,
     meant_column,
     number_from_text,
     parse_numbers,
@@ -421,8 +422,9 @@ def tidy(
 
 
 def units_warning(units: dict[str, str]) -> None:
-    """The :class:`DataWarning` for columns of numbers written with a unit (``name: unit``)
-    or with a decimal comma in a table whose mark is a point (``name: ","``)."""
+    """The :class:`DataWarning` for columns of numbers written with a unit (``name: unit``),
+    and for columns of text that look like numbers with a decimal comma in a table read
+    with a decimal point (``name: ","``)."""
     with_units = {name: unit for name, unit in units.items() if unit != ","}
     commas = [name for name, unit in units.items() if unit == ","]
     said = []
@@ -434,8 +436,9 @@ def units_warning(units: dict[str, str]) -> None:
         shown = ", ".join(map(repr, commas[:SHOW]))
         more = f" and {len(commas) - SHOW} more" if len(commas) > SHOW else ""
         said.append(
-            f"column(s) {shown}{more} write their numbers with a decimal comma (1,5): read as "
-            "1.5 (decimal=',' or --decimal , reads the whole file so)"
+            f"column(s) {shown}{more} look like numbers written with a decimal comma (1,5): "
+            "read as text; give the file's decimal mark (--decimal , or decimal=',') to read "
+            "them as numbers"
         )
     if said:
         warnings.warn("; ".join(said), DataWarning, stacklevel=4)
@@ -468,8 +471,11 @@ def _numbers_or_text(series: Any, pd: Any, decimal: str, name: str, units: dict)
     present = ~missing
     bad = present & np.isnan(numbers)
     if bad.any():
-        how = read_written_numbers(series.to_numpy(dtype=object), numbers, bad, decimal)
+        cells = series.to_numpy(dtype=object)
+        how = read_written_numbers(cells, numbers, bad, decimal)
         if how is None:
+            if decimal == "." and 2 * bad.sum() >= present.sum() and looks_decimal_comma(cells):
+                units[name] = ","  # said, not read: the file's mark is the user's to give
             return stripped_text(series, pd)
         if how != "()":
             units[name] = how
@@ -993,6 +999,16 @@ def _check_unnamed_columns(where: str, top: Any, header: int, frame: Any) -> Non
 PERCENT_ROWS_READ = 1000
 
 
+# What a number format writes as it is, not as a code: "text", \x, [Red], [$€-407].
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+
+
+def _shows_percent(number_format: str) -> bool:
+    """Whether a number format multiplies by 100 (``0.0%``), not writes a % sign after
+    the number as it is (``0.0"%"``, ``0.0\\%``)."""
+    return "%" in _FORMAT_LITERALS.sub("", number_format)
+
+
 def _percents_as_shown(frame: Any, path: Path, sheet: str, header: int) -> Any:
     """The frame with each column whose numbers the sheet formats as percentages (all of
     them, in its first :data:`PERCENT_ROWS_READ` data rows) read as the numbers shown:
@@ -1013,7 +1029,7 @@ def _percents_as_shown(frame: Any, path: Path, sheet: str, header: int) -> Any:
                 break
             for j, cell in enumerate(row):
                 if getattr(cell, "data_type", None) == "n" and cell.value is not None:
-                    shown = "%" in str(getattr(cell, "number_format", ""))
+                    shown = _shows_percent(str(getattr(cell, "number_format", "")))
                     percent[j] = percent.get(j, True) and shown
     finally:
         book.close()
