@@ -411,9 +411,11 @@ def test_units_and_accounting_negatives_read_as_in_memory(scheduler, tmp_path, c
 def test_a_pandas_category_of_numbers_is_categorical_as_in_memory(scheduler, tmp_path):
     frame = _table()
     frame["x2"] = pd.Categorical(frame["x2"])  # codes 0-3, as pandas wrote them
+    frame["county"] = np.arange(len(frame)) % 9 + 101  # integer codes named so
     a, b, _ = _median_robust_both_ways(frame, "label", scheduler, tmp_path)
     for model in (a, b):
         assert model.preprocessor_.roles_["x2"].reason == "a pandas category column of codes"
+        assert model.preprocessor_.roles_["county"].reason.startswith("9 integer codes named")
     _assert_same_model(a, b, rtol=1e-8)
 
 

@@ -959,3 +959,29 @@ def test_quoted_decimal_commas_in_a_point_decimal_file_are_named(tmp_path, reade
         assert infer_roles(frame, target="y")["price"].reason.startswith("2 of 3 present")
     commas = reader(path, decimal=",")
     assert np.asarray(commas["carat"]).tolist() == [1.1, 0.25, 2.0]
+
+
+def test_integer_codes_named_like_places_or_units_are_categorical():
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame(
+        {
+            "schidkn": rng.integers(1, 30, n),  # school IDs: 29 codes, 4 rows each
+            "county": rng.integers(1, 8, n),
+            "school": rng.integers(8, 18, n),  # years of schooling: a number
+            "distcod": np.arange(n) * 7 + 61000,  # one row per code: left numeric
+            "y": rng.normal(size=n),
+        }
+    )
+    roles = infer_roles(frame, target="y")
+    assert roles["schidkn"].role == roles["county"].role == "categorical"
+    assert roles["county"].reason == (
+        "7 integer codes named like codes of places or units: one category each (their "
+        "numbers order nothing)"
+    )
+    assert roles["school"].role == roles["distcod"].role == "numeric"
+    pre = Preprocessor(target="y").fit(frame)
+    assert "county=7" in pre.get_feature_names_out()
+    np.testing.assert_array_equal(  # written as text or floats, the same codes
+        pre.transform(frame.astype({"county": float})), pre.transform(frame)
+    )

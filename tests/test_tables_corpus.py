@@ -72,8 +72,8 @@ CASES = {
     "credit.csv.gz": ("default", [], {
         "income": "numeric", "debt": "numeric", "purpose": "categorical",
     }, "gzip, cp1252, spaces around header names, thousands separators"),
-    "dates_eu.csv": ("temperatur", [], {"datum": "datetime", "station": "numeric"},
-                     "semicolons, decimal commas in the target, dates"),
+    "dates_eu.csv": ("temperatur", [], {"datum": "datetime", "station": "categorical"},
+                     "semicolons, decimal commas in the target, dates, station codes"),
 }  # fmt: skip
 
 

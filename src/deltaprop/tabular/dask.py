@@ -77,7 +77,13 @@ from deltaprop.tabular.columns import (
 )
 from deltaprop.tabular.preprocessing import Preprocessor
 from deltaprop.tabular.readers import require_pandas
-from deltaprop.tabular.roles import ColumnRole
+from deltaprop.tabular.roles import (
+    MAX_CODE_CATEGORIES,
+    ColumnRole,
+    code_name,
+    codes_reason,
+    integer_codes,
+)
 from deltaprop.tabular.selection import (
     digit_counts,
     numpy_median,
@@ -247,10 +253,16 @@ def _number_summary(numbers: np.ndarray) -> dict:
     }
 
 
-def _column_survey(series: Any, pd: Any) -> dict:
+def _column_survey(name: str, series: Any, pd: Any) -> dict:
     numbers, missing, written = numbers_as_written(series, pd)
     bad = ~missing & np.isnan(numbers)
     infinite = np.isinf(numbers)
+    codes: list | str | None = None  # a column named like codes: its integers, at most
+    if code_name(name):  # MAX_CODE_CATEGORIES + 1 of them ("many" beyond)
+        values = numbers[~missing & ~bad & ~infinite]
+        if np.all(values == np.round(values)):
+            distinct = np.unique(values)
+            codes = distinct.tolist() if len(distinct) <= MAX_CODE_CATEGORIES else "many"
     return {
         "numeric_dtype": is_numeric_dtype(series, pd),
         "coded": coded_categories(series, pd),
@@ -262,6 +274,7 @@ def _column_survey(series: Any, pd: Any) -> dict:
         "infinite": [(i, repr(series.iloc[i])) for i in _first(infinite)],
         "n_infinite": int(infinite.sum()),
         "written": written,
+        "codes": codes,
         **_number_summary(numbers[~missing & ~bad]),
     }
 
@@ -319,7 +332,7 @@ def _survey(frame: Any, spec: _Spec) -> dict:
     frame = frame.reset_index(drop=True)
     return {
         "n_rows": len(frame),
-        "features": {name: _column_survey(frame[name], pd) for name in spec.features},
+        "features": {name: _column_survey(name, frame[name], pd) for name in spec.features},
         "target": _target_survey(frame[spec.target], spec, pd),
         "weight": None if spec.weight is None else _weight_survey(frame[spec.weight], pd),
     }
@@ -727,10 +740,11 @@ def _feature_kinds(
                     )
                 ),
             )
-        if not is_numeric:
+        codes = _integer_codes(name, cols, n_numbers) if is_numeric else None
+        if not is_numeric or codes is not None:
             categorical.append(name)
             why = "a pandas category column of codes" if coded else "text (through Dask)"
-            pre.roles_[name] = ColumnRole("categorical", why, n_missing)
+            pre.roles_[name] = ColumnRole("categorical", codes or why, n_missing)
             continue
         low, high = min(c["min"] for c in cols), max(c["max"] for c in cols)
         if low == high and not n_missing:
@@ -752,6 +766,15 @@ def _feature_kinds(
             "max": max(c["max"] for c in cols),
         }
     return numeric, categorical
+
+
+def _integer_codes(name: str, cols: list[dict], n_numbers: int) -> str | None:
+    """The reason a numeric column is categorical codes (:func:`~deltaprop.tabular.roles.
+    integer_codes`, from the partitions' distinct integers), or None."""
+    if any(c["codes"] is None or c["codes"] == "many" for c in cols):
+        return None
+    distinct = set().union(*(c["codes"] for c in cols))
+    return codes_reason(len(distinct)) if integer_codes(name, len(distinct), n_numbers) else None
 
 
 def _check_numbers(name: str, rows: _Rows, cols: list[dict], n_bad: int, n_numbers: int) -> None:
