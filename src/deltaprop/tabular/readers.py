@@ -507,28 +507,15 @@ def _decode(path: Path, suffix: str, encoding: str | None) -> str:
                 f"{where!r}: not {encoding} text ({exc.reason} at byte {exc.start})"
             ) from None
     for bom, bom_encoding in _BYTE_ORDER_MARKS:
-        if data.startswith(bom):
-            try:
-                # the codec reads the byte order from the mark, and drops it
-                return data.decode(bom_encoding)
-            except UnicodeDecodeError as exc:
-                raise ValueError(
-                    f"{where!r}: starts with a {bom_encoding.upper()} byte-order mark but is "
-                    f"not {bom_encoding.upper()} text ({exc.reason} at byte {exc.start}); "
-                    "pass the encoding it is written in (encoding=, --encoding)"
-                ) from None
+        if data.startswith(bom):  # the codec reads the byte order from the mark, and drops it
+            claim = f"starts with a {bom_encoding.upper()} byte-order mark"
+            return _decoded_as_claimed(data, bom_encoding, where, claim)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     unmarked = _utf16_without_mark(data)
     if unmarked is not None:
-        try:
-            return data.decode(unmarked)
-        except UnicodeDecodeError as exc:
-            raise ValueError(
-                f"{where!r}: looks like {unmarked.upper()} text without a byte-order mark (a "
-                f"zero byte beside each letter) but is not ({exc.reason} at byte "
-                f"{exc.start}); pass the encoding it is written in (encoding=, --encoding)"
-            ) from None
+        claim = f"looks like {unmarked.upper()} text without a byte-order mark"
+        return _decoded_as_claimed(data, unmarked, where, claim)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -537,6 +524,17 @@ def _decode(path: Path, suffix: str, encoding: str | None) -> str:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         return data.decode("latin-1")  # every byte is a latin-1 character
+
+
+def _decoded_as_claimed(data: bytes, encoding: str, where: str, claim: str) -> str:
+    """``data`` in the ``encoding`` its first bytes ``claim``, or the error saying so."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{where!r}: {claim} but is not {encoding.upper()} text ({exc.reason} at byte "
+            f"{exc.start}); pass the encoding it is written in (encoding=, --encoding)"
+        ) from None
 
 
 def _utf16_without_mark(data: bytes) -> str | None:
