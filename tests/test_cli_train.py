@@ -501,3 +501,24 @@ def test_train_divergence_exits_3_and_activation_errors_speak_deltaprop(tmp_path
     assert main(["train", data, "--target", "y", "--activation", "softmax"]) == 2
     err = capsys.readouterr().err
     assert "--activation softmax: not an activation" in err and "InvalidParameter" not in err
+
+
+def test_dry_run_names_the_task_and_counts_that_may_be_a_regression(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    visits = np.minimum(rng.poisson(1.0, 300), 9)
+    visits[:10] = np.arange(10)  # every count 0 to 9 present
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "age,visits\n"
+        + "".join(f"{a},{v}\n" for a, v in zip(rng.integers(20, 80, 300), visits, strict=True))
+    )
+    assert main(["train", str(path), "--target", "visits", "--dry-run"]) == 0
+    said = capsys.readouterr().out.splitlines()[-1]
+    assert said == (
+        "task: classification of 'visits' (inferred); its 10 classes are the integers 0 to 9: "
+        "if they count something, --task regression predicts them as numbers"
+    )
+    assert (
+        main(["train", str(path), "--target", "visits", "--dry-run", "--task", "regression"]) == 0
+    )
+    assert capsys.readouterr().out.splitlines()[-1] == "task: regression of 'visits' (given)"

@@ -980,6 +980,18 @@ def test_integer_codes_named_like_places_or_units_are_categorical():
         "numbers order nothing)"
     )
     assert roles["school"].role == roles["distcod"].role == "numeric"
+    # an ID that repeats (a household's purchases): categorical, with the advice for new IDs
+    households = infer_roles({"id": np.arange(n) % 40 + 1001, "y": frame["y"]}, target="y")
+    assert households["id"] == ColumnRole(
+        "categorical",
+        "40 IDs, 3.0 rows each on average: one category each; drop it (--drop id) if the "
+        "rows to predict hold other IDs",
+        0,
+        40,
+    )
+    assert infer_roles({"id": np.arange(n), "y": frame["y"]}, target="y")["id"].role == (
+        "identifier"  # one row each: no feature, as before
+    )
     pre = Preprocessor(target="y").fit(frame)
     assert "county=7" in pre.get_feature_names_out()
     np.testing.assert_array_equal(  # written as text or floats, the same codes

@@ -18,6 +18,8 @@ import sys
 import warnings
 from typing import Any
 
+import numpy as np
+
 from deltaprop.cli import dask
 from deltaprop.cli.card import model_card, role_lines
 from deltaprop.cli.common import (
@@ -189,6 +191,30 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _train_in_memory(args)
 
 
+#: Classes 0, 1, ..., this or more, all present: the counts a regression may predict.
+_COUNT_CLASSES = 8
+
+
+def _task_line(target: Any, args: argparse.Namespace, task: str) -> str:
+    """``--dry-run``'s line on the task: what train will fit, and for integer classes 0 to
+    7 or more, all present (visits, children, accidents: counts), that --task regression
+    predicts them as numbers."""
+    how = "given" if args.task else "inferred"
+    line = f"task: {task} of {args.target!r} ({how})"
+    if task != "classification" or args.task:
+        return line
+    numbers = require_pandas().to_numeric(target, errors="coerce").dropna().to_numpy()
+    if numbers.size != target.notna().sum() or not np.all(numbers == np.round(numbers)):
+        return line
+    distinct = np.unique(numbers)
+    if distinct[0] == 0 and len(distinct) >= _COUNT_CLASSES and distinct[-1] == len(distinct) - 1:
+        line += (
+            f"; its {len(distinct)} classes are the integers 0 to {int(distinct[-1])}: if "
+            "they count something, --task regression predicts them as numbers"
+        )
+    return line
+
+
 def _train_in_memory(args: argparse.Namespace) -> int:
     args.target = args.target.strip()
     frame = read_table_at(args.data, args, keep_spelling=[*(args.id or ()), args.target])
@@ -211,9 +237,10 @@ def _train_in_memory(args: argparse.Namespace) -> int:
     table = [(n, r.role, r.reason, r.n_missing) for n, r in roles.items()]
     if args.dry_run or not args.quiet:
         print(terminal_safe("\n".join(role_lines(table, impute_of(args)))))
-    if args.dry_run:
-        return 0
     task = args.task or infer_task(frame[args.target], name=args.target)
+    if args.dry_run:
+        print(terminal_safe(_task_line(frame[args.target], args, task)))
+        return 0
     if (
         task == "classification"
         and labels is not None

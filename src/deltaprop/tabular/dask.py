@@ -774,7 +774,9 @@ def _integer_codes(name: str, cols: list[dict], n_numbers: int) -> str | None:
     if any(c["codes"] is None or c["codes"] == "many" for c in cols):
         return None
     distinct = set().union(*(c["codes"] for c in cols))
-    return codes_reason(len(distinct)) if integer_codes(name, len(distinct), n_numbers) else None
+    if not integer_codes(name, len(distinct), n_numbers):
+        return None
+    return codes_reason(name, len(distinct), n_numbers)
 
 
 def _check_numbers(name: str, rows: _Rows, cols: list[dict], n_bad: int, n_numbers: int) -> None:
