@@ -15,6 +15,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 
 import deltaprop as dp  # noqa: E402
+from deltaprop.estimators.plain_recipe import PlainTabularRegressor  # noqa: E402
 from deltaprop.tabular import (  # noqa: E402
     DataWarning,
     Preprocessor,
@@ -997,3 +998,28 @@ def test_integer_codes_named_like_places_or_units_are_categorical():
     np.testing.assert_array_equal(  # written as text or floats, the same codes
         pre.transform(frame.astype({"county": float})), pre.transform(frame)
     )
+
+
+def test_dates_that_mark_months_have_no_weekday(tmp_path):
+    months = pd.date_range("2001-01-31", periods=40, freq="ME")  # month ends
+    frame = pd.DataFrame({"date": months.strftime("%Y-%m-%d"), "y": np.arange(40.0) % 7})
+    pre = Preprocessor(target="y").fit(frame)
+    assert pre.columns_[0]["monthly"] is True
+    names = [n for n in pre.get_feature_names_out() if n.startswith("date.")]
+    assert names == ["date.year", "date.month_sin", "date.month_cos", "date.days"]
+    firsts = frame.assign(date=pd.date_range("2001-01-01", periods=40, freq="MS"))
+    assert Preprocessor(target="y").fit(firsts).columns_[0]["monthly"] is True
+    daily = frame.assign(date=pd.date_range("2001-01-01", periods=40, freq="D"))
+    daily_pre = Preprocessor(target="y").fit(daily)
+    assert "monthly" not in daily_pre.columns_[0]  # files written before read alike
+    assert "date.weekday_sin" in daily_pre.get_feature_names_out()
+    # the month's parts are those of the daily dates' reading
+    X = pre.transform(frame)
+    assert X.shape[1] == 4
+    angle = 2 * np.pi * (months.month.to_numpy() - 1) / 12
+    np.testing.assert_allclose(X[:, 1:3], np.column_stack([np.sin(angle), np.cos(angle)]))
+    model = dp.TabularModel(PlainTabularRegressor(n_ensemble=1, max_epochs=2, random_state=0))
+    model.fit(frame, "y")
+    dp.save(model, tmp_path / "m.deltaprop")
+    loaded = dp.load(tmp_path / "m.deltaprop")
+    np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))

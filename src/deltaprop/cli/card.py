@@ -71,7 +71,8 @@ def _column_detail(column: dict, pre: dict, i: int) -> tuple[str, int]:
         shown = ", ".join(categories[:10]) + (", ..." if len(categories) > 10 else "")
         return f"categorical  {len(categories)} categories: {shown}", 0
     if kind == "datetime":
-        parts = "year, month, weekday" + (", hour" if column["hour"] else "")
+        parts = "year, month" + ("" if column.get("monthly") else ", weekday")
+        parts += ", hour" if column["hour"] else ""
         read = "; numeric dates read day first" if column.get("day_first") else ""
         return f"datetime     {parts} (sin/cos), days since 1970{read}", 2
     return f"text         words hashed into {column['buckets']} columns", 0

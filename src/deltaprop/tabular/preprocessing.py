@@ -93,6 +93,7 @@ from deltaprop.tabular.transforms import (
     date_part_names,
     date_parts,
     hashed_words,
+    marks_months,
     robust_scaling,
     scaled,
     smooth_clip,
@@ -259,6 +260,8 @@ class Preprocessor:
     - ``"categorical"``: one-hot (categories sorted; an unseen one is all zeros);
     - ``"datetime"``: the year, month, weekday (and hour, where the training dates have
       times) as sin/cos pairs, and the days since 1970 (year and days scaled as numbers);
+      no weekday where every training date is the first or last day of its month
+      (monthly data: :func:`~deltaprop.tabular.transforms.marks_months`);
     - ``"text"``: the words hashed into 16 columns
       (:func:`~deltaprop.tabular.transforms.hashed_words`);
     - ``"identifier"``, ``"constant"``, ``"id"``, ``"dropped"``: left out.
@@ -488,7 +491,10 @@ class Preprocessor:
             column = {"name": name, "kind": "datetime", "hour": hour}
             if day_first:  # kept only when true: files written before it read alike
                 column["day_first"] = True
-            parts = date_parts(filled, hour)
+            monthly = marks_months(filled[~missing])
+            if monthly:  # likewise
+                column["monthly"] = True
+            parts = date_parts(filled, hour, weekday=not monthly)
             stats = [self._stats(parts[:, 0]), self._stats(parts[:, -1])]
         else:
             strings = category_strings(series, pd)
@@ -684,7 +690,8 @@ class Preprocessor:
             elif kind == "categorical":
                 out += [f"{name}={c}" for c in column["categories"]]
             elif kind == "datetime":
-                out += [f"{name}.{part}" for part in date_part_names(column["hour"])]
+                parts = date_part_names(column["hour"], not column.get("monthly", False))
+                out += [f"{name}.{part}" for part in parts]
             else:
                 out += [f"{name}#{k}" for k in range(column["buckets"])]
             if column.get("missing"):
@@ -821,7 +828,8 @@ class Preprocessor:
             values = self._fill(name, values, missing)
             if kind == "numeric":
                 return self._scale(values[:, None], [i]), missing, 1
-            parts = date_parts(np.clip(values, -1e6, 1e6), column["hour"])
+            weekday = not column.get("monthly", False)
+            parts = date_parts(np.clip(values, -1e6, 1e6), column["hour"], weekday)
             parts[:, [0, -1]] = self._scale(parts[:, [0, -1]], [i, i + 1])
             return parts, missing, 2
         strings = plain_category_strings(series) if pd is None else category_strings(series, pd)
@@ -1265,7 +1273,7 @@ def _column_names_from_state(columns: list) -> list[str]:
         if kind not in _COLUMN_KEYS:
             raise ModelFileError(f"{where}.kind must be one of {list(_KINDS)}, got {kind!r:.40}")
         keys = _COLUMN_KEYS[kind]
-        optional = [key for key in ("missing", "day_first") if key in column]
+        optional = [key for key in ("missing", "day_first", "monthly") if key in column]
         check_keys(column, (*keys, *optional), where)
         if "missing" in column and column["missing"] is not True:
             raise ModelFileError(f"{where}.missing must be true when present")
@@ -1277,8 +1285,9 @@ def _column_names_from_state(columns: list) -> list[str]:
                 raise ModelFileError(f"{where}.categories must be sorted and distinct")
         elif kind == "datetime":
             get_field(column, "hour", bool, where)
-            if "day_first" in column and column["day_first"] is not True:
-                raise ModelFileError(f"{where}.day_first must be true when present")
+            for key in ("day_first", "monthly"):
+                if key in column and column[key] is not True:
+                    raise ModelFileError(f"{where}.{key} must be true when present")
         elif kind == "text" and not 1 <= get_field(column, "buckets", int, where) <= 4096:
             raise ModelFileError(f"{where}.buckets must be in [1, 4096]")
         names.append(get_field(column, "name", str, where))

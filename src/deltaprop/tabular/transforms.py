@@ -25,6 +25,7 @@ __all__ = [
     "date_part_names",
     "date_parts",
     "hashed_words",
+    "marks_months",
     "robust_from_quartiles",
     "robust_scaling",
     "scaled",
@@ -151,15 +152,17 @@ def smooth_clip(z: np.ndarray) -> np.ndarray:
     return out
 
 
-def date_part_names(hour: bool) -> list[str]:
-    """The names of :func:`date_parts`' columns (with or without the hour)."""
-    names = ["year", "month_sin", "month_cos", "weekday_sin", "weekday_cos"]
+def date_part_names(hour: bool, weekday: bool = True) -> list[str]:
+    """The names of :func:`date_parts`' columns (with or without the hour, the weekday)."""
+    names = ["year", "month_sin", "month_cos"]
+    if weekday:
+        names += ["weekday_sin", "weekday_cos"]
     if hour:
         names += ["hour_sin", "hour_cos"]
     return [*names, "days"]
 
 
-def date_parts(days: np.ndarray, hour: bool) -> np.ndarray:
+def date_parts(days: np.ndarray, hour: bool, weekday: bool = True) -> np.ndarray:
     """Calendar features of dates given as days since 1970-01-01 (UTC).
 
     Parameters
@@ -168,10 +171,12 @@ def date_parts(days: np.ndarray, hour: bool) -> np.ndarray:
         Finite (missing values filled before).
     hour : bool
         Add the time of day.
+    weekday : bool, default True
+        Add the day of the week (not for dates that mark months: :func:`marks_months`).
 
     Returns
     -------
-    ndarray of shape (n, 6) or (n, 8)
+    ndarray of shape (n, 4), (n, 6) or (n, 8)
         Columns as :func:`date_part_names`: the year with its fraction (a number to scale),
         the month and the day of the week on the unit circle (sin, cos; so December is
         next to January), the hour likewise, and the days themselves (a number to scale).
@@ -181,11 +186,12 @@ def date_parts(days: np.ndarray, hour: bool) -> np.ndarray:
     years = stamps.astype("datetime64[Y]")
     year = years.astype(np.int64) + 1970
     months = (stamps.astype("datetime64[M]") - years.astype("datetime64[M]")).astype(np.int64)
-    weekday = (whole.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
+    weekdays = (whole.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
     year_start = years.astype("datetime64[D]").astype(np.int64)
     year_length = (years + 1).astype("datetime64[D]").astype(np.int64) - year_start
     columns = [year + (whole - year_start) / year_length]
-    for value, period in ((months, 12.0), (weekday, 7.0)):
+    cycles = ((months, 12.0), (weekdays, 7.0)) if weekday else ((months, 12.0),)
+    for value, period in cycles:
         angle = 2.0 * np.pi * value / period
         columns += [np.sin(angle), np.cos(angle)]
     if hour:
@@ -193,6 +199,20 @@ def date_parts(days: np.ndarray, hour: bool) -> np.ndarray:
         columns += [np.sin(angle), np.cos(angle)]
     columns.append(days)
     return np.column_stack(columns).astype(np.float64)
+
+
+def marks_months(days: np.ndarray) -> bool:
+    """Whether dates (days since 1970-01-01, finite) are each the first or the last day of
+    their month, over two months at least: monthly data (``2021-03``, month-end
+    statistics), whose weekday is an accident of the calendar, noise to a network."""
+    whole = np.floor(days)
+    if days.size == 0 or np.any(days != whole):
+        return False
+    stamps = whole.astype("int64").astype("datetime64[D]")
+    month_start = stamps.astype("datetime64[M]").astype("datetime64[D]")
+    next_start = (stamps.astype("datetime64[M]") + 1).astype("datetime64[D]")
+    edge = (stamps == month_start) | (stamps == next_start - 1)
+    return bool(np.all(edge)) and len(np.unique(month_start)) >= 2
 
 
 def hashed_words(texts: Sequence[str | None], buckets: int = HASH_BUCKETS) -> np.ndarray:
