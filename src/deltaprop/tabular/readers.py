@@ -929,6 +929,7 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
             name, top = found
             header, title = _excel_header(top)
             frame = pd.read_excel(book, sheet_name=name, dtype=object, header=header)
+            percent = _percent_columns(book.book[name], header)  # the sheet pandas opened
     except (MemoryError, _SheetError):
         raise
     except Exception as exc:
@@ -947,7 +948,7 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
     empty = [str(c) for c in frame.columns if frame[c].isna().all()]
     if empty and len(frame):
         _formulas_warning(path, name, header, list(frame.columns), empty)
-    frame = _percents_as_shown(frame, path, name, header)
+    frame = _percents_as_shown(frame, path, percent)
     if sheet is None and name != names[0]:
         skipped = names[: names.index(name)]
         warnings.warn(
@@ -1007,31 +1008,29 @@ def _shows_percent(number_format: str) -> bool:
     return "%" in _FORMAT_LITERALS.sub("", number_format)
 
 
-def _percents_as_shown(frame: Any, path: Path, sheet: str, header: int) -> Any:
-    """The frame with each column whose numbers the sheet formats as percentages (all of
-    them, in its first :data:`PERCENT_ROWS_READ` data rows) read as the numbers shown:
-    the cell 0.479 shown ``47.9%`` is 47.9, as a CSV export of the sheet writes it and
-    as ``read_table`` reads ``47.9%`` in a CSV file, so that a model reads the table the
-    same way from either. Said in a :class:`DataWarning`."""
-    import openpyxl
-
-    book = openpyxl.load_workbook(path, read_only=True)
+def _percent_columns(sheet: Any, header: int) -> list[int]:
+    """The columns whose numbers ``sheet`` (openpyxl's, as ``read_excel`` read it: from
+    its first used row, the header ``header`` rows down) formats as percentages, all of
+    them in its first :data:`PERCENT_ROWS_READ` data rows."""
     percent: dict[int, bool] = {}
-    try:
-        # the rows read_excel reads: from the sheet's first used row, the header's first
-        rows = book[sheet].iter_rows(min_row=None)
-        for i, row in enumerate(rows):
-            if i <= header:
-                continue
-            if i > header + PERCENT_ROWS_READ:
-                break
-            for j, cell in enumerate(row):
-                if getattr(cell, "data_type", None) == "n" and cell.value is not None:
-                    shown = _shows_percent(str(getattr(cell, "number_format", "")))
-                    percent[j] = percent.get(j, True) and shown
-    finally:
-        book.close()
-    columns = [j for j, shown in sorted(percent.items()) if shown and j < frame.shape[1]]
+    for i, row in enumerate(sheet.iter_rows(min_row=None)):
+        if i <= header:
+            continue
+        if i > header + PERCENT_ROWS_READ:
+            break
+        for j, cell in enumerate(row):
+            if getattr(cell, "data_type", None) == "n" and cell.value is not None:
+                shown = _shows_percent(str(getattr(cell, "number_format", "")))
+                percent[j] = percent.get(j, True) and shown
+    return [j for j, shown in sorted(percent.items()) if shown]
+
+
+def _percents_as_shown(frame: Any, path: Path, percent: list[int]) -> Any:
+    """The frame with the columns ``percent`` (:func:`_percent_columns`) read as the
+    numbers shown: the cell 0.479 shown ``47.9%`` is 47.9, as a CSV export of the sheet
+    writes it and as ``read_table`` reads ``47.9%`` in a CSV file, so that a model reads
+    the table the same way from either. Said in a :class:`DataWarning`."""
+    columns = [j for j in percent if j < frame.shape[1]]
     if not columns:
         return frame
     frame = frame.copy()
@@ -1234,10 +1233,10 @@ def _read_parquet(path: Path, pd: Any) -> Any:
     try:
         _check_parquet_sizes(path)
         frame = _index_as_columns(pd.read_parquet(path))
-        frame = _categories_as_written(frame, pyarrow.parquet.ParquetDataset(path).schema, pd)
+        schema = pyarrow.parquet.ParquetDataset(path).schema
+        frame = _categories_as_written(frame, schema, pd)
         if any(dtype.kind == "O" for dtype in frame.dtypes):
             # list, struct and map columns arrive as objects: record their Arrow types
-            schema = pyarrow.parquet.ParquetDataset(path).schema
             frame.attrs[NESTED_TYPES] = {
                 field.name: str(field.type)
                 for field in schema
