@@ -24,7 +24,7 @@ from deltaprop.cli.terminal import terminal_safe
 from deltaprop.estimators.plan import HIDDEN_ACTIVATIONS, OUTPUT_ACTIVATIONS
 from deltaprop.files.container import load, save, write_atomically
 from deltaprop.tabular import TabularModel, read_table
-from deltaprop.tabular.columns import meant_column
+from deltaprop.tabular.columns import did_you_mean
 from deltaprop.training.history import DivergenceWarning
 
 __all__ = [
@@ -95,8 +95,7 @@ def read_table_at(
 
 def no_such_target(args: argparse.Namespace, columns: Sequence[str]) -> UsageError:
     """The error for ``--target`` naming no column of DATA, led by the one it may mean."""
-    meant = meant_column(args.target, columns)
-    said = f"did you mean {meant!r}? " if meant else ""
+    said = did_you_mean(args.target, columns)
     sheet = getattr(args, "sheet", None)
     where = f"sheet {sheet!r} of {args.data!r}" if sheet is not None else repr(args.data)
     return UsageError(

@@ -48,6 +48,7 @@ __all__ = [
     "column_names",
     "columns_shown",
     "describe_rows",
+    "did_you_mean",
     "feature_numbers",
     "folded_yes_no",
     "holds_booleans",
@@ -79,6 +80,7 @@ __all__ = [
     "require_pandas",
     "row_numbers",
     "rows_described",
+    "rows_listed",
     "table_frame",
     "task_rule",
     "text_key",
@@ -531,7 +533,8 @@ def rows_described(examples: Sequence[tuple[int, str]], total: int) -> str:
 
 
 def describe_rows(rows: np.ndarray, series: Any) -> str:
-    """:func:`rows_described` for the 0-based ``rows`` of ``series``."""
+    """:func:`rows_described` for the 0-based ``rows`` of ``series`` (a Series, or a
+    :class:`~deltaprop.tabular.plain.PlainTable`'s column)."""
     return rows_described(_examples(rows, series), len(rows))
 
 
@@ -539,7 +542,8 @@ def _examples(rows: np.ndarray, series: Any) -> list[tuple[int, str]]:
     """(row number, repr) of the values of ``series`` at its first 0-based ``rows``."""
     shown = rows[:SHOW]
     numbers = row_numbers(shown, len(series))
-    return [(r, repr(series.iloc[i])) for r, i in zip(numbers, shown, strict=True)]
+    values = series.iloc if hasattr(series, "iloc") else series
+    return [(r, repr(values[i])) for r, i in zip(numbers, shown, strict=True)]
 
 
 #: What to do about values that are not numbers: in a feature, a target, a weight column.
@@ -993,12 +997,17 @@ def meant_column(name: str, columns: Sequence[str]) -> str | None:
     return near[0] if near else None
 
 
+def did_you_mean(name: str, names: Sequence[str]) -> str:
+    """``"did you mean 'x'? "`` for a name that ``names`` lack, where :func:`meant_column`
+    finds the one it may mean; else nothing."""
+    meant = meant_column(name, names)
+    return f"did you mean {meant!r}? " if meant else ""
+
+
 def columns_shown(name: str, columns: Sequence[str]) -> str:
     """``"(columns: [...])"`` for a column ``name`` the table lacks, led by the one it may
-    mean (:func:`meant_column`)."""
-    meant = meant_column(name, columns)
-    said = f"did you mean {meant!r}? " if meant else ""
-    return f"({said}columns: {[str(c) for c in columns][:20]})"
+    mean (:func:`did_you_mean`)."""
+    return f"({did_you_mean(name, columns)}columns: {[str(c) for c in columns][:20]})"
 
 
 def missing_mask(series: Any, pd: Any) -> np.ndarray:
@@ -1011,9 +1020,14 @@ def missing_rows_text(name: str, rows: Sequence[int], total: int) -> str:
 
     ``rows`` lists the first (1-based) row numbers; at most ``SHOW`` are shown.
     """
-    shown = ", ".join(str(r) for r in rows[:SHOW]) + (", ..." if total > SHOW else "")
     plural = "s" if total > 1 else ""
+    shown = rows_listed(rows, total)
     return f"column {name!r} has missing values in {total} row{plural} (row{plural} {shown})"
+
+
+def rows_listed(rows: Sequence[int], total: int) -> str:
+    """``"1, 4, ..."``: the first (1-based) row numbers of ``total``, at most ``SHOW``."""
+    return ", ".join(str(r) for r in rows[:SHOW]) + (", ..." if total > SHOW else "")
 
 
 def missing_rows_error(name: str, rows: Sequence[int], total: int, hint: str) -> ValueError:

@@ -54,6 +54,7 @@ from deltaprop.tabular.columns import (
     missing_text,
     numbered_as,
     row_numbers,
+    rows_listed,
     table_frame,
 )
 from deltaprop.tabular.plain import PlainTable
@@ -292,20 +293,17 @@ class TabularModel:
         unseen = self.preprocessor_.unseen_labels(frame[target])
         if not unseen.any() or unseen.all():
             return frame, sample_weight, kept
-        rows = np.flatnonzero(unseen)
-        with numbered_as(kept):
-            numbers = row_numbers(rows[:SHOW], len(unseen))
+        table_rows = np.arange(len(unseen)) if kept is None else kept
+        rows = table_rows[unseen] + 1
         labels = sorted({str(v).strip() for v in frame[target].to_numpy()[unseen]})
-        shown = ", ".join(map(str, numbers)) + (", ..." if len(rows) > SHOW else "")
         warnings.warn(
-            f"target column {target!r}: {len(rows)} row(s) (rows {shown}) hold label(s) the "
-            f"model was not trained on, {labels[:SHOW]}: not scored (the model can predict "
-            f"only {self.classes_.tolist()[:20]})",
+            f"target column {target!r}: {len(rows)} row(s) (rows {rows_listed(rows, len(rows))}) "
+            f"hold label(s) the model was not trained on, {labels[:SHOW]}: not scored (the "
+            f"model can predict only {self.classes_.tolist()[:20]})",
             DataWarning,
             stacklevel=3,
         )
         frame, sample_weight = _rows_kept(frame, sample_weight, ~unseen)
-        table_rows = np.arange(len(unseen)) if kept is None else kept
         return frame, sample_weight, table_rows[~unseen]
 
     def _fit_plain(self, pre, X, y, weights, target, weight_column, resume) -> TabularModel:
@@ -570,7 +568,7 @@ class TabularModel:
             actual = self.preprocessor_.inverse_transform_target(y_true)
             return {**report, **_regression_report(actual, predicted, weights)}
 
-        # -- export -----------------------------------------------------------------------
+    # -- export -----------------------------------------------------------------------
 
     def to_onnx(
         self, path: str | os.PathLike, *, opset: int | None = None, dtype: Any = None

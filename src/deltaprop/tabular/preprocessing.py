@@ -60,6 +60,7 @@ from deltaprop.tabular.columns import (
     class_labels,
     clean_text,
     columns_shown,
+    describe_rows,
     folded_yes_no,
     in_family,
     infer_task,
@@ -71,7 +72,6 @@ from deltaprop.tabular.columns import (
     parse_numbers,
     reads_yes_no,
     row_numbers,
-    rows_described,
     table_frame,
     text_key,
     truth_family,
@@ -801,10 +801,7 @@ class Preprocessor:
                 counts["not_numbers"] = int(bad.sum())
                 if bad.any():
                     rows = np.flatnonzero(bad)
-                    cells = series if pd is None else series.iloc
-                    numbers = row_numbers(rows[:SHOW], len(series))
-                    examples = [(r, repr(cells[i])) for r, i in zip(numbers, rows, strict=False)]
-                    counts["not_numbers_rows"] = rows_described(examples, len(rows))  # type: ignore[assignment]
+                    counts["not_numbers_rows"] = describe_rows(rows, series)  # type: ignore[assignment]
                 if bad.any() and self.fill_values_ is None:
                     raise ValueError(
                         f"column {name!r} holds values that are not numbers: "
@@ -819,11 +816,7 @@ class Preprocessor:
                     month_first = not_day_first(clean_text(series, pd), pd)
                     counts["not_day_first"] = int(month_first.sum())
                     rows = np.flatnonzero(month_first)
-                    numbers = row_numbers(rows[:SHOW], len(series))
-                    examples = [
-                        (r, repr(series.iloc[i])) for r, i in zip(numbers, rows, strict=False)
-                    ]
-                    counts["not_day_first_rows"] = rows_described(examples, len(rows))  # type: ignore[assignment]
+                    counts["not_day_first_rows"] = describe_rows(rows, series)  # type: ignore[assignment]
             counts["missing"] = int(missing.sum())
             values = self._fill(name, values, missing)
             if kind == "numeric":

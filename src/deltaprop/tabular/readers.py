@@ -46,10 +46,10 @@ from deltaprop.tabular.columns import (
     SHOW,
     DataWarning,
     column_names,
+    did_you_mean,
     holds_booleans,
     is_missing_value,
     looks_decimal_comma,
-    meant_column,
     number_from_text,
     parse_numbers,
     read_written_numbers,
@@ -917,8 +917,7 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
         with pd.ExcelFile(path, engine="openpyxl") as book:
             names = [str(name) for name in book.sheet_names]
             if sheet is not None and sheet not in names:
-                meant = meant_column(sheet, names)
-                said = f"did you mean {meant!r}? " if meant else ""
+                said = did_you_mean(sheet, names)
                 raise _SheetError(f"{where!r} has no sheet {sheet!r} ({said}its sheets: {names})")
             found = _sheet_with_a_table(book, pd, names if sheet is None else [sheet])
             if found is None:
