@@ -6,12 +6,15 @@ import pytest
 pytest.importorskip("sklearn")
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import InvalidParameterError
 
 import deltaprop as dp
 from deltaprop.estimators.plain_recipe import auto_batch_size, auto_epochs, validation_split
 from deltaprop.files import ModelFileError, read_header
+from deltaprop.tabular import Preprocessor
 
 SMALL = {"hidden_layer_sizes": (8, 8), "n_ensemble": 3, "max_epochs": 40, "learning_rate": 0.02}
 
@@ -379,11 +382,6 @@ def test_a_loaded_recipe_model_predicts_without_building_the_estimator(tmp_path)
 
 
 def test_a_preprocessor_without_a_target_is_a_pipeline_step():
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-
-    from deltaprop.tabular import Preprocessor
-
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"size": rng.normal(size=120), "colour": rng.choice(["red", "blue"], 120)})

@@ -12,9 +12,10 @@ weight, an ID or dropped on request:
    ``"identifier"``
    when they are distinct integers counting the rows (1..n, 0..n-1) or the column is
    named like an ID or a pandas index; ``"categorical"`` when they are integer codes
-   named like codes of places or units (``county``, ``townid``, ``schidkn``, ``distcod``:
-   :data:`MAX_CODE_CATEGORIES` values at most, :data:`ROWS_PER_CODE` rows each on
-   average); else ``"numeric"``; a column without one finite number is ``"dropped"``;
+   named like codes of places or units (``county``, ``townid``, ``schidkn``, ``distcod``)
+   or IDs that repeat (``id``: a household's purchases), :data:`MAX_CODE_CATEGORIES`
+   values at most, :data:`ROWS_PER_CODE` rows each on average; else ``"numeric"``; a
+   column without one finite number is ``"dropped"``;
 4. dates and timestamps (every present value looks like one; impossible dates such as
    ``0000-00-00``, at most half of them, are read as missing): ``"datetime"``;
 5. text: ``"identifier"`` when (nearly) every row has its own value without spaces,
