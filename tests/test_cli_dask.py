@@ -337,12 +337,12 @@ def test_early_stopping_and_id_columns_through_dask(scheduler, tmp_path, capsys)
         np.testing.assert_allclose(wa, wb, rtol=1e-8, atol=1e-12)
 
 
-def _median_robust_both_ways(frame, target, scheduler, tmp_path):
+def _median_robust_both_ways(frame, target, scheduler, tmp_path, options=()):
     """The models of ``train --dask`` and in memory (median fill, robust scaling); argv."""
     folder, single = _write(frame, tmp_path)
     common = ["--target", target, "--hidden", "5", "--seed", "2", "--quiet", "--tol", "0"]
     common += ["--solver", "lbfgs", "--max-iter", "15", "--impute", "median"]
-    common += ["--scaling", "robust"]
+    common += ["--scaling", "robust", *options]
     dask_model, memory_model = str(tmp_path / "dask.deltaprop"), str(tmp_path / "mem.deltaprop")
     argv = ["train", folder, "--out", dask_model, "--dask-scheduler", scheduler, *common]
     assert main(argv) == 0
@@ -416,6 +416,19 @@ def test_a_pandas_category_of_numbers_is_categorical_as_in_memory(scheduler, tmp
     for model in (a, b):
         assert model.preprocessor_.roles_["x2"].reason == "a pandas category column of codes"
         assert model.preprocessor_.roles_["county"].reason.startswith("9 integer codes named")
+    _assert_same_model(a, b, rtol=1e-8)
+
+
+def test_columns_declared_numeric_are_numbers_as_in_memory(scheduler, tmp_path):
+    frame = _table()
+    frame["x2"] = pd.Categorical(frame["x2"])
+    frame["county"] = np.arange(len(frame)) % 9 + 101
+    options = ["--numeric", "x2,county"]
+    a, b, _ = _median_robust_both_ways(frame, "label", scheduler, tmp_path, options)
+    for model in (a, b):
+        for name in ("x2", "county"):
+            assert model.preprocessor_.roles_[name].role == "numeric"
+            assert model.preprocessor_.roles_[name].reason == "declared numeric"
     _assert_same_model(a, b, rtol=1e-8)
 
 

@@ -522,3 +522,28 @@ def test_dry_run_names_the_task_and_counts_that_may_be_a_regression(tmp_path, ca
         main(["train", str(path), "--target", "visits", "--dry-run", "--task", "regression"]) == 0
     )
     assert capsys.readouterr().out.splitlines()[-1] == "task: regression of 'visits' (given)"
+
+
+def test_numeric_declares_columns_numbers_and_says_so(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    county = rng.integers(1, 6, 120)
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "county,word,y\n"
+        + "".join(
+            f"{c},w{c % 2},{2.0 * c + e:.4f}\n"
+            for c, e in zip(county, rng.normal(size=120), strict=True)
+        )
+    )
+    argv = ["train", str(path), "--target", "y", "--dry-run"]
+    assert main(argv) == 0
+    assert "integer codes named like codes of places" in capsys.readouterr().out
+    assert main([*argv, "--numeric", "county"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("county"))
+    assert line.split() == ["county", "numeric", "scaled", "declared", "numeric"]
+    assert main([*argv, "--numeric", "word"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "deltaprop: error: --numeric word: the column holds no number ('w0', 'w1')"
+    )
+    assert main([*argv, "--numeric", "county", "--categorical", "county"]) == 2
+    assert "named by both --categorical and --numeric" in capsys.readouterr().err

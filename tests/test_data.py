@@ -1023,3 +1023,64 @@ def test_dates_that_mark_months_have_no_weekday(tmp_path):
     dp.save(model, tmp_path / "m.deltaprop")
     loaded = dp.load(tmp_path / "m.deltaprop")
     np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
+
+
+def test_columns_declared_numeric_are_scaled_whatever_the_rules_say(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 90
+    frame = pd.DataFrame(
+        {
+            "county": rng.integers(1, 8, n),  # codes by their name
+            "id": np.arange(n) % 30 + 500,  # an ID that repeats
+            "cyl": pd.Categorical(rng.choice([4, 6, 8], n)),  # a pandas category of numbers
+            "flag": rng.random(n) > 0.5,  # booleans
+            "row": np.arange(1, n + 1),  # integers counting the rows
+            "y": rng.normal(size=n),
+        }
+    )
+    declared = ["county", "id", "cyl", "flag", "row"]
+    assert {r.role for n_, r in infer_roles(frame, "y").items() if n_ in declared} == {
+        "categorical",
+        "identifier",
+    }
+    roles = infer_roles(frame, "y", numeric=declared)
+    assert all(
+        roles[name] == ColumnRole("numeric", "declared numeric", 0, roles[name].n_distinct)
+        for name in declared
+    )
+    assert roles["county"].n_distinct == len(np.unique(frame["county"]))
+    pre = Preprocessor("y", numeric=declared, scaling="standard").fit(frame)
+    assert [c["kind"] for c in pre.columns_] == ["numeric"] * 5
+    X = pre.transform(frame)
+    for j, name in enumerate(declared):  # (x - mean) / std, computed here
+        x = np.asarray(frame[name], dtype=np.float64)
+        np.testing.assert_allclose(X[:, j], (x - x.mean()) / x.std(), rtol=1e-12, atol=1e-12)
+    # words among the numbers: read as missing, named by row, as in any numeric column
+    worded = frame.assign(
+        county=frame["county"].astype(object).where(np.arange(n) % 10 != 4, "n/a?")
+    )
+    reason = infer_roles(worded, "y", numeric=["county"])["county"].reason
+    assert reason.startswith("declared numeric; 81 of 90 present values are numbers; 9 values")
+    assert "row 5 ('n/a?')" in reason
+    # errors in the caller's terms
+    with pytest.raises(
+        ValueError, match=r"numeric names column 'w', which holds no number \('a', 'b'\)"
+    ):
+        Preprocessor("y", numeric=["w"]).fit(frame.assign(w=["a", "b", "a"] * 30))
+    with pytest.raises(ValueError, match="named by both categorical and numeric"):
+        Preprocessor("y", numeric=["county"], categorical=["county"]).fit(frame)
+    with pytest.raises(ValueError, match=r"numeric names columns that are not features: \['y'\]"):
+        Preprocessor("y", numeric=["y"]).fit(frame)
+    # the model file keeps the declaration, and predicts alike; without it, no key
+    model = dp.TabularModel(
+        PlainTabularRegressor(n_ensemble=1, max_epochs=2, random_state=0), numeric=declared
+    ).fit(frame, "y")
+    dp.save(model, tmp_path / "m.deltaprop")
+    loaded = dp.load(tmp_path / "m.deltaprop")
+    assert loaded.numeric == loaded.preprocessor_.numeric == declared
+    assert loaded.preprocessor_.roles_ == model.preprocessor_.roles_
+    np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
+    from deltaprop.tabular.preprocessing import _preprocessor_to_state
+
+    assert _preprocessor_to_state(pre)[0]["params"]["numeric"] == declared
+    assert "numeric" not in _preprocessor_to_state(Preprocessor("y").fit(frame))[0]["params"]

@@ -119,6 +119,38 @@ def test_title_rows_above_an_xlsx_header_are_left_out_with_a_warning(tmp_path):
         assert list(read_table(tmp_path / "indexed.xlsx").columns) == ["Unnamed: 0", "x", "y"]
 
 
+@pytest.mark.parametrize("title", [False, True])
+def test_a_table_that_starts_right_of_column_a_is_read(tmp_path, title):
+    # a report's table at C3, under a title in A1 or under empty rows, with an empty
+    # column between two of its columns: read as the table alone
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    if title:
+        sheet["A1"] = "Sales report Q2"
+    rows = [["region", "units", None, "price"]]
+    rows += [["NS"[i % 2], i + 1, None, 9.5 + i] for i in range(5)]
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is not None:
+                sheet.cell(3 + r, 3 + c, value)
+    book.save(tmp_path / "offset.xlsx")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = read_table(tmp_path / "offset.xlsx")
+    said = [str(w.message) for w in caught]
+    if title:
+        assert said == [
+            f"'{tmp_path / 'offset.xlsx'}': 1 row(s) above the header left out as a title: "
+            "'Sales report Q2'"
+        ]
+    else:
+        assert said == []
+    assert list(frame.columns) == ["region", "units", "price"]
+    assert frame["region"].tolist() == ["N", "S", "N", "S", "N"]
+    np.testing.assert_array_equal(frame["price"].to_numpy(float), [9.5, 10.5, 11.5, 12.5, 13.5])
+
+
 @pytest.mark.parametrize("damage", ["local header", "deflate stream", "xml"])
 def test_a_damaged_xlsx_is_a_value_error_naming_the_file(tmp_path, damage):
     # found by the fuzz harness (tests/fuzz): zipfile's BadZipFile, zlib's error and the

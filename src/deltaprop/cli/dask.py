@@ -97,6 +97,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
             task=args.task,
             impute=IMPUTE[args.impute] if args.impute else "mean",
             categorical=args.categorical,
+            numeric=args.numeric,
             standardize=not args.no_standardize,
             # as TabularModel.fit: Poisson counts are not standardised
             standardize_target=args.loss != "poisson",
@@ -152,6 +153,7 @@ def train_on_dask(args: argparse.Namespace) -> int:
         impute=pre.impute,
         standardize=not args.no_standardize,
         categorical=args.categorical,
+        numeric=args.numeric,
         scaling=args.scaling or "standard",
         drop=args.drop,
         id_columns=args.id,

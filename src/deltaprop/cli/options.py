@@ -504,6 +504,15 @@ OPTIONS: dict[str, Option] = {
         metavar="COLUMNS",
         help="comma-separated numeric columns to one-hot encode as categories",
     ),
+    "numeric": _o(
+        "--numeric",
+        type=columns,
+        metavar="COLUMNS",
+        help=(
+            "comma-separated columns to scale as numbers whatever the rules say (integer "
+            "codes, IDs that repeat); their values that are not numbers read as missing"
+        ),
+    ),
     # output, checkpoints
     "plot": _o("--plot", metavar="FILE.png", help="draw the loss per epoch to a PNG file"),
     "checkpoint": _o(

@@ -82,6 +82,7 @@ def _table_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         task=args.task,
         impute=IMPUTE.get(args.impute),
         categorical=args.categorical,
+        numeric=args.numeric,
         standardize=not args.no_standardize,
         drop=args.drop,
         **({} if args.scaling is None else {"scaling": args.scaling}),
@@ -172,7 +173,7 @@ def _as_option(message: str) -> str:
 #: The options that read DATA (a table): not for --toy.
 _TABLE_ONLY = (
     "target", "sample_weight", "class_weight", "task", "impute", "no_standardize", "categorical",
-    "scaling", "drop", "sep", "decimal", "encoding", "sheet",
+    "numeric", "scaling", "drop", "sep", "decimal", "encoding", "sheet",
 )  # fmt: skip
 
 
@@ -208,6 +209,7 @@ def add_serve(commands: Any) -> None:
     add(parser, "no_standardize")
     add(parser, "scaling")
     add(parser, "categorical")
+    add(parser, "numeric")
     add(parser, "drop")
     add(parser, "sep")
     add(parser, "decimal")

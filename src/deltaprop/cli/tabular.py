@@ -82,6 +82,7 @@ def _preprocessing(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "impute": impute_of(args),
         "categorical": args.categorical,
+        "numeric": args.numeric,
         "scaling": args.scaling or "robust",
         "drop": args.drop,
         "id_columns": args.id,
@@ -233,6 +234,7 @@ def _train_in_memory(args: argparse.Namespace) -> int:
         id_columns=args.id or (),
         drop=args.drop or (),
         categorical=args.categorical or (),
+        numeric=args.numeric or (),
     )
     table = [(n, r.role, r.reason, r.n_missing) for n, r in roles.items()]
     if args.dry_run or not args.quiet:
@@ -455,7 +457,8 @@ _TRAIN_GROUPS = {
     "rows": ("sample_weight",),
     "reading the table": ("sep", "decimal", "encoding", "sheet"),
     "preprocessing": (
-        "impute", "scaling", "no_standardize", "categorical", "id", "drop", "dry_run",
+        "impute", "scaling", "no_standardize", "categorical", "numeric", "id", "drop",
+        "dry_run",
     ),
     "output": ("plot", "keep_diverged", "quiet", "verbose"),
     "checkpoints (MLP estimator; any of these selects --recipe mlp)": (

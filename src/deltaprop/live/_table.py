@@ -100,6 +100,7 @@ def model_from_table(
     impute: str | None = None,
     categorical: Sequence[str] | None = None,
     standardize: bool = True,
+    numeric: Sequence[str] | None = None,
     alpha: float = 0.0,
     scaling: str = "robust",
     drop: Sequence[str] | None = None,
@@ -124,7 +125,7 @@ def model_from_table(
         Seeds the initial weights.
     sample_weight : str, optional
         A column of row weights (numbers >= 0): it is not a feature.
-    task, impute, categorical, standardize, scaling, drop
+    task, impute, categorical, standardize, scaling, drop, numeric
         As :class:`deltaprop.tabular.Preprocessor` takes them.
     alpha : float, default 0.0
         The network's L2 penalty (none by default, so the loss is the data's alone).
@@ -152,6 +153,7 @@ def model_from_table(
         standardize=standardize,
         scaling=scaling,
         drop=drop,
+        numeric=numeric,
     ).fit(table)
     X = preprocessor.transform(table)
     encoded = preprocessor.transform_target(table)

@@ -564,6 +564,7 @@ def fit_preprocessor(
     scaling: str = "standard",
     drop: Sequence[str] | None = None,
     id_columns: Sequence[str] | None = None,
+    numeric: Sequence[str] | None = None,
 ) -> tuple[Preprocessor, Fitted]:
     """Fit a :class:`~deltaprop.tabular.Preprocessor` on a dask DataFrame, on the workers.
 
@@ -572,7 +573,7 @@ def fit_preprocessor(
     frame : dask.dataframe.DataFrame
     target : str
     client : distributed.Client
-    task, impute, categorical, standardize, standardize_target, drop, id_columns
+    task, impute, categorical, standardize, standardize_target, drop, id_columns, numeric
         As for :class:`~deltaprop.tabular.Preprocessor`; the default ``impute`` is
         ``"mean"`` (``"median"`` costs four more passes over the data: an exact median
         by radix selection).
@@ -613,6 +614,7 @@ def fit_preprocessor(
         scaling=scaling,
         drop=drop,
         id_columns=id_columns,
+        numeric=numeric,
         sample_weight=sample_weight,
     )
     columns = [str(c) for c in frame.columns]
@@ -649,19 +651,19 @@ def fit_preprocessor(
     pre.roles_[target] = ColumnRole("target", "the column to predict")
     if sample_weight is not None:
         pre.roles_[sample_weight] = ColumnRole("weight", "row weights")
-    numeric, categorical_ = _feature_kinds(pre, features, rows, parts, n_total)
+    summaries, categorical_ = _feature_kinds(pre, features, rows, parts, n_total)
     selector = _Selector(dask, client, partitions)
-    if impute == "most_frequent" and numeric:
-        _most_frequent_numbers(numeric, dask, client, partitions)
-    if impute == "median" and numeric:
-        selector.medians(numeric)
-    _means(numeric, impute, n_total)
+    if impute == "most_frequent" and summaries:
+        _most_frequent_numbers(summaries, dask, client, partitions)
+    if impute == "median" and summaries:
+        selector.medians(summaries)
+    _means(summaries, impute, n_total)
     robust = None
-    if pre.scaling == "robust" and standardize and numeric:
-        robust = selector.robust(numeric, n_total)
+    if pre.scaling == "robust" and standardize and summaries:
+        robust = selector.robust(summaries, n_total)
     target_stats = _target_centre(target, task_, rows, targets, n_total)
     centres = _Centres(
-        tuple((name, s["mean"], s["fill"]) for name, s in numeric.items()),
+        tuple((name, s["mean"], s["fill"]) for name, s in summaries.items()),
         tuple(categorical_),
         target,
         task_,
@@ -669,7 +671,7 @@ def fit_preprocessor(
     )
     moments = dask.delayed(_moments, pure=True)
     seconds = watched_compute(client, [moments(p, centres) for p in partitions])
-    scale_rows = _set_columns(pre, features, numeric, seconds, n_total, robust)
+    scale_rows = _set_columns(pre, features, summaries, seconds, n_total, robust)
     pre.roles_ = {c: pre.roles_[c] for c in columns}  # the table's order
     _set_target(pre, task_, target_stats, seconds, n_total)
     mean = np.array([m for m, _ in scale_rows])
@@ -714,7 +716,7 @@ def _feature_kinds(
     order, on the summaries.
     """
     hint = '; fill them, or use impute="mean" or "most_frequent"'
-    forced = set(pre.categorical or ())
+    forced, declared = set(pre.categorical or ()), set(pre.numeric or ())
     numeric, categorical = {}, []
     for name in features:
         cols = [p["features"][name] for p in parts]
@@ -723,7 +725,14 @@ def _feature_kinds(
         n_missing = sum(c["n_missing"] for c in cols)
         coded = all(c["coded"] for c in cols)  # a pandas category of numbers
         # is_numeric_column's rule: numeric when at least half the present values are
-        is_numeric = name not in forced and not coded and 2 * n_numbers >= n_numbers + n_bad
+        is_numeric = name in declared or (
+            name not in forced and not coded and 2 * n_numbers >= n_numbers + n_bad
+        )
+        if name in declared and not n_numbers:
+            raise SpelledError(
+                f"numeric names column {name!r}, which holds no number",
+                f"--numeric {name}: the column holds no number",
+            )
         if is_numeric:
             _check_numbers(name, rows, cols, n_bad if pre.impute is None else 0, n_numbers)
             n_missing += n_bad  # read as missing, as in memory
@@ -740,7 +749,9 @@ def _feature_kinds(
                     )
                 ),
             )
-        codes = _integer_codes(name, cols, n_numbers) if is_numeric else None
+        codes = (
+            None if name in declared or not is_numeric else _integer_codes(name, cols, n_numbers)
+        )
         if not is_numeric or codes is not None:
             categorical.append(name)
             why = "a pandas category column of codes" if coded else "text (through Dask)"
@@ -757,6 +768,8 @@ def _feature_kinds(
         written = {c["written"] for c in cols} - {None}
         if len(written) == 1:  # (each partition reads its own cells)
             reason = f"{reason} ({written_reason(written.pop())})"
+        if name in declared:
+            reason = "declared numeric" + (f"; {reason}" if n_bad or written else "")
         pre.roles_[name] = ColumnRole("numeric", reason, n_missing)
         numeric[name] = {
             "sum": math.fsum(c["sum"] for c in cols),

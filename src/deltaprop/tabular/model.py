@@ -128,6 +128,9 @@ class TabularModel:
         Scale the numeric feature columns.
     categorical : sequence of str, optional
         Columns to one-hot encode although their values are numbers.
+    numeric : sequence of str, optional
+        Columns to scale as numbers whatever the rules say (integer codes, IDs that
+        repeat, a pandas category of numbers): values that are not numbers read as missing.
     scaling : {"robust", "standard"}, default "robust"
         How numeric columns are scaled (see :class:`~deltaprop.tabular.Preprocessor`).
     add_indicator : bool, default True
@@ -180,6 +183,7 @@ class TabularModel:
         add_indicator: bool = True,
         drop: Any = None,
         id_columns: Any = None,
+        numeric: Any = None,
     ) -> None:
         self.estimator = estimator
         self.task = task
@@ -190,6 +194,7 @@ class TabularModel:
         self.add_indicator = add_indicator
         self.drop = drop
         self.id_columns = id_columns
+        self.numeric = numeric
 
     # -- fitting ----------------------------------------------------------------------
     def fit(
@@ -259,6 +264,7 @@ class TabularModel:
                 drop=self.drop,
                 id_columns=self.id_columns,
                 sample_weight=weight_column,
+                numeric=self.numeric,
             ).fit(full)
             X = pre.transform(frame)
             y = pre.transform_target(frame)
@@ -845,6 +851,7 @@ def _model_from_state(config: dict, arrays: ArrayStore) -> TabularModel:
         add_indicator=pre.add_indicator,
         drop=pre.drop,
         id_columns=pre.id_columns,
+        numeric=pre.numeric,
     )
     return model._set_fitted(pre, estimator, target, weight)
 

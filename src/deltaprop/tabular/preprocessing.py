@@ -289,6 +289,10 @@ class Preprocessor:
         ``ValueError`` naming the column.
     categorical : sequence of str, optional
         Columns to one-hot encode even though their values are numbers.
+    numeric : sequence of str, optional
+        Columns to scale as numbers whatever the rules say (integer codes, IDs that
+        repeat, a pandas category of numbers, mostly text): their values that are not
+        numbers are read as missing, as in any numeric column.
     standardize : bool, default True
         Scale the numeric feature columns (``scaling``); False keeps them as they are.
     standardize_target : bool, default True
@@ -352,6 +356,7 @@ class Preprocessor:
         drop: Sequence[str] | None = None,
         id_columns: Sequence[str] | None = None,
         sample_weight: str | None = None,
+        numeric: Sequence[str] | None = None,
     ) -> None:
         # kept as given: scikit-learn's clone() rebuilds a Pipeline's step from get_params()
         # and checks that each value came back as the object it passed
@@ -368,6 +373,7 @@ class Preprocessor:
             "drop": drop,
             "id_columns": id_columns,
             "sample_weight": sample_weight,
+            "numeric": numeric,
         }
         if target is not None and not isinstance(target, str):
             raise TypeError(f"target must be a column name (str) or None, got {target!r}")
@@ -394,6 +400,7 @@ class Preprocessor:
         self.drop = list(_names(drop, "drop"))
         self.id_columns = list(_names(id_columns, "id_columns"))
         self.sample_weight = sample_weight
+        self.numeric = None if numeric is None else list(_names(numeric, "numeric"))
         self._params = given
         self._read_as = {name: getattr(self, name) for name in given}
 
@@ -432,6 +439,7 @@ class Preprocessor:
             id_columns=self.id_columns,
             drop=self.drop,
             categorical=self.categorical or (),
+            numeric=self.numeric or (),
         )
         features = [name for name, role in roles.items() if role.is_feature]
         if not features:
@@ -458,19 +466,20 @@ class Preprocessor:
         return self
 
     def _check_names(self, columns: list[str]) -> None:
-        """The target is a column; ``categorical`` names feature columns."""
+        """The target is a column; ``categorical`` and ``numeric`` name feature columns."""
         if self.target is not None and self.target not in columns:
             raise ValueError(
                 f"target column {self.target!r} is not in the table "
                 f"{columns_shown(self.target, columns)}"
             )
         left_out = {self.target, self.sample_weight, *self.drop, *self.id_columns}
-        unknown = sorted(set(self.categorical or ()) - (set(columns) - left_out))
-        if unknown:
-            raise SpelledError(
-                f"categorical names columns that are not features: {unknown}",
-                f"--categorical names columns that are not features: {unknown}",
-            )
+        for parameter in ("categorical", "numeric"):
+            unknown = sorted(set(getattr(self, parameter) or ()) - (set(columns) - left_out))
+            if unknown:
+                raise SpelledError(
+                    f"{parameter} names columns that are not features: {unknown}",
+                    f"--{parameter} names columns that are not features: {unknown}",
+                )
 
     def _fit_column(self, name: str, role: str, series: Any, pd: Any) -> tuple[dict, Any, list]:
         """One feature column: its entry in ``columns_``, its fill value, its scaled stats."""
@@ -1092,13 +1101,15 @@ _PARAMS = (
     "drop",
     "id_columns",
     "sample_weight",
+    "numeric",
 )
 
 
 def _preprocessor_to_state(pre: Preprocessor) -> tuple[dict, dict[str, np.ndarray]]:
     pre._check_fitted()
     config = {
-        "params": {key: getattr(pre, key) for key in _PARAMS},
+        # numeric only when given: files without it read as they did in earlier versions
+        "params": {key: getattr(pre, key) for key in _PARAMS if key != "numeric" or pre.numeric},
         "roles": [
             {
                 "name": name,
@@ -1195,7 +1206,7 @@ def _preprocessor_from_state(config: dict, arrays: ArrayStore) -> Preprocessor:
     )
     check_keys(config, keys, "config")
     params = get_field(config, "params", dict, "config")
-    check_keys(params, _PARAMS, "config.params")
+    check_keys(params, tuple(k for k in _PARAMS if k != "numeric" or k in params), "config.params")
     try:
         pre = Preprocessor(**params)
     except (TypeError, ValueError) as exc:

@@ -947,7 +947,7 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
     empty = [str(c) for c in frame.columns if frame[c].isna().all()]
     if empty and len(frame):
         _formulas_warning(path, name, header, list(frame.columns), empty)
-    frame = _percents_as_shown(frame, path, percent)
+    frame = _without_spacers(_percents_as_shown(frame, path, percent), top, header)
     if sheet is None and name != names[0]:
         skipped = names[: names.index(name)]
         warnings.warn(
@@ -1103,19 +1103,40 @@ class _SheetError(ValueError):
 def _excel_header(top: Any) -> tuple[int, list[str]]:
     """The header's row in a sheet's first rows, and the title rows above it.
 
-    Reports put a title (a cell or two) above the table. The header is the first row
-    whose every cell is filled, when every cell of it is text and no number, and it
-    comes within :data:`MAX_PREAMBLE_LINES` rows; else the first row, as usual.
+    Reports put a title (a cell or two) above the table, and may start the table below
+    and to the right of the first cell (at C3). The header is the first row whose every
+    cell is filled over the table's columns (those with a cell in it or below it), when
+    every such cell is text and no number, and it comes within
+    :data:`MAX_PREAMBLE_LINES` rows; else the first row, as usual.
     """
     filled = top.notna().to_numpy()
-    full = np.flatnonzero(filled.all(axis=1)[: MAX_PREAMBLE_LINES + 1])
-    if not len(full) or full[0] == 0:
-        return 0, []  # the usual header, or no full row to stand for one
-    k = int(full[0])
-    if not all(isinstance(c, str) and not _is_number(c) for c in top.iloc[k].tolist()):
-        return 0, []
+    for k in range(min(len(top), MAX_PREAMBLE_LINES + 1)):
+        columns = filled[k:].any(axis=0)  # a title's own column is not the table's
+        if columns.any() and filled[k][columns].all():
+            break
+    else:
+        return 0, []  # no full row to stand for a header
+    names = top.iloc[k][columns].tolist()
+    if k == 0 or not all(isinstance(c, str) and not _is_number(c) for c in names):
+        return 0, []  # the usual header
     title = [" ".join(str(c) for c in row[row.notna()]) for _, row in top[:k].iterrows()]
     return k, [t for t in title if t.strip()]
+
+
+def _without_spacers(frame: Any, top: Any, header: int) -> Any:
+    """The frame without the sheet's columns that hold nothing, not even a name: those
+    left of a table that starts to the right of column A, or empty between its columns."""
+    if header >= len(top):
+        return frame
+    names = top.iloc[header].tolist()
+    spacers = [
+        i
+        for i, name in enumerate(names[: frame.shape[1]])
+        if is_missing_value(name) and frame.iloc[:, i].isna().all()
+    ]
+    if not spacers or len(spacers) == frame.shape[1]:
+        return frame
+    return frame.iloc[:, [i for i in range(frame.shape[1]) if i not in set(spacers)]]
 
 
 def _check_npz_members(path: Path) -> None:

@@ -4,7 +4,8 @@
 plain words; :class:`~deltaprop.tabular.Preprocessor` encodes each role its own way and
 keeps the roles it used (``roles_``), so ``deltaprop info`` and ``deltaprop train
 --dry-run`` can print them. The rules, in order, for a column that is not the target, the
-weight, an ID or dropped on request:
+weight, an ID, dropped on request, or declared categorical or numeric (``categorical``,
+``numeric``: then that is its role, whatever the rules below would say):
 
 1. no value at all, or one value in every row: ``"constant"`` (dropped);
 2. booleans and Yes/No-like text: ``"categorical"``;
@@ -48,6 +49,7 @@ from deltaprop.tabular.columns import (
     describe_rows,
     folded_yes_no,
     holds_booleans,
+    is_missing_value,
     is_numeric_column,
     is_numeric_dtype,
     nested_error,
@@ -411,9 +413,12 @@ def _text_role(name: str, series: Any, pd: Any) -> ColumnRole:
     return _role("categorical", f"{n_folded} distinct values{in_any_case}", missing, n_folded)
 
 
-def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
-    """The role of one feature column (rules 1-5 of the module docstring)."""
-    if forced or coded_categories(series, pd):
+def _feature_role(name: str, series: Any, forced: str | None, pd: Any) -> ColumnRole:
+    """The role of one feature column (rules 1-5 of the module docstring), or the role
+    ``forced`` by name (``"categorical"``, ``"numeric"``)."""
+    if forced == "numeric":
+        return _declared_numeric(name, series, pd)
+    if forced == "categorical" or coded_categories(series, pd):
         strings = category_strings(series, pd)
         missing = np.array([s is None for s in strings], dtype=bool)
         distinct = sorted(set(strings[~missing].tolist()))
@@ -433,16 +438,58 @@ def _feature_role(name: str, series: Any, forced: bool, pd: Any) -> ColumnRole:
         role = _numeric_role(name, numbers, missing | not_numbers)
         if role.role != "numeric":
             return role
-        reason = role.reason
-        if not_numbers.any():
-            rows = np.flatnonzero(not_numbers)
-            reason = read_as_missing_reason(
-                int((~missing & ~not_numbers).sum()), len(rows), describe_rows(rows, series)
-            )
-        if written is not None:  # said, as the readers' warning says it
-            reason = f"{reason} ({written_reason(written)})"
-        return dataclasses.replace(role, reason=reason)
+        return _numbers_read(role, series, missing, not_numbers, written)
     return _text_role(name, series, pd)
+
+
+def _numbers_read(
+    role: ColumnRole, series: Any, missing: np.ndarray, not_numbers: np.ndarray, written: Any
+) -> ColumnRole:
+    """A numeric role whose reason also says which values were read as missing and how the
+    numbers were written."""
+    reason = role.reason
+    if not_numbers.any():
+        rows = np.flatnonzero(not_numbers)
+        reason = read_as_missing_reason(
+            int((~missing & ~not_numbers).sum()), len(rows), describe_rows(rows, series)
+        )
+    if written is not None:  # said, as the readers' warning says it
+        reason = f"{reason} ({written_reason(written)})"
+    return dataclasses.replace(role, reason=reason)
+
+
+def _declared_numeric(name: str, series: Any, pd: Any) -> ColumnRole:
+    """A column declared numeric: its numbers scaled whatever the rules would say (codes,
+    IDs, a pandas category, booleans as 0 and 1); its other values read as missing.
+
+    Raises
+    ------
+    ValueError
+        When no value of the column is a number.
+    """
+    if holds_booleans(series, pd):
+        series = series.map(lambda v: v if is_missing_value(v) else float(v))
+    numbers, missing, written = numbers_as_written(series, pd)
+    not_numbers = ~missing & np.isnan(numbers)
+    present = numbers[~missing & ~not_numbers]
+    if not present.size:
+        examples = sorted({str(v) for v in series[not_numbers].tolist()})[:3]
+        shown = f" ({', '.join(map(repr, examples))})" if examples else ""
+        raise SpelledError(
+            f"numeric names column {name!r}, which holds no number{shown}",
+            f"--numeric {name}: the column holds no number{shown}",
+        )
+    distinct = np.unique(present)
+    constant = _constant(missing | not_numbers, [float(v) for v in distinct[:2]])
+    if constant is not None:
+        return constant
+    if not np.isfinite(present).any():
+        return _role("dropped", "no finite number (only infinities)", missing, len(distinct))
+    role = _role("numeric", "declared numeric", missing | not_numbers, len(distinct))
+    described = _numbers_read(role, series, missing, not_numbers, written)
+    if described.reason == role.reason:
+        return role
+    return dataclasses.replace(role, reason=f"declared numeric; {described.reason}")
 
 
 def infer_roles(
@@ -453,6 +500,7 @@ def infer_roles(
     id_columns: Iterable[str] = (),
     drop: Iterable[str] = (),
     categorical: Iterable[str] = (),
+    numeric: Iterable[str] = (),
 ) -> dict[str, ColumnRole]:
     """The role of every column of a table, in the table's order, each with its reason.
 
@@ -470,6 +518,10 @@ def infer_roles(
         Columns to leave out (role ``"dropped"``).
     categorical : iterable of str
         Columns to treat as categories even though their values are numbers.
+    numeric : iterable of str
+        Columns to scale as numbers whatever the rules say (integer codes, repeated IDs,
+        a pandas category of numbers, a column of integers counting the rows, mostly
+        text): their values that are not numbers are read as missing.
 
     Returns
     -------
@@ -493,11 +545,13 @@ def infer_roles(
     """
     pd = require_pandas()
     frame = table_frame(frame, pd)
+    categorical, numeric = list(categorical), list(numeric)
     named = _named_roles(
-        list(frame.columns), target, sample_weight, id_columns, drop, set(categorical)
+        list(frame.columns), target, sample_weight, id_columns, drop, categorical, numeric
     )
     roles: dict[str, ColumnRole] = {}
-    forced = set(categorical)
+    forced = {str(c).strip(): "categorical" for c in categorical}
+    forced.update({str(c).strip(): "numeric" for c in numeric})
     for name in frame.columns:
         given = named.get(name)
         error = None if given and given.role == "dropped" else nested_error(name, frame[name])
@@ -506,7 +560,7 @@ def infer_roles(
         if name in named:
             roles[name] = named[name]
         else:
-            roles[name] = _feature_role(name, frame[name], name in forced, pd)
+            roles[name] = _feature_role(name, frame[name], forced.get(name), pd)
     return roles
 
 
@@ -516,6 +570,7 @@ _FLAGS = {
     "id_columns": "--id",
     "drop": "--drop",
     "categorical": "--categorical",
+    "numeric": "--numeric",
 }
 _WHY = {
     "target": "the column to predict",
@@ -531,7 +586,8 @@ def _named_roles(
     sample_weight: str | None,
     id_columns: Iterable[str],
     drop: Iterable[str],
-    categorical: set[str],
+    categorical: Iterable[str],
+    numeric: Iterable[str],
 ) -> dict[str, ColumnRole]:
     """The roles the caller gave by name, checked against the table's columns."""
     given: list[tuple[str, str, str]] = []  # (column, role, parameter)
@@ -542,6 +598,7 @@ def _named_roles(
     given += [(str(c).strip(), "id", "id_columns") for c in id_columns]
     given += [(str(c).strip(), "dropped", "drop") for c in drop]
     given += [(str(c).strip(), "categorical", "categorical") for c in categorical]
+    given += [(str(c).strip(), "numeric", "numeric") for c in numeric]
     seen: dict[str, str] = {}
     shown = f"(columns: {columns[:20]})"
     for column, _, parameter in given:
@@ -559,4 +616,4 @@ def _named_roles(
                 f"column {column!r} is named by both {_FLAGS[seen[column]]} and {flag}",
             )
         seen[column] = parameter
-    return {c: ColumnRole(role, _WHY[role]) for c, role, _ in given if role != "categorical"}
+    return {c: ColumnRole(role, _WHY[role]) for c, role, _ in given if role in _WHY}
