@@ -398,6 +398,8 @@ def test_units_and_accounting_negatives_read_as_in_memory(scheduler, tmp_path, c
     n = len(frame)
     frame["size"] = [f"{1 + i / 8:.2f} mm" for i in range(n)]
     frame["balance"] = [f"({i * 7:,})" if i % 3 == 0 else f"{i * 7:,}" for i in range(n)]
+    # plain numbers, accounting's negatives and words: the cells read one by one alike
+    frame["mixed"] = [["4.5", "(1.5)", "n/q", "2"][i % 4] for i in range(n)]
     a, b, _ = _median_robust_both_ways(frame, "price", scheduler, tmp_path)
     roles = a.preprocessor_.roles_
     assert (
@@ -405,6 +407,11 @@ def test_units_and_accounting_negatives_read_as_in_memory(scheduler, tmp_path, c
     )
     assert roles["balance"].reason.endswith("(accounting's (12) read as -12)")
     assert b.preprocessor_.roles_["balance"].role == "numeric"
+    for model in (a, b):
+        assert model.preprocessor_.roles_["mixed"].reason.endswith(
+            "read as missing (accounting's (12) read as -12)"
+        )
+        assert model.preprocessor_.fill_values_["mixed"] == 2.0  # median of 4.5, -1.5, 2
     _assert_same_model(a, b, rtol=1e-8)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import importlib.util
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -24,7 +25,8 @@ pd = pytest.importorskip("pandas")
 
 from deltaprop.cli.main import main  # noqa: E402
 from deltaprop.files import archives  # noqa: E402
-from deltaprop.tabular import DataWarning, read_table  # noqa: E402
+from deltaprop.tabular import DataWarning, TabularModel, read_table  # noqa: E402
+from deltaprop.tabular.columns import FILE_ROWS  # noqa: E402
 from deltaprop.tabular.plain import read_small_csv  # noqa: E402
 
 
@@ -637,3 +639,92 @@ def test_a_nameless_column_holding_values_is_refused_in_a_workbook_as_in_a_csv(t
     csv.write_text("species,Bill,,mass\n,length (mm),depth (mm),\nAdelie,39.1,18.7,3750\n")
     with pytest.raises(ValueError, match=r"line 2 holds 'depth \(mm\)' in it; a header of two"):
         read_table(csv)
+
+
+# -- rows that are no data: totals, notes, the header again (the fourth user trial) -------
+def _sales(n=12):
+    rows = [f"item{i},{'ABC'[i % 3]},{10.5 * (i + 1):.1f},{i + 1}" for i in range(n)]
+    return ["Item,Group,Amount,Qty", *rows]
+
+
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+@pytest.mark.parametrize(
+    "after",
+    [
+        ["Total,,819.0,78", "Source: internal ERP export,,,"],
+        ["Total sales,,819.0,78"],
+        ["Total (EUR),,819.0,78", ",,,", "Average,,68.25,6.5"],
+        ["", "Note: preliminary figures,,,", "* rounded to one decimal,,,"],
+    ],
+    ids=["total then source", "total sales", "total then average", "notes"],
+)
+def test_totals_and_notes_under_a_table_are_left_out(tmp_path, reader, after):
+    path = tmp_path / "sales.csv"
+    path.write_text("\n".join([*_sales(), *after]) + "\n")
+    with pytest.warns(UserWarning, match="left out as (a )?(totals rows?|notes)"):
+        frame = reader(path)
+    assert len(frame) == 12
+    np.testing.assert_array_equal(np.asarray(frame["Qty"]), np.arange(1, 13))
+    assert np.asarray(frame["Amount"]).dtype == np.float64
+
+
+def test_subtotals_and_the_header_again_are_left_out_and_rows_keep_their_numbers(tmp_path):
+    lines = _sales(6)
+    groups = [*lines[1:4], "Subtotal A,,63.0,6", *lines[4:], "Subtotal B,,220.5,15"]
+    joined = [lines[0], *groups, lines[0], *_sales(3)[1:], "Grand total,,346.5,27"]
+    joined[11] = "item1,B,n/q,2"  # the file's data row 11: a value that is not a number
+    path = tmp_path / "joined.csv"
+    path.write_text("\n".join(joined) + "\n")
+    with pytest.warns(UserWarning) as caught:
+        frame = read_table(path)
+    said = " ".join(str(w.message) for w in caught)
+    assert "3 row(s) hold the sums (or means) of the rows above them" in said
+    assert "data row(s) 9 repeat the header" in said
+    assert frame["Qty"].tolist() == [1, 2, 3, 4, 5, 6, 1, 2, 3]
+    assert frame.attrs[FILE_ROWS].tolist() == [0, 1, 2, 4, 5, 6, 9, 10, 11]
+    assert read_small_csv(path) is None  # read_table numbers the rows left
+    with pytest.raises(ValueError, match=r"column 'Amount', row 11: 'n/q' is not a number"):
+        TabularModel(impute=None).fit(frame, "Qty")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_second_table_beside_the_data_is_left_out_with_a_warning(tmp_path, suffix):
+    header = ["Item", "Group", "Amount", "Qty", None, None, "Region", "Budget"]
+    rows = [
+        [f"i{i}", "ABC"[i % 3], i * 1.5, i, None, None]
+        + ([f"r{i}", i * 10] if i < 4 else [None, None])
+        for i in range(40)
+    ]
+    path = tmp_path / f"side{suffix}"
+    if suffix == ".xlsx":
+        _workbook(path, [header, *rows])
+    else:
+        cell = lambda v: "" if v is None else str(v)  # noqa: E731
+        path.write_text("\n".join(",".join(map(cell, r)) for r in [header, *rows]) + "\n")
+    with pytest.warns(UserWarning, match=r"column\(s\) 7-8 \(\['Region', 'Budget'\]\) stand apart"):
+        frame = read_table(path)
+    assert list(frame.columns) == ["Item", "Group", "Amount", "Qty"]
+    assert len(frame) == 40
+
+
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+def test_numbers_in_several_currencies_are_read_with_a_warning(tmp_path, reader):
+    path = tmp_path / "deals.csv"
+    path.write_text('Price,Won\n"$1,200",no\n€500,yes\n30 GBP,no\n12,yes\n')
+    with pytest.warns(UserWarning, match=r"'Price' \(\$, GBP, €\) write their numbers in several"):
+        frame = reader(path)
+    assert np.asarray(frame["Price"]).tolist() == [1200, 500, 30, 12]
+    one = tmp_path / "one.csv"
+    one.write_text('Price,Won\n"$1,200",no\n$500,yes\n12,yes\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.asarray(reader(one)["Price"]).tolist() == [1200, 500, 12]
+
+
+@pytest.mark.parametrize("reader", [read_table, read_small_csv], ids=["pandas", "plain"])
+def test_columns_kept_as_written_stay_so_without_a_totals_row(tmp_path, reader):
+    path = tmp_path / "codes.csv"
+    path.write_text("Code,Qty\n007,1\n012,2\n101,3\nTotal,6\n")
+    with pytest.warns(UserWarning, match="totals row"):
+        frame = reader(path, keep_spelling=["Code"])
+    assert list(np.asarray(frame["Code"])) == ["007", "012", "101"]

@@ -151,6 +151,34 @@ def test_a_table_that_starts_right_of_column_a_is_read(tmp_path, title):
     np.testing.assert_array_equal(frame["price"].to_numpy(float), [9.5, 10.5, 11.5, 12.5, 13.5])
 
 
+def test_a_workbooks_date_cells_read_as_its_csv_exports_dates(tmp_path):
+    # openpyxl gives date cells as datetime objects in an object column (found by the
+    # fourth user trial: every workbook with a date column failed with AttributeError)
+    openpyxl = pytest.importorskip("openpyxl")
+    import datetime
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["when", "units", "y"])
+    lines = ["when,units,y"]
+    for i in range(40):
+        day = datetime.datetime(2022, 1, 1) + datetime.timedelta(days=9 * i)
+        sheet.append([day, i % 7, i * 0.5])
+        sheet.cell(sheet.max_row, 1).number_format = "m/d/yyyy"
+        lines.append(f"{day.date().isoformat()},{i % 7},{i * 0.5}")
+    book.save(tmp_path / "t.xlsx")
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    from_xlsx, from_csv = read_table(tmp_path / "t.xlsx"), read_table(tmp_path / "t.csv")
+    pre = Preprocessor("y").fit(from_csv)
+    assert pre.roles_["when"].role == "datetime"
+    assert Preprocessor("y").fit(from_xlsx).columns_ == pre.columns_
+    np.testing.assert_array_equal(pre.transform(from_xlsx), pre.transform(from_csv))
+    days = (np.datetime64("2022-01-01") - np.datetime64("1970-01-01")).astype(int) + 9 * np.arange(
+        40
+    )
+    np.testing.assert_array_equal(pre.fit(from_xlsx).fill_values_["when"], np.median(days))
+
+
 @pytest.mark.parametrize("damage", ["local header", "deflate stream", "xml"])
 def test_a_damaged_xlsx_is_a_value_error_naming_the_file(tmp_path, damage):
     # found by the fuzz harness (tests/fuzz): zipfile's BadZipFile, zlib's error and the

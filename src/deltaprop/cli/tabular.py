@@ -61,7 +61,8 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
-from deltaprop.tabular.columns import DECIMAL, missing_mask, require_pandas
+from deltaprop.tabular.columns import DECIMAL, missing_mask, numbered_as, require_pandas
+from deltaprop.tabular.model import rows_with_target
 from deltaprop.tabular.plain import PlainTable, plain_csv_text, read_small_csv
 from deltaprop.tabular.readers import numbers_or_text
 from deltaprop.training.checkpoint import Checkpoint, ResumeMismatchError, describe_change
@@ -218,7 +219,9 @@ def _task_line(target: Any, args: argparse.Namespace, task: str) -> str:
 
 def _train_in_memory(args: argparse.Namespace) -> int:
     args.target = args.target.strip()
-    frame = read_table_at(args.data, args, keep_spelling=[*(args.id or ()), args.target])
+    # IDs, declared categories and the target as written: 007 is a code, not 7
+    written = [*(args.id or ()), *(args.categorical or ()), args.target]
+    frame = read_table_at(args.data, args, keep_spelling=written)
     labels = None
     if args.target in frame.columns and frame[args.target].dtype == object:
         # the target as numbers where it reads as numbers, its text kept for class labels
@@ -227,15 +230,17 @@ def _train_in_memory(args: argparse.Namespace) -> int:
         frame[args.target] = numbers_or_text(labels, require_pandas(), decimal)
     if args.target not in frame.columns:
         raise no_such_target(args, list(frame.columns))
-    roles = infer_roles(
-        frame,
-        args.target,
-        sample_weight=args.sample_weight,
-        id_columns=args.id or (),
-        drop=args.drop or (),
-        categorical=args.categorical or (),
-        numeric=args.numeric or (),
-    )
+    labelled, rows = rows_with_target(frame, args.target)  # the rows the model learns from
+    with numbered_as(rows):
+        roles = infer_roles(
+            labelled,
+            args.target,
+            sample_weight=args.sample_weight,
+            id_columns=args.id or (),
+            drop=args.drop or (),
+            categorical=args.categorical or (),
+            numeric=args.numeric or (),
+        )
     table = [(n, r.role, r.reason, r.n_missing) for n, r in roles.items()]
     if args.dry_run or not args.quiet:
         print(terminal_safe("\n".join(role_lines(table, impute_of(args)))))

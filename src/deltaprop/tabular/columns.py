@@ -26,6 +26,7 @@ import numpy as np
 __all__ = [
     "DECIMAL",
     "FEATURE_REMEDY",
+    "FILE_ROWS",
     "MAX_CLASSES_INFERRED",
     "NESTED_TYPES",
     "NULL_SPELLINGS",
@@ -47,6 +48,7 @@ __all__ = [
     "coded_categories",
     "column_names",
     "columns_shown",
+    "currency_of",
     "describe_rows",
     "did_you_mean",
     "feature_numbers",
@@ -72,9 +74,11 @@ __all__ = [
     "number_from_text",
     "numbered_as",
     "numbers_as_written",
+    "numeric_cells",
     "numeric_values",
     "parse_numbers",
     "read_as_missing_reason",
+    "read_cells_as_numbers",
     "read_written_numbers",
     "reads_yes_no",
     "require_pandas",
@@ -126,10 +130,13 @@ SHOW = 5
 NULL_SPELLINGS = frozenset(
     {"", "na", "n/a", "n.a.", "nan", "null", "none", "?", "-", "--", ".", "#n/a", "<na>", "nil"}
     # the error values a spreadsheet exports where a formula failed
-    | {"#div/0!", "#value!", "#ref!", "#name?", "#num!", "#null!"}
+    | {"#div/0!", "#value!", "#ref!", "#name?", "#num!", "#null!", "#spill!", "#calc!"}
+    # the dashes reports print for "no value", and a pivot table's empty group
+    | {"\u2014", "\u2013", "\u2012", "\u2014\u2014", "(blank)"}
 )
 
 _PERCENT = re.compile(r"^[+-]?[0-9][0-9.,\s]*$")  # what stands before a percent sign
+_TRAILING_MINUS = re.compile(r"^[0-9][0-9.,]*-$")  # 1,234.50- : an accounting export's negative
 _THOUSANDS = {
     ".": re.compile(r"^[+-]?[0-9]{1,3}([, \u00a0\u202f][0-9]{3})+(\.[0-9]*)?$"),
     ",": re.compile(r"^[+-]?[0-9]{1,3}([. \u00a0\u202f][0-9]{3})+(,[0-9]*)?$"),
@@ -209,10 +216,14 @@ def number_from_text(text: str, decimal: str = ".") -> float:
     ``decimal`` is the decimal mark (``"."`` or ``","``); the other one (and spaces)
     may separate thousands. A currency symbol ($ € £ ¥ ₹) or a currency's ISO code in
     capitals (``USD``, ``EUR``, ...: :data:`_CURRENCY_CODES`) before or after the number
-    is dropped. NaN when the text is no number. (Parentheses are not read as a negative
-    sign: ``(1)``, ``(2019)`` are labels as often as amounts.)
+    is dropped. The minus sign may be Unicode's (``"\u221212"`` -> -12) or written after
+    the number, as accounting systems export negatives (``"12.5-"`` -> -12.5). NaN when the
+    text is no number. (Parentheses are not read as a negative sign: ``(1)``, ``(2019)``
+    are labels as often as amounts.)
     """
-    text = without_currency(text.strip())
+    text = without_currency(text.strip().replace("\u2212", "-"))
+    if text[-1:] == "-" and _TRAILING_MINUS.match(text):
+        text = "-" + text[:-1]
     if text[-1:] == "%":
         text = text[:-1].rstrip()
         if not _PERCENT.match(text):
@@ -248,6 +259,19 @@ def without_currency(text: str) -> str:
     if rest[:1] in _CURRENCY:
         return sign + rest[1:].lstrip()  # "-$-12" gives "--12": no number
     return text
+
+
+def currency_of(text: str) -> str | None:
+    """The currency written before or after a number (a symbol, or an ISO code in
+    capitals): ``"$12"`` -> ``"$"``, ``"1.234,50 EUR"`` -> ``"EUR"``; else None."""
+    text = text.strip().lstrip("+-\u2212").strip()
+    for mark in (text[:1], text[-1:]):
+        if mark in _CURRENCY:
+            return mark
+    for code, beside in ((text[:3], text[3:4]), (text[-3:], text[-4:-3])):
+        if code in _CURRENCY_CODES and not beside.isalpha():
+            return code
+    return None
 
 
 def accounting_number(text: str, decimal: str = ".") -> float:
@@ -420,7 +444,12 @@ def coded_categories(series: Any, pd: Any) -> bool:
 
 
 def parse_numbers(
-    series: Any, pd: Any, decimal: str = ".", *, written: bool = True
+    series: Any,
+    pd: Any,
+    decimal: str = ".",
+    *,
+    written: bool = True,
+    unparsed: set[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(numbers, missing)``: float64 values (NaN where not a number) and the missing mask.
 
@@ -430,10 +459,11 @@ def parse_numbers(
     With ``written`` (the default), the cells left are read as the readers read a whole
     column (:func:`read_written_numbers`: accounting's ``(12)`` beside plain numbers,
     ``6.61 mm`` beside ``5 mm``), so that a table built in Python reads as the same
-    table read from a file.
+    table read from a file. ``unparsed``, when given, receives the distinct texts that
+    pandas did not read (currencies, percents: :func:`number_from_text`'s).
     """
     if not written:
-        return _numbers_and_cells(series, pd, decimal)[:2]
+        return _numbers_and_cells(series, pd, decimal, unparsed)[:2]
     numbers, missing, _ = numbers_as_written(series, pd, decimal)
     return numbers, missing
 
@@ -452,12 +482,82 @@ def numbers_as_written(
 
 
 def written_reason(how: str) -> str:
-    """What a column role's reason adds for :func:`numbers_as_written`'s ``how``."""
-    return "accounting's (12) read as -12" if how == "()" else f"written with the unit {how!r}"
+    """What a column role's reason adds for :func:`numbers_as_written`'s ``how`` (and
+    :func:`read_cells_as_numbers`')."""
+    if how == "()":
+        return "accounting's (12) read as -12"
+    if how == "yes/no":
+        return "yes and no read as 1 and 0"
+    return f"written with the unit {how!r}"
+
+
+def read_cells_as_numbers(
+    cells: Any, values: np.ndarray, bad: np.ndarray, truths: bool
+) -> tuple[np.ndarray, set[str]]:
+    """Write into ``values`` the numbers of the ``bad`` cells of a numeric column, read one
+    by one: accounting's ``(12)`` as -12, ``6.61 mm`` as 6.61 (a table to predict may hold
+    only such cells; a column may hold them beside words), and with ``truths`` the 1 or 0
+    of a truth value (``TRUE``, ``no``, in any case: a CSV export of a column of
+    booleans). Fitting and transforming read a numeric column's cells this way alike.
+
+    Returns
+    -------
+    still : ndarray of bool, shape (n_rows,)
+        The cells still not numbers.
+    hows : set of str
+        How the cells read were written: ``"()"``, ``"yes/no"`` or the unit.
+    """
+    still = bad.copy()
+    hows: set[str] = set()
+    for j in np.flatnonzero(bad):
+        cell = cells[j]
+        if not isinstance(cell, str):
+            continue
+        number, how = truth_number(cell.strip().lower()) if truths else np.nan, "yes/no"
+        if np.isnan(number):
+            number, how = accounting_number(cell), "()"
+        if np.isnan(number):
+            number, unit = unit_number(cell)
+            how = unit or ""
+        if not np.isnan(number):
+            values[j], still[j] = number, False
+            hows.add(how)
+    return still, hows
+
+
+def numeric_cells(
+    series: Any, pd: Any, as_written: tuple | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, set[str]]:
+    """A numeric column's cells as fitting reads them: :func:`numbers_as_written` (or
+    ``as_written``, its result), then the cells left one by one
+    (:func:`read_cells_as_numbers`), truth values too where the column's numbers are all
+    0 or 1 (as a table to predict is read then).
+
+    Returns
+    -------
+    numbers : ndarray of float64, shape (n_rows,)
+        NaN where missing or not a number.
+    missing, not_numbers : ndarray of bool, shape (n_rows,)
+    hows : set of str
+        How the numbers not written plainly were written (:func:`written_reason`).
+    """
+    numbers, missing, written = as_written or numbers_as_written(series, pd)
+    numbers = numbers.copy()
+    not_numbers = ~missing & np.isnan(numbers)
+    hows = set() if written is None else {written}
+    if not_numbers.any():
+        cells = series.to_numpy(dtype=object)
+        not_numbers, read = read_cells_as_numbers(cells, numbers, not_numbers, False)
+        present = numbers[~missing & ~not_numbers]
+        if not_numbers.any() and np.isin(present, (0.0, 1.0)).all():
+            not_numbers, truths = read_cells_as_numbers(cells, numbers, not_numbers, True)
+            read |= truths
+        hows |= read
+    return numbers, missing, not_numbers, hows
 
 
 def _numbers_and_cells(
-    series: Any, pd: Any, decimal: str
+    series: Any, pd: Any, decimal: str, unparsed: set[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """:func:`parse_numbers` without the written reading, and the cleaned cells of a text
     column (None for a numeric dtype)."""
@@ -484,6 +584,8 @@ def _numbers_and_cells(
             numbers[i] = parsed[value]
         elif isinstance(value, bool | np.bool_ | int | float | np.number):
             numbers[i] = float(value)
+    if unparsed is not None:
+        unparsed.update(parsed)
     return numbers, missing, cells
 
 
@@ -596,10 +698,11 @@ def numeric_values(name: str, series: Any, pd: Any) -> np.ndarray:
 def feature_numbers(series: Any, pd: Any) -> tuple[np.ndarray, np.ndarray]:
     """A numeric feature column's numbers, and where they are missing.
 
-    As :func:`parse_numbers`, but the values that are not numbers count as missing: the
-    reading of :func:`is_numeric_column`'s columns when they are prepared.
+    As :func:`numeric_cells` (fitting's reading), the values that are not numbers
+    counting as missing: the reading of :func:`is_numeric_column`'s columns when they are
+    prepared.
     """
-    numbers, _ = parse_numbers(series, pd)
+    numbers, _, _, _ = numeric_cells(series, pd)
     return numbers, np.isnan(numbers)
 
 
@@ -638,6 +741,10 @@ def read_as_missing_reason(n_numbers: int, n_bad: int, described: str) -> str:
 NESTED_TYPES = "deltaprop_nested_types"
 #: ``frame.attrs`` key of the decimal mark a reader used (``"."`` or ``","``).
 DECIMAL = "deltaprop_decimal"
+#: ``frame.attrs`` key: the file's data rows (0-based) that a table read from a text
+#: export keeps, when :func:`~deltaprop.tabular.readers.read_table` left out rows between
+#: data rows (subtotals): messages number the rows as the file does.
+FILE_ROWS = "deltaprop_file_rows"
 
 
 _NESTED_VALUES = (list, tuple, dict, set, frozenset, np.ndarray)

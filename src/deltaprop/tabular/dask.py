@@ -69,6 +69,7 @@ from deltaprop.tabular.columns import (
     mode,
     not_numbers_rows_error,
     numbers_as_written,
+    numeric_cells,
     parse_numbers,
     read_as_missing_reason,
     rows_described,
@@ -254,8 +255,10 @@ def _number_summary(numbers: np.ndarray) -> dict:
 
 
 def _column_survey(name: str, series: Any, pd: Any) -> dict:
-    numbers, missing, written = numbers_as_written(series, pd)
-    bad = ~missing & np.isnan(numbers)
+    as_written = numbers_as_written(series, pd)
+    # is_numeric_column's numbers decide the role; the cells read one by one then count
+    unread = ~as_written[1] & np.isnan(as_written[0])
+    numbers, missing, bad, hows = numeric_cells(series, pd, as_written)
     infinite = np.isinf(numbers)
     codes: list | str | None = None  # a column named like codes: its integers, at most
     if code_name(name):  # MAX_CODE_CATEGORIES + 1 of them ("many" beyond)
@@ -269,11 +272,12 @@ def _column_survey(name: str, series: Any, pd: Any) -> dict:
         "n_missing": int(missing.sum()),
         "missing": _first(missing),
         "n_bad": int(bad.sum()),
+        "n_unread": int(unread.sum()),
         "bad": [(i, repr(series.iloc[i])) for i in _first(bad)],
         "n_numbers": int((~missing & ~bad).sum()),
         "infinite": [(i, repr(series.iloc[i])) for i in _first(infinite)],
         "n_infinite": int(infinite.sum()),
-        "written": written,
+        "written": sorted(hows),
         "codes": codes,
         **_number_summary(numbers[~missing & ~bad]),
     }
@@ -722,11 +726,12 @@ def _feature_kinds(
         cols = [p["features"][name] for p in parts]
         n_bad = sum(c["n_bad"] for c in cols)
         n_numbers = sum(c["n_numbers"] for c in cols)
+        n_plain = n_numbers + n_bad - sum(c["n_unread"] for c in cols)  # before cell by cell
         n_missing = sum(c["n_missing"] for c in cols)
         coded = all(c["coded"] for c in cols)  # a pandas category of numbers
         # is_numeric_column's rule: numeric when at least half the present values are
         is_numeric = name in declared or (
-            name not in forced and not coded and 2 * n_numbers >= n_numbers + n_bad
+            name not in forced and not coded and 2 * n_plain >= n_numbers + n_bad
         )
         if name in declared and not n_numbers:
             raise SpelledError(
@@ -765,11 +770,11 @@ def _feature_kinds(
         if n_bad:
             described = rows.described([c["bad"] for c in cols], n_bad)
             reason = read_as_missing_reason(n_numbers, n_bad, described)
-        written = {c["written"] for c in cols} - {None}
-        if len(written) == 1:  # (each partition reads its own cells)
-            reason = f"{reason} ({written_reason(written.pop())})"
+        hows = sorted(set().union(*(c["written"] for c in cols)))
+        if hows:  # (each partition reads its own cells)
+            reason = f"{reason} ({'; '.join(written_reason(how) for how in hows)})"
         if name in declared:
-            reason = "declared numeric" + (f"; {reason}" if n_bad or written else "")
+            reason = "declared numeric" + (f"; {reason}" if n_bad or hows else "")
         pre.roles_[name] = ColumnRole("numeric", reason, n_missing)
         numeric[name] = {
             "sum": math.fsum(c["sum"] for c in cols),

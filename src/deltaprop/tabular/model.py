@@ -46,6 +46,7 @@ from deltaprop.files.container import (
     register_kind,
 )
 from deltaprop.tabular.columns import (
+    FILE_ROWS,
     SHOW,
     SpelledError,
     columns_shown,
@@ -66,7 +67,7 @@ from deltaprop.tabular.stored import (
     stored_plain_recipe,
 )
 
-__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel"]
+__all__ = ["CLASSIFICATION_METRICS", "REGRESSION_METRICS", "TabularModel", "rows_with_target"]
 
 #: The keys of :meth:`TabularModel.evaluate` for each task.
 CLASSIFICATION_METRICS = (
@@ -635,18 +636,41 @@ def _labelled_rows(
     A table whose every target is missing, or that lacks the target, is left as it is
     for the preprocessor's error.
     """
-    if target not in frame.columns:
-        return frame, sample_weight, None
-    missing = missing_mask(frame[target], pd)
-    if not missing.any() or missing.all():
-        return frame, sample_weight, None
-    warnings.warn(
-        f"{missing_text(target, missing)}: rows without a target are {what_happens}",
-        DataWarning,
-        stacklevel=3,
-    )
+    missing, file_rows = _target_missing(frame, target, pd)
+    if missing is None:
+        return frame, sample_weight, file_rows
+    with numbered_as(file_rows):
+        said = missing_text(target, missing)
+    warnings.warn(f"{said}: rows without a target are {what_happens}", DataWarning, stacklevel=3)
     frame, sample_weight = _rows_kept(frame, sample_weight, ~missing)
-    return frame, sample_weight, np.flatnonzero(~missing)
+    kept = np.flatnonzero(~missing)
+    return frame, sample_weight, kept if file_rows is None else np.asarray(file_rows)[kept]
+
+
+def _target_missing(frame: Any, target: str, pd: Any) -> tuple[np.ndarray | None, Any]:
+    """Where ``frame``'s target is missing (None when nowhere, everywhere or without the
+    column), and the file's rows of ``frame`` (``attrs[FILE_ROWS]``, or None)."""
+    file_rows = getattr(frame, "attrs", {}).get(FILE_ROWS)  # rows read_table left out
+    if file_rows is not None and len(file_rows) != len(frame):
+        file_rows = None
+    if target not in frame.columns:
+        return None, file_rows
+    missing = missing_mask(frame[target], pd)
+    return (None if not missing.any() or missing.all() else missing), file_rows
+
+
+def rows_with_target(frame: Any, target: str) -> tuple[Any, np.ndarray | None]:
+    """The rows of ``frame`` that :meth:`TabularModel.fit` trains on, those whose
+    ``target`` is present (all of them when none or every one is missing), and the
+    table's rows they are (0-based, for :func:`~deltaprop.tabular.columns.numbered_as`;
+    None when they are all, in order). The roles of these rows are the model's."""
+    pd = require_pandas()
+    missing, file_rows = _target_missing(frame, target, pd)
+    if missing is None:
+        return frame, file_rows
+    kept = np.flatnonzero(~missing)
+    rows = kept if file_rows is None else np.asarray(file_rows)[kept]
+    return frame.loc[~missing].reset_index(drop=True), rows
 
 
 def _sample_weights(

@@ -31,6 +31,7 @@ from deltaprop.tabular.columns import (
     NULL_SPELLINGS,
     DataWarning,
     column_names,
+    currency_of,
     looks_decimal_comma,
     number_from_text,
     read_written_numbers,
@@ -44,11 +45,11 @@ from deltaprop.tabular.readers import (
     _whole,
     blank_preamble,
     empty_rows_warning,
-    is_totals_row,
+    end_matter,
+    end_matter_warning,
     sniff_decimal,
     sniff_separator,
     thousands_warning,
-    totals_warning,
     units_warning,
     warn_preamble,
 )
@@ -149,6 +150,9 @@ def tidy_strings(
         if looks_decimal_comma(texts):  # said, as read_table says it
             units[name] = ","
     if present.any() and how is not None:
+        written = {currency_of(t) for t in set(texts) if t is not None} - {None}
+        if len(written) > 1 and units is not None:  # said, as read_table says it
+            units[name] = "¤" + ", ".join(sorted(written))  # type: ignore[arg-type]
         integers = not missing.any() and _whole(numbers)
         return numbers.astype(np.int64) if integers else numbers
     out = np.empty(len(texts), dtype=object)
@@ -316,9 +320,12 @@ def read_small_csv(
 
     units: dict[str, str] = {}
     columns = tidied(records[1:], units)
-    if len(records) > 3 and is_totals_row(list(columns.values())):
-        totals_warning(str(path), [c[-1] for c in columns.values()], len(records) - 1)
-        columns = tidied(records[1:-1])
+    data, notes, summaries, headers = end_matter(list(columns.values()), names)
+    if notes or summaries or headers:
+        if data.sum() != int(np.flatnonzero(data)[-1]) + 1:
+            return None  # rows left out between data rows: read_table numbers the rest
+        end_matter_warning(str(path), list(columns.values()), notes, summaries, headers)
+        columns = tidied(records[1 : int(data.sum()) + 1])
     units_warning(units)
     return PlainTable(columns)
 

@@ -51,7 +51,6 @@ from deltaprop.tabular.columns import (
     SHOW,
     DataWarning,
     SpelledError,
-    accounting_number,
     as_series,
     as_text,
     case_variants,
@@ -68,15 +67,15 @@ from deltaprop.tabular.columns import (
     missing_error,
     most_frequent,
     not_numbers_error,
+    numeric_cells,
     numeric_values,
     parse_numbers,
+    read_cells_as_numbers,
     reads_yes_no,
     row_numbers,
     table_frame,
     text_key,
     truth_family,
-    truth_number,
-    unit_number,
 )
 from deltaprop.tabular.plain import PlainTable, plain_category_strings, plain_numbers
 from deltaprop.tabular.readers import require_pandas
@@ -200,30 +199,6 @@ def _codes_of_unseen(categories: list[str], strings: np.ndarray) -> np.ndarray:
 
 #: A number written with digits alone (a sign, a point): no exponent, %, currency.
 _PLAIN_NUMERAL = re.compile(r"^[+-]?[0-9]+(\.[0-9]+)?$")
-
-
-def _numbers_written_otherwise(
-    cells: Any, values: np.ndarray, bad: np.ndarray, truths: bool
-) -> np.ndarray:
-    """Write into ``values`` the numbers of the ``bad`` cells of a numeric column that the
-    readers read in a whole column: accounting's ``(12)`` as -12, ``6.61 mm`` as 6.61
-    (a table to predict may hold only such cells), and with ``truths`` the 1 or 0 of a
-    truth value (``TRUE``, ``no``, in any case). Returns the cells still bad."""
-    still = bad.copy()
-    for j in np.flatnonzero(bad):
-        cell = cells[j]
-        if not isinstance(cell, str):
-            continue
-        # a column of 0 and 1 (booleans of a Parquet or .xlsx file, or numbers) reads the
-        # TRUE and FALSE of a CSV export of the same table
-        number = truth_number(cell.strip().lower()) if truths else np.nan
-        if np.isnan(number):
-            number = accounting_number(cell)
-        if np.isnan(number):
-            number = unit_number(cell)[0]
-        if not np.isnan(number):
-            values[j], still[j] = number, False
-    return still
 
 
 def _numeral(text: str) -> str | None:
@@ -484,7 +459,7 @@ class Preprocessor:
     def _fit_column(self, name: str, role: str, series: Any, pd: Any) -> tuple[dict, Any, list]:
         """One feature column: its entry in ``columns_``, its fill value, its scaled stats."""
         if role == "numeric":
-            numbers, missing = parse_numbers(series, pd)
+            numbers, missing, _, _ = numeric_cells(series, pd)  # read as transform reads them
             missing = missing | self._not_numbers(name, series, numbers, missing)
             column = {"name": name, "kind": "numeric"}
             fill, stats = self._fit_numbers(name, numbers, missing)
@@ -806,7 +781,7 @@ class Preprocessor:
                 if bad.any():  # (12), 6.61 mm, and TRUE for a column of 0 and 1
                     cells = series if pd is None else series.to_numpy(dtype=object)
                     truths = self.low_[i] == 0.0 and self.high_[i] == 1.0
-                    bad = _numbers_written_otherwise(cells, values, bad, truths)
+                    bad, _ = read_cells_as_numbers(cells, values, bad, truths)
                 counts["not_numbers"] = int(bad.sum())
                 if bad.any():
                     rows = np.flatnonzero(bad)

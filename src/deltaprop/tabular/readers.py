@@ -41,11 +41,13 @@ from deltaprop.files.archives import (
 )
 from deltaprop.tabular.columns import (
     DECIMAL,
+    FILE_ROWS,
     NESTED_TYPES,
     NULL_SPELLINGS,
     SHOW,
     DataWarning,
     column_names,
+    currency_of,
     did_you_mean,
     holds_booleans,
     is_missing_value,
@@ -245,17 +247,42 @@ def read_table(
     read = tidy(frame, pd, decimal or ".", keep_spelling, units)
     if not typed:
         read = _without_empty_rows(read, str(path), keep_spelling)
-        if len(read) >= 3 and is_totals_row([read[c].to_numpy() for c in read.columns]):
-            totals_warning(str(path), [read[c].iloc[-1] for c in read.columns], len(read))
-            # read again without it: a column that its "Total" made text is numbers again
-            units = {}
-            read = tidy(frame.iloc[: len(read) - 1], pd, decimal or ".", keep_spelling, units)
+        read, units = _without_end_matter(read, frame, str(path), pd, decimal, keep_spelling, units)
     units_warning(units)
     frame = read
     if nested:  # kept with the table, so that its roles name the Arrow types
         renamed = dict(zip(original, frame.columns, strict=True))
         frame.attrs[NESTED_TYPES] = {renamed[k]: v for k, v in nested.items() if k in renamed}
     return frame
+
+
+def _without_end_matter(
+    read: Any,
+    frame: Any,
+    where: str,
+    pd: Any,
+    decimal: str | None,
+    keep_spelling: tuple,
+    units: dict[str, str],
+) -> tuple[Any, dict[str, str]]:
+    """``read`` (``frame`` as :func:`tidy` made it) without the rows :func:`end_matter`
+    finds, read again without them (a column that its ``Total`` made text is numbers
+    again), and the units of that reading. When rows between data rows go, the file's
+    data rows kept are ``attrs[FILE_ROWS]``, for messages."""
+    columns = [read[c].to_numpy() for c in read.columns]
+    rows = np.arange(len(read))  # the file's data rows read
+    for _ in range(3):  # a header again made a column text: its totals show once read
+        keep, notes, summaries, headers = end_matter(columns, list(read.columns))
+        if not (notes or summaries or headers):
+            break
+        end_matter_warning(where, columns, notes, summaries, headers, rows)
+        units, rows = {}, rows[keep]
+        raw = frame.iloc[rows].reset_index(drop=True)
+        read = tidy(raw, pd, decimal or ".", keep_spelling, units)
+        columns = [read[c].to_numpy() for c in read.columns]
+    if rows[-1] + 1 != len(rows):  # rows left out between data rows
+        read.attrs[FILE_ROWS] = rows
+    return read, units
 
 
 def _without_empty_rows(frame: Any, where: str, keep_spelling: Iterable[str]) -> Any:
@@ -289,40 +316,196 @@ def _first_rows(frame: Any, n_kept: int, keep_spelling: Iterable[str]) -> Any:
     return kept
 
 
-#: What a spreadsheet's totals row is called in its first cell (in lower case).
-_TOTALS = frozenset({"total", "totals", "grand total", "sum", "total:", "sum:", "overall"})
+#: A summary row's label, its first value: ``Total``, ``Totals``, ``Total sales``,
+#: ``Total (EUR)``, ``Subtotal A``, ``Grand total``, ``Sum``, ``Overall``; ``Average`` and
+#: ``Mean`` hold means.
+_SUMMARY = re.compile(r"(sub[- ]?totals?|grand total|totals?|sum|overall|average|mean)\b", re.I)
+_MEAN_LABEL = re.compile(r"(average|mean)\b", re.I)
+_SUMMARY_IN_TEXT = re.compile("\0" + _SUMMARY.pattern, re.I)  # labels joined by NULs
 
 
-def is_totals_row(columns: list[np.ndarray]) -> bool:
-    """Whether the last row of the tidied ``columns`` is a spreadsheet's totals row.
+def end_matter(
+    columns: list[np.ndarray], names: Sequence[str] = ()
+) -> tuple[np.ndarray, list[int], list[int], list[int]]:
+    """Which rows of a text export's tidied ``columns`` (named ``names``) are its data:
+    not the notes under the table, nor the rows that summarise the rows above them, nor
+    the header written again (two exports joined, two tables one under the other).
 
-    Its first value is a word such as ``Total`` or ``Sum``, and in one numeric column at
-    least it holds the sum of the values above it (to 0.1 %, for rounded exports).
+    - A **summary row** has a label such as ``Total``, ``Total sales``, ``Subtotal A``,
+      ``Grand total``, ``Average`` as its first value, and in one numeric column at least
+      the sum (the mean, for ``Average`` or ``Mean``) of the data rows above it, since the
+      previous summary row or since the first row (a grand total), to 0.1 % for rounded
+      exports.
+    - A **note** follows the table's last data row (blank rows between them too): text
+      in one cell alone, with a colon (``Source: ERP export``) or, in a table of 3
+      columns or more, of several words (``* preliminary figures``).
+    - A **header again**: a row whose every cell is its column's name (two of them at
+      least).
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (n_rows,)
+    notes, summaries, headers : list of int
+        The 0-based rows left out as notes, as summary rows, as headers again.
     """
-    first = next((c[-1] for c in columns if not is_missing_value(c[-1])), None)
-    if not isinstance(first, str) or first.strip().lower() not in _TOTALS:
+    n = len(columns[0]) if columns else 0
+    keep = np.ones(n, dtype=bool)
+    if n < 3 or len(columns) < 2:
+        return keep, [], [], []
+
+    def present(i: int) -> np.ndarray:
+        return np.array([not is_missing_value(c[i]) for c in columns])
+
+    headers = _headers_again(columns, names)
+    keep[headers] = False
+    summaries = _summary_rows(columns)
+    keep[summaries] = False
+    notes: list[int] = []
+    for i in range(n - 1, 0, -1):  # from the end, over blank rows and summary rows
+        filled = present(i)
+        if not keep[i] or not filled.any():
+            continue
+        cell = columns[int(np.flatnonzero(filled)[0])][i]
+        if filled.sum() != 1 or not _is_note(cell, len(columns)):
+            break
+        notes.append(i)
+    last = n - 1  # the last data row: what follows it (blank rows too) is no data
+    while last > 0 and (not keep[last] or last in notes or not present(last).any()):
+        last -= 1
+    keep[last + 1 :] = False
+    if not keep.any():
+        return np.ones(n, dtype=bool), [], [], []
+    return keep, sorted(notes), summaries, headers
+
+
+def _is_note(cell: Any, width: int) -> bool:
+    """Whether a cell alone in its row under a table of ``width`` columns reads as a note:
+    text with a colon (``Source: ...``), or of several words in a table of 3 columns or
+    more (a row of a narrower table may hold one such value as data)."""
+    return isinstance(cell, str) and (":" in cell or (width >= 3 and " " in cell))
+
+
+def _first_values(columns: list[np.ndarray]) -> np.ndarray:
+    """The first value of each row that is not missing (None where none is)."""
+    labels = np.empty(len(columns[0]), dtype=object)
+    unset = np.ones(len(labels), dtype=bool)
+    for column in columns:
+        if column.dtype == object:  # (None, or NaN, which differs from itself)
+            filled = np.array([v is not None for v in column], dtype=bool) & (column == column)
+        elif column.dtype.kind in "fc":
+            filled = ~np.isnan(column)
+        else:
+            filled = np.ones(len(column), dtype=bool)
+        take = unset & filled
+        labels[take] = column[take]
+        unset &= ~take
+        if not unset.any():
+            break
+    return labels
+
+
+def _headers_again(columns: list[np.ndarray], names: Sequence[str]) -> list[int]:
+    """The rows of :func:`end_matter` that write the header again."""
+    if len(names) != len(columns) or len(columns) < 2:
+        return []
+    keys = [str(name).strip() for name in names]
+    if columns[0].dtype != object:
+        return []
+    again = []
+    for i in np.flatnonzero(columns[0] == keys[0]):
+        if all(c[i] == k for c, k in zip(columns, keys, strict=True)):
+            again.append(int(i))
+    return again
+
+
+#: The most rows labelled like summaries that :func:`end_matter` checks (a column of
+#: such words is data, not a report's totals).
+_MAX_SUMMARY_CANDIDATES = 200
+
+
+def _summary_rows(columns: list[np.ndarray]) -> list[int]:
+    """The summary rows of :func:`end_matter`, in order."""
+    numbers = [c.astype(np.float64) for c in columns if c.dtype.kind in "if"]
+    if not numbers:
+        return []
+    labels = _first_values(columns)  # the label is the first value of its row
+    # one scan of all labels, joined: a loop over the rows in Python cost 0.1 s a 200,000
+    text = "\0" + "\0".join(v if isinstance(v, str) else "" for v in labels)
+    starts = np.cumsum([0] + [1 + (len(v) if isinstance(v, str) else 0) for v in labels])
+    candidates = []
+    for match in _SUMMARY_IN_TEXT.finditer(text):
+        i = int(np.searchsorted(starts, match.start(), side="right")) - 1
+        candidates.append((i, bool(_MEAN_LABEL.match(match.group(1)))))
+        if len(candidates) > _MAX_SUMMARY_CANDIDATES:
+            return []
+    summaries: list[int] = []
+    for i, mean in candidates:
+        data = np.ones(i, dtype=bool)
+        data[summaries] = False
+        since = data.copy()
+        since[: summaries[-1] + 1 if summaries else 0] = False
+        if any(_summarises(values, i, rows, mean) for values in numbers for rows in (since, data)):
+            summaries.append(i)
+    return summaries
+
+
+def _summarises(values: np.ndarray, i: int, rows: np.ndarray, mean: bool) -> bool:
+    """Whether ``values[i]`` is the sum (or mean) of ``values[:i][rows]``, to 0.1 %."""
+    above = values[:i][rows]
+    above = above[np.isfinite(above)]
+    total = float(values[i])
+    if len(above) < 2 or not np.isfinite(total):
         return False
-    for values in columns:
-        if values.dtype.kind in "if" and len(values) > 2:
-            above = values[:-1].astype(np.float64)
-            total = float(values[-1])
-            if np.isfinite(total) and np.isfinite(above).sum() >= 2:
-                expected = float(np.sum(above[np.isfinite(above)]))  # of the present values
-                if expected != 0.0 and abs(total - expected) <= 1e-3 * abs(expected):
-                    return True
-    return False
+    expected = float(np.mean(above) if mean else np.sum(above))
+    return expected != 0.0 and abs(total - expected) <= 1e-3 * abs(expected)
 
 
-def totals_warning(where: str, row: list[Any], n_rows: int) -> None:
-    """The :class:`DataWarning` for the totals row left out (data row ``n_rows``)."""
-    values = [v.item() if isinstance(v, np.generic) else v for v in row[:5]]
-    shown = ", ".join(repr(v) for v in values if not is_missing_value(v))
-    warnings.warn(
-        f"{where!r}: the last row (data row {n_rows}: {shown}, ...) holds the sums of the "
-        "columns above it: left out as a totals row",
-        DataWarning,
-        stacklevel=4,
-    )
+def end_matter_warning(
+    where: str,
+    columns: list[np.ndarray],
+    notes: list[int],
+    summaries: list[int],
+    headers: list[int],
+    file_rows: np.ndarray | None = None,
+) -> None:
+    """The :class:`DataWarning` for the rows :func:`end_matter` leaves out (``columns``'
+    row ``i`` is the file's data row ``file_rows[i] + 1``)."""
+
+    def number(i: int) -> int:
+        return i + 1 if file_rows is None else int(file_rows[i]) + 1
+
+    def shown(i: int) -> str:
+        values = [c[i].item() if isinstance(c[i], np.generic) else c[i] for c in columns[:5]]
+        return ", ".join(repr(v) for v in values if not is_missing_value(v))
+
+    if not notes and not headers and summaries == [len(columns[0]) - 1]:
+        i = summaries[0]
+        said = (
+            f"the last row (data row {number(i)}: {shown(i)}, ...) holds the sums of the columns "
+            "above it: left out as a totals row"
+        )
+    else:
+        said = ""
+        if summaries:
+            rows = "; ".join(f"data row {number(i)} ({shown(i)}, ...)" for i in summaries[:SHOW])
+            more = f" and {len(summaries) - SHOW} more" if len(summaries) > SHOW else ""
+            said = (
+                f"{len(summaries)} row(s) hold the sums (or means) of the rows above them: "
+                f"left out as totals rows: {rows}{more}"
+            )
+        if notes:
+            texts = "; ".join(f"data row {number(i)} ({shown(i)})" for i in notes[:SHOW])
+            said += ("; " if said else "") + (
+                f"{len(notes)} row(s) under the table hold text in one cell alone: left out "
+                f"as notes: {texts}"
+            )
+        if headers:
+            rows = ", ".join(str(number(i)) for i in headers[:SHOW])
+            said += ("; " if said else "") + (
+                f"data row(s) {rows} repeat the header (files joined, or tables one under "
+                "the other?): left out"
+            )
+    warnings.warn(f"{where!r}: {said}", DataWarning, stacklevel=4)
 
 
 def _whole(numbers: np.ndarray) -> bool:
@@ -423,11 +606,19 @@ def tidy(
 
 def units_warning(units: dict[str, str]) -> None:
     """The :class:`DataWarning` for columns of numbers written with a unit (``name: unit``),
-    and for columns of text that look like numbers with a decimal comma in a table read
-    with a decimal point (``name: ","``)."""
-    with_units = {name: unit for name, unit in units.items() if unit != ","}
+    for columns of text that look like numbers with a decimal comma in a table read
+    with a decimal point (``name: ","``), and for columns of numbers in several currencies
+    (``name: "¤$, €"``)."""
+    with_units = {name: unit for name, unit in units.items() if unit != "," and unit[:1] != "¤"}
     commas = [name for name, unit in units.items() if unit == ","]
+    mixed = {name: unit[1:] for name, unit in units.items() if unit[:1] == "¤"}
     said = []
+    if mixed:
+        shown = ", ".join(f"{name!r} ({marks})" for name, marks in list(mixed.items())[:SHOW])
+        said.append(
+            f"column(s) {shown} write their numbers in several currencies: read as the "
+            "numbers written, not converted (convert them, or split the column by currency)"
+        )
     if with_units:
         shown = ", ".join(f"{name!r} ({unit})" for name, unit in list(with_units.items())[:SHOW])
         more = f" and {len(with_units) - SHOW} more" if len(with_units) > SHOW else ""
@@ -467,7 +658,8 @@ def numbers_or_text(series: Any, pd: Any, decimal: str = ".") -> Any:
 
 def _numbers_or_text(series: Any, pd: Any, decimal: str, name: str, units: dict) -> Any:
     """:func:`numbers_or_text`, recording in ``units[name]`` a unit it left out."""
-    numbers, missing = parse_numbers(series, pd, decimal, written=False)  # units named
+    texts: set[str] = set()  # those pandas did not read as numbers
+    numbers, missing = parse_numbers(series, pd, decimal, written=False, unparsed=texts)
     present = ~missing
     bad = present & np.isnan(numbers)
     if bad.any():
@@ -481,6 +673,9 @@ def _numbers_or_text(series: Any, pd: Any, decimal: str, name: str, units: dict)
             units[name] = how
     if not present.any():
         return stripped_text(series, pd)
+    written = {c for c in map(currency_of, texts) if c is not None}
+    if len(written) > 1:  # $12 beside €12: not one quantity, and said
+        units[name] = "¤" + ", ".join(sorted(written))
     integers = not missing.any() and _whole(numbers)
     return pd.Series(numbers.astype(np.int64) if integers else numbers)
 
@@ -766,7 +961,7 @@ def _read_csv(
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise ValueError(f"{where!r}: cannot parse the table: {exc}") from None
     if empty:
-        dropped = set(empty)
+        dropped = set(empty) | set(_second_tables(frame, empty, where))
         frame = frame.iloc[:, [i for i in range(frame.shape[1]) if i not in dropped]]
     names = list(frame.columns)
     if names and not str(names[0]).strip():
@@ -947,7 +1142,7 @@ def _read_excel(path: Path, pd: Any, sheet: str | None = None) -> Any:
     empty = [str(c) for c in frame.columns if frame[c].isna().all()]
     if empty and len(frame):
         _formulas_warning(path, name, header, list(frame.columns), empty)
-    frame = _without_spacers(_percents_as_shown(frame, path, percent), top, header)
+    frame = _without_spacers(_percents_as_shown(frame, path, percent), top, header, where)
     if sheet is None and name != names[0]:
         skipped = names[: names.index(name)]
         warnings.warn(
@@ -1123,9 +1318,10 @@ def _excel_header(top: Any) -> tuple[int, list[str]]:
     return k, [t for t in title if t.strip()]
 
 
-def _without_spacers(frame: Any, top: Any, header: int) -> Any:
+def _without_spacers(frame: Any, top: Any, header: int, where: str) -> Any:
     """The frame without the sheet's columns that hold nothing, not even a name: those
-    left of a table that starts to the right of column A, or empty between its columns."""
+    left of a table that starts to the right of column A, or empty between its columns
+    (and a second table they set apart: :func:`_second_tables`)."""
     if header >= len(top):
         return frame
     names = top.iloc[header].tolist()
@@ -1136,7 +1332,43 @@ def _without_spacers(frame: Any, top: Any, header: int) -> Any:
     ]
     if not spacers or len(spacers) == frame.shape[1]:
         return frame
-    return frame.iloc[:, [i for i in range(frame.shape[1]) if i not in set(spacers)]]
+    dropped = set(spacers) | set(_second_tables(frame, spacers, where))
+    return frame.iloc[:, [i for i in range(frame.shape[1]) if i not in dropped]]
+
+
+def _second_tables(frame: Any, spacers: list[int], where: str) -> list[int]:
+    """The columns of the tables that empty columns (``spacers``: no name, no value) set
+    apart from the table, and that are shorter than it: a lookup table beside the data,
+    which read as columns of the table would fill a few of its rows. Named in a warning.
+    Blocks as long as the table are its own columns, an empty column between them."""
+    cells = frame.to_numpy(dtype=object)
+    filled = np.array(
+        [[not is_missing_value(v) and bool(str(v).strip()) for v in row] for row in cells]
+    ).reshape(cells.shape)
+    blocks: list[list[int]] = [[]]
+    for i in range(frame.shape[1]):
+        if i in spacers:
+            blocks.append([])
+        else:
+            blocks[-1].append(i)
+    blocks = [b for b in blocks if b]
+    if len(blocks) < 2:
+        return []
+    rows = [int(np.flatnonzero(filled[:, b].any(axis=1)).max(initial=-1)) + 1 for b in blocks]
+    longest = max(rows)
+    apart = [b for b, n in zip(blocks, rows, strict=True) if n < longest]
+    if apart:
+        for block in apart:
+            names = [str(frame.columns[i]) for i in block][:SHOW]
+            warnings.warn(
+                f"{where!r}: column(s) {block[0] + 1}-{block[-1] + 1} ({names}) stand apart "
+                f"from the table after empty columns and hold {rows[blocks.index(block)]} "
+                f"row(s) against its {longest}: left out as a second table (move it to a "
+                "sheet or file of its own)",
+                DataWarning,
+                stacklevel=4,
+            )
+    return [i for b in apart for i in b]
 
 
 def _check_npz_members(path: Path) -> None:
