@@ -439,6 +439,17 @@ def test_columns_declared_numeric_are_numbers_as_in_memory(scheduler, tmp_path):
     _assert_same_model(a, b, rtol=1e-8)
 
 
+def test_a_count_target_is_a_regression_as_in_memory(scheduler, tmp_path):
+    frame = _table()
+    rng = np.random.default_rng(3)
+    visits = np.minimum(rng.poisson(0.8, len(frame)), 11)
+    visits[:12] = np.arange(12)
+    frame["visits"] = visits
+    a, b, _ = _median_robust_both_ways(frame.drop(columns="price"), "visits", scheduler, tmp_path)
+    assert a.task_ == b.task_ == "regression"
+    _assert_same_model(a, b, rtol=1e-8)
+
+
 def test_a_yes_no_column_in_any_case_is_one_category_as_in_memory(scheduler, tmp_path):
     frame = _table()
     spellings = np.array(["Yes", "yes", "YES", "no", "No", None], dtype=object)

@@ -514,14 +514,24 @@ def test_dry_run_names_the_task_and_counts_that_may_be_a_regression(tmp_path, ca
     )
     assert main(["train", str(path), "--target", "visits", "--dry-run"]) == 0
     said = capsys.readouterr().out.splitlines()[-1]
+    mode = np.bincount(visits).argmax()  # skewed as counts: regression
     assert said == (
-        "task: classification of 'visits' (inferred); its 10 classes are the integers 0 to 9: "
+        f"task: regression of 'visits' (inferred); the integers 0 to 9, most often {mode}, look "
+        "like counts: --task classification predicts them as classes"
+    )
+    # digits 0 to 9, each about as often: classes, with the hint
+    digits = tmp_path / "d.csv"
+    digits.write_text("age,digit\n" + "".join(f"{a},{a % 10}\n" for a in range(300)))
+    assert main(["train", str(digits), "--target", "digit", "--dry-run"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "task: classification of 'digit' (inferred); its 10 classes are the integers 0 to 9: "
         "if they count something, --task regression predicts them as numbers"
     )
     assert (
-        main(["train", str(path), "--target", "visits", "--dry-run", "--task", "regression"]) == 0
+        main(["train", str(path), "--target", "visits", "--dry-run", "--task", "classification"])
+        == 0
     )
-    assert capsys.readouterr().out.splitlines()[-1] == "task: regression of 'visits' (given)"
+    assert capsys.readouterr().out.splitlines()[-1] == "task: classification of 'visits' (given)"
 
 
 def test_numeric_declares_columns_numbers_and_says_so(tmp_path, capsys):

@@ -1158,3 +1158,29 @@ def test_repeated_ids_named_like_units_get_the_advice_of_ids():
             f"40 IDs, 3.0 rows each on average: one category each; drop it (--drop {name}) "
             "if the rows to predict hold other IDs"
         )
+
+
+def test_numbers_in_two_units_among_numbers_are_not_one_quantity():
+    cells = ["1.5", "2", "0.5", "1", "2.5", "3", "1.5", "2", "90 min", "2 h", "45 min"]
+    roles = infer_roles({"hours": cells, "y": np.arange(11.0)}, "y")
+    assert roles["hours"].reason.startswith("8 of 11 present values are numbers; 3 values")
+    pre = Preprocessor("y", standardize=False, add_indicator=False).fit(
+        {"hours": cells, "y": np.arange(11.0)}
+    )
+    with pytest.warns(DataWarning, match="3 value"):
+        X = pre.transform({"hours": cells})
+    np.testing.assert_array_equal(X[8:, 0], [1.75] * 3)  # the median fills them
+    nullable = pd.DataFrame({"flag": pd.array([True, None, False, True], dtype="boolean")})
+    role = infer_roles(nullable.assign(y=np.arange(4.0)), "y", numeric=["flag"])["flag"]
+    assert role.role == "numeric" and role.n_missing == 1
+
+
+def test_integer_targets_skewed_like_counts_are_regression():
+    rng = np.random.default_rng(5)
+    visits = np.minimum(rng.poisson(0.8, 400), 11)
+    visits[:12] = np.arange(12)  # 0 to 11, mostly 0 and 1
+    assert infer_task(visits) == "regression"
+    assert infer_task(np.arange(400) % 10) == "classification"  # digits, each as often
+    assert infer_task(np.minimum(visits, 6)) == "classification"  # 0 to 6: 7 values
+    bell = np.clip(np.round(rng.normal(5, 1.5, 400)), 0, 10)  # ratings: most often 5
+    assert infer_task(bell.astype(int)) == "classification"

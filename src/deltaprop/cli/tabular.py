@@ -61,7 +61,14 @@ from deltaprop.tabular import (
     infer_roles,
     infer_task,
 )
-from deltaprop.tabular.columns import DECIMAL, missing_mask, numbered_as, require_pandas
+from deltaprop.tabular.columns import (
+    DECIMAL,
+    MAX_CLASSES_INFERRED,
+    looks_like_counts,
+    missing_mask,
+    numbered_as,
+    require_pandas,
+)
 from deltaprop.tabular.model import rows_with_target
 from deltaprop.tabular.plain import PlainTable, plain_csv_text, read_small_csv
 from deltaprop.tabular.readers import numbers_or_text
@@ -203,12 +210,20 @@ def _task_line(target: Any, args: argparse.Namespace, task: str) -> str:
     predicts them as numbers."""
     how = "given" if args.task else "inferred"
     line = f"task: {task} of {args.target!r} ({how})"
-    if task != "classification" or args.task:
+    if args.task:
         return line
     numbers = require_pandas().to_numeric(target, errors="coerce").dropna().to_numpy()
     if numbers.size != target.notna().sum() or not np.all(numbers == np.round(numbers)):
         return line
-    distinct = np.unique(numbers)
+    distinct, frequencies = np.unique(numbers, return_counts=True)
+    if task == "regression":
+        if len(distinct) <= MAX_CLASSES_INFERRED and looks_like_counts(distinct, frequencies):
+            mode = int(distinct[np.argmax(frequencies)])
+            line += (
+                f"; the integers 0 to {int(distinct[-1])}, most often {mode}, look like counts: "
+                "--task classification predicts them as classes"
+            )
+        return line
     if distinct[0] == 0 and len(distinct) >= _COUNT_CLASSES and distinct[-1] == len(distinct) - 1:
         line += (
             f"; its {len(distinct)} classes are the integers 0 to {int(distinct[-1])}: if "

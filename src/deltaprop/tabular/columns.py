@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "COUNT_VALUES",
     "DECIMAL",
     "FEATURE_REMEDY",
     "FILE_ROWS",
@@ -52,6 +53,7 @@ __all__ = [
     "describe_rows",
     "did_you_mean",
     "feature_numbers",
+    "file_rows",
     "folded_yes_no",
     "holds_booleans",
     "in_family",
@@ -60,6 +62,7 @@ __all__ = [
     "is_numeric_column",
     "is_numeric_dtype",
     "looks_decimal_comma",
+    "looks_like_counts",
     "meant_column",
     "missing_error",
     "missing_mask",
@@ -136,7 +139,12 @@ NULL_SPELLINGS = frozenset(
 )
 
 _PERCENT = re.compile(r"^[+-]?[0-9][0-9.,\s]*$")  # what stands before a percent sign
-_TRAILING_MINUS = re.compile(r"^[0-9][0-9.,]*-$")  # 1,234.50- : an accounting export's negative
+#: An accounting export's negative, a decimal part before its minus: ``1,234.50-``, or
+#: ``1.234,50-`` with the decimal comma (``65-``, ``4711-`` are age bands and codes).
+_TRAILING_MINUS = {
+    ".": re.compile(r"^[0-9][0-9,\s]*\.[0-9]+-$"),
+    ",": re.compile(r"^[0-9][0-9.\s]*,[0-9]+-$"),
+}
 _THOUSANDS = {
     ".": re.compile(r"^[+-]?[0-9]{1,3}([, \u00a0\u202f][0-9]{3})+(\.[0-9]*)?$"),
     ",": re.compile(r"^[+-]?[0-9]{1,3}([. \u00a0\u202f][0-9]{3})+(,[0-9]*)?$"),
@@ -217,12 +225,13 @@ def number_from_text(text: str, decimal: str = ".") -> float:
     may separate thousands. A currency symbol ($ € £ ¥ ₹) or a currency's ISO code in
     capitals (``USD``, ``EUR``, ...: :data:`_CURRENCY_CODES`) before or after the number
     is dropped. The minus sign may be Unicode's (``"\u221212"`` -> -12) or written after
-    the number, as accounting systems export negatives (``"12.5-"`` -> -12.5). NaN when the
+    the number's decimal part, as accounting systems export negatives (``"12.50-"`` ->
+    -12.5; ``"65-"`` is no number: an age band, a code). NaN when the
     text is no number. (Parentheses are not read as a negative sign: ``(1)``, ``(2019)``
     are labels as often as amounts.)
     """
     text = without_currency(text.strip().replace("\u2212", "-"))
-    if text[-1:] == "-" and _TRAILING_MINUS.match(text):
+    if text[-1:] == "-" and _TRAILING_MINUS[decimal].match(text):
         text = "-" + text[:-1]
     if text[-1:] == "%":
         text = text[:-1].rstrip()
@@ -261,16 +270,21 @@ def without_currency(text: str) -> str:
     return text
 
 
+#: The codes of the currencies whose symbols :func:`currency_of` knows: one currency.
+_SYMBOL_OF = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹"}
+
+
 def currency_of(text: str) -> str | None:
     """The currency written before or after a number (a symbol, or an ISO code in
-    capitals): ``"$12"`` -> ``"$"``, ``"1.234,50 EUR"`` -> ``"EUR"``; else None."""
+    capitals; the code of a known symbol as that symbol): ``"$12"`` and ``"12 USD"`` ->
+    ``"$"``, ``"1.234,50 CHF"`` -> ``"CHF"``; else None."""
     text = text.strip().lstrip("+-\u2212").strip()
     for mark in (text[:1], text[-1:]):
         if mark in _CURRENCY:
             return mark
     for code, beside in ((text[:3], text[3:4]), (text[-3:], text[-4:-3])):
         if code in _CURRENCY_CODES and not beside.isalpha():
-            return code
+            return _SYMBOL_OF.get(code, code)
     return None
 
 
@@ -496,8 +510,9 @@ def read_cells_as_numbers(
 ) -> tuple[np.ndarray, set[str]]:
     """Write into ``values`` the numbers of the ``bad`` cells of a numeric column, read one
     by one: accounting's ``(12)`` as -12, ``6.61 mm`` as 6.61 (a table to predict may hold
-    only such cells; a column may hold them beside words), and with ``truths`` the 1 or 0
-    of a truth value (``TRUE``, ``no``, in any case: a CSV export of a column of
+    only such cells; a column may hold them beside words; units are read when the cells
+    write one unit: ``5 min`` beside ``2 h`` is not one quantity), and with ``truths`` the
+    1 or 0 of a truth value (``TRUE``, ``no``, in any case: a CSV export of a column of
     booleans). Fitting and transforming read a numeric column's cells this way alike.
 
     Returns
@@ -509,29 +524,42 @@ def read_cells_as_numbers(
     """
     still = bad.copy()
     hows: set[str] = set()
-    for j in np.flatnonzero(bad):
+    units: dict[int, tuple[float, str]] = {}  # read only when one unit is written
+    seen: dict[str, tuple[float, str]] = {}  # per distinct text: a column repeats
+    for j in np.flatnonzero(bad).tolist():
         cell = cells[j]
         if not isinstance(cell, str):
             continue
-        number, how = truth_number(cell.strip().lower()) if truths else np.nan, "yes/no"
+        if cell not in seen:
+            number, how = truth_number(cell.strip().lower()) if truths else np.nan, "yes/no"
+            if np.isnan(number):
+                number, how = accounting_number(cell), "()"
+            if np.isnan(number):
+                number, unit = unit_number(cell)
+                how = "unit " + unit if unit else ""
+            seen[cell] = (number, how)
+        number, how = seen[cell]
         if np.isnan(number):
-            number, how = accounting_number(cell), "()"
-        if np.isnan(number):
-            number, unit = unit_number(cell)
-            how = unit or ""
-        if not np.isnan(number):
+            continue
+        if how.startswith("unit "):
+            units[j] = (number, how[5:])
+        else:
             values[j], still[j] = number, False
             hows.add(how)
+    if len({unit for _, unit in units.values()}) == 1:  # 5 min beside 2 h: not one quantity
+        for k, (number, unit) in units.items():
+            values[k], still[k] = number, False
+            hows.add(unit)
     return still, hows
 
 
 def numeric_cells(
-    series: Any, pd: Any, as_written: tuple | None = None
+    series: Any, pd: Any, as_written: tuple | None = None, truths: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, set[str]]:
     """A numeric column's cells as fitting reads them: :func:`numbers_as_written` (or
     ``as_written``, its result), then the cells left one by one
-    (:func:`read_cells_as_numbers`), truth values too where the column's numbers are all
-    0 or 1 (as a table to predict is read then).
+    (:func:`read_cells_as_numbers`; with ``truths``, for a column declared numeric,
+    ``TRUE`` and ``no`` as 1 and 0 too).
 
     Returns
     -------
@@ -547,11 +575,7 @@ def numeric_cells(
     hows = set() if written is None else {written}
     if not_numbers.any():
         cells = series.to_numpy(dtype=object)
-        not_numbers, read = read_cells_as_numbers(cells, numbers, not_numbers, False)
-        present = numbers[~missing & ~not_numbers]
-        if not_numbers.any() and np.isin(present, (0.0, 1.0)).all():
-            not_numbers, truths = read_cells_as_numbers(cells, numbers, not_numbers, True)
-            read |= truths
+        not_numbers, read = read_cells_as_numbers(cells, numbers, not_numbers, truths)
         hows |= read
     return numbers, missing, not_numbers, hows
 
@@ -741,10 +765,27 @@ def read_as_missing_reason(n_numbers: int, n_bad: int, described: str) -> str:
 NESTED_TYPES = "deltaprop_nested_types"
 #: ``frame.attrs`` key of the decimal mark a reader used (``"."`` or ``","``).
 DECIMAL = "deltaprop_decimal"
-#: ``frame.attrs`` key: the file's data rows (0-based) that a table read from a text
-#: export keeps, when :func:`~deltaprop.tabular.readers.read_table` left out rows between
-#: data rows (subtotals): messages number the rows as the file does.
-FILE_ROWS = "deltaprop_file_rows"
+#: ``frame.attrs`` key: the file's data rows (0-based, a list of ints: JSON, as pandas
+#: writes attrs to Parquet) that :func:`~deltaprop.tabular.readers.read_table` left out
+#: between data rows (subtotals, a header again), so that messages number the others as
+#: the file does (:func:`file_rows`).
+FILE_ROWS = "deltaprop_rows_left_out"
+
+
+def file_rows(frame: Any) -> np.ndarray | None:
+    """The file's data rows (0-based) of ``frame``'s rows, from ``attrs[FILE_ROWS]``;
+    None when no row was left out, or when the frame is no longer the one read (its
+    index is not ``0 .. n - 1``: sorted, filtered or joined since)."""
+    left_out = getattr(frame, "attrs", {}).get(FILE_ROWS)
+    if not left_out:
+        return None
+    index = frame.index
+    if not (index.is_monotonic_increasing and len(index) and index[0] == 0):
+        return None
+    if index[-1] != len(frame) - 1:
+        return None
+    rows = np.delete(np.arange(len(frame) + len(left_out)), np.asarray(left_out, dtype=np.intp))
+    return rows if len(rows) == len(frame) else None
 
 
 _NESTED_VALUES = (list, tuple, dict, set, frozenset, np.ndarray)
@@ -950,7 +991,8 @@ def infer_task(y: Any, *, name: str = "target") -> str:
 
     The rule: text and booleans are classification; floating-point numbers are
     regression; integers are classification when they take at most
-    ``MAX_CLASSES_INFERRED`` (20) distinct values and at least one value repeats,
+    ``MAX_CLASSES_INFERRED`` (20) distinct values and at least one value repeats, unless
+    they look like counts (:func:`looks_like_counts`: 0 to 7 or more, mostly 0 and 1),
     regression otherwise. Floating-point whole numbers with missing values count as
     integers (pandas stores a file's integer column with blank cells as floats, and the
     blanks should not turn class codes into a regression). Text whose values are numbers
@@ -980,6 +1022,7 @@ def infer_task(y: Any, *, name: str = "target") -> str:
     numeric_dtype = is_numeric_dtype(series, pd)
     numbers, _ = parse_numbers(present, pd)
     bad = np.isnan(numbers)
+    values, frequencies = np.unique(numbers[~bad], return_counts=True)
     return task_rule(
         bool_like=bool(
             pd.api.types.is_bool_dtype(series)
@@ -997,7 +1040,37 @@ def infer_task(y: Any, *, name: str = "target") -> str:
         integers=bool(np.all(numbers[~bad] == np.round(numbers[~bad]))),
         n_distinct=len(np.unique(numbers[~bad])),
         not_numbers=lambda: not_numbers_error(name, present, bad, int((~bad).sum()), TARGET_REMEDY),
+        counts=not bad.any() and looks_like_counts(values, frequencies),
     )
+
+
+#: Integer targets of this many distinct values or more, skewed as counts are
+#: (:func:`looks_like_counts`), are regression.
+COUNT_VALUES = 8
+
+
+def looks_like_counts(values: np.ndarray, frequencies: np.ndarray) -> bool:
+    """Whether a target's distinct integers ``values`` (sorted), seen ``frequencies``
+    times, are counts (doctor visits, articles, accidents) rather than class codes: 0 to
+    7 or more (:data:`COUNT_VALUES` values), most often 0 or 1, and at most a tenth of
+    the rows in the upper half of the range. Digits 0 to 9, seen alike, are classes; a
+    count target classified was scored at the share of its zeros (quality trials: R²
+    -0.29 classified against 0.09 as numbers on articles of 915 biochemists).
+
+    Examples
+    --------
+    >>> looks_like_counts(np.arange(10), np.array([60, 20, 9, 5, 3, 1, 1, 1, 1, 1]))
+    True
+    >>> looks_like_counts(np.arange(10), np.full(10, 10))
+    False
+    """
+    values, frequencies = np.asarray(values, dtype=np.float64), np.asarray(frequencies)
+    if len(values) < COUNT_VALUES or values[0] != 0 or not np.all(values == np.round(values)):
+        return False
+    if values[int(np.argmax(frequencies))] > 1:
+        return False
+    upper = frequencies[values > values[-1] / 2].sum()
+    return bool(10 * upper <= frequencies.sum())
 
 
 def task_rule(
@@ -1011,6 +1084,7 @@ def task_rule(
     integers: bool,
     n_distinct: int,
     not_numbers: Any,
+    counts: bool = False,
 ) -> str:
     """:func:`infer_task`'s rule, from facts about the target's present values.
 
@@ -1036,6 +1110,8 @@ def task_rule(
     not_numbers : callable
         Returns the ``ValueError`` for a mostly numeric column with values that are not
         numbers.
+    counts : bool
+        The integers look like counts (:func:`looks_like_counts`): regression.
 
     Raises
     ------
@@ -1057,7 +1133,7 @@ def task_rule(
             return "regression"
     elif float_dtype and not (has_missing and integers):
         return "regression"
-    if n_distinct <= MAX_CLASSES_INFERRED and n_distinct < n_present - n_bad:
+    if n_distinct <= MAX_CLASSES_INFERRED and n_distinct < n_present - n_bad and not counts:
         return "classification"
     return "regression"
 

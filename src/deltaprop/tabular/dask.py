@@ -65,6 +65,7 @@ from deltaprop.tabular.columns import (
     feature_numbers,
     folded_yes_no,
     is_numeric_dtype,
+    looks_like_counts,
     missing_rows_error,
     mode,
     not_numbers_rows_error,
@@ -74,6 +75,7 @@ from deltaprop.tabular.columns import (
     read_as_missing_reason,
     rows_described,
     task_rule,
+    truth_number,
     written_reason,
 )
 from deltaprop.tabular.preprocessing import Preprocessor
@@ -254,11 +256,35 @@ def _number_summary(numbers: np.ndarray) -> dict:
     }
 
 
+def _declared_as_numbers(frame: Any, names: tuple[str, ...]) -> Any:
+    """A partition whose columns declared numeric hold their truth values (booleans,
+    ``TRUE``, ``no``) as 1.0 and 0.0, as :func:`~deltaprop.tabular.columns.numeric_cells`
+    reads them for a declared column."""
+    frame = frame.copy()
+    for name in names:
+        frame[name] = frame[name].astype(object).map(_truth_as_number)
+    return frame
+
+
+def _truth_as_number(value: Any) -> Any:
+    if isinstance(value, bool | np.bool_):
+        return float(value)
+    if isinstance(value, str):
+        number = truth_number(value.strip().lower())
+        return value if np.isnan(number) else number
+    return value
+
+
 def _column_survey(name: str, series: Any, pd: Any) -> dict:
     as_written = numbers_as_written(series, pd)
     # is_numeric_column's numbers decide the role; the cells read one by one then count
     unread = ~as_written[1] & np.isnan(as_written[0])
-    numbers, missing, bad, hows = numeric_cells(series, pd, as_written)
+    plain = ~as_written[1] & ~np.isnan(as_written[0])
+    if not plain.any() or not unread.any():  # text alone, or numbers alone: nothing to read
+        numbers, missing, written = as_written
+        bad, hows = unread, set() if written is None else {written}
+    else:
+        numbers, missing, bad, hows = numeric_cells(series, pd, as_written)
     infinite = np.isinf(numbers)
     codes: list | str | None = None  # a column named like codes: its integers, at most
     if code_name(name):  # MAX_CODE_CATEGORIES + 1 of them ("many" beyond)
@@ -314,6 +340,12 @@ def _target_survey(series: Any, spec: _Spec, pd: Any) -> dict:
             float_dtype=bool(pd.api.types.is_float_dtype(series)),
             integers=bool(np.all(ok == np.round(ok))),
             distinct=distinct[: MAX_CLASSES_INFERRED + 1],
+            # each value's rows, while few: the frequencies of looks_like_counts
+            frequencies=(
+                dict(zip(*np.unique(ok, return_counts=True), strict=True))
+                if len(distinct) <= MAX_CLASSES_INFERRED
+                else None
+            ),
         )
     return out
 
@@ -534,7 +566,20 @@ def _infer_task(name: str, rows: _Rows, parts: list[dict]) -> str:
         not_numbers=lambda: _not_numbers(
             name, rows, parts, n_bad, n_present - n_bad, TARGET_REMEDY
         ),
+        counts=n_bad == 0 and _counts(parts),
     )
+
+
+def _counts(parts: list[dict]) -> bool:
+    """:func:`~deltaprop.tabular.columns.looks_like_counts` on the partitions' values."""
+    if any(p["frequencies"] is None for p in parts if p["n_present"]):
+        return False
+    total: dict[float, int] = {}
+    for part in parts:
+        for value, n in (part["frequencies"] or {}).items():
+            total[float(value)] = total.get(float(value), 0) + int(n)
+    values = np.array(sorted(total))
+    return looks_like_counts(values, np.array([total[v] for v in values]))
 
 
 @dataclass
@@ -635,6 +680,9 @@ def fit_preprocessor(
         raise ValueError("the table has no feature columns besides the target")
     features = [c for c in columns if c not in left_out]
     partitions = frame.to_delayed()
+    if pre.numeric:  # their TRUE and no as 1 and 0, as the in-memory fit reads them
+        declared = dask.delayed(_declared_as_numbers, pure=True)
+        partitions = [declared(p, tuple(pre.numeric)) for p in partitions]
     spec = _Spec(tuple(features), target, sample_weight, task is None)
     survey = dask.delayed(_survey, pure=True)
     parts = watched_compute(client, [survey(p, spec) for p in partitions])

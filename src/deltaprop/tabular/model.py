@@ -46,10 +46,10 @@ from deltaprop.files.container import (
     register_kind,
 )
 from deltaprop.tabular.columns import (
-    FILE_ROWS,
     SHOW,
     SpelledError,
     columns_shown,
+    file_rows,
     infer_task,
     missing_mask,
     missing_text,
@@ -636,27 +636,25 @@ def _labelled_rows(
     A table whose every target is missing, or that lacks the target, is left as it is
     for the preprocessor's error.
     """
-    missing, file_rows = _target_missing(frame, target, pd)
+    missing, table_rows = _target_missing(frame, target, pd)
     if missing is None:
-        return frame, sample_weight, file_rows
-    with numbered_as(file_rows):
+        return frame, sample_weight, table_rows
+    with numbered_as(table_rows):
         said = missing_text(target, missing)
     warnings.warn(f"{said}: rows without a target are {what_happens}", DataWarning, stacklevel=3)
     frame, sample_weight = _rows_kept(frame, sample_weight, ~missing)
     kept = np.flatnonzero(~missing)
-    return frame, sample_weight, kept if file_rows is None else np.asarray(file_rows)[kept]
+    return frame, sample_weight, kept if table_rows is None else table_rows[kept]
 
 
 def _target_missing(frame: Any, target: str, pd: Any) -> tuple[np.ndarray | None, Any]:
     """Where ``frame``'s target is missing (None when nowhere, everywhere or without the
-    column), and the file's rows of ``frame`` (``attrs[FILE_ROWS]``, or None)."""
-    file_rows = getattr(frame, "attrs", {}).get(FILE_ROWS)  # rows read_table left out
-    if file_rows is not None and len(file_rows) != len(frame):
-        file_rows = None
+    column), and the file's rows of ``frame`` (:func:`~deltaprop.tabular.columns.file_rows`)."""
+    rows = file_rows(frame)  # the file's numbers, where read_table left rows out
     if target not in frame.columns:
-        return None, file_rows
+        return None, rows
     missing = missing_mask(frame[target], pd)
-    return (None if not missing.any() or missing.all() else missing), file_rows
+    return (None if not missing.any() or missing.all() else missing), rows
 
 
 def rows_with_target(frame: Any, target: str) -> tuple[Any, np.ndarray | None]:
@@ -665,11 +663,11 @@ def rows_with_target(frame: Any, target: str) -> tuple[Any, np.ndarray | None]:
     table's rows they are (0-based, for :func:`~deltaprop.tabular.columns.numbered_as`;
     None when they are all, in order). The roles of these rows are the model's."""
     pd = require_pandas()
-    missing, file_rows = _target_missing(frame, target, pd)
+    missing, table_rows = _target_missing(frame, target, pd)
     if missing is None:
-        return frame, file_rows
+        return frame, table_rows
     kept = np.flatnonzero(~missing)
-    rows = kept if file_rows is None else np.asarray(file_rows)[kept]
+    rows = kept if table_rows is None else table_rows[kept]
     return frame.loc[~missing].reset_index(drop=True), rows
 
 

@@ -318,16 +318,30 @@ def read_small_csv(
             for name, column in zip(names, cells, strict=True)
         }
 
+    rows = _data_rows(records[1:], names, decimal, str(path))
+    if rows is None:
+        return None  # rows left out between data rows: read_table numbers the rest
     units: dict[str, str] = {}
-    columns = tidied(records[1:], units)
-    data, notes, summaries, headers = end_matter(list(columns.values()), names)
-    if notes or summaries or headers:
-        if data.sum() != int(np.flatnonzero(data)[-1]) + 1:
-            return None  # rows left out between data rows: read_table numbers the rest
-        end_matter_warning(str(path), list(columns.values()), notes, summaries, headers)
-        columns = tidied(records[1 : int(data.sum()) + 1])
+    columns = tidied(rows, units)
     units_warning(units)
     return PlainTable(columns)
+
+
+def _data_rows(rows: list[list[str]], names: list[str], decimal: str, where: str):
+    """The data records without what :func:`~deltaprop.tabular.readers.end_matter` leaves
+    out at their end (with its warning), found as ``read_table`` finds it: on every column
+    read as numbers where it reads so (the columns kept as written too), again once
+    rows went (a header again made columns text). None when rows between data rows go."""
+    for _ in range(3):
+        columns = [tidy_strings(cells, decimal) for cells in zip(*rows, strict=True)]
+        data, notes, summaries, headers = end_matter(columns, names)
+        if not (notes or summaries or headers):
+            break
+        if data.sum() != int(np.flatnonzero(data)[-1]) + 1:
+            return None
+        end_matter_warning(where, columns, notes, summaries, headers)
+        rows = rows[: int(data.sum())]
+    return rows
 
 
 def _without_empty_records(records: list[list[str]], where: str) -> list[list[str]] | None:

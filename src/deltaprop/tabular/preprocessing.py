@@ -459,7 +459,8 @@ class Preprocessor:
     def _fit_column(self, name: str, role: str, series: Any, pd: Any) -> tuple[dict, Any, list]:
         """One feature column: its entry in ``columns_``, its fill value, its scaled stats."""
         if role == "numeric":
-            numbers, missing, _, _ = numeric_cells(series, pd)  # read as transform reads them
+            declared = name in (self.numeric or ())  # (its TRUE and no read as 1 and 0)
+            numbers, missing, _, _ = numeric_cells(series, pd, truths=declared)
             missing = missing | self._not_numbers(name, series, numbers, missing)
             column = {"name": name, "kind": "numeric"}
             fill, stats = self._fit_numbers(name, numbers, missing)
@@ -780,7 +781,8 @@ class Preprocessor:
                 bad = ~missing & np.isnan(values)
                 if bad.any():  # (12), 6.61 mm, and TRUE for a column of 0 and 1
                     cells = series if pd is None else series.to_numpy(dtype=object)
-                    truths = self.low_[i] == 0.0 and self.high_[i] == 1.0
+                    zero_one = self.low_[i] == 0.0 and self.high_[i] == 1.0
+                    truths = zero_one or name in (self.numeric or ())
                     bad, _ = read_cells_as_numbers(cells, values, bad, truths)
                 counts["not_numbers"] = int(bad.sum())
                 if bad.any():

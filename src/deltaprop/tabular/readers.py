@@ -268,8 +268,20 @@ def _without_end_matter(
     """``read`` (``frame`` as :func:`tidy` made it) without the rows :func:`end_matter`
     finds, read again without them (a column that its ``Total`` made text is numbers
     again), and the units of that reading. When rows between data rows go, the file's
-    data rows kept are ``attrs[FILE_ROWS]``, for messages."""
-    columns = [read[c].to_numpy() for c in read.columns]
+    data rows left out are ``attrs[FILE_ROWS]``, for messages."""
+
+    def as_numbers(read: Any) -> list[np.ndarray]:
+        # the columns kept as written (a target, IDs) as numbers where they read so: a
+        # target's subtotals are totals too
+        spelled = set(keep_spelling)
+        return [
+            _numbers_or_text(read[c], pd, decimal or ".", c, {}).to_numpy()
+            if c in spelled
+            else read[c].to_numpy()
+            for c in read.columns
+        ]
+
+    columns = as_numbers(read)
     rows = np.arange(len(read))  # the file's data rows read
     for _ in range(3):  # a header again made a column text: its totals show once read
         keep, notes, summaries, headers = end_matter(columns, list(read.columns))
@@ -279,9 +291,9 @@ def _without_end_matter(
         units, rows = {}, rows[keep]
         raw = frame.iloc[rows].reset_index(drop=True)
         read = tidy(raw, pd, decimal or ".", keep_spelling, units)
-        columns = [read[c].to_numpy() for c in read.columns]
+        columns = as_numbers(read)
     if rows[-1] + 1 != len(rows):  # rows left out between data rows
-        read.attrs[FILE_ROWS] = rows
+        read.attrs[FILE_ROWS] = np.setdiff1d(np.arange(rows[-1]), rows).tolist()
     return read, units
 
 
@@ -337,8 +349,9 @@ def end_matter(
       previous summary row or since the first row (a grand total), to 0.1 % for rounded
       exports.
     - A **note** follows the table's last data row (blank rows between them too): text
-      in one cell alone, with a colon (``Source: ERP export``) or, in a table of 3
-      columns or more, of several words (``* preliminary figures``).
+      in the first cell alone, that starts as notes do (``Source: ERP export``,
+      ``Note``, ``* preliminary``, ``(1)``) or is a sentence of 4 words or more under
+      values of 2 words or fewer.
     - A **header again**: a row whose every cell is its column's name (two of them at
       least).
 
@@ -365,8 +378,7 @@ def end_matter(
         filled = present(i)
         if not keep[i] or not filled.any():
             continue
-        cell = columns[int(np.flatnonzero(filled)[0])][i]
-        if filled.sum() != 1 or not _is_note(cell, len(columns)):
+        if filled.sum() != 1 or not filled[0] or not _is_note(columns[0], i):
             break
         notes.append(i)
     last = n - 1  # the last data row: what follows it (blank rows too) is no data
@@ -378,17 +390,35 @@ def end_matter(
     return keep, sorted(notes), summaries, headers
 
 
-def _is_note(cell: Any, width: int) -> bool:
-    """Whether a cell alone in its row under a table of ``width`` columns reads as a note:
-    text with a colon (``Source: ...``), or of several words in a table of 3 columns or
-    more (a row of a narrower table may hold one such value as data)."""
-    return isinstance(cell, str) and (":" in cell or (width >= 3 and " " in cell))
+#: How a note under a table starts: ``Source:``, ``Note``, ``* preliminary``, ``(1)``.
+_NOTE_START = re.compile(
+    r"(sources?|notes?|n\.?b\.?|footnotes?|remarks?|compiled|prepared|copyright|last updated"
+    r"|updated|generated|exported|created)\b|[*†‡¹²³©]|\(\d{1,2}\)|\[\d{1,2}\]",
+    re.I,
+)
 
 
-def _first_values(columns: list[np.ndarray]) -> np.ndarray:
-    """The first value of each row that is not missing (None where none is)."""
+def _is_note(column: np.ndarray, i: int) -> bool:
+    """Whether the first column's cell ``i``, alone in its row under the table, reads as a
+    note: it starts as notes do (``Source:``, ``Note``, ``*``), or it is a sentence (4
+    words or more) in a column of short values (2 words or fewer, most of them)."""
+    cell = column[i]
+    if not isinstance(cell, str):
+        return False
+    if _NOTE_START.match(cell.strip()):
+        return True
+    if len(cell.split()) < 4:
+        return False
+    words = [len(v.split()) for v in column[:i] if isinstance(v, str)]
+    return bool(words) and float(np.median(words)) <= 2
+
+
+def _first_values(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The first value of each row that is not missing (None where none is), and how
+    many values each row holds."""
     labels = np.empty(len(columns[0]), dtype=object)
     unset = np.ones(len(labels), dtype=bool)
+    counts = np.zeros(len(labels), dtype=np.intp)
     for column in columns:
         if column.dtype == object:  # (None, or NaN, which differs from itself)
             filled = np.array([v is not None for v in column], dtype=bool) & (column == column)
@@ -399,9 +429,8 @@ def _first_values(columns: list[np.ndarray]) -> np.ndarray:
         take = unset & filled
         labels[take] = column[take]
         unset &= ~take
-        if not unset.any():
-            break
-    return labels
+        counts += filled
+    return labels, counts
 
 
 def _headers_again(columns: list[np.ndarray], names: Sequence[str]) -> list[int]:
@@ -428,7 +457,7 @@ def _summary_rows(columns: list[np.ndarray]) -> list[int]:
     numbers = [c.astype(np.float64) for c in columns if c.dtype.kind in "if"]
     if not numbers:
         return []
-    labels = _first_values(columns)  # the label is the first value of its row
+    labels, counts = _first_values(columns)  # the label is the first value of its row
     # one scan of all labels, joined: a loop over the rows in Python cost 0.1 s a 200,000
     text = "\0" + "\0".join(v if isinstance(v, str) else "" for v in labels)
     starts = np.cumsum([0] + [1 + (len(v) if isinstance(v, str) else 0) for v in labels])
@@ -438,15 +467,64 @@ def _summary_rows(columns: list[np.ndarray]) -> list[int]:
         candidates.append((i, bool(_MEAN_LABEL.match(match.group(1)))))
         if len(candidates) > _MAX_SUMMARY_CANDIDATES:
             return []
+    sums = _RunningSums(numbers)
+    # the last data row: of two values or more, and not labelled like a summary
+    labelled = {i for i, _ in candidates}
+    rows_of_data = np.flatnonzero(counts > 1)
+    last_data = next((int(i) for i in rows_of_data[::-1] if int(i) not in labelled), -1)
     summaries: list[int] = []
     for i, mean in candidates:
-        data = np.ones(i, dtype=bool)
-        data[summaries] = False
-        since = data.copy()
-        since[: summaries[-1] + 1 if summaries else 0] = False
-        if any(_summarises(values, i, rows, mean) for values in numbers for rows in (since, data)):
+        if mean and i < last_data:
+            continue  # an average among data rows: a mean by chance, more likely data
+        since = (summaries[-1] + 1 if summaries else 0, 0)  # since the last summary; all
+        if mean:  # every number of the row a mean: one mean may be chance (a year's)
+            present = [values for values in numbers if np.isfinite(values[i])]
+            found = bool(present) and any(
+                all(_summarises(values, i, _data_rows(i, a, summaries), True) for values in present)
+                for a in since
+            )
+        else:  # a sum: told from running sums first (a table may hold 200 candidates)
+            found = any(
+                sums.matches(j, i, a, summaries)
+                and _summarises(numbers[j], i, _data_rows(i, a, summaries), False)
+                for j in range(len(numbers))
+                for a in since
+            )
+        if found:
             summaries.append(i)
     return summaries
+
+
+def _data_rows(i: int, start: int, summaries: list[int]) -> np.ndarray:
+    """Which rows above row ``i`` count: from ``start`` on, the summary rows left out."""
+    rows = np.zeros(i, dtype=bool)
+    rows[start:] = True
+    rows[[s for s in summaries if s < i]] = False
+    return rows
+
+
+class _RunningSums:
+    """Running sums of numeric columns' finite values, for :func:`_summary_rows`."""
+
+    def __init__(self, numbers: list[np.ndarray]) -> None:
+        self.numbers = numbers
+        with np.errstate(over="ignore", invalid="ignore"):  # 1e308s: inf, which matches nothing
+            self.sums = [
+                np.concatenate([[0.0], np.cumsum(np.where(np.isfinite(v), v, 0.0))])
+                for v in numbers
+            ]
+
+    def matches(self, j: int, i: int, start: int, summaries: list[int]) -> bool:
+        """Whether column ``j``'s row ``i`` is about the sum of the rows ``start .. i - 1``
+        that are no summaries (to 1 %: :func:`_summarises` then checks exactly)."""
+        values = self.numbers[j]
+        total = float(values[i])
+        if not np.isfinite(total):
+            return False
+        inside = [s for s in summaries if start <= s < i and np.isfinite(values[s])]
+        with np.errstate(over="ignore", invalid="ignore"):
+            expected = float(self.sums[j][i] - self.sums[j][start] - np.sum(values[inside]))
+            return expected != 0.0 and abs(total - expected) <= 1e-2 * abs(expected)
 
 
 def _summarises(values: np.ndarray, i: int, rows: np.ndarray, mean: bool) -> bool:
@@ -456,8 +534,11 @@ def _summarises(values: np.ndarray, i: int, rows: np.ndarray, mean: bool) -> boo
     total = float(values[i])
     if len(above) < 2 or not np.isfinite(total):
         return False
-    expected = float(np.mean(above) if mean else np.sum(above))
-    return expected != 0.0 and abs(total - expected) <= 1e-3 * abs(expected)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum matches nothing
+        expected = float(np.mean(above) if mean else np.sum(above))
+        if not mean and abs(total) <= np.max(np.abs(above)):
+            return False  # a sum of one value and zeros (0/1 flags): no evidence of a total
+        return expected != 0.0 and abs(total - expected) <= 1e-3 * abs(expected)
 
 
 def end_matter_warning(
@@ -480,9 +561,11 @@ def end_matter_warning(
 
     if not notes and not headers and summaries == [len(columns[0]) - 1]:
         i = summaries[0]
+        label = next((v for v in (c[i] for c in columns) if isinstance(v, str)), "")
+        what = "means" if _MEAN_LABEL.match(label.strip()) else "sums"
         said = (
-            f"the last row (data row {number(i)}: {shown(i)}, ...) holds the sums of the columns "
-            "above it: left out as a totals row"
+            f"the last row (data row {number(i)}: {shown(i)}, ...) holds the {what} of the "
+            "columns above it: left out as a totals row"
         )
     else:
         said = ""
@@ -1338,13 +1421,9 @@ def _without_spacers(frame: Any, top: Any, header: int, where: str) -> Any:
 
 def _second_tables(frame: Any, spacers: list[int], where: str) -> list[int]:
     """The columns of the tables that empty columns (``spacers``: no name, no value) set
-    apart from the table, and that are shorter than it: a lookup table beside the data,
-    which read as columns of the table would fill a few of its rows. Named in a warning.
-    Blocks as long as the table are its own columns, an empty column between them."""
-    cells = frame.to_numpy(dtype=object)
-    filled = np.array(
-        [[not is_missing_value(v) and bool(str(v).strip()) for v in row] for row in cells]
-    ).reshape(cells.shape)
+    apart from the table, and that hold at most half as many rows: a lookup table beside
+    the data, which read as columns of the table would fill a few of its rows. Named in a
+    warning. Longer blocks are the table's own columns, an empty column between them."""
     blocks: list[list[int]] = [[]]
     for i in range(frame.shape[1]):
         if i in spacers:
@@ -1354,21 +1433,28 @@ def _second_tables(frame: Any, spacers: list[int], where: str) -> list[int]:
     blocks = [b for b in blocks if b]
     if len(blocks) < 2:
         return []
-    rows = [int(np.flatnonzero(filled[:, b].any(axis=1)).max(initial=-1)) + 1 for b in blocks]
+    rows = [_rows_held(frame.iloc[:, block]) for block in blocks]
     longest = max(rows)
-    apart = [b for b, n in zip(blocks, rows, strict=True) if n < longest]
-    if apart:
-        for block in apart:
-            names = [str(frame.columns[i]) for i in block][:SHOW]
-            warnings.warn(
-                f"{where!r}: column(s) {block[0] + 1}-{block[-1] + 1} ({names}) stand apart "
-                f"from the table after empty columns and hold {rows[blocks.index(block)]} "
-                f"row(s) against its {longest}: left out as a second table (move it to a "
-                "sheet or file of its own)",
-                DataWarning,
-                stacklevel=4,
-            )
-    return [i for b in apart for i in b]
+    apart = [(b, n) for b, n in zip(blocks, rows, strict=True) if 2 * n <= longest]
+    for block, n in apart:
+        names = [str(frame.columns[i]) for i in block][:SHOW]
+        warnings.warn(
+            f"{where!r}: column(s) {block[0] + 1}-{block[-1] + 1} ({names}) stand apart from "
+            f"the table after empty columns and hold {n} row(s) against its {longest}: left "
+            "out as a second table (move it to a sheet or file of its own)",
+            DataWarning,
+            stacklevel=4,
+        )
+    return [i for b, _ in apart for i in b]
+
+
+def _rows_held(block: Any) -> int:
+    """How many rows a block of columns holds: up to its last row with a value."""
+    text = block.astype("object").to_numpy()
+    blank = np.array([[isinstance(v, str) and not v.strip() for v in row] for row in text])
+    filled = block.notna().to_numpy() & ~blank.reshape(text.shape)
+    hits = np.flatnonzero(filled.any(axis=1))
+    return int(hits[-1]) + 1 if len(hits) else 0
 
 
 def _check_npz_members(path: Path) -> None:

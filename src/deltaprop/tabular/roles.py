@@ -50,7 +50,6 @@ from deltaprop.tabular.columns import (
     describe_rows,
     folded_yes_no,
     holds_booleans,
-    is_missing_value,
     is_numeric_column,
     is_numeric_dtype,
     nested_error,
@@ -487,9 +486,9 @@ def _declared_numeric(name: str, series: Any, pd: Any) -> ColumnRole:
     ValueError
         When no value of the column is a number.
     """
-    if holds_booleans(series, pd):
-        series = series.map(lambda v: v if is_missing_value(v) else float(v))
-    numbers, missing, not_numbers, hows = numeric_cells(series, pd)
+    if holds_booleans(series, pd):  # (pandas' NA of a nullable boolean column too)
+        series = series.astype(object).map(lambda v: None if pd.isna(v) else float(v))
+    numbers, missing, not_numbers, hows = numeric_cells(series, pd, truths=True)
     present = numbers[~missing & ~not_numbers]
     if not present.size:
         examples = sorted({str(v) for v in series[not_numbers].tolist()})[:3]
