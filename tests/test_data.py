@@ -1184,3 +1184,17 @@ def test_integer_targets_skewed_like_counts_are_regression():
     assert infer_task(np.minimum(visits, 6)) == "classification"  # 0 to 6: 7 values
     bell = np.clip(np.round(rng.normal(5, 1.5, 400)), 0, 10)  # ratings: most often 5
     assert infer_task(bell.astype(int)) == "classification"
+
+
+def test_firms_and_airlines_of_a_panel_are_codes():
+    years = np.arange(120) % 15 + 1990
+    for name in ("firm", "airline", "company"):
+        roles = infer_roles(
+            {name: np.arange(120) // 15 + 1, "year": years, "y": np.arange(120.0)}, "y"
+        )
+        assert roles[name].role == "categorical", name
+        assert roles["year"].role == "numeric"
+    assert (
+        infer_roles({"firm_size": np.arange(120) % 8, "y": np.arange(120.0)}, "y")["firm_size"].role
+        == "numeric"
+    )
