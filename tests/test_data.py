@@ -25,6 +25,7 @@ from deltaprop.tabular import (  # noqa: E402
 )
 from deltaprop.tabular.columns import number_from_text  # noqa: E402
 from deltaprop.tabular.plain import read_small_csv  # noqa: E402
+from deltaprop.tabular.preprocessing import _preprocessor_to_state  # noqa: E402
 from deltaprop.tabular.roles import ColumnRole, parse_dates  # noqa: E402
 
 
@@ -1082,8 +1083,6 @@ def test_columns_declared_numeric_are_scaled_whatever_the_rules_say(tmp_path):
     assert loaded.numeric == loaded.preprocessor_.numeric == declared
     assert loaded.preprocessor_.roles_ == model.preprocessor_.roles_
     np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
-    from deltaprop.tabular.preprocessing import _preprocessor_to_state
-
     assert _preprocessor_to_state(pre)[0]["params"]["numeric"] == declared
     assert "numeric" not in _preprocessor_to_state(Preprocessor("y").fit(frame))[0]["params"]
 

@@ -12,6 +12,7 @@ fractions where it matters), not NumPy and not deltaprop's helpers.
 
 from __future__ import annotations
 
+import datetime
 import math
 import statistics
 import warnings
@@ -155,8 +156,6 @@ def test_a_workbooks_date_cells_read_as_its_csv_exports_dates(tmp_path):
     # openpyxl gives date cells as datetime objects in an object column (found by the
     # fourth user trial: every workbook with a date column failed with AttributeError)
     openpyxl = pytest.importorskip("openpyxl")
-    import datetime
-
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(["when", "units", "y"])

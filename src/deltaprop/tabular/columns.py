@@ -525,24 +525,18 @@ def read_cells_as_numbers(
     still = bad.copy()
     hows: set[str] = set()
     units: dict[int, tuple[float, str]] = {}  # read only when one unit is written
-    seen: dict[str, tuple[float, str]] = {}  # per distinct text: a column repeats
+    seen: dict[str, tuple[float, str, bool]] = {}  # per distinct text: a column repeats
     for j in np.flatnonzero(bad).tolist():
         cell = cells[j]
         if not isinstance(cell, str):
             continue
         if cell not in seen:
-            number, how = truth_number(cell.strip().lower()) if truths else np.nan, "yes/no"
-            if np.isnan(number):
-                number, how = accounting_number(cell), "()"
-            if np.isnan(number):
-                number, unit = unit_number(cell)
-                how = "unit " + unit if unit else ""
-            seen[cell] = (number, how)
-        number, how = seen[cell]
+            seen[cell] = _cell_number(cell, truths)
+        number, how, with_unit = seen[cell]
         if np.isnan(number):
             continue
-        if how.startswith("unit "):
-            units[j] = (number, how[5:])
+        if with_unit:
+            units[j] = (number, how)
         else:
             values[j], still[j] = number, False
             hows.add(how)
@@ -551,6 +545,19 @@ def read_cells_as_numbers(
             values[k], still[k] = number, False
             hows.add(unit)
     return still, hows
+
+
+def _cell_number(cell: str, truths: bool) -> tuple[float, str, bool]:
+    """``(number, how, with a unit)`` of one cell of :func:`read_cells_as_numbers`: how
+    is ``"yes/no"``, ``"()"`` or the unit; the number NaN where the cell reads as none."""
+    number = truth_number(cell.strip().lower()) if truths else np.nan
+    if not np.isnan(number):
+        return number, "yes/no", False
+    number = accounting_number(cell)
+    if not np.isnan(number):
+        return number, "()", False
+    number, unit = unit_number(cell)
+    return number, unit or "", unit is not None
 
 
 def numeric_cells(
@@ -1038,7 +1045,7 @@ def infer_task(y: Any, *, name: str = "target") -> str:
         n_present=len(present),
         n_bad=0 if numeric_dtype else int(bad.sum()),
         integers=bool(np.all(numbers[~bad] == np.round(numbers[~bad]))),
-        n_distinct=len(np.unique(numbers[~bad])),
+        n_distinct=len(values),
         not_numbers=lambda: not_numbers_error(name, present, bad, int((~bad).sum()), TARGET_REMEDY),
         counts=not bad.any() and looks_like_counts(values, frequencies),
     )

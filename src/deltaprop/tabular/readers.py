@@ -366,23 +366,20 @@ def end_matter(
     if n < 3 or len(columns) < 2:
         return keep, [], [], []
 
-    def present(i: int) -> np.ndarray:
-        return np.array([not is_missing_value(c[i]) for c in columns])
-
+    labels, counts = _first_values(columns)
     headers = _headers_again(columns, names)
     keep[headers] = False
-    summaries = _summary_rows(columns)
+    summaries = _summary_rows(columns, labels, counts)
     keep[summaries] = False
     notes: list[int] = []
     for i in range(n - 1, 0, -1):  # from the end, over blank rows and summary rows
-        filled = present(i)
-        if not keep[i] or not filled.any():
+        if not keep[i] or not counts[i]:
             continue
-        if filled.sum() != 1 or not filled[0] or not _is_note(columns[0], i):
+        if counts[i] != 1 or not _is_note(columns[0], i):  # (a text in the first cell alone)
             break
         notes.append(i)
     last = n - 1  # the last data row: what follows it (blank rows too) is no data
-    while last > 0 and (not keep[last] or last in notes or not present(last).any()):
+    while last > 0 and (not keep[last] or last in notes or not counts[last]):
         last -= 1
     keep[last + 1 :] = False
     if not keep.any():
@@ -452,12 +449,12 @@ def _headers_again(columns: list[np.ndarray], names: Sequence[str]) -> list[int]
 _MAX_SUMMARY_CANDIDATES = 200
 
 
-def _summary_rows(columns: list[np.ndarray]) -> list[int]:
-    """The summary rows of :func:`end_matter`, in order."""
+def _summary_rows(columns: list[np.ndarray], labels: np.ndarray, counts: np.ndarray) -> list[int]:
+    """The summary rows of :func:`end_matter`, in order (``labels``, ``counts``: each
+    row's first value, its label, and how many values it holds: :func:`_first_values`)."""
     numbers = [c.astype(np.float64) for c in columns if c.dtype.kind in "if"]
     if not numbers:
         return []
-    labels, counts = _first_values(columns)  # the label is the first value of its row
     # one scan of all labels, joined: a loop over the rows in Python cost 0.1 s a 200,000
     text = "\0" + "\0".join(v if isinstance(v, str) else "" for v in labels)
     starts = np.cumsum([0] + [1 + (len(v) if isinstance(v, str) else 0) for v in labels])
